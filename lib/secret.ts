@@ -1,0 +1,59 @@
+/**
+ * Secrets are a type: a `Secret` prints as [REDACTED] everywhere (logs, dry
+ * runs, errors, JSON) and gives up its value only through `reveal()`, which
+ * is called where the value is handed to the process that needs it.
+ */
+
+export const REDACTED = "[REDACTED]";
+
+/** A reference to a secret as written in a config file: `env:NAME` or `file:PATH`. */
+export interface SecretRef {
+  readonly kind: "env" | "file" | "op";
+  /** The part after the prefix: a variable name, a path or an `op://` URI. */
+  readonly target: string;
+  /** The reference as written, for error messages (it holds no secret). */
+  readonly source: string;
+}
+
+const REF_PATTERN = /^(env|file):(.+)$/;
+
+/** Parses a config string into a secret reference, or returns undefined for a plain value. */
+export function parseSecretRef(value: string): SecretRef | undefined {
+  if (value.startsWith("op://")) return { kind: "op", target: value, source: value };
+  const m = REF_PATTERN.exec(value);
+  if (!m) return undefined;
+  return { kind: m[1] as "env" | "file", target: m[2], source: value };
+}
+
+export function isSecretRef(value: unknown): value is SecretRef {
+  return typeof value === "object" && value !== null && "kind" in value && "target" in value &&
+    "source" in value;
+}
+
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return REDACTED;
+  }
+  toJSON(): string {
+    return REDACTED;
+  }
+  [Symbol.for("Deno.customInspect")](): string {
+    return REDACTED;
+  }
+}
+
+/** Replaces every occurrence of the given secret values in text with [REDACTED]. */
+export function maskSecrets(text: string, secrets: Iterable<string>): string {
+  let out = text;
+  for (const s of secrets) {
+    if (s.length >= 4) out = out.split(s).join(REDACTED);
+  }
+  return out;
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Throwaway Debian 12 test servers: systemd-nspawn containers in network namespaces.
+#
+#   scripts/testhosts.sh deps                 install the controller's Debian packages
+#   scripts/testhosts.sh image                build (or reuse) the cached base image; prints its dir
+#   scripts/testhosts.sh up NAME INDEX        boot host NAME at 10.231.INDEX.2 (controller side .1)
+#   scripts/testhosts.sh down NAME            stop host NAME and remove its namespace
+#   scripts/testhosts.sh down-all             stop every host this script started
+#
+# Each host boots from a throwaway copy of the base image (-x), so every test
+# starts from the same clean server. The image has a `deploy` user with
+# passwordless sudo and the controller's test key, as a fresh cloud server has.
+set -euo pipefail
+
+CACHE=${DJAPLOY_TESTHOST_CACHE:-/var/cache/djaploy-testhosts}
+STATE=${DJAPLOY_TESTHOST_STATE:-/run/djaploy-testhosts}
+MIRROR=${DJAPLOY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# What a fresh server has, plus the app's Python dependencies (PyPI is not
+# reachable here, so the example app takes Django and gunicorn from Debian).
+# nginx, rsync and python3-venv are left out on purpose: `djaploy configure`
+# installs them, and the end-to-end tests prove it.
+PACKAGES=systemd,systemd-sysv,dbus,openssh-server,sudo,python3,iproute2,ca-certificates,python3-django,gunicorn
+# Packages `configure` installs, pre-downloaded into the image's apt cache so
+# that installing them on a test host fetches only the package lists.
+PRELOAD="nginx rsync python3-venv python3-pip"
+IMAGE_VERSION=3
+
+die() { echo "testhosts: $*" >&2; exit 1; }
+
+image_dir() {
+  local key
+  key=$(printf '%s\n' "$PACKAGES" "$PRELOAD" "$IMAGE_VERSION" | sha256sum | cut -c1-12)
+  echo "$CACHE/bookworm-$key"
+}
+
+cmd_deps() {
+  local need=()
+  for p in debootstrap systemd-container iptables rsync openssh-client curl; do
+    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+  done
+  [ -x /usr/bin/systemd-nspawn ] || need+=(systemd-container)
+  if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+}
+
+cmd_image() {
+  local dir; dir=$(image_dir)
+  if [ -f "$dir/.complete" ]; then echo "$dir"; return; fi
+  command -v debootstrap >/dev/null || die "debootstrap is missing: run 'scripts/testhosts.sh deps'"
+  rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
+  echo "testhosts: building base image in $dir (about a minute)" >&2
+  debootstrap --variant=minbase --include="$PACKAGES" bookworm "$dir.tmp/rootfs" "$MIRROR" >"$dir.tmp/debootstrap.log" 2>&1 \
+    || { tail -20 "$dir.tmp/debootstrap.log" >&2; die "debootstrap failed"; }
+  local root=$dir.tmp/rootfs
+  # Pre-download what configure installs, so the hosts need no network.
+  chroot "$root" apt-get update -qq >/dev/null 2>&1 || true
+  chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --download-only $PRELOAD >/dev/null \
+    || die "could not pre-download $PRELOAD"
+  ssh-keygen -q -t ed25519 -N '' -C djaploy-tests -f "$dir.tmp/id_ed25519"
+  chroot "$root" useradd --create-home --shell /bin/bash deploy
+  echo 'deploy ALL=(ALL) NOPASSWD:ALL' >"$root/etc/sudoers.d/deploy"
+  chmod 0440 "$root/etc/sudoers.d/deploy"
+  for home in "$root/home/deploy" "$root/root"; do
+    install -d -m 0700 "$home/.ssh"
+    install -m 0600 "$dir.tmp/id_ed25519.pub" "$home/.ssh/authorized_keys"
+  done
+  chroot "$root" chown -R deploy:deploy /home/deploy/.ssh
+  # Without a local name for the host, every sudo waits on DNS.
+  echo "testhost" >"$root/etc/hostname"
+  printf '127.0.0.1 localhost\n127.0.1.1 testhost\n' >"$root/etc/hosts"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  chroot "$root" systemctl enable ssh >/dev/null 2>&1 || true
+  chroot "$root" systemctl mask systemd-resolved.service >/dev/null 2>&1 || true
+  touch "$dir.tmp/.complete"
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"
+  echo "$dir"
+}
+
+cmd_up() {
+  local name=${1:?usage: up NAME INDEX} idx=${2:?usage: up NAME INDEX}
+  local dir; dir=$(cmd_image)
+  mkdir -p "$STATE"
+  cmd_down "$name" 2>/dev/null || true
+  ip netns add "$name"
+  ip link add "v$name" type veth peer name host0 netns "$name"
+  ip addr add "10.231.$idx.1/30" dev "v$name"
+  ip link set "v$name" up
+  ip netns exec "$name" ip addr add "10.231.$idx.2/30" dev host0
+  ip netns exec "$name" ip link set host0 up
+  ip netns exec "$name" ip link set lo up
+  # Outbound NAT so that apt on the host reaches the Debian mirror.
+  ip netns exec "$name" ip route add default via "10.231.$idx.1"
+  sysctl -qw net.ipv4.ip_forward=1
+  iptables -t nat -C POSTROUTING -s 10.231.0.0/16 ! -d 10.231.0.0/16 -j MASQUERADE 2>/dev/null \
+    || iptables -t nat -A POSTROUTING -s 10.231.0.0/16 ! -d 10.231.0.0/16 -j MASQUERADE
+  setsid systemd-nspawn -q -b -x -D "$dir/rootfs" --machine="$name" --register=no --keep-unit \
+    --network-namespace-path="/run/netns/$name" >"$STATE/$name.log" 2>&1 </dev/null &
+  echo $! >"$STATE/$name.pid"
+  local ip=10.231.$idx.2 i
+  for i in $(seq 1 150); do
+    if ssh -q -i "$dir/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+      -o ConnectTimeout=1 "deploy@$ip" true 2>/dev/null; then
+      echo "$ip"; return
+    fi
+    kill -0 "$(cat "$STATE/$name.pid")" 2>/dev/null || { tail -20 "$STATE/$name.log" >&2; die "host $name did not boot"; }
+    sleep 0.2
+  done
+  die "host $name did not answer on SSH within 30 s (log: $STATE/$name.log)"
+}
+
+cmd_down() {
+  local name=${1:?usage: down NAME}
+  if [ -f "$STATE/$name.pid" ]; then
+    local pid; pid=$(cat "$STATE/$name.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$STATE/$name.pid"
+  fi
+  ip netns del "$name" 2>/dev/null || true
+  ip link del "v$name" 2>/dev/null || true
+}
+
+cmd_down_all() {
+  [ -d "$STATE" ] || return 0
+  local f
+  for f in "$STATE"/*.pid; do [ -e "$f" ] && cmd_down "$(basename "$f" .pid)"; done
+  return 0
+}
+
+case "${1:-}" in
+  deps) cmd_deps ;;
+  image) cmd_image ;;
+  key) echo "$(cmd_image)/id_ed25519" ;;
+  up) shift; cmd_up "$@" ;;
+  down) shift; cmd_down "$@" ;;
+  down-all) cmd_down_all ;;
+  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
