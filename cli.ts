@@ -1,0 +1,96 @@
+/**
+ * djaploy's command line. The only place that reads Deno.args, prints
+ * top-level errors and exits.
+ */
+import { type CommandDef, commandHelp, parseArgs, type Parsed } from "./lib/cli_args.ts";
+import { UsageError, UserError } from "./lib/errors.ts";
+import { Ui, type Verbosity } from "./lib/ui.ts";
+import { VERSION } from "./lib/version.ts";
+import { configure, configureCommand } from "./lib/commands/configure.ts";
+import { deploy, deployCommand } from "./lib/commands/deploy.ts";
+import { verify, verifyCommand } from "./lib/commands/verify.ts";
+
+interface Command {
+  readonly def: CommandDef;
+  readonly run: (ui: Ui, args: Parsed) => Promise<number>;
+}
+
+export const COMMANDS: readonly Command[] = [
+  { def: verifyCommand, run: verify },
+  { def: configureCommand, run: configure },
+  { def: deployCommand, run: deploy },
+];
+
+function mainHelp(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.def.name.length));
+  return [
+    `djaploy ${VERSION}: deploy Django apps from git to your own Linux servers`,
+    "",
+    "Usage: djaploy <command> [options]",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) =>
+      `  ${c.def.name.padEnd(w)}  ${c.def.summary.split(": ")[0].split(". ")[0]}`
+    ),
+    "",
+    "Run `djaploy <command> --help` for a command's options. Docs: docs/ in the repository.",
+  ].join("\n");
+}
+
+export interface MainIo {
+  readonly write?: (text: string) => void;
+  readonly writeErr?: (text: string) => void;
+  readonly isTerminal?: boolean;
+}
+
+/** Runs djaploy with the given arguments; returns the exit code. */
+export async function main(argv: readonly string[], io: MainIo = {}): Promise<number> {
+  const color = (io.isTerminal ?? Deno.stdout.isTerminal()) && !Deno.env.get("NO_COLOR");
+  let ui = new Ui({ verbosity: "normal", color, write: io.write, writeErr: io.writeErr });
+  try {
+    const [name, ...rest] = argv;
+    if (!name || name === "--help" || name === "-h" || name === "help") {
+      ui.result(mainHelp());
+      return name ? 0 : 2;
+    }
+    if (name === "--version" || name === "-V") {
+      ui.result(`djaploy ${VERSION}`);
+      return 0;
+    }
+    const command = COMMANDS.find((c) => c.def.name === name || c.def.aliases?.includes(name));
+    if (!command) {
+      throw new UsageError(
+        `Unknown command "${name}": try one of ${COMMANDS.map((c) => c.def.name).join(", ")}`,
+        {
+          hint: "See: djaploy --help",
+        },
+      );
+    }
+    const args = parseArgs(rest, command.def);
+    if (args.flags.help) {
+      ui.result(commandHelp(command.def));
+      return 0;
+    }
+    if (args.flags.verbose && args.flags.quiet) {
+      throw new UsageError("Choose one of --verbose and --quiet");
+    }
+    const verbosity: Verbosity = args.flags.verbose
+      ? "verbose"
+      : args.flags.quiet
+      ? "quiet"
+      : "normal";
+    ui = new Ui({ verbosity, color, write: io.write, writeErr: io.writeErr });
+    return await command.run(ui, args);
+  } catch (err) {
+    if (err instanceof UserError) {
+      ui.error(`error: ${err.message}`);
+      if (err.hint) ui.error(`hint: ${err.hint}`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

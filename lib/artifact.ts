@@ -1,0 +1,158 @@
+/**
+ * Artifacts: the project's files at a git ref, as a folder in the local
+ * cache, ready to be shipped with rsync. Built with `git archive`, so
+ * export-ignore is honoured. Equal git trees are equal artifacts: a cached
+ * one is reused.
+ */
+import { join } from "node:path";
+import { runProcess } from "./process.ts";
+import { UsageError, UserError } from "./errors.ts";
+import type { ReleaseInfo } from "./module.ts";
+
+export type ArtifactMode = "latest" | "local" | "release";
+
+export interface ArtifactRequest {
+  readonly mode: ArtifactMode;
+  /** The tag, for mode "release". */
+  readonly tag?: string;
+  /** The project's root (the folder holding infra/); may be a subfolder of the repository. */
+  readonly projectDir: string;
+  readonly cacheDir: string;
+  readonly appName: string;
+  readonly now?: Date;
+}
+
+export type Artifact = ReleaseInfo;
+
+async function git(cwd: string, args: string[], env?: Record<string, string>): Promise<string> {
+  const r = await runProcess("git", args, { cwd, env });
+  if (r.code !== 0) {
+    throw new UserError(
+      `git ${args[0]} failed in ${cwd}: ${r.stderr.trim() || `exit code ${r.code}`}`,
+    );
+  }
+  return r.stdout.trim();
+}
+
+async function tryGit(cwd: string, args: string[]): Promise<string | undefined> {
+  const r = await runProcess("git", args, { cwd });
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+/** `20261126T070102Z`: sorts by time, safe in paths. */
+export function timestamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+}
+
+interface Resolved {
+  commit: string;
+  ref: string;
+  tree: string;
+}
+
+async function resolve(req: ArtifactRequest, top: string, prefix: string): Promise<Resolved> {
+  const sub = (
+    treeish: string,
+  ) => (prefix ? `${treeish}:${prefix.replace(/\/$/, "")}` : `${treeish}^{tree}`);
+  if (req.mode === "release") {
+    const tag = req.tag!;
+    const commit = await tryGit(top, ["rev-parse", "--verify", "-q", `refs/tags/${tag}^{commit}`]);
+    if (!commit) {
+      const tags =
+        (await tryGit(top, ["tag", "--sort=-creatordate"]))?.split("\n").filter(Boolean) ?? [];
+      throw new UsageError(`Unknown tag for --release: "${tag}" does not exist in ${top}`, {
+        hint: tags.length
+          ? `Recent tags: ${tags.slice(0, 5).join(", ")}`
+          : "The repository has no tags.",
+      });
+    }
+    return { commit, ref: tag, tree: await git(top, ["rev-parse", sub(commit)]) };
+  }
+  const head = await tryGit(top, ["rev-parse", "--verify", "-q", "HEAD^{commit}"]);
+  if (req.mode === "latest") {
+    if (!head) {
+      throw new UserError(`Commit something first: the repository in ${top} has no commits`);
+    }
+    const branch = (await tryGit(top, ["symbolic-ref", "--short", "-q", "HEAD"])) ?? "HEAD";
+    return { commit: head, ref: branch, tree: await git(top, ["rev-parse", sub(head)]) };
+  }
+  // --local: tracked and untracked-but-not-ignored files as they are now,
+  // through a throwaway index so the user's own index is left alone.
+  const index = await Deno.makeTempFile({ prefix: "djaploy-index-" });
+  try {
+    const env = { GIT_INDEX_FILE: index };
+    await Deno.remove(index);
+    if (head) await git(top, ["read-tree", "HEAD"], env);
+    await git(top, ["add", "-A", "--", prefix || "."], env);
+    const full = await git(top, ["write-tree"], env);
+    const tree = await git(top, [
+      "rev-parse",
+      prefix ? `${full}:${prefix.replace(/\/$/, "")}` : full,
+    ]);
+    return { commit: head ?? "0000000", ref: "local", tree };
+  } finally {
+    await Deno.remove(index).catch(() => undefined);
+  }
+}
+
+/** Builds (or reuses) the artifact for a request. */
+export async function buildArtifact(req: ArtifactRequest): Promise<Artifact> {
+  const inside = await runProcess("git", ["rev-parse", "--show-toplevel", "--show-prefix"], {
+    cwd: req.projectDir,
+  }).catch(() => undefined);
+  if (!inside || inside.code !== 0) {
+    throw new UserError(`Put the project under git: ${req.projectDir} is not in a git repository`, {
+      hint: "djaploy builds what it deploys from git (git init && git add -A && git commit).",
+    });
+  }
+  const [top, prefix = ""] = inside.stdout.split("\n");
+  const { commit, ref, tree } = await resolve(req, top, prefix.trim());
+  const short = commit.slice(0, 7);
+  const name = `${timestamp(req.now ?? new Date())}-${short}`;
+  const artifacts = join(req.cacheDir, "artifacts");
+  await Deno.mkdir(artifacts, { recursive: true });
+
+  const byTree = join(artifacts, `tree-${tree}`);
+  const existing = await Deno.realPath(byTree).catch(() => undefined);
+  if (existing) {
+    const now = new Date();
+    await Deno.utime(existing, now, now); // the newest artifacts are the ones kept
+    return { name, artifactDir: existing, commit, ref, tree };
+  }
+
+  const slug = ref.replace(/[^A-Za-z0-9._-]+/g, "-");
+  const dirName = `${req.appName}-${slug}-${short}-${timestamp(req.now ?? new Date())}`;
+  const dir = join(artifacts, dirName);
+  const tmp = `${dir}.tmp`;
+  await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
+  await Deno.mkdir(tmp, { recursive: true });
+  const tar = `${dir}.tar`;
+  await git(top, ["archive", "--format=tar", "-o", tar, tree]);
+  const x = await runProcess("tar", ["-xf", tar, "-C", tmp]);
+  if (x.code !== 0) throw new UserError(`Unpack the artifact: tar failed: ${x.stderr.trim()}`);
+  await Deno.remove(tar);
+  await Deno.rename(tmp, dir);
+  await Deno.symlink(dirName, byTree);
+  await pruneArtifacts(artifacts, 5);
+  return { name, artifactDir: dir, commit, ref, tree };
+}
+
+/** Keeps the newest `keep` artifacts in the cache. */
+async function pruneArtifacts(dir: string, keep: number): Promise<void> {
+  const entries: { name: string; mtime: number }[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isDirectory) {
+      const st = await Deno.stat(join(dir, e.name));
+      entries.push({ name: e.name, mtime: st.mtime?.getTime() ?? 0 });
+    }
+  }
+  entries.sort((a, b) => b.mtime - a.mtime);
+  const gone = new Set(entries.slice(keep).map((e) => e.name));
+  for (const name of gone) await Deno.remove(join(dir, name), { recursive: true });
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isSymlink && e.name.startsWith("tree-")) {
+      const target = await Deno.readLink(join(dir, e.name));
+      if (gone.has(target)) await Deno.remove(join(dir, e.name));
+    }
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Command-line parsing from declarative command definitions (which also
+ * produce the help text). Unknown flags and missing values are usage errors
+ * that say what is allowed.
+ */
+import { UsageError } from "./errors.ts";
+
+export interface FlagDef {
+  readonly name: string;
+  readonly short?: string;
+  readonly type: "boolean" | "string" | "number";
+  readonly description: string;
+  readonly valueName?: string;
+}
+
+export interface CommandDef {
+  readonly name: string;
+  readonly aliases?: readonly string[];
+  readonly summary: string;
+  readonly flags: readonly FlagDef[];
+  /** Names of positional arguments, for help. */
+  readonly args?: string;
+}
+
+export type Flags = Record<string, string | number | boolean | undefined>;
+
+export interface Parsed {
+  readonly flags: Flags;
+  readonly positional: string[];
+  /** Arguments after a bare `--`. */
+  readonly rest: string[];
+}
+
+export function parseArgs(argv: readonly string[], def: CommandDef): Parsed {
+  const flags: Flags = {};
+  const positional: string[] = [];
+  const byName = new Map(def.flags.map((f) => [f.name, f]));
+  const byShort = new Map(def.flags.filter((f) => f.short).map((f) => [f.short!, f]));
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") return { flags, positional, rest: argv.slice(i + 1) };
+    let flag: FlagDef | undefined;
+    let inline: string | undefined;
+    if (arg.startsWith("--")) {
+      const [name, value] = arg.slice(2).split(/=(.*)/s, 2);
+      flag = byName.get(name);
+      inline = value;
+      if (!flag) throw unknownFlag(`--${name}`, def);
+    } else if (arg.startsWith("-") && arg.length > 1) {
+      flag = byShort.get(arg.slice(1));
+      if (!flag) throw unknownFlag(arg, def);
+    } else {
+      positional.push(arg);
+      continue;
+    }
+    if (flag.type === "boolean") {
+      if (inline !== undefined) {
+        throw new UsageError(`--${flag.name} takes no value: got "${inline}"`);
+      }
+      flags[flag.name] = true;
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (
+      value === undefined || (inline === undefined && value.startsWith("-") && value.length > 1)
+    ) {
+      throw new UsageError(`--${flag.name} needs a value: ${flag.valueName ?? flag.type}`);
+    }
+    if (flag.type === "number") {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) {
+        throw new UsageError(`--${flag.name} must be a whole number of 1 or more: got "${value}"`);
+      }
+      flags[flag.name] = n;
+    } else {
+      flags[flag.name] = value;
+    }
+  }
+  return { flags, positional, rest: [] };
+}
+
+function unknownFlag(flag: string, def: CommandDef): UsageError {
+  const known = def.flags.map((f) => `--${f.name}`);
+  const near = known.find((k) => editDistance(k, flag) <= 2);
+  return new UsageError(
+    `Unknown option ${flag} for "djaploy ${def.name}"${near ? ` (did you mean ${near}?)` : ""}`,
+    { hint: `See: djaploy ${def.name} --help` },
+  );
+}
+
+export function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(
+        d[i - 1][j] + 1,
+        d[i][j - 1] + 1,
+        d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+  }
+  return d[a.length][b.length];
+}
+
+export function commandHelp(def: CommandDef): string {
+  const lines = [
+    `Usage: djaploy ${def.name} [options]${def.args ? ` ${def.args}` : ""}`,
+    "",
+    def.summary,
+    "",
+  ];
+  if (def.aliases?.length) lines.push(`Aliases: ${def.aliases.join(", ")}`, "");
+  lines.push("Options:");
+  const rows = def.flags.map((f) => {
+    const left = `${f.short ? `-${f.short}, ` : "    "}--${f.name}${
+      f.type === "boolean" ? "" : ` ${f.valueName ?? f.type.toUpperCase()}`
+    }`;
+    return [left, f.description];
+  });
+  const w = Math.max(...rows.map((r) => r[0].length));
+  for (const [l, r] of rows) lines.push(`  ${l.padEnd(w)}  ${r}`);
+  return lines.join("\n");
+}

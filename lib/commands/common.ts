@@ -1,0 +1,81 @@
+/** Flags shared by commands, and running a plan on a session's hosts. */
+import type { FlagDef } from "../cli_args.ts";
+import type { Session } from "../session.ts";
+import {
+  type HostPlan,
+  type HostResult,
+  modulePlanParts,
+  printSummary,
+  runOnHosts,
+} from "../runner.ts";
+import type { ReleaseInfo } from "../module.ts";
+import type { HostConfig } from "../config/types.ts";
+
+export const COMMON_FLAGS: readonly FlagDef[] = [
+  {
+    name: "config",
+    type: "string",
+    valueName: "PATH",
+    description: "infra/djaploy.toml to use (default: found walking up from here)",
+  },
+  { name: "verbose", short: "v", type: "boolean", description: "Show details of every step" },
+  { name: "quiet", short: "q", type: "boolean", description: "Show only results and errors" },
+  { name: "help", short: "h", type: "boolean", description: "Show this help" },
+];
+
+export const HOST_FLAGS: readonly FlagDef[] = [
+  {
+    name: "env",
+    short: "e",
+    type: "string",
+    valueName: "NAME",
+    description: "Environment: a file in infra/inventory/",
+  },
+  {
+    name: "hosts",
+    type: "string",
+    valueName: "A,B",
+    description: "Only these hosts of the environment",
+  },
+  { name: "parallel", type: "number", valueName: "N", description: "Hosts at once (default: all)" },
+];
+
+export interface PlanRun {
+  readonly title: string;
+  readonly plan: (host: HostConfig) => Promise<HostPlan>;
+  readonly release?: ReleaseInfo;
+}
+
+/** Runs a plan on every host of the session, prints the summary, returns the results. */
+export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
+  const plans = new Map<string, HostPlan>();
+  for (const host of s.hosts) plans.set(host.name, await run.plan(host));
+  const results = await runOnHosts({
+    ui: s.ui,
+    project: s.project,
+    env: s.env,
+    hosts: s.hosts,
+    parallel: s.parallel,
+    dryRun: s.dryRun,
+    signal: s.signal,
+    release: run.release,
+    executor: (h, i) => s.executor(h, i),
+    plan: (h) => plans.get(h.name)!,
+    appEnv: (h) => s.appEnv.get(h.name)!,
+    deployFiles: s.deployFiles,
+    deployFilesDir: s.deployFilesDir,
+  });
+  if (s.dryRun) {
+    for (const r of results) {
+      s.ui.result("");
+      s.ui.result(
+        s.ui.bold(`${r.host}: a real run would send ${r.recorded?.length ?? 0} commands:`),
+      );
+      for (const line of r.recorded ?? []) s.ui.result(`  ${line}`);
+    }
+  }
+  printSummary(s.ui, results, run.title);
+  return results;
+}
+
+export { modulePlanParts };

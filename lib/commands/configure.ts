@@ -1,0 +1,36 @@
+/** `djaploy configure`: prepare servers (idempotent). */
+import type { CommandDef, Parsed } from "../cli_args.ts";
+import { openSession } from "../session.ts";
+import type { Ui } from "../ui.ts";
+import { COMMON_FLAGS, HOST_FLAGS, modulePlanParts, runPlan } from "./common.ts";
+
+export const configureCommand: CommandDef = {
+  name: "configure",
+  aliases: ["configureserver"],
+  summary:
+    "Prepare servers: app user, Python, dependency tooling, nginx, systemd units. Safe to re-run: changes only what differs.",
+  flags: [...HOST_FLAGS, {
+    name: "dry-run",
+    type: "boolean",
+    description: "Show the commands, change nothing",
+  }, ...COMMON_FLAGS],
+};
+
+export async function configure(ui: Ui, args: Parsed): Promise<number> {
+  const s = await openSession(ui, args.flags, "configure");
+  try {
+    const results = await runPlan(s, {
+      title: `configure ${s.env.name}${s.dryRun ? " (dry run)" : ""}`,
+      plan: async (host) => {
+        const modules = await s.modules(host);
+        return {
+          ...modulePlanParts(modules, host),
+          steps: modules.flatMap((m) => m.steps?.configure ?? []),
+        };
+      },
+    });
+    return results.every((r) => r.ok) ? 0 : 1;
+  } finally {
+    await s.close();
+  }
+}

@@ -1,0 +1,101 @@
+/** `djaploy deploy`: build an artifact from git and roll it out with the host's strategy. */
+import type { CommandDef, Parsed } from "../cli_args.ts";
+import { openSession } from "../session.ts";
+import type { Ui } from "../ui.ts";
+import { COMMON_FLAGS, HOST_FLAGS, modulePlanParts, runPlan } from "./common.ts";
+import { UsageError, UserError } from "../errors.ts";
+import { type ArtifactMode, buildArtifact } from "../artifact.ts";
+import { strategyFor } from "../strategies/registry.ts";
+import { layoutFor } from "../layout.ts";
+import { runProcess } from "../process.ts";
+import type { Phase } from "../module.ts";
+import { cacheDir } from "../cache.ts";
+import { formatMs } from "../ui.ts";
+
+export const deployCommand: CommandDef = {
+  name: "deploy",
+  summary:
+    "Deploy the app: build from git, ship, install dependencies, migrate, collectstatic, restart.",
+  flags: [
+    ...HOST_FLAGS,
+    { name: "latest", type: "boolean", description: "Deploy HEAD of the repository (the default)" },
+    {
+      name: "local",
+      type: "boolean",
+      description: "Deploy the working tree as it is, uncommitted changes included",
+    },
+    { name: "release", type: "string", valueName: "TAG", description: "Deploy this git tag" },
+    { name: "skip-prepare", type: "boolean", description: "Do not run [prepare] commands first" },
+    { name: "dry-run", type: "boolean", description: "Show the commands per host, change nothing" },
+    ...COMMON_FLAGS,
+  ],
+};
+
+export function artifactMode(flags: Parsed["flags"]): { mode: ArtifactMode; tag?: string } {
+  const given = (["latest", "local", "release"] as const).filter((f) => flags[f] !== undefined);
+  if (given.length > 1) {
+    throw new UsageError(
+      `Choose one of --latest, --local and --release: got ${
+        given.map((g) => `--${g}`).join(" and ")
+      }`,
+    );
+  }
+  if (given[0] === "release") return { mode: "release", tag: flags.release as string };
+  return { mode: given[0] ?? "latest" };
+}
+
+export async function deploy(ui: Ui, args: Parsed): Promise<number> {
+  const { mode, tag } = artifactMode(args.flags);
+  const s = await openSession(ui, args.flags, "deploy");
+  try {
+    for (const host of s.hosts) strategyFor(host);
+    if (!args.flags["skip-prepare"]) {
+      await runPrepare(ui, s.project.prepare.commands, s.project.repo_dir);
+    }
+    const t = performance.now();
+    const release = await buildArtifact({
+      mode,
+      tag,
+      projectDir: s.project.repo_dir,
+      cacheDir: cacheDir(s.project),
+      appName: s.project.project_name,
+    });
+    ui.line(
+      `artifact ${release.name} (${release.ref} ${release.commit.slice(0, 7)}) ready  ${
+        ui.dim(formatMs(performance.now() - t))
+      }`,
+    );
+    const results = await runPlan(s, {
+      title: `deploy ${release.ref} ${release.commit.slice(0, 7)} to ${s.env.name}${
+        s.dryRun ? " (dry run)" : ""
+      }`,
+      release,
+      plan: async (host) => {
+        const modules = await s.modules(host);
+        const strategy = strategyFor(host);
+        const parts = modulePlanParts(modules, host);
+        const phase = (p: Phase) => modules.flatMap((m) => m.steps?.[p] ?? []);
+        return {
+          ...parts,
+          probes: [...parts.probes, ...strategy.facts(host, layoutFor(host))],
+          steps: strategy.plan(phase),
+        };
+      },
+    });
+    return results.every((r) => r.ok) ? 0 : 1;
+  } finally {
+    await s.close();
+  }
+}
+
+async function runPrepare(ui: Ui, commands: readonly string[], cwd: string): Promise<void> {
+  for (const command of commands) {
+    ui.line(`prepare: ${command}`);
+    const r = await runProcess("sh", ["-c", command], { cwd });
+    if (r.code !== 0) {
+      throw new UserError(`Fix the prepare command "${command}": it exited with code ${r.code}`, {
+        hint: (r.stderr || r.stdout).trim().split("\n").slice(-10).join("\n"),
+      });
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * How steps reach a host. Three faces share one interface: ssh (a real
+ * server), local (this machine) and recording (tests and --dry-run, which
+ * show exactly what a real run would send).
+ */
+import { CommandError } from "./errors.ts";
+import type { RemoteCommand } from "./remote_command.ts";
+import { toShell } from "./remote_command.ts";
+
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+export interface SyncOptions {
+  /** A local directory; its contents are copied into `dest`. */
+  readonly source: string;
+  /** The remote directory. */
+  readonly dest: string;
+  /** Remote user that owns the files (rsync runs as this user through sudo). */
+  readonly as?: string;
+  /** Remove remote files that are not in the source. */
+  readonly delete?: boolean;
+  /** Hard-link unchanged files from this remote directory (a new release from the previous one). */
+  readonly linkDest?: string;
+  /** rsync filter rules, e.g. "P .venv" to protect a path from --delete. */
+  readonly filters?: readonly string[];
+  /** Keep the source's permissions (deploy_files); otherwise files get the remote umask. */
+  readonly perms?: boolean;
+  readonly readOnly?: boolean;
+}
+
+export interface SyncResult {
+  /** Paths (relative to dest) that were created, changed or deleted. */
+  readonly changed: readonly string[];
+}
+
+export interface ExecutorStats {
+  /** Remote commands run (each one a round trip). */
+  commands: number;
+  /** rsync transfers (each a few round trips over the same connection). */
+  syncs: number;
+  /** SSH connections (logins) opened. */
+  connections: number;
+}
+
+export interface Executor {
+  /** The host's display name (inventory `name`). */
+  readonly host: string;
+  readonly sshUser: string;
+  readonly stats: ExecutorStats;
+  /** Opens the connection (a no-op where there is none). */
+  connect(): Promise<void>;
+  /** Runs a command; throws CommandError when its exit code is not in okCodes. */
+  run(cmd: RemoteCommand): Promise<ExecResult>;
+  /** Copies a local directory to the host. */
+  sync(opts: SyncOptions): Promise<SyncResult>;
+  /** Closes the connection. Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+export function newStats(): ExecutorStats {
+  return { commands: 0, syncs: 0, connections: 0 };
+}
+
+/** Throws a CommandError when `result` is not a success for `cmd`. */
+export function checkResult(
+  host: string,
+  sshUser: string,
+  cmd: RemoteCommand,
+  result: ExecResult,
+): ExecResult {
+  const ok = cmd.okCodes ?? [0];
+  if (!ok.includes(result.code)) {
+    throw new CommandError({
+      host,
+      command: displayCommand(cmd, sshUser),
+      code: result.code,
+      stderr: result.stderr || result.stdout,
+    });
+  }
+  return result;
+}
+
+/** How a command is shown to people: the shell text, long scripts shortened. */
+export function displayCommand(cmd: RemoteCommand, sshUser: string): string {
+  const text = toShell({ ...cmd, argv: cmd.argv.map(shorten) }, sshUser);
+  return cmd.stdin === undefined ? text : `${text} < [stdin]`;
+}
+
+function shorten(arg: string): string {
+  if (!arg.includes("\n") && arg.length <= 160) return arg;
+  const first = arg.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
+  return `${first.slice(0, 60)}…`;
+}
+
+/** Parses `rsync --itemize-changes` output into the changed paths. */
+export function parseItemized(stdout: string): string[] {
+  const changed: string[] = [];
+  for (const line of stdout.split("\n")) {
+    if (line.startsWith("*deleting ")) {
+      changed.push(line.slice("*deleting ".length).trim());
+      continue;
+    }
+    const m = /^([<>ch.*][fdLDS])([^ ]{9,10}) (.+)$/.exec(line);
+    if (!m) continue;
+    const [, kind, flags, path] = m;
+    if (path === "./") continue;
+    // ".d..t......" and similar: only attributes of a directory changed.
+    if (kind === ".d" || (kind[0] === "." && !/[cs+]/.test(flags))) continue;
+    changed.push(path.replace(/ -> .*$/, ""));
+  }
+  return changed;
+}

@@ -1,0 +1,117 @@
+/**
+ * Facts: what is on a host now. A probe is a command plus a pure parser of
+ * its output. All probes of a run are sent in one round trip, as root, at the
+ * start; steps then compare what they want with what is there and do nothing
+ * when nothing needs doing.
+ */
+import type { Executor } from "./executor.ts";
+import { render } from "./shell.ts";
+import { shScript } from "./remote_command.ts";
+import { UserError } from "./errors.ts";
+
+export interface FactProbe<T = unknown> {
+  readonly name: string;
+  readonly argv: readonly string[];
+  readonly parse: (stdout: string, code: number) => T;
+}
+
+export class Facts {
+  readonly #values = new Map<string, unknown>();
+  readonly #hashes = new Map<string, string>();
+
+  /** The value a gathered probe parsed to. */
+  get<T>(probe: FactProbe<T>): T {
+    if (!this.#values.has(probe.name)) {
+      throw new Error(
+        `Fact "${probe.name}" was not gathered: list its probe in the module's facts`,
+      );
+    }
+    return this.#values.get(probe.name) as T;
+  }
+
+  set<T>(probe: FactProbe<T>, value: T): void {
+    this.#values.set(probe.name, value);
+  }
+
+  /** sha256 of a managed file's content, or undefined when it does not exist. */
+  fileHash(path: string): string | undefined {
+    return this.#hashes.get(path);
+  }
+
+  setFileHash(path: string, hash: string | undefined): void {
+    if (hash === undefined) this.#hashes.delete(path);
+    else this.#hashes.set(path, hash);
+  }
+}
+
+const MARK = "@@djaploy-fact";
+
+/** The one shell script that runs every probe; exported for tests. */
+export function factsScript(probes: readonly FactProbe[]): string {
+  const parts = ["exec 2>/dev/null"];
+  for (const p of probes) {
+    parts.push(`printf '\\n${MARK} %s\\n' ${render([p.name])}`);
+    parts.push(`(${render(p.argv)})`);
+    parts.push(`printf '\\n${MARK}-exit %s\\n' "$?"`);
+  }
+  return parts.join("\n");
+}
+
+/** Splits the script's output into each probe's stdout and exit code. */
+export function splitFactsOutput(stdout: string): Map<string, { out: string; code: number }> {
+  const result = new Map<string, { out: string; code: number }>();
+  const re = new RegExp(`\\n${MARK} (.+)\\n([\\s\\S]*?)\\n${MARK}-exit (\\d+)\\n`, "g");
+  for (const m of stdout.matchAll(re)) {
+    result.set(m[1], { out: m[2], code: Number(m[3]) });
+  }
+  return result;
+}
+
+/** A probe for the sha256 of files (missing files are simply absent). */
+export function fileHashesProbe(paths: readonly string[]): FactProbe<Map<string, string>> {
+  return {
+    name: "file-hashes",
+    argv: ["sha256sum", "--", ...paths],
+    parse: (out) => {
+      const map = new Map<string, string>();
+      for (const line of out.split("\n")) {
+        const m = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
+        if (m) map.set(m[2], m[1]);
+      }
+      return map;
+    },
+  };
+}
+
+export async function gatherFacts(
+  exec: Executor,
+  probes: readonly FactProbe[],
+  files: readonly string[],
+): Promise<Facts> {
+  const facts = new Facts();
+  const hashProbe = fileHashesProbe([...new Set(files)]);
+  const all = files.length ? [...probes, hashProbe] : [...probes];
+  const result = await exec.run({
+    argv: shScript(factsScript(all)),
+    as: "root",
+    readOnly: true,
+    okCodes: [0, 1],
+  });
+  if (result.code !== 0 && !result.stdout.includes(MARK)) {
+    throw new UserError(
+      `Cannot read the state of ${exec.host}: ${
+        result.stderr.trim() || `exit code ${result.code}`
+      }`,
+      { hint: `The ssh user ${exec.sshUser} needs passwordless sudo (sudo -n).` },
+    );
+  }
+  const outputs = splitFactsOutput(result.stdout);
+  for (const p of all) {
+    const o = outputs.get(p.name) ?? { out: "", code: 127 };
+    facts.set(p, p.parse(o.out, o.code));
+  }
+  if (files.length) {
+    for (const [path, hash] of facts.get(hashProbe)) facts.setFileHash(path, hash);
+  }
+  return facts;
+}

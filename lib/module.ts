@@ -1,0 +1,95 @@
+/**
+ * The module API: named steps attached to named phases of `configure` and
+ * `deploy`. A step is a plain async function that gets everything through
+ * its context. Built-in modules use nothing else.
+ */
+import type { EnvironmentConfig, HostConfig, ProjectConfig } from "./config/types.ts";
+import type { Executor } from "./executor.ts";
+import type { FactProbe, Facts } from "./facts.ts";
+import type { Layout } from "./layout.ts";
+import type { Secret } from "./secret.ts";
+
+/**
+ * Phases, in the order they run. `configure` prepares a server; the deploy
+ * phases follow the Python djaploy's: upload (code is on the host),
+ * configure (config files written), pre (dependencies, migrations, static
+ * files: the new code is ready), start (services run the new code).
+ */
+export const PHASES = [
+  "configure",
+  "deploy:upload",
+  "deploy:configure",
+  "deploy:pre",
+  "deploy:start",
+] as const;
+export type Phase = typeof PHASES[number];
+
+/** What is being deployed, known during deploy phases. */
+export interface ReleaseInfo {
+  /** The release's name: `{time}-{short commit}`. */
+  readonly name: string;
+  /** The local directory holding the artifact's files. */
+  readonly artifactDir: string;
+  /** The commit deployed (for --local: HEAD plus the working tree's changes). */
+  readonly commit: string;
+  /** What was asked for: a tag, a branch, or "local". */
+  readonly ref: string;
+  /** git tree hash of the artifact: equal trees are equal code. */
+  readonly tree: string;
+}
+
+export interface HostLog {
+  /** A line about what a step did (shown with -v, or always when it changed something). */
+  info(message: string): void;
+  /** Something a person should know. */
+  warn(message: string): void;
+  /** Details for -v. */
+  debug(message: string): void;
+}
+
+export interface StepContext {
+  readonly host: HostConfig;
+  readonly env: EnvironmentConfig;
+  readonly project: ProjectConfig;
+  readonly layout: Layout;
+  readonly exec: Executor;
+  readonly facts: Facts;
+  readonly log: HostLog;
+  readonly signal: AbortSignal;
+  readonly dryRun: boolean;
+  /** Set during deploy phases. */
+  readonly release?: ReleaseInfo;
+  /** The app's environment with secrets resolved (values are Secret where they came from a reference). */
+  readonly appEnv: ReadonlyMap<string, string | Secret>;
+  /** Remote paths that infra/deploy_files/<env>/ provides: generated files at these paths are not written. */
+  readonly deployFiles: ReadonlySet<string>;
+  /** Debian packages every enabled module needs; the core module installs the missing ones. */
+  readonly requiredPackages: readonly string[];
+  /** Notes steps leave for later steps of the same host and run (e.g. "units changed"). */
+  readonly notes: Map<string, unknown>;
+  /** Marks the running step as having changed something on the host. */
+  changed(what?: string): void;
+}
+
+export interface Step {
+  readonly name: string;
+  readonly run: (ctx: StepContext) => Promise<void>;
+}
+
+export interface ModuleDefinition {
+  /** The module's name: also the name of its config table, if it has one. */
+  readonly name: string;
+  readonly description?: string;
+  /** Probes this module's steps read, gathered once per host at the start of a run. */
+  readonly facts?: (host: HostConfig, layout: Layout) => readonly FactProbe[];
+  /** Debian packages this module needs on the host (installed by `configure`). */
+  readonly packages?: (host: HostConfig) => readonly string[];
+  /** Remote files whose content hash the steps compare before writing. */
+  readonly files?: (host: HostConfig, layout: Layout) => readonly string[];
+  readonly steps?: Partial<Record<Phase, readonly Step[]>>;
+}
+
+/** Declares a module; returns it unchanged, typed. */
+export function defineModule(definition: ModuleDefinition): ModuleDefinition {
+  return definition;
+}

@@ -1,0 +1,59 @@
+/** Probes shared by modules and strategies. */
+import type { FactProbe } from "./facts.ts";
+import { shScript } from "./remote_command.ts";
+
+/** Which of the given Debian packages are installed. */
+export function packagesProbe(packages: readonly string[]): FactProbe<Set<string>> {
+  return {
+    name: "packages",
+    argv: ["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\\n", ...packages],
+    parse: (out) =>
+      new Set(
+        out.split("\n").filter((l) => l.endsWith(" installed")).map((l) => l.split(" ")[0]),
+      ),
+  };
+}
+
+/** Which of the given paths are directories. */
+export function dirsProbe(name: string, paths: readonly string[]): FactProbe<Set<string>> {
+  return {
+    name,
+    argv: shScript('for d; do [ -d "$d" ] && echo "$d"; done; true', ...paths),
+    parse: (out) => new Set(out.split("\n").filter(Boolean)),
+  };
+}
+
+/** Whether a user exists. */
+export function userProbe(user: string): FactProbe<boolean> {
+  return {
+    name: `user:${user}`,
+    argv: ["getent", "passwd", user],
+    parse: (_out, code) => code === 0,
+  };
+}
+
+/** A file's text, or undefined when it does not exist. */
+export function fileProbe(name: string, path: string): FactProbe<string | undefined> {
+  return { name, argv: ["cat", "--", path], parse: (out, code) => (code === 0 ? out : undefined) };
+}
+
+/** `systemctl is-enabled` and `is-active` of units, by unit. */
+export function unitsProbe(
+  units: readonly string[],
+): FactProbe<Map<string, { enabled: string; active: string }>> {
+  return {
+    name: "units",
+    argv: shScript(
+      'for u; do printf "%s %s %s\\n" "$u" "$(systemctl is-enabled "$u" 2>/dev/null || true)" "$(systemctl is-active "$u" 2>/dev/null || true)"; done',
+      ...units,
+    ),
+    parse: (out) => {
+      const map = new Map<string, { enabled: string; active: string }>();
+      for (const line of out.split("\n")) {
+        const [unit, enabled, active] = line.split(" ");
+        if (unit) map.set(unit, { enabled: enabled || "missing", active: active || "unknown" });
+      }
+      return map;
+    },
+  };
+}

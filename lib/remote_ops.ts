@@ -1,0 +1,70 @@
+/**
+ * Idempotent operations built on facts, for steps: each compares what is
+ * wanted with what the facts say is there, and sends a command only when
+ * they differ.
+ */
+import { createHash } from "node:crypto";
+import type { StepContext } from "./module.ts";
+import { shScript } from "./remote_command.ts";
+import { Secret } from "./secret.ts";
+
+export interface FileSpec {
+  readonly path: string;
+  readonly content: string | Secret;
+  /** Octal mode as text, e.g. "0644". */
+  readonly mode?: string;
+  /** `user:group`, default root:root. */
+  readonly owner?: string;
+}
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+// Written to a temporary file with a private umask, then renamed: readers see
+// the old or the new file, never half of one, and a secret is never readable
+// by others, not even for a moment.
+const PUT_FILE = `set -e
+umask 077
+mkdir -p "$(dirname "$1")"
+tmp="$1.djaploy-new"
+cat > "$tmp"
+chown "$2" "$tmp"
+chmod "$3" "$tmp"
+mv -f "$tmp" "$1"`;
+
+/**
+ * Writes a file on the host when its content differs from the facts. Returns
+ * true when it wrote. Paths provided by deploy_files are left alone.
+ */
+export async function putFile(ctx: StepContext, spec: FileSpec): Promise<boolean> {
+  if (ctx.deployFiles.has(spec.path)) {
+    ctx.log.debug(`${spec.path}: provided by deploy_files, not generated`);
+    return false;
+  }
+  const text = spec.content instanceof Secret ? spec.content.reveal() : spec.content;
+  const hash = sha256(text);
+  if (ctx.facts.fileHash(spec.path) === hash) return false;
+  await ctx.exec.run({
+    argv: shScript(PUT_FILE, spec.path, spec.owner ?? "root:root", spec.mode ?? "0644"),
+    as: "root",
+    stdin: spec.content instanceof Secret ? spec.content : text,
+  });
+  ctx.facts.setFileHash(spec.path, hash);
+  ctx.changed(`wrote ${spec.path}`);
+  return true;
+}
+
+/** Runs a command as root on the host. */
+export async function asRoot(ctx: StepContext, argv: readonly string[]): Promise<string> {
+  return (await ctx.exec.run({ argv, as: "root" })).stdout;
+}
+
+/** Runs a command as the app user. */
+export async function asApp(
+  ctx: StepContext,
+  argv: readonly string[],
+  opts: { cwd?: string } = {},
+): Promise<string> {
+  return (await ctx.exec.run({ argv, as: ctx.host.app_user, cwd: opts.cwd })).stdout;
+}

@@ -1,0 +1,188 @@
+/**
+ * Runs a list of steps on every host of an environment: hosts in parallel
+ * (bounded), steps in order, each shown as it finishes. One host failing
+ * does not stop the others; the summary says which failed and where.
+ */
+import type { EnvironmentConfig, HostConfig, ProjectConfig } from "./config/types.ts";
+import type { Executor, ExecutorStats } from "./executor.ts";
+import { type FactProbe, gatherFacts } from "./facts.ts";
+import { layoutFor } from "./layout.ts";
+import type { ModuleDefinition, ReleaseInfo, Step, StepContext } from "./module.ts";
+import { formatMs, table, type Ui } from "./ui.ts";
+import { packagesProbe } from "./probes.ts";
+import { Limiter } from "./limiter.ts";
+import { CommandError, UserError } from "./errors.ts";
+import type { Secret } from "./secret.ts";
+
+export interface StepResult {
+  readonly name: string;
+  readonly ms: number;
+  readonly changes: readonly string[];
+  readonly error?: unknown;
+}
+
+export interface HostResult {
+  readonly host: string;
+  readonly ok: boolean;
+  readonly failedStep?: string;
+  readonly error?: unknown;
+  readonly steps: readonly StepResult[];
+  readonly ms: number;
+  readonly stats: ExecutorStats;
+  /** What a dry run would have sent. */
+  readonly recorded?: readonly string[];
+}
+
+export interface HostPlan {
+  readonly steps: readonly Step[];
+  readonly probes: readonly FactProbe[];
+  readonly files: readonly string[];
+  readonly packages: readonly string[];
+}
+
+export interface RunOptions {
+  readonly ui: Ui;
+  readonly project: ProjectConfig;
+  readonly env: EnvironmentConfig;
+  readonly hosts: readonly HostConfig[];
+  readonly parallel: number;
+  readonly dryRun: boolean;
+  readonly signal: AbortSignal;
+  readonly release?: ReleaseInfo;
+  /** Builds the executor for a host (ssh, or recording around ssh for dry runs). */
+  readonly executor: (host: HostConfig, index: number) => Executor;
+  readonly plan: (host: HostConfig) => HostPlan;
+  readonly appEnv: (host: HostConfig) => ReadonlyMap<string, string | Secret>;
+  readonly deployFiles: ReadonlySet<string>;
+  readonly deployFilesDir?: string;
+}
+
+/** The facts, files and packages the enabled modules declare for a host. */
+export function modulePlanParts(
+  modules: readonly ModuleDefinition[],
+  host: HostConfig,
+): Omit<HostPlan, "steps"> {
+  const layout = layoutFor(host);
+  const packages = [...new Set(modules.flatMap((m) => m.packages?.(host) ?? []))];
+  return {
+    probes: [...modules.flatMap((m) => m.facts?.(host, layout) ?? []), packagesProbe(packages)],
+    files: modules.flatMap((m) => m.files?.(host, layout) ?? []),
+    packages,
+  };
+}
+
+export async function runOnHosts(opts: RunOptions): Promise<HostResult[]> {
+  const limiter = new Limiter(opts.parallel);
+  const width = Math.max(...opts.hosts.map((h) => h.name.length));
+  return await Promise.all(
+    opts.hosts.map((host, i) => limiter.run(() => runHost(opts, host, i, width))),
+  );
+}
+
+async function runHost(
+  opts: RunOptions,
+  host: HostConfig,
+  index: number,
+  width: number,
+): Promise<HostResult> {
+  const { ui } = opts;
+  const started = performance.now();
+  const exec = opts.executor(host, index);
+  const label = host.name.padEnd(width);
+  const steps: StepResult[] = [];
+  const plan = opts.plan(host);
+  const show = (status: string, name: string, ms: number, detail = "") =>
+    ui.line(
+      `${ui.bold(label)}  ${status}  ${name}${detail ? ui.dim(`  ${detail}`) : ""}  ${
+        ui.dim(formatMs(ms))
+      }`,
+    );
+  const finish = (extra: Partial<HostResult>): HostResult => ({
+    host: host.name,
+    ok: true,
+    steps,
+    ms: performance.now() - started,
+    stats: exec.stats,
+    recorded: "lines" in exec ? (exec as unknown as { lines(): string[] }).lines() : undefined,
+    ...extra,
+  });
+
+  let current = "connect";
+  try {
+    const t0 = performance.now();
+    await exec.connect();
+    const facts = await gatherFacts(exec, plan.probes, plan.files);
+    show(ui.dim("ok     "), "connect and read state", performance.now() - t0);
+    const notes = new Map<string, unknown>();
+    if (opts.deployFilesDir) notes.set("deployFilesDir", opts.deployFilesDir);
+    for (const step of plan.steps) {
+      current = step.name;
+      const changes: string[] = [];
+      const ctx: StepContext = {
+        host,
+        env: opts.env,
+        project: opts.project,
+        layout: layoutFor(host),
+        exec,
+        facts,
+        signal: opts.signal,
+        dryRun: opts.dryRun,
+        release: opts.release,
+        appEnv: opts.appEnv(host),
+        deployFiles: opts.deployFiles,
+        requiredPackages: plan.packages,
+        notes,
+        changed: (what) => changes.push(what ?? "changed"),
+        log: {
+          info: (m) => ui.line(`${ui.bold(label)}  ${" ".repeat(7)}  ${step.name}: ${m}`),
+          warn: (m) => ui.warn(`${host.name}: ${step.name}: ${m}`),
+          debug: (m) => ui.debug(`${label}  ${step.name}: ${m}`),
+        },
+      };
+      const t = performance.now();
+      await step.run(ctx);
+      const ms = performance.now() - t;
+      steps.push({ name: step.name, ms, changes });
+      if (changes.length) show(ui.green("changed"), step.name, ms, changes.join(", "));
+      else show(ui.dim("ok     "), step.name, ms);
+    }
+    return finish({});
+  } catch (error) {
+    steps.push({ name: current, ms: 0, changes: [], error });
+    show(ui.red("FAILED "), current, 0, errorSummary(error));
+    return finish({ ok: false, failedStep: current, error });
+  } finally {
+    await exec.close();
+  }
+}
+
+export function errorSummary(error: unknown): string {
+  if (error instanceof CommandError) return `exit code ${error.code}`;
+  if (error instanceof UserError) return error.message.split("\n")[0];
+  return error instanceof Error ? error.message.split("\n")[0] : String(error);
+}
+
+/** Prints the summary table and the full error of each failed host. */
+export function printSummary(ui: Ui, results: readonly HostResult[], title: string): void {
+  const rows: string[][] = [["host", "result", "changed", "time", "ssh"]];
+  for (const r of results) {
+    const changed = r.steps.reduce((n, s) => n + (s.changes.length ? 1 : 0), 0);
+    rows.push([
+      r.host,
+      r.ok ? ui.green("ok") : ui.red(`failed at ${r.failedStep}`),
+      `${changed} step${changed === 1 ? "" : "s"}`,
+      formatMs(r.ms),
+      `${r.stats.connections} conn, ${r.stats.commands} cmds, ${r.stats.syncs} rsync`,
+    ]);
+  }
+  ui.result("");
+  ui.result(ui.bold(title));
+  for (const line of table(rows)) ui.result(line);
+  for (const r of results) {
+    if (r.ok) continue;
+    const e = r.error;
+    ui.error(`\n${r.host}: ${r.failedStep}: ${e instanceof Error ? e.message : String(e)}`);
+    if (e instanceof UserError && e.hint) ui.error(`  hint: ${e.hint}`);
+    if (!(e instanceof UserError) && e instanceof Error && e.stack) ui.error(e.stack);
+  }
+}

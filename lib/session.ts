@@ -1,0 +1,118 @@
+/**
+ * A run's shared set-up: the config, the environment and its hosts, the
+ * modules, secrets, the UI, and executors with one private folder for the
+ * ssh control sockets (removed when the run ends).
+ */
+import { loadEnvironment, loadProject } from "./config/load.ts";
+import { listDeployFiles } from "./config/deploy_files.ts";
+import type { EnvironmentConfig, HostConfig, ProjectConfig } from "./config/types.ts";
+import { UsageError } from "./errors.ts";
+import type { Executor } from "./executor.ts";
+import { Limiter } from "./limiter.ts";
+import { loadModules } from "./modules.ts";
+import type { ModuleDefinition } from "./module.ts";
+import { RecordingExecutor } from "./recording_executor.ts";
+import { SecretResolver } from "./resolve_secrets.ts";
+import { SshExecutor } from "./ssh.ts";
+import type { Ui } from "./ui.ts";
+import type { Flags } from "./cli_args.ts";
+import { join } from "./paths.ts";
+import type { Secret } from "./secret.ts";
+
+/** sshd's MaxStartups starts refusing at 10 unauthenticated connections. */
+const MAX_CONNECTION_STARTS = 8;
+
+export interface Session {
+  readonly ui: Ui;
+  readonly project: ProjectConfig;
+  readonly env: EnvironmentConfig;
+  readonly hosts: readonly HostConfig[];
+  readonly modules: (host: HostConfig) => Promise<ModuleDefinition[]>;
+  readonly secrets: SecretResolver;
+  readonly appEnv: Map<string, ReadonlyMap<string, string | Secret>>;
+  readonly deployFiles: ReadonlySet<string>;
+  readonly deployFilesDir?: string;
+  readonly dryRun: boolean;
+  readonly parallel: number;
+  readonly signal: AbortSignal;
+  executor(host: HostConfig, index: number): Executor;
+  close(): Promise<void>;
+}
+
+export async function loadConfig(flags: Flags): Promise<ProjectConfig> {
+  return await loadProject({ configPath: flags.config as string | undefined });
+}
+
+export function requireEnv(flags: Flags, command: string): string {
+  const env = flags.env as string | undefined;
+  if (!env) {
+    throw new UsageError(`djaploy ${command} needs --env NAME: which environment to act on`);
+  }
+  return env;
+}
+
+export async function openSession(ui: Ui, flags: Flags, command: string): Promise<Session> {
+  const project = await loadConfig(flags);
+  const envName = requireEnv(flags, command);
+  const hostsFlag = flags.hosts as string | undefined;
+  const env = await loadEnvironment(project, envName, {
+    hosts: hostsFlag ? hostsFlag.split(",").map((h) => h.trim()).filter(Boolean) : undefined,
+  });
+  const files = await listDeployFiles(project.infra_dir, env.name);
+  const secrets = new SecretResolver({
+    onSecret: (v) => ui.addSecret(v),
+    baseDir: project.repo_dir,
+  });
+  const appEnv = new Map<string, ReadonlyMap<string, string | Secret>>();
+  for (const host of env.hosts) appEnv.set(host.name, await secrets.appEnv(host));
+  const moduleCache = new Map<string, Promise<ModuleDefinition[]>>();
+  // Load every host's modules now: a bad module is a config error before any connection.
+  for (const host of env.hosts) {
+    const key = JSON.stringify(host.modules);
+    if (!moduleCache.has(key)) moduleCache.set(key, loadModules(host.modules, project.repo_dir));
+    await moduleCache.get(key);
+  }
+  const controlDir = await Deno.makeTempDir({ dir: await shortTmp(), prefix: "djaploy-" });
+  await Deno.chmod(controlDir, 0o700);
+  const startLimiter = new Limiter(MAX_CONNECTION_STARTS);
+  const abort = new AbortController();
+  const dryRun = Boolean(flags["dry-run"]);
+  const executors: Executor[] = [];
+  return {
+    ui,
+    project,
+    env,
+    hosts: env.hosts,
+    modules: (host) => moduleCache.get(JSON.stringify(host.modules))!,
+    secrets,
+    appEnv,
+    deployFiles: new Set(files.map((f) => f.remotePath)),
+    deployFilesDir: files.length ? join(project.infra_dir, "deploy_files", env.name) : undefined,
+    dryRun,
+    parallel: (flags.parallel as number | undefined) ?? env.hosts.length,
+    signal: abort.signal,
+    executor(host, index) {
+      const ssh = new SshExecutor(host, {
+        controlDir,
+        socketName: String(index),
+        startLimiter,
+        signal: abort.signal,
+        warn: (m) => ui.warn(m),
+      });
+      const exec = dryRun
+        ? new RecordingExecutor({ host: host.name, sshUser: host.ssh_user, passThrough: ssh })
+        : ssh;
+      executors.push(exec);
+      return exec;
+    },
+    async close() {
+      await Promise.all(executors.map((e) => e.close()));
+      await Deno.remove(controlDir, { recursive: true }).catch(() => undefined);
+    },
+  };
+}
+
+/** /tmp when it exists: socket paths must stay under ~104 bytes, and $TMPDIR can be long. */
+async function shortTmp(): Promise<string | undefined> {
+  return await Deno.stat("/tmp").then((s) => (s.isDirectory ? "/tmp" : undefined), () => undefined);
+}

@@ -1,0 +1,277 @@
+/**
+ * The ssh face of the executor: system OpenSSH with one multiplexed
+ * connection (ControlMaster) per host per run, and rsync over that same
+ * connection.
+ *
+ * Traps this file avoids, each seen in other tools:
+ * - ControlPath past the ~104-byte socket limit: sockets live in a short
+ *   private directory (/tmp/djaploy-XXXX/<n>).
+ * - A prompt for an unknown host key hanging the run: BatchMode, and
+ *   StrictHostKeyChecking=accept-new (or yes).
+ * - Masters left behind or reused across runs: each run has its own socket
+ *   directory, masters are closed at the end, and ControlPersist makes an
+ *   orphaned master exit by itself if djaploy is killed.
+ * - A burst of new connections refused by sshd's MaxStartups: connection
+ *   starts go through a shared limiter.
+ * - Multiplexing silently lost, every command becoming a full login: the
+ *   socket is checked before each command and a fallback is reported.
+ */
+import type { HostConfig } from "./config/types.ts";
+import { CommandError, UserError } from "./errors.ts";
+import type { ExecResult, Executor, ExecutorStats, SyncOptions, SyncResult } from "./executor.ts";
+import { checkResult, newStats, parseItemized } from "./executor.ts";
+import { ProgramNotFoundError, runProcess } from "./process.ts";
+import type { RemoteCommand } from "./remote_command.ts";
+import { toShell } from "./remote_command.ts";
+import { render } from "./shell.ts";
+import type { Limiter } from "./limiter.ts";
+import { join } from "node:path";
+
+/** Seconds an idle master lives on after djaploy is gone (a safety net; we close it ourselves). */
+const CONTROL_PERSIST = 120;
+/** sshd's MaxSessions is 10 by default: stay below it on one connection. */
+const MAX_SESSIONS = 8;
+
+export interface SshOptions {
+  /** A private (0700) directory for control sockets, shared by the run. */
+  readonly controlDir: string;
+  /** A short unique name for this host's socket within controlDir. */
+  readonly socketName: string;
+  /** Caps concurrent connection starts across hosts. */
+  readonly startLimiter: Limiter;
+  readonly signal?: AbortSignal;
+  /** Called with a warning worth showing (e.g. multiplexing lost). */
+  readonly warn?: (message: string) => void;
+}
+
+export class SshExecutor implements Executor {
+  readonly host: string;
+  readonly sshUser: string;
+  readonly stats: ExecutorStats = newStats();
+  readonly #config: HostConfig;
+  readonly #opts: SshOptions;
+  readonly #controlPath: string;
+  #connected = false;
+  #sessions = 0;
+  #waiting: (() => void)[] = [];
+
+  constructor(config: HostConfig, opts: SshOptions) {
+    this.host = config.name;
+    this.sshUser = config.ssh_user;
+    this.#config = config;
+    this.#opts = opts;
+    this.#controlPath = join(opts.controlDir, opts.socketName);
+  }
+
+  /** Options for every ssh invocation of this host (also rsync's -e). */
+  baseArgs(): string[] {
+    const c = this.#config;
+    const args = [
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      `StrictHostKeyChecking=${c.strict_host_key_checking ? "yes" : "accept-new"}`,
+      "-o",
+      "ConnectTimeout=10",
+      "-o",
+      "ServerAliveInterval=15",
+      "-o",
+      "ServerAliveCountMax=3",
+      "-o",
+      `ControlPath=${this.#controlPath}`,
+      "-l",
+      c.ssh_user,
+    ];
+    if (c.known_hosts_file) args.push("-o", `UserKnownHostsFile=${c.known_hosts_file}`);
+    if (c.ssh_port) args.push("-p", String(c.ssh_port));
+    if (c.ssh_key) args.push("-i", c.ssh_key, "-o", "IdentitiesOnly=yes");
+    return args;
+  }
+
+  async connect(): Promise<void> {
+    if (this.#connected) return;
+    await this.#opts.startLimiter.run(() => this.#startMaster());
+    this.#connected = true;
+  }
+
+  async #startMaster(): Promise<void> {
+    const log = `${this.#controlPath}.log`;
+    const args = [
+      ...this.baseArgs(),
+      "-M",
+      "-N",
+      "-f",
+      "-o",
+      `ControlPersist=${CONTROL_PERSIST}`,
+      "-E",
+      log,
+      this.#config.ssh_hostname,
+    ];
+    let result;
+    try {
+      // quiet: the backgrounded master would otherwise hold our pipes open.
+      result = await runProcess("ssh", args, { quiet: true, signal: this.#opts.signal });
+    } catch (err) {
+      if (err instanceof ProgramNotFoundError) {
+        throw new UserError("Install OpenSSH's client: the ssh program is not on PATH");
+      }
+      throw err;
+    }
+    this.stats.connections++;
+    if (result.code !== 0) {
+      const stderr = await Deno.readTextFile(log).catch(() => "");
+      throw connectError(this.#config, result.code, stderr);
+    }
+  }
+
+  async run(cmd: RemoteCommand): Promise<ExecResult> {
+    await this.connect();
+    await this.#acquireSession();
+    try {
+      await this.#checkMaster();
+      this.stats.commands++;
+      const stdin = cmd.stdin === undefined
+        ? undefined
+        : typeof cmd.stdin === "string"
+        ? cmd.stdin
+        : cmd.stdin.reveal();
+      const result = await runProcess(
+        "ssh",
+        [
+          ...this.baseArgs(),
+          "-o",
+          "ControlMaster=no",
+          this.#config.ssh_hostname,
+          "--",
+          toShell(cmd, this.sshUser),
+        ],
+        { stdin, signal: this.#opts.signal },
+      );
+      this.#noticeFallback(result.stderr);
+      if (result.code === 255) throw connectError(this.#config, 255, result.stderr);
+      return checkResult(this.host, this.sshUser, cmd, result);
+    } finally {
+      this.#releaseSession();
+    }
+  }
+
+  async sync(opts: SyncOptions): Promise<SyncResult> {
+    await this.connect();
+    await this.#acquireSession();
+    try {
+      await this.#checkMaster();
+      this.stats.syncs++;
+      const args = rsyncArgs(opts, render(["ssh", ...this.baseArgs(), "-o", "ControlMaster=no"]));
+      args.push(
+        `${opts.source.replace(/\/+$/, "")}/`,
+        `${this.#config.ssh_hostname}:${opts.dest}/`,
+      );
+      let result;
+      try {
+        result = await runProcess("rsync", args, { signal: this.#opts.signal });
+      } catch (err) {
+        if (err instanceof ProgramNotFoundError) {
+          throw new UserError("Install rsync on this machine: the rsync program is not on PATH");
+        }
+        throw err;
+      }
+      this.#noticeFallback(result.stderr);
+      if (result.code !== 0) {
+        throw new CommandError({
+          host: this.host,
+          command: `rsync ${opts.source}/ -> ${opts.dest}/`,
+          code: result.code,
+          stderr: result.stderr,
+          hint: /command not found|rsync: not found|No such file/.test(result.stderr)
+            ? "Is rsync installed on the server? `djaploy configure` installs it."
+            : undefined,
+        });
+      }
+      return { changed: parseItemized(result.stdout) };
+    } finally {
+      this.#releaseSession();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.#connected) return;
+    this.#connected = false;
+    await runProcess("ssh", [...this.baseArgs(), "-O", "exit", this.#config.ssh_hostname], {
+      quiet: true,
+    }).catch(() => undefined);
+  }
+
+  async #checkMaster(): Promise<void> {
+    try {
+      await Deno.lstat(this.#controlPath);
+    } catch {
+      this.#opts.warn?.(
+        `${this.host}: the shared SSH connection was lost; opening a new one (each reconnect is a full login)`,
+      );
+      this.#connected = false;
+      await this.connect();
+    }
+  }
+
+  #noticeFallback(stderr: string): void {
+    if (/mux_client|ControlSocket .* already exists|disabling multiplexing/.test(stderr)) {
+      this.stats.connections++;
+      this.#opts.warn?.(
+        `${this.host}: sshd refused a session on the shared connection, so ssh logged in again; ` +
+          `check MaxSessions in the server's sshd_config`,
+      );
+    }
+  }
+
+  async #acquireSession(): Promise<void> {
+    if (this.#sessions < MAX_SESSIONS) {
+      this.#sessions++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  #releaseSession(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#sessions--;
+  }
+}
+
+/** rsync's arguments for a sync, before source and destination. */
+export function rsyncArgs(opts: SyncOptions, rsh: string): string[] {
+  // -c: compare contents, so a fresh artifact whose files carry new times
+  // sends and touches only what really changed.
+  const args = ["-rlc", "--itemize-changes", "-e", rsh];
+  if (opts.perms) args.push("-p");
+  else args.push("--chmod=ugo=rwX,go-w");
+  if (opts.delete) args.push("--delete");
+  if (opts.linkDest) args.push(`--link-dest=${opts.linkDest}`);
+  for (const f of opts.filters ?? []) args.push(`--filter=${f}`);
+  if (opts.as) {
+    const sudo = opts.as === "root" ? ["sudo", "-n"] : ["sudo", "-n", "-u", opts.as];
+    args.push(`--rsync-path=${render([...sudo, "rsync"])}`);
+  }
+  return args;
+}
+
+function connectError(c: HostConfig, code: number, stderr: string): UserError {
+  const where = `${c.ssh_user}@${c.ssh_hostname}${c.ssh_port ? `:${c.ssh_port}` : ""}`;
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/.test(stderr)) {
+    return new UserError(
+      `Refusing to connect to ${c.name} (${where}): its host key does not match the one in known_hosts`,
+      {
+        hint: /CHANGED/.test(stderr)
+          ? `If the server was reinstalled, remove the old key with: ssh-keygen -R ${c.ssh_hostname}`
+          : "With strict_host_key_checking = true the host key must already be in known_hosts.",
+      },
+    );
+  }
+  if (/Permission denied/.test(stderr)) {
+    return new UserError(`Cannot log in to ${c.name} (${where}): permission denied (publickey)`, {
+      hint: "Check ssh_user and ssh_key for this host, or your ssh-agent.",
+    });
+  }
+  const reason = stderr.trim().split("\n").filter(Boolean).pop() ?? `ssh exited with ${code}`;
+  return new UserError(`Cannot connect to ${c.name} (${where}): ${reason.replace(/^ssh: /, "")}`);
+}

@@ -1,0 +1,18 @@
+/** The strategy a host deploys with. */
+import type { HostConfig } from "../config/types.ts";
+import { UserError } from "../errors.ts";
+import { inPlace } from "./in_place.ts";
+import type { Strategy } from "./strategy.ts";
+
+const STRATEGIES: Record<string, Strategy> = { in_place: inPlace };
+
+export function strategyFor(host: HostConfig): Strategy {
+  const s = STRATEGIES[host.deployment_strategy];
+  if (!s) {
+    throw new UserError(
+      `Choose another deployment_strategy for ${host.name}: "${host.deployment_strategy}" is not available in this version`,
+      { hint: `Available: ${Object.keys(STRATEGIES).join(", ")}` },
+    );
+  }
+  return s;
+}

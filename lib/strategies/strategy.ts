@@ -1,0 +1,13 @@
+/** A strategy: the ordered steps of a deploy, with the modules' phases placed among them. */
+import type { FactProbe } from "../facts.ts";
+import type { Layout } from "../layout.ts";
+import type { Phase, Step } from "../module.ts";
+import type { HostConfig } from "../config/types.ts";
+
+export interface Strategy {
+  readonly name: string;
+  /** Probes the strategy's own steps read. */
+  readonly facts: (host: HostConfig, layout: Layout) => readonly FactProbe[];
+  /** The steps, given a function that returns the modules' steps for a phase. */
+  readonly plan: (phase: (p: Phase) => readonly Step[]) => readonly Step[];
+}

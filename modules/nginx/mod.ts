@@ -1,0 +1,106 @@
+/** nginx: the app's site (static and media from disk, the rest to gunicorn), tested before reload. */
+import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
+import { putFile } from "../../lib/remote_ops.ts";
+import { shScript } from "../../lib/remote_command.ts";
+import type { FactProbe } from "../../lib/facts.ts";
+import type { Layout } from "../../lib/layout.ts";
+import { nginxSite } from "../../templates/nginx_site.ts";
+import { UserError } from "../../lib/errors.ts";
+
+export const ACME_ROOT = "/var/www/acme";
+const DEFAULT_SITE = "/etc/nginx/sites-enabled/default";
+
+interface NginxState {
+  /** Where sites-enabled/{app}.conf points, if it exists. */
+  readonly link?: string;
+  readonly defaultSite: boolean;
+  readonly active: boolean;
+  readonly enabled: boolean;
+  readonly acmeRoot: boolean;
+}
+
+function nginxProbe(layout: Layout): FactProbe<NginxState> {
+  return {
+    name: "nginx",
+    argv: shScript(
+      `printf 'link=%s\\n' "$(readlink "$1")"
+[ -e "$2" ] && echo default=1
+systemctl is-active --quiet nginx && echo active=1
+systemctl is-enabled --quiet nginx && echo enabled=1
+[ -d "$3" ] && echo acme=1
+true`,
+      layout.nginxEnabledPath,
+      DEFAULT_SITE,
+      ACME_ROOT,
+    ),
+    parse: (out) => ({
+      link: /^link=(.+)$/m.exec(out)?.[1],
+      defaultSite: /^default=1$/m.test(out),
+      active: /^active=1$/m.test(out),
+      enabled: /^enabled=1$/m.test(out),
+      acmeRoot: /^acme=1$/m.test(out),
+    }),
+  };
+}
+
+function siteText(ctx: StepContext): string {
+  const h = ctx.host;
+  return nginxSite({
+    appName: h.app_name,
+    serverName: h.nginx.server_name,
+    listen: h.nginx.listen,
+    clientMaxBodySize: h.nginx.client_max_body_size,
+    socketPath: ctx.layout.socketPath,
+    staticRoot: ctx.layout.staticRoot,
+    mediaRoot: ctx.layout.mediaRoot,
+    acmeRoot: ACME_ROOT,
+  });
+}
+
+/** `nginx -t`, then reload (or start): a config that does not pass the test is never loaded. */
+export async function testAndReload(ctx: StepContext): Promise<void> {
+  const test = await ctx.exec.run({ argv: ["nginx", "-t", "-q"], as: "root", okCodes: [0, 1] });
+  if (test.code !== 0) {
+    throw new UserError(`Fix the nginx configuration on ${ctx.host.name}: nginx -t failed`, {
+      hint: test.stderr.trim(),
+    });
+  }
+  await ctx.exec.run({ argv: ["systemctl", "reload-or-restart", "nginx"], as: "root" });
+}
+
+const site: Step = {
+  name: "nginx site",
+  async run(ctx) {
+    const justInstalled = ((ctx.notes.get("installedPackages") ?? []) as string[]).includes(
+      "nginx",
+    );
+    const state = ctx.facts.get(nginxProbe(ctx.layout));
+    let dirty = await putFile(ctx, { path: ctx.layout.nginxSitePath, content: siteText(ctx) });
+    const fromDeployFiles = ((ctx.notes.get("deployFilesChanged") ?? []) as string[])
+      .some((p) => p.startsWith("/etc/nginx/"));
+    const fixes: string[][] = [];
+    if (state.link !== ctx.layout.nginxSitePath) {
+      fixes.push(["ln", "-sfn", ctx.layout.nginxSitePath, ctx.layout.nginxEnabledPath]);
+    }
+    // Debian's default site also claims port 80 as default_server.
+    if (state.defaultSite || justInstalled) fixes.push(["rm", "-f", DEFAULT_SITE]);
+    if (!state.acmeRoot) fixes.push(["install", "-d", "-m", "0755", ACME_ROOT]);
+    for (const argv of fixes) await ctx.exec.run({ argv, as: "root" });
+    if (fixes.length) ctx.changed("enabled the site");
+    dirty ||= fixes.length > 0 || fromDeployFiles || !state.active;
+    if (dirty) await testAndReload(ctx);
+    if (!state.enabled && !justInstalled) {
+      await ctx.exec.run({ argv: ["systemctl", "enable", "--quiet", "nginx"], as: "root" });
+      ctx.changed("enabled nginx");
+    }
+  },
+};
+
+export default defineModule({
+  name: "nginx",
+  description: "The app's nginx site, with static and media files served from disk",
+  packages: () => ["nginx"],
+  facts: (_host, layout) => [nginxProbe(layout)],
+  files: (_host, layout) => [layout.nginxSitePath],
+  steps: { configure: [site], "deploy:configure": [site] },
+});

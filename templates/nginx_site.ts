@@ -1,0 +1,51 @@
+/** The app's nginx site: static and media from disk, the rest to gunicorn. */
+
+export interface NginxSiteData {
+  readonly appName: string;
+  readonly serverName: string;
+  readonly listen: number;
+  readonly clientMaxBodySize: string;
+  readonly socketPath: string;
+  readonly staticRoot: string;
+  readonly mediaRoot: string;
+  readonly acmeRoot: string;
+}
+
+export function nginxSite(d: NginxSiteData): string {
+  const def = d.serverName === "_" ? " default_server" : "";
+  return `# Written by djaploy. To change it, put your own file at this path in
+# infra/deploy_files/<env>/ and djaploy will use that instead.
+upstream ${d.appName}_app {
+    server unix:${d.socketPath} fail_timeout=0;
+}
+
+server {
+    listen ${d.listen}${def};
+    listen [::]:${d.listen}${def};
+    server_name ${d.serverName};
+    client_max_body_size ${d.clientMaxBodySize};
+
+    location /.well-known/acme-challenge/ {
+        root ${d.acmeRoot};
+    }
+
+    location /static/ {
+        alias ${d.staticRoot}/;
+        expires 30d;
+        access_log off;
+    }
+
+    location /media/ {
+        alias ${d.mediaRoot}/;
+    }
+
+    location / {
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_redirect off;
+        proxy_pass http://${d.appName}_app;
+    }
+}
+`;
+}
