@@ -33,6 +33,8 @@ export interface Layout {
   readonly unitPath: string;
   readonly nginxSitePath: string;
   readonly nginxEnabledPath: string;
+  /** Snippets the app's server block includes: /etc/nginx/djaploy.d/{app_name}. */
+  readonly nginxSnippetsDir: string;
   /** The directory manage.py is in, inside codeDir. */
   readonly manageDir: string;
   readonly manageFile: string;
@@ -68,6 +70,7 @@ export function layoutFor(host: HostConfig): Layout {
     unitPath: `/etc/systemd/system/${host.app_name}.service`,
     nginxSitePath: `/etc/nginx/sites-available/${host.app_name}.conf`,
     nginxEnabledPath: `/etc/nginx/sites-enabled/${host.app_name}.conf`,
+    nginxSnippetsDir: `/etc/nginx/djaploy.d/${host.app_name}`,
     manageDir: posix.join(codeDir, posix.dirname(manageRel)),
     manageFile: posix.basename(manageRel),
   };

@@ -9,6 +9,8 @@ export interface NginxSiteData {
   readonly staticRoot: string;
   readonly mediaRoot: string;
   readonly acmeRoot: string;
+  /** Snippets in this folder are included in the server block (modules, maintenance mode). */
+  readonly snippetsDir: string;
 }
 
 export function nginxSite(d: NginxSiteData): string {
@@ -24,6 +26,8 @@ server {
     listen [::]:${d.listen}${def};
     server_name ${d.serverName};
     client_max_body_size ${d.clientMaxBodySize};
+
+    include ${d.snippetsDir}/*.conf;
 
     location /.well-known/acme-challenge/ {
         root ${d.acmeRoot};

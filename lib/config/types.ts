@@ -51,8 +51,13 @@ export interface PrepareConfig {
 
 /** A module as listed in `modules`: a built-in name, a path, or a URL with an optional pin. */
 export interface ModuleRef {
+  /** As written: a built-in name, a path or a URL. */
   readonly spec: string;
   readonly sha256?: string;
+  /** Which form `spec` has (set by the config loader). */
+  readonly kind?: "builtin" | "path" | "url";
+  /** For a path module: the absolute path (a relative spec is relative to the repository root). */
+  readonly path?: string;
 }
 
 /** Everything that applies to one host after merging host > env defaults > project > built-ins. */
@@ -102,4 +107,12 @@ export interface ProjectConfig {
   readonly prepare: PrepareConfig;
   /** Environment names found in infra/inventory/, sorted. */
   readonly environments: readonly string[];
+  /** The folder error messages show paths relative to (the cwd given to loadProject). */
+  readonly cwd?: string;
+  /**
+   * The validated settings of djaploy.toml (keys as in the file, values
+   * normalized), which loadEnvironment merges under each host. When absent,
+   * loadEnvironment reads config_path again.
+   */
+  readonly settings?: Readonly<Record<string, unknown>>;
 }

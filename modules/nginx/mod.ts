@@ -54,6 +54,7 @@ function siteText(ctx: StepContext): string {
     staticRoot: ctx.layout.staticRoot,
     mediaRoot: ctx.layout.mediaRoot,
     acmeRoot: ACME_ROOT,
+    snippetsDir: ctx.layout.nginxSnippetsDir,
   });
 }
 

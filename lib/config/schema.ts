@@ -1,0 +1,406 @@
+/**
+ * The configuration schema: every key djaploy reads, with its check, its
+ * built-in default, where it may be written and what it means. The loader
+ * validates against it and docs/configuration.md is generated from it, so a
+ * key is added here and nowhere else.
+ */
+import { parseSecretRef } from "../secret.ts";
+import { DEPENDENCY_MANAGERS, STRATEGIES } from "./types.ts";
+import { parseModule } from "./module_ref.ts";
+import {
+  arrayOf,
+  boolean,
+  describe,
+  integer,
+  Invalid,
+  matching,
+  oneOf,
+  type ParseContext,
+  positiveNumber,
+  quoteList,
+  refine,
+  string,
+} from "./validators.ts";
+
+/** Where a key may be written: djaploy.toml, an inventory's [defaults], or one of its [[hosts]]. */
+export type Scope = "project" | "defaults" | "host";
+export const ALL_SCOPES: readonly Scope[] = ["project", "defaults", "host"];
+export const SCOPE_LABELS: Readonly<Record<Scope, string>> = {
+  project: "djaploy.toml",
+  defaults: "inventory [defaults]",
+  host: "inventory [[hosts]]",
+};
+
+export { moduleTableName } from "./module_ref.ts";
+export type { ParseContext } from "./validators.ts";
+
+export const BUILTIN_MODULES: readonly string[] = ["core", "nginx", "systemd"];
+
+export const SAFE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+export const SERVICE_NAME = /^[a-z][a-z0-9_@.-]{0,62}$/;
+export const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:%-]*$/;
+
+export interface KeySpec {
+  /** The type as shown in the docs. */
+  readonly type: string;
+  /** One line of markdown: what the key means. */
+  readonly doc: string;
+  /** Where the key may be written; a section's keys follow the section. */
+  readonly scopes?: readonly Scope[];
+  /** The scope in which the key must be written. */
+  readonly required?: Scope;
+  readonly parse: (value: unknown, ctx: ParseContext) => unknown;
+  /** The built-in value when no level sets the key. */
+  readonly defaultValue?: unknown;
+  /** A default computed from the settings resolved before this key (schema order). */
+  readonly derive?: (resolved: Readonly<Record<string, unknown>>) => unknown;
+  /** The default as shown in the docs (markdown), when the value itself does not say it. */
+  readonly defaultText?: string;
+}
+
+export interface SectionSpec {
+  /** The table name, e.g. `gunicorn` for `[gunicorn]`. */
+  readonly name: string;
+  readonly doc: string;
+  readonly scopes: readonly Scope[];
+  readonly keys: Readonly<Record<string, KeySpec>>;
+  /** For a table of free-form keys (`[env]`): the rule for any key. */
+  readonly anyKey?: { readonly pattern: RegExp } & KeySpec;
+}
+
+function expandHome(path: string, ctx: ParseContext): string {
+  if (path !== "~" && !path.startsWith("~/")) return path;
+  const home = ctx.home();
+  if (!home) throw new Invalid(`cannot expand "~": HOME is not set: got ${describe(path)}`);
+  return home + path.slice(1);
+}
+
+const pathWithHome = (value: unknown, ctx: ParseContext) => expandHome(string()(value), ctx);
+
+const relativePath = refine(string(), (s) => {
+  if (s === "" || s.startsWith("/") || s.split("/").includes("..")) {
+    throw new Invalid(
+      `must be a relative path inside the project, without "..": got ${describe(s)}`,
+    );
+  }
+  return s;
+});
+
+const serverNames = refine(string(), (s) => {
+  if (s.split(" ").some((word) => word === "" || /[;{}"'\\\s]/.test(word))) {
+    throw new Invalid(
+      `must be nginx server names separated by spaces, without ; { } \\ or quotes: got ${
+        describe(s)
+      }`,
+    );
+  }
+  return s;
+});
+
+const healthPath = refine(string(), (s) => {
+  if (s !== "" && (!s.startsWith("/") || /\s/.test(s))) {
+    throw new Invalid(
+      `must be empty or a path starting with "/" without spaces: got ${describe(s)}`,
+    );
+  }
+  return s;
+});
+
+/** The default Host header of the health check: the first concrete nginx server name. */
+export function defaultHealthHost(serverName: string): string {
+  const names = serverName.split(/\s+/).filter((n) =>
+    n !== "" && n !== "_" && !n.startsWith("~") && !n.includes("*")
+  );
+  return names[0] ?? "localhost";
+}
+
+const parseModules = (value: unknown, ctx: ParseContext) =>
+  arrayOf((v) => parseModule(v, ctx, BUILTIN_MODULES), "an array of modules")(value);
+
+/** Top-level keys, in the order defaults are resolved (a derived default reads earlier keys). */
+export const TOP_LEVEL_KEYS: Readonly<Record<string, KeySpec>> = {
+  name: {
+    type: "string",
+    scopes: ["host"],
+    required: "host",
+    parse: matching(SAFE_NAME),
+    doc: "The host's name, as shown in output and selected with `--hosts`.",
+  },
+  ssh_hostname: {
+    type: "string",
+    scopes: ["host"],
+    required: "host",
+    parse: matching(HOST_NAME),
+    doc: "The address ssh connects to: a DNS name or an IP address.",
+  },
+  project_name: {
+    type: "string",
+    scopes: ALL_SCOPES,
+    required: "project",
+    parse: matching(SAFE_NAME),
+    doc: "The Django project's name; the default of app_name and of the WSGI module.",
+  },
+  app_name: {
+    type: "string",
+    scopes: ALL_SCOPES,
+    parse: matching(SAFE_NAME),
+    derive: (r) => r.project_name,
+    defaultText: "`project_name`",
+    doc:
+      "The app's name on the server: its folders, systemd unit and nginx site are named after it.",
+  },
+  manage_py: {
+    type: "string",
+    scopes: ALL_SCOPES,
+    parse: relativePath,
+    defaultValue: "manage.py",
+    doc: "Path of manage.py, relative to the repository root.",
+  },
+  python_version: {
+    type: "string",
+    scopes: ALL_SCOPES,
+    parse: matching(/^3\.\d+$/),
+    defaultValue: "3.11",
+    doc: "The Python version of the app's virtualenv.",
+  },
+  app_user: {
+    type: "string",
+    scopes: ALL_SCOPES,
+    parse: matching(UNIX_USER),
+    defaultValue: "app",
+    doc: "The unix user the app runs as; created by the core module.",
+  },
+  ssh_user: {
+    type: "string",
+    scopes: ALL_SCOPES,
+    parse: matching(UNIX_USER),
+    defaultValue: "deploy",
+    doc: "The user ssh logs in as; needs passwordless sudo.",
+  },
+  ssh_port: {
+    type: "integer",
+    scopes: ALL_SCOPES,
+    parse: integer({ min: 1, max: 65535 }),
+    defaultText: "none (ssh's own default, normally 22)",
+    doc: "The ssh port.",
+  },
+  ssh_key: {
+    type: "string",
+    scopes: ALL_SCOPES,
+    parse: pathWithHome,
+    defaultText: "none (ssh's own keys and agent)",
+    doc: "Private key file for ssh; `~` is expanded.",
+  },
+  strict_host_key_checking: {
+    type: "boolean",
+    scopes: ALL_SCOPES,
+    parse: boolean(),
+    defaultValue: false,
+    doc: "true: the host key must already be known; false: a new host's key is accepted and saved.",
+  },
+  known_hosts_file: {
+    type: "string",
+    scopes: ALL_SCOPES,
+    parse: pathWithHome,
+    defaultText: "none (ssh's own known_hosts)",
+    doc: "The known_hosts file ssh checks and updates; `~` is expanded.",
+  },
+  deployment_strategy: {
+    type: quoteList(STRATEGIES).replaceAll(", ", " | "),
+    scopes: ALL_SCOPES,
+    parse: oneOf(STRATEGIES),
+    defaultValue: "in_place",
+    doc: "How a release goes live: restart in place, start the new one before stopping the old, " +
+      "or switch between two slots.",
+  },
+  services: {
+    type: "array of strings",
+    scopes: ALL_SCOPES,
+    parse: arrayOf(matching(SERVICE_NAME)),
+    derive: (r) => [r.app_name],
+    defaultText: "`[app_name]`",
+    doc: "systemd units restarted on deploy (names may contain `@` and `.`).",
+  },
+  modules: {
+    type: "array of modules",
+    scopes: ALL_SCOPES,
+    parse: parseModules,
+    defaultValue: BUILTIN_MODULES.map((name) => ({ spec: name, kind: "builtin" })),
+    defaultText: `\`[${quoteList(BUILTIN_MODULES)}]\``,
+    doc: "Modules to run, in order: built-in names, paths, URLs (see Modules above).",
+  },
+  keep_releases: {
+    type: "integer",
+    scopes: ALL_SCOPES,
+    parse: integer({ min: 1 }),
+    defaultValue: 5,
+    doc: "How many releases to keep on the server (for rollback).",
+  },
+};
+
+const strings = arrayOf(string());
+
+/** Tables, in the order defaults are resolved. */
+export const SECTIONS: readonly SectionSpec[] = [
+  {
+    name: "dependencies",
+    doc: "How the app's Python dependencies are installed.",
+    scopes: ALL_SCOPES,
+    keys: {
+      manager: {
+        type: quoteList(DEPENDENCY_MANAGERS).replaceAll(", ", " | "),
+        parse: oneOf(DEPENDENCY_MANAGERS),
+        defaultText: "detected from the lock file in the repository",
+        doc: "The tool that installs dependencies.",
+      },
+      install_args: {
+        type: "array of strings",
+        parse: strings,
+        defaultValue: [],
+        doc: "Extra arguments for the install command.",
+      },
+      system_site_packages: {
+        type: "boolean",
+        parse: boolean(),
+        defaultValue: false,
+        doc: "Whether the virtualenv sees the system's Python packages.",
+      },
+    },
+  },
+  {
+    name: "gunicorn",
+    doc: "The app server.",
+    scopes: ALL_SCOPES,
+    keys: {
+      wsgi_module: {
+        type: "string",
+        parse: matching(/^[A-Za-z_][A-Za-z0-9_.]*(:[A-Za-z_][A-Za-z0-9_.]*)?$/),
+        derive: (r) => `${r.project_name}.wsgi:application`,
+        defaultText: "`<project_name>.wsgi:application`",
+        doc: "The WSGI application gunicorn serves.",
+      },
+      workers: {
+        type: "integer",
+        parse: integer({ min: 1 }),
+        defaultValue: 2,
+        doc: "Number of worker processes.",
+      },
+      timeout: {
+        type: "integer",
+        parse: integer({ min: 1 }),
+        defaultValue: 30,
+        doc: "Seconds a worker may take for a request before it is restarted.",
+      },
+      extra_args: {
+        type: "array of strings",
+        parse: strings,
+        defaultValue: [],
+        doc: "Extra command-line arguments for gunicorn.",
+      },
+    },
+  },
+  {
+    name: "nginx",
+    doc: "The web server in front of gunicorn.",
+    scopes: ALL_SCOPES,
+    keys: {
+      server_name: {
+        type: "string",
+        parse: serverNames,
+        defaultValue: "_",
+        doc: "nginx server_name: the domains served, separated by spaces (`_`: any).",
+      },
+      listen: {
+        type: "integer",
+        parse: integer({ min: 1, max: 65535 }),
+        defaultValue: 80,
+        doc: "The port nginx listens on.",
+      },
+      client_max_body_size: {
+        type: "string",
+        parse: matching(/^\d+[kKmMgG]?$/),
+        defaultValue: "10m",
+        doc: "The largest request body nginx accepts.",
+      },
+    },
+  },
+  {
+    name: "health_check",
+    doc: "The HTTP probe after a release goes live; a failed check fails the deploy.",
+    scopes: ALL_SCOPES,
+    keys: {
+      path: {
+        type: "string",
+        parse: healthPath,
+        defaultValue: "",
+        doc: 'The URL path probed, starting with "/"; empty: no health check.',
+      },
+      expected_status: {
+        type: "integer",
+        parse: integer({ min: 100, max: 599 }),
+        defaultValue: 200,
+        doc: "The HTTP status that counts as healthy.",
+      },
+      retries: {
+        type: "integer",
+        parse: integer({ min: 1 }),
+        defaultValue: 20,
+        doc: "How many times to probe before giving up.",
+      },
+      interval: {
+        type: "number",
+        parse: positiveNumber(),
+        defaultValue: 0.25,
+        doc: "Seconds between probes.",
+      },
+      host: {
+        type: "string",
+        parse: matching(HOST_NAME),
+        derive: (r) => defaultHealthHost(String((r.nginx as Record<string, unknown>).server_name)),
+        defaultText:
+          'the first name in nginx.server_name that is not `_` or a wildcard, else `"localhost"`',
+        doc: "The Host header of the probe.",
+      },
+    },
+  },
+  {
+    name: "prepare",
+    doc: "Commands run on the deploying machine before the release is built.",
+    scopes: ["project"],
+    keys: {
+      commands: {
+        type: "array of strings",
+        parse: strings,
+        defaultValue: [],
+        doc: "Shell commands, run in order; a failure stops the deploy.",
+      },
+    },
+  },
+  {
+    name: "env",
+    doc: "Environment variables of the app. Tables merge by key across levels.",
+    scopes: ALL_SCOPES,
+    keys: {},
+    anyKey: {
+      pattern: ENV_KEY,
+      type: "string",
+      parse: (value) => {
+        const s = string()(value);
+        return parseSecretRef(s) ?? s;
+      },
+      defaultText: "none",
+      doc: 'A value, or a secret reference: "env:NAME", "file:PATH" or "op://...".',
+    },
+  },
+];
+
+export function sectionSpec(name: string): SectionSpec | undefined {
+  return SECTIONS.find((s) => s.name === name);
+}
+
+/** The scopes a key of a section may be written in. */
+export function keyScopes(key: KeySpec, section?: SectionSpec): readonly Scope[] {
+  return key.scopes ?? section?.scopes ?? ALL_SCOPES;
+}

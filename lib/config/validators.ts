@@ -1,0 +1,138 @@
+/**
+ * Small value checkers for config keys. Each takes a parsed TOML value and
+ * returns it (possibly normalized) or throws `Invalid` with what was wrong;
+ * the loader adds the file, line and key path.
+ */
+
+/** One step of a key path: a key or an array index. */
+export type PathSegment = string | number;
+
+/** A value that breaks a rule: `problem` reads "must be ...: got ...". */
+export class Invalid extends Error {
+  readonly problem: string;
+  /** Where inside the value the problem is, e.g. `[2]` for an array item. */
+  readonly at: readonly PathSegment[];
+  constructor(problem: string, at: readonly PathSegment[] = []) {
+    super(problem);
+    this.name = "Invalid";
+    this.problem = problem;
+    this.at = at;
+  }
+}
+
+export type Check<T> = (value: unknown) => T;
+
+/** What a check may need besides the value. */
+export interface ParseContext {
+  /** The repository root: relative module paths resolve against it, whichever file lists them. */
+  readonly baseDir: string;
+  /** The home folder for `~` in paths (called only when a path starts with `~`). */
+  readonly home: () => string | undefined;
+}
+
+/** True for a TOML table (not an array, not a date). */
+export function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    !(value instanceof Date);
+}
+
+/** How a found value is shown after "got": strings quoted, tables and long arrays by kind. */
+export function describe(value: unknown): string {
+  if (typeof value === "string") {
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  }
+  if (value instanceof Date) return `a date (${value.toISOString()})`;
+  if (Array.isArray(value)) {
+    const text = `[${value.map(describe).join(", ")}]`;
+    return text.length <= 60 ? text : `an array of ${value.length} items`;
+  }
+  if (isTable(value)) return "a table";
+  return String(value);
+}
+
+/** Formats a list of allowed strings: `"a", "b", "c"`. */
+export function quoteList(values: readonly string[]): string {
+  return values.map((v) => JSON.stringify(v)).join(", ");
+}
+
+export function string(): Check<string> {
+  return (value) => {
+    if (typeof value !== "string") throw new Invalid(`must be a string: got ${describe(value)}`);
+    return value;
+  };
+}
+
+export function matching(pattern: RegExp): Check<string> {
+  const isString = string();
+  return (value) => {
+    const s = isString(value);
+    if (!pattern.test(s)) throw new Invalid(`must match ${pattern.source}: got ${describe(s)}`);
+    return s;
+  };
+}
+
+export function oneOf<T extends string>(allowed: readonly T[]): Check<T> {
+  return (value) => {
+    if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+      throw new Invalid(`must be one of ${quoteList(allowed)}: got ${describe(value)}`);
+    }
+    return value as T;
+  };
+}
+
+export function boolean(): Check<boolean> {
+  return (value) => {
+    if (typeof value !== "boolean") {
+      throw new Invalid(`must be a boolean (true or false): got ${describe(value)}`);
+    }
+    return value;
+  };
+}
+
+export function integer(range: { min?: number; max?: number } = {}): Check<number> {
+  return (value) => {
+    if (typeof value !== "number" || !Number.isInteger(value)) {
+      throw new Invalid(`must be an integer: got ${describe(value)}`);
+    }
+    const { min, max } = range;
+    if (min !== undefined && max !== undefined && (value < min || value > max)) {
+      throw new Invalid(`must be between ${min} and ${max}: got ${value}`);
+    }
+    if (min !== undefined && value < min) {
+      throw new Invalid(`must be at least ${min}: got ${value}`);
+    }
+    return value;
+  };
+}
+
+export function positiveNumber(): Check<number> {
+  return (value) => {
+    if (typeof value !== "number" || Number.isNaN(value)) {
+      throw new Invalid(`must be a number: got ${describe(value)}`);
+    }
+    if (!(value > 0) || value === Infinity) {
+      throw new Invalid(`must be greater than 0: got ${value}`);
+    }
+    return value;
+  };
+}
+
+/** An array whose items pass `item`; an item's error carries its index. */
+export function arrayOf<T>(item: Check<T>, what = "an array of strings"): Check<T[]> {
+  return (value) => {
+    if (!Array.isArray(value)) throw new Invalid(`must be ${what}: got ${describe(value)}`);
+    return value.map((v, i) => {
+      try {
+        return item(v);
+      } catch (e) {
+        if (e instanceof Invalid) throw new Invalid(e.problem, [i, ...e.at]);
+        throw e;
+      }
+    });
+  };
+}
+
+/** Runs `check` and then `extra` on its result (for rules a pattern cannot say). */
+export function refine<T>(check: Check<T>, extra: (value: T) => T): Check<T> {
+  return (value) => extra(check(value));
+}

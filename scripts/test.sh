@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, then end-to-end tests that deploy to throwaway
+# Debian servers (systemd-nspawn; needs root). Installs what it needs.
+#   scripts/test.sh                 all tests
+#   scripts/test.sh tests/shell_test.ts ...   only these
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+deno=$(scripts/deno.sh)
+if [ "$(id -u)" = 0 ]; then
+  scripts/testhosts.sh deps
+  scripts/testhosts.sh image >/dev/null
+else
+  echo "test.sh: not root: the end-to-end tests need root for their test servers and will fail" >&2
+fi
+trap 'scripts/testhosts.sh down-all >/dev/null 2>&1 || true' EXIT
+exec "$deno" test --allow-read --allow-write --allow-env --allow-net --allow-sys --allow-run "${@:-tests/}"

@@ -1,0 +1,842 @@
+import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
+import { loadEnvironment, loadProject } from "../../lib/config/load.ts";
+import { ConfigError, UsageError } from "../../lib/errors.ts";
+import type { HostConfig, ProjectConfig } from "../../lib/config/types.ts";
+
+type Files = Readonly<Record<string, string>>;
+
+/** Writes `files` (paths relative to a new temp dir), runs `fn` with that dir, and always cleans up. */
+async function withFiles<T>(files: Files, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "djaploy_config_" }));
+  try {
+    for (const [path, text] of Object.entries(files)) {
+      await Deno.mkdir(dirname(join(dir, path)), { recursive: true });
+      await Deno.writeTextFile(join(dir, path), text);
+    }
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A file from lines, so that a fixture's line numbers are easy to count. */
+const lines = (...ls: string[]) => ls.join("\n") + "\n";
+
+const PROJECT = lines('project_name = "hello"');
+const PRODUCTION = lines(
+  "[[hosts]]",
+  'name = "web1"',
+  'ssh_hostname = "10.0.0.1"',
+  "",
+  "[[hosts]]",
+  'name = "web2"',
+  'ssh_hostname = "10.0.0.2"',
+);
+const MODULES_LINE = 'modules = ["core", "./infra/modules/certs.ts"]';
+
+async function loadHosts(
+  files: Files,
+  env = "production",
+  hosts?: string[],
+): Promise<HostConfig[]> {
+  return await withFiles(files, async (dir) => {
+    const project = await loadProject({ cwd: dir });
+    return [...(await loadEnvironment(project, env, { hosts })).hosts];
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Bad inputs and their exact messages.
+
+interface BadCase {
+  name: string;
+  files: Files;
+  /** Load this environment after the project (the project alone when absent). */
+  env?: string;
+  message: string;
+}
+
+const inv = (...ls: string[]): Files => ({
+  "infra/djaploy.toml": PROJECT,
+  "infra/inventory/production.toml": lines(...ls),
+});
+const proj = (...ls: string[]): Files => ({ "infra/djaploy.toml": lines(...ls) });
+const host = ["[[hosts]]", 'name = "web1"', 'ssh_hostname = "10.0.0.1"'];
+
+const BAD: BadCase[] = [
+  {
+    name: "TOML syntax error",
+    files: proj('project_name = "hello"', "ssh_port = = 22", 'app_user = "app"'),
+    message: "infra/djaploy.toml:2: Invalid TOML document: invalid value",
+  },
+  {
+    name: "TOML syntax error in an inventory",
+    files: inv("[[hosts]]", 'name = "web1', 'ssh_hostname = "x"'),
+    env: "production",
+    message:
+      "infra/inventory/production.toml:2: Invalid TOML document: newlines are not allowed in strings",
+  },
+  {
+    name: "missing project_name",
+    files: proj('app_name = "hello"'),
+    message: "infra/djaploy.toml: project_name: is required",
+  },
+  {
+    name: "unknown key with a suggestion",
+    files: proj('project_name = "hello"', 'deploymnet_strategy = "bluegreen"'),
+    message:
+      'infra/djaploy.toml:2: unknown key "deploymnet_strategy" (did you mean "deployment_strategy"?)',
+  },
+  {
+    name: "unknown key without a suggestion",
+    files: proj('project_name = "hello"', 'colour = "red"'),
+    message: 'infra/djaploy.toml:2: unknown key "colour"',
+  },
+  {
+    name: "unknown table",
+    files: proj('project_name = "hello"', "", "[gunicron]", "workers = 3"),
+    message: 'infra/djaploy.toml:3: unknown table "gunicron" (did you mean "gunicorn"?): a table ' +
+      "must be a built-in section or be named after a custom module listed in modules",
+  },
+  {
+    name: "a module's table without the module",
+    files: proj('project_name = "hello"', "[certs]", 'email = "a@example.com"'),
+    message: 'infra/djaploy.toml:2: unknown table "certs": a table must be a built-in section or ' +
+      "be named after a custom module listed in modules",
+  },
+  {
+    name: "unknown key in a table",
+    files: proj('project_name = "hello"', "[gunicorn]", "worker = 3"),
+    message: 'infra/djaploy.toml:3: gunicorn: unknown key "worker" (did you mean "workers"?)',
+  },
+  {
+    name: "a string that is a number",
+    files: proj("project_name = 42"),
+    message: "infra/djaploy.toml:1: project_name: must be a string: got 42",
+  },
+  {
+    name: "an unsafe project name",
+    files: proj('project_name = "My App"'),
+    message: 'infra/djaploy.toml:1: project_name: must match ^[a-z][a-z0-9_-]{0,62}$: got "My App"',
+  },
+  {
+    name: "an unsafe app_user",
+    files: proj('project_name = "hello"', 'app_user = "Root"'),
+    message: 'infra/djaploy.toml:2: app_user: must match ^[a-z_][a-z0-9_-]{0,31}$: got "Root"',
+  },
+  {
+    name: "an integer that is a string",
+    files: proj('project_name = "hello"', "[gunicorn]", 'workers = "two"'),
+    message: 'infra/djaploy.toml:3: gunicorn.workers: must be an integer: got "two"',
+  },
+  {
+    name: "an integer below its minimum",
+    files: proj('project_name = "hello"', "keep_releases = 0"),
+    message: "infra/djaploy.toml:2: keep_releases: must be at least 1: got 0",
+  },
+  {
+    name: "a port out of range",
+    files: proj('project_name = "hello"', "ssh_port = 70000"),
+    message: "infra/djaploy.toml:2: ssh_port: must be between 1 and 65535: got 70000",
+  },
+  {
+    name: "a status out of range, written as a dotted key",
+    files: proj('project_name = "hello"', "health_check.expected_status = 700"),
+    message:
+      "infra/djaploy.toml:2: health_check.expected_status: must be between 100 and 599: got 700",
+  },
+  {
+    name: "an interval of zero",
+    files: proj('project_name = "hello"', "[health_check]", "interval = 0"),
+    message: "infra/djaploy.toml:3: health_check.interval: must be greater than 0: got 0",
+  },
+  {
+    name: "a health check path without a slash",
+    files: proj('project_name = "hello"', "[health_check]", 'path = "health"'),
+    message: 'infra/djaploy.toml:3: health_check.path: must be empty or a path starting with "/" ' +
+      'without spaces: got "health"',
+  },
+  {
+    name: "a boolean that is a string",
+    files: proj('project_name = "hello"', 'strict_host_key_checking = "yes"'),
+    message:
+      'infra/djaploy.toml:2: strict_host_key_checking: must be a boolean (true or false): got "yes"',
+  },
+  {
+    name: "an array that is a string",
+    files: proj('project_name = "hello"', 'services = "web"'),
+    message: 'infra/djaploy.toml:2: services: must be an array of strings: got "web"',
+  },
+  {
+    name: "an array item of the wrong type",
+    files: proj('project_name = "hello"', "[gunicorn]", 'extra_args = ["--reload", 3]'),
+    message: "infra/djaploy.toml:3: gunicorn.extra_args[1]: must be a string: got 3",
+  },
+  {
+    name: "an unsafe service name",
+    files: proj('project_name = "hello"', 'services = ["hello", "Hello Worker"]'),
+    message: "infra/djaploy.toml:2: services[1]: must match ^[a-z][a-z0-9_@.-]{0,62}$: got " +
+      '"Hello Worker"',
+  },
+  {
+    name: "a python version that is not 3.x",
+    files: proj('project_name = "hello"', 'python_version = "2.7"'),
+    message: 'infra/djaploy.toml:2: python_version: must match ^3\\.\\d+$: got "2.7"',
+  },
+  {
+    name: "manage_py outside the project",
+    files: proj('project_name = "hello"', 'manage_py = "../manage.py"'),
+    message: "infra/djaploy.toml:2: manage_py: must be a relative path inside the project, " +
+      'without "..": got "../manage.py"',
+  },
+  {
+    name: "a dependency manager that is not known",
+    files: proj('project_name = "hello"', "[dependencies]", 'manager = "conda"'),
+    message: 'infra/djaploy.toml:3: dependencies.manager: must be one of "poetry", "uv", "pip": ' +
+      'got "conda"',
+  },
+  {
+    name: "an nginx server_name that would break the config",
+    files: proj('project_name = "hello"', "[nginx]", 'server_name = "a.com; include /x"'),
+    message: "infra/djaploy.toml:3: nginx.server_name: must be nginx server names separated by " +
+      'spaces, without ; { } \\ or quotes: got "a.com; include /x"',
+  },
+  {
+    name: "a table that is a string",
+    files: proj('project_name = "hello"', 'gunicorn = "fast"'),
+    message: 'infra/djaploy.toml:2: gunicorn: must be a table: got "fast"',
+  },
+  {
+    name: "an env variable name",
+    files: proj('project_name = "hello"', "[env]", '"DJANGO-DEBUG" = "1"'),
+    message: "infra/djaploy.toml:3: env: variable name must match ^[A-Za-z_][A-Za-z0-9_]*$: " +
+      'got "DJANGO-DEBUG"',
+  },
+  {
+    name: "an env value that is not a string",
+    files: proj('project_name = "hello"', "[env]", "DEBUG = 1"),
+    message: "infra/djaploy.toml:3: env.DEBUG: must be a string: got 1",
+  },
+  {
+    name: "an unknown module",
+    files: proj('project_name = "hello"', 'modules = ["core", "ngnix"]'),
+    message: 'infra/djaploy.toml:2: modules[1]: unknown module "ngnix" (did you mean "nginx"?): ' +
+      'must be a built-in module ("core", "nginx", "systemd"), a path starting with "./", "../" ' +
+      'or "/" and ending in ".ts", an http:// or https:// URL, or { url = "https://...", ' +
+      'sha256 = "<64 hex digits>" }',
+  },
+  {
+    name: "a module path that is not a .ts file",
+    files: proj('project_name = "hello"', 'modules = ["./modules/certs.py"]'),
+    message: 'infra/djaploy.toml:2: modules[0]: unknown module "./modules/certs.py": must be a ' +
+      'built-in module ("core", "nginx", "systemd"), a path starting with "./", "../" or "/" and ' +
+      'ending in ".ts", an http:// or https:// URL, or { url = "https://...", ' +
+      'sha256 = "<64 hex digits>" }',
+  },
+  {
+    name: "a pinned module without its hash",
+    files: proj('project_name = "hello"', 'modules = [{ url = "https://example.com/certs.ts" }]'),
+    message: "infra/djaploy.toml:2: modules[0].sha256: is required",
+  },
+  {
+    name: "a pinned module with a short hash",
+    files: proj(
+      'project_name = "hello"',
+      'modules = [{ url = "https://example.com/certs.ts", sha256 = "abc" }]',
+    ),
+    message:
+      'infra/djaploy.toml:2: modules[0].sha256: must be 64 hex digits (a SHA-256): got "abc"',
+  },
+  {
+    name: "a host key in djaploy.toml",
+    files: proj('project_name = "hello"', 'name = "web1"'),
+    message:
+      "infra/djaploy.toml:2: name: not allowed in djaploy.toml: allowed in inventory [[hosts]]",
+  },
+  {
+    name: "a project-only table in an inventory",
+    files: inv("[defaults.prepare]", 'commands = ["make"]', ...host),
+    env: "production",
+    message: "infra/inventory/production.toml:1: defaults.prepare: not allowed in inventory " +
+      "[defaults]: allowed in djaploy.toml",
+  },
+  {
+    name: "a bad deployment_strategy in a host",
+    files: inv(
+      "[defaults]",
+      'ssh_user = "deploy"',
+      "",
+      "[[hosts]]",
+      'name = "web1"',
+      'ssh_hostname = "10.0.0.1"',
+      'deployment_strategy = "blue-green"',
+    ),
+    env: "production",
+    message: "infra/inventory/production.toml:7: hosts[0].deployment_strategy: must be one of " +
+      '"in_place", "zero_downtime", "bluegreen": got "blue-green"',
+  },
+  {
+    name: "an unknown key in the second host",
+    files: inv(
+      ...host,
+      "",
+      ...host.slice(0, 1),
+      'name = "web2"',
+      'ssh_hostname = "b"',
+      "sshport = 22",
+    ),
+    env: "production",
+    message:
+      'infra/inventory/production.toml:8: hosts[1]: unknown key "sshport" (did you mean "ssh_port"?)',
+  },
+  {
+    name: "a key in a host's table",
+    files: inv(...host, "[hosts.gunicorn]", "workers = 0"),
+    env: "production",
+    message:
+      "infra/inventory/production.toml:5: hosts[0].gunicorn.workers: must be at least 1: got 0",
+  },
+  {
+    name: "a host without ssh_hostname",
+    files: inv("[[hosts]]", 'name = "web1"'),
+    env: "production",
+    message: "infra/inventory/production.toml:1: hosts[0].ssh_hostname: is required",
+  },
+  {
+    name: "an ssh_hostname that looks like an option",
+    files: inv("[[hosts]]", 'name = "web1"', 'ssh_hostname = "-oProxyCommand=x"'),
+    env: "production",
+    message: "infra/inventory/production.toml:3: hosts[0].ssh_hostname: must match " +
+      '^[A-Za-z0-9][A-Za-z0-9_.:%-]*$: got "-oProxyCommand=x"',
+  },
+  {
+    name: "an unsafe host name",
+    files: inv("[[hosts]]", 'name = "Web 1"', 'ssh_hostname = "a"'),
+    env: "production",
+    message:
+      'infra/inventory/production.toml:2: hosts[0].name: must match ^[a-z][a-z0-9_-]{0,62}$: got "Web 1"',
+  },
+  {
+    name: "duplicate host names",
+    files: inv(...host, ...host),
+    env: "production",
+    message:
+      'infra/inventory/production.toml:5: hosts[1].name: must be unique: "web1" is also hosts[0].name',
+  },
+  {
+    name: "an inventory without hosts",
+    files: inv("[defaults]", 'ssh_user = "deploy"'),
+    env: "production",
+    message:
+      "infra/inventory/production.toml: hosts: must have at least one [[hosts]] table with " +
+      "name and ssh_hostname: got none",
+  },
+  {
+    name: "hosts that are not tables",
+    files: inv('hosts = ["web1"]'),
+    env: "production",
+    message:
+      'infra/inventory/production.toml:1: hosts: must be an array of tables ([[hosts]]): got ["web1"]',
+  },
+  {
+    name: "defaults that are not a table",
+    files: inv("defaults = 1", ...host),
+    env: "production",
+    message: "infra/inventory/production.toml:1: defaults: must be a table: got 1",
+  },
+  {
+    name: "a project key at the top of an inventory",
+    files: inv('ssh_user = "admin"', ...host),
+    env: "production",
+    message: 'infra/inventory/production.toml:1: unknown key "ssh_user": put it under [defaults] ' +
+      "or in a [[hosts]] table",
+  },
+  {
+    name: "an unknown table at the top of an inventory",
+    files: inv("[default]", 'ssh_user = "admin"', ...host),
+    env: "production",
+    message: 'infra/inventory/production.toml:1: unknown table "default" (did you mean ' +
+      '"defaults"?): an inventory has only [defaults] and [[hosts]]',
+  },
+  {
+    name: "an unknown environment",
+    files: {
+      "infra/djaploy.toml": PROJECT,
+      "infra/inventory/production.toml": PRODUCTION,
+      "infra/inventory/staging.toml": PRODUCTION,
+    },
+    env: "prod",
+    message: 'Unknown environment "prod": infra/inventory/ has "production", "staging"',
+  },
+  {
+    name: "an environment when there are none",
+    files: { "infra/djaploy.toml": PROJECT },
+    env: "prod",
+    message: 'Unknown environment "prod": infra/inventory/ has no environments',
+  },
+  {
+    name: "an environment whose file name is not a safe name",
+    files: { "infra/djaploy.toml": PROJECT, "infra/inventory/Prod.toml": PRODUCTION },
+    env: "Prod",
+    message:
+      'infra/inventory/Prod.toml: environment name: must match ^[a-z][a-z0-9_-]{0,62}$: got "Prod"',
+  },
+  {
+    name: "a line after a multi-line string that looks like a table header",
+    files: inv(
+      "[defaults.env]",
+      'NOTE = """',
+      "[[hosts]]",
+      '"""',
+      "[[hosts]]",
+      'name = "web1"',
+      'ssh_hostname = "a"',
+      'ssh_port = "x"',
+    ),
+    env: "production",
+    message: 'infra/inventory/production.toml:8: hosts[0].ssh_port: must be an integer: got "x"',
+  },
+  {
+    name: "a line after a multi-line array",
+    files: inv(
+      "[[hosts]]",
+      'name = "web1"',
+      "services = [",
+      '  "a",',
+      '  "b", # ssh_port = 1',
+      "]",
+      'ssh_hostname = "x"',
+      "ssh_port = 0",
+    ),
+    env: "production",
+    message:
+      "infra/inventory/production.toml:8: hosts[0].ssh_port: must be between 1 and 65535: got 0",
+  },
+  {
+    name: "a quoted key",
+    files: inv(...host, "[hosts.env]", '"SECRET" = 5'),
+    env: "production",
+    message: "infra/inventory/production.toml:5: hosts[0].env.SECRET: must be a string: got 5",
+  },
+  {
+    name: "every problem, one per line",
+    files: inv(
+      "[defaults]",
+      'deployment_strategy = "fast"',
+      "",
+      "[[hosts]]",
+      'name = "web1"',
+      "ssh_port = -1",
+    ),
+    env: "production",
+    message: [
+      'infra/inventory/production.toml:2: defaults.deployment_strategy: must be one of "in_place", ' +
+      '"zero_downtime", "bluegreen": got "fast"',
+      "infra/inventory/production.toml:6: hosts[0].ssh_port: must be between 1 and 65535: got -1",
+      "infra/inventory/production.toml:4: hosts[0].ssh_hostname: is required",
+    ].join("\n"),
+  },
+];
+
+for (const c of BAD) {
+  Deno.test(`config error: ${c.name}`, async () => {
+    const error = await withFiles(c.files, async (dir) => {
+      try {
+        const project = await loadProject({ cwd: dir });
+        if (c.env !== undefined) await loadEnvironment(project, c.env);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    });
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    assert.equal(error.message, c.message);
+    assert.equal(error.exitCode, 2);
+  });
+}
+
+Deno.test("config error: an env hint says where to create the file", async () => {
+  await withFiles({ "infra/djaploy.toml": PROJECT }, async (dir) => {
+    const project = await loadProject({ cwd: dir });
+    await assert.rejects(() => loadEnvironment(project, "prod"), (e: ConfigError) => {
+      assert.equal(
+        e.hint,
+        "Create infra/inventory/prod.toml with a [[hosts]] table (name, ssh_hostname).",
+      );
+      return true;
+    });
+  });
+});
+
+Deno.test("config error: a TOML syntax error's hint shows the line", async () => {
+  await withFiles(proj('project_name = "hello"', "ssh_port = = 22"), async (dir) => {
+    await assert.rejects(() => loadProject({ cwd: dir }), (e: ConfigError) => {
+      assert.match(e.hint ?? "", /2: {2}ssh_port = = 22\n\s+\^/);
+      return true;
+    });
+  });
+});
+
+Deno.test("config error: no infra/djaploy.toml in the folder or above it", async () => {
+  await withFiles({ "app/readme.txt": "" }, async (dir) => {
+    const cwd = join(dir, "app");
+    await assert.rejects(() => loadProject({ cwd }), (e: ConfigError) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(
+        e.message,
+        `Cannot find infra/djaploy.toml: not in ${cwd} or any folder above it`,
+      );
+      return true;
+    });
+  });
+});
+
+Deno.test("config error: --config names a file that does not exist", async () => {
+  await withFiles({ "infra/djaploy.toml": PROJECT }, async (dir) => {
+    await assert.rejects(
+      () => loadProject({ cwd: dir, configPath: "infra/nope.toml" }),
+      (e: ConfigError) =>
+        e instanceof ConfigError && e.message === "Cannot read infra/nope.toml: no such file",
+    );
+  });
+});
+
+Deno.test("host selection: an unknown host is a usage error listing the hosts", async () => {
+  await withFiles(
+    { "infra/djaploy.toml": PROJECT, "infra/inventory/production.toml": PRODUCTION },
+    async (dir) => {
+      const project = await loadProject({ cwd: dir });
+      await assert.rejects(
+        () => loadEnvironment(project, "production", { hosts: ["web3"] }),
+        (e: UsageError) => {
+          assert.ok(e instanceof UsageError);
+          assert.equal(
+            e.message,
+            'Unknown host "web3" (did you mean "web1"?) in environment "production": it has "web1", "web2"',
+          );
+          assert.equal(e.exitCode, 2);
+          return true;
+        },
+      );
+    },
+  );
+});
+
+// ---------------------------------------------------------------------------
+// What a valid config gives.
+
+Deno.test("project: walks up from the working folder to infra/djaploy.toml", async () => {
+  await withFiles(
+    {
+      "infra/djaploy.toml": lines('project_name = "hello"', "[prepare]", 'commands = ["make css"]'),
+      "infra/inventory/staging.toml": PRODUCTION,
+      "infra/inventory/production.toml": PRODUCTION,
+      "infra/inventory/notes.txt": "",
+      "hello/templates/x.html": "",
+    },
+    async (dir) => {
+      const project = await loadProject({ cwd: join(dir, "hello", "templates") });
+      assert.equal(project.config_path, join(dir, "infra", "djaploy.toml"));
+      assert.equal(project.infra_dir, join(dir, "infra"));
+      assert.equal(project.repo_dir, dir);
+      assert.equal(project.project_name, "hello");
+      assert.deepEqual(project.prepare, { commands: ["make css"] });
+      assert.deepEqual(project.environments, ["production", "staging"]);
+    },
+  );
+});
+
+Deno.test("project: --config takes the file as given", async () => {
+  await withFiles({ "deploy/djaploy.toml": PROJECT }, async (dir) => {
+    const project = await loadProject({ cwd: dir, configPath: "deploy/djaploy.toml" });
+    assert.equal(project.config_path, join(dir, "deploy", "djaploy.toml"));
+    assert.equal(project.repo_dir, dir);
+    assert.deepEqual(project.environments, []);
+    assert.deepEqual(project.prepare, { commands: [] });
+  });
+});
+
+Deno.test("host: every key gets its built-in default", async () => {
+  const [web1] = await loadHosts({
+    "infra/djaploy.toml": PROJECT,
+    "infra/inventory/production.toml": PRODUCTION,
+  });
+  assert.deepEqual(web1, {
+    name: "web1",
+    ssh_hostname: "10.0.0.1",
+    project_name: "hello",
+    app_name: "hello",
+    manage_py: "manage.py",
+    python_version: "3.11",
+    app_user: "app",
+    ssh_user: "deploy",
+    strict_host_key_checking: false,
+    deployment_strategy: "in_place",
+    services: ["hello"],
+    modules: [
+      { spec: "core", kind: "builtin" },
+      { spec: "nginx", kind: "builtin" },
+      { spec: "systemd", kind: "builtin" },
+    ],
+    keep_releases: 5,
+    dependencies: { install_args: [], system_site_packages: false },
+    gunicorn: { wsgi_module: "hello.wsgi:application", workers: 2, timeout: 30, extra_args: [] },
+    nginx: { server_name: "_", listen: 80, client_max_body_size: "10m" },
+    health_check: {
+      path: "",
+      expected_status: 200,
+      retries: 20,
+      interval: 0.25,
+      host: "localhost",
+    },
+    env: {},
+    extra: {},
+  });
+  assert.ok(
+    Object.isFrozen(web1) && Object.isFrozen(web1.gunicorn) && Object.isFrozen(web1.services),
+  );
+});
+
+Deno.test("host: host > inventory defaults > djaploy.toml > built-in", async () => {
+  const [web1, web2] = await loadHosts({
+    "infra/djaploy.toml": lines(
+      'project_name = "hello"',
+      'ssh_user = "ubuntu"',
+      'app_user = "hello"',
+      'python_version = "3.12"',
+      'services = ["hello", "hello-worker"]',
+      "[gunicorn]",
+      "workers = 4",
+      "timeout = 60",
+    ),
+    "infra/inventory/production.toml": lines(
+      "[defaults]",
+      'ssh_user = "admin"',
+      'app_user = "web"',
+      "ssh_port = 2222",
+      "[defaults.gunicorn]",
+      "workers = 8",
+      "",
+      "[[hosts]]",
+      'name = "web1"',
+      'ssh_hostname = "10.0.0.1"',
+      'ssh_user = "root"',
+      'services = ["hello"]',
+      "gunicorn.extra_args = ['--preload']",
+      "",
+      "[[hosts]]",
+      'name = "web2"',
+      'ssh_hostname = "10.0.0.2"',
+    ),
+  });
+  assert.equal(web1.ssh_user, "root"); // host
+  assert.equal(web2.ssh_user, "admin"); // [defaults]
+  assert.equal(web1.app_user, "web"); // [defaults] over djaploy.toml
+  assert.equal(web1.python_version, "3.12"); // djaploy.toml
+  assert.equal(web1.keep_releases, 5); // built-in
+  assert.equal(web2.ssh_port, 2222);
+  assert.deepEqual(web1.services, ["hello"]); // arrays replace
+  assert.deepEqual(web2.services, ["hello", "hello-worker"]);
+  // Tables merge key by key.
+  assert.deepEqual(web1.gunicorn, {
+    wsgi_module: "hello.wsgi:application",
+    workers: 8,
+    timeout: 60,
+    extra_args: ["--preload"],
+  });
+  assert.deepEqual(web2.gunicorn.extra_args, []);
+});
+
+Deno.test("host: [env] merges by key across levels; secret references become SecretRefs", async () => {
+  const [web1, web2] = await loadHosts({
+    "infra/djaploy.toml": lines(
+      'project_name = "hello"',
+      "[env]",
+      'DEBUG = "1"',
+      'SECRET_KEY = "env:HELLO_SECRET_KEY"',
+      'LEVEL = "project"',
+    ),
+    "infra/inventory/production.toml": lines(
+      "[defaults.env]",
+      'DEBUG = "0"',
+      'DATABASE_URL = "file:secrets/db_url"',
+      "",
+      "[[hosts]]",
+      'name = "web1"',
+      'ssh_hostname = "10.0.0.1"',
+      "[hosts.env]",
+      'LEVEL = "host"',
+      'API_TOKEN = "op://prod/api/token"',
+      "",
+      "[[hosts]]",
+      'name = "web2"',
+      'ssh_hostname = "10.0.0.2"',
+    ),
+  });
+  assert.deepEqual(web1.env, {
+    DEBUG: "0",
+    SECRET_KEY: { kind: "env", target: "HELLO_SECRET_KEY", source: "env:HELLO_SECRET_KEY" },
+    LEVEL: "host",
+    DATABASE_URL: { kind: "file", target: "secrets/db_url", source: "file:secrets/db_url" },
+    API_TOKEN: { kind: "op", target: "op://prod/api/token", source: "op://prod/api/token" },
+  });
+  assert.equal(web2.env.LEVEL, "project");
+  assert.equal(web2.env.API_TOKEN, undefined);
+});
+
+Deno.test("host: derived defaults follow the values they derive from", async () => {
+  const [web1, web2, web3] = await loadHosts({
+    "infra/djaploy.toml": lines(
+      'project_name = "hello"',
+      "[nginx]",
+      'server_name = "_ *.example.com www.example.com"',
+    ),
+    "infra/inventory/production.toml": lines(
+      "[[hosts]]",
+      'name = "web1"',
+      'ssh_hostname = "10.0.0.1"',
+      'project_name = "shop"',
+      "",
+      "[[hosts]]",
+      'name = "web2"',
+      'ssh_hostname = "10.0.0.2"',
+      'app_name = "shop-api"',
+      'nginx.server_name = "_"',
+      "",
+      "[[hosts]]",
+      'name = "web3"',
+      'ssh_hostname = "10.0.0.3"',
+      'health_check.host = "internal.example.com"',
+      'gunicorn.wsgi_module = "config.wsgi:app"',
+    ),
+  });
+  assert.equal(web1.app_name, "shop");
+  assert.deepEqual(web1.services, ["shop"]);
+  assert.equal(web1.gunicorn.wsgi_module, "shop.wsgi:application");
+  assert.equal(web1.health_check.host, "www.example.com");
+  assert.equal(web2.app_name, "shop-api");
+  assert.deepEqual(web2.services, ["shop-api"]);
+  assert.equal(web2.gunicorn.wsgi_module, "hello.wsgi:application");
+  assert.equal(web2.health_check.host, "localhost");
+  assert.equal(web3.health_check.host, "internal.example.com");
+  assert.equal(web3.gunicorn.wsgi_module, "config.wsgi:app");
+});
+
+Deno.test("host: modules become ModuleRefs; a custom module's table goes to extra", async () => {
+  const sha = "AB".repeat(32);
+  await withFiles(
+    {
+      "infra/djaploy.toml": lines(
+        'project_name = "hello"',
+        MODULES_LINE,
+        "[certs]",
+        'email = "ops@example.com"',
+        "[certs.domains]",
+        'main = "example.com"',
+      ),
+      "infra/inventory/production.toml": lines(
+        "[defaults.certs.domains]",
+        'extra = "www.example.com"',
+        "",
+        "[[hosts]]",
+        'name = "web1"',
+        'ssh_hostname = "10.0.0.1"',
+        "[hosts.certs]",
+        'email = "web1@example.com"',
+        "",
+        "[[hosts]]",
+        'name = "web2"',
+        'ssh_hostname = "10.0.0.2"',
+        `modules = ["core", "https://example.com/x/backups.ts", { url = "https://example.com/metrics.ts", sha256 = "${sha}" }]`,
+        "[hosts.backups]",
+        'bucket = "b"',
+      ),
+    },
+    async (dir) => {
+      const project = await loadProject({ cwd: dir });
+      const [web1, web2] = (await loadEnvironment(project, "production")).hosts;
+      assert.deepEqual(web1.modules, [
+        { spec: "core", kind: "builtin" },
+        {
+          spec: "./infra/modules/certs.ts",
+          kind: "path",
+          path: join(dir, "infra", "modules", "certs.ts"),
+        },
+      ]);
+      assert.deepEqual(web1.extra, {
+        certs: {
+          email: "web1@example.com",
+          domains: { main: "example.com", extra: "www.example.com" },
+        },
+      });
+      assert.deepEqual(web2.modules, [
+        { spec: "core", kind: "builtin" },
+        { spec: "https://example.com/x/backups.ts", kind: "url" },
+        { spec: "https://example.com/metrics.ts", kind: "url", sha256: sha.toLowerCase() },
+      ]);
+      // web2 does not run certs, so its settings are not passed on.
+      assert.deepEqual(web2.extra, { backups: { bucket: "b" } });
+    },
+  );
+});
+
+Deno.test("host: ~ in ssh_key and known_hosts_file is the home folder", async () => {
+  const saved = Deno.env.get("HOME");
+  Deno.env.set("HOME", "/home/tester");
+  try {
+    const [web1] = await loadHosts({
+      "infra/djaploy.toml": lines(
+        'project_name = "hello"',
+        'ssh_key = "~/.ssh/deploy_ed25519"',
+        'known_hosts_file = "~/.ssh/known_hosts_djaploy"',
+        "strict_host_key_checking = true",
+      ),
+      "infra/inventory/production.toml": PRODUCTION,
+    });
+    assert.equal(web1.ssh_key, "/home/tester/.ssh/deploy_ed25519");
+    assert.equal(web1.known_hosts_file, "/home/tester/.ssh/known_hosts_djaploy");
+    assert.equal(web1.strict_host_key_checking, true);
+  } finally {
+    if (saved === undefined) Deno.env.delete("HOME");
+    else Deno.env.set("HOME", saved);
+  }
+});
+
+Deno.test("environment: --hosts selects hosts in inventory order", async () => {
+  await withFiles(
+    { "infra/djaploy.toml": PROJECT, "infra/inventory/production.toml": PRODUCTION },
+    async (dir) => {
+      const project = await loadProject({ cwd: dir });
+      const all = await loadEnvironment(project, "production");
+      assert.equal(all.name, "production");
+      assert.equal(all.inventory_path, join(dir, "infra", "inventory", "production.toml"));
+      assert.deepEqual(all.hosts.map((h) => h.name), ["web1", "web2"]);
+      const some = await loadEnvironment(project, "production", { hosts: ["web2", "web1"] });
+      assert.deepEqual(some.hosts.map((h) => h.name), ["web1", "web2"]);
+      const one = await loadEnvironment(project, "production", { hosts: ["web2"] });
+      assert.deepEqual(one.hosts.map((h) => h.ssh_hostname), ["10.0.0.2"]);
+    },
+  );
+});
+
+Deno.test("environment: works with a ProjectConfig built by hand (settings are read again)", async () => {
+  await withFiles(
+    {
+      "infra/djaploy.toml": lines('project_name = "hello"', 'ssh_user = "ubuntu"'),
+      "infra/inventory/production.toml": PRODUCTION,
+    },
+    async (dir) => {
+      const project: ProjectConfig = {
+        config_path: join(dir, "infra", "djaploy.toml"),
+        infra_dir: join(dir, "infra"),
+        repo_dir: dir,
+        project_name: "hello",
+        prepare: { commands: [] },
+        environments: ["production"],
+      };
+      const env = await loadEnvironment(project, "production");
+      assert.equal(env.hosts[0].ssh_user, "ubuntu");
+    },
+  );
+});
