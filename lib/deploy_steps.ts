@@ -12,7 +12,7 @@ import {
 import type { FactProbe } from "./facts.ts";
 import type { Layout } from "./layout.ts";
 import type { HostConfig } from "./config/types.ts";
-import { fileProbe, userProbe } from "./probes.ts";
+import { fileProbe, unitsProbe, userProbe } from "./probes.ts";
 import { UserError } from "./errors.ts";
 
 /** The record of what runs on a host, in .djaploy/state.json. */
@@ -55,7 +55,26 @@ export function venvsProbe(layout: Layout): FactProbe<Set<string>> {
 }
 
 export function deployProbes(host: HostConfig, layout: Layout): FactProbe[] {
-  return [userProbe(host.app_user), stateProbe(layout), venvsProbe(layout)];
+  return [
+    userProbe(host.app_user),
+    stateProbe(layout),
+    venvsProbe(layout),
+    unitsProbe(host.services),
+  ];
+}
+
+/**
+ * The release is the one that runs, nothing else changed in this run, and
+ * its services are up: there is nothing to migrate, restart or check.
+ */
+export function alreadyLive(ctx: StepContext): boolean {
+  if (ctx.force || ctx.hostChanges.length > 0) return false;
+  const state = ctx.facts.get(stateProbe(ctx.layout));
+  if (!state || state.tree !== ctx.release?.tree || state.venv !== ctx.notes.get("venv")) {
+    return false;
+  }
+  const units = ctx.facts.get(unitsProbe(ctx.host.services));
+  return ctx.host.services.every((s) => units.get(s)?.active === "active");
 }
 
 export const checkConfigured: Step = {
@@ -122,6 +141,7 @@ export function manageArgv(ctx: StepContext, args: readonly string[]): string[] 
 export const migrateAndCollectstatic: Step = {
   name: "migrate and collectstatic",
   async run(ctx) {
+    if (alreadyLive(ctx)) return;
     const out = await ctx.exec.run({
       argv: manageArgv(ctx, ["shell", "-c", MIGRATE_AND_COLLECTSTATIC_PY]),
       as: ctx.host.app_user,
@@ -137,6 +157,15 @@ export const migrateAndCollectstatic: Step = {
 export const restartServices: Step = {
   name: "restart services",
   async run(ctx) {
+    if (alreadyLive(ctx)) {
+      ctx.log.info(
+        `already live: ${ctx.release!.name} (${
+          ctx.release!.ref
+        }) runs and nothing changed; --force redeploys`,
+      );
+      ctx.notes.set("alreadyLive", true);
+      return;
+    }
     await ctx.exec.run({ argv: ["systemctl", "restart", ...ctx.host.services], as: "root" });
     ctx.changed(`restarted ${ctx.host.services.join(", ")}`);
   },
@@ -172,12 +201,14 @@ export async function healthCheck(ctx: StepContext, socketPath: string): Promise
 
 export const healthCheckStep: Step = {
   name: "health check",
-  run: (ctx) => healthCheck(ctx, ctx.layout.socketPath),
+  run: (ctx) =>
+    ctx.notes.get("alreadyLive") ? Promise.resolve() : healthCheck(ctx, ctx.layout.socketPath),
 };
 
 export const recordRelease: Step = {
   name: "record release",
   async run(ctx) {
+    if (ctx.notes.get("alreadyLive")) return;
     const r = ctx.release!;
     const state: DeployState = {
       strategy: ctx.host.deployment_strategy,

@@ -90,7 +90,8 @@ export async function gatherFacts(
 ): Promise<Facts> {
   const facts = new Facts();
   const hashProbe = fileHashesProbe([...new Set(files)]);
-  const all = files.length ? [...probes, hashProbe] : [...probes];
+  const unique = [...new Map(probes.map((p) => [p.name, p])).values()];
+  const all = files.length ? [...unique, hashProbe] : unique;
   const result = await exec.run({
     argv: shScript(factsScript(all)),
     as: "root",

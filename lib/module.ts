@@ -67,6 +67,10 @@ export interface StepContext {
   readonly requiredPackages: readonly string[];
   /** Notes steps leave for later steps of the same host and run (e.g. "units changed"). */
   readonly notes: Map<string, unknown>;
+  /** Everything steps changed on this host so far in this run. */
+  readonly hostChanges: readonly string[];
+  /** --force: redo work that would be skipped because nothing changed. */
+  readonly force: boolean;
   /** Marks the running step as having changed something on the host. */
   changed(what?: string): void;
 }

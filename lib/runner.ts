@@ -55,6 +55,7 @@ export interface RunOptions {
   readonly appEnv: (host: HostConfig) => ReadonlyMap<string, string | Secret>;
   readonly deployFiles: ReadonlySet<string>;
   readonly deployFilesDir?: string;
+  readonly force?: boolean;
 }
 
 /** The facts, files and packages the enabled modules declare for a host. */
@@ -114,6 +115,7 @@ async function runHost(
     const facts = await gatherFacts(exec, plan.probes, plan.files);
     show(ui.dim("ok     "), "connect and read state", performance.now() - t0);
     const notes = new Map<string, unknown>();
+    const hostChanges: string[] = [];
     if (opts.deployFilesDir) notes.set("deployFilesDir", opts.deployFilesDir);
     for (const step of plan.steps) {
       current = step.name;
@@ -132,7 +134,12 @@ async function runHost(
         deployFiles: opts.deployFiles,
         requiredPackages: plan.packages,
         notes,
-        changed: (what) => changes.push(what ?? "changed"),
+        hostChanges,
+        force: opts.force ?? false,
+        changed: (what) => {
+          changes.push(what ?? "changed");
+          hostChanges.push(what ?? "changed");
+        },
         log: {
           info: (m) => ui.line(`${ui.bold(label)}  ${" ".repeat(7)}  ${step.name}: ${m}`),
           warn: (m) => ui.warn(`${host.name}: ${step.name}: ${m}`),

@@ -44,6 +44,7 @@ export interface PlanRun {
   readonly title: string;
   readonly plan: (host: HostConfig) => Promise<HostPlan>;
   readonly release?: ReleaseInfo;
+  readonly force?: boolean;
 }
 
 /** Runs a plan on every host of the session, prints the summary, returns the results. */
@@ -59,6 +60,7 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
     dryRun: s.dryRun,
     signal: s.signal,
     release: run.release,
+    force: run.force,
     executor: (h, i) => s.executor(h, i),
     plan: (h) => plans.get(h.name)!,
     appEnv: (h) => s.appEnv.get(h.name)!,

@@ -26,6 +26,11 @@ export const deployCommand: CommandDef = {
     },
     { name: "release", type: "string", valueName: "TAG", description: "Deploy this git tag" },
     { name: "skip-prepare", type: "boolean", description: "Do not run [prepare] commands first" },
+    {
+      name: "force",
+      type: "boolean",
+      description: "Redeploy even when the same code is already live",
+    },
     { name: "dry-run", type: "boolean", description: "Show the commands per host, change nothing" },
     ...COMMON_FLAGS,
   ],
@@ -70,6 +75,7 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
         s.dryRun ? " (dry run)" : ""
       }`,
       release,
+      force: Boolean(args.flags.force),
       plan: async (host) => {
         const modules = await s.modules(host);
         const strategy = strategyFor(host);
