@@ -27,8 +27,12 @@ export interface SyncOptions {
   readonly linkDest?: string;
   /** rsync filter rules, e.g. "P .venv" to protect a path from --delete. */
   readonly filters?: readonly string[];
-  /** Keep the source's permissions (deploy_files); otherwise files get the remote umask. */
-  readonly perms?: boolean;
+  /**
+   * Leave modes to the server (deploy_files into /): existing files and
+   * directories keep theirs, new files take the source's mode less the umask.
+   * Otherwise files are made 0644/0755 (code).
+   */
+  readonly keepServerModes?: boolean;
   readonly readOnly?: boolean;
 }
 
@@ -57,8 +61,18 @@ export interface Executor {
   run(cmd: RemoteCommand): Promise<ExecResult>;
   /** Copies a local directory to the host. */
   sync(opts: SyncOptions): Promise<SyncResult>;
+  /** Starts a command that keeps running while djaploy talks to it (the deploy lock). */
+  hold(cmd: RemoteCommand): Promise<HeldCommand>;
   /** Closes the connection. Safe to call more than once. */
   close(): Promise<void>;
+}
+
+/** A remote command that stays running: read its lines, write to its stdin, end it. */
+export interface HeldCommand {
+  readLine(): Promise<string | undefined>;
+  write(text: string): Promise<void>;
+  /** Closes its stdin and waits for it to end. */
+  end(): Promise<ExecResult>;
 }
 
 export function newStats(): ExecutorStats {

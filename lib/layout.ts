@@ -8,6 +8,8 @@ import type { HostConfig } from "./config/types.ts";
 export interface Layout {
   /** /home/{app_user} */
   readonly homeDir: string;
+  /** /home/{app_user}/data: the app's own data (SQLite databases), kept across deploys. */
+  readonly dataDir: string;
   /** /home/{app_user}/apps/{app_name} */
   readonly appDir: string;
   /** Survives releases: virtualenvs, static files, media, the env file. */
@@ -54,6 +56,7 @@ export function layoutFor(host: HostConfig): Layout {
   const runtimeDir = posix.join("/run", host.app_name);
   return {
     homeDir,
+    dataDir: posix.join(homeDir, "data"),
     appDir,
     sharedDir,
     envFile: posix.join(sharedDir, "env"),

@@ -89,3 +89,67 @@ async function readAll(
   }
   return text + decoder.decode();
 }
+
+/** A process that keeps running while we talk to it over stdin and read its stdout by line. */
+export interface LiveProcess {
+  /** The next line of stdout, or undefined at its end. */
+  readLine(): Promise<string | undefined>;
+  write(text: string): Promise<void>;
+  /** Closes stdin and waits for the process to end. */
+  close(): Promise<ProcessResult>;
+}
+
+export function startProcess(
+  program: string,
+  args: readonly string[],
+  opts: { signal?: AbortSignal } = {},
+): LiveProcess {
+  const started = performance.now();
+  const child = new Deno.Command(program, {
+    args: [...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: opts.signal,
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stderr = readAll(child.stderr);
+  let buffer = "";
+  let rest = "";
+  let ended = false;
+  const encoder = new TextEncoder();
+  return {
+    async readLine() {
+      while (!buffer.includes("\n")) {
+        if (ended) break;
+        const { value, done } = await reader.read();
+        if (done) ended = true;
+        else buffer += value;
+      }
+      if (buffer === "" && ended) return undefined;
+      const i = buffer.indexOf("\n");
+      const line = i === -1 ? buffer : buffer.slice(0, i);
+      buffer = i === -1 ? "" : buffer.slice(i + 1);
+      return line;
+    },
+    async write(text) {
+      await writer.write(encoder.encode(text)).catch(() => undefined);
+    },
+    async close() {
+      await writer.close().catch(() => undefined);
+      while (!ended) {
+        const { value, done } = await reader.read();
+        if (done) ended = true;
+        else rest += value;
+      }
+      const status = await child.status;
+      return {
+        code: status.code,
+        stdout: buffer + rest,
+        stderr: await stderr,
+        ms: performance.now() - started,
+      };
+    },
+  };
+}

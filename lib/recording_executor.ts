@@ -3,7 +3,14 @@
  * commands (facts) still run on the real host, so a dry run plans against the
  * server's real state and shows exactly the commands a real run would send.
  */
-import type { ExecResult, Executor, ExecutorStats, SyncOptions, SyncResult } from "./executor.ts";
+import type {
+  ExecResult,
+  Executor,
+  ExecutorStats,
+  HeldCommand,
+  SyncOptions,
+  SyncResult,
+} from "./executor.ts";
 import { checkResult, displayCommand, newStats } from "./executor.ts";
 import type { RemoteCommand } from "./remote_command.ts";
 
@@ -57,6 +64,25 @@ export class RecordingExecutor implements Executor {
       ms: 0,
     };
     return checkResult(this.host, this.sshUser, cmd, result);
+  }
+
+  async hold(cmd: RemoteCommand): Promise<HeldCommand> {
+    if (cmd.readOnly && this.#opts.passThrough) return await this.#opts.passThrough.hold(cmd);
+    this.stats.commands++;
+    this.recorded.push({ kind: "run", text: displayCommand(cmd, this.sshUser), command: cmd });
+    const answer = this.#opts.respond?.(cmd) ?? {};
+    const lines = (answer.stdout ?? "").split("\n").filter(Boolean);
+    const result: ExecResult = {
+      code: answer.code ?? 0,
+      stdout: "",
+      stderr: answer.stderr ?? "",
+      ms: 0,
+    };
+    return {
+      readLine: () => Promise.resolve(lines.shift()),
+      write: () => Promise.resolve(),
+      end: () => Promise.resolve(result),
+    };
   }
 
   sync(opts: SyncOptions): Promise<SyncResult> {

@@ -13,6 +13,7 @@ import { packagesProbe } from "./probes.ts";
 import { Limiter } from "./limiter.ts";
 import { CommandError, UserError } from "./errors.ts";
 import type { Secret } from "./secret.ts";
+import { acquireLock, type HeldLock, type LockOwner } from "./lock.ts";
 
 export interface StepResult {
   readonly name: string;
@@ -56,6 +57,8 @@ export interface RunOptions {
   readonly deployFiles: ReadonlySet<string>;
   readonly deployFilesDir?: string;
   readonly force?: boolean;
+  /** Hold the app's deploy lock on each host for the whole run (not in dry runs). */
+  readonly lock?: { readonly owner: LockOwner; readonly waitSeconds: number };
 }
 
 /** The facts, files and packages the enabled modules declare for a host. */
@@ -109,9 +112,15 @@ async function runHost(
   });
 
   let current = "connect";
+  let lock: HeldLock | undefined;
   try {
     const t0 = performance.now();
     await exec.connect();
+    if (opts.lock && !opts.dryRun) {
+      current = "deploy lock";
+      lock = await acquireLock(exec, host.app_name, opts.lock.owner, opts.lock.waitSeconds);
+      current = "connect";
+    }
     const facts = await gatherFacts(exec, plan.probes, plan.files);
     show(ui.dim("ok     "), "connect and read state", performance.now() - t0);
     const notes = new Map<string, unknown>();
@@ -159,6 +168,7 @@ async function runHost(
     show(ui.red("FAILED "), current, 0, errorSummary(error));
     return finish({ ok: false, failedStep: current, error });
   } finally {
+    await lock?.release().catch(() => undefined);
     await exec.close();
   }
 }

@@ -18,9 +18,16 @@
  */
 import type { HostConfig } from "./config/types.ts";
 import { CommandError, UserError } from "./errors.ts";
-import type { ExecResult, Executor, ExecutorStats, SyncOptions, SyncResult } from "./executor.ts";
+import type {
+  ExecResult,
+  Executor,
+  ExecutorStats,
+  HeldCommand,
+  SyncOptions,
+  SyncResult,
+} from "./executor.ts";
 import { checkResult, newStats, parseItemized } from "./executor.ts";
-import { ProgramNotFoundError, runProcess } from "./process.ts";
+import { ProgramNotFoundError, runProcess, startProcess } from "./process.ts";
 import type { RemoteCommand } from "./remote_command.ts";
 import { toShell } from "./remote_command.ts";
 import { render } from "./shell.ts";
@@ -155,6 +162,25 @@ export class SshExecutor implements Executor {
     }
   }
 
+  async hold(cmd: RemoteCommand): Promise<HeldCommand> {
+    await this.connect();
+    await this.#checkMaster();
+    this.stats.commands++;
+    const p = startProcess(
+      "ssh",
+      [
+        ...this.baseArgs(),
+        "-o",
+        "ControlMaster=no",
+        this.#config.ssh_hostname,
+        "--",
+        toShell(cmd, this.sshUser),
+      ],
+      { signal: this.#opts.signal },
+    );
+    return { readLine: () => p.readLine(), write: (t) => p.write(t), end: () => p.close() };
+  }
+
   async sync(opts: SyncOptions): Promise<SyncResult> {
     await this.connect();
     await this.#acquireSession();
@@ -243,8 +269,8 @@ export function rsyncArgs(opts: SyncOptions, rsh: string): string[] {
   // -c: compare contents, so a fresh artifact whose files carry new times
   // sends and touches only what really changed.
   const args = ["-rlc", "--itemize-changes", "-e", rsh];
-  if (opts.perms) args.push("-p");
-  else args.push("--chmod=ugo=rwX,go-w");
+  // Never -p: it would re-apply local directory modes to /etc and friends.
+  if (!opts.keepServerModes) args.push("--chmod=ugo=rwX,go-w");
   if (opts.delete) args.push("--delete");
   if (opts.linkDest) args.push(`--link-dest=${opts.linkDest}`);
   for (const f of opts.filters ?? []) args.push(`--filter=${f}`);

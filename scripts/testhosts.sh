@@ -7,7 +7,8 @@
 #   scripts/testhosts.sh down NAME            stop host NAME and remove its namespace
 #   scripts/testhosts.sh down-all             stop every host this script started
 #
-# Each host boots from a throwaway copy of the base image (-x), so every test
+# Each host boots on a throwaway overlay of the base image (--volatile=overlay:
+# writes go to memory and vanish when it stops), so every test
 # starts from the same clean server. The image has a `deploy` user with
 # passwordless sudo and the controller's test key, as a fresh cloud server has.
 set -euo pipefail
@@ -95,7 +96,7 @@ cmd_up() {
   sysctl -qw net.ipv4.ip_forward=1
   iptables -t nat -C POSTROUTING -s 10.231.0.0/16 ! -d 10.231.0.0/16 -j MASQUERADE 2>/dev/null \
     || iptables -t nat -A POSTROUTING -s 10.231.0.0/16 ! -d 10.231.0.0/16 -j MASQUERADE
-  setsid systemd-nspawn -q -b -x -D "$dir/rootfs" --machine="$name" --register=no --keep-unit \
+  setsid systemd-nspawn -q -b --volatile=overlay -D "$dir/rootfs" --machine="$name" --register=no --keep-unit \
     --network-namespace-path="/run/netns/$name" >"$STATE/$name.log" 2>&1 </dev/null &
   echo $! >"$STATE/$name.pid"
   local ip=10.231.$idx.2 i

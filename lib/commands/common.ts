@@ -10,6 +10,7 @@ import {
 } from "../runner.ts";
 import type { ReleaseInfo } from "../module.ts";
 import type { HostConfig } from "../config/types.ts";
+import type { LockOwner } from "../lock.ts";
 
 export const COMMON_FLAGS: readonly FlagDef[] = [
   {
@@ -45,6 +46,32 @@ export interface PlanRun {
   readonly plan: (host: HostConfig) => Promise<HostPlan>;
   readonly release?: ReleaseInfo;
   readonly force?: boolean;
+  /** Take the deploy lock (deploy, activate, rollback). */
+  readonly lock?: boolean;
+  /** --lock-wait seconds. */
+  readonly lockWait?: number;
+  /** The command line, for the lock's owner record. */
+  readonly commandLine?: string;
+}
+
+export const LOCK_FLAGS: readonly FlagDef[] = [
+  {
+    name: "lock-wait",
+    type: "number",
+    valueName: "SECONDS",
+    description: "Wait this long for another run's deploy lock (default 0)",
+  },
+];
+
+export function lockOwner(commandLine: string): LockOwner {
+  let machine = "unknown";
+  try {
+    machine = Deno.hostname();
+  } catch {
+    // Without --allow-sys=hostname the owner record says "unknown".
+  }
+  const user = Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "unknown";
+  return { holder: `${user}@${machine}`, command: commandLine, since: new Date().toISOString() };
 }
 
 /** Runs a plan on every host of the session, prints the summary, returns the results. */
@@ -61,6 +88,9 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
     signal: s.signal,
     release: run.release,
     force: run.force,
+    lock: run.lock
+      ? { owner: lockOwner(run.commandLine ?? ""), waitSeconds: run.lockWait ?? 0 }
+      : undefined,
     executor: (h, i) => s.executor(h, i),
     plan: (h) => plans.get(h.name)!,
     appEnv: (h) => s.appEnv.get(h.name)!,

@@ -2,7 +2,7 @@
 import type { CommandDef, Parsed } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
-import { COMMON_FLAGS, HOST_FLAGS, modulePlanParts, runPlan } from "./common.ts";
+import { COMMON_FLAGS, HOST_FLAGS, LOCK_FLAGS, modulePlanParts, runPlan } from "./common.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { type ArtifactMode, buildArtifact } from "../artifact.ts";
 import { strategyFor } from "../strategies/registry.ts";
@@ -32,6 +32,7 @@ export const deployCommand: CommandDef = {
       description: "Redeploy even when the same code is already live",
     },
     { name: "dry-run", type: "boolean", description: "Show the commands per host, change nothing" },
+    ...LOCK_FLAGS,
     ...COMMON_FLAGS,
   ],
 };
@@ -76,6 +77,11 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
       }`,
       release,
       force: Boolean(args.flags.force),
+      lock: true,
+      lockWait: args.flags["lock-wait"] as number | undefined,
+      commandLine: `deploy --env ${s.env.name}${
+        mode === "release" ? ` --release ${tag}` : ` --${mode}`
+      }`,
       plan: async (host) => {
         const modules = await s.modules(host);
         const strategy = strategyFor(host);

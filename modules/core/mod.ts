@@ -15,6 +15,7 @@ import { UserError } from "../../lib/errors.ts";
 
 export function appDirs(layout: Layout): string[] {
   return [
+    layout.dataDir,
     posix.dirname(layout.appDir),
     layout.appDir,
     layout.sharedDir,
@@ -143,7 +144,12 @@ const deployFiles: Step = {
   async run(ctx) {
     const dir = ctx.notes.get("deployFilesDir") as string | undefined;
     if (!dir || ctx.deployFiles.size === 0) return;
-    const { changed } = await ctx.exec.sync({ source: dir, dest: "/", as: "root", perms: true });
+    const { changed } = await ctx.exec.sync({
+      source: dir,
+      dest: "/",
+      as: "root",
+      keepServerModes: true,
+    });
     if (changed.length === 0) return;
     ctx.notes.set("deployFilesChanged", changed.map((p) => "/" + p));
     ctx.changed(`updated ${changed.length} files from deploy_files`);
