@@ -12,7 +12,7 @@ import {
 import type { FactProbe } from "./facts.ts";
 import type { Layout } from "./layout.ts";
 import type { HostConfig } from "./config/types.ts";
-import { fileProbe, unitsProbe, userProbe } from "./probes.ts";
+import { fileProbe, linkProbe, unitsProbe, userProbe } from "./probes.ts";
 import { UserError } from "./errors.ts";
 
 /** The record of what runs on a host, in .djaploy/state.json. */
@@ -60,6 +60,7 @@ export function deployProbes(host: HostConfig, layout: Layout): FactProbe[] {
     stateProbe(layout),
     venvsProbe(layout),
     unitsProbe(host.services),
+    linkProbe("venv-link", layout.venvLink),
   ];
 }
 
@@ -121,8 +122,8 @@ export const linkVenv: Step = {
   name: "link virtualenv",
   async run(ctx) {
     const venv = ctx.notes.get("venv") as string;
-    const state = ctx.facts.get(stateProbe(ctx.layout));
-    if (state?.venv === venv) return;
+    // The link itself, not state.json: a failed deploy may have moved it.
+    if (ctx.facts.get(linkProbe("venv-link", ctx.layout.venvLink)) === venv) return;
     await ctx.exec.run({ argv: ["ln", "-sfn", venv, ctx.layout.venvLink], as: ctx.host.app_user });
     ctx.changed(`venv -> ${posix.basename(venv)}`);
   },

@@ -115,7 +115,7 @@ export function parseItemized(stdout: string): string[] {
   const changed: string[] = [];
   for (const line of stdout.split("\n")) {
     if (line.startsWith("*deleting ")) {
-      changed.push(line.slice("*deleting ".length).trim());
+      changed.push(line.slice("*deleting ".length).replace(/^ {0,3}/, ""));
       continue;
     }
     const m = /^([<>ch.*][fdLDS])([^ ]{9,10}) (.+)$/.exec(line);

@@ -57,3 +57,12 @@ export function unitsProbe(
     },
   };
 }
+
+/** Where a symlink points, or undefined when it is not one. */
+export function linkProbe(name: string, path: string): FactProbe<string | undefined> {
+  return {
+    name,
+    argv: ["readlink", "--", path],
+    parse: (out, code) => (code === 0 ? out.trim() : undefined),
+  };
+}

@@ -52,7 +52,8 @@ export class Secret {
 /** Replaces every occurrence of the given secret values in text with [REDACTED]. */
 export function maskSecrets(text: string, secrets: Iterable<string>): string {
   let out = text;
-  for (const s of secrets) {
+  // Longest first: a secret that contains another must not be half-masked.
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
     if (s.length >= 4) out = out.split(s).join(REDACTED);
   }
   return out;

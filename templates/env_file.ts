@@ -1,14 +1,17 @@
 /**
  * The app's environment file. The same text is read by systemd
- * (EnvironmentFile=) and by POSIX sh (bin/run), so values are single-quoted,
- * which both read the same way.
+ * (EnvironmentFile=) and by POSIX sh (bin/run). Their single-quote rules
+ * differ (systemd has no '\'' trick), but inside double quotes both take
+ * a backslash before " \ ` $ as that character: so that is the encoding.
  */
-import { quote } from "../lib/shell.ts";
+export function envQuote(value: string): string {
+  return `"${value.replace(/(["\\`$])/g, "\\$1")}"`;
+}
 
 export function envFile(vars: ReadonlyMap<string, string>): string {
   const lines = ["# Written by djaploy from [env]. Do not edit: the next deploy rewrites it."];
   for (const [k, v] of [...vars].sort(([a], [b]) => a.localeCompare(b))) {
-    lines.push(`${k}=${quote(v)}`);
+    lines.push(`${k}=${envQuote(v)}`);
   }
   return lines.join("\n") + "\n";
 }

@@ -5,7 +5,9 @@ export interface NginxSiteData {
   readonly serverName: string;
   readonly listen: number;
   readonly clientMaxBodySize: string;
-  readonly socketPath: string;
+  /** in_place: the app's socket. Slot strategies: none, the upstream comes from upstreamFile. */
+  readonly socketPath?: string;
+  readonly upstreamFile?: string;
   readonly staticRoot: string;
   readonly mediaRoot: string;
   readonly acmeRoot: string;
@@ -15,11 +17,12 @@ export interface NginxSiteData {
 
 export function nginxSite(d: NginxSiteData): string {
   const def = d.serverName === "_" ? " default_server" : "";
+  const upstream = d.upstreamFile
+    ? `include ${d.upstreamFile};`
+    : `upstream ${d.appName}_app {\n    server unix:${d.socketPath} fail_timeout=0;\n}`;
   return `# Written by djaploy. To change it, put your own file at this path in
 # infra/deploy_files/<env>/ and djaploy will use that instead.
-upstream ${d.appName}_app {
-    server unix:${d.socketPath} fail_timeout=0;
-}
+${upstream}
 
 server {
     listen ${d.listen}${def};

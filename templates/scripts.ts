@@ -75,3 +75,30 @@ call_command("migrate", interactive=False, verbosity=1)
 if "django.contrib.staticfiles" in settings.INSTALLED_APPS:
     call_command("collectstatic", interactive=False, verbosity=1)
 `;
+
+/**
+ * Points nginx at another upstream file, atomically, and only if nginx
+ * accepts it: on a failed test or reload the previous file is put back.
+ * Arguments: upstream_path. The new content comes on stdin.
+ */
+export const SWITCH_UPSTREAM_SH = `set -u
+up=$1
+cat > "$up.new"
+[ -f "$up" ] && cp -p "$up" "$up.prev"
+mv -f "$up.new" "$up"
+if ! out=$(nginx -t -q 2>&1) || ! systemctl reload nginx; then
+  if [ -f "$up.prev" ]; then mv -f "$up.prev" "$up"; else rm -f "$up"; fi
+  systemctl reload nginx 2>/dev/null
+  echo "nginx refused the switch: $out" >&2
+  exit 1
+fi
+rm -f "$up.prev"`;
+
+/**
+ * Stops a slot once nginx no longer needs it: waits (at most 10 s) until
+ * nginx workers of the previous configuration finished their requests, then
+ * stops the unit (gunicorn finishes the requests it has). Arguments: unit.
+ */
+export const DRAIN_AND_STOP_SH = `i=0
+while [ $i -lt 100 ] && grep -qs 'shutting down' /proc/[0-9]*/cmdline; do sleep 0.1; i=$((i+1)); done
+systemctl stop "$1"`;

@@ -14,10 +14,14 @@ export interface GunicornUnitData {
   readonly extraArgs: readonly string[];
 }
 
-/** systemd splits ExecStart= like a shell; quote what needs it. */
-function systemdQuote(arg: string): string {
-  if (/^[A-Za-z0-9_\/.,:=+@%-]+$/.test(arg)) return arg;
-  return `"${arg.replace(/(["\\])/g, "\\$1").replaceAll("$", "$$$$").replaceAll("%", "%%")}"`;
+/**
+ * systemd splits ExecStart= like a shell and expands % specifiers and $VARS
+ * in every argument, quoted or not: double those, quote what needs it.
+ */
+export function systemdQuote(arg: string): string {
+  const escaped = arg.replaceAll("%", "%%").replaceAll("$", "$$$$");
+  if (/^[A-Za-z0-9_\/.,:=+@%$-]+$/.test(escaped)) return escaped;
+  return `"${escaped.replace(/(["\\])/g, "\\$1")}"`;
 }
 
 export function gunicornUnit(d: GunicornUnitData): string {

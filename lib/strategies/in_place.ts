@@ -26,7 +26,9 @@ const uploadCode: Step = {
       // Python's byte-code caches are not in the artifact; keeping them spares a recompile.
       filters: ["P __pycache__/"],
     });
-    if (changed.length) ctx.changed(`${changed.length} files changed`);
+    if (changed.length) {
+      ctx.changed(`${changed.length} file${changed.length === 1 ? "" : "s"} changed`);
+    }
   },
 };
 

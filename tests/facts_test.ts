@@ -1,0 +1,239 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  type FactProbe,
+  factsScript,
+  fileHashesProbe,
+  gatherFacts,
+  splitFactsOutput,
+} from "../lib/facts.ts";
+import { checkResult, type ExecResult, type Executor, newStats } from "../lib/executor.ts";
+import { type RemoteCommand, toShell } from "../lib/remote_command.ts";
+import { dirsProbe, fileProbe, packagesProbe, unitsProbe, userProbe } from "../lib/probes.ts";
+import { sha256 } from "../lib/remote_ops.ts";
+import { RecordingExecutor } from "../lib/recording_executor.ts";
+import { UserError } from "../lib/errors.ts";
+import { sh, withTempDir, writeFiles } from "./helpers/fixtures.ts";
+
+/** Runs commands on this machine through /bin/sh, as a host would through ssh. */
+class ShellExecutor implements Executor {
+  readonly host = "local";
+  readonly stats = newStats();
+  constructor(readonly sshUser: string, readonly env?: Record<string, string>) {}
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+  async run(cmd: RemoteCommand): Promise<ExecResult> {
+    this.stats.commands++;
+    const r = await sh(toShell(cmd, this.sshUser), [], { env: this.env });
+    return checkResult(this.host, this.sshUser, cmd, { ...r, ms: 0 });
+  }
+  sync(): never {
+    throw new Error("not used");
+  }
+  hold(): never {
+    throw new Error("not used");
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const raw = (name: string, argv: string[]): FactProbe<string> => ({
+  name,
+  argv,
+  parse: (out) => out,
+});
+
+async function runScript(probes: FactProbe[]) {
+  const r = await sh(factsScript(probes));
+  assert.equal(r.code, 0, r.stderr);
+  return splitFactsOutput(r.stdout);
+}
+
+Deno.test("factsScript + splitFactsOutput: each probe's exact stdout and exit code", async () => {
+  const out = await runScript([
+    raw("hello", ["echo", "hi"]),
+    raw("fails", ["false"]),
+    raw("multi", ["printf", "a\nb\n\nc"]),
+    raw("trailing blank lines", ["printf", "x\n\n\n"]),
+    raw("silent", ["true"]),
+    raw("stderr is dropped", ["sh", "-c", "echo out; echo err >&2; exit 3"]),
+    raw("no such program", ["djaploy-no-such-program-xyz"]),
+    raw("literal $HOME and 'quotes'", ["echo", "$HOME", "it's"]),
+  ]);
+  assert.deepEqual(Object.fromEntries(out), {
+    "hello": { out: "hi\n", code: 0 },
+    "fails": { out: "", code: 1 },
+    "multi": { out: "a\nb\n\nc", code: 0 },
+    "trailing blank lines": { out: "x\n\n\n", code: 0 },
+    "silent": { out: "", code: 0 },
+    "stderr is dropped": { out: "out\n", code: 3 },
+    "no such program": { out: "", code: 127 },
+    "literal $HOME and 'quotes'": { out: "$HOME it's\n", code: 0 },
+  });
+});
+
+Deno.test("factsScript: a probe that exits the shell does not stop the ones after it", async () => {
+  const out = await runScript([
+    raw("exits", ["sh", "-c", "exit 5"]),
+    raw("after", ["echo", "still here"]),
+  ]);
+  assert.deepEqual(out.get("exits"), { out: "", code: 5 });
+  assert.deepEqual(out.get("after"), { out: "still here\n", code: 0 });
+});
+
+Deno.test("splitFactsOutput: output that is not in the marker format gives no probes", () => {
+  assert.equal(splitFactsOutput("").size, 0);
+  assert.equal(splitFactsOutput("sudo: a password is required\n").size, 0);
+});
+
+Deno.test("fileHashesProbe: parses sha256sum lines; other lines are ignored", () => {
+  const a = "a".repeat(64);
+  const b = "0123456789abcdef".repeat(4);
+  const p = fileHashesProbe(["/etc/a", "/etc/my b"]);
+  assert.deepEqual(p.argv, ["sha256sum", "--", "/etc/a", "/etc/my b"]);
+  const parsed = p.parse(
+    `${a}  /etc/a\n${b}  /etc/my b\nsha256sum: /etc/c: No such file or directory\nnot a hash  /x\n`,
+    1,
+  );
+  assert.deepEqual([...parsed], [["/etc/a", a], ["/etc/my b", b]]);
+});
+
+Deno.test("packagesProbe: only packages whose status is installed", () => {
+  const p = packagesProbe(["nginx", "rsync", "python3.11"]);
+  assert.deepEqual(p.argv, [
+    "dpkg-query",
+    "-W",
+    "-f=${Package} ${db:Status-Status}\\n",
+    "nginx",
+    "rsync",
+    "python3.11",
+  ]);
+  const parsed = p.parse(
+    "nginx installed\nrsync not-installed\npython3.11 config-files\npython3-pip half-installed\n",
+    1,
+  );
+  assert.deepEqual([...parsed], ["nginx"]);
+  assert.equal(p.parse("", 1).size, 0);
+});
+
+Deno.test("unitsProbe: parses unit, enabled and active; a unit systemctl does not know is missing", () => {
+  const p = unitsProbe(["hello", "nginx", "ghost"]);
+  const parsed = p.parse("hello enabled active\nnginx disabled inactive\nghost  inactive\n", 0);
+  assert.deepEqual(Object.fromEntries(parsed), {
+    hello: { enabled: "enabled", active: "active" },
+    nginx: { enabled: "disabled", active: "inactive" },
+    ghost: { enabled: "missing", active: "inactive" },
+  });
+});
+
+Deno.test("unitsProbe: its script, run with a stand-in systemctl, gives one line per unit", async () => {
+  await withTempDir(async (dir) => {
+    // A systemctl that knows "hello" (enabled, active) and "nginx" (disabled, failed).
+    await writeFiles(dir, {
+      "bin/systemctl": `#!/bin/sh
+case "$1 $2" in
+  "is-enabled hello") echo enabled ;;
+  "is-active hello") echo active ;;
+  "is-enabled nginx") echo disabled; exit 1 ;;
+  "is-active nginx") echo failed; exit 3 ;;
+  "is-enabled"*) echo "Failed to get unit file state for $2" >&2; exit 1 ;;
+  *) echo inactive; exit 3 ;;
+esac
+`,
+    });
+    await Deno.chmod(join(dir, "bin/systemctl"), 0o755);
+    const p = unitsProbe(["hello", "nginx", "ghost"]);
+    const exec = new ShellExecutor("root", { PATH: `${dir}/bin:${Deno.env.get("PATH")}` });
+    const facts = await gatherFacts(exec, [p], []);
+    assert.deepEqual(Object.fromEntries(facts.get(p)), {
+      hello: { enabled: "enabled", active: "active" },
+      nginx: { enabled: "disabled", active: "failed" },
+      ghost: { enabled: "missing", active: "inactive" },
+    });
+  });
+});
+
+Deno.test("dirsProbe: only the paths that are directories, run for real", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(join(dir, "a"));
+    await Deno.mkdir(join(dir, "with space"));
+    await Deno.mkdir(join(dir, "it's"));
+    await writeFiles(dir, { "file": "x" });
+    await Deno.symlink(join(dir, "a"), join(dir, "link-to-dir"));
+    const paths = ["a", "with space", "it's", "file", "missing", "link-to-dir"].map((p) =>
+      join(dir, p)
+    );
+    const p = dirsProbe("test:dirs", paths);
+    const facts = await gatherFacts(new ShellExecutor("root"), [p], []);
+    assert.deepEqual(
+      [...facts.get(p)].sort(),
+      ["a", "it's", "link-to-dir", "with space"].map((p) => join(dir, p)).sort(),
+    );
+  });
+});
+
+Deno.test("gatherFacts: probes and file hashes in one command, run for real", async () => {
+  await withTempDir(async (dir) => {
+    await writeFiles(dir, { "one.conf": "one\n", "two words.conf": "it's $two\n" });
+    const files = ["one.conf", "two words.conf", "missing.conf"].map((p) => join(dir, p));
+    const root = userProbe("root");
+    const nobody = userProbe("djaploy-no-such-user");
+    const text = fileProbe("text", join(dir, "two words.conf"));
+    const absent = fileProbe("absent", join(dir, "missing.conf"));
+    const exec = new ShellExecutor("root");
+    const facts = await gatherFacts(exec, [root, nobody, text, absent], files);
+    assert.equal(exec.stats.commands, 1);
+    assert.equal(facts.get(root), true);
+    assert.equal(facts.get(nobody), false);
+    assert.equal(facts.get(text), "it's $two\n");
+    assert.equal(facts.get(absent), undefined);
+    assert.equal(facts.fileHash(files[0]), sha256("one\n"));
+    assert.equal(facts.fileHash(files[1]), sha256("it's $two\n"));
+    assert.equal(facts.fileHash(files[2]), undefined);
+    assert.throws(
+      () => facts.get(userProbe("someone-else")),
+      /Fact "user:someone-else" was not gathered/,
+    );
+  });
+});
+
+const hasDpkg = (await sh("command -v dpkg-query")).code === 0;
+
+Deno.test({
+  name: "packagesProbe: run for real against this machine's dpkg",
+  ignore: !hasDpkg,
+  async fn() {
+    const p = packagesProbe(["bash", "djaploy-no-such-package"]);
+    const facts = await gatherFacts(new ShellExecutor("root"), [p], []);
+    assert.deepEqual([...facts.get(p)], ["bash"]);
+  },
+});
+
+Deno.test("gatherFacts: sends one read-only command as root", async () => {
+  const exec = new RecordingExecutor({ host: "web1", sshUser: "deploy" });
+  await gatherFacts(exec, [userProbe("app")], ["/etc/x"]);
+  assert.equal(exec.recorded.length, 1);
+  const cmd = exec.recorded[0].command!;
+  assert.equal(cmd.as, "root");
+  assert.equal(cmd.readOnly, true);
+  assert.match(exec.recorded[0].text, /^sudo -n -H -- sh -c 'exec 2>\/dev\/null…' sh$/);
+});
+
+Deno.test("gatherFacts: a failure before any probe ran is a user error about sudo", async () => {
+  const exec = new RecordingExecutor({
+    host: "web1",
+    sshUser: "deploy",
+    respond: () => ({ code: 1, stderr: "sudo: a password is required\n" }),
+  });
+  await assert.rejects(
+    () => gatherFacts(exec, [userProbe("app")], []),
+    (err: unknown) => {
+      assert.ok(err instanceof UserError);
+      assert.equal(err.message, "Cannot read the state of web1: sudo: a password is required");
+      assert.equal(err.hint, "The ssh user deploy needs passwordless sudo (sudo -n).");
+      return true;
+    },
+  );
+});

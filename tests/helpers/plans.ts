@@ -1,0 +1,122 @@
+/**
+ * The host plans `djaploy configure` and `djaploy deploy` build (lib/commands/),
+ * and a run of one on recorded hosts through the real runner.
+ */
+import type { HostConfig } from "../../lib/config/types.ts";
+import type { Phase, ReleaseInfo } from "../../lib/module.ts";
+import { loadModules } from "../../lib/modules.ts";
+import { type HostPlan, type HostResult, modulePlanParts, runOnHosts } from "../../lib/runner.ts";
+import { strategyFor } from "../../lib/strategies/registry.ts";
+import { layoutFor } from "../../lib/layout.ts";
+import {
+  RecordingExecutor,
+  type RecordingOptions,
+  type Responder,
+} from "../../lib/recording_executor.ts";
+import type { Secret } from "../../lib/secret.ts";
+import { appDirs } from "../../modules/core/mod.ts";
+import {
+  collectingUi,
+  factsStdout,
+  isFactsCommand,
+  type LoadedProject,
+  type ProbeAnswer,
+  sha256sumOutput,
+  writtenFiles,
+} from "./fixtures.ts";
+
+/** As `djaploy configure` plans a host. */
+export async function configurePlan(host: HostConfig, repoDir: string): Promise<HostPlan> {
+  const modules = await loadModules(host.modules, repoDir);
+  return {
+    ...modulePlanParts(modules, host),
+    steps: modules.flatMap((m) => m.steps?.configure ?? []),
+  };
+}
+
+/** As `djaploy deploy` plans a host. */
+export async function deployPlan(host: HostConfig, repoDir: string): Promise<HostPlan> {
+  const modules = await loadModules(host.modules, repoDir);
+  const strategy = strategyFor(host);
+  const parts = modulePlanParts(modules, host);
+  const phase = (p: Phase) => modules.flatMap((m) => m.steps?.[p] ?? []);
+  return {
+    ...parts,
+    probes: [...parts.probes, ...strategy.facts(host, layoutFor(host))],
+    steps: strategy.plan(phase),
+  };
+}
+
+export interface RecordedRun {
+  readonly result: HostResult;
+  readonly exec: RecordingExecutor;
+  readonly out: string;
+  readonly err: string;
+}
+
+/** Runs `plan` on the loaded project's host through runOnHosts, with a recording executor. */
+export async function runRecorded(opts: {
+  loaded: LoadedProject;
+  plan: HostPlan;
+  /** The facts command's stdout. */
+  facts: string;
+  /** Answers for the other commands. */
+  respond?: Responder;
+  syncChanged?: RecordingOptions["syncChanged"];
+  release?: ReleaseInfo;
+  appEnv?: ReadonlyMap<string, string | Secret>;
+  force?: boolean;
+}): Promise<RecordedRun> {
+  const { ui, out, err } = collectingUi();
+  let exec: RecordingExecutor | undefined;
+  const { project, env, host } = opts.loaded;
+  const results = await runOnHosts({
+    ui,
+    project,
+    env,
+    hosts: [host],
+    parallel: 1,
+    dryRun: false,
+    signal: new AbortController().signal,
+    release: opts.release,
+    executor: (h) =>
+      exec = new RecordingExecutor({
+        host: h.name,
+        sshUser: h.ssh_user,
+        respond: (cmd) => isFactsCommand(cmd) ? { stdout: opts.facts } : opts.respond?.(cmd),
+        syncChanged: opts.syncChanged,
+      }),
+    plan: () => opts.plan,
+    appEnv: () => opts.appEnv ?? new Map(),
+    deployFiles: new Set(),
+    force: opts.force,
+  });
+  return { result: results[0], exec: exec!, out: out.join(""), err: err.join("") };
+}
+
+/**
+ * Probe answers of a host that `configure` has fully set up: everything
+ * installed, enabled and running, and the managed files hold exactly what a
+ * run would write (found by recording a configure run on a fresh host).
+ */
+export async function configuredHostAnswers(
+  loaded: LoadedProject,
+  appEnv?: ReadonlyMap<string, string | Secret>,
+): Promise<Record<string, ProbeAnswer>> {
+  const { host, project } = loaded;
+  const plan = await configurePlan(host, project.repo_dir);
+  const fresh = await runRecorded({ loaded, plan, facts: factsStdout({}), appEnv });
+  const files = writtenFiles(fresh.exec.recorded);
+  if (files.size !== plan.files.length) {
+    throw new Error(`expected a fresh configure to write ${plan.files.join(", ")}`);
+  }
+  const layout = layoutFor(host);
+  return {
+    [`user:${host.app_user}`]: { out: `${host.app_user}:x:1001:1001::/home/app:/bin/bash\n` },
+    "core:dirs": { out: appDirs(layout).map((d) => `${d}\n`).join("") },
+    "packages": { out: plan.packages.map((p) => `${p} installed\n`).join("") },
+    "nginx": { out: `link=${layout.nginxSitePath}\nactive=1\nenabled=1\nacme=1\n` },
+    "units": { out: host.services.map((s) => `${s} enabled active\n`).join("") },
+    "file-hashes": { out: sha256sumOutput(files) },
+  };
+}

@@ -1,0 +1,353 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { RemoteCommand } from "../../lib/remote_command.ts";
+import type { ReleaseInfo } from "../../lib/module.ts";
+import type { Responder } from "../../lib/recording_executor.ts";
+import { CommandError, UserError } from "../../lib/errors.ts";
+import { dependencyPlan } from "../../lib/dependencies.ts";
+import { layoutFor, venvDir } from "../../lib/layout.ts";
+import { MIGRATE_AND_COLLECTSTATIC_PY } from "../../templates/scripts.ts";
+import {
+  factsStdout,
+  type LoadedProject,
+  loadTestProject,
+  type ProbeAnswer,
+  withTempDir,
+  writeFiles,
+} from "../helpers/fixtures.ts";
+import { configuredHostAnswers, deployPlan, runRecorded } from "../helpers/plans.ts";
+
+const DJAPLOY_TOML = `project_name = "hello"
+
+[health_check]
+path = "/healthz/"
+`;
+
+interface Fixture {
+  loaded: LoadedProject;
+  release: ReleaseInfo;
+  /** Answers of a host configure has set up, with no deploy yet. */
+  configured: Record<string, ProbeAnswer>;
+}
+
+async function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
+  await withTempDir(async (dir) => {
+    const loaded = await loadTestProject(dir, DJAPLOY_TOML);
+    const artifactDir = join(dir, "artifact");
+    await writeFiles(artifactDir, {
+      "requirements.txt": "Django==5.1\ngunicorn==23.0\n",
+      "manage.py": "#!/usr/bin/env python\n",
+    });
+    const release: ReleaseInfo = {
+      name: "20261126T070102Z-abc1234",
+      artifactDir,
+      commit: "abc1234def5678",
+      ref: "main",
+      tree: "tree-new",
+    };
+    await fn({ loaded, release, configured: await configuredHostAnswers(loaded) });
+  });
+}
+
+async function deploy(
+  f: Fixture,
+  answers: Record<string, ProbeAnswer>,
+  opts: { respond?: Responder; syncChanged?: string[]; force?: boolean } = {},
+) {
+  const plan = await deployPlan(f.loaded.host, f.loaded.project.repo_dir);
+  return await runRecorded({
+    loaded: f.loaded,
+    plan,
+    facts: factsStdout(answers),
+    release: f.release,
+    respond: opts.respond,
+    syncChanged: () => opts.syncChanged ?? [],
+    force: opts.force,
+  });
+}
+
+const FACTS = "sudo -n -H -- sh -c 'exec 2>/dev/null…' sh";
+const MIGRATE =
+  "sudo -n -H -u app -- env -C /home/app/apps/hello/code /home/app/apps/hello/bin/run " +
+  "/home/app/apps/hello/venv/bin/python manage.py shell -c 'from django.conf import settings…'";
+const RESTART = "sudo -n -H -- systemctl restart hello";
+const HEALTH =
+  "python3 -c 'import http.client, socket, sys, time…' /run/hello/hello.sock /healthz/ localhost 200 20 0.25";
+const RECORD = `sudo -n -H -u app -- sh -c 'umask 022; cat > "$1.new" && mv -f "$1.new" "$1"' sh ` +
+  "/home/app/apps/hello/.djaploy/state.json < [stdin]";
+
+const rsyncLine = (f: Fixture) =>
+  `rsync --delete ${f.release.artifactDir}/ -> /home/app/apps/hello/code/ (as app)`;
+
+const isMigrate = (cmd: RemoteCommand) => cmd.argv.includes(MIGRATE_AND_COLLECTSTATIC_PY);
+
+Deno.test("in_place: first deploy to a configured host sends code, builds the venv, migrates, restarts, checks and records", async () => {
+  await withFixture(async (f) => {
+    const r = await deploy(f, f.configured);
+    assert.equal(r.result.ok, true, String(r.result.error));
+    const lines = r.exec.lines();
+    const venv = /^sudo -n -H -u app -- sh -c 'set -e…' sh (\S+) /.exec(lines[2])?.[1];
+    assert.match(venv ?? "", /^\/home\/app\/apps\/hello\/shared\/venv-[0-9a-f]{16}-py3\.11$/);
+    assert.deepEqual(lines, [
+      FACTS,
+      rsyncLine(f),
+      `sudo -n -H -u app -- sh -c 'set -e…' sh ${venv} python3.11 pip 0 /home/app/apps/hello/code`,
+      `sudo -n -H -u app -- ln -sfn ${venv} /home/app/apps/hello/venv`,
+      MIGRATE,
+      RESTART,
+      HEALTH,
+      RECORD,
+    ]);
+
+    // The code goes to code/ as the app user; byte-code caches survive --delete.
+    const sync = r.exec.recorded[1].sync!;
+    assert.deepEqual(
+      { ...sync },
+      {
+        source: f.release.artifactDir,
+        dest: "/home/app/apps/hello/code",
+        as: "app",
+        delete: true,
+        filters: ["P __pycache__/"],
+      },
+    );
+
+    // The state file records what now runs.
+    const state = JSON.parse(r.exec.recorded[7].command!.stdin as string);
+    assert.match(state.deployed_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    delete state.deployed_at;
+    assert.deepEqual(state, {
+      strategy: "in_place",
+      release: "20261126T070102Z-abc1234",
+      commit: "abc1234def5678",
+      ref: "main",
+      tree: "tree-new",
+      venv,
+      environment: "test",
+    });
+
+    assert.deepEqual(
+      r.result.steps.filter((s) => s.changes.length).map((s) => s.name),
+      ["dependencies", "link virtualenv", "restart services"],
+    );
+    assert.match(r.out, /^web1 {2}changed {2}dependencies {2}built venv-[0-9a-f]{16}-py3\.11 {2}/m);
+    assert.match(r.out, /^web1 {2}ok {7}health check {2}/m);
+    assert.equal(r.err, "");
+  });
+});
+
+Deno.test("in_place: with the venv for the lock file already built and linked, no installer runs", async () => {
+  await withFixture(async (f) => {
+    const { hash } = await dependencyPlan(f.loaded.host, f.release.artifactDir);
+    const venv = venvDir(layoutFor(f.loaded.host), hash, "3.11");
+    const previous = {
+      strategy: "in_place",
+      release: "20261125T000000Z-0000001",
+      commit: "0000001",
+      ref: "main",
+      tree: "tree-old",
+      venv,
+      deployed_at: "2026-11-25T00:00:00.000Z",
+      environment: "test",
+    };
+    const r = await deploy(f, {
+      ...f.configured,
+      "deploy-state": { out: JSON.stringify(previous) },
+      "venvs": { out: `/home/app/apps/hello/shared/venv-0123456789abcdef-py3.11\n${venv}\n` },
+      "venv-link": { out: `${venv}\n` },
+    });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    assert.deepEqual(r.exec.lines(), [FACTS, rsyncLine(f), MIGRATE, RESTART, HEALTH, RECORD]);
+    assert.deepEqual(
+      r.result.steps.filter((s) => s.changes.length).map((s) => s.name),
+      ["restart services"],
+    );
+    assert.match(r.out, /^web1 {2}ok {7}upload code {2}/m);
+    assert.match(r.out, /^web1 {2}ok {7}dependencies {2}/m);
+    assert.match(r.out, /^web1 {2}ok {7}link virtualenv {2}/m);
+  });
+});
+
+Deno.test("in_place: the venv link is checked on the host, not trusted from state.json", async () => {
+  await withFixture(async (f) => {
+    const { hash } = await dependencyPlan(f.loaded.host, f.release.artifactDir);
+    const venv = venvDir(layoutFor(f.loaded.host), hash, "3.11");
+    // state.json names the venv, but a failed deploy left the link elsewhere.
+    const state = { tree: "tree-old", venv, release: "r", commit: "c", ref: "main" };
+    const r = await deploy(f, {
+      ...f.configured,
+      "deploy-state": { out: JSON.stringify(state) },
+      "venvs": { out: `${venv}\n` },
+      "venv-link": { out: "/home/app/apps/hello/shared/venv-ffffffffffffffff-py3.11\n" },
+    });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    assert.ok(
+      r.exec.lines().includes(`sudo -n -H -u app -- ln -sfn ${venv} /home/app/apps/hello/venv`),
+    );
+  });
+});
+
+Deno.test("in_place: a venv that exists but is not linked yet is linked, not rebuilt", async () => {
+  await withFixture(async (f) => {
+    const { hash } = await dependencyPlan(f.loaded.host, f.release.artifactDir);
+    const venv = venvDir(layoutFor(f.loaded.host), hash, "3.11");
+    const r = await deploy(f, { ...f.configured, "venvs": { out: `${venv}\n` } });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    assert.deepEqual(r.exec.lines(), [
+      FACTS,
+      rsyncLine(f),
+      `sudo -n -H -u app -- ln -sfn ${venv} /home/app/apps/hello/venv`,
+      MIGRATE,
+      RESTART,
+      HEALTH,
+      RECORD,
+    ]);
+  });
+});
+
+Deno.test("in_place: a host without the app user fails at check server, says to run configure, sends nothing", async () => {
+  await withFixture(async (f) => {
+    const answers = { ...f.configured };
+    delete answers["user:app"];
+    const r = await deploy(f, answers);
+    assert.equal(r.result.ok, false);
+    assert.equal(r.result.failedStep, "check server");
+    const err = r.result.error;
+    assert.ok(err instanceof UserError);
+    assert.equal(err.message, 'Configure web1 first: the app user "app" does not exist there');
+    assert.equal(err.hint, "Run: djaploy configure --env test");
+    assert.deepEqual(r.exec.lines(), [FACTS]);
+    assert.equal(r.exec.stats.syncs, 0);
+    assert.match(r.out, /^web1 {2}FAILED {3}check server {2}Configure web1 first: /m);
+  });
+});
+
+Deno.test("in_place: a failing migrate stops the host there: no restart, no health check, no record", async () => {
+  await withFixture(async (f) => {
+    const r = await deploy(f, f.configured, {
+      respond: (cmd) =>
+        isMigrate(cmd)
+          ? { code: 1, stderr: "Traceback...\ndjango.db.utils.OperationalError: no such table\n" }
+          : undefined,
+    });
+    assert.equal(r.result.ok, false);
+    assert.equal(r.result.failedStep, "migrate and collectstatic");
+    const err = r.result.error;
+    assert.ok(err instanceof CommandError);
+    assert.equal(err.code, 1);
+    assert.equal(err.host, "web1");
+    assert.match(err.message, /^Command failed on web1 with exit code 1 \(general error\): /);
+    assert.match(err.message, /\n {2}\| django\.db\.utils\.OperationalError: no such table$/);
+    const lines = r.exec.lines();
+    assert.equal(lines.at(-1), MIGRATE);
+    assert.ok(!lines.includes(RESTART));
+    assert.ok(!lines.includes(HEALTH));
+    assert.ok(!lines.includes(RECORD));
+    assert.deepEqual(r.result.steps.map((s) => s.name).slice(-2), [
+      "link virtualenv",
+      "migrate and collectstatic",
+    ]);
+    assert.match(r.out, /^web1 {2}FAILED {3}migrate and collectstatic {2}exit code 1 {2}/m);
+  });
+});
+
+Deno.test("in_place: a failing health check fails the host and the release is not recorded", async () => {
+  await withFixture(async (f) => {
+    const r = await deploy(f, f.configured, {
+      respond: (cmd) =>
+        cmd.argv[0] === "python3"
+          ? { code: 1, stderr: "/healthz/ answered no HTTP 200 after 20 tries; last: HTTP 500\n" }
+          : undefined,
+    });
+    assert.equal(r.result.ok, false);
+    assert.equal(r.result.failedStep, "health check");
+    const err = r.result.error;
+    assert.ok(err instanceof UserError);
+    assert.equal(
+      err.message,
+      "Fix the app on web1: the health check failed: /healthz/ answered no HTTP 200 after 20 tries; last: HTTP 500",
+    );
+    assert.match(err.hint ?? "", /journalctl -u hello\.service/);
+    assert.equal(r.exec.lines().at(-1), HEALTH);
+  });
+});
+
+Deno.test("in_place: migrate and collectstatic output is reported as changes", async () => {
+  await withFixture(async (f) => {
+    const r = await deploy(f, f.configured, {
+      respond: (cmd) =>
+        isMigrate(cmd)
+          ? {
+            stdout: "Operations to perform:\n  Applying pages.0001_initial... OK\n" +
+              "  Applying pages.0002_more... OK\n\n130 static files copied to '/s'.\n",
+          }
+          : undefined,
+    });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    const step = r.result.steps.find((s) => s.name === "migrate and collectstatic")!;
+    assert.deepEqual(step.changes, ["applied 2 migrations", "copied 130 static files"]);
+  });
+});
+
+/** Answers of a host where this very release runs, with its services up. */
+async function liveAnswers(f: Fixture): Promise<Record<string, ProbeAnswer>> {
+  const { hash } = await dependencyPlan(f.loaded.host, f.release.artifactDir);
+  const venv = venvDir(layoutFor(f.loaded.host), hash, "3.11");
+  const state = {
+    strategy: "in_place",
+    release: "20261125T000000Z-abc1234",
+    commit: f.release.commit,
+    ref: "main",
+    tree: f.release.tree,
+    venv,
+    deployed_at: "2026-11-25T00:00:00.000Z",
+    environment: "test",
+  };
+  return {
+    ...f.configured,
+    "deploy-state": { out: JSON.stringify(state, null, 2) + "\n" },
+    "venvs": { out: `${venv}\n` },
+    "venv-link": { out: `${venv}\n` },
+  };
+}
+
+Deno.test("in_place: redeploying the live release unchanged skips migrate, restart, health check and record", async () => {
+  await withFixture(async (f) => {
+    const r = await deploy(f, await liveAnswers(f));
+    assert.equal(r.result.ok, true, String(r.result.error));
+    assert.deepEqual(r.exec.lines(), [FACTS, rsyncLine(f)]);
+    assert.match(
+      r.out,
+      /^web1 {11}restart services: already live: 20261126T070102Z-abc1234 \(main\) runs and nothing changed; --force redeploys$/m,
+    );
+    assert.deepEqual(r.result.steps.filter((s) => s.changes.length), []);
+  });
+});
+
+Deno.test("in_place: --force redeploys the live release", async () => {
+  await withFixture(async (f) => {
+    const r = await deploy(f, await liveAnswers(f), { force: true });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    assert.deepEqual(r.exec.lines(), [FACTS, rsyncLine(f), MIGRATE, RESTART, HEALTH, RECORD]);
+  });
+});
+
+Deno.test("in_place: the live release is redeployed when files changed on the host", async () => {
+  await withFixture(async (f) => {
+    const r = await deploy(f, await liveAnswers(f), { syncChanged: ["pages/views.py"] });
+    assert.deepEqual(r.exec.lines(), [FACTS, rsyncLine(f), MIGRATE, RESTART, HEALTH, RECORD]);
+    assert.deepEqual(r.result.steps.find((s) => s.name === "upload code")!.changes, [
+      "1 file changed",
+    ]);
+  });
+});
+
+Deno.test("in_place: the live release is restarted when its service is not running", async () => {
+  await withFixture(async (f) => {
+    const r = await deploy(f, {
+      ...await liveAnswers(f),
+      "units": { out: "hello enabled failed\n" },
+    });
+    assert.deepEqual(r.exec.lines(), [FACTS, rsyncLine(f), MIGRATE, RESTART, HEALTH, RECORD]);
+  });
+});

@@ -1,0 +1,299 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { gunicornUnit, type GunicornUnitData } from "../templates/systemd_unit.ts";
+import { nginxSite, type NginxSiteData } from "../templates/nginx_site.ts";
+import { envFile } from "../templates/env_file.ts";
+import {
+  BUILD_VENV_SH,
+  HEALTH_CHECK_PY,
+  MIGRATE_AND_COLLECTSTATIC_PY,
+  runWrapper,
+} from "../templates/scripts.ts";
+import { sh, withTempDir, writeFiles } from "./helpers/fixtures.ts";
+
+const UNIT: GunicornUnitData = {
+  appName: "hello",
+  appUser: "app",
+  workingDirectory: "/home/app/apps/hello/code",
+  envFile: "/home/app/apps/hello/shared/env",
+  runtimeDirectory: "hello",
+  python: "/home/app/apps/hello/venv/bin/python",
+  socketPath: "/run/hello/hello.sock",
+  wsgiModule: "hello.wsgi:application",
+  workers: 3,
+  timeout: 60,
+  extraArgs: [],
+};
+
+Deno.test("gunicornUnit: the whole unit for a sample app", () => {
+  assert.equal(
+    gunicornUnit(UNIT),
+    `# Written by djaploy. To change it, put your own file at this path in
+# infra/deploy_files/<env>/ and djaploy will use that instead.
+[Unit]
+Description=hello (gunicorn)
+After=network.target
+
+[Service]
+Type=notify
+NotifyAccess=main
+User=app
+Group=app
+WorkingDirectory=/home/app/apps/hello/code
+EnvironmentFile=/home/app/apps/hello/shared/env
+RuntimeDirectory=hello
+ExecStart=/home/app/apps/hello/venv/bin/python -m gunicorn --workers 3 --timeout 60 --bind unix:/run/hello/hello.sock hello.wsgi:application
+ExecReload=/bin/kill -s HUP $MAINPID
+KillMode=mixed
+TimeoutStopSec=30
+Restart=on-failure
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+`,
+  );
+});
+
+Deno.test("gunicornUnit: extra arguments are quoted and escaped for systemd's ExecStart=", () => {
+  const unit = gunicornUnit({
+    ...UNIT,
+    extraArgs: ["--access-logfile", "-", "--log-level=info", 'say "hi" $HOME 100%', "back\\slash"],
+  });
+  const exec = unit.split("\n").find((l) => l.startsWith("ExecStart="));
+  assert.equal(
+    exec,
+    "ExecStart=/home/app/apps/hello/venv/bin/python -m gunicorn --workers 3 --timeout 60 " +
+      "--bind unix:/run/hello/hello.sock --access-logfile - --log-level=info " +
+      '"say \\"hi\\" $$HOME 100%%" "back\\\\slash" hello.wsgi:application',
+  );
+});
+
+const SITE: NginxSiteData = {
+  appName: "hello",
+  serverName: "example.com www.example.com",
+  listen: 8080,
+  clientMaxBodySize: "20m",
+  socketPath: "/run/hello/hello.sock",
+  staticRoot: "/home/app/apps/hello/shared/staticfiles",
+  mediaRoot: "/home/app/apps/hello/shared/media",
+  acmeRoot: "/var/www/acme",
+  snippetsDir: "/etc/nginx/djaploy.d/hello",
+};
+
+Deno.test("nginxSite: the whole site for a sample app", () => {
+  assert.equal(
+    nginxSite(SITE),
+    `# Written by djaploy. To change it, put your own file at this path in
+# infra/deploy_files/<env>/ and djaploy will use that instead.
+upstream hello_app {
+    server unix:/run/hello/hello.sock fail_timeout=0;
+}
+
+server {
+    listen 8080;
+    listen [::]:8080;
+    server_name example.com www.example.com;
+    client_max_body_size 20m;
+
+    include /etc/nginx/djaploy.d/hello/*.conf;
+
+    location /.well-known/acme-challenge/ {
+        root /var/www/acme;
+    }
+
+    location /static/ {
+        alias /home/app/apps/hello/shared/staticfiles/;
+        expires 30d;
+        access_log off;
+    }
+
+    location /media/ {
+        alias /home/app/apps/hello/shared/media/;
+    }
+
+    location / {
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_redirect off;
+        proxy_pass http://hello_app;
+    }
+}
+`,
+  );
+});
+
+Deno.test("nginxSite: server_name _ makes the site the default server", () => {
+  const text = nginxSite({ ...SITE, serverName: "_", listen: 80 });
+  assert.match(text, /^ {4}listen 80 default_server;$/m);
+  assert.match(text, /^ {4}listen \[::\]:80 default_server;$/m);
+  assert.match(text, /^ {4}server_name _;$/m);
+  assert.doesNotMatch(nginxSite(SITE), /default_server/);
+});
+
+Deno.test('envFile: sorted NAME="value" lines under a header, read alike by systemd and sh', () => {
+  assert.equal(
+    envFile(
+      new Map([["SECRET_KEY", `it's $x "q" \\`], ["DEBUG", "0"], ["ALLOWED_HOSTS", "a.com b.com"]]),
+    ),
+    "# Written by djaploy from [env]. Do not edit: the next deploy rewrites it.\n" +
+      'ALLOWED_HOSTS="a.com b.com"\n' +
+      'DEBUG="0"\n' +
+      `SECRET_KEY="it's \\$x \\"q\\" \\\\"\n`,
+  );
+  assert.equal(
+    envFile(new Map()),
+    "# Written by djaploy from [env]. Do not edit: the next deploy rewrites it.\n",
+  );
+});
+
+const TRICKY = new Map([
+  ["QUOTE", "it's"],
+  ["DOLLAR", "$HOME ${PATH} $(id) `id`"],
+  ["SPACES", "  two  spaces  "],
+  ["NEWLINE", "line 1\nline 2\n"],
+  ["ALL", `a 'b' "c" $d \\e\nf # g`],
+  ["EMPTY", ""],
+]);
+
+Deno.test("envFile: every value comes back unchanged when /bin/sh sources the file", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "env");
+    await Deno.writeTextFile(path, envFile(TRICKY));
+    for (const [key, value] of TRICKY) {
+      const r = await sh(`set -a; . "$1"; printf '%s' "$${key}"`, [path]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, value, key);
+    }
+  });
+});
+
+Deno.test("runWrapper: the whole script", () => {
+  assert.equal(
+    runWrapper("/home/app/apps/hello/shared/env"),
+    `#!/bin/sh
+# Written by djaploy: runs a command with the app's environment, e.g.
+#   bin/run venv/bin/python code/manage.py shell
+set -a
+. '/home/app/apps/hello/shared/env'
+set +a
+exec "$@"
+`,
+  );
+});
+
+Deno.test("runWrapper: runs its arguments with the env file's variables exported", async () => {
+  await withTempDir(async (dir) => {
+    // A quote and a space in the path, to prove the path is quoted too.
+    const envPath = join(dir, "it's shared", "env");
+    await writeFiles(dir, { "it's shared/env": envFile(TRICKY) });
+    const run = join(dir, "run");
+    await Deno.writeTextFile(run, runWrapper(envPath));
+    await Deno.chmod(run, 0o755);
+    const out = await new Deno.Command(run, {
+      args: ["sh", "-c", 'printf "%s|%s|%s" "$QUOTE" "$ALL" "$1"', "sh", "arg with 'quote'"],
+      env: {},
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.equal(out.code, 0, dec.decode(out.stderr));
+    assert.equal(dec.decode(out.stdout), `it's|${TRICKY.get("ALL")}|arg with 'quote'`);
+  });
+});
+
+async function pythonParses(source: string): Promise<{ code: number; stderr: string }> {
+  const child = new Deno.Command("python3", {
+    args: ["-c", "import ast,sys; ast.parse(sys.stdin.read())"],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(source));
+  await writer.close();
+  const out = await child.output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test("HEALTH_CHECK_PY and MIGRATE_AND_COLLECTSTATIC_PY are valid Python", async () => {
+  for (const source of [HEALTH_CHECK_PY, MIGRATE_AND_COLLECTSTATIC_PY]) {
+    const r = await pythonParses(source);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  // The check itself would catch a broken script: prove it.
+  assert.notEqual((await pythonParses("def broken(:\n")).code, 0);
+});
+
+Deno.test("HEALTH_CHECK_PY: reports an unreachable socket on stderr and exits 1", async () => {
+  await withTempDir(async (dir) => {
+    const out = await new Deno.Command("python3", {
+      args: ["-c", HEALTH_CHECK_PY, join(dir, "none.sock"), "/", "localhost", "200", "2", "0"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 1);
+    assert.match(
+      new TextDecoder().decode(out.stderr),
+      /^\/ answered no HTTP 200 after 2 tries; last: .*No such file or directory/,
+    );
+  });
+});
+
+Deno.test("HEALTH_CHECK_PY: probes over the unix socket with the Host header and https, until the status matches", async () => {
+  await withTempDir(async (dir) => {
+    const socket = join(dir, "app.sock");
+    let requests = 0;
+    const seen: string[] = [];
+    const server = Deno.serve(
+      { path: socket, transport: "unix", onListen: () => {} },
+      (req) => {
+        requests++;
+        seen.push(`${req.headers.get("host")} ${req.headers.get("x-forwarded-proto")}`);
+        // Starting up: two failures first.
+        if (requests < 3) return new Response("  starting\n  up ", { status: 503 });
+        return new Response("ok", { status: 200 });
+      },
+    );
+    try {
+      const run = (expected: string, retries: string) =>
+        new Deno.Command("python3", {
+          args: ["-c", HEALTH_CHECK_PY, socket, "/health/", "example.com", expected, retries, "0"],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+      const dec = new TextDecoder();
+      const ok = await run("200", "5");
+      assert.equal(ok.code, 0, dec.decode(ok.stderr));
+      assert.equal(dec.decode(ok.stdout), "HTTP 200 after 3 tries\n");
+      assert.deepEqual(seen, Array(3).fill("example.com https"));
+
+      const bad = await run("204", "2");
+      assert.equal(bad.code, 1);
+      assert.equal(
+        dec.decode(bad.stderr),
+        "/health/ answered no HTTP 204 after 2 tries; last: HTTP 200: ok\n",
+      );
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
+Deno.test("BUILD_VENV_SH is valid sh", async () => {
+  const r = await sh('sh -n -c "$1"', [BUILD_VENV_SH]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.notEqual((await sh('sh -n -c "$1"', ["if then fi"])).code, 0);
+});
+
+Deno.test("BUILD_VENV_SH: an existing complete virtualenv is left alone", async () => {
+  await withTempDir(async (dir) => {
+    const venv = join(dir, "venv");
+    await writeFiles(venv, { ".djaploy-complete": "", "marker": "kept" });
+    const r = await sh(BUILD_VENV_SH, [venv, "python3-no-such", "pip", "0", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await Deno.readTextFile(join(venv, "marker")), "kept");
+  });
+});
