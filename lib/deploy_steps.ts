@@ -2,7 +2,7 @@
 import { posix } from "node:path";
 import type { Step, StepContext } from "./module.ts";
 import { dependencyPlan } from "./dependencies.ts";
-import { venvDir } from "./layout.ts";
+import { type Slot, venvDir } from "./layout.ts";
 import { shScript } from "./remote_command.ts";
 import {
   BUILD_VENV_SH,
@@ -14,17 +14,37 @@ import type { Layout } from "./layout.ts";
 import type { HostConfig } from "./config/types.ts";
 import { fileProbe, linkProbe, unitsProbe, userProbe } from "./probes.ts";
 import { UserError } from "./errors.ts";
+import { djangoInputs } from "./django_inputs.ts";
 
-/** The record of what runs on a host, in .djaploy/state.json. */
-export interface DeployState {
-  readonly strategy: string;
+/** One deployed release, as recorded on the host. */
+export interface ReleaseRecord {
   readonly release: string;
   readonly commit: string;
   readonly ref: string;
   readonly tree: string;
   readonly venv: string;
+  readonly python?: string;
   readonly deployed_at: string;
+  readonly activated_at?: string;
   readonly environment: string;
+  /** Hashes of what migrate and collectstatic read (lib/django_inputs.ts). */
+  readonly migrate_hash?: string;
+  readonly static_hash?: string;
+}
+
+export interface SlotRecord extends ReleaseRecord {
+  /** staged: running, not receiving traffic; active: receiving traffic; failed: did not pass its health check. */
+  readonly state: "staged" | "active" | "stopped" | "failed";
+}
+
+/**
+ * .djaploy/state.json: the live release at the top level (every strategy),
+ * and for slot strategies which slot is active and what each one holds.
+ */
+export interface DeployState extends ReleaseRecord {
+  readonly strategy: string;
+  readonly active?: Slot;
+  readonly slots?: Partial<Record<Slot, SlotRecord>>;
 }
 
 export function stateProbe(layout: Layout): FactProbe<DeployState | undefined> {
@@ -64,13 +84,40 @@ export function deployProbes(host: HostConfig, layout: Layout): FactProbe[] {
   ];
 }
 
+/** Where the new code is and which Python runs it: set by the strategy, in_place by default. */
+export interface Target {
+  readonly codeDir: string;
+  /** manage.py's folder. */
+  readonly manageDir: string;
+  readonly python: string;
+}
+
+export function setTarget(ctx: StepContext, codeDir: string): void {
+  ctx.notes.set("target.codeDir", codeDir);
+}
+
+export function target(ctx: StepContext): Target {
+  const codeDir = (ctx.notes.get("target.codeDir") as string | undefined) ?? ctx.layout.codeDir;
+  const venv = ctx.notes.get("venv") as string | undefined;
+  // in_place runs through the venv link; slot strategies name their venv directly.
+  const python = ctx.notes.has("target.codeDir") && venv
+    ? posix.join(venv, "bin", "python")
+    : posix.join(ctx.layout.venvLink, "bin", "python");
+  return { codeDir, manageDir: posix.join(codeDir, ctx.layout.manageRel), python };
+}
+
+/** The host's deploy state as it was when the run started. */
+export function liveState(ctx: StepContext): DeployState | undefined {
+  return ctx.facts.get(stateProbe(ctx.layout));
+}
+
 /**
  * The release is the one that runs, nothing else changed in this run, and
  * its services are up: there is nothing to migrate, restart or check.
  */
 export function alreadyLive(ctx: StepContext): boolean {
   if (ctx.force || ctx.hostChanges.length > 0) return false;
-  const state = ctx.facts.get(stateProbe(ctx.layout));
+  const state = liveState(ctx);
   if (!state || state.tree !== ctx.release?.tree || state.venv !== ctx.notes.get("venv")) {
     return false;
   }
@@ -98,6 +145,7 @@ export const dependencies: Step = {
     const plan = await dependencyPlan(ctx.host, release.artifactDir);
     const venv = venvDir(ctx.layout, plan.hash, ctx.host.python_version);
     ctx.notes.set("venv", venv);
+    ctx.notes.set("dependencyHash", plan.hash);
     if (!ctx.facts.get(venvsProbe(ctx.layout)).has(venv)) {
       ctx.log.info(`installing with ${plan.manager} (${plan.lockFile} changed)`);
       await ctx.exec.run({
@@ -107,7 +155,7 @@ export const dependencies: Step = {
           `python${ctx.host.python_version}`,
           plan.manager,
           ctx.host.dependencies.system_site_packages ? "1" : "0",
-          ctx.layout.codeDir,
+          target(ctx).codeDir,
           ...ctx.host.dependencies.install_args,
         ),
         as: ctx.host.app_user,
@@ -117,7 +165,7 @@ export const dependencies: Step = {
   },
 };
 
-/** Points the venv link of the code at the release's virtualenv. */
+/** in_place: points the venv link at the release's virtualenv. */
 export const linkVenv: Step = {
   name: "link virtualenv",
   async run(ctx) {
@@ -129,29 +177,52 @@ export const linkVenv: Step = {
   },
 };
 
-/** manage.py run as the app user, with the app's environment, from the code's folder. */
-export function manageArgv(ctx: StepContext, args: readonly string[]): string[] {
-  return [
-    ctx.layout.runScript,
-    posix.join(ctx.layout.venvLink, "bin", "python"),
-    ctx.layout.manageFile,
-    ...args,
-  ];
+/** manage.py run as the app user, with the app's environment, from manage.py's folder. */
+export function manageCommand(ctx: StepContext, args: readonly string[], t: Target = target(ctx)) {
+  return {
+    argv: [ctx.layout.runScript, t.python, ctx.layout.manageFile, ...args],
+    as: ctx.host.app_user,
+    cwd: t.manageDir,
+  };
+}
+
+/** Runs migrate and/or collectstatic for the target, in one Python process. */
+export async function runDjangoTasks(
+  ctx: StepContext,
+  tasks: { migrate: boolean; collectstatic: boolean },
+  t: Target = target(ctx),
+): Promise<void> {
+  if (!tasks.migrate && !tasks.collectstatic) return;
+  const code = MIGRATE_AND_COLLECTSTATIC_PY
+    .replace("MIGRATE = True", `MIGRATE = ${tasks.migrate ? "True" : "False"}`)
+    .replace("COLLECTSTATIC = True", `COLLECTSTATIC = ${tasks.collectstatic ? "True" : "False"}`);
+  const out = await ctx.exec.run(manageCommand(ctx, ["shell", "-c", code], t));
+  const applied = out.stdout.split("\n").filter((l) => /Applying .* OK/.test(l)).length;
+  const copied = /(\d+) static files? copied/.exec(out.stdout)?.[1];
+  if (applied) ctx.changed(`applied ${applied} migration${applied === 1 ? "" : "s"}`);
+  if (copied && copied !== "0") ctx.changed(`copied ${copied} static files`);
 }
 
 export const migrateAndCollectstatic: Step = {
   name: "migrate and collectstatic",
   async run(ctx) {
     if (alreadyLive(ctx)) return;
-    const out = await ctx.exec.run({
-      argv: manageArgv(ctx, ["shell", "-c", MIGRATE_AND_COLLECTSTATIC_PY]),
-      as: ctx.host.app_user,
-      cwd: ctx.layout.manageDir,
-    });
-    const applied = out.stdout.split("\n").filter((l) => /Applying .* OK/.test(l)).length;
-    const copied = /(\d+) static files? copied/.exec(out.stdout)?.[1];
-    if (applied) ctx.changed(`applied ${applied} migration${applied === 1 ? "" : "s"}`);
-    if (copied && copied !== "0") ctx.changed(`copied ${copied} static files`);
+    const inputs = await djangoInputs(
+      ctx.release!.artifactDir,
+      ctx.notes.get("dependencyHash") as string,
+    );
+    ctx.notes.set("djangoInputs", inputs);
+    const live = liveState(ctx);
+    const migrate = ctx.force || live?.migrate_hash !== inputs.migrate;
+    const collectstatic = ctx.force || live?.static_hash !== inputs.static;
+    if (!migrate || !collectstatic) {
+      const skipped = [!migrate && "migrate", !collectstatic && "collectstatic"].filter(Boolean)
+        .join(" and ");
+      ctx.log.info(
+        `${skipped}: inputs unchanged since the live release, skipped (--force runs them)`,
+      );
+    }
+    await runDjangoTasks(ctx, { migrate, collectstatic });
   },
 };
 
@@ -192,9 +263,7 @@ export async function healthCheck(ctx: StepContext, socketPath: string): Promise
   if (r.code !== 0) {
     throw new UserError(
       `Fix the app on ${ctx.host.name}: the health check failed: ${r.stderr.trim()}`,
-      {
-        hint: `See the app's log: journalctl -u ${ctx.layout.unitName} -n 50 (or djaploy logs)`,
-      },
+      { hint: `See the app's log: journalctl -u ${ctx.layout.unitName} -n 50` },
     );
   }
   ctx.log.debug(r.stdout.trim());
@@ -206,25 +275,38 @@ export const healthCheckStep: Step = {
     ctx.notes.get("alreadyLive") ? Promise.resolve() : healthCheck(ctx, ctx.layout.socketPath),
 };
 
+/** The record of the release this run deployed. */
+export function releaseRecord(ctx: StepContext): ReleaseRecord {
+  const r = ctx.release!;
+  const inputs = ctx.notes.get("djangoInputs") as { migrate: string; static: string } | undefined;
+  const live = liveState(ctx);
+  return {
+    release: r.name,
+    commit: r.commit,
+    ref: r.ref,
+    tree: r.tree,
+    venv: ctx.notes.get("venv") as string,
+    python: ctx.host.python_version,
+    deployed_at: new Date().toISOString(),
+    environment: ctx.env.name,
+    migrate_hash: inputs?.migrate ?? live?.migrate_hash,
+    static_hash: inputs?.static ?? live?.static_hash,
+  };
+}
+
+/** Writes state.json atomically. */
+export async function writeState(ctx: StepContext, state: DeployState): Promise<void> {
+  await ctx.exec.run({
+    argv: shScript('umask 022; cat > "$1.new" && mv -f "$1.new" "$1"', ctx.layout.stateFile),
+    as: ctx.host.app_user,
+    stdin: JSON.stringify(state, null, 2) + "\n",
+  });
+}
+
 export const recordRelease: Step = {
   name: "record release",
   async run(ctx) {
     if (ctx.notes.get("alreadyLive")) return;
-    const r = ctx.release!;
-    const state: DeployState = {
-      strategy: ctx.host.deployment_strategy,
-      release: r.name,
-      commit: r.commit,
-      ref: r.ref,
-      tree: r.tree,
-      venv: ctx.notes.get("venv") as string,
-      deployed_at: new Date().toISOString(),
-      environment: ctx.env.name,
-    };
-    await ctx.exec.run({
-      argv: shScript('umask 022; cat > "$1.new" && mv -f "$1.new" "$1"', ctx.layout.stateFile),
-      as: ctx.host.app_user,
-      stdin: JSON.stringify(state, null, 2) + "\n",
-    });
+    await writeState(ctx, { strategy: ctx.host.deployment_strategy, ...releaseRecord(ctx) });
   },
 };

@@ -37,6 +37,15 @@ export interface Layout {
   readonly nginxEnabledPath: string;
   /** Snippets the app's server block includes: /etc/nginx/djaploy.d/{app_name}. */
   readonly nginxSnippetsDir: string;
+  /** zero_downtime: one folder per release, and `current` linking the live one. */
+  readonly releasesDir: string;
+  readonly currentLink: string;
+  /** Slot strategies: slots/blue and slots/green (folders, or links to releases). */
+  readonly slotsDir: string;
+  /** Slot strategies: the nginx upstream file naming the live slot's socket. */
+  readonly upstreamFile: string;
+  /** manage.py's folder relative to the code's root ("." when at the root). */
+  readonly manageRel: string;
   /** The directory manage.py is in, inside codeDir. */
   readonly manageDir: string;
   readonly manageFile: string;
@@ -74,7 +83,46 @@ export function layoutFor(host: HostConfig): Layout {
     nginxSitePath: `/etc/nginx/sites-available/${host.app_name}.conf`,
     nginxEnabledPath: `/etc/nginx/sites-enabled/${host.app_name}.conf`,
     nginxSnippetsDir: `/etc/nginx/djaploy.d/${host.app_name}`,
+    releasesDir: posix.join(appDir, "releases"),
+    currentLink: posix.join(appDir, "current"),
+    slotsDir: posix.join(appDir, "slots"),
+    upstreamFile: `/etc/nginx/sites-available/${host.app_name}-upstream.conf`,
+    manageRel: posix.dirname(manageRel),
     manageDir: posix.join(codeDir, posix.dirname(manageRel)),
     manageFile: posix.basename(manageRel),
+  };
+}
+
+export type Slot = "blue" | "green";
+export const SLOTS: readonly Slot[] = ["blue", "green"];
+
+export function otherSlot(slot: Slot): Slot {
+  return slot === "blue" ? "green" : "blue";
+}
+
+/** Where one slot of the slot strategies lives and runs. */
+export interface SlotLayout {
+  readonly slot: Slot;
+  /** slots/{slot}: a folder (bluegreen) or a link to a release (zero_downtime). */
+  readonly dir: string;
+  /** `{app}-{slot}.service` */
+  readonly unitName: string;
+  readonly unitPath: string;
+  /** /run/{app}-{slot} */
+  readonly runtimeDir: string;
+  /** /run/{app}-{slot}/{app}.sock */
+  readonly socketPath: string;
+}
+
+export function slotLayout(host: HostConfig, layout: Layout, slot: Slot): SlotLayout {
+  const unitName = `${host.app_name}-${slot}.service`;
+  const runtimeDir = `/run/${host.app_name}-${slot}`;
+  return {
+    slot,
+    dir: posix.join(layout.slotsDir, slot),
+    unitName,
+    unitPath: `/etc/systemd/system/${unitName}`,
+    runtimeDir,
+    socketPath: posix.join(runtimeDir, `${host.app_name}.sock`),
   };
 }

@@ -40,9 +40,10 @@ export function fileProbe(name: string, path: string): FactProbe<string | undefi
 /** `systemctl is-enabled` and `is-active` of units, by unit. */
 export function unitsProbe(
   units: readonly string[],
+  name = "units",
 ): FactProbe<Map<string, { enabled: string; active: string }>> {
   return {
-    name: "units",
+    name,
     argv: shScript(
       'for u; do printf "%s %s %s\\n" "$u" "$(systemctl is-enabled "$u" 2>/dev/null || true)" "$(systemctl is-active "$u" 2>/dev/null || true)"; done',
       ...units,

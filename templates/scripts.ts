@@ -71,8 +71,11 @@ touch "$venv/.djaploy-complete"
 /** migrate and collectstatic in one Python process (each alone costs a Django start-up). */
 export const MIGRATE_AND_COLLECTSTATIC_PY = `from django.conf import settings
 from django.core.management import call_command
-call_command("migrate", interactive=False, verbosity=1)
-if "django.contrib.staticfiles" in settings.INSTALLED_APPS:
+MIGRATE = True
+COLLECTSTATIC = True
+if MIGRATE:
+    call_command("migrate", interactive=False, verbosity=1)
+if COLLECTSTATIC and "django.contrib.staticfiles" in settings.INSTALLED_APPS:
     call_command("collectstatic", interactive=False, verbosity=1)
 `;
 

@@ -36,6 +36,8 @@ export type { ParseContext } from "./validators.ts";
 
 export const BUILTIN_MODULES: readonly string[] = ["core", "nginx", "systemd"];
 
+/** A relative path inside the project: no leading "/", no ".." segment. */
+export const RELATIVE_PATH = /^(?!\/)(?!(.*\/)?\.\.(\/|$))[^\0]+$/;
 export const SAFE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 export const SERVICE_NAME = /^[a-z][a-z0-9_@.-]{0,62}$/;
 export const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -236,7 +238,24 @@ export const TOP_LEVEL_KEYS: Readonly<Record<string, KeySpec>> = {
     scopes: ALL_SCOPES,
     parse: integer({ min: 1 }),
     defaultValue: 5,
-    doc: "How many releases to keep on the server (for rollback).",
+    doc: "zero_downtime: how many releases to keep on the server (for rollback); the live and " +
+      "the previous good release are always kept, failed ones do not count.",
+  },
+  shared_resources: {
+    type: "array of strings",
+    scopes: ALL_SCOPES,
+    parse: arrayOf(matching(RELATIVE_PATH)),
+    defaultValue: [],
+    doc: 'Project paths (relative, e.g. `"bostad/public"`) that live in `shared/` and are linked ' +
+      "into every release and slot, so that uploads survive deploys.",
+  },
+  rolling: {
+    type: "integer",
+    scopes: ALL_SCOPES,
+    parse: integer({ min: 0 }),
+    defaultValue: 0,
+    doc: "Deploy this many hosts at a time (0: all at once); a failed batch stops the rollout. " +
+      "Read from the environment's first host; `--batch-size` overrides it.",
   },
 };
 

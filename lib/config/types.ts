@@ -79,6 +79,8 @@ export interface HostConfig {
   readonly services: readonly string[];
   readonly modules: readonly ModuleRef[];
   readonly keep_releases: number;
+  readonly shared_resources: readonly string[];
+  readonly rolling: number;
 
   readonly dependencies: DependenciesConfig;
   readonly gunicorn: GunicornConfig;

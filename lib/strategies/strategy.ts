@@ -8,6 +8,8 @@ export interface Strategy {
   readonly name: string;
   /** Probes the strategy's own steps read. */
   readonly facts: (host: HostConfig, layout: Layout) => readonly FactProbe[];
+  /** Remote files whose content hash the strategy's steps compare before writing. */
+  readonly files?: (host: HostConfig, layout: Layout) => readonly string[];
   /** The steps, given a function that returns the modules' steps for a phase. */
   readonly plan: (phase: (p: Phase) => readonly Step[]) => readonly Step[];
 }

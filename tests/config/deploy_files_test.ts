@@ -1,3 +1,4 @@
+import { displayPath } from "../../lib/config/load.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { listDeployFiles } from "../../lib/config/deploy_files.ts";
@@ -59,7 +60,9 @@ Deno.test("deploy files: a symlink is rejected, even one that stays inside the t
       assert.ok(e instanceof ConfigError);
       assert.equal(
         e.message,
-        `${join(root, "etc/link.conf")}: must be a regular file or folder: got a symlink`,
+        `${
+          displayPath(join(root, "etc/link.conf"), Deno.cwd())
+        }: must be a regular file or folder: got a symlink`,
       );
       assert.match(e.hint ?? "", /copy the file/);
       return true;
@@ -91,7 +94,9 @@ Deno.test({ name: "deploy files: a socket is rejected", ignore: !canListenUnix }
       await assert.rejects(() => listDeployFiles(infra, "production"), (e: ConfigError) => {
         assert.equal(
           e.message,
-          `${join(root, "run/app.sock")}: must be a regular file or folder: got a socket`,
+          `${
+            displayPath(join(root, "run/app.sock"), Deno.cwd())
+          }: must be a regular file or folder: got a socket`,
         );
         return true;
       });

@@ -580,6 +580,8 @@ Deno.test("host: every key gets its built-in default", async () => {
       { spec: "systemd", kind: "builtin" },
     ],
     keep_releases: 5,
+    shared_resources: [],
+    rolling: 0,
     dependencies: { install_args: [], system_site_packages: false },
     gunicorn: { wsgi_module: "hello.wsgi:application", workers: 2, timeout: 30, extra_args: [] },
     nginx: { server_name: "_", listen: 80, client_max_body_size: "10m" },

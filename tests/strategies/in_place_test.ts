@@ -1,3 +1,4 @@
+import { djangoInputs } from "../../lib/django_inputs.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { RemoteCommand } from "../../lib/remote_command.ts";
@@ -114,6 +115,7 @@ Deno.test("in_place: first deploy to a configured host sends code, builds the ve
 
     // The state file records what now runs.
     const state = JSON.parse(r.exec.recorded[7].command!.stdin as string);
+    const depHash = (await dependencyPlan(f.loaded.host, f.release.artifactDir)).hash;
     assert.match(state.deployed_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     delete state.deployed_at;
     assert.deepEqual(state, {
@@ -123,7 +125,11 @@ Deno.test("in_place: first deploy to a configured host sends code, builds the ve
       ref: "main",
       tree: "tree-new",
       venv,
+      python: "3.11",
       environment: "test",
+      // What migrate and collectstatic read, so the next deploy can skip them.
+      migrate_hash: (await djangoInputs(f.release.artifactDir, depHash)).migrate,
+      static_hash: (await djangoInputs(f.release.artifactDir, depHash)).static,
     });
 
     assert.deepEqual(

@@ -1,0 +1,190 @@
+/**
+ * What zero_downtime and bluegreen share: two gunicorn units, {app}-blue and
+ * {app}-green, each on its own socket, and nginx's upstream file naming the
+ * one that gets traffic. A new release starts in the idle slot and must pass
+ * its health check before traffic moves; moving traffic is an atomic write
+ * of the upstream file, `nginx -t` and a graceful reload, undone if nginx
+ * refuses. The slot that loses traffic is drained before it stops.
+ */
+import { posix } from "node:path";
+import type { StepContext } from "../module.ts";
+import type { FactProbe } from "../facts.ts";
+import type { HostConfig } from "../config/types.ts";
+import { type Layout, type Slot, type SlotLayout, slotLayout, SLOTS } from "../layout.ts";
+import {
+  deployProbes,
+  type DeployState,
+  healthCheck,
+  liveState,
+  writeState,
+} from "../deploy_steps.ts";
+import { fileProbe, linkProbe, unitsProbe } from "../probes.ts";
+import { putFile, sha256 } from "../remote_ops.ts";
+import { shScript } from "../remote_command.ts";
+import { gunicornUnit } from "../../templates/systemd_unit.ts";
+import { nginxUpstream } from "../../templates/nginx_upstream.ts";
+import { DRAIN_AND_STOP_SH, SWITCH_UPSTREAM_SH } from "../../templates/scripts.ts";
+import { UserError } from "../errors.ts";
+
+export const SLOT_STRATEGIES = ["zero_downtime", "bluegreen"];
+
+export function isSlotStrategy(host: HostConfig): boolean {
+  return SLOT_STRATEGIES.includes(host.deployment_strategy);
+}
+
+/** The app's in_place unit (`{app}.service`), which a slot strategy takes over from. */
+export function inPlaceUnit(host: HostConfig): string {
+  return `${host.app_name}.service`;
+}
+
+export function slotUnitsProbe(host: HostConfig, layout: Layout) {
+  return unitsProbe(
+    [...SLOTS.map((s) => slotLayout(host, layout, s).unitName), inPlaceUnit(host)],
+    "slot-units",
+  );
+}
+
+export function slotFacts(host: HostConfig, layout: Layout): FactProbe[] {
+  return [
+    ...deployProbes(host, layout),
+    slotUnitsProbe(host, layout),
+    linkProbe("current-link", layout.currentLink),
+    ...SLOTS.map((s) => linkProbe(`slot-link:${s}`, slotLayout(host, layout, s).dir)),
+  ];
+}
+
+export function slotFiles(host: HostConfig, layout: Layout): string[] {
+  return [...SLOTS.map((s) => slotLayout(host, layout, s).unitPath), layout.upstreamFile];
+}
+
+/** The slot that gets traffic now, if a slot strategy deployed here before. */
+export function activeSlot(ctx: StepContext): Slot | undefined {
+  const state = liveState(ctx);
+  return state?.slots ? state.active : undefined;
+}
+
+export function unitState(ctx: StepContext, unit: string): { enabled: string; active: string } {
+  return ctx.facts.get(slotUnitsProbe(ctx.host, ctx.layout)).get(unit) ??
+    { enabled: "missing", active: "inactive" };
+}
+
+export function slotOf(ctx: StepContext, slot: Slot): SlotLayout {
+  return slotLayout(ctx.host, ctx.layout, slot);
+}
+
+function slotUnit(ctx: StepContext, s: SlotLayout, venv: string): string {
+  const h = ctx.host;
+  return gunicornUnit({
+    appName: `${h.app_name} (${s.slot})`,
+    appUser: h.app_user,
+    workingDirectory: posix.join(s.dir, ctx.layout.manageRel),
+    envFile: ctx.layout.envFile,
+    runtimeDirectory: posix.basename(s.runtimeDir),
+    python: posix.join(venv, "bin", "python"),
+    socketPath: s.socketPath,
+    wsgiModule: h.gunicorn.wsgi_module,
+    workers: h.gunicorn.workers,
+    timeout: h.gunicorn.timeout,
+    extraArgs: h.gunicorn.extra_args,
+  });
+}
+
+/**
+ * (Re)starts a slot on its code and venv, then health-checks it over its own
+ * socket. A slot that fails is stopped again: it never gets traffic.
+ */
+export async function startSlot(ctx: StepContext, s: SlotLayout, venv: string): Promise<void> {
+  const wrote = await putFile(ctx, { path: s.unitPath, content: slotUnit(ctx, s, venv) });
+  if (wrote) await ctx.exec.run({ argv: ["systemctl", "daemon-reload"], as: "root" });
+  const restart = await ctx.exec.run({
+    argv: ["systemctl", "restart", s.unitName],
+    as: "root",
+    okCodes: [0, 1],
+  });
+  try {
+    if (restart.code !== 0) {
+      throw new UserError(`Fix the app on ${ctx.host.name}: ${s.unitName} did not start`, {
+        hint: `See its log: journalctl -u ${s.unitName} -n 50`,
+      });
+    }
+    await healthCheck(ctx, s.socketPath);
+  } catch (err) {
+    await ctx.exec.run({ argv: ["systemctl", "stop", s.unitName], as: "root", okCodes: [0, 1, 5] });
+    throw err;
+  }
+  ctx.changed(`started ${s.unitName}`);
+}
+
+/** Sends nginx's traffic to a slot's socket (atomic; undone when nginx refuses it). */
+export async function switchTraffic(ctx: StepContext, socketPath: string): Promise<void> {
+  const text = nginxUpstream(ctx.host.app_name, socketPath);
+  if (ctx.facts.fileHash(ctx.layout.upstreamFile) === sha256(text)) return;
+  const r = await ctx.exec.run({
+    argv: shScript(SWITCH_UPSTREAM_SH, ctx.layout.upstreamFile),
+    as: "root",
+    stdin: text,
+    okCodes: [0, 1],
+  });
+  if (r.code !== 0) {
+    throw new UserError(
+      `Fix nginx on ${ctx.host.name}: it refused the switch, traffic stays where it was`,
+      {
+        hint: r.stderr.trim(),
+      },
+    );
+  }
+  ctx.facts.setFileHash(ctx.layout.upstreamFile, sha256(text));
+  ctx.changed(`traffic -> ${socketPath}`);
+}
+
+/** Starts the slot's unit at boot instead of the others. */
+export async function bootWith(
+  ctx: StepContext,
+  unit: string,
+  others: readonly string[],
+): Promise<void> {
+  await ctx.exec.run({
+    argv: shScript(
+      'u=$1; shift; systemctl enable --quiet "$u" && for o; do systemctl disable --quiet "$o" 2>/dev/null; done; true',
+      unit,
+      ...others,
+    ),
+    as: "root",
+  });
+}
+
+/** Stops a unit once nginx's previous workers have finished with it. */
+export async function drainAndStop(ctx: StepContext, unit: string): Promise<void> {
+  await ctx.exec.run({ argv: shScript(DRAIN_AND_STOP_SH, unit), as: "root" });
+  ctx.changed(`stopped ${unit}`);
+}
+
+/** Points a link at a target atomically; a real folder in its place is moved aside first. */
+export async function pointLink(ctx: StepContext, link: string, dest: string): Promise<void> {
+  await ctx.exec.run({
+    argv: shScript(
+      `set -e
+link=$1 dest=$2
+mkdir -p "\${link%/*}"
+if [ -d "$link" ] && [ ! -L "$link" ]; then mv "$link" "$link.replaced-$(date +%Y%m%dT%H%M%S)"; fi
+ln -sfn "$dest" "$link.new"
+mv -fT "$link.new" "$link"`,
+      link,
+      dest,
+    ),
+    as: ctx.host.app_user,
+  });
+}
+
+/** Writes state.json with one slot's record changed. */
+export async function recordSlots(
+  ctx: StepContext,
+  next: Omit<DeployState, "strategy">,
+): Promise<void> {
+  await writeState(ctx, { strategy: ctx.host.deployment_strategy, ...next });
+}
+
+/** The other services (workers) of the app: everything in `services` but the web unit slots replace. */
+export function otherServices(host: HostConfig): string[] {
+  return host.services.filter((s) => s !== host.app_name && s !== inPlaceUnit(host));
+}
