@@ -2,13 +2,22 @@
  * djaploy's command line. The only place that reads Deno.args, prints
  * top-level errors and exits.
  */
-import { type CommandDef, commandHelp, parseArgs, type Parsed } from "./lib/cli_args.ts";
+import {
+  type CommandDef,
+  commandHelp,
+  editDistance,
+  parseArgs,
+  type Parsed,
+} from "./lib/cli_args.ts";
 import { UsageError, UserError } from "./lib/errors.ts";
 import { Ui, type Verbosity } from "./lib/ui.ts";
 import { VERSION } from "./lib/version.ts";
 import { configure, configureCommand } from "./lib/commands/configure.ts";
 import { deploy, deployCommand } from "./lib/commands/deploy.ts";
 import { verify, verifyCommand } from "./lib/commands/verify.ts";
+import { activate, activateCommand, rollback, rollbackCommand } from "./lib/commands/slots.ts";
+import { releases, releasesCommand, status, statusCommand } from "./lib/commands/status.ts";
+import { unlock, unlockCommand } from "./lib/commands/unlock.ts";
 
 interface Command {
   readonly def: CommandDef;
@@ -19,6 +28,11 @@ export const COMMANDS: readonly Command[] = [
   { def: verifyCommand, run: verify },
   { def: configureCommand, run: configure },
   { def: deployCommand, run: deploy },
+  { def: activateCommand, run: activate },
+  { def: rollbackCommand, run: rollback },
+  { def: statusCommand, run: status },
+  { def: releasesCommand, run: releases },
+  { def: unlockCommand, run: unlock },
 ];
 
 function mainHelp(): string {
@@ -59,11 +73,13 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     }
     const command = COMMANDS.find((c) => c.def.name === name || c.def.aliases?.includes(name));
     if (!command) {
+      const names = COMMANDS.map((c) => c.def.name);
+      const near = names.find((c) => editDistance(c, name) <= 2);
       throw new UsageError(
-        `Unknown command "${name}": try one of ${COMMANDS.map((c) => c.def.name).join(", ")}`,
-        {
-          hint: "See: djaploy --help",
-        },
+        `Unknown command "${name}"${near ? ` (did you mean "${near}"?)` : ""}: try one of ${
+          names.join(", ")
+        }`,
+        { hint: "See: djaploy --help" },
       );
     }
     const args = parseArgs(rest, command.def);

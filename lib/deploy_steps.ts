@@ -12,7 +12,7 @@ import {
 import type { FactProbe } from "./facts.ts";
 import type { Layout } from "./layout.ts";
 import type { HostConfig } from "./config/types.ts";
-import { fileProbe, linkProbe, unitsProbe, userProbe } from "./probes.ts";
+import { appUnitsProbe, fileProbe, linkProbe, userProbe } from "./probes.ts";
 import { UserError } from "./errors.ts";
 import { djangoInputs } from "./django_inputs.ts";
 
@@ -79,7 +79,7 @@ export function deployProbes(host: HostConfig, layout: Layout): FactProbe[] {
     userProbe(host.app_user),
     stateProbe(layout),
     venvsProbe(layout),
-    unitsProbe(host.services),
+    appUnitsProbe(host),
     linkProbe("venv-link", layout.venvLink),
   ];
 }
@@ -121,7 +121,7 @@ export function alreadyLive(ctx: StepContext): boolean {
   if (!state || state.tree !== ctx.release?.tree || state.venv !== ctx.notes.get("venv")) {
     return false;
   }
-  const units = ctx.facts.get(unitsProbe(ctx.host.services));
+  const units = ctx.facts.get(appUnitsProbe(ctx.host));
   return ctx.host.services.every((s) => units.get(s)?.active === "active");
 }
 
@@ -219,7 +219,7 @@ export const migrateAndCollectstatic: Step = {
       const skipped = [!migrate && "migrate", !collectstatic && "collectstatic"].filter(Boolean)
         .join(" and ");
       ctx.log.info(
-        `${skipped}: inputs unchanged since the live release, skipped (--force runs them)`,
+        `skipped ${skipped}: what they read is unchanged since the live release (--force runs them)`,
       );
     }
     await runDjangoTasks(ctx, { migrate, collectstatic });
@@ -294,10 +294,19 @@ export function releaseRecord(ctx: StepContext): ReleaseRecord {
   };
 }
 
-/** Writes state.json atomically. */
-export async function writeState(ctx: StepContext, state: DeployState): Promise<void> {
+/** Writes state.json atomically (and, for slot strategies, the active-slot file). */
+export async function writeState(
+  ctx: StepContext,
+  state: DeployState,
+  activeSlot?: Slot,
+): Promise<void> {
   await ctx.exec.run({
-    argv: shScript('umask 022; cat > "$1.new" && mv -f "$1.new" "$1"', ctx.layout.stateFile),
+    argv: shScript(
+      'umask 022; cat > "$1.new" && mv -f "$1.new" "$1" && if [ -n "$3" ]; then printf "%s\\n" "$3" > "$2.new" && mv -f "$2.new" "$2"; fi',
+      ctx.layout.stateFile,
+      ctx.layout.activeSlotFile,
+      activeSlot ?? "",
+    ),
     as: ctx.host.app_user,
     stdin: JSON.stringify(state, null, 2) + "\n",
   });

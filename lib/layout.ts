@@ -25,6 +25,9 @@ export interface Layout {
   /** djaploy's own records on the host (state.json). */
   readonly stateDir: string;
   readonly stateFile: string;
+  /** Slot strategies: the live slot's name, read at boot by `{app}-slots.service`. */
+  readonly activeSlotFile: string;
+  readonly slotsBootUnit: string;
   /** A wrapper that loads the env file and runs its arguments: bin/run. */
   readonly runScript: string;
   /** /run/{app_name}: the gunicorn socket's folder, made by systemd. */
@@ -75,6 +78,8 @@ export function layoutFor(host: HostConfig): Layout {
     venvLink: posix.join(appDir, "venv"),
     stateDir,
     stateFile: posix.join(stateDir, "state.json"),
+    activeSlotFile: posix.join(stateDir, "active-slot"),
+    slotsBootUnit: `${host.app_name}-slots.service`,
     runScript: posix.join(appDir, "bin", "run"),
     runtimeDir,
     socketPath: posix.join(runtimeDir, `${host.app_name}.sock`),

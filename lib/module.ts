@@ -71,6 +71,12 @@ export interface StepContext {
   readonly hostChanges: readonly string[];
   /** --force: redo work that would be skipped because nothing changed. */
   readonly force: boolean;
+  /**
+   * Waits until every host of the batch reached the same named point (or
+   * finished); throws when one of them failed before it. blue-green uses it
+   * to activate only once every host staged a healthy slot.
+   */
+  barrier(name: string): Promise<void>;
   /** Marks the running step as having changed something on the host. */
   changed(what?: string): void;
 }

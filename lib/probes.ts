@@ -67,3 +67,15 @@ export function linkProbe(name: string, path: string): FactProbe<string | undefi
     parse: (out, code) => (code === 0 ? out.trim() : undefined),
   };
 }
+
+/**
+ * The app's units: `services`, and for slot strategies the unit that starts
+ * the live slot at boot. One probe, shared by the systemd module and the
+ * strategies, so both read the same fact.
+ */
+export function appUnitsProbe(
+  host: { services: readonly string[]; deployment_strategy: string; app_name: string },
+): FactProbe<Map<string, { enabled: string; active: string }>> {
+  const boot = host.deployment_strategy === "in_place" ? [] : [`${host.app_name}-slots.service`];
+  return unitsProbe([...host.services, ...boot]);
+}

@@ -14,6 +14,7 @@ import { Limiter } from "./limiter.ts";
 import { CommandError, UserError } from "./errors.ts";
 import type { Secret } from "./secret.ts";
 import { acquireLock, type HeldLock, type LockOwner } from "./lock.ts";
+import { Barrier } from "./barrier.ts";
 
 export interface StepResult {
   readonly name: string;
@@ -57,6 +58,12 @@ export interface RunOptions {
   readonly deployFiles: ReadonlySet<string>;
   readonly deployFilesDir?: string;
   readonly force?: boolean;
+  /** Notes every host's steps start with (command options such as --activate). */
+  readonly notes?: Readonly<Record<string, unknown>>;
+  /** Run every host of a batch at once, whatever --parallel says (steps wait on each other). */
+  readonly together?: boolean;
+  /** Hosts at a time; a batch with a failed host stops the rollout (0: all at once). */
+  readonly batchSize?: number;
   /** Hold the app's deploy lock on each host for the whole run (not in dry runs). */
   readonly lock?: { readonly owner: LockOwner; readonly waitSeconds: number };
 }
@@ -76,11 +83,40 @@ export function modulePlanParts(
 }
 
 export async function runOnHosts(opts: RunOptions): Promise<HostResult[]> {
-  const limiter = new Limiter(opts.parallel);
   const width = Math.max(...opts.hosts.map((h) => h.name.length));
-  return await Promise.all(
-    opts.hosts.map((host, i) => limiter.run(() => runHost(opts, host, i, width))),
-  );
+  const size = opts.batchSize && opts.batchSize > 0 ? opts.batchSize : opts.hosts.length;
+  const results: HostResult[] = [];
+  for (let start = 0; start < opts.hosts.length; start += size) {
+    const batch = opts.hosts.slice(start, start + size);
+    if (results.some((r) => !r.ok)) {
+      for (const host of batch) results.push(notStarted(host.name));
+      continue;
+    }
+    if (size < opts.hosts.length) {
+      opts.ui.line(opts.ui.dim(`batch: ${batch.map((h) => h.name).join(", ")}`));
+    }
+    // Hosts of a batch may wait for each other (barrier): with batches they all run at once.
+    const limiter = new Limiter(opts.batchSize || opts.together ? batch.length : opts.parallel);
+    const barrier = new Barrier(batch.map((h) => h.name));
+    results.push(
+      ...await Promise.all(
+        batch.map((host, i) => limiter.run(() => runHost(opts, host, start + i, width, barrier))),
+      ),
+    );
+  }
+  return results;
+}
+
+function notStarted(host: string): HostResult {
+  return {
+    host,
+    ok: false,
+    failedStep: "not started (an earlier batch failed)",
+    error: new UserError("Not deployed: an earlier batch failed, so the rollout stopped"),
+    steps: [],
+    ms: 0,
+    stats: { commands: 0, syncs: 0, connections: 0 },
+  };
 }
 
 async function runHost(
@@ -88,6 +124,7 @@ async function runHost(
   host: HostConfig,
   index: number,
   width: number,
+  barrier: Barrier,
 ): Promise<HostResult> {
   const { ui } = opts;
   const started = performance.now();
@@ -123,7 +160,7 @@ async function runHost(
     }
     const facts = await gatherFacts(exec, plan.probes, plan.files);
     show(ui.dim("ok     "), "connect and read state", performance.now() - t0);
-    const notes = new Map<string, unknown>();
+    const notes = new Map<string, unknown>(Object.entries(opts.notes ?? {}));
     const hostChanges: string[] = [];
     if (opts.deployFilesDir) notes.set("deployFilesDir", opts.deployFilesDir);
     for (const step of plan.steps) {
@@ -145,6 +182,7 @@ async function runHost(
         notes,
         hostChanges,
         force: opts.force ?? false,
+        barrier: (name) => barrier.arrive(name, host.name),
         changed: (what) => {
           changes.push(what ?? "changed");
           hostChanges.push(what ?? "changed");
@@ -162,8 +200,10 @@ async function runHost(
       if (changes.length) show(ui.green("changed"), step.name, ms, changes.join(", "));
       else show(ui.dim("ok     "), step.name, ms);
     }
+    barrier.finish(host.name, true);
     return finish({});
   } catch (error) {
+    barrier.finish(host.name, false);
     steps.push({ name: current, ms: 0, changes: [], error });
     show(ui.red("FAILED "), current, 0, errorSummary(error));
     return finish({ ok: false, failedStep: current, error });

@@ -208,7 +208,9 @@ export class SshExecutor implements Executor {
           command: `rsync ${opts.source}/ -> ${opts.dest}/`,
           code: result.code,
           stderr: result.stderr,
-          hint: /command not found|rsync: not found|No such file/.test(result.stderr)
+          hint: /command not found|rsync: not found|rsync: No such file or directory$/m.test(
+              result.stderr,
+            )
             ? "Is rsync installed on the server? `djaploy configure` installs it."
             : undefined,
         });

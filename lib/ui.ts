@@ -30,6 +30,18 @@ export class Ui {
     this.#writeErr = opts.writeErr ?? ((t) => Deno.stderr.writeSync(encoder.encode(t)));
   }
 
+  /** The same output and secret mask, another verbosity. */
+  withVerbosity(verbosity: Verbosity): Ui {
+    const ui = new Ui({
+      verbosity,
+      color: this.color,
+      write: this.#write,
+      writeErr: this.#writeErr,
+    });
+    for (const s of this.#secrets) ui.addSecret(s);
+    return ui;
+  }
+
   /** Values that must never be printed. */
   addSecret(value: string): void {
     if (value) this.#secrets.add(value);

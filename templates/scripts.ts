@@ -103,5 +103,6 @@ rm -f "$up.prev"`;
  * stops the unit (gunicorn finishes the requests it has). Arguments: unit.
  */
 export const DRAIN_AND_STOP_SH = `i=0
-while [ $i -lt 100 ] && grep -qs 'shutting down' /proc/[0-9]*/cmdline; do sleep 0.1; i=$((i+1)); done
+# [d]: the pattern must not match this script's own command line.
+while [ $i -lt 100 ] && grep -qs 'shutting [d]own' /proc/[0-9]*/cmdline; do sleep 0.1; i=$((i+1)); done
 systemctl stop "$1"`;

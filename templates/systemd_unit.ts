@@ -63,3 +63,26 @@ RestartSec=2
 WantedBy=multi-user.target
 `;
 }
+
+/**
+ * Slot strategies: at boot, start the slot that was live (named in
+ * .djaploy/active-slot). Switching slots then only rewrites that file,
+ * instead of enabling and disabling units (each a systemd reload).
+ */
+export function slotsBootUnit(d: { appName: string; activeSlotFile: string }): string {
+  const script =
+    `slot=$(cat ${d.activeSlotFile} 2>/dev/null) && systemctl start --no-block ${d.appName}-$slot.service`;
+  return `# Written by djaploy: starts the live slot of ${d.appName} at boot.
+[Unit]
+Description=${d.appName}: start the live slot
+After=network.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c ${systemdQuote(script)}
+
+[Install]
+WantedBy=multi-user.target
+`;
+}

@@ -64,7 +64,7 @@ Deno.test("cli: an unknown command exits 2 with the commands there are", async (
   assert.equal(r.out, "");
   assert.equal(
     r.err,
-    'error: Unknown command "deplyo": try one of verify, configure, deploy\nhint: See: djaploy --help\n',
+    'error: Unknown command "deplyo" (did you mean "deploy"?): try one of verify, configure, deploy, activate, rollback, status, releases, unlock\nhint: See: djaploy --help\n',
   );
 });
 

@@ -52,6 +52,9 @@ export interface PlanRun {
   readonly lockWait?: number;
   /** The command line, for the lock's owner record. */
   readonly commandLine?: string;
+  readonly notes?: Readonly<Record<string, unknown>>;
+  readonly batchSize?: number;
+  readonly together?: boolean;
 }
 
 export const LOCK_FLAGS: readonly FlagDef[] = [
@@ -88,6 +91,9 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
     signal: s.signal,
     release: run.release,
     force: run.force,
+    notes: run.notes,
+    batchSize: run.batchSize,
+    together: run.together,
     lock: run.lock
       ? { owner: lockOwner(run.commandLine ?? ""), waitSeconds: run.lockWait ?? 0 }
       : undefined,

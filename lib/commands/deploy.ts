@@ -77,6 +77,9 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
       }`,
       release,
       force: Boolean(args.flags.force),
+      notes: { activate: Boolean(args.flags.activate) },
+      batchSize: (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling,
+      together: s.hosts.some((h) => h.deployment_strategy === "bluegreen"),
       lock: true,
       lockWait: args.flags["lock-wait"] as number | undefined,
       commandLine: `deploy --env ${s.env.name}${
@@ -90,6 +93,7 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
         return {
           ...parts,
           probes: [...parts.probes, ...strategy.facts(host, layoutFor(host))],
+          files: [...parts.files, ...(strategy.files?.(host, layoutFor(host)) ?? [])],
           steps: strategy.plan(phase),
         };
       },

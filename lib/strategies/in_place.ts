@@ -4,6 +4,8 @@
  */
 import type { Strategy } from "./strategy.ts";
 import type { Step } from "../module.ts";
+import { slotLayout, SLOTS } from "../layout.ts";
+import { slotUnitsProbe, unitState } from "./slots.ts";
 import {
   checkConfigured,
   dependencies,
@@ -32,9 +34,26 @@ const uploadCode: Step = {
   },
 };
 
+/** Back from a slot strategy: its units stop once in_place serves. */
+const retireSlots: Step = {
+  name: "retire slots",
+  async run(ctx) {
+    const running = SLOTS.map((s) => slotLayout(ctx.host, ctx.layout, s).unitName)
+      .filter((u) =>
+        unitState(ctx, u).active === "active" || unitState(ctx, u).enabled === "enabled"
+      );
+    if (running.length === 0) return;
+    await ctx.exec.run({
+      argv: ["systemctl", "disable", "--now", "--quiet", ...running],
+      as: "root",
+    });
+    ctx.changed(`stopped ${running.join(", ")}`);
+  },
+};
+
 export const inPlace: Strategy = {
   name: "in_place",
-  facts: deployProbes,
+  facts: (host, layout) => [...deployProbes(host, layout), slotUnitsProbe(host, layout)],
   plan: (phase) => [
     checkConfigured,
     uploadCode,
@@ -46,6 +65,7 @@ export const inPlace: Strategy = {
     ...phase("deploy:pre"),
     restartServices,
     healthCheckStep,
+    retireSlots,
     ...phase("deploy:start"),
     recordRelease,
   ],

@@ -2,9 +2,15 @@
 import type { HostConfig } from "../config/types.ts";
 import { UserError } from "../errors.ts";
 import { inPlace } from "./in_place.ts";
+import { zeroDowntime } from "./zero_downtime.ts";
+import { blueGreen } from "./bluegreen.ts";
 import type { Strategy } from "./strategy.ts";
 
-const STRATEGIES: Record<string, Strategy> = { in_place: inPlace };
+const STRATEGIES: Record<string, Strategy> = {
+  in_place: inPlace,
+  zero_downtime: zeroDowntime,
+  bluegreen: blueGreen,
+};
 
 export function strategyFor(host: HostConfig): Strategy {
   const s = STRATEGIES[host.deployment_strategy];

@@ -18,7 +18,7 @@ import {
   liveState,
   writeState,
 } from "../deploy_steps.ts";
-import { fileProbe, linkProbe, unitsProbe } from "../probes.ts";
+import { linkProbe, unitsProbe } from "../probes.ts";
 import { putFile, sha256 } from "../remote_ops.ts";
 import { shScript } from "../remote_command.ts";
 import { gunicornUnit } from "../../templates/systemd_unit.ts";
@@ -137,18 +137,11 @@ export async function switchTraffic(ctx: StepContext, socketPath: string): Promi
   ctx.changed(`traffic -> ${socketPath}`);
 }
 
-/** Starts the slot's unit at boot instead of the others. */
-export async function bootWith(
-  ctx: StepContext,
-  unit: string,
-  others: readonly string[],
-): Promise<void> {
+/** Taking over from in_place: its unit no longer starts at boot ({app}-slots.service starts the live slot). */
+export async function retireInPlaceAtBoot(ctx: StepContext): Promise<void> {
+  if (unitState(ctx, inPlaceUnit(ctx.host)).enabled !== "enabled") return;
   await ctx.exec.run({
-    argv: shScript(
-      'u=$1; shift; systemctl enable --quiet "$u" && for o; do systemctl disable --quiet "$o" 2>/dev/null; done; true',
-      unit,
-      ...others,
-    ),
+    argv: ["systemctl", "disable", "--quiet", inPlaceUnit(ctx.host)],
     as: "root",
   });
 }
@@ -176,15 +169,37 @@ mv -fT "$link.new" "$link"`,
   });
 }
 
-/** Writes state.json with one slot's record changed. */
+/** Writes state.json (and active-slot, which boot reads) with one slot's record changed. */
 export async function recordSlots(
   ctx: StepContext,
   next: Omit<DeployState, "strategy">,
 ): Promise<void> {
-  await writeState(ctx, { strategy: ctx.host.deployment_strategy, ...next });
+  await writeState(ctx, { strategy: ctx.host.deployment_strategy, ...next }, next.active);
 }
 
 /** The other services (workers) of the app: everything in `services` but the web unit slots replace. */
 export function otherServices(host: HostConfig): string[] {
   return host.services.filter((s) => s !== host.app_name && s !== inPlaceUnit(host));
+}
+
+/**
+ * The live slot runs this very code and venv, nothing changed in this run,
+ * and its unit is up: a redeploy has nothing to do.
+ */
+export function slotAlreadyLive(ctx: StepContext): boolean {
+  if (ctx.force || ctx.hostChanges.length > 0) return false;
+  const state = liveState(ctx);
+  const active = activeSlot(ctx);
+  if (!state || !active || state.tree !== ctx.release?.tree) return false;
+  if (state.venv !== ctx.notes.get("venv")) return false;
+  return unitState(ctx, slotOf(ctx, active).unitName).active === "active";
+}
+
+export function sayAlreadyLive(ctx: StepContext): void {
+  ctx.log.info(
+    `already live: ${ctx.release!.name} (${
+      ctx.release!.ref
+    }) runs and nothing changed; --force redeploys`,
+  );
+  ctx.notes.set("alreadyLive", true);
 }

@@ -23,6 +23,8 @@ export function appDirs(layout: Layout): string[] {
     layout.mediaRoot,
     layout.stateDir,
     posix.dirname(layout.runScript),
+    layout.releasesDir,
+    layout.slotsDir,
   ];
 }
 

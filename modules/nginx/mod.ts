@@ -5,6 +5,7 @@ import { shScript } from "../../lib/remote_command.ts";
 import type { FactProbe } from "../../lib/facts.ts";
 import type { Layout } from "../../lib/layout.ts";
 import { nginxSite } from "../../templates/nginx_site.ts";
+import { nginxUpstream } from "../../templates/nginx_upstream.ts";
 import { UserError } from "../../lib/errors.ts";
 
 export const ACME_ROOT = "/var/www/acme";
@@ -43,14 +44,21 @@ true`,
   };
 }
 
+/** zero_downtime and bluegreen switch traffic through a separate upstream file. */
+function usesUpstreamFile(ctx: StepContext): boolean {
+  return ctx.host.deployment_strategy !== "in_place";
+}
+
 function siteText(ctx: StepContext): string {
   const h = ctx.host;
+  const slots = usesUpstreamFile(ctx);
   return nginxSite({
     appName: h.app_name,
     serverName: h.nginx.server_name,
     listen: h.nginx.listen,
     clientMaxBodySize: h.nginx.client_max_body_size,
-    socketPath: ctx.layout.socketPath,
+    socketPath: slots ? undefined : ctx.layout.socketPath,
+    upstreamFile: slots ? ctx.layout.upstreamFile : undefined,
     staticRoot: ctx.layout.staticRoot,
     mediaRoot: ctx.layout.mediaRoot,
     acmeRoot: ACME_ROOT,
@@ -76,7 +84,15 @@ const site: Step = {
       "nginx",
     );
     const state = ctx.facts.get(nginxProbe(ctx.layout));
-    let dirty = await putFile(ctx, { path: ctx.layout.nginxSitePath, content: siteText(ctx) });
+    // The first upstream file points where in_place served (if it did), so
+    // that taking over from in_place refuses no request; deploys move it.
+    let dirty = usesUpstreamFile(ctx) &&
+      ctx.facts.fileHash(ctx.layout.upstreamFile) === undefined &&
+      await putFile(ctx, {
+        path: ctx.layout.upstreamFile,
+        content: nginxUpstream(ctx.host.app_name, ctx.layout.socketPath),
+      });
+    dirty = await putFile(ctx, { path: ctx.layout.nginxSitePath, content: siteText(ctx) }) || dirty;
     const fromDeployFiles = ((ctx.notes.get("deployFilesChanged") ?? []) as string[])
       .some((p) => p.startsWith("/etc/nginx/"));
     const fixes: string[][] = [];
@@ -102,6 +118,9 @@ export default defineModule({
   description: "The app's nginx site, with static and media files served from disk",
   packages: () => ["nginx"],
   facts: (_host, layout) => [nginxProbe(layout)],
-  files: (_host, layout) => [layout.nginxSitePath],
+  files: (host, layout) =>
+    host.deployment_strategy === "in_place"
+      ? [layout.nginxSitePath]
+      : [layout.nginxSitePath, layout.upstreamFile],
   steps: { configure: [site], "deploy:configure": [site] },
 });

@@ -2,8 +2,8 @@
 import { posix } from "node:path";
 import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
 import { putFile } from "../../lib/remote_ops.ts";
-import { unitsProbe } from "../../lib/probes.ts";
-import { gunicornUnit } from "../../templates/systemd_unit.ts";
+import { appUnitsProbe } from "../../lib/probes.ts";
+import { gunicornUnit, slotsBootUnit } from "../../templates/systemd_unit.ts";
 
 function unitText(ctx: StepContext): string {
   const h = ctx.host;
@@ -25,14 +25,29 @@ function unitText(ctx: StepContext): string {
 const units: Step = {
   name: "systemd units",
   async run(ctx) {
-    const wrote = await putFile(ctx, { path: ctx.layout.unitPath, content: unitText(ctx) });
+    // Slot strategies write their {app}-blue/-green units when they deploy;
+    // here only the unit that starts the live slot at boot.
+    const slots = ctx.host.deployment_strategy !== "in_place";
+    const wrote = slots
+      ? await putFile(ctx, {
+        path: `/etc/systemd/system/${ctx.layout.slotsBootUnit}`,
+        content: slotsBootUnit({
+          appName: ctx.host.app_name,
+          activeSlotFile: ctx.layout.activeSlotFile,
+        }),
+      })
+      : await putFile(ctx, { path: ctx.layout.unitPath, content: unitText(ctx) });
     const fromDeployFiles = ((ctx.notes.get("deployFilesChanged") ?? []) as string[])
       .some((p) => p.startsWith("/etc/systemd/"));
-    const state = ctx.facts.get(unitsProbe(ctx.host.services));
+    const state = ctx.facts.get(appUnitsProbe(ctx.host));
     if (wrote || fromDeployFiles) {
       await ctx.exec.run({ argv: ["systemctl", "daemon-reload"], as: "root" });
     }
-    const disabled = ctx.host.services.filter((s) => state.get(s)?.enabled !== "enabled");
+    const web = [ctx.host.app_name, ctx.layout.unitName];
+    const wanted = slots
+      ? [...ctx.host.services.filter((s) => !web.includes(s)), ctx.layout.slotsBootUnit]
+      : ctx.host.services;
+    const disabled = wanted.filter((s) => state.get(s)?.enabled !== "enabled");
     if (disabled.length) {
       await ctx.exec.run({ argv: ["systemctl", "enable", "--quiet", ...disabled], as: "root" });
       ctx.changed(`enabled ${disabled.join(", ")}`);
@@ -43,7 +58,10 @@ const units: Step = {
 export default defineModule({
   name: "systemd",
   description: "The app's gunicorn service unit, enabled at boot",
-  facts: (host) => [unitsProbe(host.services)],
-  files: (_host, layout) => [layout.unitPath],
+  facts: (host) => [appUnitsProbe(host)],
+  files: (host, layout) =>
+    host.deployment_strategy === "in_place"
+      ? [layout.unitPath]
+      : [`/etc/systemd/system/${layout.slotsBootUnit}`],
   steps: { configure: [units], "deploy:configure": [units] },
 });

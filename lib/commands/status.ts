@@ -1,0 +1,202 @@
+/** `status` and `releases`: what runs where, read in one round trip per host. */
+import type { CommandDef, Parsed } from "../cli_args.ts";
+import { openSession } from "../session.ts";
+import type { Ui } from "../ui.ts";
+import { COMMON_FLAGS, HOST_FLAGS } from "./common.ts";
+import { layoutFor, SLOTS } from "../layout.ts";
+import { currentRelease, type ReleaseEntry, releasesProbe } from "../strategies/zero_downtime.ts";
+import { slotFacts, slotOf, slotUnitsProbe } from "../strategies/slots.ts";
+import { liveState } from "../deploy_steps.ts";
+import { runOnHosts } from "../runner.ts";
+import { appUnitsProbe } from "../probes.ts";
+import { table } from "../ui.ts";
+import type { Step } from "../module.ts";
+
+export const statusCommand: CommandDef = {
+  name: "status",
+  summary: "Per host: strategy, the live release, both slots, and the state of the app's services.",
+  flags: [
+    ...HOST_FLAGS,
+    { name: "json", type: "boolean", description: "Print JSON" },
+    ...COMMON_FLAGS,
+  ],
+};
+
+export const releasesCommand: CommandDef = {
+  name: "releases",
+  summary: "zero_downtime: the releases kept on each host, and which is current.",
+  flags: [
+    ...HOST_FLAGS,
+    { name: "json", type: "boolean", description: "Print JSON" },
+    ...COMMON_FLAGS,
+  ],
+};
+
+export interface HostStatus {
+  readonly host: string;
+  readonly strategy: string;
+  readonly live?: { release: string; commit: string; ref: string; deployed_at: string };
+  readonly active_slot?: string;
+  readonly current?: string;
+  readonly slots: Record<
+    string,
+    {
+      release?: string;
+      commit?: string;
+      venv?: string;
+      state?: string;
+      unit: string;
+      unit_state: string;
+    }
+  >;
+  readonly services: Record<string, string>;
+  readonly releases: readonly ReleaseEntry[];
+}
+
+const collect: (out: Map<string, HostStatus>) => Step = (out) => ({
+  name: "read status",
+  run(ctx) {
+    const state = liveState(ctx);
+    const units = ctx.facts.get(slotUnitsProbe(ctx.host, ctx.layout));
+    const services = ctx.facts.get(appUnitsProbe(ctx.host));
+    const slots: HostStatus["slots"] = {};
+    for (const s of SLOTS) {
+      const sl = slotOf(ctx, s);
+      const rec = state?.slots?.[s];
+      slots[s] = {
+        release: rec?.release,
+        commit: rec?.commit,
+        venv: rec?.venv,
+        state: rec?.state,
+        unit: sl.unitName,
+        unit_state: units.get(sl.unitName)?.active ?? "inactive",
+      };
+    }
+    out.set(ctx.host.name, {
+      host: ctx.host.name,
+      strategy: state?.strategy ?? ctx.host.deployment_strategy,
+      live: state?.release
+        ? {
+          release: state.release,
+          commit: state.commit,
+          ref: state.ref,
+          deployed_at: state.deployed_at,
+        }
+        : undefined,
+      active_slot: state?.active,
+      current: currentRelease(ctx),
+      slots,
+      services: Object.fromEntries([...services].map(([k, v]) => [k, v.active])),
+      releases: ctx.facts.get(releasesProbe(ctx.layout)),
+    });
+    return Promise.resolve();
+  },
+});
+
+async function gather(
+  ui: Ui,
+  args: Parsed,
+  name: string,
+): Promise<{ code: number; statuses: HostStatus[] }> {
+  const s = await openSession(ui, args.flags, name);
+  try {
+    const out = new Map<string, HostStatus>();
+    const results = await runOnHosts({
+      ui,
+      project: s.project,
+      env: s.env,
+      hosts: s.hosts,
+      parallel: s.parallel,
+      dryRun: false,
+      signal: s.signal,
+      executor: (h, i) => s.executor(h, i),
+      plan: (host) => {
+        const layout = layoutFor(host);
+        return {
+          steps: [collect(out)],
+          probes: [...slotFacts(host, layout), releasesProbe(layout)],
+          files: [],
+          packages: [],
+        };
+      },
+      appEnv: (h) => s.appEnv.get(h.name)!,
+      deployFiles: s.deployFiles,
+    });
+    for (const r of results) {
+      if (!r.ok) ui.error(`${r.host}: ${r.error instanceof Error ? r.error.message : r.error}`);
+    }
+    return {
+      code: results.every((r) => r.ok) ? 0 : 1,
+      statuses: s.hosts.map((h) => out.get(h.name)).filter((x): x is HostStatus => !!x),
+    };
+  } finally {
+    await s.close();
+  }
+}
+
+function quietUi(ui: Ui, args: Parsed): Ui {
+  // Step lines would get in the way of a table or JSON.
+  return args.flags.verbose ? ui : ui.withVerbosity("quiet");
+}
+
+export async function status(ui: Ui, args: Parsed): Promise<number> {
+  const { code, statuses } = await gather(quietUi(ui, args), args, "status");
+  if (args.flags.json) {
+    ui.result(JSON.stringify(statuses, null, 2));
+    return code;
+  }
+  for (const st of statuses) {
+    ui.result(ui.bold(`${st.host}  ${st.strategy}`));
+    ui.result(
+      `  live: ${
+        st.live
+          ? `${st.live.release} (${st.live.ref} ${
+            st.live.commit.slice(0, 7)
+          }, deployed ${st.live.deployed_at})`
+          : "nothing deployed"
+      }`,
+    );
+    if (st.strategy !== "in_place") {
+      for (const [slot, info] of Object.entries(st.slots)) {
+        const mark = st.active_slot === slot ? "*" : " ";
+        ui.result(
+          `  ${mark} ${slot.padEnd(5)}  ${info.release ?? "empty"}  ${
+            info.commit?.slice(0, 7) ?? ""
+          }  ${info.state ?? ""}  ${info.unit} ${info.unit_state}`,
+        );
+      }
+    }
+    for (const [svc, state] of Object.entries(st.services)) ui.result(`  service ${svc}: ${state}`);
+  }
+  return code;
+}
+
+export async function releases(ui: Ui, args: Parsed): Promise<number> {
+  const { code, statuses } = await gather(quietUi(ui, args), args, "releases");
+  if (args.flags.json) {
+    ui.result(
+      JSON.stringify(
+        statuses.map((s) => ({ host: s.host, current: s.current, releases: s.releases })),
+        null,
+        2,
+      ),
+    );
+    return code;
+  }
+  for (const st of statuses) {
+    ui.result(ui.bold(st.host));
+    if (st.releases.length === 0) {
+      ui.result("  no releases (zero_downtime keeps them in releases/)");
+    }
+    const rows = st.releases.map((r) => [
+      r.name === st.current ? "*" : " ",
+      r.name,
+      r.failed
+        ? "failed"
+        : String((r.record as { commit?: string } | undefined)?.commit ?? "").slice(0, 7),
+      String((r.record as { ref?: string } | undefined)?.ref ?? ""),
+    ]);
+    for (const line of table(rows)) ui.result(`  ${line}`);
+  }
+  return code;
+}

@@ -1,0 +1,221 @@
+/**
+ * bluegreen: two slots, slots/blue and slots/green, each with its own
+ * gunicorn unit and socket. A deploy goes into the slot that is not serving
+ * and leaves it running there, staged, reachable on its own socket for a
+ * look; `activate` (or `deploy --activate`) health-checks it again and
+ * switches nginx to it. The previous slot keeps running: `rollback` is an
+ * instant switch back.
+ */
+import type { Step, StepContext } from "../module.ts";
+import type { Strategy } from "./strategy.ts";
+import { otherSlot, type Slot } from "../layout.ts";
+import { shScript } from "../remote_command.ts";
+import {
+  checkConfigured,
+  dependencies,
+  healthCheck,
+  liveState,
+  migrateAndCollectstatic,
+  releaseRecord,
+  setTarget,
+  type SlotRecord,
+} from "../deploy_steps.ts";
+import {
+  activeSlot,
+  drainAndStop,
+  inPlaceUnit,
+  otherServices,
+  recordSlots,
+  retireInPlaceAtBoot,
+  sayAlreadyLive,
+  slotAlreadyLive,
+  slotFacts,
+  slotFiles,
+  slotOf,
+  startSlot,
+  switchTraffic,
+  unitState,
+} from "./slots.ts";
+import { linkShared } from "./zero_downtime.ts";
+import { UserError } from "../errors.ts";
+
+/** The slot a deploy goes into: never the one serving. */
+function stagingSlot(ctx: StepContext): Slot {
+  const active = activeSlot(ctx);
+  return active ? otherSlot(active) : "blue";
+}
+
+const uploadToSlot: Step = {
+  name: "upload to slot",
+  async run(ctx) {
+    const slot = slotOf(ctx, stagingSlot(ctx));
+    setTarget(ctx, slot.dir);
+    ctx.notes.set("slot", slot.slot);
+    // A slot that zero_downtime left as a link to a release becomes a folder again.
+    await ctx.exec.run({
+      argv: shScript('[ -L "$1" ] && rm -f "$1"; mkdir -p "$1"', slot.dir),
+      as: ctx.host.app_user,
+    });
+    const { changed } = await ctx.exec.sync({
+      source: ctx.release!.artifactDir,
+      dest: slot.dir,
+      as: ctx.host.app_user,
+      delete: true,
+      filters: ["P __pycache__/", ...ctx.host.shared_resources.map((p) => `P /${p}`)],
+    });
+    if (changed.length) ctx.changed(`${slot.slot}: ${changed.length} files changed`);
+    if (ctx.host.shared_resources.length) {
+      await linkShared(ctx, slot.dir, ctx.host.shared_resources);
+    }
+  },
+};
+
+const startStaged: Step = {
+  name: "start staged slot",
+  async run(ctx) {
+    if (slotAlreadyLive(ctx)) return sayAlreadyLive(ctx);
+    const slot = slotOf(ctx, ctx.notes.get("slot") as Slot);
+    const live = liveState(ctx);
+    const record = releaseRecord(ctx);
+    const slots = { ...(live?.slots ?? {}) };
+    try {
+      await startSlot(ctx, slot, ctx.notes.get("venv") as string);
+    } catch (err) {
+      slots[slot.slot] = { ...record, state: "failed" };
+      await recordSlots(ctx, { ...(live ?? record), active: live?.active, slots });
+      throw err;
+    }
+    slots[slot.slot] = { ...record, state: "staged" };
+    // The top-level record stays the live release's until activation.
+    await recordSlots(ctx, { ...(live?.slots ? live : record), active: live?.active, slots });
+    ctx.notes.set("staged", slots[slot.slot]);
+    ctx.log.info(`staged in ${slot.slot}: curl --unix-socket ${slot.socketPath} http://localhost/`);
+  },
+};
+
+/**
+ * Sends traffic to a slot that runs and answers its health check, records
+ * it as active, and makes it the one that starts at boot.
+ */
+export async function activateSlot(
+  ctx: StepContext,
+  slotName: Slot,
+  record: SlotRecord,
+): Promise<void> {
+  const slot = slotOf(ctx, slotName);
+  await healthCheck(ctx, slot.socketPath);
+  await switchTraffic(ctx, slot.socketPath);
+  const live = liveState(ctx);
+  const before = activeSlot(ctx);
+  const slots = { ...(live?.slots ?? {}) };
+  if (before && before !== slotName && slots[before]) {
+    slots[before] = { ...slots[before]!, state: "staged" };
+  }
+  const active: SlotRecord = { ...record, state: "active", activated_at: new Date().toISOString() };
+  slots[slotName] = active;
+  await recordSlots(ctx, { ...active, active: slotName, slots });
+  await retireInPlaceAtBoot(ctx);
+  // Taking over from in_place: its unit is not needed once traffic moved.
+  if (unitState(ctx, inPlaceUnit(ctx.host)).active === "active") {
+    await drainAndStop(ctx, inPlaceUnit(ctx.host));
+  }
+  ctx.changed(`activated ${slotName} (${record.release})`);
+}
+
+/** deploy --activate (and the very first deploy): activate once every host has staged. */
+const activateAfterStaging: Step = {
+  name: "activate",
+  async run(ctx) {
+    if (ctx.notes.get("alreadyLive")) return;
+    const first = !activeSlot(ctx);
+    if (!ctx.notes.get("activate") && !first) {
+      ctx.log.info(`activate it with: djaploy activate --env ${ctx.env.name}`);
+      return;
+    }
+    await ctx.barrier("staged");
+    await activateSlot(ctx, ctx.notes.get("slot") as Slot, ctx.notes.get("staged") as SlotRecord);
+  },
+};
+
+const restartOthers: Step = {
+  name: "restart other services",
+  async run(ctx) {
+    const others = otherServices(ctx.host);
+    if (ctx.notes.get("alreadyLive") || others.length === 0) return;
+    await ctx.exec.run({ argv: ["systemctl", "restart", ...others], as: "root" });
+    ctx.changed(`restarted ${others.join(", ")}`);
+  },
+};
+
+export const blueGreen: Strategy = {
+  name: "bluegreen",
+  facts: slotFacts,
+  files: slotFiles,
+  plan: (phase) => [
+    checkConfigured,
+    uploadToSlot,
+    ...phase("deploy:upload"),
+    ...phase("deploy:configure"),
+    dependencies,
+    migrateAndCollectstatic,
+    ...phase("deploy:pre"),
+    startStaged,
+    activateAfterStaging,
+    restartOthers,
+    ...phase("deploy:start"),
+  ],
+};
+
+/** `activate`: the staged slot, on every host. */
+export const activateStep: Step = {
+  name: "activate",
+  async run(ctx) {
+    const state = liveState(ctx);
+    const active = activeSlot(ctx);
+    const staged = active ? otherSlot(active) : undefined;
+    const record = staged ? state?.slots?.[staged] : undefined;
+    if (!staged || !record || record.state !== "staged") {
+      throw new UserError(`Deploy first: nothing is staged on ${ctx.host.name}`, {
+        hint: active ? `${active} serves ${state?.slots?.[active]?.release ?? "?"}` : undefined,
+      });
+    }
+    if (unitState(ctx, slotOf(ctx, staged).unitName).active !== "active") {
+      throw new UserError(
+        `Deploy again: the staged slot ${staged} on ${ctx.host.name} is not running`,
+      );
+    }
+    await activateSlot(ctx, staged, record);
+  },
+};
+
+/** `rollback` for bluegreen: back to the other slot, if it still runs and answers. */
+export const rollbackStep: Step = {
+  name: "rollback",
+  async run(ctx) {
+    const state = liveState(ctx);
+    const active = activeSlot(ctx);
+    if (!active) throw new UserError(`Deploy first: no slot is active on ${ctx.host.name}`);
+    const other = otherSlot(active);
+    const record = state?.slots?.[other];
+    if (!record || record.state === "failed") {
+      throw new UserError(
+        `Cannot roll back on ${ctx.host.name}: the ${other} slot ${
+          record ? "failed its health check" : "was never deployed"
+        }`,
+      );
+    }
+    if (unitState(ctx, slotOf(ctx, other).unitName).active !== "active") {
+      throw new UserError(
+        `Cannot roll back on ${ctx.host.name}: ${slotOf(ctx, other).unitName} is not running`,
+        {
+          hint:
+            `Deploy the release you want instead: djaploy deploy --env ${ctx.env.name} --release <tag> --activate`,
+        },
+      );
+    }
+    await activateSlot(ctx, other, record);
+    ctx.log.info(
+      `${ctx.host.name} serves ${record.release} (${record.commit.slice(0, 7)}) from ${other}`,
+    );
+  },
+};

@@ -1,0 +1,81 @@
+/**
+ * zero_downtime rollback: the previous good release (or --release NAME)
+ * starts in the idle slot with its own virtualenv; its static files are
+ * collected again (the shared manifest is the newer release's), and traffic
+ * switches only once it answers. Migrations are never run backwards.
+ */
+import { posix } from "node:path";
+import type { Step } from "../module.ts";
+import { otherSlot } from "../layout.ts";
+import { liveState, runDjangoTasks, setTarget } from "../deploy_steps.ts";
+import { UserError } from "../errors.ts";
+import { currentRelease, releasesProbe } from "./zero_downtime.ts";
+import {
+  activeSlot,
+  drainAndStop,
+  inPlaceUnit,
+  pointLink,
+  recordSlots,
+  retireInPlaceAtBoot,
+  slotOf,
+  startSlot,
+  switchTraffic,
+  unitState,
+} from "./slots.ts";
+
+export const releaseRollbackStep: Step = {
+  name: "rollback",
+  async run(ctx) {
+    const wanted = ctx.notes.get("release") as string | undefined;
+    const releases = ctx.facts.get(releasesProbe(ctx.layout));
+    const current = currentRelease(ctx);
+    const good = releases.filter((r) => !r.failed && r.record && r.name !== current);
+    const chosen = wanted
+      ? releases.find((r) => r.name === wanted)
+      : good.filter((r) => !current || r.name < current).pop();
+    if (!chosen) {
+      throw new UserError(
+        wanted
+          ? `Choose a release that exists on ${ctx.host.name}: "${wanted}" is not in releases/`
+          : `Cannot roll back on ${ctx.host.name}: no earlier good release is kept`,
+        {
+          hint: `Kept: ${
+            releases.map((r) => `${r.name}${r.failed ? " (failed)" : ""}`).join(", ") || "none"
+          }`,
+        },
+      );
+    }
+    if (chosen.failed || !chosen.record) {
+      throw new UserError(
+        `Choose another release: ${chosen.name} on ${ctx.host.name} never passed its health check`,
+      );
+    }
+    if (chosen.name === current) {
+      throw new UserError(`Nothing to do: ${chosen.name} is live on ${ctx.host.name}`);
+    }
+    const record = chosen.record as Record<string, string>;
+    const dir = posix.join(ctx.layout.releasesDir, chosen.name);
+    setTarget(ctx, dir);
+    ctx.notes.set("venv", record.venv);
+    const active = activeSlot(ctx);
+    const slot = slotOf(ctx, active ? otherSlot(active) : "blue");
+    await pointLink(ctx, slot.dir, posix.relative(posix.dirname(slot.dir), dir));
+    await runDjangoTasks(ctx, { migrate: false, collectstatic: true });
+    await startSlot(ctx, slot, record.venv);
+    await switchTraffic(ctx, slot.socketPath);
+    await pointLink(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir));
+    const live = liveState(ctx);
+    const slots = { ...(live?.slots ?? {}) };
+    if (active && slots[active]) slots[active] = { ...slots[active]!, state: "stopped" };
+    const now = new Date().toISOString();
+    const next = { ...(record as unknown as typeof slots.blue & object), activated_at: now };
+    slots[slot.slot] = { ...next, state: "active" };
+    await recordSlots(ctx, { ...next, active: slot.slot, slots });
+    const retire = [slotOf(ctx, otherSlot(slot.slot)).unitName, inPlaceUnit(ctx.host)];
+    await retireInPlaceAtBoot(ctx);
+    for (const unit of retire) {
+      if (unitState(ctx, unit).active === "active") await drainAndStop(ctx, unit);
+    }
+    ctx.changed(`current -> releases/${chosen.name}`);
+  },
+};

@@ -1,0 +1,261 @@
+/**
+ * zero_downtime: every deploy is a new, immutable folder in releases/,
+ * started in the idle slot next to the live one. Only when it answers its
+ * health check does nginx switch to it (a graceful reload: no request is
+ * refused or reset), `current` moves atomically, and the previous slot is
+ * drained and stopped. A release that fails never gets traffic.
+ */
+import { posix } from "node:path";
+import type { Step, StepContext } from "../module.ts";
+import type { Strategy } from "./strategy.ts";
+import type { FactProbe } from "../facts.ts";
+import type { Layout } from "../layout.ts";
+import { otherSlot, type Slot } from "../layout.ts";
+import { shScript } from "../remote_command.ts";
+import {
+  checkConfigured,
+  dependencies,
+  liveState,
+  migrateAndCollectstatic,
+  releaseRecord,
+  setTarget,
+  target,
+} from "../deploy_steps.ts";
+import {
+  activeSlot,
+  drainAndStop,
+  inPlaceUnit,
+  otherServices,
+  pointLink,
+  recordSlots,
+  retireInPlaceAtBoot,
+  sayAlreadyLive,
+  slotAlreadyLive,
+  slotFacts,
+  slotFiles,
+  slotOf,
+  startSlot,
+  switchTraffic,
+  unitState,
+} from "./slots.ts";
+import type { HostConfig } from "../config/types.ts";
+
+/** One release folder as the host has it. */
+export interface ReleaseEntry {
+  readonly name: string;
+  readonly failed: boolean;
+  /** The record written when it passed its health check. */
+  readonly record?: Record<string, unknown>;
+}
+
+export function releasesProbe(layout: Layout): FactProbe<ReleaseEntry[]> {
+  return {
+    name: "releases",
+    argv: shScript(
+      `for d in "$1"/*/; do [ -d "$d" ] || continue; n=\${d%/}; n=\${n##*/}
+if [ -f "$d.djaploy-failed" ]; then printf '%s\\tfailed\\n' "$n"
+else printf '%s\\t%s\\n' "$n" "$(tr -d '\\n' < "$d.djaploy-release.json" 2>/dev/null)"; fi; done; true`,
+      layout.releasesDir,
+    ),
+    parse: (out) =>
+      out.split("\n").filter(Boolean).map((line) => {
+        const [name, rest = ""] = line.split("\t");
+        if (rest === "failed") return { name, failed: true };
+        try {
+          return { name, failed: false, record: rest ? JSON.parse(rest) : undefined };
+        } catch {
+          return { name, failed: false };
+        }
+      }).sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}
+
+function facts(host: HostConfig, layout: Layout): FactProbe[] {
+  return [...slotFacts(host, layout), releasesProbe(layout)];
+}
+
+/** The release `current` points at, if any. */
+export function currentRelease(ctx: StepContext): string | undefined {
+  const link = ctx.facts.get(
+    slotFacts(ctx.host, ctx.layout).find((p) => p.name === "current-link")!,
+  );
+  return typeof link === "string" ? posix.basename(link) : undefined;
+}
+
+const newRelease: Step = {
+  name: "new release",
+  async run(ctx) {
+    const live = liveState(ctx);
+    const releases = ctx.facts.get(releasesProbe(ctx.layout));
+    const current = currentRelease(ctx);
+    // The same code as the live release: reuse its folder (config may still have changed).
+    if (
+      !ctx.force && live?.tree === ctx.release!.tree && current &&
+      releases.some((r) => r.name === current)
+    ) {
+      setTarget(ctx, posix.join(ctx.layout.releasesDir, current));
+      ctx.notes.set("releaseName", current);
+      return;
+    }
+    const name = ctx.release!.name;
+    const dir = posix.join(ctx.layout.releasesDir, name);
+    setTarget(ctx, dir);
+    ctx.notes.set("releaseName", name);
+    const { changed } = await ctx.exec.sync({
+      source: ctx.release!.artifactDir,
+      dest: dir,
+      as: ctx.host.app_user,
+      delete: true,
+      // Files equal to the live release's are hard links, not copies.
+      linkDest: current ? `../${current}` : undefined,
+    });
+    ctx.changed(`releases/${name} (${changed.length} new or changed)`);
+    const shared = ctx.host.shared_resources;
+    if (shared.length) await linkShared(ctx, dir, shared);
+  },
+};
+
+/** Links project paths that must survive deploys (uploads) to shared/. */
+export async function linkShared(
+  ctx: StepContext,
+  dir: string,
+  paths: readonly string[],
+): Promise<void> {
+  await ctx.exec.run({
+    argv: shScript(
+      `set -e
+dir=$1 shared=$2; shift 2
+for p; do
+  mkdir -p "$shared/$p"
+  if [ -e "$dir/$p" ] && [ ! -L "$dir/$p" ] && [ -n "$(ls -A "$dir/$p" 2>/dev/null)" ]; then cp -an "$dir/$p/." "$shared/$p/"; fi
+  rm -rf "$dir/$p"; mkdir -p "$(dirname "$dir/$p")"; ln -s "$shared/$p" "$dir/$p"
+done`,
+      dir,
+      ctx.layout.sharedDir,
+      ...paths,
+    ),
+    as: ctx.host.app_user,
+  });
+}
+
+/** The idle slot: the one not serving (blue when none serves yet). */
+function idleSlot(ctx: StepContext): Slot {
+  const active = activeSlot(ctx);
+  return active ? otherSlot(active) : "blue";
+}
+
+const startNew: Step = {
+  name: "start new release",
+  async run(ctx) {
+    if (slotAlreadyLive(ctx)) return sayAlreadyLive(ctx);
+    const slot = slotOf(ctx, idleSlot(ctx));
+    const dir = target(ctx).codeDir;
+    await pointLink(ctx, slot.dir, posix.relative(posix.dirname(slot.dir), dir));
+    try {
+      await startSlot(ctx, slot, ctx.notes.get("venv") as string);
+    } catch (err) {
+      if (dir !== posix.join(ctx.layout.releasesDir, currentRelease(ctx) ?? "")) {
+        await ctx.exec.run({
+          argv: ["touch", posix.join(dir, ".djaploy-failed")],
+          as: ctx.host.app_user,
+        });
+      }
+      throw err;
+    }
+  },
+};
+
+const switchToNew: Step = {
+  name: "switch traffic",
+  async run(ctx) {
+    if (ctx.notes.get("alreadyLive")) return;
+    const before = activeSlot(ctx);
+    const slot = slotOf(ctx, idleSlot(ctx));
+    await switchTraffic(ctx, slot.socketPath);
+    const dir = target(ctx).codeDir;
+    const record = {
+      ...releaseRecord(ctx),
+      release: posix.basename(dir),
+      activated_at: new Date().toISOString(),
+    };
+    await ctx.exec.run({
+      argv: shScript('cat > "$1/.djaploy-release.json"', dir),
+      as: ctx.host.app_user,
+      stdin: JSON.stringify(record) + "\n",
+    });
+    await pointLink(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir));
+    const live = liveState(ctx);
+    const slots = { ...(live?.slots ?? {}) };
+    if (before && slots[before]) slots[before] = { ...slots[before]!, state: "stopped" };
+    slots[slot.slot] = { ...record, state: "active" };
+    await recordSlots(ctx, { ...record, active: slot.slot, slots });
+    ctx.changed(`current -> releases/${posix.basename(dir)}`);
+    // Boot starts the live slot; the previous slot and an in_place unit are retired.
+    const retire = [slotOf(ctx, otherSlot(slot.slot)).unitName, inPlaceUnit(ctx.host)];
+    await retireInPlaceAtBoot(ctx);
+    for (const unit of retire) {
+      if (unitState(ctx, unit).active === "active") await drainAndStop(ctx, unit);
+    }
+  },
+};
+
+const restartOthers: Step = {
+  name: "restart other services",
+  async run(ctx) {
+    const others = otherServices(ctx.host);
+    if (ctx.notes.get("alreadyLive") || others.length === 0) return;
+    await ctx.exec.run({ argv: ["systemctl", "restart", ...others], as: "root" });
+    ctx.changed(`restarted ${others.join(", ")}`);
+  },
+};
+
+/** Which releases to delete: beyond keep_releases good ones, and failed ones; never the live or previous one. */
+export function releasesToPrune(
+  releases: readonly ReleaseEntry[],
+  keep: number,
+  protect: ReadonlySet<string>,
+): string[] {
+  const good = releases.filter((r) => !r.failed).map((r) => r.name).sort().reverse();
+  const kept = new Set(good.slice(0, keep));
+  return releases.map((r) => r.name).filter((n) => !kept.has(n) && !protect.has(n));
+}
+
+const prune: Step = {
+  name: "prune releases",
+  async run(ctx) {
+    if (ctx.notes.get("alreadyLive")) return;
+    const live = posix.basename(target(ctx).codeDir);
+    const releases = [
+      ...ctx.facts.get(releasesProbe(ctx.layout)).filter((r) => r.name !== live),
+      { name: live, failed: false },
+    ];
+    const previous = currentRelease(ctx);
+    const gone = releasesToPrune(releases, ctx.host.keep_releases, new Set([live, previous ?? ""]));
+    if (gone.length === 0) return;
+    await ctx.exec.run({
+      argv: ["rm", "-rf", "--", ...gone.map((n) => posix.join(ctx.layout.releasesDir, n))],
+      as: ctx.host.app_user,
+    });
+    ctx.changed(`removed ${gone.length} old release${gone.length === 1 ? "" : "s"}`);
+  },
+};
+
+export const zeroDowntime: Strategy = {
+  name: "zero_downtime",
+  facts,
+  files: slotFiles,
+  plan: (phase) => [
+    checkConfigured,
+    newRelease,
+    ...phase("deploy:upload"),
+    ...phase("deploy:configure"),
+    dependencies,
+    migrateAndCollectstatic,
+    ...phase("deploy:pre"),
+    startNew,
+    switchToNew,
+    restartOthers,
+    ...phase("deploy:start"),
+    prune,
+  ],
+};
