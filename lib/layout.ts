@@ -45,8 +45,14 @@ export interface Layout {
   readonly currentLink: string;
   /** Slot strategies: slots/blue and slots/green (folders, or links to releases). */
   readonly slotsDir: string;
-  /** Slot strategies: the nginx upstream file naming the live slot's socket. */
+  /** Slot strategies: the nginx upstream file; it names liveSocket. */
   readonly upstreamFile: string;
+  /**
+   * Slot strategies: /run/djaploy/{app}.sock, a symlink to the live slot's
+   * socket. The kernel follows it on every connect, so moving it moves
+   * traffic without reloading nginx.
+   */
+  readonly liveSocket: string;
   /** manage.py's folder relative to the code's root ("." when at the root). */
   readonly manageRel: string;
   /** The directory manage.py is in, inside codeDir. */
@@ -92,6 +98,7 @@ export function layoutFor(host: HostConfig): Layout {
     currentLink: posix.join(appDir, "current"),
     slotsDir: posix.join(appDir, "slots"),
     upstreamFile: `/etc/nginx/sites-available/${host.app_name}-upstream.conf`,
+    liveSocket: `/run/djaploy/${host.app_name}.sock`,
     manageRel: posix.dirname(manageRel),
     manageDir: posix.join(codeDir, posix.dirname(manageRel)),
     manageFile: posix.basename(manageRel),

@@ -80,29 +80,23 @@ if COLLECTSTATIC and "django.contrib.staticfiles" in settings.INSTALLED_APPS:
 `;
 
 /**
- * Points nginx at another upstream file, atomically, and only if nginx
- * accepts it: on a failed test or reload the previous file is put back.
- * Arguments: upstream_path. The new content comes on stdin.
+ * Moves the live-socket link to another socket, atomically: a connect sees
+ * the old target or the new one, never none. Arguments: link target.
  */
-export const SWITCH_UPSTREAM_SH = `set -u
-up=$1
-cat > "$up.new"
-[ -f "$up" ] && cp -p "$up" "$up.prev"
-mv -f "$up.new" "$up"
-if ! out=$(nginx -t -q 2>&1) || ! systemctl reload nginx; then
-  if [ -f "$up.prev" ]; then mv -f "$up.prev" "$up"; else rm -f "$up"; fi
-  systemctl reload nginx 2>/dev/null
-  echo "nginx refused the switch: $out" >&2
-  exit 1
-fi
-rm -f "$up.prev"`;
+export const SWITCH_SOCKET_SH = `set -e
+link=$1 target=$2
+mkdir -p "\${link%/*}"
+ln -sfn "$target" "$link.new"
+mv -fT "$link.new" "$link"`;
 
 /**
- * Stops a slot once nginx no longer needs it: waits (at most 10 s) until
- * nginx workers of the previous configuration finished their requests, then
- * stops the unit (gunicorn finishes the requests it has). Arguments: unit.
+ * Stops a slot that no longer gets traffic: waits (at most 30 s) until the
+ * connections already queued on its socket were accepted, then stops the
+ * unit (gunicorn finishes the requests it has). Arguments: unit socket.
  */
 export const DRAIN_AND_STOP_SH = `i=0
-# [d]: the pattern must not match this script's own command line.
-while [ $i -lt 100 ] && grep -qs 'shutting [d]own' /proc/[0-9]*/cmdline; do sleep 0.1; i=$((i+1)); done
+sleep 0.5
+while [ $i -lt 150 ] && ss -xlH src "$2" 2>/dev/null | awk '$3 > 0 { found = 1 } END { exit !found }'; do
+  sleep 0.2; i=$((i+1))
+done
 systemctl stop "$1"`;

@@ -365,13 +365,13 @@ export const SECTIONS: readonly SectionSpec[] = [
       retries: {
         type: "integer",
         parse: integer({ min: 1 }),
-        defaultValue: 20,
+        defaultValue: 100,
         doc: "How many times to probe before giving up.",
       },
       interval: {
         type: "number",
         parse: positiveNumber(),
-        defaultValue: 0.25,
+        defaultValue: 0.1,
         doc: "Seconds between probes.",
       },
       host: {

@@ -22,11 +22,9 @@ import {
 } from "../deploy_steps.ts";
 import {
   activeSlot,
-  drainAndStop,
-  inPlaceUnit,
   otherServices,
   recordSlots,
-  retireInPlaceAtBoot,
+  retireOthers,
   sayAlreadyLive,
   slotAlreadyLive,
   slotFacts,
@@ -114,11 +112,8 @@ export async function activateSlot(
   const active: SlotRecord = { ...record, state: "active", activated_at: new Date().toISOString() };
   slots[slotName] = active;
   await recordSlots(ctx, { ...active, active: slotName, slots });
-  await retireInPlaceAtBoot(ctx);
-  // Taking over from in_place: its unit is not needed once traffic moved.
-  if (unitState(ctx, inPlaceUnit(ctx.host)).active === "active") {
-    await drainAndStop(ctx, inPlaceUnit(ctx.host));
-  }
+  // The other slot keeps running: rollback is a switch back.
+  await retireOthers(ctx, slotName, { keepOtherSlot: true });
   ctx.changed(`activated ${slotName} (${record.release})`);
 }
 

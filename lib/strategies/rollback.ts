@@ -12,15 +12,12 @@ import { UserError } from "../errors.ts";
 import { currentRelease, releasesProbe } from "./zero_downtime.ts";
 import {
   activeSlot,
-  drainAndStop,
-  inPlaceUnit,
   pointLink,
   recordSlots,
-  retireInPlaceAtBoot,
+  retireOthers,
   slotOf,
   startSlot,
   switchTraffic,
-  unitState,
 } from "./slots.ts";
 
 export const releaseRollbackStep: Step = {
@@ -71,11 +68,7 @@ export const releaseRollbackStep: Step = {
     const next = { ...(record as unknown as typeof slots.blue & object), activated_at: now };
     slots[slot.slot] = { ...next, state: "active" };
     await recordSlots(ctx, { ...next, active: slot.slot, slots });
-    const retire = [slotOf(ctx, otherSlot(slot.slot)).unitName, inPlaceUnit(ctx.host)];
-    await retireInPlaceAtBoot(ctx);
-    for (const unit of retire) {
-      if (unitState(ctx, unit).active === "active") await drainAndStop(ctx, unit);
-    }
+    await retireOthers(ctx, slot.slot);
     ctx.changed(`current -> releases/${chosen.name}`);
   },
 };

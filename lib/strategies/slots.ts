@@ -19,11 +19,10 @@ import {
   writeState,
 } from "../deploy_steps.ts";
 import { linkProbe, unitsProbe } from "../probes.ts";
-import { putFile, sha256 } from "../remote_ops.ts";
+import { putFile } from "../remote_ops.ts";
 import { shScript } from "../remote_command.ts";
 import { gunicornUnit } from "../../templates/systemd_unit.ts";
-import { nginxUpstream } from "../../templates/nginx_upstream.ts";
-import { DRAIN_AND_STOP_SH, SWITCH_UPSTREAM_SH } from "../../templates/scripts.ts";
+import { DRAIN_AND_STOP_SH, SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
 import { UserError } from "../errors.ts";
 
 export const SLOT_STRATEGIES = ["zero_downtime", "bluegreen"];
@@ -44,9 +43,15 @@ export function slotUnitsProbe(host: HostConfig, layout: Layout) {
   );
 }
 
+/** Where the live-socket link points. */
+export function liveSocketProbe(layout: Layout) {
+  return linkProbe("live-socket", layout.liveSocket);
+}
+
 export function slotFacts(host: HostConfig, layout: Layout): FactProbe[] {
   return [
     ...deployProbes(host, layout),
+    liveSocketProbe(layout),
     slotUnitsProbe(host, layout),
     linkProbe("current-link", layout.currentLink),
     ...SLOTS.map((s) => linkProbe(`slot-link:${s}`, slotLayout(host, layout, s).dir)),
@@ -112,28 +117,19 @@ export async function startSlot(ctx: StepContext, s: SlotLayout, venv: string): 
     await ctx.exec.run({ argv: ["systemctl", "stop", s.unitName], as: "root", okCodes: [0, 1, 5] });
     throw err;
   }
+  ctx.notes.set(`started:${s.unitName}`, true);
   ctx.changed(`started ${s.unitName}`);
 }
 
-/** Sends nginx's traffic to a slot's socket (atomic; undone when nginx refuses it). */
+/** Points the live-socket link at a slot's socket: new connections go there (atomic, no nginx reload). */
 export async function switchTraffic(ctx: StepContext, socketPath: string): Promise<void> {
-  const text = nginxUpstream(ctx.host.app_name, socketPath);
-  if (ctx.facts.fileHash(ctx.layout.upstreamFile) === sha256(text)) return;
-  const r = await ctx.exec.run({
-    argv: shScript(SWITCH_UPSTREAM_SH, ctx.layout.upstreamFile),
+  const live = ctx.facts.get(liveSocketProbe(ctx.layout));
+  if (live === socketPath && !ctx.notes.get("switched")) return;
+  await ctx.exec.run({
+    argv: shScript(SWITCH_SOCKET_SH, ctx.layout.liveSocket, socketPath),
     as: "root",
-    stdin: text,
-    okCodes: [0, 1],
   });
-  if (r.code !== 0) {
-    throw new UserError(
-      `Fix nginx on ${ctx.host.name}: it refused the switch, traffic stays where it was`,
-      {
-        hint: r.stderr.trim(),
-      },
-    );
-  }
-  ctx.facts.setFileHash(ctx.layout.upstreamFile, sha256(text));
+  ctx.notes.set("switched", true);
   ctx.changed(`traffic -> ${socketPath}`);
 }
 
@@ -146,12 +142,29 @@ export async function retireInPlaceAtBoot(ctx: StepContext): Promise<void> {
   });
 }
 
-/** Stops a unit once nginx's previous workers have finished with it. */
-export async function drainAndStop(ctx: StepContext, unit: string): Promise<void> {
-  await ctx.exec.run({ argv: shScript(DRAIN_AND_STOP_SH, unit), as: "root" });
-  ctx.changed(`stopped ${unit}`);
+/** The transient unit that drains and stops `unit` in the background. */
+export function drainUnit(unit: string): string {
+  return `djaploy-drain-${unit.replace(/\.service$/, "")}`;
 }
 
+/**
+ * Stops a unit once nginx's previous workers have finished with it, in the
+ * background (a transient systemd unit): traffic has already moved, so the
+ * deploy does not wait. startSlot cancels a pending drain before reusing a slot.
+ */
+export async function drainAndStop(ctx: StepContext, unit: string, socket: string): Promise<void> {
+  await ctx.exec.run({
+    argv: [
+      "systemd-run",
+      "--quiet",
+      "--collect",
+      `--unit=${drainUnit(unit)}`,
+      ...shScript(DRAIN_AND_STOP_SH, unit, socket),
+    ],
+    as: "root",
+  });
+  ctx.changed(`stopping ${unit}`);
+}
 /** Points a link at a target atomically; a real folder in its place is moved aside first. */
 export async function pointLink(ctx: StepContext, link: string, dest: string): Promise<void> {
   await ctx.exec.run({
@@ -202,4 +215,26 @@ export function sayAlreadyLive(ctx: StepContext): void {
     }) runs and nothing changed; --force redeploys`,
   );
   ctx.notes.set("alreadyLive", true);
+}
+
+/**
+ * After a switch to `live`: what else served the app stops once drained
+ * (the other slot, unless `keepOtherSlot`, and an in_place unit this
+ * strategy took over from), and boot starts the live slot only.
+ */
+export async function retireOthers(
+  ctx: StepContext,
+  live: Slot,
+  opts: { keepOtherSlot?: boolean } = {},
+): Promise<void> {
+  const other = slotOf(ctx, live === "blue" ? "green" : "blue");
+  const candidates: [string, string][] = [[inPlaceUnit(ctx.host), ctx.layout.socketPath]];
+  if (!opts.keepOtherSlot) candidates.push([other.unitName, other.socketPath]);
+  for (const [unit, socket] of candidates) {
+    // A unit stopped by this run's own earlier steps is not in the facts; ask nothing twice.
+    if (unitState(ctx, unit).active === "active" || ctx.notes.get(`started:${unit}`)) {
+      await drainAndStop(ctx, unit, socket);
+    }
+  }
+  await retireInPlaceAtBoot(ctx);
 }

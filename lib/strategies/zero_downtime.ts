@@ -23,12 +23,10 @@ import {
 } from "../deploy_steps.ts";
 import {
   activeSlot,
-  drainAndStop,
-  inPlaceUnit,
   otherServices,
   pointLink,
   recordSlots,
-  retireInPlaceAtBoot,
+  retireOthers,
   sayAlreadyLive,
   slotAlreadyLive,
   slotFacts,
@@ -36,7 +34,6 @@ import {
   slotOf,
   startSlot,
   switchTraffic,
-  unitState,
 } from "./slots.ts";
 import type { HostConfig } from "../config/types.ts";
 
@@ -190,12 +187,7 @@ const switchToNew: Step = {
     slots[slot.slot] = { ...record, state: "active" };
     await recordSlots(ctx, { ...record, active: slot.slot, slots });
     ctx.changed(`current -> releases/${posix.basename(dir)}`);
-    // Boot starts the live slot; the previous slot and an in_place unit are retired.
-    const retire = [slotOf(ctx, otherSlot(slot.slot)).unitName, inPlaceUnit(ctx.host)];
-    await retireInPlaceAtBoot(ctx);
-    for (const unit of retire) {
-      if (unitState(ctx, unit).active === "active") await drainAndStop(ctx, unit);
-    }
+    await retireOthers(ctx, slot.slot);
   },
 };
 

@@ -6,6 +6,8 @@ import type { FactProbe } from "../../lib/facts.ts";
 import type { Layout } from "../../lib/layout.ts";
 import { nginxSite } from "../../templates/nginx_site.ts";
 import { nginxUpstream } from "../../templates/nginx_upstream.ts";
+import { SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
+import { linkProbe } from "../../lib/probes.ts";
 import { UserError } from "../../lib/errors.ts";
 
 export const ACME_ROOT = "/var/www/acme";
@@ -86,12 +88,21 @@ const site: Step = {
     const state = ctx.facts.get(nginxProbe(ctx.layout));
     // The first upstream file points where in_place served (if it did), so
     // that taking over from in_place refuses no request; deploys move it.
-    let dirty = usesUpstreamFile(ctx) &&
-      ctx.facts.fileHash(ctx.layout.upstreamFile) === undefined &&
-      await putFile(ctx, {
+    let dirty = false;
+    if (usesUpstreamFile(ctx)) {
+      // Until a slot goes live, the live link points where in_place served
+      // (if it did), so that taking over from in_place refuses no request.
+      if (ctx.facts.get(linkProbe("live-socket", ctx.layout.liveSocket)) === undefined) {
+        await ctx.exec.run({
+          argv: shScript(SWITCH_SOCKET_SH, ctx.layout.liveSocket, ctx.layout.socketPath),
+          as: "root",
+        });
+      }
+      dirty = await putFile(ctx, {
         path: ctx.layout.upstreamFile,
-        content: nginxUpstream(ctx.host.app_name, ctx.layout.socketPath),
+        content: nginxUpstream(ctx.host.app_name, ctx.layout.liveSocket),
       });
+    }
     dirty = await putFile(ctx, { path: ctx.layout.nginxSitePath, content: siteText(ctx) }) || dirty;
     const fromDeployFiles = ((ctx.notes.get("deployFilesChanged") ?? []) as string[])
       .some((p) => p.startsWith("/etc/nginx/"));
@@ -117,7 +128,7 @@ export default defineModule({
   name: "nginx",
   description: "The app's nginx site, with static and media files served from disk",
   packages: () => ["nginx"],
-  facts: (_host, layout) => [nginxProbe(layout)],
+  facts: (_host, layout) => [nginxProbe(layout), linkProbe("live-socket", layout.liveSocket)],
   files: (host, layout) =>
     host.deployment_strategy === "in_place"
       ? [layout.nginxSitePath]

@@ -588,8 +588,8 @@ Deno.test("host: every key gets its built-in default", async () => {
     health_check: {
       path: "",
       expected_status: 200,
-      retries: 20,
-      interval: 0.25,
+      retries: 100,
+      interval: 0.1,
       host: "localhost",
     },
     env: {},
