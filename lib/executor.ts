@@ -48,6 +48,8 @@ export interface ExecutorStats {
   syncs: number;
   /** SSH connections (logins) opened. */
   connections: number;
+  /** Bytes rsync sent (file data and protocol). */
+  bytesSent: number;
 }
 
 export interface Executor {
@@ -76,7 +78,7 @@ export interface HeldCommand {
 }
 
 export function newStats(): ExecutorStats {
-  return { commands: 0, syncs: 0, connections: 0 };
+  return { commands: 0, syncs: 0, connections: 0, bytesSent: 0 };
 }
 
 /** Throws a CommandError when `result` is not a success for `cmd`. */
@@ -108,6 +110,12 @@ function shorten(arg: string): string {
   if (!arg.includes("\n") && arg.length <= 160) return arg;
   const first = arg.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
   return `${first.slice(0, 60)}…`;
+}
+
+/** "Total bytes sent: 1,234" from `rsync --stats`. */
+export function parseBytesSent(stdout: string): number {
+  const m = /^Total bytes sent: ([\d,.]+)/m.exec(stdout);
+  return m ? Number(m[1].replace(/[,.]/g, "")) : 0;
 }
 
 /** Parses `rsync --itemize-changes` output into the changed paths. */

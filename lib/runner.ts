@@ -115,7 +115,7 @@ function notStarted(host: string): HostResult {
     error: new UserError("Not deployed: an earlier batch failed, so the rollout stopped"),
     steps: [],
     ms: 0,
-    stats: { commands: 0, syncs: 0, connections: 0 },
+    stats: { commands: 0, syncs: 0, connections: 0, bytesSent: 0 },
   };
 }
 
@@ -213,6 +213,14 @@ async function runHost(
   }
 }
 
+function formatBytes(n: number): string {
+  return n < 10_000
+    ? `${n} B`
+    : n < 10_000_000
+    ? `${Math.round(n / 1000)} kB`
+    : `${Math.round(n / 1e6)} MB`;
+}
+
 export function errorSummary(error: unknown): string {
   if (error instanceof CommandError) return `exit code ${error.code}`;
   if (error instanceof UserError) return error.message.split("\n")[0];
@@ -229,7 +237,8 @@ export function printSummary(ui: Ui, results: readonly HostResult[], title: stri
       r.ok ? ui.green("ok") : ui.red(`failed at ${r.failedStep}`),
       `${changed} step${changed === 1 ? "" : "s"}`,
       formatMs(r.ms),
-      `${r.stats.connections} conn, ${r.stats.commands} cmds, ${r.stats.syncs} rsync`,
+      `${r.stats.connections} conn, ${r.stats.commands} cmds, ${r.stats.syncs} rsync` +
+      (r.stats.bytesSent ? ` (${formatBytes(r.stats.bytesSent)})` : ""),
     ]);
   }
   ui.result("");

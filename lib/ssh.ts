@@ -26,7 +26,7 @@ import type {
   SyncOptions,
   SyncResult,
 } from "./executor.ts";
-import { checkResult, newStats, parseItemized } from "./executor.ts";
+import { checkResult, newStats, parseBytesSent, parseItemized } from "./executor.ts";
 import { ProgramNotFoundError, runProcess, startProcess } from "./process.ts";
 import type { RemoteCommand } from "./remote_command.ts";
 import { toShell } from "./remote_command.ts";
@@ -215,6 +215,7 @@ export class SshExecutor implements Executor {
             : undefined,
         });
       }
+      this.stats.bytesSent += parseBytesSent(result.stdout);
       return { changed: parseItemized(result.stdout) };
     } finally {
       this.#releaseSession();
@@ -270,7 +271,7 @@ export class SshExecutor implements Executor {
 export function rsyncArgs(opts: SyncOptions, rsh: string): string[] {
   // -c: compare contents, so a fresh artifact whose files carry new times
   // sends and touches only what really changed.
-  const args = ["-rlc", "--itemize-changes", "-e", rsh];
+  const args = ["-rlc", "--itemize-changes", "--stats", "-e", rsh];
   // Never -p: it would re-apply local directory modes to /etc and friends.
   if (!opts.keepServerModes) args.push("--chmod=ugo=rwX,go-w");
   if (opts.delete) args.push("--delete");

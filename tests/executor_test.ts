@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { checkResult, displayCommand, parseItemized } from "../lib/executor.ts";
+import { checkResult, displayCommand, parseBytesSent, parseItemized } from "../lib/executor.ts";
 import { rsyncArgs } from "../lib/ssh.ts";
 import { CommandError } from "../lib/errors.ts";
 import { Secret } from "../lib/secret.ts";
@@ -104,6 +104,7 @@ Deno.test("rsyncArgs: the defaults compare contents and normalize permissions", 
   assert.deepEqual(rsyncArgs({ source: "/a", dest: "/b" }, RSH), [
     "-rlc",
     "--itemize-changes",
+    "--stats",
     "-e",
     RSH,
     "--chmod=ugo=rwX,go-w",
@@ -125,6 +126,7 @@ Deno.test("rsyncArgs: delete, link-dest and filters", () => {
     [
       "-rlc",
       "--itemize-changes",
+      "--stats",
       "-e",
       RSH,
       "--chmod=ugo=rwX,go-w",
@@ -137,17 +139,17 @@ Deno.test("rsyncArgs: delete, link-dest and filters", () => {
 });
 
 Deno.test("rsyncArgs: as root or as a user, the remote rsync runs through sudo -n", () => {
-  assert.deepEqual(rsyncArgs({ source: "/a", dest: "/", as: "root" }, RSH).slice(5), [
+  assert.deepEqual(rsyncArgs({ source: "/a", dest: "/", as: "root" }, RSH).slice(6), [
     "--rsync-path=sudo -n rsync",
   ]);
-  assert.deepEqual(rsyncArgs({ source: "/a", dest: "/b", as: "app" }, RSH).slice(5), [
+  assert.deepEqual(rsyncArgs({ source: "/a", dest: "/b", as: "app" }, RSH).slice(6), [
     "--rsync-path=sudo -n -u app rsync",
   ]);
 });
 
 Deno.test("rsyncArgs: keepServerModes leaves modes alone (no --chmod, no -p)", () => {
   const args = rsyncArgs({ source: "/a", dest: "/", keepServerModes: true }, RSH);
-  assert.deepEqual(args, ["-rlc", "--itemize-changes", "-e", RSH]);
+  assert.deepEqual(args, ["-rlc", "--itemize-changes", "--stats", "-e", RSH]);
 });
 
 async function mode(path: string): Promise<number> {
@@ -239,4 +241,15 @@ Deno.test("displayCommand: long scripts are shortened, stdin is shown but never 
   );
   const long = "x".repeat(200);
   assert.equal(displayCommand({ argv: ["echo", long] }, "d"), `echo '${"x".repeat(60)}…'`);
+});
+
+Deno.test("parseBytesSent reads rsync --stats", async () => {
+  await withTempDir(async (dir) => {
+    const { src, dst } = await prepare(dir);
+    const out = await rsync(["-rlc", "--stats", `${src}/`, `${dst}/`]);
+    const bytes = parseBytesSent(out);
+    assert.ok(bytes > 0, out);
+    assert.equal(parseBytesSent("Total bytes sent: 1,234,567\n"), 1234567);
+    assert.equal(parseBytesSent("nothing"), 0);
+  });
 });
