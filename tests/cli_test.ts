@@ -135,3 +135,13 @@ Deno.test("cli: a config file that does not exist exits 2", async () => {
     assert.match(r.err, /^error: Cannot read .*nope\.toml: no such file\n$/);
   });
 });
+
+Deno.test("cli: every flag the strategies document is accepted by deploy --help", async () => {
+  const r = await run(["deploy", "--help"]);
+  assert.equal(r.code, 0);
+  for (
+    const flag of ["--activate", "--batch-size", "--force", "--lock-wait", "--dry-run", "--release"]
+  ) {
+    assert.ok(r.out.includes(flag), `deploy --help lacks ${flag}`);
+  }
+});

@@ -31,6 +31,17 @@ export const deployCommand: CommandDef = {
       type: "boolean",
       description: "Redeploy even when the same code is already live",
     },
+    {
+      name: "activate",
+      type: "boolean",
+      description: "bluegreen: activate the new slot once every host staged it",
+    },
+    {
+      name: "batch-size",
+      type: "number",
+      valueName: "N",
+      description: "Hosts at a time; a failed batch stops the rollout (default: rolling, or all)",
+    },
     { name: "dry-run", type: "boolean", description: "Show the commands per host, change nothing" },
     ...LOCK_FLAGS,
     ...COMMON_FLAGS,
