@@ -44,7 +44,8 @@ measure() {
   local dir=$1; shift
   local t0 t1 out=$work/out.txt
   t0=$(date +%s.%N)
-  TIMEFORMAT='%U %S'; { time (cd "$dir" && dj "$@") >"$out" 2>&1; } 2>"$work/cpu.txt"
+  # The redirections go inside the subshell: on `time ( ... ) >f 2>&1` bash drops the timing.
+  TIMEFORMAT='%U %S'; { time (cd "$dir" && dj "$@" >"$out" 2>&1); } 2>"$work/cpu.txt"
   t1=$(date +%s.%N)
   grep -q ' ok ' "$out" || { cat "$out" >&2; echo "bench: a run failed" >&2; exit 1; }
   printf '%s %s %s\n' "$(echo "$t1 - $t0" | bc)" "$(awk '{print $1 + $2}' "$work/cpu.txt")" \

@@ -11,6 +11,7 @@ export interface GunicornUnitData {
   readonly wsgiModule: string;
   readonly workers: number;
   readonly timeout: number;
+  readonly preload: boolean;
   readonly extraArgs: readonly string[];
 }
 
@@ -35,6 +36,7 @@ export function gunicornUnit(d: GunicornUnitData): string {
     String(d.timeout),
     "--bind",
     `unix:${d.socketPath}`,
+    ...(d.preload ? ["--preload"] : []),
     ...d.extraArgs,
     d.wsgiModule,
   ].map(systemdQuote).join(" ");

@@ -147,6 +147,7 @@ Deno.test("configure: the files written hold the templates filled in from the ho
         wsgiModule: "hello.wsgi:application",
         workers: 2,
         timeout: 30,
+        preload: true,
         extraArgs: [],
       }),
     );

@@ -22,6 +22,7 @@ const UNIT: GunicornUnitData = {
   wsgiModule: "hello.wsgi:application",
   workers: 3,
   timeout: 60,
+  preload: false,
   extraArgs: [],
 };
 
@@ -53,6 +54,10 @@ RestartSec=2
 WantedBy=multi-user.target
 `,
   );
+});
+
+Deno.test("gunicornUnit: preload adds --preload before the app", () => {
+  assert.match(gunicornUnit({ ...UNIT, preload: true }), / --preload hello\.wsgi:application\n/);
 });
 
 Deno.test("gunicornUnit: extra arguments are quoted and escaped for systemd's ExecStart=", () => {

@@ -312,6 +312,13 @@ export const SECTIONS: readonly SectionSpec[] = [
         defaultValue: 30,
         doc: "Seconds a worker may take for a request before it is restarted.",
       },
+      preload_app: {
+        type: "boolean",
+        parse: boolean(),
+        defaultValue: true,
+        doc: "Load the app once in gunicorn's master before forking the workers (`--preload`): " +
+          "one import instead of one per worker, so a new release answers sooner.",
+      },
       extra_args: {
         type: "array of strings",
         parse: strings,

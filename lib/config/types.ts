@@ -25,6 +25,7 @@ export interface GunicornConfig {
   readonly wsgi_module: string;
   readonly workers: number;
   readonly timeout: number;
+  readonly preload_app: boolean;
   readonly extra_args: readonly string[];
 }
 

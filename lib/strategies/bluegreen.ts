@@ -43,28 +43,40 @@ function stagingSlot(ctx: StepContext): Slot {
   return active ? otherSlot(active) : "blue";
 }
 
+async function upload(ctx: StepContext, slotName: Slot): Promise<void> {
+  const slot = slotOf(ctx, slotName);
+  // A slot that zero_downtime left as a link to a release becomes a folder again.
+  await ctx.exec.run({
+    argv: shScript('[ -L "$1" ] && rm -f "$1"; mkdir -p "$1"', slot.dir),
+    as: ctx.host.app_user,
+  });
+  const { changed } = await ctx.exec.sync({
+    source: ctx.release!.artifactDir,
+    dest: slot.dir,
+    as: ctx.host.app_user,
+    delete: true,
+    filters: ["P __pycache__/", ...ctx.host.shared_resources.map((p) => `P /${p}`)],
+  });
+  if (changed.length) ctx.changed(`${slot.slot}: ${changed.length} files changed`);
+  if (ctx.host.shared_resources.length) await linkShared(ctx, slot.dir, ctx.host.shared_resources);
+}
+
 const uploadToSlot: Step = {
   name: "upload to slot",
   async run(ctx) {
-    const slot = slotOf(ctx, stagingSlot(ctx));
-    setTarget(ctx, slot.dir);
-    ctx.notes.set("slot", slot.slot);
-    // A slot that zero_downtime left as a link to a release becomes a folder again.
-    await ctx.exec.run({
-      argv: shScript('[ -L "$1" ] && rm -f "$1"; mkdir -p "$1"', slot.dir),
-      as: ctx.host.app_user,
-    });
-    const { changed } = await ctx.exec.sync({
-      source: ctx.release!.artifactDir,
-      dest: slot.dir,
-      as: ctx.host.app_user,
-      delete: true,
-      filters: ["P __pycache__/", ...ctx.host.shared_resources.map((p) => `P /${p}`)],
-    });
-    if (changed.length) ctx.changed(`${slot.slot}: ${changed.length} files changed`);
-    if (ctx.host.shared_resources.length) {
-      await linkShared(ctx, slot.dir, ctx.host.shared_resources);
+    const staging = stagingSlot(ctx);
+    setTarget(ctx, slotOf(ctx, staging).dir);
+    ctx.notes.set("slot", staging);
+    // The live slot already runs this code: upload only if something else changes (see startStaged).
+    const active = activeSlot(ctx);
+    if (
+      !ctx.force && active && liveState(ctx)?.tree === ctx.release!.tree &&
+      unitState(ctx, slotOf(ctx, active).unitName).active === "active"
+    ) {
+      ctx.notes.set("uploadDeferred", true);
+      return;
     }
+    await upload(ctx, staging);
   },
 };
 
@@ -72,6 +84,7 @@ const startStaged: Step = {
   name: "start staged slot",
   async run(ctx) {
     if (slotAlreadyLive(ctx)) return sayAlreadyLive(ctx);
+    if (ctx.notes.get("uploadDeferred")) await upload(ctx, ctx.notes.get("slot") as Slot);
     const slot = slotOf(ctx, ctx.notes.get("slot") as Slot);
     const live = liveState(ctx);
     const record = releaseRecord(ctx);

@@ -90,6 +90,7 @@ function slotUnit(ctx: StepContext, s: SlotLayout, venv: string): string {
     wsgiModule: h.gunicorn.wsgi_module,
     workers: h.gunicorn.workers,
     timeout: h.gunicorn.timeout,
+    preload: h.gunicorn.preload_app,
     extraArgs: h.gunicorn.extra_args,
   });
 }

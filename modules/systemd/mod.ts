@@ -18,6 +18,7 @@ function unitText(ctx: StepContext): string {
     wsgiModule: h.gunicorn.wsgi_module,
     workers: h.gunicorn.workers,
     timeout: h.gunicorn.timeout,
+    preload: h.gunicorn.preload_app,
     extraArgs: h.gunicorn.extra_args,
   });
 }

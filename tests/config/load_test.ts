@@ -583,7 +583,13 @@ Deno.test("host: every key gets its built-in default", async () => {
     shared_resources: [],
     rolling: 0,
     dependencies: { install_args: [], system_site_packages: false },
-    gunicorn: { wsgi_module: "hello.wsgi:application", workers: 2, timeout: 30, extra_args: [] },
+    gunicorn: {
+      wsgi_module: "hello.wsgi:application",
+      workers: 2,
+      timeout: 30,
+      preload_app: true,
+      extra_args: [],
+    },
     nginx: { server_name: "_", listen: 80, client_max_body_size: "10m" },
     health_check: {
       path: "",
@@ -645,6 +651,7 @@ Deno.test("host: host > inventory defaults > djaploy.toml > built-in", async () 
     wsgi_module: "hello.wsgi:application",
     workers: 8,
     timeout: 60,
+    preload_app: true,
     extra_args: ["--preload"],
   });
   assert.deepEqual(web2.gunicorn.extra_args, []);
