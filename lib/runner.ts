@@ -15,6 +15,7 @@ import { CommandError, UserError } from "./errors.ts";
 import type { Secret } from "./secret.ts";
 import { acquireLock, type HeldLock, type LockOwner } from "./lock.ts";
 import { Barrier } from "./barrier.ts";
+import { RecordingExecutor } from "./recording_executor.ts";
 
 export interface StepResult {
   readonly name: string;
@@ -144,7 +145,7 @@ async function runHost(
     steps,
     ms: performance.now() - started,
     stats: exec.stats,
-    recorded: "lines" in exec ? (exec as unknown as { lines(): string[] }).lines() : undefined,
+    recorded: exec instanceof RecordingExecutor ? exec.lines() : undefined,
     ...extra,
   });
 
