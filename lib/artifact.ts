@@ -123,25 +123,36 @@ export async function buildArtifact(req: ArtifactRequest): Promise<Artifact> {
   const slug = ref.replace(/[^A-Za-z0-9._-]+/g, "-");
   const dirName = `${req.appName}-${slug}-${short}-${timestamp(req.now ?? new Date())}`;
   const dir = join(artifacts, dirName);
-  const tmp = `${dir}.tmp`;
-  await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
+  // Private names: two runs building the same tree at once must not remove each other's files.
+  const own = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const tmp = `${dir}.tmp-${own}`;
+  const tar = `${dir}.${own}.tar`;
   await Deno.mkdir(tmp, { recursive: true });
-  const tar = `${dir}.tar`;
-  await git(top, ["archive", "--format=tar", "-o", tar, tree]);
-  const x = await runProcess("tar", ["-xf", tar, "-C", tmp]);
-  if (x.code !== 0) throw new UserError(`Unpack the artifact: tar failed: ${x.stderr.trim()}`);
-  await Deno.remove(tar);
-  await Deno.rename(tmp, dir);
-  await Deno.symlink(dirName, byTree);
+  try {
+    await git(top, ["archive", "--format=tar", "-o", tar, tree]);
+    const x = await runProcess("tar", ["-xf", tar, "-C", tmp]);
+    if (x.code !== 0) throw new UserError(`Unpack the artifact: tar failed: ${x.stderr.trim()}`);
+    await Deno.rename(tmp, dir).catch(async (err) => {
+      // Another run finished the same artifact first: use theirs.
+      if (!(await Deno.stat(dir).then(() => true, () => false))) throw err;
+    });
+    await Deno.symlink(dirName, byTree).catch((err) => {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    });
+  } finally {
+    await Deno.remove(tar).catch(() => undefined);
+    await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
+  }
+  const built = await Deno.realPath(byTree);
   await pruneArtifacts(artifacts, 5);
-  return { name, artifactDir: dir, commit, ref, tree };
+  return { name, artifactDir: built, commit, ref, tree };
 }
 
 /** Keeps the newest `keep` artifacts in the cache. */
 async function pruneArtifacts(dir: string, keep: number): Promise<void> {
   const entries: { name: string; mtime: number }[] = [];
   for await (const e of Deno.readDir(dir)) {
-    if (e.isDirectory) {
+    if (e.isDirectory && !e.name.includes(".tmp-")) {
       const st = await Deno.stat(join(dir, e.name));
       entries.push({ name: e.name, mtime: st.mtime?.getTime() ?? 0 });
     }
