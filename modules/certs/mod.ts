@@ -1,0 +1,302 @@
+/**
+ * certs: HTTPS for the app. Puts each certificate of the host in
+ * /etc/djaploy/certs/<name>/ (fullchain.pem 0644, privkey.pem 0600 root),
+ * writes the HTTPS site (same locations as the HTTP site) and the
+ * HTTP-to-HTTPS redirect, then `nginx -t` and reload; when the test fails,
+ * every file is put back as it was. Certificates come from sync-certs (the
+ * controller's store, on stdin), from certbot on the server (issue_on =
+ * "server"), or, with pregenerate_certificates, are self-signed stand-ins.
+ */
+import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
+import type { FactProbe } from "../../lib/facts.ts";
+import type { HostConfig } from "../../lib/config/types.ts";
+import { putFile, sha256 } from "../../lib/remote_ops.ts";
+import { shScript } from "../../lib/remote_command.ts";
+import type { Secret } from "../../lib/secret.ts";
+import { UserError } from "../../lib/errors.ts";
+import { ACME_ROOT } from "../nginx/mod.ts";
+import {
+  certPaths,
+  CERTS_DIR,
+  type DomainPlan,
+  domainsForHost,
+  LETSENCRYPT_LIVE,
+  SERVER_CA_BUNDLE,
+  tlsPaths,
+} from "../../lib/certs/plan.ts";
+import { nginxHttpsRedirect, nginxTlsSite } from "../../templates/nginx_tls.ts";
+import {
+  APPLY_SH,
+  APPLY_TEST_FAILED,
+  certDeployHook,
+  DEPLOY_HOOK_PATH,
+  PREGENERATE_SH,
+  STAGE_LINEAGE_SH,
+  STAGE_LINK_SH,
+  STAGE_SH,
+  WAIT_SERVED_SH,
+} from "../../templates/cert_scripts.ts";
+
+/** Notes a command leaves for the step: certificates to install, by name. */
+export const INCOMING_CERTS = "certs:incoming";
+/** Note: install from the server's own certbot lineages (issue_on = "server"). */
+export const FROM_LINEAGE = "certs:from-lineage";
+/** Days a pregenerated self-signed certificate is valid. */
+export const SELF_SIGNED_DAYS = 90;
+
+export interface IncomingCert {
+  readonly fullchain: string;
+  readonly privkey: Secret;
+}
+
+export interface CertsState {
+  /** fullchain.pem text by certificate name, for what is installed. */
+  readonly certs: ReadonlyMap<string, string>;
+  /** sha256 by path: the installed certificate files, the site and the snippet. */
+  readonly hashes: ReadonlyMap<string, string>;
+  /** Where the enabled HTTPS site links to. */
+  readonly link?: string;
+  readonly certbot: boolean;
+}
+
+const MARK = "@@djaploy-certs";
+
+export function certsProbe(host: HostConfig): FactProbe<CertsState> {
+  const tls = tlsPaths(host);
+  return {
+    name: "certs",
+    argv: shScript(
+      `if cd "$1" 2>/dev/null; then
+  for d in */; do [ -d "$d" ] || continue; printf '${MARK} cert %s\\n' "\${d%/}"; cat "\${d}fullchain.pem" 2>/dev/null; done
+  printf '${MARK} hashes\\n'
+  sha256sum -- */fullchain.pem */privkey.pem 2>/dev/null | sed "s|  |  $1/|"
+else printf '${MARK} hashes\\n'; fi
+sha256sum -- "$2" "$3" 2>/dev/null
+printf '${MARK} link %s\\n' "$(readlink "$4")"
+command -v certbot >/dev/null && printf '${MARK} certbot\\n'
+true`,
+      CERTS_DIR,
+      tls.site,
+      tls.redirect,
+      tls.enabled,
+    ),
+    parse: parseCertsState,
+  };
+}
+
+export function parseCertsState(out: string): CertsState {
+  const certs = new Map<string, string>();
+  const hashes = new Map<string, string>();
+  let link: string | undefined;
+  let certbot = false;
+  let current: string | undefined;
+  let inHashes = false;
+  for (const line of out.split("\n")) {
+    if (line.startsWith(`${MARK} `)) {
+      const rest = line.slice(MARK.length + 1);
+      inHashes = rest === "hashes";
+      current = rest.startsWith("cert ") ? rest.slice(5) : undefined;
+      if (current !== undefined) certs.set(current, "");
+      if (rest.startsWith("link ")) link = rest.slice(5) || undefined;
+      if (rest === "certbot") certbot = true;
+      continue;
+    }
+    const hash = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
+    if (hash && (inHashes || current === undefined)) {
+      hashes.set(hash[2], hash[1]);
+      continue;
+    }
+    if (current !== undefined) certs.set(current, certs.get(current)! + line + "\n");
+  }
+  for (const [name, pem] of certs) if (!pem.includes("BEGIN CERTIFICATE")) certs.delete(name);
+  return { certs, hashes, link, certbot };
+}
+
+function requireNginxFirst(ctx: StepContext): void {
+  const specs = ctx.host.modules.map((m) => m.spec);
+  const nginx = specs.indexOf("nginx");
+  if (nginx === -1 || nginx > specs.indexOf("certs")) {
+    throw new UserError(
+      `List "nginx" before "certs" in modules for ${ctx.host.name}: the HTTPS site uses the app's nginx upstream`,
+    );
+  }
+}
+
+async function stage(ctx: StepContext, path: string, content: string | Secret, mode: string) {
+  await ctx.exec.run({ argv: shScript(STAGE_SH, path, mode), as: "root", stdin: content });
+}
+
+/** Stages what the certificate of one domain needs; returns the staged paths. */
+async function stageCertificate(
+  ctx: StepContext,
+  p: DomainPlan,
+  state: CertsState,
+): Promise<{ staged: string[]; present: boolean }> {
+  const name = p.domain.name;
+  const paths = certPaths(name);
+  const both = [paths.fullchain, paths.privkey];
+  const incoming = (ctx.notes.get(INCOMING_CERTS) as Map<string, IncomingCert> | undefined)
+    ?.get(name);
+  if (incoming) {
+    const same = state.hashes.get(paths.fullchain) === sha256(incoming.fullchain) &&
+      state.hashes.get(paths.privkey) === sha256(incoming.privkey.reveal());
+    if (same) return { staged: [], present: true };
+    await stage(ctx, paths.fullchain, incoming.fullchain, "0644");
+    await stage(ctx, paths.privkey, incoming.privkey, "0600");
+    ctx.changed(`certificate ${name}`);
+    return { staged: both, present: true };
+  }
+  if (ctx.notes.get(FROM_LINEAGE)) {
+    const lineage = `${LETSENCRYPT_LIVE}/${name}`;
+    const r = await ctx.exec.run({
+      argv: shScript(STAGE_LINEAGE_SH, lineage, paths.dir),
+      as: "root",
+    });
+    if (r.stdout.includes("staged")) {
+      ctx.changed(`certificate ${name}`);
+      return { staged: both, present: true };
+    }
+    if (r.stdout.includes("present")) return { staged: [], present: true };
+  }
+  if (state.certs.has(name)) return { staged: [], present: true };
+  if (ctx.env.certificates?.pregenerate_certificates) {
+    await ctx.exec.run({
+      argv: shScript(
+        PREGENERATE_SH,
+        paths.dir,
+        name,
+        p.names.map((n) => `DNS:${n}`).join(","),
+        String(SELF_SIGNED_DAYS),
+      ),
+      as: "root",
+    });
+    ctx.changed(`self-signed certificate ${name}`);
+    return { staged: both, present: true };
+  }
+  return { staged: [], present: false };
+}
+
+/** Stages the certificates, the HTTPS site and the redirect; swaps them in; nginx -t; reload. */
+export const httpsStep: Step = {
+  name: "https",
+  async run(ctx) {
+    const plans = domainsForHost(ctx.env, ctx.host);
+    if (plans.length === 0) return;
+    requireNginxFirst(ctx);
+    const state = ctx.facts.get(certsProbe(ctx.host));
+    const staged: string[] = [];
+    const present: DomainPlan[] = [];
+    for (const p of plans) {
+      const r = await stageCertificate(ctx, p, state);
+      staged.push(...r.staged);
+      if (r.present) present.push(p);
+    }
+    if (present.length === 0) {
+      ctx.log.info("no certificate on this host yet: run djaploy update-certs");
+      return;
+    }
+    const tls = tlsPaths(ctx.host);
+    const site = nginxTlsSite({
+      appName: ctx.host.app_name,
+      clientMaxBodySize: ctx.host.nginx.client_max_body_size,
+      staticRoot: ctx.layout.staticRoot,
+      mediaRoot: ctx.layout.mediaRoot,
+      acmeRoot: ACME_ROOT,
+      snippetsDir: ctx.layout.nginxSnippetsDir,
+      servers: present.map((p) => ({
+        names: p.names,
+        certPath: certPaths(p.domain.name).fullchain,
+        keyPath: certPaths(p.domain.name).privkey,
+        hsts: p.domain.hsts,
+      })),
+    });
+    const redirect = nginxHttpsRedirect(present.flatMap((p) => p.names));
+    for (const [path, text] of [[tls.site, site], [tls.redirect, redirect]]) {
+      if (state.hashes.get(path) === sha256(text)) continue;
+      await stage(ctx, path, text, "0644");
+      staged.push(path);
+      ctx.changed(`wrote ${path}`);
+    }
+    if (state.link !== tls.site) {
+      await ctx.exec.run({ argv: shScript(STAGE_LINK_SH, tls.enabled, tls.site), as: "root" });
+      staged.push(tls.enabled);
+      ctx.changed("enabled the HTTPS site");
+    }
+    if (staged.length === 0) return;
+    const r = await ctx.exec.run({
+      argv: shScript(APPLY_SH, ...staged),
+      as: "root",
+      okCodes: [0, APPLY_TEST_FAILED],
+    });
+    if (r.code === APPLY_TEST_FAILED) {
+      throw new UserError(
+        `Fix the HTTPS configuration on ${ctx.host.name}: nginx -t failed with the new files, ` +
+          "so the previous ones are back in place and nginx keeps serving them",
+        { hint: r.stderr.trim().split("\n").slice(-3).join("\n") },
+      );
+    }
+    // A reload only signals nginx: done means the new certificates are what it serves.
+    const changedCerts = present.filter((p) => staged.includes(certPaths(p.domain.name).fullchain));
+    if (changedCerts.length && !ctx.dryRun) {
+      const waited = await ctx.exec.run({
+        argv: shScript(
+          WAIT_SERVED_SH,
+          ...changedCerts.flatMap((p) => [p.domain.name, certPaths(p.domain.name).fullchain]),
+        ),
+        as: "root",
+      });
+      for (const name of waited.stdout.split("\n").filter(Boolean)) {
+        ctx.log.warn(`nginx does not serve the new certificate for ${name} after 10 s`);
+      }
+    }
+  },
+};
+
+/** issue_on = "server": certbot, its deploy hook and the ACME server's CA on the host. */
+const serverCertbot: Step = {
+  name: "certbot",
+  async run(ctx) {
+    const certs = ctx.env.certificates;
+    if (certs?.issue_on !== "server" || domainsForHost(ctx.env, ctx.host).length === 0) return;
+    const state = ctx.facts.get(certsProbe(ctx.host));
+    if (!state.certbot) {
+      await ctx.exec.run({ argv: ["apt-get", "update", "-qq"], as: "root" });
+      await ctx.exec.run({
+        argv: ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "certbot"],
+        as: "root",
+        env: { DEBIAN_FRONTEND: "noninteractive" },
+      });
+      ctx.changed("installed certbot");
+    }
+    await putFile(ctx, {
+      path: DEPLOY_HOOK_PATH,
+      content: certDeployHook(CERTS_DIR),
+      mode: "0755",
+    });
+    if (certs.acme_ca_bundle) {
+      let bundle: string;
+      try {
+        bundle = await Deno.readTextFile(certs.acme_ca_bundle);
+      } catch (err) {
+        throw new UserError(
+          `Cannot read [certificates] acme_ca_bundle ${certs.acme_ca_bundle}: ${
+            err instanceof Error ? err.message : err
+          }`,
+        );
+      }
+      await putFile(ctx, { path: SERVER_CA_BUNDLE, content: bundle, mode: "0644" });
+    }
+  },
+};
+
+export default defineModule({
+  name: "certs",
+  description: "HTTPS for the app's domains: certificates, the HTTPS site, HTTP to HTTPS",
+  packages: () => ["openssl"],
+  facts: (host) => [certsProbe(host)],
+  files: (host) => [DEPLOY_HOOK_PATH, SERVER_CA_BUNDLE, tlsPaths(host).site],
+  steps: {
+    configure: [serverCertbot, httpsStep],
+    "deploy:configure": [httpsStep],
+  },
+});
