@@ -1,0 +1,156 @@
+/**
+ * Connections for the day-2 commands (manage, exec, logs, ssh, maintenance):
+ * the environment's hosts and an ssh executor for each. Unlike a deploy
+ * session it resolves no secrets (the server's env file already holds them)
+ * and loads no modules, so `djaploy ssh` works without `op` or the env vars
+ * a deploy needs. Ctrl-C or SIGTERM ends the remote commands it started and
+ * lets the command return, so connections are closed on the way out.
+ */
+import type { FlagDef, Flags } from "../cli_args.ts";
+import { loadEnvironment } from "../config/load.ts";
+import type { EnvironmentConfig, HostConfig, ProjectConfig } from "../config/types.ts";
+import { UsageError } from "../errors.ts";
+import type { Executor, InteractiveOptions } from "../executor.ts";
+import type { RemoteCommand } from "../remote_command.ts";
+import { Limiter } from "../limiter.ts";
+import { SshExecutor } from "../ssh.ts";
+import type { Ui } from "../ui.ts";
+import { loadConfig, requireEnv } from "../session.ts";
+import { gatherFacts } from "../facts.ts";
+import { type DeployState, stateProbe } from "../deploy_steps.ts";
+import { layoutFor } from "../layout.ts";
+
+/** `--host NAME`: the one host of a single-host command. */
+export const HOST_FLAG: FlagDef = {
+  name: "host",
+  type: "string",
+  valueName: "NAME",
+  description: "The host to use (default: the environment's first host)",
+};
+
+export const ENV_FLAG: FlagDef = {
+  name: "env",
+  short: "e",
+  type: "string",
+  valueName: "NAME",
+  description: "Environment: a file in infra/inventory/",
+};
+
+export interface RemoteHosts {
+  readonly project: ProjectConfig;
+  readonly env: EnvironmentConfig;
+  readonly hosts: readonly HostConfig[];
+  /** Aborted on SIGINT/SIGTERM: running ssh processes are ended. */
+  readonly signal: AbortSignal;
+  executor(host: HostConfig): Executor;
+  close(): Promise<void>;
+}
+
+export interface OpenHostsOptions {
+  /** Keep one host: `--host`, or else the first (with a note when there are more). */
+  readonly single?: boolean;
+}
+
+const SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
+
+export async function openHosts(
+  ui: Ui,
+  flags: Flags,
+  command: string,
+  opts: OpenHostsOptions = {},
+): Promise<RemoteHosts> {
+  const project = await loadConfig(flags);
+  const envName = requireEnv(flags, command);
+  const wanted = hostNames(flags);
+  const env = await loadEnvironment(project, envName, { hosts: wanted });
+  let hosts = env.hosts;
+  if (opts.single && hosts.length > 1) {
+    ui.warn(
+      `${command} runs on ${hosts[0].name}, the first of ${hosts.length} hosts in ${env.name} ` +
+        `(--host chooses another)`,
+    );
+    hosts = hosts.slice(0, 1);
+  }
+  const controlDir = await Deno.makeTempDir({ dir: await shortTmp(), prefix: "djaploy-" });
+  await Deno.chmod(controlDir, 0o700);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  for (const s of SIGNALS) Deno.addSignalListener(s, onSignal);
+  const limiter = new Limiter(8);
+  const executors: Executor[] = [];
+  return {
+    project,
+    env,
+    hosts,
+    signal: abort.signal,
+    executor(host) {
+      const exec = new SshExecutor(host, {
+        controlDir,
+        socketName: String(env.hosts.indexOf(host)),
+        startLimiter: limiter,
+        signal: abort.signal,
+        warn: (m) => ui.warn(m),
+      });
+      executors.push(exec);
+      return exec;
+    },
+    async close() {
+      for (const s of SIGNALS) Deno.removeSignalListener(s, onSignal);
+      await Promise.all(executors.map((e) => e.close()));
+      await Deno.remove(controlDir, { recursive: true }).catch(() => undefined);
+    },
+  };
+}
+
+/** `--host` (one) or `--hosts` (a list), whichever the command has. */
+function hostNames(flags: Flags): string[] | undefined {
+  const list = (flags.host ?? flags.hosts) as string | undefined;
+  if (list === undefined) return undefined;
+  const names = list.split(",").map((h) => h.trim()).filter(Boolean);
+  if (flags.host !== undefined && names.length !== 1) {
+    throw new UsageError(`--host takes one host name: got "${list}"`, {
+      hint: "djaploy exec --hosts A,B runs on several hosts",
+    });
+  }
+  return names;
+}
+
+/** The host's deploy state (.djaploy/state.json), read in one round trip. */
+export async function readState(
+  exec: Executor,
+  host: HostConfig,
+): Promise<DeployState | undefined> {
+  const probe = stateProbe(layoutFor(host));
+  const facts = await gatherFacts(exec, [probe], []);
+  return facts.get(probe);
+}
+
+/** Runs `fn` for every host at once; a host that throws does not stop the others. */
+export async function eachHost<T>(
+  hosts: readonly HostConfig[],
+  fn: (host: HostConfig) => Promise<T>,
+): Promise<PromiseSettledResult<T>[]> {
+  return await Promise.allSettled(hosts.map((h) => fn(h)));
+}
+
+/** /tmp when it exists: socket paths must stay under ~104 bytes, and $TMPDIR can be long. */
+async function shortTmp(): Promise<string | undefined> {
+  return await Deno.stat("/tmp").then((s) => (s.isDirectory ? "/tmp" : undefined), () => undefined);
+}
+
+/** Runs a command attached to the terminal; every executor djaploy runs commands with has this. */
+export async function interactive(
+  exec: Executor,
+  cmd: RemoteCommand,
+  opts: InteractiveOptions = {},
+): Promise<number> {
+  if (!exec.interactive) {
+    throw new Error(`The executor for ${exec.host} cannot run interactive commands`);
+  }
+  return await exec.interactive(cmd, opts);
+}
+
+/** Whether to ask for a terminal on the host: only when ours is one. */
+export function stdinIsTerminal(): boolean {
+  return Deno.stdin.isTerminal();
+}

@@ -1,0 +1,98 @@
+/**
+ * What runs on a host now, read from its deploy state: the live code's
+ * folder, manage.py's folder, the Python that runs it and the app's web unit.
+ * The day-2 commands (manage, logs) act on this, whatever the strategy.
+ */
+import { posix } from "node:path";
+import type { HostConfig } from "./config/types.ts";
+import type { DeployState } from "./deploy_steps.ts";
+import { type Layout, type Slot, slotLayout } from "./layout.ts";
+import type { RemoteCommand } from "./remote_command.ts";
+import { UserError } from "./errors.ts";
+
+export interface LiveTarget {
+  /** The strategy the live release was deployed with (state.json), which may differ from the config's. */
+  readonly strategy: string;
+  /** in_place: code/; zero_downtime: current; bluegreen: the active slot's folder. */
+  readonly codeDir: string;
+  readonly manageDir: string;
+  readonly python: string;
+  /** The gunicorn unit serving traffic: `{app}.service` or the active slot's `{app}-{slot}.service`. */
+  readonly webUnit: string;
+  readonly slot?: Slot;
+}
+
+/** Where the live release runs; throws a UserError when nothing is deployed. */
+export function liveTarget(
+  host: HostConfig,
+  layout: Layout,
+  state: DeployState | undefined,
+): LiveTarget {
+  if (!state) {
+    throw new UserError(
+      `Deploy to ${host.name} first: nothing is deployed there (no ${layout.stateFile})`,
+      { hint: "Run: djaploy deploy --env <env>" },
+    );
+  }
+  const strategy = state.strategy ?? host.deployment_strategy;
+  if (strategy === "in_place") {
+    return {
+      strategy,
+      codeDir: layout.codeDir,
+      manageDir: layout.manageDir,
+      python: posix.join(layout.venvLink, "bin", "python"),
+      webUnit: layout.unitName,
+    };
+  }
+  const slot = state.active;
+  if (!slot) {
+    throw new UserError(
+      `Activate a slot on ${host.name} first: ${strategy} staged a release but none is live`,
+      { hint: "Run: djaploy activate --env <env>" },
+    );
+  }
+  const codeDir = strategy === "zero_downtime"
+    ? layout.currentLink
+    : slotLayout(host, layout, slot).dir;
+  const venv = state.slots?.[slot]?.venv ?? state.venv;
+  return {
+    strategy,
+    codeDir,
+    manageDir: posix.join(codeDir, layout.manageRel),
+    python: posix.join(venv, "bin", "python"),
+    webUnit: slotLayout(host, layout, slot).unitName,
+    slot,
+  };
+}
+
+/** manage.py in the live release, as the app user, with the app's environment (bin/run). */
+export function liveManageCommand(
+  host: HostConfig,
+  layout: Layout,
+  target: LiveTarget,
+  args: readonly string[],
+): RemoteCommand {
+  return {
+    argv: [layout.runScript, target.python, layout.manageFile, ...args],
+    as: host.app_user,
+    cwd: target.manageDir,
+  };
+}
+
+/** The app's own units: the web unit that serves traffic, then the other `services` (workers). */
+export function appUnits(host: HostConfig, target: LiveTarget): string[] {
+  const web = new Set([host.app_name, `${host.app_name}.service`]);
+  return [target.webUnit, ...host.services.filter((s) => !web.has(s))];
+}
+
+/**
+ * The unit `logs SERVICE` means: the app's name (or "web") is the web unit
+ * that serves now (the active slot's, for slot strategies); any other name
+ * is taken as it is.
+ */
+export function unitFor(host: HostConfig, target: LiveTarget, service: string): string {
+  if (service === "web" || service === host.app_name || service === `${host.app_name}.service`) {
+    return target.webUnit;
+  }
+  return service;
+}
