@@ -13,6 +13,11 @@ export interface GunicornUnitData {
   readonly timeout: number;
   readonly preload: boolean;
   readonly extraArgs: readonly string[];
+  /**
+   * in_place: the live-socket link nginx connects through; the unit points it
+   * at its own socket whenever it starts (at boot too: /run is empty then).
+   */
+  readonly liveSocketLink?: string;
 }
 
 /**
@@ -55,7 +60,17 @@ WorkingDirectory=${d.workingDirectory}
 EnvironmentFile=${d.envFile}
 RuntimeDirectory=${d.runtimeDirectory}
 ExecStart=${exec}
-ExecReload=/bin/kill -s HUP $MAINPID
+${
+    d.liveSocketLink
+      ? `ExecStartPost=+/bin/sh -c ${
+        systemdQuote(
+          `mkdir -p ${
+            d.liveSocketLink.replace(/\/[^/]*$/, "")
+          } && ln -sfn ${d.socketPath} ${d.liveSocketLink}.new && mv -fT ${d.liveSocketLink}.new ${d.liveSocketLink}`,
+        )
+      }\n`
+      : ""
+  }ExecReload=/bin/kill -s HUP $MAINPID
 KillMode=mixed
 TimeoutStopSec=30
 Restart=on-failure

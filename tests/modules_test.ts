@@ -1,3 +1,4 @@
+import { nginxUpstream } from "../templates/nginx_upstream.ts";
 import assert from "node:assert/strict";
 import { UserError } from "../lib/errors.ts";
 import { Secret } from "../lib/secret.ts";
@@ -51,6 +52,7 @@ const put = (path: string, owner: string, mode: string) =>
 const RUN = "/home/app/apps/hello/bin/run";
 const ENV = "/home/app/apps/hello/shared/env";
 const SITE = "/etc/nginx/sites-available/hello.conf";
+const UPSTREAM = "/etc/nginx/sites-available/hello-upstream.conf";
 const UNIT = "/etc/systemd/system/hello.service";
 
 Deno.test("configure: a fresh host gets packages, the user, directories, files, nginx and the unit", async () => {
@@ -67,6 +69,9 @@ Deno.test("configure: a fresh host gets packages, the user, directories, files, 
       "sudo -n -H -- chmod o+x /home/app",
       put(RUN, "app:app", "0755"),
       put(ENV, "app:app", "0600"),
+      // nginx connects through /run/djaploy/hello.sock, a link to the live socket.
+      "sudo -n -H -- sh -c 'set -e…' sh /run/djaploy/hello.sock /run/hello/hello.sock",
+      put(UPSTREAM, "root:root", "0644"),
       put(SITE, "root:root", "0644"),
       "sudo -n -H -- ln -sfn /etc/nginx/sites-available/hello.conf /etc/nginx/sites-enabled/hello.conf",
       "sudo -n -H -- rm -f /etc/nginx/sites-enabled/default",
@@ -107,7 +112,8 @@ Deno.test("configure: the files written hold the templates filled in from the ho
   await withProject(async (loaded) => {
     const r = await configure(loaded, {});
     const files = writtenFiles(r.exec.recorded);
-    assert.deepEqual([...files.keys()], [RUN, ENV, SITE, UNIT]);
+    assert.deepEqual([...files.keys()], [RUN, ENV, UPSTREAM, SITE, UNIT]);
+    assert.equal(files.get(UPSTREAM), nginxUpstream("hello", "/run/djaploy/hello.sock"));
     assert.equal(files.get(RUN), runWrapper(ENV));
     assert.equal(
       files.get(ENV),
@@ -127,7 +133,7 @@ Deno.test("configure: the files written hold the templates filled in from the ho
         serverName: "_",
         listen: 80,
         clientMaxBodySize: "10m",
-        socketPath: "/run/hello/hello.sock",
+        upstreamFile: UPSTREAM,
         staticRoot: "/home/app/apps/hello/shared/staticfiles",
         mediaRoot: "/home/app/apps/hello/shared/media",
         acmeRoot: "/var/www/acme",
@@ -149,6 +155,7 @@ Deno.test("configure: the files written hold the templates filled in from the ho
         timeout: 30,
         preload: true,
         extraArgs: [],
+        liveSocketLink: "/run/djaploy/hello.sock",
       }),
     );
   });

@@ -56,6 +56,13 @@ WantedBy=multi-user.target
   );
 });
 
+Deno.test("gunicornUnit: in_place points the live-socket link at its own socket whenever it starts", () => {
+  assert.match(
+    gunicornUnit({ ...UNIT, liveSocketLink: "/run/djaploy/hello.sock" }),
+    /\nExecStartPost=\+\/bin\/sh -c "mkdir -p \/run\/djaploy && ln -sfn \/run\/hello\/hello\.sock \/run\/djaploy\/hello\.sock\.new && mv -fT \/run\/djaploy\/hello\.sock\.new \/run\/djaploy\/hello\.sock"\n/,
+  );
+});
+
 Deno.test("gunicornUnit: preload adds --preload before the app", () => {
   assert.match(gunicornUnit({ ...UNIT, preload: true }), / --preload hello\.wsgi:application\n/);
 });

@@ -36,6 +36,7 @@ import {
 } from "./slots.ts";
 import { linkShared } from "./zero_downtime.ts";
 import { UserError } from "../errors.ts";
+import { versionFileFilters, writeVersionFile } from "../version_file.ts";
 
 /** The slot a deploy goes into: never the one serving. */
 function stagingSlot(ctx: StepContext): Slot {
@@ -55,9 +56,14 @@ async function upload(ctx: StepContext, slotName: Slot): Promise<void> {
     dest: slot.dir,
     as: ctx.host.app_user,
     delete: true,
-    filters: ["P __pycache__/", ...ctx.host.shared_resources.map((p) => `P /${p}`)],
+    filters: [
+      "P __pycache__/",
+      ...ctx.host.shared_resources.map((p) => `P /${p}`),
+      ...versionFileFilters(ctx),
+    ],
   });
   if (changed.length) ctx.changed(`${slot.slot}: ${changed.length} files changed`);
+  await writeVersionFile(ctx, slot.dir);
   if (ctx.host.shared_resources.length) await linkShared(ctx, slot.dir, ctx.host.shared_resources);
 }
 
@@ -135,7 +141,8 @@ const activateAfterStaging: Step = {
   name: "activate",
   async run(ctx) {
     if (ctx.notes.get("alreadyLive")) return;
-    const first = !activeSlot(ctx);
+    // The first bluegreen deploy here (nothing active, or another strategy ran before) goes live.
+    const first = !activeSlot(ctx) || liveState(ctx)?.strategy !== "bluegreen";
     if (!ctx.notes.get("activate") && !first) {
       ctx.log.info(`activate it with: djaploy activate --env ${ctx.env.name}`);
       return;

@@ -5,7 +5,13 @@
 import type { Strategy } from "./strategy.ts";
 import type { Step } from "../module.ts";
 import { slotLayout, SLOTS } from "../layout.ts";
-import { slotUnitsProbe, unitState } from "./slots.ts";
+import {
+  drainAndStop,
+  liveSocketProbe,
+  slotUnitsProbe,
+  switchTraffic,
+  unitState,
+} from "./slots.ts";
 import {
   checkConfigured,
   dependencies,
@@ -16,6 +22,7 @@ import {
   recordRelease,
   restartServices,
 } from "../deploy_steps.ts";
+import { versionFileFilters, writeVersionFile } from "../version_file.ts";
 
 const uploadCode: Step = {
   name: "upload code",
@@ -26,34 +33,48 @@ const uploadCode: Step = {
       as: ctx.host.app_user,
       delete: true,
       // Python's byte-code caches are not in the artifact; keeping them spares a recompile.
-      filters: ["P __pycache__/"],
+      filters: ["P __pycache__/", ...versionFileFilters(ctx)],
     });
     if (changed.length) {
       ctx.changed(`${changed.length} file${changed.length === 1 ? "" : "s"} changed`);
     }
+    await writeVersionFile(ctx, ctx.layout.codeDir);
   },
 };
 
-/** Back from a slot strategy: its units stop once in_place serves. */
+/**
+ * Back from a slot strategy: once in_place answers its health check, the
+ * live link moves to its socket (no request refused), and the slot units and
+ * the unit that started them at boot are retired.
+ */
 const retireSlots: Step = {
   name: "retire slots",
   async run(ctx) {
-    const running = SLOTS.map((s) => slotLayout(ctx.host, ctx.layout, s).unitName)
-      .filter((u) =>
-        unitState(ctx, u).active === "active" || unitState(ctx, u).enabled === "enabled"
-      );
-    if (running.length === 0) return;
-    await ctx.exec.run({
-      argv: ["systemctl", "disable", "--now", "--quiet", ...running],
-      as: "root",
-    });
-    ctx.changed(`stopped ${running.join(", ")}`);
+    await switchTraffic(ctx, ctx.layout.socketPath);
+    for (const s of SLOTS) {
+      const slot = slotLayout(ctx.host, ctx.layout, s);
+      if (unitState(ctx, slot.unitName).active === "active") {
+        await drainAndStop(ctx, slot.unitName, slot.socketPath);
+      }
+    }
+    const enabled = [
+      ...SLOTS.map((s) => slotLayout(ctx.host, ctx.layout, s).unitName),
+      ctx.layout.slotsBootUnit,
+    ]
+      .filter((u) => unitState(ctx, u).enabled === "enabled");
+    if (enabled.length === 0) return;
+    await ctx.exec.run({ argv: ["systemctl", "disable", "--quiet", ...enabled], as: "root" });
+    ctx.changed(`disabled ${enabled.join(", ")}`);
   },
 };
 
 export const inPlace: Strategy = {
   name: "in_place",
-  facts: (host, layout) => [...deployProbes(host, layout), slotUnitsProbe(host, layout)],
+  facts: (host, layout) => [
+    ...deployProbes(host, layout),
+    slotUnitsProbe(host, layout),
+    liveSocketProbe(layout),
+  ],
   plan: (phase) => [
     checkConfigured,
     uploadCode,

@@ -38,7 +38,11 @@ export function inPlaceUnit(host: HostConfig): string {
 
 export function slotUnitsProbe(host: HostConfig, layout: Layout) {
   return unitsProbe(
-    [...SLOTS.map((s) => slotLayout(host, layout, s).unitName), inPlaceUnit(host)],
+    [
+      ...SLOTS.map((s) => slotLayout(host, layout, s).unitName),
+      inPlaceUnit(host),
+      layout.slotsBootUnit,
+    ],
     "slot-units",
   );
 }

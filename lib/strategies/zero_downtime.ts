@@ -36,6 +36,7 @@ import {
   switchTraffic,
 } from "./slots.ts";
 import type { HostConfig } from "../config/types.ts";
+import { writeVersionFile } from "../version_file.ts";
 
 /** One release folder as the host has it. */
 export interface ReleaseEntry {
@@ -57,11 +58,13 @@ else printf '%s\\t%s\\n' "$n" "$(tr -d '\\n' < "$d.djaploy-release.json" 2>/dev/
     parse: (out) =>
       out.split("\n").filter(Boolean).map((line) => {
         const [name, rest = ""] = line.split("\t");
-        if (rest === "failed") return { name, failed: true };
+        // A release gets its record only when it goes live: one without a
+        // record failed, or its deploy was cut short. It never counts as good.
+        if (rest === "failed" || rest === "") return { name, failed: true };
         try {
-          return { name, failed: false, record: rest ? JSON.parse(rest) : undefined };
+          return { name, failed: false, record: JSON.parse(rest) };
         } catch {
-          return { name, failed: false };
+          return { name, failed: true };
         }
       }).sort((a, b) => a.name.localeCompare(b.name)),
   };
@@ -92,6 +95,7 @@ const newRelease: Step = {
     ) {
       setTarget(ctx, posix.join(ctx.layout.releasesDir, current));
       ctx.notes.set("releaseName", current);
+      await writeVersionFile(ctx, posix.join(ctx.layout.releasesDir, current));
       return;
     }
     const name = ctx.release!.name;
@@ -107,6 +111,7 @@ const newRelease: Step = {
       linkDest: current ? `../${current}` : undefined,
     });
     ctx.changed(`releases/${name} (${changed.length} new or changed)`);
+    await writeVersionFile(ctx, dir);
     const shared = ctx.host.shared_resources;
     if (shared.length) await linkShared(ctx, dir, shared);
   },

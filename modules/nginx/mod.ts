@@ -46,21 +46,20 @@ true`,
   };
 }
 
-/** zero_downtime and bluegreen switch traffic through a separate upstream file. */
-function usesUpstreamFile(ctx: StepContext): boolean {
-  return ctx.host.deployment_strategy !== "in_place";
-}
-
+/**
+ * Every strategy serves through the same upstream file, which names the
+ * live-socket link (/run/djaploy/<app>.sock); strategies move the link. So
+ * the site never changes when the strategy does: no nginx reload, no
+ * keep-alive connection closed under a client.
+ */
 function siteText(ctx: StepContext): string {
   const h = ctx.host;
-  const slots = usesUpstreamFile(ctx);
   return nginxSite({
     appName: h.app_name,
     serverName: h.nginx.server_name,
     listen: h.nginx.listen,
     clientMaxBodySize: h.nginx.client_max_body_size,
-    socketPath: slots ? undefined : ctx.layout.socketPath,
-    upstreamFile: slots ? ctx.layout.upstreamFile : undefined,
+    upstreamFile: ctx.layout.upstreamFile,
     staticRoot: ctx.layout.staticRoot,
     mediaRoot: ctx.layout.mediaRoot,
     acmeRoot: ACME_ROOT,
@@ -86,23 +85,18 @@ const site: Step = {
       "nginx",
     );
     const state = ctx.facts.get(nginxProbe(ctx.layout));
-    // The first upstream file points where in_place served (if it did), so
-    // that taking over from in_place refuses no request; deploys move it.
-    let dirty = false;
-    if (usesUpstreamFile(ctx)) {
-      // Until a slot goes live, the live link points where in_place served
-      // (if it did), so that taking over from in_place refuses no request.
-      if (ctx.facts.get(linkProbe("live-socket", ctx.layout.liveSocket)) === undefined) {
-        await ctx.exec.run({
-          argv: shScript(SWITCH_SOCKET_SH, ctx.layout.liveSocket, ctx.layout.socketPath),
-          as: "root",
-        });
-      }
-      dirty = await putFile(ctx, {
-        path: ctx.layout.upstreamFile,
-        content: nginxUpstream(ctx.host.app_name, ctx.layout.liveSocket),
+    // A new server: the link points at in_place's socket until a deploy moves it
+    // (the in_place unit points it there itself whenever it starts).
+    if (ctx.facts.get(linkProbe("live-socket", ctx.layout.liveSocket)) === undefined) {
+      await ctx.exec.run({
+        argv: shScript(SWITCH_SOCKET_SH, ctx.layout.liveSocket, ctx.layout.socketPath),
+        as: "root",
       });
     }
+    let dirty = await putFile(ctx, {
+      path: ctx.layout.upstreamFile,
+      content: nginxUpstream(ctx.host.app_name, ctx.layout.liveSocket),
+    });
     dirty = await putFile(ctx, { path: ctx.layout.nginxSitePath, content: siteText(ctx) }) || dirty;
     const fromDeployFiles = ((ctx.notes.get("deployFilesChanged") ?? []) as string[])
       .some((p) => p.startsWith("/etc/nginx/"));
@@ -129,9 +123,6 @@ export default defineModule({
   description: "The app's nginx site, with static and media files served from disk",
   packages: () => ["nginx"],
   facts: (_host, layout) => [nginxProbe(layout), linkProbe("live-socket", layout.liveSocket)],
-  files: (host, layout) =>
-    host.deployment_strategy === "in_place"
-      ? [layout.nginxSitePath]
-      : [layout.nginxSitePath, layout.upstreamFile],
+  files: (_host, layout) => [layout.nginxSitePath, layout.upstreamFile],
   steps: { configure: [site], "deploy:configure": [site] },
 });

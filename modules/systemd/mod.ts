@@ -20,6 +20,7 @@ function unitText(ctx: StepContext): string {
     timeout: h.gunicorn.timeout,
     preload: h.gunicorn.preload_app,
     extraArgs: h.gunicorn.extra_args,
+    liveSocketLink: ctx.layout.liveSocket,
   });
 }
 

@@ -39,3 +39,13 @@ export {
 export { httpGet, type HttpGetOptions, type HttpResponse } from "./harness/http.ts";
 export { hostSnapshot, VOLATILE_PATHS } from "./harness/snapshot.ts";
 export type { RunResult } from "./harness/run.ts";
+export {
+  failedRequests,
+  formatLoad,
+  type Load,
+  type LoadOptions,
+  type LoadResult,
+  parseWrk,
+  startLoad,
+  withLoad,
+} from "./harness/load.ts";

@@ -66,6 +66,8 @@ export async function runRecorded(opts: {
   release?: ReleaseInfo;
   appEnv?: ReadonlyMap<string, string | Secret>;
   force?: boolean;
+  /** Notes every step starts with (command options, the deploy's version). */
+  notes?: Readonly<Record<string, unknown>>;
 }): Promise<RecordedRun> {
   const { ui, out, err } = collectingUi();
   let exec: RecordingExecutor | undefined;
@@ -90,6 +92,7 @@ export async function runRecorded(opts: {
     appEnv: () => opts.appEnv ?? new Map(),
     deployFiles: new Set(),
     force: opts.force,
+    notes: opts.notes,
   });
   return { result: results[0], exec: exec!, out: out.join(""), err: err.join("") };
 }
@@ -117,6 +120,7 @@ export async function configuredHostAnswers(
     "packages": { out: plan.packages.map((p) => `${p} installed\n`).join("") },
     "nginx": { out: `link=${layout.nginxSitePath}\nactive=1\nenabled=1\nacme=1\n` },
     "units": { out: host.services.map((s) => `${s} enabled active\n`).join("") },
+    "live-socket": { out: `${layout.socketPath}\n` },
     "file-hashes": { out: sha256sumOutput(files) },
   };
 }

@@ -1,0 +1,158 @@
+/**
+ * End to end, the deploy lock: one run at a time per app and host; the lock
+ * names its holder, and lives no longer than the run that holds it, even one
+ * killed with SIGKILL.
+ */
+import assert from "node:assert/strict";
+import {
+  djaploy,
+  type DjaployResult,
+  e2eTest,
+  failedRequests,
+  httpGet,
+  makeProject,
+  TEST_SECRET,
+  type TestHost,
+  type TestProject,
+  withHosts,
+  withLoad,
+} from "./harness.ts";
+
+function ok(r: DjaployResult, what: string): void {
+  assert.equal(r.code, 0, `${what} failed (exit ${r.code}):\n${r.output}`);
+  assert.ok(!r.output.includes(TEST_SECRET), `${what} printed the secret`);
+}
+
+async function message(host: TestHost): Promise<string> {
+  const page = await httpGet(`http://${host.ip}/`);
+  assert.equal(page.status, 200, `GET / answered ${page.status}: ${page.body.slice(0, 500)}`);
+  const m = /<h1 id="message">([^<]*)<\/h1>/.exec(page.body);
+  assert.ok(m, `the page has no message: ${page.body.slice(0, 500)}`);
+  return m[1].trim();
+}
+
+async function commitMessage(project: TestProject, text: string): Promise<void> {
+  await project.write("pages/message.txt", `${text}\n`);
+  await project.commit(text);
+}
+
+/** Starts two deploys at once: exactly one runs, the other is refused and names the holder. */
+async function race(host: TestHost, project: TestProject, text: string): Promise<void> {
+  const both = await Promise.all([
+    djaploy(project, ["deploy", "--env", "test"]),
+    djaploy(project, ["deploy", "--env", "test"]),
+  ]);
+  const all = both.map((r) => `exit ${r.code}:\n${r.output}`).join("\n-----\n");
+  assert.deepEqual(both.map((r) => r.code).sort(), [0, 1], `exactly one deploy succeeds:\n${all}`);
+  const loser = both.find((r) => r.code === 1)!;
+  assert.match(
+    loser.output,
+    /the deploy lock of hello on web-1 is held by [^\s@]+@\S+ \(djaploy deploy --env test --latest, since [^)]*\)/,
+    `the loser is refused by the lock:\n${all}`,
+  );
+  assert.match(loser.output, /hint: .*--lock-wait/);
+  assert.equal(await message(host), text);
+}
+
+e2eTest(
+  "lock: of two deploys started at once, one runs and the other names the holder",
+  async (t) => {
+    await withHosts(["web-1"], async ([host]) => {
+      const project = await makeProject({ hosts: [host], strategy: "zero_downtime" });
+      ok(await djaploy(project, ["configure", "--env", "test"]), "configure");
+
+      await t.step("with the artifact already built", async () => {
+        // A dry run builds (and caches) the artifact, so only the lock decides.
+        ok(await djaploy(project, ["deploy", "--env", "test", "--dry-run"]), "deploy --dry-run");
+        await race(host, project, "Hello from djaploy!");
+        // The winner released it.
+        const unlock = await djaploy(project, ["unlock", "--env", "test", "--yes"]);
+        ok(unlock, "unlock");
+        assert.match(unlock.output, /web-1: no deploy lock is held/);
+      });
+
+      await t.step(
+        "with a new commit both runs build at once (shared artifact cache)",
+        async () => {
+          await commitMessage(project, "Built by both");
+          await race(host, project, "Built by both");
+        },
+      );
+    });
+  },
+);
+
+e2eTest(
+  "lock: a deploy killed with SIGKILL at any point leaves the site serving and no lock behind",
+  async () => {
+    await withHosts(["web-1"], async ([host]) => {
+      const project = await makeProject({ hosts: [host], strategy: "zero_downtime" });
+      ok(await djaploy(project, ["configure", "--env", "test"]), "configure");
+      ok(await djaploy(project, ["deploy", "--env", "test"]), "first deploy");
+      // How long an ordinary deploy takes here: the kills spread over it.
+      await commitMessage(project, "Timed");
+      const timed = await djaploy(project, ["deploy", "--env", "test"]);
+      ok(timed, "timed deploy");
+      let live = "Timed";
+      const report: string[] = [];
+      for (const fraction of [0.3, 0.6, 0.8, 0.9, 0.97]) {
+        const afterMs = Math.round(timed.ms * fraction);
+        const text = `Killed after ${afterMs} ms`;
+        await commitMessage(project, text);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const killed = await djaploy(project, ["deploy", "--env", "test"], {
+          onSpawn: (child) => {
+            timer = setTimeout(() => {
+              try {
+                child.kill("SIGKILL");
+              } catch {
+                // It had already finished.
+              }
+            }, afterMs);
+          },
+        });
+        clearTimeout(timer);
+        const reached = killed.output.trim().split("\n").at(-1) ?? "";
+        report.push(`${afterMs} ms: exit ${killed.code}, last line "${reached.slice(0, 80)}"`);
+
+        const serving = await message(host);
+        assert.ok(
+          serving === live || serving === text,
+          `after a kill at ${afterMs} ms the site serves "${serving}"`,
+        );
+        // The next deploy needs no cleanup, and refuses no request while it repairs.
+        const { value: next, load } = await withLoad(
+          `http://${host.ip}/`,
+          () => djaploy(project, ["deploy", "--env", "test"]),
+          { threads: 1, connections: 2, warmupMs: 300, cooldownMs: 300 },
+        );
+        ok(next, `the deploy after a kill at ${afterMs} ms`);
+        assert.equal(await message(host), text);
+        assert.equal(
+          failedRequests(load),
+          0,
+          `requests failed during the deploy after a kill at ${afterMs} ms:\n${load.output}`,
+        );
+        // Where traffic goes is where state.json says it goes.
+        const r = await host.ssh(
+          "readlink /run/djaploy/hello.sock; sudo -n cat /home/app/apps/hello/.djaploy/active-slot",
+        );
+        const [socket, slot] = r.stdout.trim().split("\n");
+        assert.equal(socket, `/run/hello-${slot}/hello.sock`, `after a kill at ${afterMs} ms`);
+        live = text;
+      }
+      // deno-lint-ignore no-console
+      console.log(`lock: a deploy took ${timed.ms} ms; SIGKILL points: ${report.join("; ")}`);
+    });
+  },
+);
+
+e2eTest("lock: unlock when no lock is held says so and exits 0", async () => {
+  await withHosts(["web-1"], async ([host]) => {
+    const project = await makeProject({ hosts: [host], strategy: "zero_downtime" });
+    const r = await djaploy(project, ["unlock", "--env", "test", "--yes"]);
+    ok(r, "unlock");
+    assert.match(r.output, /web-1: no deploy lock is held/);
+    assert.doesNotMatch(r.output, /lock broken/);
+  });
+});
