@@ -1,0 +1,154 @@
+/**
+ * Where backups live on a server and what the backup program is told: every
+ * path of the rclone and borg modules (and of `restore`) comes from here,
+ * derived from the host's config and the app's layout.
+ */
+import { posix } from "node:path";
+import type { HostConfig } from "../config/types.ts";
+import type { Layout } from "../layout.ts";
+import { REMOTE_NAME } from "./rclone_conf.ts";
+
+export type BackupBackend = "rclone" | "borg";
+export type RestoreBackend = BackupBackend | "litestream";
+export const RESTORE_BACKENDS: readonly RestoreBackend[] = ["rclone", "borg", "litestream"];
+
+/** The backup program (templates/backup_py.ts), shared by every app on the server. */
+export const BACKUP_PY_PATH = "/usr/local/lib/djaploy/backup.py";
+export const PYTHON = "/usr/bin/python3";
+
+export interface BackupLayout {
+  /** /etc/djaploy/backups/{app}: root's, 0700: settings and credentials. */
+  readonly configDir: string;
+  /** The backup program's settings for the timer's runs (JSON, no secrets). */
+  readonly settingsFile: string;
+  readonly rcloneConf: string;
+  readonly borgPassphrase: string;
+  readonly borgSshKey: string;
+  readonly borgKnownHosts: string;
+  /** Holds the repository URL once `borg init` (or a check) succeeded for it. */
+  readonly borgInitMarker: string;
+  /** `{app}-backup-{backend}.service` and `.timer`. */
+  readonly serviceName: string;
+  readonly timerName: string;
+  readonly servicePath: string;
+  readonly timerPath: string;
+  /** Snapshots are assembled here before upload (same file system as media: hard links). */
+  readonly stagingDir: string;
+}
+
+export function backupLayout(
+  host: HostConfig,
+  layout: Layout,
+  backend: BackupBackend,
+): BackupLayout {
+  const configDir = `/etc/djaploy/backups/${host.app_name}`;
+  const unit = `${host.app_name}-backup-${backend}`;
+  return {
+    configDir,
+    settingsFile: posix.join(configDir, `backup-${backend}.json`),
+    rcloneConf: posix.join(configDir, "rclone.conf"),
+    borgPassphrase: posix.join(configDir, "borg-passphrase"),
+    borgSshKey: posix.join(configDir, "borg-ssh-key"),
+    borgKnownHosts: posix.join(configDir, "borg-known_hosts"),
+    borgInitMarker: posix.join(configDir, "borg-repository"),
+    serviceName: `${unit}.service`,
+    timerName: `${unit}.timer`,
+    servicePath: `/etc/systemd/system/${unit}.service`,
+    timerPath: `/etc/systemd/system/${unit}.timer`,
+    stagingDir: posix.join(layout.stateDir, `backup-${backend}`),
+  };
+}
+
+/** `restore` fetches a backup here (same file system as the app's data) before putting it in place. */
+export function restoreDir(layout: Layout): string {
+  return posix.join(layout.stateDir, "restore");
+}
+
+/** Where an rclone backup of `host` in environment `env` goes: `djaploy:<path>/<env>/<host>`. */
+export function rcloneTarget(host: HostConfig, env: string): string {
+  return `${REMOTE_NAME}:${posix.join(host.rclone.path, env, host.name)}`;
+}
+
+/** The prefix of a host's borg archives: `<env>-<host>-`, then the time. */
+export function borgPrefix(host: HostConfig, env: string): string {
+  return `${env}-${host.name}-`;
+}
+
+/** What backup.py needs to read a source's backups (list and restore). */
+export function sourceSettings(
+  host: HostConfig,
+  env: string,
+  backend: RestoreBackend,
+  layout: Layout,
+): Record<string, unknown> {
+  if (backend === "rclone") return { backend, target: rcloneTarget(host, env) };
+  if (backend === "borg") {
+    return {
+      backend,
+      repository: host.borg.repository,
+      remote_path: host.borg.remote_path,
+      archive_prefix: borgPrefix(host, env),
+    };
+  }
+  return {
+    backend,
+    databases: host.litestream.databases.map((d) => ({
+      name: d,
+      path: posix.join(layout.dataDir, d),
+    })),
+  };
+}
+
+/** The settings file of the timer's runs. */
+export function serverSettings(
+  host: HostConfig,
+  env: string,
+  backend: BackupBackend,
+  layout: Layout,
+): Record<string, unknown> {
+  const b = backupLayout(host, layout, backend);
+  const common = {
+    backend,
+    app: host.app_name,
+    env,
+    host: host.name,
+    app_user: host.app_user,
+    data_dir: layout.dataDir,
+    staging_dir: b.stagingDir,
+  };
+  if (backend === "rclone") {
+    const r = host.rclone;
+    return {
+      ...common,
+      databases: r.databases,
+      media_dir: r.media ? layout.mediaRoot : null,
+      shared_dir: layout.sharedDir,
+      shared_resources: r.media ? host.shared_resources : [],
+      rclone_config: b.rcloneConf,
+      target: rcloneTarget(host, env),
+      retention_days: r.retention_days,
+    };
+  }
+  const g = host.borg;
+  return {
+    ...common,
+    databases: g.databases,
+    media_dir: g.media ? layout.mediaRoot : null,
+    shared_dir: layout.sharedDir,
+    shared_resources: g.media ? host.shared_resources : [],
+    repository: g.repository,
+    remote_path: g.remote_path,
+    encryption: g.encryption,
+    compression: g.compression,
+    archive_prefix: borgPrefix(host, env),
+    passphrase_file: b.borgPassphrase,
+    ssh_key_file: g.ssh_key ? b.borgSshKey : null,
+    known_hosts: b.borgKnownHosts,
+    keep_within: g.keep_within ?? null,
+    keep_hourly: g.keep_hourly,
+    keep_daily: g.keep_daily,
+    keep_weekly: g.keep_weekly,
+    keep_monthly: g.keep_monthly,
+    lock_wait: g.lock_wait,
+  };
+}

@@ -1,0 +1,120 @@
+/**
+ * What the rclone and borg modules share: the backup program, its settings,
+ * credentials in 0600 files, and a systemd timer that runs it on schedule.
+ * Each is written only when its content differs (putFile against facts).
+ */
+import type { HostConfig } from "../config/types.ts";
+import type { Layout } from "../layout.ts";
+import { defineModule, type ModuleDefinition, type Step, type StepContext } from "../module.ts";
+import { unitsProbe } from "../probes.ts";
+import { type FileSpec, putFile } from "../remote_ops.ts";
+import { BACKUP_PY } from "../../templates/backup_py.ts";
+import { backupService, backupTimer } from "../../templates/backup_units.ts";
+import { cronToOnCalendar } from "./cron.ts";
+import {
+  BACKUP_PY_PATH,
+  type BackupBackend,
+  backupLayout,
+  PYTHON,
+  serverSettings,
+} from "./layout.ts";
+
+export interface BackupModuleOptions {
+  readonly backend: BackupBackend;
+  readonly description: string;
+  readonly packages: readonly string[];
+  /** Throws a ConfigError when the host's table lacks what the module needs. */
+  readonly validate: (host: HostConfig) => void;
+  /** The credential files, secrets resolved. */
+  readonly credentials: (ctx: StepContext) => Promise<FileSpec[]>;
+  /** Files besides program, settings and units whose hashes the steps compare. */
+  readonly files: (host: HostConfig, layout: Layout) => string[];
+  /** Steps after the settings are written (borg: create the repository). */
+  readonly more?: readonly Step[];
+}
+
+function timerProbe(host: HostConfig, layout: Layout, backend: BackupBackend) {
+  const b = backupLayout(host, layout, backend);
+  return unitsProbe([b.timerName], `units:${b.timerName}`);
+}
+
+function schedule(host: HostConfig, backend: BackupBackend): string {
+  return backend === "rclone" ? host.rclone.schedule : host.borg.schedule;
+}
+
+export function backupModule(o: BackupModuleOptions): ModuleDefinition {
+  const program: Step = {
+    name: "backup program",
+    async run(ctx) {
+      await putFile(ctx, { path: BACKUP_PY_PATH, content: BACKUP_PY, mode: "0755" });
+    },
+  };
+  const credentials: Step = {
+    name: `${o.backend} credentials`,
+    async run(ctx) {
+      for (const spec of await o.credentials(ctx)) await putFile(ctx, spec);
+    },
+  };
+  const settings: Step = {
+    name: `${o.backend} settings`,
+    async run(ctx) {
+      const b = backupLayout(ctx.host, ctx.layout, o.backend);
+      const json = serverSettings(ctx.host, ctx.env.name, o.backend, ctx.layout);
+      await putFile(ctx, {
+        path: b.settingsFile,
+        content: JSON.stringify(json, null, 1) + "\n",
+        mode: "0600",
+      });
+    },
+  };
+  const timer: Step = {
+    name: `${o.backend} timer`,
+    async run(ctx) {
+      const b = backupLayout(ctx.host, ctx.layout, o.backend);
+      const cron = schedule(ctx.host, o.backend);
+      const data = {
+        appName: ctx.host.app_name,
+        backend: o.backend,
+        exec: [PYTHON, BACKUP_PY_PATH, "run", b.settingsFile],
+        schedule: cron,
+        onCalendar: cronToOnCalendar(cron),
+      };
+      const wroteService = await putFile(ctx, {
+        path: b.servicePath,
+        content: backupService(data),
+      });
+      const wroteTimer = await putFile(ctx, { path: b.timerPath, content: backupTimer(data) });
+      if (wroteService || wroteTimer) {
+        await ctx.exec.run({ argv: ["systemctl", "daemon-reload"], as: "root" });
+      }
+      const state = ctx.facts.get(timerProbe(ctx.host, ctx.layout, o.backend)).get(b.timerName);
+      if (state?.enabled !== "enabled" || state?.active !== "active") {
+        await ctx.exec.run({
+          argv: ["systemctl", "enable", "--now", "--quiet", b.timerName],
+          as: "root",
+        });
+        ctx.changed(`${b.timerName} scheduled (${cron})`);
+      } else if (wroteTimer) {
+        // A running timer computes its next run anew only when restarted.
+        await ctx.exec.run({ argv: ["systemctl", "restart", b.timerName], as: "root" });
+        ctx.changed(`${b.timerName} rescheduled (${cron})`);
+      }
+    },
+  };
+  const steps = [program, credentials, settings, ...(o.more ?? []), timer];
+  return defineModule({
+    name: o.backend,
+    description: o.description,
+    packages: () => o.packages,
+    facts: (host, layout) => {
+      // Checked while the plan is built: a missing setting stops the run before any connection.
+      o.validate(host);
+      return [timerProbe(host, layout, o.backend)];
+    },
+    files: (host, layout) => {
+      const b = backupLayout(host, layout, o.backend);
+      return [BACKUP_PY_PATH, b.settingsFile, b.servicePath, b.timerPath, ...o.files(host, layout)];
+    },
+    steps: { configure: steps, "deploy:configure": steps },
+  });
+}
