@@ -18,6 +18,26 @@ import { verify, verifyCommand } from "./lib/commands/verify.ts";
 import { activate, activateCommand, rollback, rollbackCommand } from "./lib/commands/slots.ts";
 import { releases, releasesCommand, status, statusCommand } from "./lib/commands/status.ts";
 import { unlock, unlockCommand } from "./lib/commands/unlock.ts";
+import {
+  certsCommand,
+  certsList,
+  renewCerts,
+  renewCertsCommand,
+  syncCerts,
+  syncCertsCommand,
+  updateCerts,
+  updateCertsCommand,
+} from "./lib/commands/certs.ts";
+import { history, historyCommand } from "./lib/commands/history.ts";
+import { manage, manageCommand } from "./lib/commands/manage.ts";
+import { exec, execCommand } from "./lib/commands/exec.ts";
+import { logs, logsCommand } from "./lib/commands/logs.ts";
+import { ssh, sshCommand } from "./lib/commands/ssh.ts";
+import { maintenance, maintenanceCommand } from "./lib/commands/maintenance.ts";
+import { restore, restoreCommand } from "./lib/commands/restore.ts";
+import { bootstrap, bootstrapCommand } from "./lib/commands/bootstrap.ts";
+import { init, initCommand } from "./lib/commands/init.ts";
+import { completions, completionsCommand } from "./lib/commands/completions.ts";
 
 interface Command {
   readonly def: CommandDef;
@@ -25,6 +45,7 @@ interface Command {
 }
 
 export const COMMANDS: readonly Command[] = [
+  { def: initCommand, run: init },
   { def: verifyCommand, run: verify },
   { def: configureCommand, run: configure },
   { def: deployCommand, run: deploy },
@@ -33,6 +54,22 @@ export const COMMANDS: readonly Command[] = [
   { def: statusCommand, run: status },
   { def: releasesCommand, run: releases },
   { def: unlockCommand, run: unlock },
+  { def: historyCommand, run: history },
+  { def: manageCommand, run: manage },
+  { def: execCommand, run: exec },
+  { def: logsCommand, run: logs },
+  { def: sshCommand, run: ssh },
+  { def: maintenanceCommand, run: maintenance },
+  { def: updateCertsCommand, run: updateCerts },
+  { def: syncCertsCommand, run: syncCerts },
+  { def: renewCertsCommand, run: renewCerts },
+  { def: certsCommand, run: certsList },
+  { def: restoreCommand, run: restore },
+  { def: bootstrapCommand, run: bootstrap },
+  {
+    def: completionsCommand,
+    run: (ui, args) => completions(ui, args, COMMANDS.map((c) => c.def)),
+  },
 ];
 
 function mainHelp(): string {
@@ -44,7 +81,7 @@ function mainHelp(): string {
     "",
     "Commands:",
     ...COMMANDS.map((c) =>
-      `  ${c.def.name.padEnd(w)}  ${c.def.summary.split(": ")[0].split(". ")[0]}`
+      `  ${c.def.name.padEnd(w)}  ${c.def.summary.split(". ")[0].replace(/\.$/, "")}`
     ),
     "",
     "Run `djaploy <command> --help` for a command's options. Docs: docs/ in the repository.",

@@ -15,6 +15,7 @@ import type { HostConfig } from "./config/types.ts";
 import { appUnitsProbe, fileProbe, linkProbe, userProbe } from "./probes.ts";
 import { UserError } from "./errors.ts";
 import { djangoInputs } from "./django_inputs.ts";
+import { deployVersion } from "./version_file.ts";
 
 /** One deployed release, as recorded on the host. */
 export interface ReleaseRecord {
@@ -27,6 +28,8 @@ export interface ReleaseRecord {
   readonly deployed_at: string;
   readonly activated_at?: string;
   readonly environment: string;
+  /** The deploy's version ([versioning]), also in the VERSION file next to the code. */
+  readonly version?: string;
   /** Hashes of what migrate and collectstatic read (lib/django_inputs.ts). */
   readonly migrate_hash?: string;
   readonly static_hash?: string;
@@ -289,6 +292,7 @@ export function releaseRecord(ctx: StepContext): ReleaseRecord {
     python: ctx.host.python_version,
     deployed_at: new Date().toISOString(),
     environment: ctx.env.name,
+    version: deployVersion(ctx)?.version,
     migrate_hash: inputs?.migrate ?? live?.migrate_hash,
     static_hash: inputs?.static ?? live?.static_hash,
   };

@@ -65,8 +65,20 @@ export interface Executor {
   sync(opts: SyncOptions): Promise<SyncResult>;
   /** Starts a command that keeps running while djaploy talks to it (the deploy lock). */
   hold(cmd: RemoteCommand): Promise<HeldCommand>;
+  /**
+   * Runs a command attached to this terminal (stdin, stdout and stderr pass
+   * through; a terminal on the host with `tty`) and returns its exit code.
+   * An empty argv opens the ssh user's login shell. For manage, ssh and
+   * logs -f; optional, so executors made for tests need not have it.
+   */
+  interactive?(cmd: RemoteCommand, opts?: InteractiveOptions): Promise<number>;
   /** Closes the connection. Safe to call more than once. */
   close(): Promise<void>;
+}
+
+export interface InteractiveOptions {
+  /** Allocate a terminal on the host (ssh -t): when our stdin is a terminal. */
+  readonly tty?: boolean;
 }
 
 /** A remote command that stays running: read its lines, write to its stdin, end it. */

@@ -7,7 +7,7 @@ import type { EnvironmentConfig, HostConfig, ProjectConfig } from "./config/type
 import type { Executor } from "./executor.ts";
 import type { FactProbe, Facts } from "./facts.ts";
 import type { Layout } from "./layout.ts";
-import type { Secret } from "./secret.ts";
+import type { Secret, SecretRef } from "./secret.ts";
 
 /**
  * Phases, in the order they run. `configure` prepares a server; the deploy
@@ -79,6 +79,12 @@ export interface StepContext {
   barrier(name: string): Promise<void>;
   /** Marks the running step as having changed something on the host. */
   changed(what?: string): void;
+  /**
+   * Resolves a secret of the host's config (a reference, or a plain value
+   * that is treated as one); its value is masked in every output of the run.
+   * `where` names the key for error messages, e.g. "borg.passphrase".
+   */
+  readonly secret?: (value: string | SecretRef, where: string) => Promise<Secret>;
 }
 
 export interface Step {

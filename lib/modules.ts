@@ -9,8 +9,25 @@ import { ConfigError } from "./errors.ts";
 import core from "../modules/core/mod.ts";
 import nginx from "../modules/nginx/mod.ts";
 import systemd from "../modules/systemd/mod.ts";
+import certs from "../modules/certs/mod.ts";
+import certRenewal from "../modules/cert_renewal/mod.ts";
+import rclone from "../modules/rclone/mod.ts";
+import borg from "../modules/borg/mod.ts";
+import litestream from "../modules/litestream/mod.ts";
+import tailscale from "../modules/tailscale/mod.ts";
+import { verifiedModuleUrl } from "./pinned_module.ts";
 
-export const BUILTIN: Readonly<Record<string, ModuleDefinition>> = { core, nginx, systemd };
+export const BUILTIN: Readonly<Record<string, ModuleDefinition>> = {
+  core,
+  nginx,
+  systemd,
+  certs,
+  cert_renewal: certRenewal,
+  rclone,
+  borg,
+  litestream,
+  tailscale,
+};
 
 function isModule(value: unknown): value is ModuleDefinition {
   return typeof value === "object" && value !== null &&
@@ -29,17 +46,26 @@ export async function loadModules(
       out.push(builtin);
       continue;
     }
-    const url = /^https?:\/\//.test(ref.spec)
+    const remote = /^https?:\/\//.test(ref.spec);
+    // A pinned module: its content is checked before any of it runs (lib/pinned_module.ts).
+    const url = remote && ref.sha256
+      ? await verifiedModuleUrl(ref.spec, ref.sha256)
+      : remote
       ? ref.spec
       : toFileUrl(isAbsolute(ref.spec) ? ref.spec : resolve(projectDir, ref.spec)).href;
     let mod: Record<string, unknown>;
     try {
       mod = await import(url);
     } catch (err) {
+      const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
       throw new ConfigError(
-        `Fix module "${ref.spec}": it could not be loaded: ${
-          err instanceof Error ? err.message.split("\n")[0] : err
-        }`,
+        `Fix module "${ref.spec}": it could not be loaded: ${why}`,
+        /import access/.test(why)
+          ? {
+            hint: "Deno imports code only from the hosts --allow-import names: add this one to " +
+              "djaploy's permissions, or pin the module ({ url, sha256 }), which needs none.",
+          }
+          : undefined,
       );
     }
     const def = mod.default;

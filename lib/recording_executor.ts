@@ -8,6 +8,7 @@ import type {
   Executor,
   ExecutorStats,
   HeldCommand,
+  InteractiveOptions,
   SyncOptions,
   SyncResult,
 } from "./executor.ts";
@@ -83,6 +84,17 @@ export class RecordingExecutor implements Executor {
       write: () => Promise.resolve(),
       end: () => Promise.resolve(result),
     };
+  }
+
+  interactive(cmd: RemoteCommand, opts: InteractiveOptions = {}): Promise<number> {
+    this.stats.commands++;
+    const text = cmd.argv.length ? displayCommand(cmd, this.sshUser) : "(login shell)";
+    this.recorded.push({
+      kind: "run",
+      text: `${text}  [interactive${opts.tty ? ", tty" : ""}]`,
+      command: cmd,
+    });
+    return Promise.resolve(this.#opts.respond?.(cmd)?.code ?? 0);
   }
 
   sync(opts: SyncOptions): Promise<SyncResult> {

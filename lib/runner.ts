@@ -13,6 +13,7 @@ import { packagesProbe } from "./probes.ts";
 import { Limiter } from "./limiter.ts";
 import { CommandError, UserError } from "./errors.ts";
 import type { Secret } from "./secret.ts";
+import type { SecretResolver } from "./resolve_secrets.ts";
 import { acquireLock, type HeldLock, type LockOwner } from "./lock.ts";
 import { Barrier } from "./barrier.ts";
 import { RecordingExecutor } from "./recording_executor.ts";
@@ -65,6 +66,8 @@ export interface RunOptions {
   readonly together?: boolean;
   /** Hosts at a time; a batch with a failed host stops the rollout (0: all at once). */
   readonly batchSize?: number;
+  /** Resolves secrets of the config that steps ask for (ctx.secret), masked in the run's output. */
+  readonly secrets?: SecretResolver;
   /** Hold the app's deploy lock on each host for the whole run (not in dry runs). */
   readonly lock?: { readonly owner: LockOwner; readonly waitSeconds: number };
 }
@@ -184,6 +187,7 @@ async function runHost(
         hostChanges,
         force: opts.force ?? false,
         barrier: (name) => barrier.arrive(name, host.name),
+        secret: opts.secrets ? (value, where) => opts.secrets!.secret(value, where) : undefined,
         changed: (what) => {
           changes.push(what ?? "changed");
           hostChanges.push(what ?? "changed");

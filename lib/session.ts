@@ -12,7 +12,7 @@ import { Limiter } from "./limiter.ts";
 import { loadModules } from "./modules.ts";
 import type { ModuleDefinition } from "./module.ts";
 import { RecordingExecutor } from "./recording_executor.ts";
-import { SecretResolver } from "./resolve_secrets.ts";
+import { secretRefsOf, SecretResolver } from "./resolve_secrets.ts";
 import { SshExecutor } from "./ssh.ts";
 import type { Ui } from "./ui.ts";
 import type { Flags } from "./cli_args.ts";
@@ -63,6 +63,8 @@ export async function openSession(ui: Ui, flags: Flags, command: string): Promis
     onSecret: (v) => ui.addSecret(v),
     baseDir: project.repo_dir,
   });
+  // One 1Password call for every op:// reference of the run.
+  await secrets.preload(secretRefsOf(project, env.hosts, { notifications: command === "deploy" }));
   const appEnv = new Map<string, ReadonlyMap<string, string | Secret>>();
   for (const host of env.hosts) appEnv.set(host.name, await secrets.appEnv(host));
   const moduleCache = new Map<string, Promise<ModuleDefinition[]>>();

@@ -23,6 +23,7 @@ import type {
   Executor,
   ExecutorStats,
   HeldCommand,
+  InteractiveOptions,
   SyncOptions,
   SyncResult,
 } from "./executor.ts";
@@ -179,6 +180,19 @@ export class SshExecutor implements Executor {
       { signal: this.#opts.signal },
     );
     return { readLine: () => p.readLine(), write: (t) => p.write(t), end: () => p.close() };
+  }
+
+  async interactive(cmd: RemoteCommand, opts: InteractiveOptions = {}): Promise<number> {
+    await this.connect();
+    await this.#checkMaster();
+    this.stats.commands++;
+    // LogLevel=ERROR: no "Connection to ... closed." after a terminal session.
+    const args = [...this.baseArgs(), "-o", "ControlMaster=no", "-o", "LogLevel=ERROR"];
+    if (opts.tty) args.push("-t");
+    args.push(this.#config.ssh_hostname);
+    if (cmd.argv.length > 0) args.push("--", toShell(cmd, this.sshUser));
+    const result = await runProcess("ssh", args, { inherit: true, signal: this.#opts.signal });
+    return result.code;
   }
 
   async sync(opts: SyncOptions): Promise<SyncResult> {

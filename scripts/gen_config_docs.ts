@@ -61,13 +61,15 @@ infra/inventory/production.toml:7: hosts[0].deployment_strategy: must be one of 
 ${NAMES_TABLE}
 ## Secret references
 
-A value in \`[env]\` may name a secret instead of holding it. It is resolved on the deploying
-machine at deploy time and shown as \`[REDACTED]\` in logs, dry runs and errors.
+A value in \`[env]\` (and \`notifications.webhook_url\`, \`notifications.changelog_config.api_key\`)
+may name a secret instead of holding it. It is resolved on the deploying machine at deploy time and
+shown as \`[REDACTED]\` in logs, dry runs, errors and notifications.
 
 - \`"env:NAME"\`: the value of the environment variable \`NAME\`.
 - \`"file:PATH"\`: the contents of the file \`PATH\`.
-- \`"op://vault/item/field"\`: a 1Password reference. The config accepts it; resolving it arrives in
-  a later release.
+- \`"op://vault/item/field"\`: a 1Password reference, read with the 1Password CLI (\`op\`, signed in
+  or with \`OP_SERVICE_ACCOUNT_TOKEN\`); all references of a run are read with one \`op inject\` call.
+  See docs/releases.md.
 
 Any other string is a plain value.
 
@@ -112,6 +114,7 @@ function sectionDocs(section: SectionSpec): string {
   if (Object.keys(section.keys).length > 0) {
     blocks.push(keyTable(Object.entries(section.keys), section).trimEnd());
   }
+  if (section.notes) blocks.push(section.notes);
   if (section.anyKey) {
     const k = section.anyKey;
     blocks.push(wrapProse(`Any key matching \`${k.pattern.source}\`: a ${k.type}. ${k.doc}`));

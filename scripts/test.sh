@@ -13,5 +13,6 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "test.sh: not root: the end-to-end tests need root for their test servers and will fail" >&2
 fi
-trap 'scripts/testhosts.sh down-all >/dev/null 2>&1 || true' EXIT
+# Each test tears its own hosts down (tests/e2e/harness); no blanket teardown here,
+# which would also stop the hosts of another test run on this machine.
 exec "$deno" test --allow-read --allow-write --allow-env --allow-net --allow-sys --allow-run "${@:-tests/}"

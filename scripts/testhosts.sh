@@ -36,7 +36,7 @@ image_dir() {
 
 cmd_deps() {
   local need=()
-  for p in debootstrap systemd-container iptables rsync openssh-client curl; do
+  for p in debootstrap systemd-container iptables rsync openssh-client curl zsh fish wrk certbot pebble openssl borgbackup rclone sqlite3; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
   [ -x /usr/bin/systemd-nspawn ] || need+=(systemd-container)
@@ -100,7 +100,7 @@ cmd_up() {
     --network-namespace-path="/run/netns/$name" >"$STATE/$name.log" 2>&1 </dev/null &
   echo $! >"$STATE/$name.pid"
   local ip=10.231.$idx.2 i
-  for i in $(seq 1 150); do
+  for i in $(seq 1 300); do
     if ssh -q -i "$dir/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
       -o ConnectTimeout=1 "deploy@$ip" true 2>/dev/null; then
       echo "$ip"; return
@@ -108,7 +108,7 @@ cmd_up() {
     kill -0 "$(cat "$STATE/$name.pid")" 2>/dev/null || { tail -20 "$STATE/$name.log" >&2; die "host $name did not boot"; }
     sleep 0.2
   done
-  die "host $name did not answer on SSH within 30 s (log: $STATE/$name.log)"
+  die "host $name did not answer on SSH within 60 s (log: $STATE/$name.log)"
 }
 
 cmd_down() {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { main } from "../cli.ts";
+import { COMMANDS, main } from "../cli.ts";
 import { VERSION } from "../lib/version.ts";
 import { withTempDir, writeFiles } from "./helpers/fixtures.ts";
 
@@ -64,7 +64,9 @@ Deno.test("cli: an unknown command exits 2 with the commands there are", async (
   assert.equal(r.out, "");
   assert.equal(
     r.err,
-    'error: Unknown command "deplyo" (did you mean "deploy"?): try one of verify, configure, deploy, activate, rollback, status, releases, unlock\nhint: See: djaploy --help\n',
+    `error: Unknown command "deplyo" (did you mean "deploy"?): try one of ${
+      COMMANDS.map((c) => c.def.name).join(", ")
+    }\nhint: See: djaploy --help\n`,
   );
 });
 

@@ -100,6 +100,7 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
     executor: (h, i) => s.executor(h, i),
     plan: (h) => plans.get(h.name)!,
     appEnv: (h) => s.appEnv.get(h.name)!,
+    secrets: s.secrets,
     deployFiles: s.deployFiles,
     deployFilesDir: s.deployFilesDir,
   });

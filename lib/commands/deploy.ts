@@ -11,6 +11,8 @@ import { runProcess } from "../process.ts";
 import type { Phase } from "../module.ts";
 import { cacheDir } from "../cache.ts";
 import { formatMs } from "../ui.ts";
+import { BUMP_FLAGS, bumpFromFlags } from "../versioning.ts";
+import { releasePipeline } from "../release_pipeline.ts";
 
 export const deployCommand: CommandDef = {
   name: "deploy",
@@ -43,6 +45,7 @@ export const deployCommand: CommandDef = {
       description: "Hosts at a time; a failed batch stops the rollout (default: rolling, or all)",
     },
     { name: "dry-run", type: "boolean", description: "Show the commands per host, change nothing" },
+    ...BUMP_FLAGS,
     ...LOCK_FLAGS,
     ...COMMON_FLAGS,
   ],
@@ -63,39 +66,48 @@ export function artifactMode(flags: Parsed["flags"]): { mode: ArtifactMode; tag?
 
 export async function deploy(ui: Ui, args: Parsed): Promise<number> {
   const { mode, tag } = artifactMode(args.flags);
+  const bump = bumpFromFlags(args.flags);
   const s = await openSession(ui, args.flags, "deploy");
   try {
     for (const host of s.hosts) strategyFor(host);
+    const commandLine = `deploy --env ${s.env.name}${
+      mode === "release" ? ` --release ${tag}` : ` --${mode}`
+    }`;
+    const activate = Boolean(args.flags.activate);
+    const pipeline = releasePipeline(s, { mode, tag, bump, commandLine, activate });
     if (!args.flags["skip-prepare"]) {
-      await runPrepare(ui, s.project.prepare.commands, s.project.repo_dir);
+      await pipeline.stage(
+        "prepare",
+        () => runPrepare(ui, s.project.prepare.commands, s.project.repo_dir),
+      );
     }
     const t = performance.now();
-    const release = await buildArtifact({
-      mode,
-      tag,
-      projectDir: s.project.repo_dir,
-      cacheDir: cacheDir(s.project),
-      appName: s.project.project_name,
-    });
+    const release = await pipeline.stage("build artifact", () =>
+      buildArtifact({
+        mode,
+        tag,
+        projectDir: s.project.repo_dir,
+        cacheDir: cacheDir(s.project),
+        appName: s.project.project_name,
+      }));
     ui.line(
       `artifact ${release.name} (${release.ref} ${release.commit.slice(0, 7)}) ready  ${
         ui.dim(formatMs(performance.now() - t))
       }`,
     );
+    await pipeline.stage("version", () => pipeline.prepare(release));
     const results = await runPlan(s, {
       title: `deploy ${release.ref} ${release.commit.slice(0, 7)} to ${s.env.name}${
         s.dryRun ? " (dry run)" : ""
       }`,
       release,
       force: Boolean(args.flags.force),
-      notes: { activate: Boolean(args.flags.activate) },
+      notes: { activate, ...pipeline.notes() },
       batchSize: (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling,
       together: s.hosts.some((h) => h.deployment_strategy === "bluegreen"),
       lock: true,
       lockWait: args.flags["lock-wait"] as number | undefined,
-      commandLine: `deploy --env ${s.env.name}${
-        mode === "release" ? ` --release ${tag}` : ` --${mode}`
-      }`,
+      commandLine,
       plan: async (host) => {
         const modules = await s.modules(host);
         const strategy = strategyFor(host);
@@ -105,10 +117,11 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
           ...parts,
           probes: [...parts.probes, ...strategy.facts(host, layoutFor(host))],
           files: [...parts.files, ...(strategy.files?.(host, layoutFor(host)) ?? [])],
-          steps: strategy.plan(phase),
+          steps: pipeline.steps(strategy.plan(phase)),
         };
       },
     });
+    await pipeline.finish(results);
     return results.every((r) => r.ok) ? 0 : 1;
   } finally {
     await s.close();

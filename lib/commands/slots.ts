@@ -2,7 +2,7 @@
 import type { CommandDef, Parsed } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
-import { COMMON_FLAGS, HOST_FLAGS, LOCK_FLAGS, runPlan } from "./common.ts";
+import { COMMON_FLAGS, HOST_FLAGS, LOCK_FLAGS, lockOwner, runPlan } from "./common.ts";
 import { layoutFor } from "../layout.ts";
 import { activateStep, rollbackStep } from "../strategies/bluegreen.ts";
 import { releaseRollbackStep } from "../strategies/rollback.ts";
@@ -11,6 +11,7 @@ import { slotFacts, slotFiles } from "../strategies/slots.ts";
 import type { Step } from "../module.ts";
 import { UserError } from "../errors.ts";
 import type { HostConfig } from "../config/types.ts";
+import { deployedFromState, withHistory } from "../history.ts";
 
 export const activateCommand: CommandDef = {
   name: "activate",
@@ -45,6 +46,13 @@ async function runSlotCommand(
   const s = await openSession(ui, args.flags, name);
   try {
     for (const host of s.hosts) step(host);
+    const history = {
+      command: name,
+      who: lockOwner(name).holder,
+      startedAt: performance.now(),
+      mask: (t: string) => ui.mask(t),
+      deployed: deployedFromState,
+    };
     const results = await runPlan(s, {
       title: `${name} ${s.env.name}`,
       lock: true,
@@ -55,7 +63,7 @@ async function runSlotCommand(
       plan: (host) => {
         const layout = layoutFor(host);
         return Promise.resolve({
-          steps: [step(host)],
+          steps: withHistory([step(host)], history),
           probes: [...slotFacts(host, layout), releasesProbe(layout)],
           files: slotFiles(host, layout),
           packages: [],

@@ -35,7 +35,13 @@ export const releasesCommand: CommandDef = {
 export interface HostStatus {
   readonly host: string;
   readonly strategy: string;
-  readonly live?: { release: string; commit: string; ref: string; deployed_at: string };
+  readonly live?: {
+    release: string;
+    commit: string;
+    ref: string;
+    deployed_at: string;
+    version?: string;
+  };
   readonly active_slot?: string;
   readonly current?: string;
   readonly slots: Record<
@@ -43,6 +49,7 @@ export interface HostStatus {
     {
       release?: string;
       commit?: string;
+      version?: string;
       venv?: string;
       state?: string;
       unit: string;
@@ -66,6 +73,7 @@ const collect: (out: Map<string, HostStatus>) => Step = (out) => ({
       slots[s] = {
         release: rec?.release,
         commit: rec?.commit,
+        version: rec?.version,
         venv: rec?.venv,
         state: rec?.state,
         unit: sl.unitName,
@@ -81,10 +89,11 @@ const collect: (out: Map<string, HostStatus>) => Step = (out) => ({
           commit: state.commit,
           ref: state.ref,
           deployed_at: state.deployed_at,
+          version: state.version,
         }
         : undefined,
       active_slot: state?.active,
-      current: currentRelease(ctx),
+      current: ctx.host.deployment_strategy === "zero_downtime" ? currentRelease(ctx) : undefined,
       slots,
       services: Object.fromEntries([...services].map(([k, v]) => [k, v.active])),
       releases: ctx.facts.get(releasesProbe(ctx.layout)),
@@ -150,7 +159,7 @@ export async function status(ui: Ui, args: Parsed): Promise<number> {
     ui.result(
       `  live: ${
         st.live
-          ? `${st.live.release} (${st.live.ref} ${
+          ? `${st.live.version ? `${st.live.version} ` : ""}${st.live.release} (${st.live.ref} ${
             st.live.commit.slice(0, 7)
           }, deployed ${st.live.deployed_at})`
           : "nothing deployed"
@@ -160,9 +169,11 @@ export async function status(ui: Ui, args: Parsed): Promise<number> {
       for (const [slot, info] of Object.entries(st.slots)) {
         const mark = st.active_slot === slot ? "*" : " ";
         ui.result(
-          `  ${mark} ${slot.padEnd(5)}  ${info.release ?? "empty"}  ${
-            info.commit?.slice(0, 7) ?? ""
-          }  ${info.state ?? ""}  ${info.unit} ${info.unit_state}`,
+          `  ${mark} ${slot.padEnd(5)}  ${info.version ? `${info.version} ` : ""}${
+            info.release ?? "empty"
+          }  ${info.commit?.slice(0, 7) ?? ""}  ${
+            info.state ?? ""
+          }  ${info.unit} ${info.unit_state}`,
         );
       }
     }

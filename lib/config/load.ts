@@ -3,16 +3,21 @@
  * immutable config objects. The only place that reads config files.
  */
 import { dirname, join, relative, resolve } from "node:path";
-import { parse, TomlError } from "smol-toml";
+// An inline npm: specifier, not the import map's bare name: `deno run <URL>/cli.ts`
+// has no import map (tests/distribution_test.ts keeps the two versions equal).
+// deno-lint-ignore no-import-prefix
+import { parse, TomlError } from "npm:smol-toml@1.4.2";
 import { ConfigError, UsageError } from "../errors.ts";
 import type { EnvironmentConfig, HostConfig, ModuleRef, ProjectConfig } from "./types.ts";
 import { buildHost, buildPrepare, deepFreeze, mergeLayers } from "./build_host.ts";
+import { buildCertificates } from "./certificates.ts";
 import type { ConfigProblem } from "./problems.ts";
 import { throwProblems } from "./problems.ts";
 import { type ParseContext, SAFE_NAME, SECTIONS, TOP_LEVEL_KEYS } from "./schema.ts";
 import { suggestion } from "./did_you_mean.ts";
 import { type Layer, validateLayer } from "./validate_layer.ts";
 import { describe, isTable, quoteList } from "./validators.ts";
+import { releaseProblems, releaseSettings } from "./release_settings.ts";
 
 /**
  * Loads the project file: `opts.configPath`, or the first `infra/djaploy.toml`
@@ -35,6 +40,7 @@ export async function loadProject(
     ctx: parseContext(dirname(dirname(configPath))),
     inheritedModules: TOP_LEVEL_KEYS.modules.defaultValue as ModuleRef[],
   });
+  if (problems.length === 0) problems.push(...releaseProblems(layer));
   throwProblems(problems, file, source);
   const infraDir = dirname(configPath);
   return deepFreeze({
@@ -43,6 +49,7 @@ export async function loadProject(
     repo_dir: dirname(infraDir),
     project_name: layer.project_name as string,
     prepare: buildPrepare(layer),
+    ...releaseSettings(layer),
     environments: await listEnvironments(join(infraDir, "inventory")),
     cwd,
     settings: layer,
@@ -81,8 +88,13 @@ export async function loadEnvironment(
   let hosts: HostConfig[] = layers.hosts.map((h) =>
     buildHost(mergeLayers([settings, layers.defaults, h]))
   );
+  const certificates = buildCertificates(
+    [settings, layers.defaults],
+    hosts.map((h) => h.name),
+    file,
+  );
   if (opts.hosts !== undefined) hosts = selectHosts(hosts, opts.hosts, envName);
-  return deepFreeze({ name: envName, inventory_path: path, hosts });
+  return deepFreeze({ name: envName, inventory_path: path, hosts, certificates });
 }
 
 function validateInventory(

@@ -75,6 +75,7 @@ export function moduleTableName(ref: ModuleRef): string | undefined {
       return undefined;
     }
   }
-  const name = basename(path).replace(/\.ts$/, "");
+  // A pinned module is often a bundle (.js): its table is named without the extension too.
+  const name = basename(path).replace(/\.(ts|js|mjs)$/, "");
   return name === "" ? undefined : name;
 }

@@ -5,7 +5,8 @@
  * key is added here and nowhere else.
  */
 import { parseSecretRef } from "../secret.ts";
-import { DEPENDENCY_MANAGERS, STRATEGIES } from "./types.ts";
+import { DEPENDENCY_MANAGERS, ISSUE_ON, STRATEGIES } from "./types.ts";
+import { DOMAIN_KEYS_DOC, parseCertDomains } from "./cert_domains.ts";
 import { parseModule } from "./module_ref.ts";
 import {
   arrayOf,
@@ -21,6 +22,8 @@ import {
   refine,
   string,
 } from "./validators.ts";
+import { releaseSections } from "./release_schema.ts";
+import { operationsSections, PYTHON_SOURCE_KEYS } from "./operations_schema.ts";
 
 /** Where a key may be written: djaploy.toml, an inventory's [defaults], or one of its [[hosts]]. */
 export type Scope = "project" | "defaults" | "host";
@@ -34,7 +37,17 @@ export const SCOPE_LABELS: Readonly<Record<Scope, string>> = {
 export { moduleTableName } from "./module_ref.ts";
 export type { ParseContext } from "./validators.ts";
 
-export const BUILTIN_MODULES: readonly string[] = ["core", "nginx", "systemd"];
+/** The modules a project runs when it does not list any. */
+export const DEFAULT_MODULES: readonly string[] = ["core", "nginx", "systemd"];
+export const BUILTIN_MODULES: readonly string[] = [
+  ...DEFAULT_MODULES,
+  "certs",
+  "cert_renewal",
+  "rclone",
+  "borg",
+  "litestream",
+  "tailscale",
+];
 
 /** A relative path inside the project: no leading "/", no ".." segment. */
 export const RELATIVE_PATH = /^(?!\/)(?!(.*\/)?\.\.(\/|$))[^\0]+$/;
@@ -68,6 +81,8 @@ export interface SectionSpec {
   readonly doc: string;
   readonly scopes: readonly Scope[];
   readonly keys: Readonly<Record<string, KeySpec>>;
+  /** Markdown shown after the section's key table in docs/configuration.md. */
+  readonly notes?: string;
   /** For a table of free-form keys (`[env]`): the rule for any key. */
   readonly anyKey?: { readonly pattern: RegExp } & KeySpec;
 }
@@ -229,8 +244,8 @@ export const TOP_LEVEL_KEYS: Readonly<Record<string, KeySpec>> = {
     type: "array of modules",
     scopes: ALL_SCOPES,
     parse: parseModules,
-    defaultValue: BUILTIN_MODULES.map((name) => ({ spec: name, kind: "builtin" })),
-    defaultText: `\`[${quoteList(BUILTIN_MODULES)}]\``,
+    defaultValue: DEFAULT_MODULES.map((name) => ({ spec: name, kind: "builtin" })),
+    defaultText: `\`[${quoteList(DEFAULT_MODULES)}]\``,
     doc: "Modules to run, in order: built-in names, paths, URLs (see Modules above).",
   },
   keep_releases: {
@@ -257,6 +272,7 @@ export const TOP_LEVEL_KEYS: Readonly<Record<string, KeySpec>> = {
     doc: "Deploy this many hosts at a time (0: all at once); a failed batch stops the rollout. " +
       "Read from the environment's first host; `--batch-size` overrides it.",
   },
+  ...PYTHON_SOURCE_KEYS,
 };
 
 const strings = arrayOf(string());
@@ -405,6 +421,78 @@ export const SECTIONS: readonly SectionSpec[] = [
     },
   },
   {
+    name: "certificates",
+    doc:
+      "TLS certificates from Let's Encrypt (or any ACME server) for the environment's domains, " +
+      "used by the `certs` and `cert_renewal` modules and the `update-certs`, `sync-certs`, " +
+      "`renew-certs` and `certs` commands. See docs/certificates.md.",
+    scopes: ["project", "defaults"],
+    keys: {
+      email: {
+        type: "string",
+        parse: matching(/^[^\s@]+@[^\s@]+$/),
+        defaultText: "none (required to issue)",
+        doc: "The ACME account's contact address (expiry warnings from the CA go there).",
+      },
+      acme_directory: {
+        type: "string",
+        parse: matching(/^https:\/\/[^\s]+$/),
+        defaultValue: "https://acme-v02.api.letsencrypt.org/directory",
+        doc: "The ACME server's directory URL: Let's Encrypt, its staging server " +
+          "(`--staging` picks it for one run) or any other ACME CA.",
+      },
+      acme_ca_bundle: {
+        type: "string",
+        parse: pathWithHome,
+        defaultText: "none (the system's CAs)",
+        doc: "A PEM file of CAs to trust for the ACME server itself (a private or test CA); " +
+          "`~` is expanded.",
+      },
+      renew_before_days: {
+        type: "integer",
+        parse: integer({ min: 1 }),
+        defaultValue: 30,
+        doc: "Renew a certificate when it expires within this many days.",
+      },
+      store: {
+        type: "string",
+        parse: pathWithHome,
+        defaultText: "`~/.local/share/djaploy/certs/<project_name>`",
+        doc: "The local certificate store (issue_on = `controller`): certbot's account, keys and " +
+          "certificates, private to you (0700). Keep it outside the git tree; `~` is expanded.",
+      },
+      pregenerate_certificates: {
+        type: "boolean",
+        parse: boolean(),
+        defaultValue: false,
+        doc: "`configure` puts a self-signed certificate in place for names that have none yet, " +
+          "so nginx serves HTTPS (with a warning) before the first issuance.",
+      },
+      issue_on: {
+        type: quoteList(ISSUE_ON).replaceAll(", ", " | "),
+        parse: oneOf(ISSUE_ON),
+        defaultValue: "server",
+        doc:
+          "Where certbot runs: on each server (`--webroot`; one server per HTTP-01 name) or on " +
+          "this machine, which then pushes certificates to every host of a name.",
+      },
+      notify_command: {
+        type: "string",
+        parse: string(),
+        defaultText: "none",
+        doc: "A shell command run on this machine when `renew-certs` fails, with the message on " +
+          "its standard input (mail, a chat webhook, ...).",
+      },
+      domains: {
+        type: "array of tables",
+        parse: (value) => parseCertDomains(value),
+        defaultValue: [],
+        doc: "The certificates: one `[[certificates.domains]]` table each (keys below).",
+      },
+    },
+    notes: DOMAIN_KEYS_DOC,
+  },
+  {
     name: "env",
     doc: "Environment variables of the app. Tables merge by key across levels.",
     scopes: ALL_SCOPES,
@@ -420,6 +508,8 @@ export const SECTIONS: readonly SectionSpec[] = [
       doc: 'A value, or a secret reference: "env:NAME", "file:PATH" or "op://...".',
     },
   },
+  ...releaseSections({ envName: SAFE_NAME, relativePath }),
+  ...operationsSections(),
 ];
 
 export function sectionSpec(name: string): SectionSpec | undefined {

@@ -12,6 +12,7 @@ import { Secret } from "../../lib/secret.ts";
 import type { HostConfig } from "../../lib/config/types.ts";
 import type { Layout } from "../../lib/layout.ts";
 import { UserError } from "../../lib/errors.ts";
+import python, { buildPython } from "../python/mod.ts";
 
 export function appDirs(layout: Layout): string[] {
   return [
@@ -30,7 +31,8 @@ export function appDirs(layout: Layout): string[] {
 
 function corePackages(host: HostConfig): string[] {
   const py = `python${host.python_version}`;
-  const pkgs = [py, `${py}-venv`, "rsync"];
+  // python_compile: Python comes from its sources (modules/python), not from Debian.
+  const pkgs = host.python_compile ? ["rsync"] : [py, `${py}-venv`, "rsync"];
   const manager = host.dependencies.manager ?? "pip";
   if (manager === "pip") pkgs.push("python3-pip");
   if (manager === "poetry") pkgs.push("python3-poetry");
@@ -40,33 +42,39 @@ function corePackages(host: HostConfig): string[] {
 const installPackages: Step = {
   name: "system packages",
   async run(ctx) {
-    const installed = ctx.facts.get(packagesProbe(ctx.requiredPackages));
-    const missing = ctx.requiredPackages.filter((p) => !installed.has(p));
-    if (missing.length === 0) return;
-    ctx.log.info(`installing ${missing.join(", ")}`);
-    await ctx.exec.run({ argv: ["apt-get", "update", "-qq"], as: "root" });
-    const result = await ctx.exec.run({
-      argv: ["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...missing],
-      as: "root",
-      env: { DEBIAN_FRONTEND: "noninteractive" },
-      okCodes: [0, 100],
-    });
-    if (result.code === 100) {
-      const py = `python${ctx.host.python_version}`;
-      throw new UserError(
-        `Install packages on ${ctx.host.name}: apt-get could not install ${missing.join(", ")}`,
-        {
-          hint: missing.includes(py)
-            ? `python_version = "${ctx.host.python_version}" is not packaged for this server's distribution; choose the version it ships.`
-            : result.stderr.trim().split("\n").pop(),
-        },
-      );
-    }
-    // Facts read before the install are stale for these packages.
-    ctx.notes.set("installedPackages", missing);
-    ctx.changed(`installed ${missing.join(", ")}`);
+    await aptInstall(ctx);
+    // python_compile: the build needs the packages just installed.
+    await buildPython.run(ctx);
   },
 };
+
+async function aptInstall(ctx: StepContext): Promise<void> {
+  const installed = ctx.facts.get(packagesProbe(ctx.requiredPackages));
+  const missing = ctx.requiredPackages.filter((p) => !installed.has(p));
+  if (missing.length === 0) return;
+  ctx.log.info(`installing ${missing.join(", ")}`);
+  await ctx.exec.run({ argv: ["apt-get", "update", "-qq"], as: "root" });
+  const result = await ctx.exec.run({
+    argv: ["apt-get", "install", "-y", "-qq", "--no-install-recommends", ...missing],
+    as: "root",
+    env: { DEBIAN_FRONTEND: "noninteractive" },
+    okCodes: [0, 100],
+  });
+  if (result.code === 100) {
+    const py = `python${ctx.host.python_version}`;
+    throw new UserError(
+      `Install packages on ${ctx.host.name}: apt-get could not install ${missing.join(", ")}`,
+      {
+        hint: missing.includes(py)
+          ? `python_version = "${ctx.host.python_version}" is not packaged for this server's distribution; choose the version it ships, or build it: python_compile = true.`
+          : result.stderr.trim().split("\n").pop(),
+      },
+    );
+  }
+  // Facts read before the install are stale for these packages.
+  ctx.notes.set("installedPackages", missing);
+  ctx.changed(`installed ${missing.join(", ")}`);
+}
 
 const appUser: Step = {
   name: "app user",
@@ -161,9 +169,13 @@ const deployFiles: Step = {
 export default defineModule({
   name: "core",
   description: "App user and directories, Python, dependency tooling, the app's environment",
-  packages: corePackages,
-  facts: (host, layout) => [userProbe(host.app_user), dirsProbe("core:dirs", appDirs(layout))],
-  files: (_host, layout) => [layout.envFile, layout.runScript],
+  packages: (host) => [...corePackages(host), ...python.packages!(host)],
+  facts: (host, layout) => [
+    userProbe(host.app_user),
+    dirsProbe("core:dirs", appDirs(layout)),
+    ...python.facts!(host, layout),
+  ],
+  files: (host, layout) => [layout.envFile, layout.runScript, ...python.files!(host, layout)],
   steps: {
     configure: [installPackages, appUser, appDirectories, runScript, appEnvironment, deployFiles],
     "deploy:configure": [deployFiles, runScript, appEnvironment],

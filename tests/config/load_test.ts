@@ -222,16 +222,20 @@ const BAD: BadCase[] = [
     name: "an unknown module",
     files: proj('project_name = "hello"', 'modules = ["core", "ngnix"]'),
     message: 'infra/djaploy.toml:2: modules[1]: unknown module "ngnix" (did you mean "nginx"?): ' +
-      'must be a built-in module ("core", "nginx", "systemd"), a path starting with "./", "../" ' +
-      'or "/" and ending in ".ts", an http:// or https:// URL, or { url = "https://...", ' +
+      'must be a built-in module ("core", "nginx", "systemd", "certs", "cert_renewal", "rclone", ' +
+      '"borg", "litestream", "tailscale"), a path ' +
+      'starting with "./", "../" or "/" and ending in ".ts", an http:// or https:// URL, or ' +
+      '{ url = "https://...", ' +
       'sha256 = "<64 hex digits>" }',
   },
   {
     name: "a module path that is not a .ts file",
     files: proj('project_name = "hello"', 'modules = ["./modules/certs.py"]'),
     message: 'infra/djaploy.toml:2: modules[0]: unknown module "./modules/certs.py": must be a ' +
-      'built-in module ("core", "nginx", "systemd"), a path starting with "./", "../" or "/" and ' +
-      'ending in ".ts", an http:// or https:// URL, or { url = "https://...", ' +
+      'built-in module ("core", "nginx", "systemd", "certs", "cert_renewal", "rclone", "borg", ' +
+      '"litestream", "tailscale"), a path starting ' +
+      'with "./", "../" or "/" and ending in ".ts", an http:// or https:// URL, or ' +
+      '{ url = "https://...", ' +
       'sha256 = "<64 hex digits>" }',
   },
   {
@@ -599,6 +603,43 @@ Deno.test("host: every key gets its built-in default", async () => {
       host: "localhost",
     },
     env: {},
+    python_compile: false,
+    rclone: {
+      path: "djaploy/hello",
+      schedule: "0 3 * * *",
+      retention_days: 30,
+      databases: [],
+      media: true,
+    },
+    borg: {
+      encryption: "repokey-blake2",
+      compression: "lz4",
+      schedule: "0 3 * * *",
+      keep_hourly: 0,
+      keep_daily: 7,
+      keep_weekly: 4,
+      keep_monthly: 6,
+      lock_wait: 60,
+      databases: [],
+      media: true,
+    },
+    litestream: {
+      version: "0.3.13",
+      url: "https://github.com/benbjohnson/litestream/releases/download/v{version}/" +
+        "litestream-v{version}-linux-{arch}.tar.gz",
+      databases: [],
+      replicas: [],
+    },
+    tailscale: {
+      install: "repository",
+      tags: [],
+      extra_args: [],
+      repository_url: "https://pkgs.tailscale.com/stable/debian",
+      repository_key_url: "https://pkgs.tailscale.com/stable/debian/{codename}.noarmor.gpg",
+      version: "1.76.6",
+      url: "https://pkgs.tailscale.com/stable/tailscale_{version}_{arch}.tgz",
+      cert: false,
+    },
     extra: {},
   });
   assert.ok(
