@@ -30,7 +30,15 @@ server {
     server_name ${d.serverName};
     client_max_body_size ${d.clientMaxBodySize};
 
-    include ${d.snippetsDir}/*.conf;
+${appLocations(d)}}
+`;
+}
+
+/** What the app's server blocks (HTTP, and HTTPS from the certs module) have in common. */
+export function appLocations(
+  d: Pick<NginxSiteData, "appName" | "snippetsDir" | "acmeRoot" | "staticRoot" | "mediaRoot">,
+): string {
+  return `    include ${d.snippetsDir}/*.conf;
 
     location /.well-known/acme-challenge/ {
         root ${d.acmeRoot};
@@ -53,6 +61,5 @@ server {
         proxy_redirect off;
         proxy_pass http://${d.appName}_app;
     }
-}
 `;
 }

@@ -1,10 +1,10 @@
 /**
  * The app's HTTPS site: one server block per certificate, with the same
- * locations as the HTTP site (templates/nginx_site.ts; a test keeps them
- * equal), modern TLS settings (Mozilla's "intermediate" profile) and HSTS
+ * locations as the HTTP site (appLocations, shared with templates/nginx_site.ts), modern TLS settings (Mozilla's "intermediate" profile) and HSTS
  * when asked for; and the snippet that sends the certificates' names from
  * HTTP to HTTPS, except ACME challenges, which keep being served over HTTP.
  */
+import { appLocations } from "./nginx_site.ts";
 
 export interface TlsServer {
   /** Every name on the certificate, the main one first. */
@@ -52,30 +52,7 @@ function server(d: NginxTlsData, s: TlsServer): string {
     ssl_session_cache shared:djaploy_tls:10m;
     ssl_session_tickets off;
 ${hsts}
-    include ${d.snippetsDir}/*.conf;
-
-    location /.well-known/acme-challenge/ {
-        root ${d.acmeRoot};
-    }
-
-    location /static/ {
-        alias ${d.staticRoot}/;
-        expires 30d;
-        access_log off;
-    }
-
-    location /media/ {
-        alias ${d.mediaRoot}/;
-    }
-
-    location / {
-        proxy_set_header Host $http_host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_redirect off;
-        proxy_pass http://${d.appName}_app;
-    }
-}
+${appLocations(d)}}
 `;
 }
 

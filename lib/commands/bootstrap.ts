@@ -8,7 +8,7 @@
 import type { CommandDef, Parsed } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
-import { COMMON_FLAGS, HOST_FLAGS } from "./common.ts";
+import { COMMON_FLAGS, HOST_FLAGS, sessionRunOptions } from "./common.ts";
 import { printSummary, runOnHosts } from "../runner.ts";
 import type { Step, StepContext } from "../module.ts";
 import type { FactProbe } from "../facts.ts";
@@ -250,13 +250,7 @@ export async function bootstrap(ui: Ui, args: Parsed): Promise<number> {
       packages: [] as string[],
     };
     const results = await runOnHosts({
-      ui,
-      project: s.project,
-      env: s.env,
-      hosts: s.hosts,
-      parallel: s.parallel,
-      dryRun: false,
-      signal: s.signal,
+      ...sessionRunOptions(s, ui),
       executor: (h, i) =>
         s.executor({ ...h, ssh_user: as, ssh_key: identity ? expandHome(identity) : h.ssh_key }, i),
       plan: (h) => ({
@@ -264,7 +258,6 @@ export async function bootstrap(ui: Ui, args: Parsed): Promise<number> {
         probes: [userProbe(h.ssh_user), authorizedKeysProbe(h.ssh_user)],
         files: [sudoersPath(h.ssh_user), SSHD_DROP_IN],
       }),
-      appEnv: (h) => s.appEnv.get(h.name)!,
       deployFiles: new Set(),
     });
     printSummary(ui, results, `bootstrap ${s.env.name} (as ${as})`);

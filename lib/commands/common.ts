@@ -1,6 +1,7 @@
 /** Flags shared by commands, and running a plan on a session's hosts. */
 import type { FlagDef } from "../cli_args.ts";
 import type { Session } from "../session.ts";
+import type { Ui } from "../ui.ts";
 import {
   type HostPlan,
   type HostResult,
@@ -77,18 +78,30 @@ export function lockOwner(commandLine: string): LockOwner {
   return { holder: `${user}@${machine}`, command: commandLine, since: new Date().toISOString() };
 }
 
-/** Runs a plan on every host of the session, prints the summary, returns the results. */
-export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
-  const plans = new Map<string, HostPlan>();
-  for (const host of s.hosts) plans.set(host.name, await run.plan(host));
-  const results = await runOnHosts({
-    ui: s.ui,
+/** The options of runOnHosts that every command takes from its session. */
+export function sessionRunOptions(s: Session, ui: Ui = s.ui) {
+  return {
+    ui,
     project: s.project,
     env: s.env,
     hosts: s.hosts,
     parallel: s.parallel,
     dryRun: s.dryRun,
     signal: s.signal,
+    executor: (h: HostConfig, i: number) => s.executor(h, i),
+    appEnv: (h: HostConfig) => s.appEnv.get(h.name)!,
+    deployFiles: s.deployFiles,
+    deployFilesDir: s.deployFilesDir,
+    secrets: s.secrets,
+  };
+}
+
+/** Runs a plan on every host of the session, prints the summary, returns the results. */
+export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
+  const plans = new Map<string, HostPlan>();
+  for (const host of s.hosts) plans.set(host.name, await run.plan(host));
+  const results = await runOnHosts({
+    ...sessionRunOptions(s),
     release: run.release,
     force: run.force,
     notes: run.notes,
@@ -97,12 +110,7 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
     lock: run.lock
       ? { owner: lockOwner(run.commandLine ?? ""), waitSeconds: run.lockWait ?? 0 }
       : undefined,
-    executor: (h, i) => s.executor(h, i),
     plan: (h) => plans.get(h.name)!,
-    appEnv: (h) => s.appEnv.get(h.name)!,
-    secrets: s.secrets,
-    deployFiles: s.deployFiles,
-    deployFilesDir: s.deployFilesDir,
   });
   if (s.dryRun) {
     for (const r of results) {

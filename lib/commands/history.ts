@@ -2,7 +2,7 @@
 import type { CommandDef, Parsed } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
-import { COMMON_FLAGS, HOST_FLAGS } from "./common.ts";
+import { COMMON_FLAGS, HOST_FLAGS, sessionRunOptions } from "./common.ts";
 import { layoutFor } from "../layout.ts";
 import { runOnHosts } from "../runner.ts";
 import { historyProbe, type HistoryRecord, historyTable, mergeHistory } from "../history.ts";
@@ -28,14 +28,7 @@ export async function history(ui: Ui, args: Parsed): Promise<number> {
   try {
     const perHost = new Map<string, HistoryRecord[]>();
     const results = await runOnHosts({
-      ui: quiet,
-      project: s.project,
-      env: s.env,
-      hosts: s.hosts,
-      parallel: s.parallel,
-      dryRun: false,
-      signal: s.signal,
-      executor: (h, i) => s.executor(h, i),
+      ...sessionRunOptions(s, quiet),
       plan: (host) => {
         const probe = historyProbe(layoutFor(host), limit);
         return {
@@ -51,8 +44,6 @@ export async function history(ui: Ui, args: Parsed): Promise<number> {
           packages: [],
         };
       },
-      appEnv: (h) => s.appEnv.get(h.name)!,
-      deployFiles: s.deployFiles,
     });
     for (const r of results) {
       if (!r.ok) ui.error(`${r.host}: ${errorSummary(r.error)}`);

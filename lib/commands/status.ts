@@ -2,7 +2,7 @@
 import type { CommandDef, Parsed } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
-import { COMMON_FLAGS, HOST_FLAGS } from "./common.ts";
+import { COMMON_FLAGS, HOST_FLAGS, sessionRunOptions } from "./common.ts";
 import { layoutFor, SLOTS } from "../layout.ts";
 import { currentRelease, type ReleaseEntry, releasesProbe } from "../strategies/zero_downtime.ts";
 import { slotFacts, slotOf, slotUnitsProbe } from "../strategies/slots.ts";
@@ -111,14 +111,7 @@ async function gather(
   try {
     const out = new Map<string, HostStatus>();
     const results = await runOnHosts({
-      ui,
-      project: s.project,
-      env: s.env,
-      hosts: s.hosts,
-      parallel: s.parallel,
-      dryRun: false,
-      signal: s.signal,
-      executor: (h, i) => s.executor(h, i),
+      ...sessionRunOptions(s, ui),
       plan: (host) => {
         const layout = layoutFor(host);
         return {
@@ -128,8 +121,6 @@ async function gather(
           packages: [],
         };
       },
-      appEnv: (h) => s.appEnv.get(h.name)!,
-      deployFiles: s.deployFiles,
     });
     for (const r of results) {
       if (!r.ok) ui.error(`${r.host}: ${r.error instanceof Error ? r.error.message : r.error}`);

@@ -22,8 +22,8 @@ import {
 } from "../deploy_steps.ts";
 import {
   activeSlot,
-  otherServices,
   recordSlots,
+  restartOtherServices,
   retireOthers,
   sayAlreadyLive,
   slotAlreadyLive,
@@ -152,16 +152,6 @@ const activateAfterStaging: Step = {
   },
 };
 
-const restartOthers: Step = {
-  name: "restart other services",
-  async run(ctx) {
-    const others = otherServices(ctx.host);
-    if (ctx.notes.get("alreadyLive") || others.length === 0) return;
-    await ctx.exec.run({ argv: ["systemctl", "restart", ...others], as: "root" });
-    ctx.changed(`restarted ${others.join(", ")}`);
-  },
-};
-
 export const blueGreen: Strategy = {
   name: "bluegreen",
   facts: slotFacts,
@@ -176,7 +166,7 @@ export const blueGreen: Strategy = {
     ...phase("deploy:pre"),
     startStaged,
     activateAfterStaging,
-    restartOthers,
+    restartOtherServices,
     ...phase("deploy:start"),
   ],
 };

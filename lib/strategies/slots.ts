@@ -7,7 +7,7 @@
  * refuses. The slot that loses traffic is drained before it stops.
  */
 import { posix } from "node:path";
-import type { StepContext } from "../module.ts";
+import type { Step, StepContext } from "../module.ts";
 import type { FactProbe } from "../facts.ts";
 import type { HostConfig } from "../config/types.ts";
 import { type Layout, type Slot, type SlotLayout, slotLayout, SLOTS } from "../layout.ts";
@@ -243,3 +243,14 @@ export async function retireOthers(
   }
   await retireInPlaceAtBoot(ctx);
 }
+
+/** Restarts the app's other services (workers): everything in `services` the slots do not replace. */
+export const restartOtherServices: Step = {
+  name: "restart other services",
+  async run(ctx) {
+    const others = otherServices(ctx.host);
+    if (ctx.notes.get("alreadyLive") || others.length === 0) return;
+    await ctx.exec.run({ argv: ["systemctl", "restart", ...others], as: "root" });
+    ctx.changed(`restarted ${others.join(", ")}`);
+  },
+};

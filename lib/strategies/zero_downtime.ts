@@ -23,9 +23,9 @@ import {
 } from "../deploy_steps.ts";
 import {
   activeSlot,
-  otherServices,
   pointLink,
   recordSlots,
+  restartOtherServices,
   retireOthers,
   sayAlreadyLive,
   slotAlreadyLive,
@@ -196,16 +196,6 @@ const switchToNew: Step = {
   },
 };
 
-const restartOthers: Step = {
-  name: "restart other services",
-  async run(ctx) {
-    const others = otherServices(ctx.host);
-    if (ctx.notes.get("alreadyLive") || others.length === 0) return;
-    await ctx.exec.run({ argv: ["systemctl", "restart", ...others], as: "root" });
-    ctx.changed(`restarted ${others.join(", ")}`);
-  },
-};
-
 /** Which releases to delete: beyond keep_releases good ones, and failed ones; never the live or previous one. */
 export function releasesToPrune(
   releases: readonly ReleaseEntry[],
@@ -251,7 +241,7 @@ export const zeroDowntime: Strategy = {
     ...phase("deploy:pre"),
     startNew,
     switchToNew,
-    restartOthers,
+    restartOtherServices,
     ...phase("deploy:start"),
     prune,
   ],
