@@ -101,7 +101,8 @@ cmd_up() {
   echo $! >"$STATE/$name.pid"
   local ip=10.231.$idx.2 i
   for i in $(seq 1 300); do
-    if ssh -q -i "$dir/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    # timeout: during boot sshd may accept and then stall the login (PAM waiting for logind).
+    if timeout 5 ssh -q -i "$dir/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
       -o ConnectTimeout=1 "deploy@$ip" true 2>/dev/null; then
       echo "$ip"; return
     fi
