@@ -84,7 +84,9 @@ async function boot(name: string, index: number, key: string): Promise<TestHost>
   if (up.code !== 0) {
     // A container that did not come up is the test machine's trouble, not djaploy's: say so
     // and try once more from scratch (`up` tears down what is left first).
-    log(`djaploy e2e: host ${name} (${nsName}) did not boot, trying once more: ${up.stderr.trim()}`);
+    log(
+      `djaploy e2e: host ${name} (${nsName}) did not boot, trying once more: ${up.stderr.trim()}`,
+    );
     up = await run("bash", [TESTHOSTS, "up", nsName, String(index)], { timeoutMs: 120_000 });
   }
   if (up.code !== 0) {
