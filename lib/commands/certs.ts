@@ -22,7 +22,7 @@ import { issueDue, type IssueOutcome, storeOf } from "../certs/issue.ts";
 import { readStored } from "../certs/store.ts";
 import { acquireLocalLock } from "../certs/lock.ts";
 import { type CertInfo, daysLeft, isoDay, parseCertificate } from "../certs/x509.ts";
-import { notifyFailure } from "../certs/notify.ts";
+import { notifyFailure, notifyWebhook } from "../certs/notify.ts";
 
 const ENV_FLAG = HOST_FLAGS.filter((f) => f.name === "env");
 
@@ -190,11 +190,25 @@ export async function renewCerts(ui: Ui, args: Parsed): Promise<number> {
   const s = await openSession(quiet, args.flags, "renew-certs");
   const certsConfig = s.env.certificates;
   const fail = async (messages: string[]) => {
-    const warning = await notifyFailure(certsConfig?.notify_command, {
+    const notice = {
       env: s.env.name,
       message: `djaploy renew-certs --env ${s.env.name} failed:\n${messages.join("\n")}`,
-    }, (t) => ui.mask(t));
-    if (warning) ui.warn(warning);
+    };
+    const n = s.project.notifications;
+    const target = n?.notify_on_failure && n.webhook_url
+      ? {
+        kind: n.kind,
+        url: await s.secrets.secret(n.webhook_url, "notifications.webhook_url"),
+        timeoutSeconds: n.timeout,
+        app: n.display_name,
+      }
+      : undefined;
+    for (
+      const warning of [
+        await notifyWebhook(target, notice, (t) => ui.mask(t)),
+        await notifyFailure(certsConfig?.notify_command, notice, (t) => ui.mask(t)),
+      ]
+    ) if (warning) ui.warn(warning);
     return 1;
   };
   try {
