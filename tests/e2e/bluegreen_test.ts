@@ -6,34 +6,20 @@
 import assert from "node:assert/strict";
 import {
   djaploy,
-  type DjaployResult,
   e2eTest,
   failedRequests,
   formatLoad,
-  httpGet,
   makeProject,
-  TEST_SECRET,
   type TestHost,
   type TestProject,
   withHosts,
   withLoad,
 } from "./harness.ts";
-
-function ok(r: DjaployResult, what: string): void {
-  assert.equal(r.code, 0, `${what} failed (exit ${r.code}):\n${r.output}`);
-  assert.ok(!r.output.includes(TEST_SECRET), `${what} printed the secret`);
-}
+import { ok, pageMessage } from "./harness/expect.ts";
 
 const MESSAGE = /<h1 id="message">([^<]*)<\/h1>/;
 
 /** The public page's message (through nginx), asserting 200. */
-async function message(host: TestHost): Promise<string> {
-  const page = await httpGet(`http://${host.ip}/`);
-  assert.equal(page.status, 200, `GET / answered ${page.status}: ${page.body.slice(0, 500)}`);
-  const m = MESSAGE.exec(page.body);
-  assert.ok(m, `the page has no message: ${page.body.slice(0, 500)}`);
-  return m[1].trim();
-}
 
 // The hosts have no curl: python3 asks a slot's own socket, past nginx.
 const SOCKET_GET_PY = `import http.client, socket, sys
@@ -89,7 +75,7 @@ async function deployed(host: TestHost): Promise<TestProject> {
   ok(await djaploy(project, ["configure", "--env", "test"]), "configure");
   const first = await djaploy(project, ["deploy", "--env", "test"]);
   ok(first, "first deploy");
-  assert.equal(await message(host), "Hello from djaploy!", "the very first deploy activates");
+  assert.equal(await pageMessage(host), "Hello from djaploy!", "the very first deploy activates");
   return project;
 }
 
@@ -99,7 +85,7 @@ async function stage(host: TestHost, project: TestProject, text: string, live: s
   const r = await djaploy(project, ["deploy", "--env", "test"]);
   ok(r, `deploy ${text}`);
   assert.match(r.output, /staged in (blue|green)/);
-  assert.equal(await message(host), live, "the public page is unchanged before activation");
+  assert.equal(await pageMessage(host), live, "the public page is unchanged before activation");
   const st = await status(project);
   const staged = other(st.active_slot!);
   assert.equal(st.slots[staged].state, "staged", JSON.stringify(st.slots));
@@ -121,7 +107,7 @@ e2eTest("bluegreen: deploy and activate five times, roll back twice, under load"
         const act = await djaploy(project, ["activate", "--env", "test"]);
         ok(act, `activate ${text}`);
         times.push(`${act.ms}`);
-        assert.equal(await message(host), text, `after activate ${i}`);
+        assert.equal(await pageMessage(host), text, `after activate ${i}`);
         const after = await status(project);
         assert.equal(after.active_slot, staged);
         assert.equal(after.slots[staged].state, "active");
@@ -136,7 +122,7 @@ e2eTest("bluegreen: deploy and activate five times, roll back twice, under load"
         const back = await djaploy(project, ["rollback", "--env", "test"]);
         ok(back, "rollback");
         times.push(`rollback ${back.ms}`);
-        assert.equal(await message(host), expected);
+        assert.equal(await pageMessage(host), expected);
       }
       return times;
     });
@@ -175,7 +161,7 @@ e2eTest(
       await commitMessage(project, "Activated at once");
       const both = await djaploy(project, ["deploy", "--env", "test", "--activate"]);
       ok(both, "deploy --activate");
-      assert.equal(await message(host), "Activated at once");
+      assert.equal(await pageMessage(host), "Activated at once");
       const after = await status(project);
       assert.equal(after.active_slot, a.staged);
       assert.equal(after.slots[a.staged].state, "active");
@@ -206,7 +192,7 @@ e2eTest(
       const broken = await djaploy(project, ["deploy", "--env", "test"]);
       assert.equal(broken.code, 1, `staging must fail:\n${broken.output}`);
       assert.match(broken.output, /health check failed/);
-      assert.equal(await message(host), "Hello from djaploy!", "the old release keeps serving");
+      assert.equal(await pageMessage(host), "Hello from djaploy!", "the old release keeps serving");
       const st = await status(project);
       const idle = other(st.active_slot!);
       assert.equal(st.slots[idle].state, "failed", JSON.stringify(st.slots));
@@ -215,17 +201,17 @@ e2eTest(
       const act = await djaploy(project, ["activate", "--env", "test"]);
       assert.equal(act.code, 1, `activation must be refused:\n${act.output}`);
       assert.match(act.output, /nothing is staged/);
-      assert.equal(await message(host), "Hello from djaploy!");
+      assert.equal(await pageMessage(host), "Hello from djaploy!");
       const back = await djaploy(project, ["rollback", "--env", "test"]);
       assert.equal(back.code, 1, `rollback to a failed slot must be refused:\n${back.output}`);
       assert.match(back.output, /failed its health check/);
-      assert.equal(await message(host), "Hello from djaploy!");
+      assert.equal(await pageMessage(host), "Hello from djaploy!");
 
       // A good release, activated; then the slot rollback would go to is stopped.
       await project.write("hello/urls.py", urls);
       await stage(host, project, "Good again", "Hello from djaploy!");
       ok(await djaploy(project, ["activate", "--env", "test"]), "activate");
-      assert.equal(await message(host), "Good again");
+      assert.equal(await pageMessage(host), "Good again");
       const now = await status(project);
       const previous = other(now.active_slot!);
       assert.equal(now.slots[previous].unit_state, "active");
@@ -235,7 +221,7 @@ e2eTest(
       assert.equal(refused.code, 1, `rollback must be refused:\n${refused.output}`);
       assert.match(refused.output, new RegExp(`hello-${previous}\\.service is not running`));
       assert.match(refused.output, /hint: .*deploy/);
-      assert.equal(await message(host), "Good again", "the live slot keeps serving");
+      assert.equal(await pageMessage(host), "Good again", "the live slot keeps serving");
       assert.equal((await status(project)).active_slot, now.active_slot);
     });
   },

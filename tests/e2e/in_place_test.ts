@@ -9,10 +9,10 @@ import {
   hostSnapshot,
   httpGet,
   makeProject,
-  TEST_SECRET,
   type TestHost,
   withHosts,
 } from "./harness.ts";
+import { ok } from "./harness/expect.ts";
 
 const ROBOTS = await Deno.readTextFile(
   new URL("../../examples/hello/infra/modules/robots.ts", import.meta.url),
@@ -22,11 +22,6 @@ async function onHost(host: TestHost, cmd: string): Promise<string> {
   const r = await host.ssh(cmd);
   assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
   return r.stdout.trim();
-}
-
-function ok(r: { code: number; output: string }, what: string): void {
-  assert.equal(r.code, 0, `${what} failed:\n${r.output}`);
-  assert.ok(!r.output.includes(TEST_SECRET), `${what} printed the secret`);
 }
 
 e2eTest("configure and deploy in_place to a fresh server, then redeploy", async () => {

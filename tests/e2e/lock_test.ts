@@ -6,30 +6,15 @@
 import assert from "node:assert/strict";
 import {
   djaploy,
-  type DjaployResult,
   e2eTest,
   failedRequests,
-  httpGet,
   makeProject,
-  TEST_SECRET,
   type TestHost,
   type TestProject,
   withHosts,
   withLoad,
 } from "./harness.ts";
-
-function ok(r: DjaployResult, what: string): void {
-  assert.equal(r.code, 0, `${what} failed (exit ${r.code}):\n${r.output}`);
-  assert.ok(!r.output.includes(TEST_SECRET), `${what} printed the secret`);
-}
-
-async function message(host: TestHost): Promise<string> {
-  const page = await httpGet(`http://${host.ip}/`);
-  assert.equal(page.status, 200, `GET / answered ${page.status}: ${page.body.slice(0, 500)}`);
-  const m = /<h1 id="message">([^<]*)<\/h1>/.exec(page.body);
-  assert.ok(m, `the page has no message: ${page.body.slice(0, 500)}`);
-  return m[1].trim();
-}
+import { ok, pageMessage } from "./harness/expect.ts";
 
 async function commitMessage(project: TestProject, text: string): Promise<void> {
   await project.write("pages/message.txt", `${text}\n`);
@@ -51,7 +36,7 @@ async function race(host: TestHost, project: TestProject, text: string): Promise
     `the loser is refused by the lock:\n${all}`,
   );
   assert.match(loser.output, /hint: .*--lock-wait/);
-  assert.equal(await message(host), text);
+  assert.equal(await pageMessage(host), text);
 }
 
 e2eTest(
@@ -115,7 +100,7 @@ e2eTest(
         const reached = killed.output.trim().split("\n").at(-1) ?? "";
         report.push(`${afterMs} ms: exit ${killed.code}, last line "${reached.slice(0, 80)}"`);
 
-        const serving = await message(host);
+        const serving = await pageMessage(host);
         assert.ok(
           serving === live || serving === text,
           `after a kill at ${afterMs} ms the site serves "${serving}"`,
@@ -127,7 +112,7 @@ e2eTest(
           { threads: 1, connections: 2, warmupMs: 300, cooldownMs: 300 },
         );
         ok(next, `the deploy after a kill at ${afterMs} ms`);
-        assert.equal(await message(host), text);
+        assert.equal(await pageMessage(host), text);
         assert.equal(
           failedRequests(load),
           0,

@@ -7,31 +7,15 @@
 import assert from "node:assert/strict";
 import {
   djaploy,
-  type DjaployResult,
   e2eTest,
   failedRequests,
   formatLoad,
-  httpGet,
   makeProject,
-  TEST_SECRET,
-  type TestHost,
   type TestProject,
   withHosts,
   withLoad,
 } from "./harness.ts";
-
-function ok(r: DjaployResult, what: string): void {
-  assert.equal(r.code, 0, `${what} failed (exit ${r.code}):\n${r.output}`);
-  assert.ok(!r.output.includes(TEST_SECRET), `${what} printed the secret`);
-}
-
-async function message(host: TestHost): Promise<string> {
-  const page = await httpGet(`http://${host.ip}/`);
-  assert.equal(page.status, 200, `GET / answered ${page.status}: ${page.body.slice(0, 500)}`);
-  const m = /<h1 id="message">([^<]*)<\/h1>/.exec(page.body);
-  assert.ok(m, `the page has no message: ${page.body.slice(0, 500)}`);
-  return m[1].trim();
-}
+import { ok, pageMessage } from "./harness/expect.ts";
 
 /** Sets deployment_strategy and the page's text in one commit. */
 async function switchTo(project: TestProject, strategy: string, text: string): Promise<void> {
@@ -56,14 +40,14 @@ e2eTest("switch strategy: in_place -> zero_downtime -> bluegreen -> in_place", a
     const project = await makeProject({ hosts: [host], strategy: "in_place" });
     ok(await djaploy(project, ["configure", "--env", "test"]), "configure");
     ok(await djaploy(project, ["deploy", "--env", "test"]), "in_place deploy");
-    assert.equal(await message(host), "Hello from djaploy!");
+    assert.equal(await pageMessage(host), "Hello from djaploy!");
 
     // in_place -> zero_downtime, under light load.
     await switchTo(project, "zero_downtime", "Now zero_downtime");
     const { value: ms, load } = await withLoad(`http://${host.ip}/`, async () => {
       const r = await djaploy(project, ["deploy", "--env", "test"]);
       ok(r, "deploy after the switch to zero_downtime");
-      assert.equal(await message(host), "Now zero_downtime");
+      assert.equal(await pageMessage(host), "Now zero_downtime");
       return r.ms;
     }, { threads: 1, connections: 2 });
     // deno-lint-ignore no-console
@@ -76,21 +60,21 @@ e2eTest("switch strategy: in_place -> zero_downtime -> bluegreen -> in_place", a
     // zero_downtime -> bluegreen: the first bluegreen deploy activates.
     await switchTo(project, "bluegreen", "Now bluegreen");
     ok(await djaploy(project, ["deploy", "--env", "test"]), "deploy after the switch to bluegreen");
-    const shown = await message(host);
+    const shown = await pageMessage(host);
     if (shown !== "Now bluegreen") {
       // Recorded, then activated by hand, so that the switch back to in_place is still tested.
       problems.push(
         `the first bluegreen deploy after zero_downtime did not activate: the page shows "${shown}"`,
       );
       ok(await djaploy(project, ["activate", "--env", "test"]), "activate");
-      assert.equal(await message(host), "Now bluegreen");
+      assert.equal(await pageMessage(host), "Now bluegreen");
     }
     assert.equal(await strategyOnHost(project), "bluegreen");
 
     // bluegreen -> in_place.
     await switchTo(project, "in_place", "Back to in_place");
     ok(await djaploy(project, ["deploy", "--env", "test"]), "deploy after the switch to in_place");
-    assert.equal(await message(host), "Back to in_place");
+    assert.equal(await pageMessage(host), "Back to in_place");
     assert.equal(await strategyOnHost(project), "in_place");
     const units = await host.ssh(
       "systemctl is-active hello.service; systemctl is-active hello-blue.service hello-green.service",

@@ -7,34 +7,18 @@
 import assert from "node:assert/strict";
 import {
   djaploy,
-  type DjaployResult,
   e2eTest,
   failedRequests,
   formatLoad,
-  httpGet,
   makeProject,
-  TEST_SECRET,
   type TestHost,
   type TestProject,
   withHosts,
   withLoad,
 } from "./harness.ts";
+import { ok, pageMessage } from "./harness/expect.ts";
 
 const APP = "/home/app/apps/hello";
-
-function ok(r: DjaployResult, what: string): void {
-  assert.equal(r.code, 0, `${what} failed (exit ${r.code}):\n${r.output}`);
-  assert.ok(!r.output.includes(TEST_SECRET), `${what} printed the secret`);
-}
-
-/** The page's message (the h1), asserting nginx answered 200. */
-async function message(host: TestHost): Promise<string> {
-  const page = await httpGet(`http://${host.ip}/`);
-  assert.equal(page.status, 200, `GET / answered ${page.status}: ${page.body.slice(0, 500)}`);
-  const m = /<h1 id="message">([^<]*)<\/h1>/.exec(page.body);
-  assert.ok(m, `the page has no message: ${page.body.slice(0, 500)}`);
-  return m[1].trim();
-}
 
 async function onHost(host: TestHost, cmd: string): Promise<string> {
   const r = await host.ssh(cmd);
@@ -120,7 +104,7 @@ e2eTest("zero_downtime: five deploys under constant load fail no request", async
   await withHosts(["web-1"], async ([host]) => {
     const project = await configured(host);
     ok(await djaploy(project, ["deploy", "--env", "test"]), "first deploy");
-    assert.equal(await message(host), "Hello from djaploy!");
+    assert.equal(await pageMessage(host), "Hello from djaploy!");
 
     const { value: ms, load } = await withLoad(`http://${host.ip}/`, async () => {
       const times: number[] = [];
@@ -129,7 +113,7 @@ e2eTest("zero_downtime: five deploys under constant load fail no request", async
         const r = await djaploy(project, ["deploy", "--env", "test"]);
         ok(r, `deploy ${i}`);
         times.push(r.ms);
-        assert.equal(await message(host), `Release ${i} under load`, `after deploy ${i}`);
+        assert.equal(await pageMessage(host), `Release ${i} under load`, `after deploy ${i}`);
       }
       return times;
     });
@@ -153,7 +137,7 @@ e2eTest(
       );
       await commitMessage(project, "Good 1");
       ok(await djaploy(project, ["deploy", "--env", "test"]), "deploy Good 1");
-      assert.equal(await message(host), "Good 1");
+      assert.equal(await pageMessage(host), "Good 1");
 
       const failing = async (text: string) => {
         await project.write("hello/urls.py", BROKEN_URLS_PY);
@@ -175,7 +159,7 @@ e2eTest(
       // A failed release: the live one keeps serving, `current` does not move.
       const before = await releases(project);
       const f1 = await failing("Broken 1");
-      assert.equal(await message(host), "Good 1", "the old release keeps serving");
+      assert.equal(await pageMessage(host), "Good 1", "the old release keeps serving");
       assert.equal(f1.list.current, before.current, "current did not move");
       const st = await status(project);
       assert.equal(st.current, before.current);
@@ -191,7 +175,7 @@ e2eTest(
       const good = async (text: string) => {
         await commitMessage(project, text);
         ok(await djaploy(project, ["deploy", "--env", "test"]), `deploy ${text}`);
-        assert.equal(await message(host), text);
+        assert.equal(await pageMessage(host), text);
         const list = await releases(project);
         const previous = history.at(-1)!;
         history.push(list.current!);
@@ -211,7 +195,7 @@ e2eTest(
       const g2 = await good("Good 2");
       assert.ok(!g2.releases.some((x) => x.name === f1.failed), "the failed release was pruned");
       const f2 = await failing("Broken 2");
-      assert.equal(await message(host), "Good 2");
+      assert.equal(await pageMessage(host), "Good 2");
       assert.ok(
         f2.list.releases.some((x) => x.name === history.at(-2)),
         "a failed deploy prunes nothing",
@@ -244,7 +228,7 @@ e2eTest(
       assert.match(r.output, /failed at migrate and collectstatic/);
       assert.match(r.output, /this migration fails on purpose/);
 
-      assert.equal(await message(host), "Hello from djaploy!", "the old release keeps serving");
+      assert.equal(await pageMessage(host), "Hello from djaploy!", "the old release keeps serving");
       const after = await status(project);
       assert.equal(after.active_slot, before.active_slot, "the active slot did not change");
       assert.equal(after.current, before.current, "current did not move");
@@ -260,7 +244,7 @@ e2eTest(
       await project.remove("pages/migrations/0002_fails.py");
       await commitMessage(project, "After the fix");
       ok(await djaploy(project, ["deploy", "--env", "test"]), "deploy after the fix");
-      assert.equal(await message(host), "After the fix");
+      assert.equal(await pageMessage(host), "After the fix");
 
       // What `releases` says about the release whose migration failed.
       const list = await releases(project);
@@ -298,7 +282,7 @@ e2eTest(
       await project.remove("pages/obsolete.txt");
       await commitMessage(project, "Second release");
       ok(await djaploy(project, ["deploy", "--env", "test"]), "second deploy");
-      assert.equal(await message(host), "Second release");
+      assert.equal(await pageMessage(host), "Second release");
       const second = await status(project);
       assert.notEqual(second.current, first.current);
       assert.ok(
@@ -313,7 +297,7 @@ e2eTest(
       // Rollback serves the previous release from the other slot.
       const back = await djaploy(project, ["rollback", "--env", "test"]);
       ok(back, "rollback");
-      assert.equal(await message(host), "Hello from djaploy!");
+      assert.equal(await pageMessage(host), "Hello from djaploy!");
       const rolled = await status(project);
       assert.equal(rolled.current, first.current, "current is the previous release again");
       assert.equal(rolled.live?.release, first.current);
@@ -330,7 +314,7 @@ e2eTest(
 
       // Deploying again after the rollback brings the newer code back.
       ok(await djaploy(project, ["deploy", "--env", "test"]), "deploy after rollback");
-      assert.equal(await message(host), "Second release");
+      assert.equal(await pageMessage(host), "Second release");
       assert.ok(!(await exists(host, `${APP}/current/pages/obsolete.txt`)));
     });
   },
