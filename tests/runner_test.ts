@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { runOnHosts } from "../lib/runner.ts";
+import { RecordingExecutor } from "../lib/recording_executor.ts";
+import { UserError } from "../lib/errors.ts";
+import type { Step } from "../lib/module.ts";
+import { collectingUi, loadTestProject, withTempDir } from "./helpers/fixtures.ts";
+
+const INVENTORY = ["web-1", "web-2", "web-3", "web-4"]
+  .map((n, i) => `[[hosts]]\nname = "${n}"\nssh_hostname = "10.0.0.${i + 1}"\n`).join("\n");
+
+/** Runs one step on four hosts in batches of two; the step fails on `failOn`. */
+async function rollout(failOn: string | undefined) {
+  return await withTempDir(async (dir) => {
+    const { project, env } = await loadTestProject(dir, 'project_name = "hello"\n', INVENTORY);
+    const { ui, out } = collectingUi();
+    const ran: string[] = [];
+    const step: Step = {
+      name: "go live",
+      run(ctx) {
+        ran.push(ctx.host.name);
+        if (ctx.host.name === failOn) throw new UserError("the new release did not answer");
+        return Promise.resolve();
+      },
+    };
+    const results = await runOnHosts({
+      ui,
+      project,
+      env,
+      hosts: env.hosts,
+      parallel: 4,
+      dryRun: false,
+      signal: new AbortController().signal,
+      executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
+      plan: () => ({ steps: [step], probes: [], files: [], packages: [] }),
+      appEnv: () => new Map(),
+      deployFiles: new Set(),
+      batchSize: 2,
+    });
+    return { results, ran, out: out.join("") };
+  });
+}
+
+Deno.test("runner: batches run one after the other", async () => {
+  const { results, ran, out } = await rollout(undefined);
+  assert.deepEqual(results.map((r) => r.ok), [true, true, true, true]);
+  assert.deepEqual(ran, ["web-1", "web-2", "web-3", "web-4"]);
+  assert.match(out, /batch: web-1, web-2\n[\s\S]*batch: web-3, web-4\n/);
+});
+
+Deno.test("runner: a failed batch stops the rollout; the summary says which hosts were not started", async () => {
+  const { results, ran } = await rollout("web-2");
+  assert.deepEqual(ran, ["web-1", "web-2"], "no host of the next batch was touched");
+  assert.deepEqual(
+    results.map((r) => [r.host, r.ok, r.failedStep]),
+    [
+      ["web-1", true, undefined],
+      ["web-2", false, "go live"],
+      ["web-3", false, "not started (an earlier batch failed)"],
+      ["web-4", false, "not started (an earlier batch failed)"],
+    ],
+  );
+});
