@@ -68,6 +68,11 @@ export function slotFiles(host: HostConfig, layout: Layout): string[] {
 
 /** The slot that gets traffic now, if a slot strategy deployed here before. */
 export function activeSlot(ctx: StepContext): Slot | undefined {
+  // The live link is the truth: a run killed between moving it and writing
+  // state.json must not make the next run restart the slot that serves.
+  const link = ctx.facts.get(liveSocketProbe(ctx.layout));
+  for (const slot of SLOTS) if (link === slotOf(ctx, slot).socketPath) return slot;
+  if (link !== undefined) return undefined; // in_place's socket, or something else: no slot serves
   const state = liveState(ctx);
   return state?.slots ? state.active : undefined;
 }

@@ -26,8 +26,16 @@ e2eTest("harness: boots two hosts, reaches them over ssh, makes a clean project"
     assert.notEqual(hosts[0].nsName, hosts[1].nsName);
 
     await Promise.all(hosts.map(async (host) => {
-      const state = await host.ssh("systemctl is-system-running --wait");
-      assert.equal(state.stdout.trim(), "running", `${host.name}: ${state.stdout}${state.stderr}`);
+      // "degraded" (a unit of the container's own boot failed, e.g. under load) still boots a
+      // usable server; the failed units are in the message if it is neither.
+      const state = await host.ssh(
+        "systemctl is-system-running --wait; systemctl --failed --no-legend",
+      );
+      assert.match(
+        state.stdout,
+        /^(running|degraded)\n/,
+        `${host.name}: ${state.stdout}${state.stderr}`,
+      );
       const who = await host.ssh("id -un && sudo -n id -un");
       assert.equal(who.code, 0, who.stderr);
       assert.deepEqual(who.stdout.trim().split("\n"), ["deploy", "root"]);
