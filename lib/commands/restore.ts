@@ -109,33 +109,22 @@ export async function restore(ui: Ui, args: Parsed): Promise<number> {
     throw new UsageError("--output is for --target local");
   }
 
-  if (flags.list && backend !== "litestream") {
-    const secrets = new SecretResolver({
-      onSecret: (v) => ui.addSecret(v),
-      baseDir: project.repo_dir,
-    });
-    const source = await backupSource({
+  // Listing and restoring onto this machine read the backups from here.
+  const localSource = () =>
+    backupSource({
       project,
       env: sourceEnv,
       backend,
       host: sourceHost,
-      secrets,
+      secrets: new SecretResolver({ onSecret: (v) => ui.addSecret(v), baseDir: project.repo_dir }),
     });
+  if (flags.list && backend !== "litestream") {
+    const source = await localSource();
     printBackups(ui, source.label, await listLocal(source));
     return 0;
   }
   if (local) {
-    const secrets = new SecretResolver({
-      onSecret: (v) => ui.addSecret(v),
-      baseDir: project.repo_dir,
-    });
-    const source = await backupSource({
-      project,
-      env: sourceEnv,
-      backend,
-      host: sourceHost,
-      secrets,
-    });
+    const source = await localSource();
     const chosen = chooseBackup(await listLocal(source), { date, archive, source: source.label });
     const out = resolve(
       Deno.cwd(),
