@@ -31,17 +31,18 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days "$4" 
   -keyout "$1/privkey.pem.djaploy-new" -out "$1/fullchain.pem.djaploy-new" 2>/dev/null
 chmod 0644 "$1/fullchain.pem.djaploy-new"`;
 
-// $1 lineage (/etc/letsencrypt/live/NAME), $2 dir: stages the lineage's files when they differ.
-// Prints "staged" when it did, "present" when they were already in place; nothing without a lineage.
-export const STAGE_LINEAGE_SH = `set -e
-[ -e "$1/fullchain.pem" ] || exit 0
+// $1 certificate (with its chain), $2 key, $3 dir: stages copies of a certificate the server
+// already has (certbot's lineage, tailscale cert's files) when they differ from what is installed.
+// Prints "staged" when it did, "present" when they were already in place; nothing without $1.
+export const STAGE_COPY_SH = `set -e
+[ -e "$1" ] || exit 0
 umask 077
-mkdir -p "$2"
-if ! cmp -s "$1/fullchain.pem" "$2/fullchain.pem" || ! cmp -s "$1/privkey.pem" "$2/privkey.pem"; then
-  cp -L "$1/privkey.pem" "$2/privkey.pem.djaploy-new"
-  cp -L "$1/fullchain.pem" "$2/fullchain.pem.djaploy-new"
-  chmod 0600 "$2/privkey.pem.djaploy-new"
-  chmod 0644 "$2/fullchain.pem.djaploy-new"
+mkdir -p "$3"
+if ! cmp -s "$1" "$3/fullchain.pem" || ! cmp -s "$2" "$3/privkey.pem"; then
+  cp -L "$2" "$3/privkey.pem.djaploy-new"
+  cp -L "$1" "$3/fullchain.pem.djaploy-new"
+  chmod 0600 "$3/privkey.pem.djaploy-new"
+  chmod 0644 "$3/fullchain.pem.djaploy-new"
   echo staged
 else
   echo present

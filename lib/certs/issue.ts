@@ -26,7 +26,7 @@ import { checkIssuable, type DomainPlan, planDomains, SERVER_CA_BUNDLE } from ".
 import { type DnsProvider, dnsProvider, type TxtRecord } from "./dns/provider.ts";
 import { DEPLOY_HOOK_PATH } from "../../templates/cert_scripts.ts";
 import { runOnHosts } from "../runner.ts";
-import { certsProbe, FROM_LINEAGE, httpsStep } from "../../modules/certs/mod.ts";
+import { certsProbe, FROM_LINEAGE, httpsProbes, httpsStep } from "../../modules/certs/mod.ts";
 import type { HostResult } from "../runner.ts";
 import type { FactProbe } from "../facts.ts";
 
@@ -292,7 +292,7 @@ async function issueOnServers(s: Session, opts: IssueOptions): Promise<IssueRun>
     plan: (host) => {
       const mine = plans.filter((p) => p.hosts.some((h) => h.name === host.name));
       return {
-        probes: [lineageProbe(mine.map((p) => p.domain.name)), certsProbe(host)],
+        probes: [lineageProbe(mine.map((p) => p.domain.name)), ...httpsProbes(host)],
         files: [],
         packages: [],
         steps: [{

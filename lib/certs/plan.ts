@@ -1,6 +1,8 @@
 /**
  * Which certificate goes to which host, and where it lives there. A domain's
  * hosts are its `hosts`, or every host whose nginx serves one of its names.
+ * A host with `[tailscale] cert = true` and the certs module also gets the
+ * node's own certificate from `tailscale cert`, for its tailnet name.
  */
 import { posix } from "node:path";
 import type {
@@ -56,6 +58,27 @@ export function serves(host: HostConfig, names: readonly string[]): boolean {
   if (!host.modules.some((m) => m.spec === "nginx")) return false;
   const served = host.nginx.server_name.split(/\s+/);
   return served.includes("_") || names.some((n) => served.includes(n));
+}
+
+/**
+ * Whether the certs module installs the node's `tailscale cert` certificate
+ * on the host (for its tailnet name, known only once it joined): the host
+ * runs the tailscale and certs modules with `[tailscale] cert = true`.
+ */
+export function hasTailnetCertificate(host: HostConfig): boolean {
+  const specs = host.modules.map((m) => m.spec);
+  return host.tailscale.cert && specs.includes("tailscale") && specs.includes("certs");
+}
+
+/** The hosts that get a certificate: from `[[certificates.domains]]`, or from tailscale. */
+export function certificateHosts(
+  env: EnvironmentConfig,
+  hosts: readonly HostConfig[],
+): HostConfig[] {
+  const plans = planDomains(env);
+  return hosts.filter((h) =>
+    hasTailnetCertificate(h) || plans.some((p) => p.hosts.some((x) => x.name === h.name))
+  );
 }
 
 export function planDomains(env: EnvironmentConfig): DomainPlan[] {

@@ -5,6 +5,7 @@
  * lists what exists where and when it expires.
  */
 import type { CommandDef, Flags, Parsed } from "../cli_args.ts";
+import type { EnvironmentConfig, HostConfig } from "../config/types.ts";
 import { loadConfig, openSession, type Session } from "../session.ts";
 import { table, type Ui } from "../ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS, modulePlanParts, runPlan } from "./common.ts";
@@ -17,8 +18,13 @@ import certsModule, {
   INCOMING_CERTS,
   type IncomingCert,
 } from "../../modules/certs/mod.ts";
-import { checkIssuable, planDomains } from "../certs/plan.ts";
-import { issueDue, type IssueOutcome, storeOf } from "../certs/issue.ts";
+import {
+  certificateHosts,
+  checkIssuable,
+  hasTailnetCertificate,
+  planDomains,
+} from "../certs/plan.ts";
+import { issueDue, type IssueOutcome, type IssueRun, storeOf } from "../certs/issue.ts";
 import { readStored } from "../certs/store.ts";
 import { acquireLocalLock } from "../certs/lock.ts";
 import { type CertInfo, daysLeft, isoDay, parseCertificate } from "../certs/x509.ts";
@@ -158,10 +164,36 @@ function syncPlan(host: Parameters<typeof modulePlanParts>[1]) {
   return { ...modulePlanParts([certsModule], host), steps: [httpsStep] };
 }
 
+/**
+ * Whether the environment has ACME certificates to issue: `[[certificates.domains]]`, or
+ * nothing at all (so checkIssuable says what is missing). Certificates from tailscale alone
+ * ([tailscale] cert = true) need no ACME.
+ */
+export function needsAcme(env: EnvironmentConfig, hosts: readonly HostConfig[]): boolean {
+  return planDomains(env).length > 0 || !hosts.some(hasTailnetCertificate);
+}
+
+/**
+ * renew-certs, after issuing: the hosts that install. issue_on = "controller": every host with a
+ * certificate (what an earlier run renewed but could not install, too). "server": certbot's run
+ * on the servers installed already (`reached`); the other hosts with a tailscale certificate
+ * refresh it here.
+ */
+export function hostsToInstall(
+  env: EnvironmentConfig,
+  hosts: readonly HostConfig[],
+  reached: readonly string[],
+): HostConfig[] {
+  const controller = env.certificates?.issue_on === "controller";
+  return certificateHosts(env, hosts).filter((h) =>
+    controller || (hasTailnetCertificate(h) && !reached.includes(h.name))
+  );
+}
+
 export async function syncCerts(ui: Ui, args: Parsed): Promise<number> {
   const s = await openSession(ui, args.flags, "sync-certs");
   try {
-    checkIssuable(s.env);
+    if (needsAcme(s.env, s.hosts)) checkIssuable(s.env);
     const certs = s.env.certificates!.issue_on === "controller"
       ? await incoming(s, (m) => ui.warn(m))
       : new Map();
@@ -212,9 +244,11 @@ export async function renewCerts(ui: Ui, args: Parsed): Promise<number> {
     return 1;
   };
   try {
-    let run;
+    let run: IssueRun;
     try {
-      run = await issueDue(s, { force: false, staging: false });
+      run = needsAcme(s.env, s.hosts)
+        ? await issueDue(s, { force: false, staging: false })
+        : { outcomes: [], hostResults: [] };
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       ui.error(`error: ${err.message}`);
@@ -222,28 +256,33 @@ export async function renewCerts(ui: Ui, args: Parsed): Promise<number> {
       return Math.max(await fail([err.message]), err.exitCode);
     }
     let hostResults = run.hostResults;
-    if (certsConfig!.issue_on === "controller") {
-      // Installs what an earlier run renewed but could not install, too.
-      const store = storeOf(s);
-      const lock = await acquireLocalLock(store.lockFile, { waitSeconds: 900 });
+    const controller = certsConfig!.issue_on === "controller";
+    const syncHosts = hostsToInstall(s.env, s.hosts, run.hostResults.map((r) => r.host));
+    if (syncHosts.length > 0) {
+      const lock = controller && planDomains(s.env).length > 0
+        ? await acquireLocalLock(storeOf(s).lockFile, { waitSeconds: 900 })
+        : undefined;
       try {
-        const certs = await incoming(s, () => undefined);
-        hostResults = await runOnHosts({
-          ui: quiet,
-          project: s.project,
-          env: s.env,
-          hosts: s.hosts.filter((h) => planDomains(s.env).some((p) => p.hosts.includes(h))),
-          parallel: s.parallel,
-          dryRun: false,
-          signal: s.signal,
-          executor: (h, i) => s.executor(h, i),
-          plan: syncPlan,
-          notes: syncNotes(s, certs),
-          appEnv: (h) => s.appEnv.get(h.name)!,
-          deployFiles: s.deployFiles,
-        });
+        const certs = controller ? await incoming(s, () => undefined) : new Map();
+        hostResults = [
+          ...hostResults,
+          ...await runOnHosts({
+            ui: quiet,
+            project: s.project,
+            env: s.env,
+            hosts: syncHosts,
+            parallel: s.parallel,
+            dryRun: false,
+            signal: s.signal,
+            executor: (h, i) => s.executor(h, i),
+            plan: syncPlan,
+            notes: syncNotes(s, certs),
+            appEnv: (h) => s.appEnv.get(h.name)!,
+            deployFiles: s.deployFiles,
+          }),
+        ];
       } finally {
-        lock.release();
+        lock?.release();
       }
     }
     const messages = reportFailures(ui, run.outcomes, hostResults);

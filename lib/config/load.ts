@@ -10,7 +10,7 @@ import { parse, TomlError } from "npm:smol-toml@1.4.2";
 import { ConfigError, UsageError } from "../errors.ts";
 import type { EnvironmentConfig, HostConfig, ModuleRef, ProjectConfig } from "./types.ts";
 import { buildHost, buildPrepare, deepFreeze, mergeLayers } from "./build_host.ts";
-import { buildCertificates } from "./certificates.ts";
+import { buildCertificates, checkTailnetCertificates } from "./certificates.ts";
 import type { ConfigProblem } from "./problems.ts";
 import { throwProblems } from "./problems.ts";
 import { type ParseContext, SAFE_NAME, SECTIONS, TOP_LEVEL_KEYS } from "./schema.ts";
@@ -92,6 +92,15 @@ export async function loadEnvironment(
     [settings, layers.defaults],
     hosts.map((h) => h.name),
     file,
+  );
+  checkTailnetCertificates(
+    hosts,
+    (i) =>
+      layers.hosts[i].modules !== undefined
+        ? `${file}: hosts[${i}].modules`
+        : layers.defaults.modules !== undefined
+        ? `${file}: defaults.modules`
+        : `${displayPath(project.config_path, cwd)}: modules`,
   );
   if (opts.hosts !== undefined) hosts = selectHosts(hosts, opts.hosts, envName);
   return deepFreeze({ name: envName, inventory_path: path, hosts, certificates });

@@ -504,7 +504,9 @@ export function operationsSections(): SectionSpec[] {
           parse: boolean(),
           defaultValue: false,
           doc: "Fetch the node's HTTPS certificate with `tailscale cert` into " +
-            "`/etc/djaploy/tailscale/` (renewed on each configure).",
+            "`/etc/djaploy/tailscale/` on each configure. With the `certs` module (listed after " +
+            "`tailscale`), nginx serves it over HTTPS for the node's tailnet name, and " +
+            "`sync-certs` and `renew-certs` renew it (docs/certificates.md).",
         },
       },
     },

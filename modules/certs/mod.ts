@@ -5,7 +5,8 @@
  * HTTP-to-HTTPS redirect, then `nginx -t` and reload; when the test fails,
  * every file is put back as it was. Certificates come from sync-certs (the
  * controller's store, on stdin), from certbot on the server (issue_on =
- * "server"), or, with pregenerate_certificates, are self-signed stand-ins.
+ * "server"), from `tailscale cert` for the node's tailnet name ([tailscale]
+ * cert = true), or, with pregenerate_certificates, are self-signed stand-ins.
  */
 import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
 import type { FactProbe } from "../../lib/facts.ts";
@@ -20,6 +21,7 @@ import {
   CERTS_DIR,
   type DomainPlan,
   domainsForHost,
+  hasTailnetCertificate,
   LETSENCRYPT_LIVE,
   SERVER_CA_BUNDLE,
   tlsPaths,
@@ -31,11 +33,12 @@ import {
   certDeployHook,
   DEPLOY_HOOK_PATH,
   PREGENERATE_SH,
-  STAGE_LINEAGE_SH,
+  STAGE_COPY_SH,
   STAGE_LINK_SH,
   STAGE_SH,
   WAIT_SERVED_SH,
 } from "../../templates/cert_scripts.ts";
+import { fetchTailnetCertificate, statusProbe, tailnetCertFiles } from "../tailscale/mod.ts";
 
 /** Notes a command leaves for the step: certificates to install, by name. */
 export const INCOMING_CERTS = "certs:incoming";
@@ -112,6 +115,11 @@ export function parseCertsState(out: string): CertsState {
   return { certs, hashes, link, certbot };
 }
 
+/** What the HTTPS step reads: the installed certificates, and the node's tailnet name. */
+export function httpsProbes(host: HostConfig): FactProbe<unknown>[] {
+  return [certsProbe(host), ...(hasTailnetCertificate(host) ? [statusProbe] : [])];
+}
+
 function requireNginxFirst(ctx: StepContext): void {
   const specs = ctx.host.modules.map((m) => m.spec);
   const nginx = specs.indexOf("nginx");
@@ -124,6 +132,30 @@ function requireNginxFirst(ctx: StepContext): void {
 
 async function stage(ctx: StepContext, path: string, content: string | Secret, mode: string) {
   await ctx.exec.run({ argv: shScript(STAGE_SH, path, mode), as: "root", stdin: content });
+}
+
+/** Stages a copy of a certificate the server has (certbot's lineage, tailscale cert's files). */
+async function stageCopy(
+  ctx: StepContext,
+  files: { cert: string; key: string },
+  name: string,
+): Promise<"staged" | "present" | undefined> {
+  const r = await ctx.exec.run({
+    argv: shScript(STAGE_COPY_SH, files.cert, files.key, certPaths(name).dir),
+    as: "root",
+  });
+  return r.stdout.includes("staged")
+    ? "staged"
+    : r.stdout.includes("present")
+    ? "present"
+    : undefined;
+}
+
+/** A certificate the HTTPS site serves: its folder in CERTS_DIR, its names, HSTS. */
+interface Served {
+  readonly name: string;
+  readonly names: readonly string[];
+  readonly hsts: boolean;
 }
 
 /** Stages what the certificate of one domain needs; returns the staged paths. */
@@ -148,15 +180,16 @@ async function stageCertificate(
   }
   if (ctx.notes.get(FROM_LINEAGE)) {
     const lineage = `${LETSENCRYPT_LIVE}/${name}`;
-    const r = await ctx.exec.run({
-      argv: shScript(STAGE_LINEAGE_SH, lineage, paths.dir),
-      as: "root",
-    });
-    if (r.stdout.includes("staged")) {
+    const r = await stageCopy(
+      ctx,
+      { cert: `${lineage}/fullchain.pem`, key: `${lineage}/privkey.pem` },
+      name,
+    );
+    if (r === "staged") {
       ctx.changed(`certificate ${name}`);
       return { staged: both, present: true };
     }
-    if (r.stdout.includes("present")) return { staged: [], present: true };
+    if (r === "present") return { staged: [], present: true };
   }
   if (state.certs.has(name)) return { staged: [], present: true };
   if (ctx.env.certificates?.pregenerate_certificates) {
@@ -176,20 +209,59 @@ async function stageCertificate(
   return { staged: [], present: false };
 }
 
+/**
+ * [tailscale] cert = true: the node's certificate from `tailscale cert`, for
+ * its tailnet name. A deploy only puts a missing one in place; configure,
+ * sync-certs and renew-certs run `tailscale cert` (which renews it when due)
+ * and install it when it changed.
+ */
+async function stageTailnetCertificate(
+  ctx: StepContext,
+  plans: readonly DomainPlan[],
+  state: CertsState,
+): Promise<{ staged: string[]; served?: Served }> {
+  const known = ctx.facts.get(statusProbe).dnsName;
+  const installed = ctx.release !== undefined && known !== undefined && state.certs.has(known);
+  const name = installed ? known : await fetchTailnetCertificate(ctx);
+  const clash = plans.find((p) => p.names.includes(name));
+  if (clash) {
+    throw new UserError(
+      `${clash.where} names ${name}, the tailnet name of ${ctx.host.name}, whose certificate ` +
+        "comes from tailscale cert ([tailscale] cert = true): one certificate per name",
+      { hint: "Remove the name from [[certificates.domains]], or set [tailscale] cert = false." },
+    );
+  }
+  const served: Served = { name, names: [name], hsts: false };
+  if (installed) return { staged: [], served };
+  const r = await stageCopy(ctx, tailnetCertFiles(name), name);
+  if (r === "staged") {
+    ctx.changed(`certificate ${name} (tailscale)`);
+    const paths = certPaths(name);
+    return { staged: [paths.fullchain, paths.privkey], served };
+  }
+  return r === "present" || state.certs.has(name) ? { staged: [], served } : { staged: [] };
+}
+
 /** Stages the certificates, the HTTPS site and the redirect; swaps them in; nginx -t; reload. */
 export const httpsStep: Step = {
   name: "https",
   async run(ctx) {
     const plans = domainsForHost(ctx.env, ctx.host);
-    if (plans.length === 0) return;
+    const tailnet = hasTailnetCertificate(ctx.host);
+    if (plans.length === 0 && !tailnet) return;
     requireNginxFirst(ctx);
     const state = ctx.facts.get(certsProbe(ctx.host));
     const staged: string[] = [];
-    const present: DomainPlan[] = [];
+    const present: Served[] = [];
     for (const p of plans) {
       const r = await stageCertificate(ctx, p, state);
       staged.push(...r.staged);
-      if (r.present) present.push(p);
+      if (r.present) present.push({ name: p.domain.name, names: p.names, hsts: p.domain.hsts });
+    }
+    if (tailnet) {
+      const r = await stageTailnetCertificate(ctx, plans, state);
+      staged.push(...r.staged);
+      if (r.served) present.push(r.served);
     }
     if (present.length === 0) {
       ctx.log.info("no certificate on this host yet: run djaploy update-certs");
@@ -205,9 +277,9 @@ export const httpsStep: Step = {
       snippetsDir: ctx.layout.nginxSnippetsDir,
       servers: present.map((p) => ({
         names: p.names,
-        certPath: certPaths(p.domain.name).fullchain,
-        keyPath: certPaths(p.domain.name).privkey,
-        hsts: p.domain.hsts,
+        certPath: certPaths(p.name).fullchain,
+        keyPath: certPaths(p.name).privkey,
+        hsts: p.hsts,
       })),
     });
     const redirect = nginxHttpsRedirect(present.flatMap((p) => p.names));
@@ -236,12 +308,12 @@ export const httpsStep: Step = {
       );
     }
     // A reload only signals nginx: done means the new certificates are what it serves.
-    const changedCerts = present.filter((p) => staged.includes(certPaths(p.domain.name).fullchain));
+    const changedCerts = present.filter((p) => staged.includes(certPaths(p.name).fullchain));
     if (changedCerts.length && !ctx.dryRun) {
       const waited = await ctx.exec.run({
         argv: shScript(
           WAIT_SERVED_SH,
-          ...changedCerts.flatMap((p) => [p.domain.name, certPaths(p.domain.name).fullchain]),
+          ...changedCerts.flatMap((p) => [p.name, certPaths(p.name).fullchain]),
         ),
         as: "root",
       });
@@ -293,7 +365,7 @@ export default defineModule({
   name: "certs",
   description: "HTTPS for the app's domains: certificates, the HTTPS site, HTTP to HTTPS",
   packages: () => ["openssl"],
-  facts: (host) => [certsProbe(host)],
+  facts: (host) => httpsProbes(host),
   files: (host) => [DEPLOY_HOOK_PATH, SERVER_CA_BUNDLE, tlsPaths(host).site],
   steps: {
     configure: [serverCertbot, httpsStep],

@@ -4,7 +4,8 @@
  * tailnet with the auth key. The key is a secret: it reaches `tailscale up`
  * on stdin, through a 0600 file (`--auth-key=file:`), never in an argument
  * or a log. Optional tags and hostname; `cert = true` fetches the node's
- * HTTPS certificate with `tailscale cert`. See docs/operations-modules.md.
+ * HTTPS certificate with `tailscale cert`, which the certs module (when
+ * enabled) installs for nginx. See docs/operations-modules.md.
  */
 import { posix } from "node:path";
 import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
@@ -233,36 +234,70 @@ const join: Step = {
   },
 };
 
+/** Note: the tailnet name whose certificate `tailscale cert` fetched in this run. */
+export const CERT_FETCHED = "tailscale:cert";
+
+/** Where `tailscale cert` puts the node's certificate (with its chain) and key. */
+export function tailnetCertFiles(name: string): { cert: string; key: string } {
+  return {
+    cert: posix.join(CERT_DIR, `${name}.crt`),
+    key: posix.join(CERT_DIR, `${name}.key`),
+  };
+}
+
+// $1 folder, $2 tailnet name. umask 077 before tailscale writes: the key is never readable by
+// others, not even while it is written.
+export const CERT_SH = `set -e
+install -d -m 0755 "$1"
+umask 077
+tailscale cert --cert-file "$1/$2.crt" --key-file "$1/$2.key" "$2"
+chmod 0644 "$1/$2.crt"
+chmod 0600 "$1/$2.key"`;
+
+/** The node's tailnet (MagicDNS) name: from the facts, or asked again right after joining. */
+export async function tailnetName(ctx: StepContext): Promise<string> {
+  let name = ctx.facts.get(statusProbe).dnsName;
+  if (!name) {
+    const r = await ctx.exec.run({
+      argv: ["tailscale", "status", "--json"],
+      as: "root",
+      readOnly: true,
+    });
+    name = parseStatus(r.stdout).dnsName;
+  }
+  if (!name) {
+    throw new UserError(
+      `Enable HTTPS in the tailnet for ${ctx.host.name}: the node has no DNS name`,
+      {
+        hint:
+          "tailscale cert needs MagicDNS and HTTPS certificates turned on in the admin console.",
+      },
+    );
+  }
+  return name;
+}
+
+/**
+ * Runs `tailscale cert` for the node's tailnet name, once per run: in
+ * configure (this module's step), and in sync-certs and renew-certs (the
+ * certs module's HTTPS step, which installs the result for nginx). tailscale
+ * hands back its cached certificate until that is due for renewal, then gets
+ * a new one. Returns the name.
+ */
+export async function fetchTailnetCertificate(ctx: StepContext): Promise<string> {
+  const fetched = ctx.notes.get(CERT_FETCHED);
+  if (typeof fetched === "string") return fetched;
+  const name = await tailnetName(ctx);
+  await ctx.exec.run({ argv: shScript(CERT_SH, CERT_DIR, name), as: "root" });
+  ctx.notes.set(CERT_FETCHED, name);
+  ctx.log.info(`certificate for ${name} in ${tailnetCertFiles(name).cert}`);
+  return name;
+}
+
 const cert: Step = {
   name: "tailscale cert",
   async run(ctx) {
-    if (!ctx.host.tailscale.cert) return;
-    let name = ctx.facts.get(statusProbe).dnsName;
-    if (!name) {
-      const r = await ctx.exec.run({ argv: ["tailscale", "status", "--json"], as: "root" });
-      name = parseStatus(r.stdout).dnsName;
-    }
-    if (!name) {
-      throw new UserError(
-        `Enable HTTPS in the tailnet for ${ctx.host.name}: the node has no DNS name`,
-        {
-          hint:
-            "tailscale cert needs MagicDNS and HTTPS certificates turned on in the admin console.",
-        },
-      );
-    }
-    await ctx.exec.run({
-      argv: [
-        "sh",
-        "-c",
-        'set -e; install -d -m 0755 "$1"; tailscale cert --cert-file "$1/$2.crt" --key-file "$1/$2.key" "$2"; chmod 0600 "$1/$2.key"',
-        "sh",
-        CERT_DIR,
-        name,
-      ],
-      as: "root",
-    });
-    ctx.log.info(`certificate for ${name} in ${posix.join(CERT_DIR, `${name}.crt`)}`);
+    if (ctx.host.tailscale.cert) await fetchTailnetCertificate(ctx);
   },
 };
 
