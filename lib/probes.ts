@@ -37,23 +37,29 @@ export function fileProbe(name: string, path: string): FactProbe<string | undefi
   return { name, argv: ["cat", "--", path], parse: (out, code) => (code === 0 ? out : undefined) };
 }
 
-/** `systemctl is-enabled` and `is-active` of units, by unit. */
+/**
+ * Whether units are enabled and active, by unit, as `systemctl is-enabled`
+ * and `is-active` would say, from one `systemctl show` (one call to systemd
+ * for all of them instead of two per unit). A unit systemd does not know is
+ * "missing".
+ */
 export function unitsProbe(
   units: readonly string[],
   name = "units",
 ): FactProbe<Map<string, { enabled: string; active: string }>> {
   return {
     name,
-    argv: shScript(
-      'for u; do printf "%s %s %s\\n" "$u" "$(systemctl is-enabled "$u" 2>/dev/null || true)" "$(systemctl is-active "$u" 2>/dev/null || true)"; done',
-      ...units,
-    ),
+    argv: ["systemctl", "show", "--property=UnitFileState,ActiveState", "--", ...units],
     parse: (out) => {
+      // One block per unit, in the order asked, separated by blank lines.
+      const blocks = out.split(/\n\s*\n/).filter((b) => b.trim());
       const map = new Map<string, { enabled: string; active: string }>();
-      for (const line of out.split("\n")) {
-        const [unit, enabled, active] = line.split(" ");
-        if (unit) map.set(unit, { enabled: enabled || "missing", active: active || "unknown" });
-      }
+      units.forEach((unit, i) => {
+        const block = blocks[i] ?? "";
+        const enabled = /^UnitFileState=(.*)$/m.exec(block)?.[1].trim();
+        const active = /^ActiveState=(.*)$/m.exec(block)?.[1].trim();
+        map.set(unit, { enabled: enabled || "missing", active: active || "unknown" });
+      });
       return map;
     },
   };

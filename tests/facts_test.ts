@@ -7,37 +7,12 @@ import {
   gatherFacts,
   splitFactsOutput,
 } from "../lib/facts.ts";
-import { checkResult, type ExecResult, type Executor, newStats } from "../lib/executor.ts";
-import { type RemoteCommand, toShell } from "../lib/remote_command.ts";
 import { dirsProbe, fileProbe, packagesProbe, unitsProbe, userProbe } from "../lib/probes.ts";
 import { sha256 } from "../lib/remote_ops.ts";
 import { RecordingExecutor } from "../lib/recording_executor.ts";
 import { UserError } from "../lib/errors.ts";
 import { sh, withTempDir, writeFiles } from "./helpers/fixtures.ts";
-
-/** Runs commands on this machine through /bin/sh, as a host would through ssh. */
-class ShellExecutor implements Executor {
-  readonly host = "local";
-  readonly stats = newStats();
-  constructor(readonly sshUser: string, readonly env?: Record<string, string>) {}
-  connect(): Promise<void> {
-    return Promise.resolve();
-  }
-  async run(cmd: RemoteCommand): Promise<ExecResult> {
-    this.stats.commands++;
-    const r = await sh(toShell(cmd, this.sshUser), [], { env: this.env });
-    return checkResult(this.host, this.sshUser, cmd, { ...r, ms: 0 });
-  }
-  sync(): never {
-    throw new Error("not used");
-  }
-  hold(): never {
-    throw new Error("not used");
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { ShellExecutor } from "./helpers/shell_executor.ts";
 
 const raw = (name: string, argv: string[]): FactProbe<string> => ({
   name,
@@ -118,29 +93,38 @@ Deno.test("packagesProbe: only packages whose status is installed", () => {
   assert.equal(p.parse("", 1).size, 0);
 });
 
-Deno.test("unitsProbe: parses unit, enabled and active; a unit systemctl does not know is missing", () => {
-  const p = unitsProbe(["hello", "nginx", "ghost"]);
-  const parsed = p.parse("hello enabled active\nnginx disabled inactive\nghost  inactive\n", 0);
+Deno.test("unitsProbe: parses systemctl show's blocks, in the order asked; a unit systemd does not know is missing", () => {
+  const p = unitsProbe(["hello", "nginx", "ghost", "cut-off"]);
+  const parsed = p.parse(
+    "ActiveState=active\nUnitFileState=enabled\n\nUnitFileState=disabled\nActiveState=inactive\n\n" +
+      "ActiveState=inactive\nUnitFileState=\n",
+    1,
+  );
   assert.deepEqual(Object.fromEntries(parsed), {
     hello: { enabled: "enabled", active: "active" },
     nginx: { enabled: "disabled", active: "inactive" },
     ghost: { enabled: "missing", active: "inactive" },
+    "cut-off": { enabled: "missing", active: "unknown" },
   });
 });
 
-Deno.test("unitsProbe: its script, run with a stand-in systemctl, gives one line per unit", async () => {
+Deno.test("unitsProbe: one systemctl call for every unit, run with a stand-in systemctl", async () => {
   await withTempDir(async (dir) => {
-    // A systemctl that knows "hello" (enabled, active) and "nginx" (disabled, failed).
+    // A systemctl that logs its calls and knows "hello" (enabled, active) and "nginx" (disabled, failed).
     await writeFiles(dir, {
       "bin/systemctl": `#!/bin/sh
-case "$1 $2" in
-  "is-enabled hello") echo enabled ;;
-  "is-active hello") echo active ;;
-  "is-enabled nginx") echo disabled; exit 1 ;;
-  "is-active nginx") echo failed; exit 3 ;;
-  "is-enabled"*) echo "Failed to get unit file state for $2" >&2; exit 1 ;;
-  *) echo inactive; exit 3 ;;
-esac
+echo "$*" >> "${dir}/calls"
+[ "$1 $2" = "show --property=UnitFileState,ActiveState" ] || exit 1
+shift 3
+sep=
+for u; do
+  printf "$sep"; sep='\\n'
+  case "$u" in
+    hello) printf 'ActiveState=active\\nUnitFileState=enabled\\n' ;;
+    nginx) printf 'ActiveState=failed\\nUnitFileState=disabled\\n' ;;
+    *) printf 'ActiveState=inactive\\nUnitFileState=\\n' ;;
+  esac
+done
 `,
     });
     await Deno.chmod(join(dir, "bin/systemctl"), 0o755);
@@ -152,6 +136,10 @@ esac
       nginx: { enabled: "disabled", active: "failed" },
       ghost: { enabled: "missing", active: "inactive" },
     });
+    assert.equal(
+      await Deno.readTextFile(join(dir, "calls")),
+      "show --property=UnitFileState,ActiveState -- hello nginx ghost\n",
+    );
   });
 });
 

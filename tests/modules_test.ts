@@ -16,7 +16,12 @@ import {
   withTempDir,
   writtenFiles,
 } from "./helpers/fixtures.ts";
-import { configuredHostAnswers, configurePlan, runRecorded } from "./helpers/plans.ts";
+import {
+  configuredHostAnswers,
+  configurePlan,
+  runRecorded,
+  unitsShowOutput,
+} from "./helpers/plans.ts";
 import { appDirs } from "../modules/core/mod.ts";
 import { layoutFor } from "../lib/layout.ts";
 
@@ -251,7 +256,7 @@ Deno.test("configure: a stopped, disabled nginx and a disabled unit are started 
     const r = await configure(loaded, {
       ...answers,
       "nginx": { out: "link=/etc/nginx/sites-available/hello.conf\nacme=1\n" },
-      "units": { out: "hello disabled inactive\n" },
+      "units": { out: unitsShowOutput({ hello: "disabled inactive" }) },
     });
     assert.deepEqual(r.exec.lines(), [
       FACTS,

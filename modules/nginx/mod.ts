@@ -28,8 +28,7 @@ function nginxProbe(layout: Layout): FactProbe<NginxState> {
     argv: shScript(
       `printf 'link=%s\\n' "$(readlink "$1")"
 [ -e "$2" ] && echo default=1
-systemctl is-active --quiet nginx && echo active=1
-systemctl is-enabled --quiet nginx && echo enabled=1
+systemctl show --property=ActiveState,UnitFileState nginx
 [ -d "$3" ] && echo acme=1
 true`,
       layout.nginxEnabledPath,
@@ -39,8 +38,11 @@ true`,
     parse: (out) => ({
       link: /^link=(.+)$/m.exec(out)?.[1],
       defaultSite: /^default=1$/m.test(out),
-      active: /^active=1$/m.test(out),
-      enabled: /^enabled=1$/m.test(out),
+      active: /^ActiveState=active$/m.test(out),
+      // The states for which `systemctl is-enabled` succeeds.
+      enabled:
+        /^UnitFileState=(enabled|enabled-runtime|static|indirect|generated|alias|transient)$/m
+          .test(out),
       acmeRoot: /^acme=1$/m.test(out),
     }),
   };

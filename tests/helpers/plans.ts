@@ -118,9 +118,24 @@ export async function configuredHostAnswers(
     [`user:${host.app_user}`]: { out: `${host.app_user}:x:1001:1001::/home/app:/bin/bash\n` },
     "core:dirs": { out: appDirs(layout).map((d) => `${d}\n`).join("") },
     "packages": { out: plan.packages.map((p) => `${p} installed\n`).join("") },
-    "nginx": { out: `link=${layout.nginxSitePath}\nactive=1\nenabled=1\nacme=1\n` },
-    "units": { out: host.services.map((s) => `${s} enabled active\n`).join("") },
+    "nginx": {
+      out: `link=${layout.nginxSitePath}\nActiveState=active\nUnitFileState=enabled\nacme=1\n`,
+    },
+    "units": {
+      out: unitsShowOutput(Object.fromEntries(host.services.map((s) => [s, "enabled active"]))),
+    },
     "live-socket": { out: `${layout.socketPath}\n` },
     "file-hashes": { out: sha256sumOutput(files) },
   };
+}
+
+/**
+ * What `systemctl show --property=UnitFileState,ActiveState` prints for
+ * units, given as "enabled active" pairs ("" for a unit systemd does not know).
+ */
+export function unitsShowOutput(units: Readonly<Record<string, string>>): string {
+  return Object.values(units).map((state) => {
+    const [enabled = "", active = "inactive"] = state.split(" ");
+    return `ActiveState=${active}\nUnitFileState=${enabled}\n`;
+  }).join("\n");
 }

@@ -1,3 +1,4 @@
+import { unitsShowOutput } from "../helpers/plans.ts";
 import assert from "node:assert/strict";
 import { createDecipheriv } from "node:crypto";
 import { CronError, cronToOnCalendar } from "../../lib/backup/cron.ts";
@@ -236,7 +237,7 @@ Deno.test("rclone module: a host that has it all gets no command besides the fac
           out: [...files].map(([p, t]) => `${sha256hex(t)}  ${p}\n`).join(""),
         },
         "units:hello-backup-rclone.timer": {
-          out: "hello-backup-rclone.timer enabled active\n",
+          out: unitsShowOutput({ "hello-backup-rclone.timer": "enabled active" }),
         },
       },
     });

@@ -4,6 +4,7 @@
  * the static archive are served on 127.0.0.1 (matching checksums install,
  * mismatching ones are refused before anything reaches the host).
  */
+import { unitsShowOutput } from "../helpers/plans.ts";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
@@ -180,7 +181,9 @@ repository_key_sha256 = "${sha}"
           facts: {
             "os-codename": { out: "bookworm\n" },
             tailscale: { out: '{"BackendState": "Running"}' },
-            "units:tailscaled": { out: "tailscaled.service enabled active\n" },
+            "units:tailscaled": {
+              out: unitsShowOutput({ "tailscaled.service": "enabled active" }),
+            },
             "file-hashes": {
               out: `${sha}  /usr/share/keyrings/tailscale-archive-keyring.gpg\n` +
                 `${sha256hex(list)}  /etc/apt/sources.list.d/tailscale.list\n`,

@@ -16,7 +16,12 @@ import {
   withTempDir,
   writeFiles,
 } from "../helpers/fixtures.ts";
-import { configuredHostAnswers, deployPlan, runRecorded } from "../helpers/plans.ts";
+import {
+  configuredHostAnswers,
+  deployPlan,
+  runRecorded,
+  unitsShowOutput,
+} from "../helpers/plans.ts";
 
 const DJAPLOY_TOML = `project_name = "hello"
 
@@ -353,7 +358,7 @@ Deno.test("in_place: the live release is restarted when its service is not runni
   await withFixture(async (f) => {
     const r = await deploy(f, {
       ...await liveAnswers(f),
-      "units": { out: "hello enabled failed\n" },
+      "units": { out: unitsShowOutput({ hello: "enabled failed" }) },
     });
     assert.deepEqual(r.exec.lines(), [FACTS, rsyncLine(f), MIGRATE, RESTART, HEALTH, RECORD]);
   });

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { ReleaseInfo } from "../../lib/module.ts";
 import { factsStdout, loadTestProject, withTempDir, writeFiles } from "../helpers/fixtures.ts";
-import { configuredHostAnswers, deployPlan, runRecorded } from "../helpers/plans.ts";
+import {
+  configuredHostAnswers,
+  deployPlan,
+  runRecorded,
+  unitsShowOutput,
+} from "../helpers/plans.ts";
 
 const DJAPLOY_TOML = `project_name = "hello"
 deployment_strategy = "zero_downtime"
@@ -52,7 +57,10 @@ Deno.test("zero_downtime: the live link, not a stale state.json, decides which s
         "deploy-state": { out: JSON.stringify(stale) },
         "live-socket": { out: "/run/hello-green/hello.sock\n" },
         "slot-units": {
-          out: "hello-blue.service enabled inactive\nhello-green.service enabled active\n",
+          out: unitsShowOutput({
+            "hello-blue.service": "enabled inactive",
+            "hello-green.service": "enabled active",
+          }),
         },
       }),
       release,

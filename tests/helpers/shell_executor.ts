@@ -1,0 +1,40 @@
+/** An executor for tests that runs commands on this machine through /bin/sh, as a host would through ssh. */
+import {
+  checkResult,
+  type ExecResult,
+  type Executor,
+  type HeldCommand,
+  newStats,
+} from "../../lib/executor.ts";
+import { startProcess } from "../../lib/process.ts";
+import { type RemoteCommand, toShell } from "../../lib/remote_command.ts";
+import { sh } from "./fixtures.ts";
+
+export class ShellExecutor implements Executor {
+  readonly host = "local";
+  readonly stats = newStats();
+  constructor(readonly sshUser: string, readonly env?: Record<string, string>) {}
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+  async run(cmd: RemoteCommand): Promise<ExecResult> {
+    this.stats.commands++;
+    const r = await sh(toShell(cmd, this.sshUser), [], { env: this.env });
+    return checkResult(this.host, this.sshUser, cmd, { ...r, ms: 0 });
+  }
+  sync(): never {
+    throw new Error("not used");
+  }
+  hold(cmd: RemoteCommand): Promise<HeldCommand> {
+    this.stats.commands++;
+    const p = startProcess("sh", ["-c", toShell(cmd, this.sshUser)]);
+    return Promise.resolve({
+      readLine: () => p.readLine(),
+      write: (t) => p.write(t),
+      end: () => p.close(),
+    });
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
