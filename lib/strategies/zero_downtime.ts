@@ -107,8 +107,10 @@ const newRelease: Step = {
       dest: dir,
       as: ctx.host.app_user,
       delete: true,
-      // Files equal to the live release's are hard links, not copies.
-      linkDest: current ? `../${current}` : undefined,
+      // Files equal to the live release's are hard links, not copies. An absolute path: rsync
+      // receivers with the CVE-2024-12086 fix refuse a "../" basis, and a changed file sent as
+      // a delta against it then fails verification (RsyncProject/rsync#928).
+      linkDest: current ? posix.join(ctx.layout.releasesDir, current) : undefined,
     });
     ctx.changed(`releases/${name} (${changed.length} new or changed)`);
     await writeVersionFile(ctx, dir);

@@ -62,8 +62,15 @@ async function releases(project: TestProject): Promise<{ current?: string; relea
   return all[0];
 }
 
+/** 6 kB that every release shares, so rsync sends only a delta against the previous release. */
+const LONG_TEXT = Array.from({ length: 100 }, (_, i) => `line ${i} of a file larger than a block`)
+  .join("\n");
+
 async function commitMessage(project: TestProject, text: string): Promise<void> {
   await project.write("pages/message.txt", `${text}\n`);
+  // A changed file larger than rsync's block size goes as a delta against its copy in the
+  // previous release (--link-dest): that basis must be found (rsync refuses a "../" one).
+  await project.write("pages/long.txt", `${LONG_TEXT}\n${text}\n`);
   await project.commit(text);
 }
 
