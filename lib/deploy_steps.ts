@@ -3,7 +3,7 @@ import { posix } from "node:path";
 import type { Step, StepContext } from "./module.ts";
 import { dependencyPlan } from "./dependencies.ts";
 import { type Slot, venvDir } from "./layout.ts";
-import { shScript } from "./remote_command.ts";
+import { type RemoteCommand, shScript } from "./remote_command.ts";
 import {
   BUILD_VENV_SH,
   HEALTH_CHECK_PY,
@@ -246,10 +246,14 @@ export const restartServices: Step = {
   },
 };
 
-export async function healthCheck(ctx: StepContext, socketPath: string): Promise<void> {
+/** The command that checks `[health_check] path` over a socket (undefined when no path is set). */
+export function healthCheckCommand(
+  ctx: StepContext,
+  socketPath: string,
+): RemoteCommand | undefined {
   const hc = ctx.host.health_check;
-  if (!hc.path) return;
-  const r = await ctx.exec.run({
+  if (!hc.path) return undefined;
+  return {
     argv: [
       "python3",
       "-c",
@@ -261,14 +265,22 @@ export async function healthCheck(ctx: StepContext, socketPath: string): Promise
       String(hc.retries),
       String(hc.interval),
     ],
-    okCodes: [0, 1],
-  });
-  if (r.code !== 0) {
-    throw new UserError(
-      `Fix the app on ${ctx.host.name}: the health check failed: ${r.stderr.trim()}`,
-      { hint: `See the app's log: journalctl -u ${ctx.layout.unitName} -n 50` },
-    );
-  }
+  };
+}
+
+/** What a failed health check says (its command's stderr names the last answer). */
+export function healthCheckError(ctx: StepContext, stderr: string): UserError {
+  return new UserError(
+    `Fix the app on ${ctx.host.name}: the health check failed: ${stderr.trim()}`,
+    { hint: `See the app's log: journalctl -u ${ctx.layout.unitName} -n 50` },
+  );
+}
+
+export async function healthCheck(ctx: StepContext, socketPath: string): Promise<void> {
+  const cmd = healthCheckCommand(ctx, socketPath);
+  if (!cmd) return;
+  const r = await ctx.exec.run({ ...cmd, okCodes: [0, 1] });
+  if (r.code !== 0) throw healthCheckError(ctx, r.stderr);
   ctx.log.debug(r.stdout.trim());
 }
 
@@ -298,13 +310,13 @@ export function releaseRecord(ctx: StepContext): ReleaseRecord {
   };
 }
 
-/** Writes state.json atomically (and, for slot strategies, the active-slot file). */
-export async function writeState(
+/** The command that writes state.json atomically (and, for slot strategies, the active-slot file). */
+export function writeStateCommand(
   ctx: StepContext,
   state: DeployState,
   activeSlot?: Slot,
-): Promise<void> {
-  await ctx.exec.run({
+): RemoteCommand {
+  return {
     argv: shScript(
       'umask 022; cat > "$1.new" && mv -f "$1.new" "$1" && if [ -n "$3" ]; then printf "%s\\n" "$3" > "$2.new" && mv -f "$2.new" "$2"; fi',
       ctx.layout.stateFile,
@@ -313,7 +325,16 @@ export async function writeState(
     ),
     as: ctx.host.app_user,
     stdin: JSON.stringify(state, null, 2) + "\n",
-  });
+  };
+}
+
+/** Writes state.json atomically (and, for slot strategies, the active-slot file). */
+export async function writeState(
+  ctx: StepContext,
+  state: DeployState,
+  activeSlot?: Slot,
+): Promise<void> {
+  await ctx.exec.run(writeStateCommand(ctx, state, activeSlot));
 }
 
 export const recordRelease: Step = {

@@ -72,8 +72,21 @@ export interface Executor {
    * logs -f; optional, so executors made for tests need not have it.
    */
   interactive?(cmd: RemoteCommand, opts?: InteractiveOptions): Promise<number>;
+  /**
+   * Runs commands in order, stopping at the first failure (see chain.ts).
+   * Optional: chain.ts sends one script for executors without it; the
+   * recording executor records each command as its own line.
+   */
+  chain?(cmds: readonly RemoteCommand[]): Promise<ChainResult>;
   /** Closes the connection. Safe to call more than once. */
   close(): Promise<void>;
+}
+
+export interface ChainResult extends ExecResult {
+  /** The index of the command that failed, if one did (the commands after it did not run). */
+  readonly failed?: number;
+  /** That command's exit code. */
+  readonly failedCode?: number;
 }
 
 export interface InteractiveOptions {

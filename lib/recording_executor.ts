@@ -4,6 +4,7 @@
  * server's real state and shows exactly the commands a real run would send.
  */
 import type {
+  ChainResult,
   ExecResult,
   Executor,
   ExecutorStats,
@@ -14,6 +15,7 @@ import type {
 } from "./executor.ts";
 import { checkResult, displayCommand, newStats } from "./executor.ts";
 import type { RemoteCommand } from "./remote_command.ts";
+import { runChain } from "./chain.ts";
 
 export interface RecordedCommand {
   readonly kind: "run" | "sync";
@@ -56,15 +58,35 @@ export class RecordingExecutor implements Executor {
   async run(cmd: RemoteCommand): Promise<ExecResult> {
     if (cmd.readOnly && this.#opts.passThrough) return await this.#opts.passThrough.run(cmd);
     this.stats.commands++;
+    return checkResult(this.host, this.sshUser, cmd, this.#record(cmd));
+  }
+
+  /** A chain is one round trip, recorded as its commands, up to the first that fails. */
+  async chain(cmds: readonly RemoteCommand[]): Promise<ChainResult> {
+    if (cmds.every((c) => c.readOnly) && this.#opts.passThrough) {
+      return await runChain(this.#opts.passThrough, cmds, { check: false });
+    }
+    this.stats.commands++;
+    let stdout = "";
+    for (const [i, cmd] of cmds.entries()) {
+      const r = this.#record(cmd);
+      stdout += r.stdout;
+      if (!(cmd.okCodes ?? [0]).includes(r.code)) {
+        return { code: 1, stdout, stderr: r.stderr, ms: 0, failed: i, failedCode: r.code };
+      }
+    }
+    return { code: 0, stdout, stderr: "", ms: 0 };
+  }
+
+  #record(cmd: RemoteCommand): ExecResult {
     this.recorded.push({ kind: "run", text: displayCommand(cmd, this.sshUser), command: cmd });
     const answer = this.#opts.respond?.(cmd) ?? {};
-    const result: ExecResult = {
+    return {
       code: answer.code ?? 0,
       stdout: answer.stdout ?? "",
       stderr: answer.stderr ?? "",
       ms: 0,
     };
-    return checkResult(this.host, this.sshUser, cmd, result);
   }
 
   async hold(cmd: RemoteCommand): Promise<HeldCommand> {

@@ -13,7 +13,8 @@ import { shScript } from "../remote_command.ts";
 import {
   checkConfigured,
   dependencies,
-  healthCheck,
+  healthCheckCommand,
+  healthCheckError,
   liveState,
   migrateAndCollectstatic,
   releaseRecord,
@@ -22,7 +23,8 @@ import {
 } from "../deploy_steps.ts";
 import {
   activeSlot,
-  recordSlots,
+  isCommand,
+  recordSlotsCommand,
   restartOtherServices,
   retireOthers,
   sayAlreadyLive,
@@ -31,9 +33,10 @@ import {
   slotFiles,
   slotOf,
   startSlot,
-  switchTraffic,
+  switchTrafficCommand,
   unitState,
 } from "./slots.ts";
+import { chainFailure, runChain } from "../chain.ts";
 import { linkShared } from "./zero_downtime.ts";
 import { UserError } from "../errors.ts";
 import { versionFileFilters, writeVersionFile } from "../version_file.ts";
@@ -99,12 +102,16 @@ const startStaged: Step = {
       await startSlot(ctx, slot, ctx.notes.get("venv") as string);
     } catch (err) {
       slots[slot.slot] = { ...record, state: "failed" };
-      await recordSlots(ctx, { ...(live ?? record), active: live?.active, slots });
+      await ctx.exec.run(
+        recordSlotsCommand(ctx, { ...(live ?? record), active: live?.active, slots }),
+      );
       throw err;
     }
     slots[slot.slot] = { ...record, state: "staged" };
     // The top-level record stays the live release's until activation.
-    await recordSlots(ctx, { ...(live?.slots ? live : record), active: live?.active, slots });
+    await ctx.exec.run(
+      recordSlotsCommand(ctx, { ...(live?.slots ? live : record), active: live?.active, slots }),
+    );
     ctx.notes.set("staged", slots[slot.slot]);
     ctx.log.info(`staged in ${slot.slot}: curl --unix-socket ${slot.socketPath} http://localhost/`);
   },
@@ -120,8 +127,6 @@ export async function activateSlot(
   record: SlotRecord,
 ): Promise<void> {
   const slot = slotOf(ctx, slotName);
-  await healthCheck(ctx, slot.socketPath);
-  await switchTraffic(ctx, slot.socketPath);
   const live = liveState(ctx);
   const before = activeSlot(ctx);
   const slots = { ...(live?.slots ?? {}) };
@@ -130,9 +135,18 @@ export async function activateSlot(
   }
   const active: SlotRecord = { ...record, state: "active", activated_at: new Date().toISOString() };
   slots[slotName] = active;
-  await recordSlots(ctx, { ...active, active: slotName, slots });
-  // The other slot keeps running: rollback is a switch back.
-  await retireOthers(ctx, slotName, { keepOtherSlot: true });
+  const health = healthCheckCommand(ctx, slot.socketPath);
+  // One round trip: the check, then (only if it passes) the switch and the record.
+  const cmds = [
+    health,
+    switchTrafficCommand(ctx, slot.socketPath),
+    recordSlotsCommand(ctx, { ...active, active: slotName, slots }),
+    // The other slot keeps running: rollback is a switch back.
+    ...retireOthers(ctx, slotName, { keepOtherSlot: true }),
+  ].filter(isCommand);
+  const r = await runChain(ctx.exec, cmds, { check: false });
+  if (r.failed === 0 && health) throw healthCheckError(ctx, r.stderr);
+  if (r.failed !== undefined) throw chainFailure(ctx.exec, cmds, r);
   ctx.changed(`activated ${slotName} (${record.release})`);
 }
 

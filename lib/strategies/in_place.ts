@@ -6,12 +6,14 @@ import type { Strategy } from "./strategy.ts";
 import type { Step } from "../module.ts";
 import { slotLayout, SLOTS } from "../layout.ts";
 import {
-  drainAndStop,
+  drainCommand,
+  isCommand,
   liveSocketProbe,
   slotUnitsProbe,
-  switchTraffic,
+  switchTrafficCommand,
   unitState,
 } from "./slots.ts";
+import { runChain } from "../chain.ts";
 import {
   checkConfigured,
   dependencies,
@@ -50,11 +52,11 @@ const uploadCode: Step = {
 const retireSlots: Step = {
   name: "retire slots",
   async run(ctx) {
-    await switchTraffic(ctx, ctx.layout.socketPath);
+    const cmds = [switchTrafficCommand(ctx, ctx.layout.socketPath)].filter(isCommand);
     for (const s of SLOTS) {
       const slot = slotLayout(ctx.host, ctx.layout, s);
       if (unitState(ctx, slot.unitName).active === "active") {
-        await drainAndStop(ctx, slot.unitName, slot.socketPath);
+        cmds.push(drainCommand(ctx, slot.unitName, slot.socketPath));
       }
     }
     const enabled = [
@@ -62,9 +64,11 @@ const retireSlots: Step = {
       ctx.layout.slotsBootUnit,
     ]
       .filter((u) => unitState(ctx, u).enabled === "enabled");
-    if (enabled.length === 0) return;
-    await ctx.exec.run({ argv: ["systemctl", "disable", "--quiet", ...enabled], as: "root" });
-    ctx.changed(`disabled ${enabled.join(", ")}`);
+    if (enabled.length) {
+      cmds.push({ argv: ["systemctl", "disable", "--quiet", ...enabled], as: "root" });
+      ctx.changed(`disabled ${enabled.join(", ")}`);
+    }
+    await runChain(ctx.exec, cmds);
   },
 };
 

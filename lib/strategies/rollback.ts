@@ -7,18 +7,10 @@
 import { posix } from "node:path";
 import type { Step } from "../module.ts";
 import { otherSlot } from "../layout.ts";
-import { liveState, runDjangoTasks, setTarget } from "../deploy_steps.ts";
+import { type ReleaseRecord, runDjangoTasks, setTarget } from "../deploy_steps.ts";
 import { UserError } from "../errors.ts";
-import { currentRelease, releasesProbe } from "./zero_downtime.ts";
-import {
-  activeSlot,
-  pointLink,
-  recordSlots,
-  retireOthers,
-  slotOf,
-  startSlot,
-  switchTraffic,
-} from "./slots.ts";
+import { currentRelease, goLive, releasesProbe } from "./zero_downtime.ts";
+import { activeSlot, pointLinkCommand, slotOf, startSlot } from "./slots.ts";
 
 export const releaseRollbackStep: Step = {
   name: "rollback",
@@ -56,19 +48,13 @@ export const releaseRollbackStep: Step = {
     ctx.notes.set("venv", record.venv);
     const active = activeSlot(ctx);
     const slot = slotOf(ctx, active ? otherSlot(active) : "blue");
-    await pointLink(ctx, slot.dir, posix.relative(posix.dirname(slot.dir), dir));
     await runDjangoTasks(ctx, { migrate: false, collectstatic: true });
-    await startSlot(ctx, slot, record.venv);
-    await switchTraffic(ctx, slot.socketPath);
-    await pointLink(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir));
-    const live = liveState(ctx);
-    const slots = { ...(live?.slots ?? {}) };
-    if (active && slots[active]) slots[active] = { ...slots[active]!, state: "stopped" };
-    const now = new Date().toISOString();
-    const next = { ...(record as unknown as typeof slots.blue & object), activated_at: now };
-    slots[slot.slot] = { ...next, state: "active" };
-    await recordSlots(ctx, { ...next, active: slot.slot, slots });
-    await retireOthers(ctx, slot.slot);
-    ctx.changed(`current -> releases/${chosen.name}`);
+    const link = pointLinkCommand(ctx, slot.dir, posix.relative(posix.dirname(slot.dir), dir));
+    await startSlot(ctx, slot, record.venv, [link]);
+    const next = {
+      ...(record as unknown as ReleaseRecord),
+      activated_at: new Date().toISOString(),
+    };
+    await goLive(ctx, slot, dir, next);
   },
 };

@@ -14,13 +14,15 @@ import { type Layout, type Slot, type SlotLayout, slotLayout, SLOTS } from "../l
 import {
   deployProbes,
   type DeployState,
-  healthCheck,
+  healthCheckCommand,
+  healthCheckError,
   liveState,
-  writeState,
+  writeStateCommand,
 } from "../deploy_steps.ts";
 import { linkProbe, unitsProbe } from "../probes.ts";
 import { putFile } from "../remote_ops.ts";
-import { shScript } from "../remote_command.ts";
+import { type RemoteCommand, shScript } from "../remote_command.ts";
+import { chainFailure, runChain } from "../chain.ts";
 import { gunicornUnit } from "../../templates/systemd_unit.ts";
 import { DRAIN_AND_STOP_SH, SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
 import { UserError } from "../errors.ts";
@@ -106,50 +108,68 @@ function slotUnit(ctx: StepContext, s: SlotLayout, venv: string): string {
 
 /**
  * (Re)starts a slot on its code and venv, then health-checks it over its own
- * socket. A slot that fails is stopped again: it never gets traffic.
+ * socket, in one round trip after `before` (e.g. pointing the slot at its
+ * release). A drain still pending from an earlier run is cancelled first: it
+ * would stop the slot this run starts. A slot that fails is stopped again:
+ * it never gets traffic.
  */
-export async function startSlot(ctx: StepContext, s: SlotLayout, venv: string): Promise<void> {
+export async function startSlot(
+  ctx: StepContext,
+  s: SlotLayout,
+  venv: string,
+  before: readonly RemoteCommand[] = [],
+): Promise<void> {
   const wrote = await putFile(ctx, { path: s.unitPath, content: slotUnit(ctx, s, venv) });
-  if (wrote) await ctx.exec.run({ argv: ["systemctl", "daemon-reload"], as: "root" });
-  const restart = await ctx.exec.run({
-    argv: ["systemctl", "restart", s.unitName],
-    as: "root",
-    okCodes: [0, 1],
-  });
-  try {
-    if (restart.code !== 0) {
-      throw new UserError(`Fix the app on ${ctx.host.name}: ${s.unitName} did not start`, {
-        hint: `See its log: journalctl -u ${s.unitName} -n 50`,
-      });
-    }
-    await healthCheck(ctx, s.socketPath);
-  } catch (err) {
+  const health = healthCheckCommand(ctx, s.socketPath);
+  const cmds: RemoteCommand[] = [
+    ...before,
+    ...(wrote ? [{ argv: ["systemctl", "daemon-reload"], as: "root" }] : []),
+    {
+      argv: ["systemctl", "stop", `${drainUnit(s.unitName)}.service`],
+      as: "root",
+      okCodes: [0, 5],
+    },
+    { argv: ["systemctl", "restart", s.unitName], as: "root" },
+    ...(health ? [health] : []),
+  ];
+  const restart = cmds.length - (health ? 2 : 1);
+  const r = await runChain(ctx.exec, cmds, { check: false });
+  if (r.failed !== undefined && r.failed < restart) throw chainFailure(ctx.exec, cmds, r);
+  if (r.failed !== undefined) {
     await ctx.exec.run({ argv: ["systemctl", "stop", s.unitName], as: "root", okCodes: [0, 1, 5] });
-    throw err;
+    if (r.failed > restart) throw healthCheckError(ctx, r.stderr);
+    throw new UserError(`Fix the app on ${ctx.host.name}: ${s.unitName} did not start`, {
+      hint: `See its log: journalctl -u ${s.unitName} -n 50`,
+    });
   }
+  ctx.log.debug(r.stdout.trim());
   ctx.notes.set(`started:${s.unitName}`, true);
   ctx.changed(`started ${s.unitName}`);
 }
 
-/** Points the live-socket link at a slot's socket: new connections go there (atomic, no nginx reload). */
-export async function switchTraffic(ctx: StepContext, socketPath: string): Promise<void> {
+/**
+ * The command that points the live-socket link at a slot's socket: new
+ * connections go there (atomic, no nginx reload). Undefined when it already does.
+ */
+export function switchTrafficCommand(
+  ctx: StepContext,
+  socketPath: string,
+): RemoteCommand | undefined {
   const live = ctx.facts.get(liveSocketProbe(ctx.layout));
-  if (live === socketPath && !ctx.notes.get("switched")) return;
-  await ctx.exec.run({
-    argv: shScript(SWITCH_SOCKET_SH, ctx.layout.liveSocket, socketPath),
-    as: "root",
-  });
+  if (live === socketPath && !ctx.notes.get("switched")) return undefined;
   ctx.notes.set("switched", true);
   ctx.changed(`traffic -> ${socketPath}`);
+  return { argv: shScript(SWITCH_SOCKET_SH, ctx.layout.liveSocket, socketPath), as: "root" };
+}
+
+export function isCommand(c: RemoteCommand | undefined): c is RemoteCommand {
+  return c !== undefined;
 }
 
 /** Taking over from in_place: its unit no longer starts at boot ({app}-slots.service starts the live slot). */
-export async function retireInPlaceAtBoot(ctx: StepContext): Promise<void> {
-  if (unitState(ctx, inPlaceUnit(ctx.host)).enabled !== "enabled") return;
-  await ctx.exec.run({
-    argv: ["systemctl", "disable", "--quiet", inPlaceUnit(ctx.host)],
-    as: "root",
-  });
+function retireInPlaceAtBoot(ctx: StepContext): RemoteCommand | undefined {
+  if (unitState(ctx, inPlaceUnit(ctx.host)).enabled !== "enabled") return undefined;
+  return { argv: ["systemctl", "disable", "--quiet", inPlaceUnit(ctx.host)], as: "root" };
 }
 
 /** The transient unit that drains and stops `unit` in the background. */
@@ -158,12 +178,14 @@ export function drainUnit(unit: string): string {
 }
 
 /**
- * Stops a unit once nginx's previous workers have finished with it, in the
- * background (a transient systemd unit): traffic has already moved, so the
- * deploy does not wait. startSlot cancels a pending drain before reusing a slot.
+ * The command that stops a unit once nginx's previous workers have finished
+ * with it, in the background (a transient systemd unit): traffic has already
+ * moved, so the deploy does not wait. startSlot cancels a pending drain
+ * before reusing a slot.
  */
-export async function drainAndStop(ctx: StepContext, unit: string, socket: string): Promise<void> {
-  await ctx.exec.run({
+export function drainCommand(ctx: StepContext, unit: string, socket: string): RemoteCommand {
+  ctx.changed(`stopping ${unit}`);
+  return {
     argv: [
       "systemd-run",
       "--quiet",
@@ -172,12 +194,12 @@ export async function drainAndStop(ctx: StepContext, unit: string, socket: strin
       ...shScript(DRAIN_AND_STOP_SH, unit, socket),
     ],
     as: "root",
-  });
-  ctx.changed(`stopping ${unit}`);
+  };
 }
-/** Points a link at a target atomically; a real folder in its place is moved aside first. */
-export async function pointLink(ctx: StepContext, link: string, dest: string): Promise<void> {
-  await ctx.exec.run({
+
+/** The command that points a link at a target atomically; a real folder in its place is moved aside first. */
+export function pointLinkCommand(ctx: StepContext, link: string, dest: string): RemoteCommand {
+  return {
     argv: shScript(
       `set -e
 link=$1 dest=$2
@@ -189,15 +211,15 @@ mv -fT "$link.new" "$link"`,
       dest,
     ),
     as: ctx.host.app_user,
-  });
+  };
 }
 
-/** Writes state.json (and active-slot, which boot reads) with one slot's record changed. */
-export async function recordSlots(
+/** The command that writes state.json (and active-slot, which boot reads) with one slot's record changed. */
+export function recordSlotsCommand(
   ctx: StepContext,
   next: Omit<DeployState, "strategy">,
-): Promise<void> {
-  await writeState(ctx, { strategy: ctx.host.deployment_strategy, ...next }, next.active);
+): RemoteCommand {
+  return writeStateCommand(ctx, { strategy: ctx.host.deployment_strategy, ...next }, next.active);
 }
 
 /** The other services (workers) of the app: everything in `services` but the web unit slots replace. */
@@ -230,23 +252,25 @@ export function sayAlreadyLive(ctx: StepContext): void {
 /**
  * After a switch to `live`: what else served the app stops once drained
  * (the other slot, unless `keepOtherSlot`, and an in_place unit this
- * strategy took over from), and boot starts the live slot only.
+ * strategy took over from), and boot starts the live slot only. Returns the
+ * commands that do it.
  */
-export async function retireOthers(
+export function retireOthers(
   ctx: StepContext,
   live: Slot,
   opts: { keepOtherSlot?: boolean } = {},
-): Promise<void> {
+): RemoteCommand[] {
   const other = slotOf(ctx, live === "blue" ? "green" : "blue");
   const candidates: [string, string][] = [[inPlaceUnit(ctx.host), ctx.layout.socketPath]];
   if (!opts.keepOtherSlot) candidates.push([other.unitName, other.socketPath]);
+  const cmds: RemoteCommand[] = [];
   for (const [unit, socket] of candidates) {
     // A unit stopped by this run's own earlier steps is not in the facts; ask nothing twice.
     if (unitState(ctx, unit).active === "active" || ctx.notes.get(`started:${unit}`)) {
-      await drainAndStop(ctx, unit, socket);
+      cmds.push(drainCommand(ctx, unit, socket));
     }
   }
-  await retireInPlaceAtBoot(ctx);
+  return [...cmds, retireInPlaceAtBoot(ctx)].filter(isCommand);
 }
 
 /** Restarts the app's other services (workers): everything in `services` the slots do not replace. */

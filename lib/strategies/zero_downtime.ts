@@ -10,21 +10,23 @@ import type { Step, StepContext } from "../module.ts";
 import type { Strategy } from "./strategy.ts";
 import type { FactProbe } from "../facts.ts";
 import type { Layout } from "../layout.ts";
-import { otherSlot, type Slot } from "../layout.ts";
+import { otherSlot, type Slot, type SlotLayout } from "../layout.ts";
 import { shScript } from "../remote_command.ts";
 import {
   checkConfigured,
   dependencies,
   liveState,
   migrateAndCollectstatic,
+  type ReleaseRecord,
   releaseRecord,
   setTarget,
   target,
 } from "../deploy_steps.ts";
 import {
   activeSlot,
-  pointLink,
-  recordSlots,
+  isCommand,
+  pointLinkCommand,
+  recordSlotsCommand,
   restartOtherServices,
   retireOthers,
   sayAlreadyLive,
@@ -33,8 +35,10 @@ import {
   slotFiles,
   slotOf,
   startSlot,
-  switchTraffic,
+  switchTrafficCommand,
 } from "./slots.ts";
+import { runChain } from "../chain.ts";
+import type { RemoteCommand } from "../remote_command.ts";
 import type { HostConfig } from "../config/types.ts";
 import { writeVersionFile } from "../version_file.ts";
 
@@ -154,9 +158,9 @@ const startNew: Step = {
     if (slotAlreadyLive(ctx)) return sayAlreadyLive(ctx);
     const slot = slotOf(ctx, idleSlot(ctx));
     const dir = target(ctx).codeDir;
-    await pointLink(ctx, slot.dir, posix.relative(posix.dirname(slot.dir), dir));
+    const link = pointLinkCommand(ctx, slot.dir, posix.relative(posix.dirname(slot.dir), dir));
     try {
-      await startSlot(ctx, slot, ctx.notes.get("venv") as string);
+      await startSlot(ctx, slot, ctx.notes.get("venv") as string, [link]);
     } catch (err) {
       if (dir !== posix.join(ctx.layout.releasesDir, currentRelease(ctx) ?? "")) {
         await ctx.exec.run({
@@ -169,32 +173,56 @@ const startNew: Step = {
   },
 };
 
+/**
+ * Sends traffic to `slot`, which runs the release in `dir`, points `current`
+ * at that release and records it as live, then retires what served before:
+ * one round trip. `first` runs right after traffic moves, `last` at the end.
+ */
+export async function goLive(
+  ctx: StepContext,
+  slot: SlotLayout,
+  dir: string,
+  record: ReleaseRecord & { activated_at: string },
+  extra: { first?: readonly RemoteCommand[]; last?: readonly RemoteCommand[] } = {},
+): Promise<void> {
+  const before = activeSlot(ctx);
+  const slots = { ...(liveState(ctx)?.slots ?? {}) };
+  if (before && slots[before]) slots[before] = { ...slots[before]!, state: "stopped" };
+  slots[slot.slot] = { ...record, state: "active" };
+  await runChain(
+    ctx.exec,
+    [
+      switchTrafficCommand(ctx, slot.socketPath),
+      ...extra.first ?? [],
+      pointLinkCommand(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir)),
+      recordSlotsCommand(ctx, { ...record, active: slot.slot, slots }),
+      ...retireOthers(ctx, slot.slot),
+      ...extra.last ?? [],
+    ].filter(isCommand),
+  );
+  ctx.changed(`current -> releases/${posix.basename(dir)}`);
+}
+
 const switchToNew: Step = {
   name: "switch traffic",
   async run(ctx) {
     if (ctx.notes.get("alreadyLive")) return;
-    const before = activeSlot(ctx);
     const slot = slotOf(ctx, idleSlot(ctx));
-    await switchTraffic(ctx, slot.socketPath);
     const dir = target(ctx).codeDir;
     const record = {
       ...releaseRecord(ctx),
       release: posix.basename(dir),
       activated_at: new Date().toISOString(),
     };
-    await ctx.exec.run({
-      argv: shScript('cat > "$1/.djaploy-release.json"', dir),
-      as: ctx.host.app_user,
-      stdin: JSON.stringify(record) + "\n",
+    await goLive(ctx, slot, dir, record, {
+      // The release's own record: what rollback and `releases` read.
+      first: [{
+        argv: shScript('cat > "$1/.djaploy-release.json"', dir),
+        as: ctx.host.app_user,
+        stdin: JSON.stringify(record) + "\n",
+      }],
+      last: [pruneCommand(ctx)].filter(isCommand),
     });
-    await pointLink(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir));
-    const live = liveState(ctx);
-    const slots = { ...(live?.slots ?? {}) };
-    if (before && slots[before]) slots[before] = { ...slots[before]!, state: "stopped" };
-    slots[slot.slot] = { ...record, state: "active" };
-    await recordSlots(ctx, { ...record, active: slot.slot, slots });
-    ctx.changed(`current -> releases/${posix.basename(dir)}`);
-    await retireOthers(ctx, slot.slot);
   },
 };
 
@@ -209,25 +237,22 @@ export function releasesToPrune(
   return releases.map((r) => r.name).filter((n) => !kept.has(n) && !protect.has(n));
 }
 
-const prune: Step = {
-  name: "prune releases",
-  async run(ctx) {
-    if (ctx.notes.get("alreadyLive")) return;
-    const live = posix.basename(target(ctx).codeDir);
-    const releases = [
-      ...ctx.facts.get(releasesProbe(ctx.layout)).filter((r) => r.name !== live),
-      { name: live, failed: false },
-    ];
-    const previous = currentRelease(ctx);
-    const gone = releasesToPrune(releases, ctx.host.keep_releases, new Set([live, previous ?? ""]));
-    if (gone.length === 0) return;
-    await ctx.exec.run({
-      argv: ["rm", "-rf", "--", ...gone.map((n) => posix.join(ctx.layout.releasesDir, n))],
-      as: ctx.host.app_user,
-    });
-    ctx.changed(`removed ${gone.length} old release${gone.length === 1 ? "" : "s"}`);
-  },
-};
+/** The command that deletes old releases (see releasesToPrune), once the new one is live. */
+function pruneCommand(ctx: StepContext): RemoteCommand | undefined {
+  const live = posix.basename(target(ctx).codeDir);
+  const releases = [
+    ...ctx.facts.get(releasesProbe(ctx.layout)).filter((r) => r.name !== live),
+    { name: live, failed: false },
+  ];
+  const previous = currentRelease(ctx);
+  const gone = releasesToPrune(releases, ctx.host.keep_releases, new Set([live, previous ?? ""]));
+  if (gone.length === 0) return undefined;
+  ctx.changed(`removed ${gone.length} old release${gone.length === 1 ? "" : "s"}`);
+  return {
+    argv: ["rm", "-rf", "--", ...gone.map((n) => posix.join(ctx.layout.releasesDir, n))],
+    as: ctx.host.app_user,
+  };
+}
 
 export const zeroDowntime: Strategy = {
   name: "zero_downtime",
@@ -245,6 +270,5 @@ export const zeroDowntime: Strategy = {
     switchToNew,
     restartOtherServices,
     ...phase("deploy:start"),
-    prune,
   ],
 };

@@ -78,5 +78,12 @@ Deno.test("zero_downtime: the live link, not a stale state.json, decides which s
       /\/run\/djaploy\/hello\.sock \/run\/hello-blue\/hello\.sock/,
       "traffic moves to blue",
     );
+    // A drain of blue left by the run before would stop the release this run starts there.
+    const recorded = r.exec.lines();
+    const cancel = recorded.findIndex((l) =>
+      l.endsWith("systemctl stop djaploy-drain-hello-blue.service")
+    );
+    const restart = recorded.findIndex((l) => l.endsWith("systemctl restart hello-blue.service"));
+    assert.ok(cancel >= 0 && cancel < restart, "a pending drain of blue is cancelled first");
   });
 });

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { chainCommand, runChain } from "../lib/chain.ts";
+import { CommandError } from "../lib/errors.ts";
+import { RecordingExecutor } from "../lib/recording_executor.ts";
+import { Secret } from "../lib/secret.ts";
+import { shScript } from "../lib/remote_command.ts";
+import { withTempDir } from "./helpers/fixtures.ts";
+import { ShellExecutor } from "./helpers/shell_executor.ts";
+
+Deno.test("runChain: runs the commands in order in one round trip, each with its own input and folder", async () => {
+  await withTempDir(async (dir) => {
+    const exec = new ShellExecutor("root");
+    const r = await runChain(exec, [
+      { argv: shScript('cat > "$1"', join(dir, "a")), stdin: "it's a\n$HOME `x`" },
+      { argv: ["sh", "-c", "cat a; echo; pwd"], cwd: dir },
+      { argv: shScript('cat > "$1"', join(dir, "b")), stdin: "" },
+      { argv: ["printf", "%s|", "one arg with spaces", "two"], env: { X: "1" } },
+    ]);
+    assert.equal(exec.stats.commands, 1);
+    assert.equal(await Deno.readTextFile(join(dir, "a")), "it's a\n$HOME `x`");
+    assert.equal(await Deno.readTextFile(join(dir, "b")), "");
+    assert.equal(r.stdout, `it's a\n$HOME \`x\`\n${dir}\none arg with spaces|two|`);
+  });
+});
+
+Deno.test("runChain: stops at the first command that fails and names it; okCodes count as success", async () => {
+  await withTempDir(async (dir) => {
+    const exec = new ShellExecutor("root");
+    const cmds = [
+      { argv: ["sh", "-c", "exit 5"], okCodes: [0, 5] },
+      { argv: ["sh", "-c", "echo broken >&2; exit 3"] },
+      { argv: ["touch", join(dir, "never")] },
+    ];
+    const r = await runChain(exec, cmds, { check: false });
+    assert.equal(r.failed, 1);
+    assert.equal(r.failedCode, 3);
+    assert.equal(r.stderr, "broken");
+    await assert.rejects(Deno.stat(join(dir, "never")), Deno.errors.NotFound);
+    await assert.rejects(
+      () => runChain(exec, cmds),
+      (e: unknown) =>
+        e instanceof CommandError && e.code === 3 && /echo broken/.test(e.command) &&
+        /broken/.test(e.message),
+    );
+  });
+});
+
+Deno.test("runChain: a failing command's exit code 255 is not taken for a lost connection", async () => {
+  const r = await runChain(new ShellExecutor("root"), [{ argv: ["sh", "-c", "exit 255"] }], {
+    check: false,
+  });
+  assert.equal(r.failed, 0);
+  assert.equal(r.failedCode, 255);
+  assert.equal(r.code, 1);
+});
+
+Deno.test("chainCommand: a secret input is refused (arguments show in the process list)", () => {
+  assert.throws(
+    () => chainCommand([{ argv: ["cat"], stdin: new Secret("s3cret") }], "deploy"),
+    /secret input cannot travel in a chain/,
+  );
+});
+
+Deno.test("RecordingExecutor: a chain is one round trip, shown as its commands up to the first failure", async () => {
+  const exec = new RecordingExecutor({
+    host: "web-1",
+    sshUser: "deploy",
+    respond: (c) => c.argv[0] === "false" ? { code: 1, stderr: "no" } : undefined,
+  });
+  const r = await runChain(exec, [
+    { argv: ["systemctl", "restart", "hello"], as: "root" },
+    { argv: ["false"] },
+    { argv: ["rm", "-rf", "/tmp/x"] },
+  ], { check: false });
+  assert.deepEqual(exec.lines(), ["sudo -n -H -- systemctl restart hello", "false"]);
+  assert.equal(exec.stats.commands, 1);
+  assert.equal(r.failed, 1);
+  assert.equal(r.stderr, "no");
+});
