@@ -12,6 +12,7 @@ import {
 import { UsageError, UserError } from "./lib/errors.ts";
 import { Ui, type Verbosity } from "./lib/ui.ts";
 import { VERSION } from "./lib/version.ts";
+import { cpuUsage } from "node:process";
 import { configure, configureCommand } from "./lib/commands/configure.ts";
 import { deploy, deployCommand } from "./lib/commands/deploy.ts";
 import { verify, verifyCommand } from "./lib/commands/verify.ts";
@@ -133,7 +134,13 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       ? "quiet"
       : "normal";
     ui = new Ui({ verbosity, color, write: io.write, writeErr: io.writeErr });
-    return await command.run(ui, args);
+    const code = await command.run(ui, args);
+    const cpu = cpuUsage();
+    ui.debug(
+      `djaploy used ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s of CPU ` +
+        "(this process; ssh, rsync and git not counted)",
+    );
+    return code;
   } catch (err) {
     if (err instanceof UserError) {
       ui.error(`error: ${err.message}`);

@@ -83,36 +83,53 @@ export function fileHashesProbe(paths: readonly string[]): FactProbe<Map<string,
   };
 }
 
+/** What a run reads from a host: one script, and how to read its output into Facts. */
+export interface FactsQuery {
+  readonly script: string;
+  read(exec: Executor, result: { code: number; stdout: string; stderr?: string }): Facts;
+}
+
+export function factsQuery(probes: readonly FactProbe[], files: readonly string[]): FactsQuery {
+  const hashProbe = fileHashesProbe([...new Set(files)]);
+  const unique = [...new Map(probes.map((p) => [p.name, p])).values()];
+  const all = files.length ? [...unique, hashProbe] : unique;
+  return {
+    script: factsScript(all),
+    read(exec, result) {
+      if (result.code !== 0 && !result.stdout.includes(MARK)) {
+        throw new UserError(
+          `Cannot read the state of ${exec.host}: ${
+            result.stderr?.trim() || `exit code ${result.code}`
+          }`,
+          { hint: `The ssh user ${exec.sshUser} needs passwordless sudo (sudo -n).` },
+        );
+      }
+      const facts = new Facts();
+      const outputs = splitFactsOutput(result.stdout);
+      for (const p of all) {
+        const o = outputs.get(p.name) ?? { out: "", code: 127 };
+        facts.set(p, p.parse(o.out, o.code));
+      }
+      if (files.length) {
+        for (const [path, hash] of facts.get(hashProbe)) facts.setFileHash(path, hash);
+      }
+      return facts;
+    },
+  };
+}
+
+/** Reads the facts in one round trip, as root. */
 export async function gatherFacts(
   exec: Executor,
   probes: readonly FactProbe[],
   files: readonly string[],
 ): Promise<Facts> {
-  const facts = new Facts();
-  const hashProbe = fileHashesProbe([...new Set(files)]);
-  const unique = [...new Map(probes.map((p) => [p.name, p])).values()];
-  const all = files.length ? [...unique, hashProbe] : unique;
+  const query = factsQuery(probes, files);
   const result = await exec.run({
-    argv: shScript(factsScript(all)),
+    argv: shScript(query.script),
     as: "root",
     readOnly: true,
     okCodes: [0, 1],
   });
-  if (result.code !== 0 && !result.stdout.includes(MARK)) {
-    throw new UserError(
-      `Cannot read the state of ${exec.host}: ${
-        result.stderr.trim() || `exit code ${result.code}`
-      }`,
-      { hint: `The ssh user ${exec.sshUser} needs passwordless sudo (sudo -n).` },
-    );
-  }
-  const outputs = splitFactsOutput(result.stdout);
-  for (const p of all) {
-    const o = outputs.get(p.name) ?? { out: "", code: 127 };
-    facts.set(p, p.parse(o.out, o.code));
-  }
-  if (files.length) {
-    for (const [path, hash] of facts.get(hashProbe)) facts.setFileHash(path, hash);
-  }
-  return facts;
+  return query.read(exec, result);
 }

@@ -23,7 +23,11 @@ export function lockPath(appName: string): string {
   return `/run/djaploy/${appName}.lock`;
 }
 
-// $1 lock file, $2 owner (JSON), $3 seconds to wait. Prints LOCKED, or
+/** Ends the output of the script run under the lock: `<mark> <exit code>`. */
+const THEN_END = "@@djaploy-locked-end";
+
+// $1 lock file, $2 owner (JSON), $3 seconds to wait, $4 a script to run once
+// locked (optional). Prints LOCKED, the script's output and its end mark, or
 // HELD <pid> <owner> and exits 75. Holds the lock while stdin stays open and
 // heartbeats keep coming.
 export const LOCK_SH = `lock=$1 owner=$2 wait=$3
@@ -35,6 +39,7 @@ if [ "$wait" = 0 ]; then flock -n 9; else flock -w "$wait" 9; fi || {
 }
 printf '%s %s\\n' "$$" "$owner" > "$lock.owner"
 echo LOCKED
+if [ -n "$4" ]; then sh -c "$4" 9>&- </dev/null; printf '\\n${THEN_END} %s\\n' "$?"; fi
 while read -r -t 30 _; do :; done
 rm -f "$lock.owner"`;
 
@@ -56,14 +61,22 @@ export function describeOwner(owner: LockOwner | undefined, now = new Date()): s
 }
 
 export interface HeldLock {
+  /** What the `then` script printed, and its exit code. */
+  readonly then?: { readonly stdout: string; readonly code: number };
   release(): Promise<void>;
 }
 
+/**
+ * Takes the app's deploy lock on a host. `then`, a script, runs as root in
+ * the same round trip once the lock is held: a run reads the host's state
+ * (facts) that way, after the lock and without another command.
+ */
 export async function acquireLock(
   exec: Executor,
   appName: string,
   owner: LockOwner,
   waitSeconds: number,
+  then?: string,
 ): Promise<HeldLock> {
   const held: HeldCommand = await exec.hold({
     argv: [
@@ -74,6 +87,7 @@ export async function acquireLock(
       lockPath(appName),
       JSON.stringify(owner),
       String(waitSeconds),
+      ...(then ? [then] : []),
     ],
     as: "root",
   });
@@ -99,9 +113,22 @@ export async function acquireLock(
   const timer = setInterval(() => void held.write("\n"), HEARTBEAT_MS);
   Deno.unrefTimer(timer);
   return {
+    then: then === undefined ? undefined : await readThen(held),
     async release() {
       clearInterval(timer);
       await held.end();
     },
   };
+}
+
+/** Reads the `then` script's output, up to its end mark. */
+async function readThen(held: HeldCommand): Promise<{ stdout: string; code: number }> {
+  const lines: string[] = [];
+  for (let line = await held.readLine(); line !== undefined; line = await held.readLine()) {
+    const m = new RegExp(`^${THEN_END} (\\d+)$`).exec(line);
+    // The mark starts with a newline of its own, which is not the script's.
+    if (m) return { stdout: lines.map((l) => `${l}\n`).join("").slice(0, -1), code: Number(m[1]) };
+    lines.push(line);
+  }
+  return { stdout: lines.join("\n"), code: 255 };
 }

@@ -5,7 +5,7 @@
  */
 import type { EnvironmentConfig, HostConfig, ProjectConfig } from "./config/types.ts";
 import type { Executor, ExecutorStats } from "./executor.ts";
-import { type FactProbe, gatherFacts } from "./facts.ts";
+import { type FactProbe, type Facts, factsQuery, gatherFacts } from "./facts.ts";
 import { layoutFor } from "./layout.ts";
 import type { ModuleDefinition, ReleaseInfo, Step, StepContext } from "./module.ts";
 import { formatMs, table, type Ui } from "./ui.ts";
@@ -157,12 +157,23 @@ async function runHost(
   try {
     const t0 = performance.now();
     await exec.connect();
+    let facts: Facts;
     if (opts.lock && !opts.dryRun) {
+      // The state is read under the lock, in the same round trip.
+      const query = factsQuery(plan.probes, plan.files);
       current = "deploy lock";
-      lock = await acquireLock(exec, host.app_name, opts.lock.owner, opts.lock.waitSeconds);
+      lock = await acquireLock(
+        exec,
+        host.app_name,
+        opts.lock.owner,
+        opts.lock.waitSeconds,
+        query.script,
+      );
       current = "connect";
+      facts = query.read(exec, lock.then!);
+    } else {
+      facts = await gatherFacts(exec, plan.probes, plan.files);
     }
-    const facts = await gatherFacts(exec, plan.probes, plan.files);
     show(ui.dim("ok     "), "connect and read state", performance.now() - t0);
     const notes = new Map<string, unknown>(Object.entries(opts.notes ?? {}));
     const hostChanges: string[] = [];

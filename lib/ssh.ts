@@ -59,7 +59,8 @@ export class SshExecutor implements Executor {
   readonly #config: HostConfig;
   readonly #opts: SshOptions;
   readonly #controlPath: string;
-  #connected = false;
+  /** The master's start, shared by every caller (a deploy connects early, while it builds). */
+  #connecting?: Promise<void>;
   #sessions = 0;
   #waiting: (() => void)[] = [];
 
@@ -96,10 +97,10 @@ export class SshExecutor implements Executor {
     return args;
   }
 
-  async connect(): Promise<void> {
-    if (this.#connected) return;
-    await this.#opts.startLimiter.run(() => this.#startMaster());
-    this.#connected = true;
+  /** Starts the master once; every caller shares its outcome, a failure included. */
+  connect(): Promise<void> {
+    this.#connecting ??= this.#opts.startLimiter.run(() => this.#startMaster());
+    return this.#connecting;
   }
 
   async #startMaster(): Promise<void> {
@@ -237,8 +238,10 @@ export class SshExecutor implements Executor {
   }
 
   async close(): Promise<void> {
-    if (!this.#connected) return;
-    this.#connected = false;
+    const connecting = this.#connecting;
+    if (!connecting) return;
+    this.#connecting = undefined;
+    if (!await connecting.then(() => true, () => false)) return;
     await runProcess("ssh", [...this.baseArgs(), "-O", "exit", this.#config.ssh_hostname], {
       quiet: true,
     }).catch(() => undefined);
@@ -251,7 +254,7 @@ export class SshExecutor implements Executor {
       this.#opts.warn?.(
         `${this.host}: the shared SSH connection was lost; opening a new one (each reconnect is a full login)`,
       );
-      this.#connected = false;
+      this.#connecting = undefined;
       await this.connect();
     }
   }

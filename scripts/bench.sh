@@ -3,7 +3,11 @@
 # (docs/benchmarks.md records them). Needs root. Not a test: it asserts
 # nothing, it measures.
 #   scripts/bench.sh [runs]       runs per measurement (default 5; the median is reported)
+#
+# Before each timed run the script waits until the servers are quiet: the
+# previous deploy's old slot has finished draining in the background.
 set -euo pipefail
+trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 runs=${1:-5}
@@ -20,9 +24,14 @@ key=$(scripts/testhosts.sh key)
 perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid --allow-run=ssh,rsync,git,tar,sh)
 export HELLO_SECRET_KEY=bench-secret NO_COLOR=1
 
-# project NAME STRATEGY HOSTCOUNT: boots hosts, makes a git project, configures and deploys it.
+dj() { "$deno" run "${perms[@]}" "$root/cli.ts" "$@"; }
+ips() { grep ssh_hostname "$1/infra/inventory/bench.toml" | cut -d'"' -f2; }
+on() { ssh -i "$key" -o UserKnownHostsFile="$work/known_hosts" -o BatchMode=yes "deploy@$1" "$2"; }
+
+# project NAME STRATEGY HOSTCOUNT [deploy]: boots hosts, makes a git project, configures it (and deploys).
 project() {
-  local name=$1 strategy=$2 count=$3 dir=$work/$1 i
+  local name=$1 strategy=$2 count=$3 deploy=${4:-deploy} dir=$work/$1 i
+  rm -rf "$dir"
   cp -r examples/hello "$dir"
   rm -f "$dir"/infra/inventory/*.toml
   sed -i "s/^deployment_strategy = .*/deployment_strategy = \"$strategy\"/" "$dir/infra/djaploy.toml"
@@ -35,42 +44,79 @@ project() {
   done
   (cd "$dir" && git init -q -b main && git config user.name bench && git config user.email bench@example.test &&
     git add -A && git commit -qm init)
-  (cd "$dir" && dj configure --env bench >/dev/null && dj deploy --env bench --activate >/dev/null)
+  (cd "$dir" && dj configure --env bench >/dev/null)
+  if [ "$deploy" = deploy ]; then (cd "$dir" && dj deploy --env bench --activate >/dev/null); fi
 }
-dj() { "$deno" run "${perms[@]}" "$root/cli.ts" "$@"; }
 
-# measure DIR ARGS...: wall seconds, CPU seconds (djaploy + ssh/rsync/git), and the summary's ssh column.
+# quiet DIR: waits (at most 30 s) until no old slot is still draining on the project's hosts.
+quiet() {
+  local ip
+  for ip in $(ips "$1"); do
+    for _ in $(seq 1 150); do
+      [ -z "$(on "$ip" "systemctl list-units --no-legend --state=active 'djaploy-drain-*'")" ] && break
+      sleep 0.2
+    done
+  done
+}
+
+# measure DIR ARGS...: prints wall seconds, djaploy's CPU seconds, CPU seconds with its
+# children (ssh, rsync, git), and the summary's ssh column.
 measure() {
   local dir=$1; shift
   local t0 t1 out=$work/out.txt
   t0=$(date +%s.%N)
   # The redirections go inside the subshell: on `time ( ... ) >f 2>&1` bash drops the timing.
-  TIMEFORMAT='%U %S'; { time (cd "$dir" && dj "$@" >"$out" 2>&1); } 2>"$work/cpu.txt"
+  TIMEFORMAT='%U %S'; { time (cd "$dir" && dj "$@" -v >"$out" 2>&1); } 2>"$work/cpu.txt"
   t1=$(date +%s.%N)
-  grep -q ' ok ' "$out" || { cat "$out" >&2; echo "bench: a run failed" >&2; exit 1; }
-  printf '%s %s %s\n' "$(echo "$t1 - $t0" | bc)" "$(awk '{print $1 + $2}' "$work/cpu.txt")" \
+  grep -q ' ok ' "$out" || { cat "$out" >&2; echo "bench: a run failed" >&2; return 1; }
+  printf '%s %s %s %s\n' "$(echo "$t1 - $t0" | bc)" \
+    "$(grep -oE 'djaploy used [0-9.]+ s of CPU' "$out" | grep -oE '[0-9.]+')" \
+    "$(awk '{print $1 + $2}' "$work/cpu.txt")" \
     "$(grep -oE '[0-9]+ conn, [0-9]+ cmds, [0-9]+ rsync( \([0-9]+ [kM]?B\))?' "$out" | tail -1)"
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# report LABEL SSH WALLS CPUS TOTALS: one table row from the runs' figures.
+report() {
+  printf '| %s | %.2f s | %.2f s | %.2f s | %s |\n' "$1" "$(echo "$3" | median)" \
+    "$(echo "$4" | median)" "$(echo "$5" | median)" "$2"
+}
 
 # row LABEL DIR CHANGE ARGS...: CHANGE=1 commits a one-line change before each run.
 row() {
   local label=$1 dir=$2 change=$3; shift 3
-  local walls=() cpus=() ssh="" w c rest
+  local walls="" cpus="" totals="" ssh="" m w c t rest
   for n in $(seq 1 "$runs"); do
     if [ "$change" = 1 ]; then
       echo "Change $n $RANDOM" >"$dir/pages/message.txt"
       (cd "$dir" && git commit -qam "change $n")
     fi
-    read -r w c rest < <(measure "$dir" "$@")
-    walls+=("$w"); cpus+=("$c"); ssh=$rest
+    quiet "$dir"
+    m=$(measure "$dir" "$@")
+    read -r w c t rest <<<"$m"
+    walls+="$w"$'\n'; cpus+="$c"$'\n'; totals+="$t"$'\n'; ssh=$rest
   done
   if [ "$change" = 1 ]; then
-    local ip; ip=$(grep -m1 ssh_hostname "$dir/infra/inventory/bench.toml" | cut -d'"' -f2)
-    curl -fsS "http://$ip/" | grep -q "Change $runs" || { echo "bench: $label: the last change is not served" >&2; exit 1; }
+    local ip
+    for ip in $(ips "$dir"); do
+      curl -fsS "http://$ip/" | grep -q "Change $runs" || { echo "bench: $label: $ip does not serve the last change" >&2; return 1; }
+    done
   fi
-  printf '| %s | %.2f s | %.2f s | %s |\n' "$label" \
-    "$(printf '%s\n' "${walls[@]}" | median)" "$(printf '%s\n' "${cpus[@]}" | median)" "$ssh"
+  report "$label" "$ssh" "$walls" "$cpus" "$totals"
+}
+
+# first_deploy LABEL STRATEGY: a first deploy onto a freshly configured server, on a new server each run.
+first_deploy() {
+  local label=$1 strategy=$2 walls="" cpus="" totals="" ssh="" m w c t rest
+  for _ in $(seq 1 "$runs"); do
+    project fst "$strategy" 1 configure-only >/dev/null
+    m=$(measure "$work/fst" deploy --env bench)
+    read -r w c t rest <<<"$m"
+    walls+="$w"$'\n'; cpus+="$c"$'\n'; totals+="$t"$'\n'; ssh=$rest
+    scripts/testhosts.sh down "${hosts[-1]}" >/dev/null
+    unset 'hosts[-1]'
+  done
+  report "$label" "$ssh" "$walls" "$cpus" "$totals"
 }
 
 project inp in_place 1
@@ -78,8 +124,8 @@ project zdt zero_downtime 1
 project blg bluegreen 1
 project zd4 zero_downtime 4
 
-echo "| What (median of $runs runs) | Wall | CPU (djaploy + ssh/rsync/git) | SSH per host |"
-echo "| --- | --- | --- | --- |"
+echo "| What (median of $runs runs) | Wall | CPU: djaploy | CPU: with ssh, rsync, git | SSH per host |"
+echo "| --- | --- | --- | --- | --- |"
 row "configure, server already configured" "$work/inp" 0 configure --env bench
 row "in_place: redeploy, nothing changed" "$work/inp" 0 deploy --env bench
 row "in_place: one-line change, until it serves" "$work/inp" 1 deploy --env bench
@@ -88,8 +134,9 @@ row "zero_downtime: one-line change, until it serves" "$work/zdt" 1 deploy --env
 row "zero_downtime, 4 hosts: one-line change, until it serves" "$work/zd4" 1 deploy --env bench
 row "bluegreen: deploy --activate of a one-line change" "$work/blg" 1 deploy --env bench --activate
 row "bluegreen: redeploy, nothing changed (already live)" "$work/blg" 0 deploy --env bench --activate
-helps=()
+first_deploy "zero_downtime: first deploy onto a configured server" zero_downtime
+helps=""
 for _ in $(seq 1 "$runs"); do
-  t0=$(date +%s.%N); dj --help >/dev/null; t1=$(date +%s.%N); helps+=("$(echo "$t1 - $t0" | bc)")
+  t0=$(date +%s.%N); dj --help >/dev/null; t1=$(date +%s.%N); helps+="$(echo "$t1 - $t0" | bc)"$'\n'
 done
-printf '| djaploy --help | %.2f s | | |\n' "$(printf '%s\n' "${helps[@]}" | median)"
+printf '| djaploy --help | %.2f s | | | |\n' "$(echo "$helps" | median)"

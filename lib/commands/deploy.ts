@@ -74,6 +74,10 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
       mode === "release" ? ` --release ${tag}` : ` --${mode}`
     }`;
     const activate = Boolean(args.flags.activate);
+    const batchSize = (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling;
+    const together = s.hosts.some((h) => h.deployment_strategy === "bluegreen");
+    // The hosts that start first log in while the artifact builds.
+    s.preconnect(batchSize ? batchSize : together ? s.hosts.length : s.parallel);
     const pipeline = releasePipeline(s, { mode, tag, bump, commandLine, activate });
     if (!args.flags["skip-prepare"]) {
       await pipeline.stage(
@@ -103,8 +107,8 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
       release,
       force: Boolean(args.flags.force),
       notes: { activate, ...pipeline.notes() },
-      batchSize: (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling,
-      together: s.hosts.some((h) => h.deployment_strategy === "bluegreen"),
+      batchSize,
+      together,
       lock: true,
       lockWait: args.flags["lock-wait"] as number | undefined,
       commandLine,

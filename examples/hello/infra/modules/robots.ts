@@ -5,11 +5,22 @@
  *
  * A module is a default export with a name and steps per phase. It needs no
  * import: everything reaches a step through its context (ctx), and commands
- * are argv arrays that djaploy quotes.
+ * are argv arrays that djaploy quotes. `files` names the files the module
+ * compares: djaploy reads their hashes with everything else it reads at the
+ * start of a run, so an unchanged snippet costs no command at all.
  */
+// deno-lint-ignore no-explicit-any
+const snippetPath = (host: any) => `/etc/nginx/djaploy.d/${host.app_name}/robots.conf`;
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export default {
   name: "robots",
   description: "nginx serves /robots.txt from [robots] disallow",
+  files: (host: unknown) => [snippetPath(host)],
   steps: {
     "deploy:configure": [{
       name: "robots.txt",
@@ -20,9 +31,8 @@ export default {
           .join("\\n");
         const snippet =
           `location = /robots.txt {\n    default_type text/plain;\n    return 200 "${body}\\n";\n}\n`;
-        const path = `/etc/nginx/djaploy.d/${ctx.host.app_name}/robots.conf`;
-        const current = await ctx.exec.run({ argv: ["cat", path], as: "root", okCodes: [0, 1] });
-        if (current.stdout === snippet) return;
+        const path = snippetPath(ctx.host);
+        if (ctx.facts.fileHash(path) === await sha256(snippet)) return;
         await ctx.exec.run({
           argv: ["sh", "-c", 'mkdir -p "${1%/*}" && cat > "$1"', "sh", path],
           as: "root",
