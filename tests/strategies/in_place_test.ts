@@ -78,7 +78,7 @@ const MIGRATE =
   "/home/app/apps/hello/venv/bin/python manage.py shell -c 'from django.conf import settings…'";
 const RESTART = "sudo -n -H -- systemctl restart hello";
 const HEALTH =
-  "python3 -c 'import http.client, socket, sys, time…' /run/hello/hello.sock /healthz/ localhost 200 100 0.1";
+  "python3 -c 'import socket, sys, time…' /run/hello/hello.sock /healthz/ localhost 200 100 0.1";
 const RECORD = `sudo -n -H -u app -- sh -c 'umask 022; cat > "$1.new" && mv -f "$1.new" "$1" && ` +
   `if [ -n "$3" ]; then printf "%s\\n" "$3" > "$2.new" && mv -f "$2.new" "$2"; fi' sh ` +
   "/home/app/apps/hello/.djaploy/state.json /home/app/apps/hello/.djaploy/active-slot '' < [stdin]";
