@@ -41,7 +41,7 @@ export function fileProbe(name: string, path: string): FactProbe<string | undefi
  * Whether units are enabled and active, by unit, as `systemctl is-enabled`
  * and `is-active` would say, from one `systemctl show` (one call to systemd
  * for all of them instead of two per unit). A unit systemd does not know is
- * "missing".
+ * "missing". Units are named with their suffix, or are services.
  */
 export function unitsProbe(
   units: readonly string[],
@@ -49,13 +49,22 @@ export function unitsProbe(
 ): FactProbe<Map<string, { enabled: string; active: string }>> {
   return {
     name,
-    argv: ["systemctl", "show", "--property=UnitFileState,ActiveState", "--", ...units],
+    argv: ["systemctl", "show", "--property=Id,UnitFileState,ActiveState", "--", ...units],
     parse: (out) => {
-      // One block per unit, in the order asked, separated by blank lines.
+      // One block per unit, in the order asked, separated by blank lines. When systemctl
+      // stopped early (a name it refuses), the blocks it printed are found by Id instead
+      // ("hello.service"; by position, an alias such as sshd finds ssh.service's block).
       const blocks = out.split(/\n\s*\n/).filter((b) => b.trim());
+      const byId = new Map<string, string>();
+      for (const block of blocks) {
+        const id = /^Id=(.+)$/m.exec(block)?.[1].trim();
+        if (id) byId.set(id, block);
+      }
       const map = new Map<string, { enabled: string; active: string }>();
       units.forEach((unit, i) => {
-        const block = blocks[i] ?? "";
+        const block = blocks.length === units.length
+          ? blocks[i]
+          : byId.get(unit.includes(".") ? unit : `${unit}.service`) ?? "";
         const enabled = /^UnitFileState=(.*)$/m.exec(block)?.[1].trim();
         const active = /^ActiveState=(.*)$/m.exec(block)?.[1].trim();
         map.set(unit, { enabled: enabled || "missing", active: active || "unknown" });

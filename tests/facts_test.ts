@@ -93,19 +93,28 @@ Deno.test("packagesProbe: only packages whose status is installed", () => {
   assert.equal(p.parse("", 1).size, 0);
 });
 
-Deno.test("unitsProbe: parses systemctl show's blocks, in the order asked; a unit systemd does not know is missing", () => {
-  const p = unitsProbe(["hello", "nginx", "ghost", "cut-off"]);
+Deno.test("unitsProbe: parses systemctl show's blocks by Id; a unit systemd does not know is missing", () => {
+  const p = unitsProbe(["hello", "nginx.service", "ghost", "cut-off.timer"]);
   const parsed = p.parse(
-    "ActiveState=active\nUnitFileState=enabled\n\nUnitFileState=disabled\nActiveState=inactive\n\n" +
-      "ActiveState=inactive\nUnitFileState=\n",
+    "UnitFileState=disabled\nId=nginx.service\nActiveState=inactive\n\n" +
+      "Id=hello.service\nActiveState=active\nUnitFileState=enabled\n\n" +
+      "Id=ghost.service\nActiveState=inactive\nUnitFileState=\n",
     1,
   );
   assert.deepEqual(Object.fromEntries(parsed), {
     hello: { enabled: "enabled", active: "active" },
-    nginx: { enabled: "disabled", active: "inactive" },
+    "nginx.service": { enabled: "disabled", active: "inactive" },
     ghost: { enabled: "missing", active: "inactive" },
-    "cut-off": { enabled: "missing", active: "unknown" },
+    "cut-off.timer": { enabled: "missing", active: "unknown" },
   });
+  // Every unit answered: by position, so an alias finds the block of the unit it names.
+  const alias = unitsProbe(["sshd", "cron"]).parse(
+    "Id=ssh.service\nActiveState=active\nUnitFileState=enabled\n\n" +
+      "Id=cron.service\nActiveState=inactive\nUnitFileState=disabled\n",
+    0,
+  );
+  assert.deepEqual(alias.get("sshd"), { enabled: "enabled", active: "active" });
+  assert.deepEqual(alias.get("cron"), { enabled: "disabled", active: "inactive" });
 });
 
 Deno.test("unitsProbe: one systemctl call for every unit, run with a stand-in systemctl", async () => {
@@ -114,15 +123,15 @@ Deno.test("unitsProbe: one systemctl call for every unit, run with a stand-in sy
     await writeFiles(dir, {
       "bin/systemctl": `#!/bin/sh
 echo "$*" >> "${dir}/calls"
-[ "$1 $2" = "show --property=UnitFileState,ActiveState" ] || exit 1
+[ "$1 $2" = "show --property=Id,UnitFileState,ActiveState" ] || exit 1
 shift 3
 sep=
 for u; do
   printf "$sep"; sep='\\n'
   case "$u" in
-    hello) printf 'ActiveState=active\\nUnitFileState=enabled\\n' ;;
-    nginx) printf 'ActiveState=failed\\nUnitFileState=disabled\\n' ;;
-    *) printf 'ActiveState=inactive\\nUnitFileState=\\n' ;;
+    hello) printf 'Id=hello.service\\nActiveState=active\\nUnitFileState=enabled\\n' ;;
+    nginx) printf 'Id=nginx.service\\nActiveState=failed\\nUnitFileState=disabled\\n' ;;
+    *) printf 'Id=%s.service\\nActiveState=inactive\\nUnitFileState=\\n' "$u" ;;
   esac
 done
 `,
@@ -138,7 +147,7 @@ done
     });
     assert.equal(
       await Deno.readTextFile(join(dir, "calls")),
-      "show --property=UnitFileState,ActiveState -- hello nginx ghost\n",
+      "show --property=Id,UnitFileState,ActiveState -- hello nginx ghost\n",
     );
   });
 });

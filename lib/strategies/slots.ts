@@ -39,12 +39,9 @@ export function inPlaceUnit(host: HostConfig): string {
 }
 
 export function slotUnitsProbe(host: HostConfig, layout: Layout) {
+  const slots = SLOTS.map((s) => slotLayout(host, layout, s).unitName);
   return unitsProbe(
-    [
-      ...SLOTS.map((s) => slotLayout(host, layout, s).unitName),
-      inPlaceUnit(host),
-      layout.slotsBootUnit,
-    ],
+    [...slots, inPlaceUnit(host), layout.slotsBootUnit, ...slots.map(drainUnitName)],
     "slot-units",
   );
 }
@@ -124,11 +121,10 @@ export async function startSlot(
   const cmds: RemoteCommand[] = [
     ...before,
     ...(wrote ? [{ argv: ["systemctl", "daemon-reload"], as: "root" }] : []),
-    {
-      argv: ["systemctl", "stop", `${drainUnit(s.unitName)}.service`],
-      as: "root",
-      okCodes: [0, 5],
-    },
+    // Still draining since the previous deploy (moments ago): it would stop this new start.
+    ...(unitState(ctx, drainUnitName(s.unitName)).active === "active"
+      ? [{ argv: ["systemctl", "stop", drainUnitName(s.unitName)], as: "root", okCodes: [0, 5] }]
+      : []),
     { argv: ["systemctl", "restart", s.unitName], as: "root" },
     ...(health ? [health] : []),
   ];
@@ -173,8 +169,8 @@ function retireInPlaceAtBoot(ctx: StepContext): RemoteCommand | undefined {
 }
 
 /** The transient unit that drains and stops `unit` in the background. */
-export function drainUnit(unit: string): string {
-  return `djaploy-drain-${unit.replace(/\.service$/, "")}`;
+export function drainUnitName(unit: string): string {
+  return `djaploy-drain-${unit.replace(/\.service$/, "")}.service`;
 }
 
 /**
@@ -190,7 +186,9 @@ export function drainCommand(ctx: StepContext, unit: string, socket: string): Re
       "systemd-run",
       "--quiet",
       "--collect",
-      `--unit=${drainUnit(unit)}`,
+      // Queued, not awaited: the deploy has nothing to wait for.
+      "--no-block",
+      `--unit=${drainUnitName(unit)}`,
       ...shScript(DRAIN_AND_STOP_SH, unit, socket),
     ],
     as: "root",

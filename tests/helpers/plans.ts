@@ -130,12 +130,13 @@ export async function configuredHostAnswers(
 }
 
 /**
- * What `systemctl show --property=UnitFileState,ActiveState` prints for
+ * What `systemctl show --property=Id,UnitFileState,ActiveState` prints for
  * units, given as "enabled active" pairs ("" for a unit systemd does not know).
  */
 export function unitsShowOutput(units: Readonly<Record<string, string>>): string {
-  return Object.values(units).map((state) => {
+  return Object.entries(units).map(([unit, state]) => {
     const [enabled = "", active = "inactive"] = state.split(" ");
-    return `ActiveState=${active}\nUnitFileState=${enabled}\n`;
+    const id = unit.includes(".") ? unit : `${unit}.service`;
+    return `Id=${id}\nActiveState=${active}\nUnitFileState=${enabled}\n`;
   }).join("\n");
 }

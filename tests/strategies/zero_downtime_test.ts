@@ -60,6 +60,8 @@ Deno.test("zero_downtime: the live link, not a stale state.json, decides which s
           out: unitsShowOutput({
             "hello-blue.service": "enabled inactive",
             "hello-green.service": "enabled active",
+            // The run before stopped blue moments ago and its drain is still pending.
+            "djaploy-drain-hello-blue.service": "transient active",
           }),
         },
       }),
@@ -78,7 +80,7 @@ Deno.test("zero_downtime: the live link, not a stale state.json, decides which s
       /\/run\/djaploy\/hello\.sock \/run\/hello-blue\/hello\.sock/,
       "traffic moves to blue",
     );
-    // A drain of blue left by the run before would stop the release this run starts there.
+    // That drain would stop the release this run starts in blue.
     const recorded = r.exec.lines();
     const cancel = recorded.findIndex((l) =>
       l.endsWith("systemctl stop djaploy-drain-hello-blue.service")
