@@ -16,26 +16,66 @@ import { CommandError } from "./errors.ts";
 
 const MARK = "@@djaploy-chain-failed";
 
-/** The one command that runs `cmds` in order; exported for tests. */
+/**
+ * The one command that runs `cmds` in order; exported for tests. Adjacent
+ * commands of the same user share one sudo.
+ */
 export function chainCommand(cmds: readonly RemoteCommand[], sshUser: string): RemoteCommand {
+  const userOf = (cmd: RemoteCommand) => cmd.as ?? sshUser;
   const inputs: string[] = [];
-  const lines = cmds.map((cmd, i) => {
-    if (cmd.stdin !== undefined && typeof cmd.stdin !== "string") {
-      throw new Error("A secret input cannot travel in a chain: run that command on its own");
+  const lines: string[] = [];
+  for (let start = 0; start < cmds.length;) {
+    let end = start + 1;
+    while (end < cmds.length && userOf(cmds[end]) === userOf(cmds[start])) end++;
+    const user = userOf(cmds[start]);
+    const own = user === sshUser;
+    // The ssh user's commands read the chain's own arguments; a sudo group gets its inputs as its own.
+    const group = groupScript(cmds.slice(start, end), start, user, own ? inputs.length : 0);
+    if (own) {
+      lines.push(group.script);
+    } else {
+      const refs = group.inputs.map((_, i) => `"$${inputs.length + i + 1}"`);
+      const sudo = ["sudo", "-n", "-H", ...(user === "root" ? [] : ["-u", user]), "--"];
+      lines.push(
+        `${render([...sudo, "sh", "-c", group.script, "sh"])} ${refs.join(" ")} || exit 1`,
+      );
     }
-    let line = render(wrapArgv(cmd, sshUser));
-    if (cmd.stdin !== undefined) {
-      inputs.push(cmd.stdin);
-      line = `printf '%s' "$${inputs.length}" | ${line}`;
-    }
-    const ok = (cmd.okCodes ?? [0]).join("|");
-    return `${line}\nc=$?; case $c in ${ok}) ;; *) echo "${MARK} ${i} $c" >&2; exit 1 ;; esac`;
-  });
+    inputs.push(...group.inputs);
+    start = end;
+  }
   return {
     argv: shScript(lines.join("\n"), ...inputs),
     readOnly: cmds.every((c) => c.readOnly),
     okCodes: [0, 1],
   };
+}
+
+/**
+ * The script of commands that run as one user; `first` is the index of the
+ * first in the chain, `offset` the number of arguments before its inputs.
+ */
+function groupScript(
+  cmds: readonly RemoteCommand[],
+  first: number,
+  user: string,
+  offset: number,
+): { script: string; inputs: string[] } {
+  const inputs: string[] = [];
+  const lines = cmds.map((cmd, i) => {
+    if (cmd.stdin !== undefined && typeof cmd.stdin !== "string") {
+      throw new Error("A secret input cannot travel in a chain: run that command on its own");
+    }
+    let line = render(wrapArgv(cmd, user));
+    if (cmd.stdin !== undefined) {
+      inputs.push(cmd.stdin);
+      line = `printf '%s' "$${offset + inputs.length}" | ${line}`;
+    }
+    const ok = (cmd.okCodes ?? [0]).join("|");
+    return `${line}\nc=$?; case $c in ${ok}) ;; *) echo "${MARK} ${
+      first + i
+    } $c" >&2; exit 1 ;; esac`;
+  });
+  return { script: lines.join("\n"), inputs };
 }
 
 /**

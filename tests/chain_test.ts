@@ -5,7 +5,7 @@ import { CommandError } from "../lib/errors.ts";
 import { RecordingExecutor } from "../lib/recording_executor.ts";
 import { Secret } from "../lib/secret.ts";
 import { shScript } from "../lib/remote_command.ts";
-import { withTempDir } from "./helpers/fixtures.ts";
+import { withTempDir, writeFiles } from "./helpers/fixtures.ts";
 import { ShellExecutor } from "./helpers/shell_executor.ts";
 
 Deno.test("runChain: runs the commands in order in one round trip, each with its own input and folder", async () => {
@@ -77,4 +77,43 @@ Deno.test("RecordingExecutor: a chain is one round trip, shown as its commands u
   assert.equal(exec.stats.commands, 1);
   assert.equal(r.failed, 1);
   assert.equal(r.stderr, "no");
+});
+
+Deno.test("runChain: adjacent commands of one user share a sudo; inputs and failures keep their place", async () => {
+  await withTempDir(async (dir) => {
+    // A stand-in sudo that logs who it runs as, then runs the command after "--".
+    await writeFiles(dir, {
+      "bin/sudo": `#!/bin/sh
+user=root
+[ "$3" = -u ] && user=$4
+echo "$user" >> "${dir}/sudo.log"
+while [ "$1" != -- ]; do shift; done
+shift
+exec "$@"
+`,
+    });
+    await Deno.chmod(join(dir, "bin/sudo"), 0o755);
+    const exec = new ShellExecutor("deploy", { PATH: `${dir}/bin:${Deno.env.get("PATH")}` });
+    const put = (name: string, text: string, as?: string) => ({
+      argv: shScript('cat > "$1"', join(dir, name)),
+      stdin: text,
+      as,
+    });
+    const r = await runChain(exec, [
+      put("a", "A", "root"),
+      { argv: ["sh", "-c", 'mkdir -p "$1"', "sh", join(dir, "made")], as: "root" },
+      put("b", "B"),
+      put("c", "C", "app"),
+      { argv: ["sh", "-c", "exit 4"], as: "app" },
+      { argv: ["touch", join(dir, "never")], as: "root" },
+    ], { check: false });
+    assert.equal(r.failed, 4);
+    assert.equal(r.failedCode, 4);
+    assert.equal(await Deno.readTextFile(join(dir, "a")), "A");
+    assert.equal(await Deno.readTextFile(join(dir, "b")), "B");
+    assert.equal(await Deno.readTextFile(join(dir, "c")), "C");
+    assert.ok((await Deno.stat(join(dir, "made"))).isDirectory);
+    await assert.rejects(Deno.stat(join(dir, "never")), Deno.errors.NotFound);
+    assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "root\napp\n");
+  });
 });

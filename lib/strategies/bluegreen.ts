@@ -140,9 +140,9 @@ export async function activateSlot(
   const cmds = [
     health,
     switchTrafficCommand(ctx, slot.socketPath),
-    recordSlotsCommand(ctx, { ...active, active: slotName, slots }),
     // The other slot keeps running: rollback is a switch back.
     ...retireOthers(ctx, slotName, { keepOtherSlot: true }),
+    recordSlotsCommand(ctx, { ...active, active: slotName, slots }),
   ].filter(isCommand);
   const r = await runChain(ctx.exec, cmds, { check: false });
   if (r.failed === 0 && health) throw healthCheckError(ctx, r.stderr);

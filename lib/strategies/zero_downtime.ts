@@ -174,9 +174,9 @@ const startNew: Step = {
 };
 
 /**
- * Sends traffic to `slot`, which runs the release in `dir`, points `current`
- * at that release and records it as live, then retires what served before:
- * one round trip. `first` runs right after traffic moves, `last` at the end.
+ * Sends traffic to `slot`, which runs the release in `dir`, retires what
+ * served before, then points `current` at that release and records it as
+ * live: one round trip. `first` runs before the records, `last` at the end.
  */
 export async function goLive(
   ctx: StepContext,
@@ -192,11 +192,13 @@ export async function goLive(
   await runChain(
     ctx.exec,
     [
+      // As root: traffic moves, what served before drains and stops.
       switchTrafficCommand(ctx, slot.socketPath),
+      ...retireOthers(ctx, slot.slot),
+      // As the app user (one sudo for the lot): the records.
       ...extra.first ?? [],
       pointLinkCommand(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir)),
       recordSlotsCommand(ctx, { ...record, active: slot.slot, slots }),
-      ...retireOthers(ctx, slot.slot),
       ...extra.last ?? [],
     ].filter(isCommand),
   );
