@@ -70,6 +70,8 @@ export interface RunOptions {
   readonly secrets?: SecretResolver;
   /** Hold the app's deploy lock on each host for the whole run (not in dry runs). */
   readonly lock?: { readonly owner: LockOwner; readonly waitSeconds: number };
+  /** Hosts already being opened (openHost), by name: the rest are opened when their turn comes. */
+  readonly opening?: ReadonlyMap<string, Opening>;
 }
 
 /** The facts, files and packages the enabled modules declare for a host. */
@@ -132,10 +134,12 @@ async function runHost(
 ): Promise<HostResult> {
   const { ui } = opts;
   const started = performance.now();
-  const exec = opts.executor(host, index);
+  const plan = opts.plan(host);
+  const opening = opts.opening?.get(host.name) ??
+    openHost(opts.executor(host, index), host, plan, opts.dryRun ? undefined : opts.lock);
+  const exec = opening.exec;
   const label = host.name.padEnd(width);
   const steps: StepResult[] = [];
-  const plan = opts.plan(host);
   const show = (status: string, name: string, ms: number, detail = "") =>
     ui.line(
       `${ui.bold(label)}  ${status}  ${name}${detail ? ui.dim(`  ${detail}`) : ""}  ${
@@ -153,26 +157,13 @@ async function runHost(
   });
 
   let current = "connect";
-  let lock: HeldLock | undefined;
   try {
     const t0 = performance.now();
-    await exec.connect();
     let facts: Facts;
-    if (opts.lock && !opts.dryRun) {
-      // The state is read under the lock, in the same round trip.
-      const query = factsQuery(plan.probes, plan.files);
-      current = "deploy lock";
-      lock = await acquireLock(
-        exec,
-        host.app_name,
-        opts.lock.owner,
-        opts.lock.waitSeconds,
-        query.script,
-      );
-      current = "connect";
-      facts = query.read(exec, lock.then!);
-    } else {
-      facts = await gatherFacts(exec, plan.probes, plan.files);
+    try {
+      facts = (await opening.opened).facts;
+    } finally {
+      current = opening.phase;
     }
     show(ui.dim("ok     "), "connect and read state", performance.now() - t0);
     const notes = new Map<string, unknown>(Object.entries(opts.notes ?? {}));
@@ -224,9 +215,56 @@ async function runHost(
     show(ui.red("FAILED "), current, 0, errorSummary(error));
     return finish({ ok: false, failedStep: current, error });
   } finally {
-    await lock?.release().catch(() => undefined);
+    await opening.release();
     await exec.close();
   }
+}
+
+/** A host being opened: connected, locked (unless a dry run) and its state read. */
+export interface Opening {
+  readonly exec: Executor;
+  /** Where it is (or stopped): "connect" or "deploy lock". */
+  readonly phase: string;
+  readonly opened: Promise<{ readonly facts: Facts }>;
+  /** Gives the lock back (safe to call more than once, or when opening failed). */
+  release(): Promise<void>;
+}
+
+/**
+ * Connects, takes the app's deploy lock when asked and reads the facts
+ * (under the lock, in the same round trip). A deploy opens its first hosts
+ * this way while it builds the artifact.
+ */
+export function openHost(
+  exec: Executor,
+  host: HostConfig,
+  plan: Pick<HostPlan, "probes" | "files">,
+  lock?: { readonly owner: LockOwner; readonly waitSeconds: number },
+): Opening {
+  const state = { phase: "connect", held: undefined as HeldLock | undefined };
+  const opened = (async () => {
+    await exec.connect();
+    if (!lock) return { facts: await gatherFacts(exec, plan.probes, plan.files) };
+    const query = factsQuery(plan.probes, plan.files);
+    state.phase = "deploy lock";
+    state.held = await acquireLock(exec, host.app_name, lock.owner, lock.waitSeconds, query.script);
+    state.phase = "connect";
+    return { facts: query.read(exec, state.held.then!) };
+  })();
+  opened.catch(() => undefined); // reported by whoever awaits it
+  return {
+    exec,
+    get phase() {
+      return state.phase;
+    },
+    opened,
+    async release() {
+      await opened.catch(() => undefined);
+      const held = state.held;
+      state.held = undefined;
+      await held?.release().catch(() => undefined);
+    },
+  };
 }
 
 function formatBytes(n: number): string {

@@ -35,15 +35,7 @@ export interface Session {
   readonly dryRun: boolean;
   readonly parallel: number;
   readonly signal: AbortSignal;
-  /** A new executor for a host (or the one preconnect started for it). */
   executor(host: HostConfig, index: number): Executor;
-  /**
-   * Starts the connections of the first `count` hosts now, without waiting:
-   * the SSH logins overlap local work (building the artifact). A failure
-   * shows when the host's run starts. Only hosts that start at once: an idle
-   * connection ends after a while (ControlPersist).
-   */
-  preconnect(count: number): void;
   close(): Promise<void>;
 }
 
@@ -88,14 +80,7 @@ export async function openSession(ui: Ui, flags: Flags, command: string): Promis
   const abort = new AbortController();
   const dryRun = Boolean(flags["dry-run"]);
   const executors: Executor[] = [];
-  const preconnected = new Map<string, Executor>();
   const executor = (host: HostConfig, index: number): Executor => {
-    const key = `${index} ${host.name} ${host.ssh_user}`;
-    const early = preconnected.get(key);
-    if (early) {
-      preconnected.delete(key);
-      return early;
-    }
     const ssh = new SshExecutor(host, {
       controlDir,
       socketName: String(index),
@@ -123,13 +108,6 @@ export async function openSession(ui: Ui, flags: Flags, command: string): Promis
     parallel: (flags.parallel as number | undefined) ?? env.hosts.length,
     signal: abort.signal,
     executor,
-    preconnect(count) {
-      env.hosts.slice(0, count).forEach((host, i) => {
-        const exec = executor(host, i);
-        preconnected.set(`${i} ${host.name} ${host.ssh_user}`, exec);
-        exec.connect().catch(() => undefined);
-      });
-    },
     async close() {
       await Promise.all(executors.map((e) => e.close()));
       await Deno.remove(controlDir, { recursive: true }).catch(() => undefined);

@@ -6,6 +6,8 @@ import {
   type HostPlan,
   type HostResult,
   modulePlanParts,
+  openHost,
+  type Opening,
   printSummary,
   runOnHosts,
 } from "../runner.ts";
@@ -56,6 +58,8 @@ export interface PlanRun {
   readonly notes?: Readonly<Record<string, unknown>>;
   readonly batchSize?: number;
   readonly together?: boolean;
+  /** Hosts opened early (openEarly), by name. */
+  readonly opening?: ReadonlyMap<string, Opening>;
 }
 
 export const LOCK_FLAGS: readonly FlagDef[] = [
@@ -96,6 +100,31 @@ export function sessionRunOptions(s: Session, ui: Ui = s.ui) {
   };
 }
 
+function planLock(run: PlanRun) {
+  return run.lock
+    ? { owner: lockOwner(run.commandLine ?? ""), waitSeconds: run.lockWait ?? 0 }
+    : undefined;
+}
+
+/**
+ * Opens the first `count` hosts now (connect, lock, facts), while the caller
+ * does local work such as building the artifact; pass the result as
+ * `opening` to runPlan. Only hosts that start at once: an idle connection
+ * ends after a while (ControlPersist). Release them if runPlan never runs.
+ */
+export async function openEarly(
+  s: Session,
+  run: Pick<PlanRun, "plan" | "lock" | "lockWait" | "commandLine">,
+  count: number,
+): Promise<Map<string, Opening>> {
+  const opening = new Map<string, Opening>();
+  for (const [i, host] of s.hosts.slice(0, count).entries()) {
+    const lock = s.dryRun ? undefined : planLock(run as PlanRun);
+    opening.set(host.name, openHost(s.executor(host, i), host, await run.plan(host), lock));
+  }
+  return opening;
+}
+
 /** Runs a plan on every host of the session, prints the summary, returns the results. */
 export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
   const plans = new Map<string, HostPlan>();
@@ -107,9 +136,8 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
     notes: run.notes,
     batchSize: run.batchSize,
     together: run.together,
-    lock: run.lock
-      ? { owner: lockOwner(run.commandLine ?? ""), waitSeconds: run.lockWait ?? 0 }
-      : undefined,
+    lock: planLock(run),
+    opening: run.opening,
     plan: (h) => plans.get(h.name)!,
   });
   if (s.dryRun) {

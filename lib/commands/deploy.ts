@@ -2,7 +2,17 @@
 import type { CommandDef, Parsed } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
-import { COMMON_FLAGS, HOST_FLAGS, LOCK_FLAGS, modulePlanParts, runPlan } from "./common.ts";
+import {
+  COMMON_FLAGS,
+  HOST_FLAGS,
+  LOCK_FLAGS,
+  modulePlanParts,
+  openEarly,
+  runPlan,
+} from "./common.ts";
+import type { HostPlan } from "../runner.ts";
+import type { HostConfig } from "../config/types.ts";
+import type { Session } from "../session.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { type ArtifactMode, buildArtifact } from "../artifact.ts";
 import { strategyFor } from "../strategies/registry.ts";
@@ -12,7 +22,7 @@ import type { Phase } from "../module.ts";
 import { cacheDir } from "../cache.ts";
 import { formatMs } from "../ui.ts";
 import { BUMP_FLAGS, bumpFromFlags } from "../versioning.ts";
-import { releasePipeline } from "../release_pipeline.ts";
+import { type ReleasePipeline, releasePipeline } from "../release_pipeline.ts";
 
 export const deployCommand: CommandDef = {
   name: "deploy",
@@ -76,60 +86,82 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
     const activate = Boolean(args.flags.activate);
     const batchSize = (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling;
     const together = s.hosts.some((h) => h.deployment_strategy === "bluegreen");
-    // The hosts that start first log in while the artifact builds.
-    s.preconnect(batchSize ? batchSize : together ? s.hosts.length : s.parallel);
     const pipeline = releasePipeline(s, { mode, tag, bump, commandLine, activate });
-    if (!args.flags["skip-prepare"]) {
-      await pipeline.stage(
-        "prepare",
-        () => runPrepare(ui, s.project.prepare.commands, s.project.repo_dir),
-      );
-    }
-    const t = performance.now();
-    const release = await pipeline.stage("build artifact", () =>
-      buildArtifact({
-        mode,
-        tag,
-        projectDir: s.project.repo_dir,
-        cacheDir: cacheDir(s.project),
-        appName: s.project.project_name,
-      }));
-    ui.line(
-      `artifact ${release.name} (${release.ref} ${release.commit.slice(0, 7)}) ready  ${
-        ui.dim(formatMs(performance.now() - t))
-      }`,
-    );
-    await pipeline.stage("version", () => pipeline.prepare(release));
-    const results = await runPlan(s, {
-      title: `deploy ${release.ref} ${release.commit.slice(0, 7)} to ${s.env.name}${
-        s.dryRun ? " (dry run)" : ""
-      }`,
-      release,
-      force: Boolean(args.flags.force),
-      notes: { activate, ...pipeline.notes() },
-      batchSize,
-      together,
+    const plans = new Map<string, Promise<HostPlan>>();
+    const lockRun = {
       lock: true,
       lockWait: args.flags["lock-wait"] as number | undefined,
       commandLine,
-      plan: async (host) => {
-        const modules = await s.modules(host);
-        const strategy = strategyFor(host);
-        const parts = modulePlanParts(modules, host);
-        const phase = (p: Phase) => modules.flatMap((m) => m.steps?.[p] ?? []);
-        return {
-          ...parts,
-          probes: [...parts.probes, ...strategy.facts(host, layoutFor(host))],
-          files: [...parts.files, ...(strategy.files?.(host, layoutFor(host)) ?? [])],
-          steps: pipeline.steps(strategy.plan(phase)),
-        };
+      plan: (host: HostConfig) => {
+        if (!plans.has(host.name)) plans.set(host.name, hostPlan(s, host, pipeline));
+        return plans.get(host.name)!;
       },
-    });
-    await pipeline.finish(results);
-    return results.every((r) => r.ok) ? 0 : 1;
+    };
+    // The hosts that start first log in, take the lock and read their state while the artifact builds.
+    const opening = await openEarly(
+      s,
+      lockRun,
+      batchSize ? batchSize : together ? s.hosts.length : s.parallel,
+    );
+    try {
+      if (!args.flags["skip-prepare"]) {
+        await pipeline.stage(
+          "prepare",
+          () => runPrepare(ui, s.project.prepare.commands, s.project.repo_dir),
+        );
+      }
+      const t = performance.now();
+      const release = await pipeline.stage("build artifact", () =>
+        buildArtifact({
+          mode,
+          tag,
+          projectDir: s.project.repo_dir,
+          cacheDir: cacheDir(s.project),
+          appName: s.project.project_name,
+        }));
+      ui.line(
+        `artifact ${release.name} (${release.ref} ${release.commit.slice(0, 7)}) ready  ${
+          ui.dim(formatMs(performance.now() - t))
+        }`,
+      );
+      await pipeline.stage("version", () => pipeline.prepare(release));
+      const results = await runPlan(s, {
+        ...lockRun,
+        title: `deploy ${release.ref} ${release.commit.slice(0, 7)} to ${s.env.name}${
+          s.dryRun ? " (dry run)" : ""
+        }`,
+        release,
+        force: Boolean(args.flags.force),
+        notes: { activate, ...pipeline.notes() },
+        batchSize,
+        together,
+        opening,
+      });
+      await pipeline.finish(results);
+      return results.every((r) => r.ok) ? 0 : 1;
+    } finally {
+      await Promise.all([...opening.values()].map((o) => o.release()));
+    }
   } finally {
     await s.close();
   }
+}
+
+async function hostPlan(
+  s: Session,
+  host: HostConfig,
+  pipeline: ReleasePipeline,
+): Promise<HostPlan> {
+  const modules = await s.modules(host);
+  const strategy = strategyFor(host);
+  const parts = modulePlanParts(modules, host);
+  const phase = (p: Phase) => modules.flatMap((m) => m.steps?.[p] ?? []);
+  return {
+    ...parts,
+    probes: [...parts.probes, ...strategy.facts(host, layoutFor(host))],
+    files: [...parts.files, ...(strategy.files?.(host, layoutFor(host)) ?? [])],
+    steps: pipeline.steps(strategy.plan(phase)),
+  };
 }
 
 async function runPrepare(ui: Ui, commands: readonly string[], cwd: string): Promise<void> {
