@@ -2,15 +2,18 @@
 # Measures djaploy on throwaway local test servers and prints Markdown tables
 # (docs/benchmarks.md records them). Needs root. Not a test: it asserts
 # nothing, it measures.
-#   scripts/bench.sh [runs]       runs per measurement (default 5; the median is reported)
+#   scripts/bench.sh [runs] [pattern]   runs per measurement (default 5; the median is
+#                                       reported); only the rows whose label matches pattern
 #
 # Before each timed run the script waits until the servers are quiet: the
-# previous deploy's old slot has finished draining in the background.
+# previous deploy's old slot has finished draining in the background, and a
+# second has passed.
 set -euo pipefail
 trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 runs=${1:-5}
+only=${2:-}
 deno=$(scripts/deno.sh)
 scripts/testhosts.sh deps >/dev/null
 work=$(mktemp -d)
@@ -48,7 +51,8 @@ project() {
   if [ "$deploy" = deploy ]; then (cd "$dir" && dj deploy --env bench --activate >/dev/null); fi
 }
 
-# quiet DIR: waits (at most 30 s) until no old slot is still draining on the project's hosts.
+# quiet DIR: waits (at most 30 s) until no old slot is still draining on the project's hosts,
+# then a second for what that check and the previous run leave behind to settle.
 quiet() {
   local ip
   for ip in $(ips "$1"); do
@@ -57,6 +61,7 @@ quiet() {
       sleep 0.2
     done
   done
+  sleep 1
 }
 
 # measure DIR ARGS...: prints wall seconds, djaploy's CPU seconds, CPU seconds with its
@@ -82,9 +87,30 @@ report() {
     "$(echo "$4" | median)" "$(echo "$5" | median)" "$2"
 }
 
+# wanted LABEL: whether the row was asked for.
+wanted() { [ -z "$only" ] || grep -qE -- "$only" <<<"$1"; }
+
+# needs NAME STRATEGY HOSTCOUNT: the project a row measures, made the first time it is needed.
+# The servers of other projects are stopped first: each row has the machine to itself.
+needs() {
+  [ -d "$work/$1" ] && return 0
+  local h
+  for h in "${hosts[@]}"; do scripts/testhosts.sh down "$h" >/dev/null; done
+  hosts=()
+  rm -rf "${work:?}"/inp "${work:?}"/zdt "${work:?}"/blg "${work:?}"/zd4 "${work:?}"/fst
+  project "$@"
+}
+
 # row LABEL DIR CHANGE ARGS...: CHANGE=1 commits a one-line change before each run.
 row() {
   local label=$1 dir=$2 change=$3; shift 3
+  wanted "$label" || return 0
+  case $(basename "$dir") in
+    inp) needs inp in_place 1 ;;
+    zdt) needs zdt zero_downtime 1 ;;
+    blg) needs blg bluegreen 1 ;;
+    zd4) needs zd4 zero_downtime 4 ;;
+  esac
   local walls="" cpus="" totals="" ssh="" m w c t rest
   for n in $(seq 1 "$runs"); do
     if [ "$change" = 1 ]; then
@@ -108,21 +134,16 @@ row() {
 # first_deploy LABEL STRATEGY: a first deploy onto a freshly configured server, on a new server each run.
 first_deploy() {
   local label=$1 strategy=$2 walls="" cpus="" totals="" ssh="" m w c t rest
+  wanted "$label" || return 0
   for _ in $(seq 1 "$runs"); do
-    project fst "$strategy" 1 configure-only >/dev/null
+    needs fst "$strategy" 1 configure-only
     m=$(measure "$work/fst" deploy --env bench)
+    rm -rf "$work/fst" # a new server for the next run
     read -r w c t rest <<<"$m"
     walls+="$w"$'\n'; cpus+="$c"$'\n'; totals+="$t"$'\n'; ssh=$rest
-    scripts/testhosts.sh down "${hosts[-1]}" >/dev/null
-    unset 'hosts[-1]'
   done
   report "$label" "$ssh" "$walls" "$cpus" "$totals"
 }
-
-project inp in_place 1
-project zdt zero_downtime 1
-project blg bluegreen 1
-project zd4 zero_downtime 4
 
 echo "| What (median of $runs runs) | Wall | CPU: djaploy | CPU: with ssh, rsync, git | SSH per host |"
 echo "| --- | --- | --- | --- | --- |"
@@ -135,6 +156,7 @@ row "zero_downtime, 4 hosts: one-line change, until it serves" "$work/zd4" 1 dep
 row "bluegreen: deploy --activate of a one-line change" "$work/blg" 1 deploy --env bench --activate
 row "bluegreen: redeploy, nothing changed (already live)" "$work/blg" 0 deploy --env bench --activate
 first_deploy "zero_downtime: first deploy onto a configured server" zero_downtime
+wanted "djaploy --help" || exit 0
 helps=""
 for _ in $(seq 1 "$runs"); do
   t0=$(date +%s.%N); dj --help >/dev/null; t1=$(date +%s.%N); helps+="$(echo "$t1 - $t0" | bc)"$'\n'
