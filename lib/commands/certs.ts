@@ -26,6 +26,7 @@ import {
 } from "../certs/plan.ts";
 import { issueDue, type IssueOutcome, type IssueRun, storeOf } from "../certs/issue.ts";
 import { readStored } from "../certs/store.ts";
+import { statusProbe } from "../../modules/tailscale/mod.ts";
 import { acquireLocalLock } from "../certs/lock.ts";
 import { type CertInfo, daysLeft, isoDay, parseCertificate } from "../certs/x509.ts";
 import { notifyFailure, notifyWebhook } from "../certs/notify.ts";
@@ -324,6 +325,18 @@ function certJson(info: CertInfo | undefined) {
     : null;
 }
 
+function hostCert(host: string, info: CertInfo | undefined): HostCert {
+  return info
+    ? {
+      host,
+      serial: info.serial,
+      not_after: info.notAfter.toISOString(),
+      days_left: daysLeft(info),
+      self_signed: info.selfSigned,
+    }
+    : { host };
+}
+
 export async function certsList(ui: Ui, args: Parsed): Promise<number> {
   const flags = await withEnv(args.flags, "certs");
   const quiet = flags.verbose ? ui : ui.withVerbosity("quiet");
@@ -331,17 +344,20 @@ export async function certsList(ui: Ui, args: Parsed): Promise<number> {
   try {
     const plans = planDomains(s.env);
     const onHosts = new Map<string, Map<string, CertInfo | undefined>>();
+    // Hosts with a certificate from `tailscale cert`, and their tailnet names once read.
+    const tailnet = s.hosts.filter(hasTailnetCertificate);
+    const tailnetNames = new Map<string, string | undefined>();
     const results = await runOnHosts({
       ui: quiet,
       project: s.project,
       env: s.env,
-      hosts: s.hosts.filter((h) => plans.some((p) => p.hosts.includes(h))),
+      hosts: s.hosts.filter((h) => plans.some((p) => p.hosts.includes(h)) || tailnet.includes(h)),
       parallel: s.parallel,
       dryRun: false,
       signal: s.signal,
       executor: (h, i) => s.executor(h, i),
       plan: (host) => ({
-        probes: [certsProbe(host)],
+        probes: [certsProbe(host), ...(tailnet.includes(host) ? [statusProbe] : [])],
         files: [],
         packages: [],
         steps: [{
@@ -352,6 +368,9 @@ export async function certsList(ui: Ui, args: Parsed): Promise<number> {
               host.name,
               new Map([...state.certs].map(([n, pem]) => [n, parseCertificate(pem)])),
             );
+            if (tailnet.includes(host)) {
+              tailnetNames.set(host.name, ctx.facts.get(statusProbe).dnsName);
+            }
             return Promise.resolve();
           },
         }],
@@ -364,26 +383,28 @@ export async function certsList(ui: Ui, args: Parsed): Promise<number> {
     const rows = [];
     for (const p of plans) {
       const stored = store ? await readStored(store, p.domain.name) : undefined;
-      const hosts: HostCert[] = p.hosts.map((h) => {
-        const info = onHosts.get(h.name)?.get(p.domain.name);
-        return info
-          ? {
-            host: h.name,
-            serial: info.serial,
-            not_after: info.notAfter.toISOString(),
-            days_left: daysLeft(info),
-            self_signed: info.selfSigned,
-          }
-          : { host: h.name };
-      });
+      const hosts = p.hosts.map((h) => hostCert(h.name, onHosts.get(h.name)?.get(p.domain.name)));
       rows.push({
         name: p.domain.name,
         names: p.names,
         challenge: p.domain.challenge,
-        issue_on: s.env.certificates!.issue_on,
+        issue_on: s.env.certificates!.issue_on as string,
         store: store ? certJson(stored?.info) : undefined,
         store_path: store?.dir,
         hosts,
+      });
+    }
+    for (const host of tailnet) {
+      const name = tailnetNames.get(host.name);
+      if (!name) continue; // not joined, or not read: its error is below
+      rows.push({
+        name,
+        names: [name],
+        challenge: "tailscale",
+        issue_on: "tailscale",
+        store: undefined,
+        store_path: undefined,
+        hosts: [hostCert(host.name, onHosts.get(host.name)?.get(name))],
       });
     }
     for (const r of results) {
@@ -393,7 +414,13 @@ export async function certsList(ui: Ui, args: Parsed): Promise<number> {
       ui.result(JSON.stringify(rows, null, 2));
     } else {
       for (const r of rows) {
-        ui.result(ui.bold(`${r.names.join(", ")}  (${r.challenge}-01, issued on ${r.issue_on})`));
+        ui.result(ui.bold(
+          `${r.names.join(", ")}  (${
+            r.challenge === "tailscale"
+              ? "tailscale cert"
+              : `${r.challenge}-01, issued on ${r.issue_on}`
+          })`,
+        ));
         const lines: string[][] = [];
         if (r.store_path) {
           lines.push([
