@@ -76,6 +76,8 @@ export class SshExecutor implements Executor {
   baseArgs(): string[] {
     const c = this.#config;
     const args = [
+      // First: for each option, ssh takes the first value it is given (ConnectTimeout=30 wins).
+      ...(c.ssh_options ?? []).flatMap((option) => ["-o", option]),
       "-o",
       "BatchMode=yes",
       "-o",

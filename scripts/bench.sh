@@ -42,8 +42,11 @@ project() {
     local h="djb${name:0:3}$i" idx=$((200 + ${#hosts[@]}))
     hosts+=("$h")
     local ip; ip=$(scripts/testhosts.sh up "$h" "$idx")
-    printf '[[hosts]]\nname = "web-%s"\nssh_hostname = "%s"\nssh_key = "%s"\nknown_hosts_file = "%s/known_hosts"\n\n' \
+    printf '[[hosts]]\nname = "web-%s"\nssh_hostname = "%s"\nssh_key = "%s"\nknown_hosts_file = "%s/known_hosts"\n' \
       "$i" "$ip" "$key" "$work" >>"$dir/infra/inventory/bench.toml"
+    # Projects named zk*: the classical key exchange instead of OpenSSH's post-quantum default.
+    case $name in zk*) echo 'ssh_options = ["KexAlgorithms=curve25519-sha256"]' >>"$dir/infra/inventory/bench.toml" ;; esac
+    echo >>"$dir/infra/inventory/bench.toml"
   done
   (cd "$dir" && git init -q -b main && git config user.name bench && git config user.email bench@example.test &&
     git add -A && git commit -qm init)
@@ -97,7 +100,7 @@ needs() {
   local h
   for h in "${hosts[@]}"; do scripts/testhosts.sh down "$h" >/dev/null; done
   hosts=()
-  rm -rf "${work:?}"/inp "${work:?}"/zdt "${work:?}"/blg "${work:?}"/zd4 "${work:?}"/fst
+  rm -rf "${work:?}"/inp "${work:?}"/zdt "${work:?}"/blg "${work:?}"/zd4 "${work:?}"/zk1 "${work:?}"/zk4 "${work:?}"/fst
   project "$@"
 }
 
@@ -110,6 +113,8 @@ row() {
     zdt) needs zdt zero_downtime 1 ;;
     blg) needs blg bluegreen 1 ;;
     zd4) needs zd4 zero_downtime 4 ;;
+    zk1) needs zk1 zero_downtime 1 ;;
+    zk4) needs zk4 zero_downtime 4 ;;
   esac
   local walls="" cpus="" totals="" ssh="" m w c t rest
   for n in $(seq 1 "$runs"); do
@@ -153,6 +158,8 @@ row "in_place: one-line change, until it serves" "$work/inp" 1 deploy --env benc
 row "zero_downtime: redeploy, nothing changed (already live)" "$work/zdt" 0 deploy --env bench
 row "zero_downtime: one-line change, until it serves" "$work/zdt" 1 deploy --env bench
 row "zero_downtime, 4 hosts: one-line change, until it serves" "$work/zd4" 1 deploy --env bench
+row "zero_downtime with ssh_options KexAlgorithms=curve25519-sha256: one-line change" "$work/zk1" 1 deploy --env bench
+row "zero_downtime, 4 hosts, with that ssh_options: one-line change" "$work/zk4" 1 deploy --env bench
 row "bluegreen: deploy --activate of a one-line change" "$work/blg" 1 deploy --env bench --activate
 row "bluegreen: redeploy, nothing changed (already live)" "$work/blg" 0 deploy --env bench --activate
 first_deploy "zero_downtime: first deploy onto a configured server" zero_downtime

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { checkResult, displayCommand, parseBytesSent, parseItemized } from "../lib/executor.ts";
-import { rsyncArgs } from "../lib/ssh.ts";
+import { rsyncArgs, SshExecutor } from "../lib/ssh.ts";
+import { Limiter } from "../lib/limiter.ts";
 import { CommandError } from "../lib/errors.ts";
 import { Secret } from "../lib/secret.ts";
-import { withTempDir, writeFiles } from "./helpers/fixtures.ts";
+import { loadTestProject, withTempDir, writeFiles } from "./helpers/fixtures.ts";
 
 async function rsync(args: readonly string[]): Promise<string> {
   const out = await new Deno.Command("rsync", { args: [...args], stdout: "piped", stderr: "piped" })
@@ -251,5 +252,31 @@ Deno.test("parseBytesSent reads rsync --stats", async () => {
     assert.ok(bytes > 0, out);
     assert.equal(parseBytesSent("Total bytes sent: 1,234,567\n"), 1234567);
     assert.equal(parseBytesSent("nothing"), 0);
+  });
+});
+
+Deno.test("SshExecutor: ssh_options reach ssh, and win over djaploy's defaults they do not manage", async () => {
+  await withTempDir(async (dir) => {
+    const { host } = await loadTestProject(
+      dir,
+      'project_name = "hello"\nssh_options = ["KexAlgorithms=curve25519-sha256", "ConnectTimeout=30"]\n',
+    );
+    const exec = new SshExecutor(host, {
+      controlDir: dir,
+      socketName: "0",
+      startLimiter: new Limiter(1),
+    });
+    // ssh -G prints the configuration ssh would use, without connecting.
+    const out = await new Deno.Command("ssh", {
+      args: ["-G", ...exec.baseArgs(), host.ssh_hostname],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const config = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(config, /^kexalgorithms curve25519-sha256$/m);
+    assert.match(config, /^connecttimeout 30$/m);
+    assert.match(config, /^batchmode yes$/m);
+    assert.match(config, new RegExp(`^controlpath ${join(dir, "0")}$`, "m"));
   });
 });

@@ -57,6 +57,41 @@ export const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:%-]*$/;
 
+/**
+ * ssh options djaploy sets itself (its multiplexing, prompts and host-key
+ * handling depend on them), each with the config key to use instead, if any.
+ */
+export const MANAGED_SSH_OPTIONS: Readonly<Record<string, string | undefined>> = {
+  BatchMode: undefined,
+  ControlMaster: undefined,
+  ControlPath: undefined,
+  ControlPersist: undefined,
+  StrictHostKeyChecking: "strict_host_key_checking",
+  UserKnownHostsFile: "known_hosts_file",
+  HostName: "ssh_hostname",
+  User: "ssh_user",
+  Port: "ssh_port",
+  IdentityFile: "ssh_key",
+};
+
+/** One ssh `-o` option: `Key=Value`, not one djaploy manages. */
+function sshOption(value: unknown): string {
+  const s = matching(/^[A-Za-z][A-Za-z0-9]*=\S.*$/)(value);
+  const key = s.slice(0, s.indexOf("="));
+  const managed = Object.keys(MANAGED_SSH_OPTIONS).find((k) =>
+    k.toLowerCase() === key.toLowerCase()
+  );
+  if (managed) {
+    const instead = MANAGED_SSH_OPTIONS[managed];
+    throw new Invalid(
+      `must not set ${managed}: djaploy sets it${instead ? ` (use ${instead})` : ""}: got ${
+        describe(s)
+      }`,
+    );
+  }
+  return s;
+}
+
 export interface KeySpec {
   /** The type as shown in the docs. */
   readonly type: string;
@@ -223,6 +258,16 @@ export const TOP_LEVEL_KEYS: Readonly<Record<string, KeySpec>> = {
     parse: pathWithHome,
     defaultText: "none (ssh's own known_hosts)",
     doc: "The known_hosts file ssh checks and updates; `~` is expanded.",
+  },
+  ssh_options: {
+    type: "array of strings",
+    scopes: ALL_SCOPES,
+    parse: arrayOf(sshOption),
+    defaultValue: [],
+    doc:
+      'More ssh options, as `Key=Value` (ssh\'s `-o`), e.g. `"KexAlgorithms=curve25519-sha256"`. ' +
+      "Your ~/.ssh/config applies too. djaploy's own connection options " +
+      `(${quoteList(Object.keys(MANAGED_SSH_OPTIONS))}) cannot be changed here.`,
   },
   deployment_strategy: {
     type: quoteList(STRATEGIES).replaceAll(", ", " | "),

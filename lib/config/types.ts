@@ -223,6 +223,8 @@ export interface HostConfig {
   readonly ssh_key?: string;
   readonly strict_host_key_checking: boolean;
   readonly known_hosts_file?: string;
+  /** More ssh `-o` options, `Key=Value`. */
+  readonly ssh_options: readonly string[];
 
   readonly project_name: string;
   readonly app_name: string;

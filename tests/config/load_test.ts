@@ -158,6 +158,27 @@ const BAD: BadCase[] = [
       'without spaces: got "health"',
   },
   {
+    name: "an ssh option djaploy manages",
+    files: proj(
+      'project_name = "hello"',
+      'ssh_options = ["ConnectTimeout=30", "controlpath=/tmp/x"]',
+    ),
+    message:
+      'infra/djaploy.toml:2: ssh_options[1]: must not set ControlPath: djaploy sets it: got "controlpath=/tmp/x"',
+  },
+  {
+    name: "an ssh option with a config key of its own",
+    files: proj('project_name = "hello"', 'ssh_options = ["Port=2222"]'),
+    message:
+      'infra/djaploy.toml:2: ssh_options[0]: must not set Port: djaploy sets it (use ssh_port): got "Port=2222"',
+  },
+  {
+    name: "an ssh option that is not Key=Value",
+    files: proj('project_name = "hello"', 'ssh_options = ["-o Compression=yes"]'),
+    message:
+      'infra/djaploy.toml:2: ssh_options[0]: must match ^[A-Za-z][A-Za-z0-9]*=\\S.*$: got "-o Compression=yes"',
+  },
+  {
     name: "a boolean that is a string",
     files: proj('project_name = "hello"', 'strict_host_key_checking = "yes"'),
     message:
@@ -569,6 +590,7 @@ Deno.test("host: every key gets its built-in default", async () => {
   assert.deepEqual(web1, {
     name: "web1",
     ssh_hostname: "10.0.0.1",
+    ssh_options: [],
     project_name: "hello",
     app_name: "hello",
     manage_py: "manage.py",
@@ -829,6 +851,21 @@ Deno.test("host: modules become ModuleRefs; a custom module's table goes to extr
       assert.deepEqual(web2.extra, { backups: { bucket: "b" } });
     },
   );
+});
+
+Deno.test("host: ssh_options reach the host in order, the inventory's over the project's", async () => {
+  const [web1, web2] = await loadHosts({
+    "infra/djaploy.toml": lines(
+      'project_name = "hello"',
+      'ssh_options = ["KexAlgorithms=curve25519-sha256", "ConnectTimeout=30"]',
+    ),
+    "infra/inventory/production.toml": PRODUCTION.replace(
+      /(\[\[hosts\]\]\nname = "web2")/,
+      '$1\nssh_options = ["ProxyJump=bastion.example.com"]',
+    ),
+  });
+  assert.deepEqual(web1.ssh_options, ["KexAlgorithms=curve25519-sha256", "ConnectTimeout=30"]);
+  assert.deepEqual(web2.ssh_options, ["ProxyJump=bastion.example.com"]);
 });
 
 Deno.test("host: ~ in ssh_key and known_hosts_file is the home folder", async () => {
