@@ -34,11 +34,9 @@ export function chainCommand(cmds: readonly RemoteCommand[], sshUser: string): R
     if (own) {
       lines.push(group.script);
     } else {
-      const refs = group.inputs.map((_, i) => `"$${inputs.length + i + 1}"`);
-      const sudo = ["sudo", "-n", "-H", ...(user === "root" ? [] : ["-u", user]), "--"];
-      lines.push(
-        `${render([...sudo, "sh", "-c", group.script, "sh"])} ${refs.join(" ")} || exit 1`,
-      );
+      const refs = group.inputs.map((_, i) => `"\${${inputs.length + i + 1}}"`);
+      const sudo = wrapArgv({ argv: ["sh", "-c", group.script, "sh"], as: user }, sshUser);
+      lines.push(`${render(sudo)} ${refs.join(" ")} || exit 1`);
     }
     inputs.push(...group.inputs);
     start = end;
@@ -68,7 +66,7 @@ function groupScript(
     let line = render(wrapArgv(cmd, user));
     if (cmd.stdin !== undefined) {
       inputs.push(cmd.stdin);
-      line = `printf '%s' "$${offset + inputs.length}" | ${line}`;
+      line = `printf '%s' "\${${offset + inputs.length}}" | ${line}`;
     }
     const ok = (cmd.okCodes ?? [0]).join("|");
     return `${line}\nc=$?; case $c in ${ok}) ;; *) echo "${MARK} ${

@@ -117,3 +117,17 @@ exec "$@"
     assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "root\napp\n");
   });
 });
+
+Deno.test("runChain: ten inputs and more each reach their own command", async () => {
+  await withTempDir(async (dir) => {
+    const exec = new ShellExecutor("root");
+    const cmds = Array.from({ length: 12 }, (_, i) => ({
+      argv: shScript('cat > "$1"', join(dir, `f${i}`)),
+      stdin: `input ${i}`,
+    }));
+    await runChain(exec, cmds);
+    for (let i = 0; i < 12; i++) {
+      assert.equal(await Deno.readTextFile(join(dir, `f${i}`)), `input ${i}`);
+    }
+  });
+});
