@@ -113,8 +113,8 @@ export function sha256sumOutput(files: ReadonlyMap<string, string>): string {
   return [...files].map(([path, text]) => `${sha256hex(text)}  ${path}\n`).join("");
 }
 
-export function sha256hex(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
+export function sha256hex(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
 }
 
 /** Files written by lib/remote_ops.ts putFile in a recording: path -> content. */

@@ -127,3 +127,15 @@ export async function tarGz(
   if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
   return await Deno.readFile(out);
 }
+
+/** Runs fn with djaploy's download cache in dir/cache. */
+export async function withCache<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const before = Deno.env.get("DJAPLOY_CACHE_DIR");
+  Deno.env.set("DJAPLOY_CACHE_DIR", join(dir, "cache"));
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) Deno.env.delete("DJAPLOY_CACHE_DIR");
+    else Deno.env.set("DJAPLOY_CACHE_DIR", before);
+  }
+}

@@ -5,13 +5,19 @@
  * a mismatching one is refused before anything reaches the host).
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { ConfigError } from "../../lib/errors.ts";
 import { Secret } from "../../lib/secret.ts";
 import { litestreamUnit, litestreamYml } from "../../templates/litestream.ts";
-import { sh, withTempDir, writtenFiles } from "../helpers/fixtures.ts";
-import { configurePlan, project, runRecordedWithSecrets, serveFiles, tarGz } from "./helpers.ts";
+import { sh, sha256hex, withTempDir, writtenFiles } from "../helpers/fixtures.ts";
+import {
+  configurePlan,
+  project,
+  runRecordedWithSecrets,
+  serveFiles,
+  tarGz,
+  withCache,
+} from "./helpers.ts";
 import { sha256 } from "../../lib/remote_ops.ts";
 import { backupSource } from "../../lib/backup/source.ts";
 import { restorePlan } from "../../lib/backup/restore_steps.ts";
@@ -20,18 +26,6 @@ import { SecretResolver } from "../../lib/resolve_secrets.ts";
 import { BACKUP_PY } from "../../templates/backup_py.ts";
 
 const SECRET_KEY = "s3-secret-key-0d9c1e";
-const hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-
-async function withCache<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  const before = Deno.env.get("DJAPLOY_CACHE_DIR");
-  Deno.env.set("DJAPLOY_CACHE_DIR", join(dir, "cache"));
-  try {
-    return await fn();
-  } finally {
-    if (before === undefined) Deno.env.delete("DJAPLOY_CACHE_DIR");
-    else Deno.env.set("DJAPLOY_CACHE_DIR", before);
-  }
-}
 
 function toml(url: string, sha: string): string {
   return `project_name = "hello"
@@ -159,7 +153,7 @@ Deno.test("litestream module: the served archive with a matching checksum is shi
     const archive = await tarGz(dir, {
       "litestream": { text: "#!/bin/sh\necho v0.3.13\n", mode: 0o755 },
     });
-    const sha = hex(archive);
+    const sha = sha256hex(archive);
     const server = serveFiles({ "/v0.3.13/litestream-v0.3.13-linux-amd64.tar.gz": archive });
     try {
       await withCache(dir, async () => {
@@ -263,7 +257,7 @@ Deno.test("litestream module: an archive whose checksum does not match is refuse
           String(r.result.error),
           new RegExp(
             `Refused litestream 0\\.3\\.13 from .*linux-arm64\\.tar\\.gz: its SHA-256 is ${
-              hex(archive)
+              sha256hex(archive)
             }, not the configured ${wrong}`,
           ),
         );

@@ -6,27 +6,20 @@
  * A real CPython build is not run by the unit tests (minutes of CPU).
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { ConfigError } from "../../lib/errors.ts";
 import { sha256 } from "../../lib/remote_ops.ts";
 import { BUILD_PACKAGES } from "../../modules/python/mod.ts";
 import { BUILD_PYTHON_SH } from "../../templates/python_build.ts";
-import { sh, withTempDir } from "../helpers/fixtures.ts";
-import { configurePlan, project, runRecordedWithSecrets, serveFiles, tarGz } from "./helpers.ts";
-
-const hex = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-
-async function withCache<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  const before = Deno.env.get("DJAPLOY_CACHE_DIR");
-  Deno.env.set("DJAPLOY_CACHE_DIR", join(dir, "cache"));
-  try {
-    return await fn();
-  } finally {
-    if (before === undefined) Deno.env.delete("DJAPLOY_CACHE_DIR");
-    else Deno.env.set("DJAPLOY_CACHE_DIR", before);
-  }
-}
+import { sh, sha256hex, withTempDir } from "../helpers/fixtures.ts";
+import {
+  configurePlan,
+  project,
+  runRecordedWithSecrets,
+  serveFiles,
+  tarGz,
+  withCache,
+} from "./helpers.ts";
 
 /** configure: counts its runs in $FAKE_LOG; make altinstall installs bin/python3.12. */
 const CONFIGURE = `#!/bin/sh
@@ -84,7 +77,7 @@ Deno.test("python_compile: Debian's python packages are replaced by the build's;
 Deno.test("python_compile: the served archive is verified, shipped and built into /opt; the mark skips a rebuild", async () => {
   await withTempDir(async (dir) => {
     const archive = await fakeSources(dir);
-    const sha = hex(archive);
+    const sha = sha256hex(archive);
     const server = serveFiles({ "/ftp/python/3.12.0/Python-3.12.0.tgz": archive });
     try {
       await withCache(dir, async () => {
