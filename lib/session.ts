@@ -80,20 +80,6 @@ export async function openSession(ui: Ui, flags: Flags, command: string): Promis
   const abort = new AbortController();
   const dryRun = Boolean(flags["dry-run"]);
   const executors: Executor[] = [];
-  const executor = (host: HostConfig, index: number): Executor => {
-    const ssh = new SshExecutor(host, {
-      controlDir,
-      socketName: String(index),
-      startLimiter,
-      signal: abort.signal,
-      warn: (m) => ui.warn(m),
-    });
-    const exec = dryRun
-      ? new RecordingExecutor({ host: host.name, sshUser: host.ssh_user, passThrough: ssh })
-      : ssh;
-    executors.push(exec);
-    return exec;
-  };
   return {
     ui,
     project,
@@ -107,7 +93,20 @@ export async function openSession(ui: Ui, flags: Flags, command: string): Promis
     dryRun,
     parallel: (flags.parallel as number | undefined) ?? env.hosts.length,
     signal: abort.signal,
-    executor,
+    executor(host, index) {
+      const ssh = new SshExecutor(host, {
+        controlDir,
+        socketName: String(index),
+        startLimiter,
+        signal: abort.signal,
+        warn: (m) => ui.warn(m),
+      });
+      const exec = dryRun
+        ? new RecordingExecutor({ host: host.name, sshUser: host.ssh_user, passThrough: ssh })
+        : ssh;
+      executors.push(exec);
+      return exec;
+    },
     async close() {
       await Promise.all(executors.map((e) => e.close()));
       await Deno.remove(controlDir, { recursive: true }).catch(() => undefined);

@@ -100,7 +100,7 @@ export function sessionRunOptions(s: Session, ui: Ui = s.ui) {
   };
 }
 
-function planLock(run: PlanRun) {
+function planLock(run: Pick<PlanRun, "lock" | "lockWait" | "commandLine">) {
   return run.lock
     ? { owner: lockOwner(run.commandLine ?? ""), waitSeconds: run.lockWait ?? 0 }
     : undefined;
@@ -119,7 +119,7 @@ export async function openEarly(
 ): Promise<Map<string, Opening>> {
   const opening = new Map<string, Opening>();
   for (const [i, host] of s.hosts.slice(0, count).entries()) {
-    const lock = s.dryRun ? undefined : planLock(run as PlanRun);
+    const lock = s.dryRun ? undefined : planLock(run);
     opening.set(host.name, openHost(s.executor(host, i), host, await run.plan(host), lock));
   }
   return opening;
