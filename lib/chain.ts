@@ -13,14 +13,17 @@ import { displayCommand } from "./executor.ts";
 import { type RemoteCommand, shScript, wrapArgv } from "./remote_command.ts";
 import { render } from "./shell.ts";
 import { CommandError } from "./errors.ts";
-
-const MARK = "@@djaploy-chain-failed";
+import { marker } from "./marker.ts";
 
 /**
  * The one command that runs `cmds` in order; exported for tests. Adjacent
  * commands of the same user share one sudo.
  */
-export function chainCommand(cmds: readonly RemoteCommand[], sshUser: string): RemoteCommand {
+export function chainCommand(
+  cmds: readonly RemoteCommand[],
+  sshUser: string,
+  mark: string = marker("chain-failed"),
+): RemoteCommand {
   const userOf = (cmd: RemoteCommand) => cmd.as ?? sshUser;
   const inputs: string[] = [];
   const lines: string[] = [];
@@ -30,7 +33,12 @@ export function chainCommand(cmds: readonly RemoteCommand[], sshUser: string): R
     const user = userOf(cmds[start]);
     const own = user === sshUser;
     // The ssh user's commands read the chain's own arguments; a sudo group gets its inputs as its own.
-    const group = groupScript(cmds.slice(start, end), start, user, own ? inputs.length : 0);
+    const group = groupScript(cmds.slice(start, end), {
+      first: start,
+      user,
+      offset: own ? inputs.length : 0,
+      mark,
+    });
     if (own) {
       lines.push(group.script);
     } else {
@@ -49,28 +57,27 @@ export function chainCommand(cmds: readonly RemoteCommand[], sshUser: string): R
 }
 
 /**
- * The script of commands that run as one user; `first` is the index of the
- * first in the chain, `offset` the number of arguments before its inputs.
+ * The script of commands that run as `user`; `first` is the index of the
+ * first in the chain, `offset` the number of arguments before its inputs,
+ * `mark` what a failure's line on stderr starts with.
  */
 function groupScript(
   cmds: readonly RemoteCommand[],
-  first: number,
-  user: string,
-  offset: number,
+  o: { first: number; user: string; offset: number; mark: string },
 ): { script: string; inputs: string[] } {
   const inputs: string[] = [];
   const lines = cmds.map((cmd, i) => {
     if (cmd.stdin !== undefined && typeof cmd.stdin !== "string") {
       throw new Error("A secret input cannot travel in a chain: run that command on its own");
     }
-    let line = render(wrapArgv(cmd, user));
+    let line = render(wrapArgv(cmd, o.user));
     if (cmd.stdin !== undefined) {
       inputs.push(cmd.stdin);
-      line = `printf '%s' "\${${offset + inputs.length}}" | ${line}`;
+      line = `printf '%s' "\${${o.offset + inputs.length}}" | ${line}`;
     }
     const ok = (cmd.okCodes ?? [0]).join("|");
-    return `${line}\nc=$?; case $c in ${ok}) ;; *) echo "${MARK} ${
-      first + i
+    return `${line}\nc=$?; case $c in ${ok}) ;; *) echo "${o.mark} ${
+      o.first + i
     } $c" >&2; exit 1 ;; esac`;
   });
   return { script: lines.join("\n"), inputs };
@@ -91,8 +98,9 @@ export async function runChain(
     if (r.failed === undefined || opts.check === false) return r;
     throw chainFailure(exec, cmds, r);
   }
-  const r = await exec.run(chainCommand(cmds, exec.sshUser));
-  const m = new RegExp(`^${MARK} (\\d+) (\\d+)$`, "m").exec(r.stderr);
+  const mark = marker("chain-failed");
+  const r = await exec.run(chainCommand(cmds, exec.sshUser, mark));
+  const m = new RegExp(`^${mark} (\\d+) (\\d+)$`, "m").exec(r.stderr);
   if (!m) {
     if (r.code !== 0) {
       throw new CommandError({

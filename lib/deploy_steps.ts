@@ -12,7 +12,7 @@ import {
 import type { FactProbe } from "./facts.ts";
 import type { Layout } from "./layout.ts";
 import type { HostConfig } from "./config/types.ts";
-import { appUnitsProbe, fileProbe, linkProbe, userProbe } from "./probes.ts";
+import { appUnitsProbe, linkProbe, userProbe } from "./probes.ts";
 import { UserError } from "./errors.ts";
 import { djangoInputs } from "./django_inputs.ts";
 import { deployVersion } from "./version_file.ts";
@@ -50,19 +50,102 @@ export interface DeployState extends ReleaseRecord {
   readonly slots?: Partial<Record<Slot, SlotRecord>>;
 }
 
+/**
+ * The host's deploy state. It is root's record (layout.recordsDir); a host
+ * deployed by a djaploy before 0.2 has it only in the app's folder, where the
+ * app user could have changed it: that copy is read once, validated, and
+ * replaced by root's on the next deploy.
+ */
 export function stateProbe(layout: Layout): FactProbe<DeployState | undefined> {
-  const probe = fileProbe("deploy-state", layout.stateFile);
   return {
-    ...probe,
-    parse: (out, code) => {
-      const text = probe.parse(out, code);
-      try {
-        return text ? JSON.parse(text) as DeployState : undefined;
-      } catch {
+    name: "deploy-state",
+    argv: shScript(
+      'cat -- "$1" 2>/dev/null && exit 0; [ -f "$2" ] && [ ! -L "$2" ] && exec cat -- "$2"; exit 1',
+      layout.stateFile,
+      layout.legacyStateFile,
+    ),
+    parse: (out, code) => (code === 0 ? parseDeployState(out, layout) : undefined),
+  };
+}
+
+const RELEASE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const STRATEGY_NAMES = ["in_place", "zero_downtime", "bluegreen"];
+
+/**
+ * Reads state.json, keeping only records whose fields have the shape
+ * djaploy writes (a release name, a virtualenv in shared/, a slot name):
+ * anything else is no state at all, never a path or name to act on.
+ */
+export function parseDeployState(text: string, layout: Layout): DeployState | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const state = validRecord(raw, layout);
+  if (!state) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (typeof r.strategy !== "string" || !STRATEGY_NAMES.includes(r.strategy)) return undefined;
+  if (r.active !== undefined && r.active !== "blue" && r.active !== "green") return undefined;
+  let slots: Partial<Record<Slot, SlotRecord>> | undefined;
+  if (r.slots !== undefined) {
+    if (typeof r.slots !== "object" || r.slots === null) return undefined;
+    slots = {};
+    for (const [name, value] of Object.entries(r.slots)) {
+      if (name !== "blue" && name !== "green") return undefined;
+      const record = validRecord(value, layout);
+      const slotState = (value as Record<string, unknown>)?.state;
+      if (!record || !["staged", "active", "stopped", "failed"].includes(String(slotState))) {
         return undefined;
       }
-    },
+      slots[name] = { ...record, state: slotState as SlotRecord["state"] };
+    }
+  }
+  return {
+    ...state,
+    strategy: r.strategy,
+    ...(r.active ? { active: r.active as Slot } : {}),
+    ...(slots ? { slots } : {}),
   };
+}
+
+function validRecord(value: unknown, layout: Layout): ReleaseRecord | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const r = value as Record<string, unknown>;
+  const str = (k: string) => typeof r[k] === "string";
+  const optStr = (k: string) => r[k] === undefined || str(k);
+  if (!str("release") || !RELEASE_NAME.test(r.release as string)) return undefined;
+  if (!str("venv") || !isVenvPath(r.venv as string, layout)) return undefined;
+  for (const k of ["commit", "ref", "tree", "deployed_at", "environment"]) {
+    if (!str(k)) return undefined;
+  }
+  for (const k of ["python", "activated_at", "version", "migrate_hash", "static_hash"]) {
+    if (!optStr(k)) return undefined;
+  }
+  const keys = [
+    "release",
+    "commit",
+    "ref",
+    "tree",
+    "venv",
+    "python",
+    "deployed_at",
+    "activated_at",
+    "environment",
+    "version",
+    "migrate_hash",
+    "static_hash",
+  ] as const;
+  return Object.fromEntries(
+    keys.filter((k) => r[k] !== undefined).map((k) => [k, r[k]]),
+  ) as unknown as ReleaseRecord;
+}
+
+/** A virtualenv djaploy builds: shared/venv-<hash>-py<version>, nothing else. */
+function isVenvPath(path: string, layout: Layout): boolean {
+  return posix.dirname(path) === layout.sharedDir &&
+    /^venv-[A-Za-z0-9._-]+$/.test(posix.basename(path));
 }
 
 /** Names of complete virtualenvs in shared/. */
@@ -317,13 +400,15 @@ export function writeStateCommand(
   activeSlot?: Slot,
 ): RemoteCommand {
   return {
+    // Root's records, in root's folder (layout.recordsDir): the app user can
+    // neither forge what the next run decides on nor redirect this write.
     argv: shScript(
-      'umask 022; cat > "$1.new" && mv -f "$1.new" "$1" && if [ -n "$3" ]; then printf "%s\\n" "$3" > "$2.new" && mv -f "$2.new" "$2"; fi',
+      'umask 022; mkdir -p "${1%/*}" && cat > "$1.new" && mv -f "$1.new" "$1" && if [ -n "$3" ]; then printf "%s\\n" "$3" > "$2.new" && mv -f "$2.new" "$2"; fi',
       ctx.layout.stateFile,
       ctx.layout.activeSlotFile,
       activeSlot ?? "",
     ),
-    as: ctx.host.app_user,
+    as: "root",
     stdin: JSON.stringify(state, null, 2) + "\n",
   };
 }

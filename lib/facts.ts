@@ -8,6 +8,8 @@ import type { Executor } from "./executor.ts";
 import { render } from "./shell.ts";
 import { shScript } from "./remote_command.ts";
 import { UserError } from "./errors.ts";
+import { marker } from "./marker.ts";
+import { Buffer } from "node:buffer";
 
 export interface FactProbe<T = unknown> {
   readonly name: string;
@@ -44,25 +46,31 @@ export class Facts {
   }
 }
 
-const MARK = "@@djaploy-fact";
-
-/** The one shell script that runs every probe; exported for tests. */
-export function factsScript(probes: readonly FactProbe[]): string {
+/**
+ * The one shell script that runs every probe; exported for tests. Each
+ * probe's output travels base64-encoded between `mark` lines, so nothing it
+ * prints (a link or a file the app user controls) can look like a mark.
+ */
+export function factsScript(probes: readonly FactProbe[], mark: string = marker("fact")): string {
   const parts = ["exec 2>/dev/null"];
   for (const p of probes) {
-    parts.push(`printf '\\n${MARK} %s\\n' ${render([p.name])}`);
-    parts.push(`(${render(p.argv)})`);
-    parts.push(`printf '\\n${MARK}-exit %s\\n' "$?"`);
+    parts.push(`printf '\\n${mark} %s\\n' ${render([p.name])}`);
+    parts.push(`o=$( (${render(p.argv)}); c=$?; printf x; exit $c ); c=$?`);
+    parts.push(`printf '%s' "\${o%x}" | base64 -w 0`);
+    parts.push(`printf '\\n${mark}-exit %s\\n' "$c"`);
   }
   return parts.join("\n");
 }
 
 /** Splits the script's output into each probe's stdout and exit code. */
-export function splitFactsOutput(stdout: string): Map<string, { out: string; code: number }> {
+export function splitFactsOutput(
+  stdout: string,
+  mark: string,
+): Map<string, { out: string; code: number }> {
   const result = new Map<string, { out: string; code: number }>();
-  const re = new RegExp(`\\n${MARK} (.+)\\n([\\s\\S]*?)\\n${MARK}-exit (\\d+)\\n`, "g");
+  const re = new RegExp(`\\n${mark} (.+)\\n([A-Za-z0-9+/=]*)\\n${mark}-exit (\\d+)\\n`, "g");
   for (const m of stdout.matchAll(re)) {
-    result.set(m[1], { out: m[2], code: Number(m[3]) });
+    result.set(m[1], { out: Buffer.from(m[2], "base64").toString("utf8"), code: Number(m[3]) });
   }
   return result;
 }
@@ -93,10 +101,11 @@ export function factsQuery(probes: readonly FactProbe[], files: readonly string[
   const hashProbe = fileHashesProbe([...new Set(files)]);
   const unique = [...new Map(probes.map((p) => [p.name, p])).values()];
   const all = files.length ? [...unique, hashProbe] : unique;
+  const mark = marker("fact");
   return {
-    script: factsScript(all),
+    script: factsScript(all, mark),
     read(exec, result) {
-      if (result.code !== 0 && !result.stdout.includes(MARK)) {
+      if (result.code !== 0 && !result.stdout.includes(mark)) {
         throw new UserError(
           `Cannot read the state of ${exec.host}: ${
             result.stderr?.trim() || `exit code ${result.code}`
@@ -105,7 +114,7 @@ export function factsQuery(probes: readonly FactProbe[], files: readonly string[
         );
       }
       const facts = new Facts();
-      const outputs = splitFactsOutput(result.stdout);
+      const outputs = splitFactsOutput(result.stdout, mark);
       for (const p of all) {
         const o = outputs.get(p.name) ?? { out: "", code: 127 };
         facts.set(p, p.parse(o.out, o.code));

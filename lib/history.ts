@@ -1,6 +1,6 @@
 /**
  * Deploy history: every deploy, activate and rollback appends one JSON line
- * per host it touched to /home/<app_user>/apps/<app>/.djaploy/history.jsonl,
+ * per host it touched to /var/lib/djaploy/apps/<app>/history.jsonl (root's),
  * on success and on failure. `djaploy history` reads them back across hosts.
  */
 import { posix } from "node:path";
@@ -9,7 +9,7 @@ import type { Layout } from "./layout.ts";
 import type { FactProbe } from "./facts.ts";
 import { shScript } from "./remote_command.ts";
 import { deployVersion } from "./version_file.ts";
-import { stateProbe } from "./deploy_steps.ts";
+import { parseDeployState, stateProbe } from "./deploy_steps.ts";
 import { CommandError, exitCodeMeaning, lastLines, UserError } from "./errors.ts";
 import { formatMs, table } from "./ui.ts";
 
@@ -53,7 +53,7 @@ export interface HistoryOptions {
 }
 
 export function historyFile(layout: Layout): string {
-  return posix.join(layout.stateDir, "history.jsonl");
+  return posix.join(layout.recordsDir, "history.jsonl");
 }
 
 /** A failure as one short line: exit code and the last lines of error output, never the command. */
@@ -91,17 +91,9 @@ export async function deployedFromState(ctx: StepContext): Promise<Deployed> {
     readOnly: true,
     okCodes: [0, 1],
   });
-  try {
-    const state = JSON.parse(r.stdout);
-    return {
-      version: state.version,
-      commit: state.commit,
-      ref: state.ref,
-      release: state.release,
-    };
-  } catch {
-    return {};
-  }
+  const state = r.code === 0 ? parseDeployState(r.stdout, ctx.layout) : undefined;
+  if (!state) return {};
+  return { version: state.version, commit: state.commit, ref: state.ref, release: state.release };
 }
 
 export const HISTORY_APPEND_SH = `f=$1
@@ -111,11 +103,11 @@ cat >> "$f"
 n=$(wc -l < "$f")
 if [ "$n" -gt 2000 ]; then tail -n 1000 "$f" > "$f.djaploy-new" && mv -f "$f.djaploy-new" "$f"; fi`;
 
-/** Appends one record to the host's history file (as the app user). */
+/** Appends one record to the host's history file (root's record). */
 export async function appendHistory(ctx: StepContext, record: HistoryRecord): Promise<void> {
   await ctx.exec.run({
     argv: shScript(HISTORY_APPEND_SH, historyFile(ctx.layout)),
-    as: ctx.host.app_user,
+    as: "root",
     stdin: JSON.stringify(record) + "\n",
   });
 }

@@ -12,9 +12,15 @@ export interface Layout {
   readonly dataDir: string;
   /** /home/{app_user}/apps/{app_name} */
   readonly appDir: string;
-  /** Survives releases: virtualenvs, static files, media, the env file. */
+  /** Survives releases: virtualenvs, static files, media. */
   readonly sharedDir: string;
-  /** The app's environment ([env]), 0600, owned by app_user. */
+  /**
+   * /etc/djaploy/apps/{app_name}: root's, group app_user, 0750. What root
+   * writes for the app (the env file, the run wrapper) lives here, where the
+   * app user can read but not write.
+   */
+  readonly configDir: string;
+  /** The app's environment ([env]): root:{app_user} 0640 in configDir. */
   readonly envFile: string;
   readonly staticRoot: string;
   readonly mediaRoot: string;
@@ -22,13 +28,24 @@ export interface Layout {
   readonly codeDir: string;
   /** A link to the virtualenv the code runs with. */
   readonly venvLink: string;
-  /** djaploy's own records on the host (state.json). */
+  /**
+   * {appDir}/.djaploy: the app user's own working folder for djaploy's jobs
+   * that run as the app user (backup staging). Root never writes here.
+   */
   readonly stateDir: string;
+  /**
+   * /var/lib/djaploy/apps/{app_name}: root's, 0755. djaploy's records that
+   * root reads and decides on (state.json, active-slot, history.jsonl); the
+   * app user cannot forge them.
+   */
+  readonly recordsDir: string;
   readonly stateFile: string;
+  /** Where releases before the records moved to recordsDir kept state.json (app-owned). */
+  readonly legacyStateFile: string;
   /** Slot strategies: the live slot's name, read at boot by `{app}-slots.service`. */
   readonly activeSlotFile: string;
   readonly slotsBootUnit: string;
-  /** A wrapper that loads the env file and runs its arguments: bin/run. */
+  /** A wrapper that loads the env file and runs its arguments: {configDir}/run. */
   readonly runScript: string;
   /** /run/{app_name}: the gunicorn socket's folder, made by systemd. */
   readonly runtimeDir: string;
@@ -69,6 +86,8 @@ export function layoutFor(host: HostConfig): Layout {
   const appDir = posix.join(homeDir, "apps", host.app_name);
   const sharedDir = posix.join(appDir, "shared");
   const stateDir = posix.join(appDir, ".djaploy");
+  const configDir = posix.join("/etc/djaploy/apps", host.app_name);
+  const recordsDir = posix.join("/var/lib/djaploy/apps", host.app_name);
   const codeDir = posix.join(appDir, "code");
   const manageRel = posix.normalize(host.manage_py);
   const runtimeDir = posix.join("/run", host.app_name);
@@ -77,16 +96,19 @@ export function layoutFor(host: HostConfig): Layout {
     dataDir: posix.join(homeDir, "data"),
     appDir,
     sharedDir,
-    envFile: posix.join(sharedDir, "env"),
+    configDir,
+    envFile: posix.join(configDir, "env"),
     staticRoot: posix.join(sharedDir, "staticfiles"),
     mediaRoot: posix.join(sharedDir, "media"),
     codeDir,
     venvLink: posix.join(appDir, "venv"),
     stateDir,
-    stateFile: posix.join(stateDir, "state.json"),
-    activeSlotFile: posix.join(stateDir, "active-slot"),
+    recordsDir,
+    stateFile: posix.join(recordsDir, "state.json"),
+    legacyStateFile: posix.join(stateDir, "state.json"),
+    activeSlotFile: posix.join(recordsDir, "active-slot"),
     slotsBootUnit: `${host.app_name}-slots.service`,
-    runScript: posix.join(appDir, "bin", "run"),
+    runScript: posix.join(configDir, "run"),
     runtimeDir,
     socketPath: posix.join(runtimeDir, `${host.app_name}.sock`),
     unitName: `${host.app_name}.service`,
@@ -137,4 +159,30 @@ export function slotLayout(host: HostConfig, layout: Layout, slot: Slot): SlotLa
     runtimeDir,
     socketPath: posix.join(runtimeDir, `${host.app_name}.sock`),
   };
+}
+
+/**
+ * Folders the app user can write: its home (code, data, media, releases) and
+ * the runtime folders of its units, besides the world-writable ones. Root
+ * never creates, truncates, chowns, chmods, moves into or runs a path in
+ * them (docs/how-it-works.md, "Who may act on what").
+ */
+export function appWritableRoots(host: HostConfig, layout: Layout): string[] {
+  return [
+    layout.homeDir,
+    layout.runtimeDir,
+    ...SLOTS.map((slot) => `${layout.runtimeDir}-${slot}`),
+    "/tmp",
+    "/var/tmp",
+    "/dev/shm",
+    ...(host.app_user === "root" ? ["/"] : []),
+  ];
+}
+
+/** Whether the app user may be able to write `path` or replace one of its folders. */
+export function isAppWritable(host: HostConfig, layout: Layout, path: string): boolean {
+  const p = posix.normalize(path);
+  return appWritableRoots(host, layout).some((root) =>
+    root === "/" || p === root || p.startsWith(root + "/")
+  );
 }

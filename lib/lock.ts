@@ -7,6 +7,7 @@
  */
 import type { Executor, HeldCommand } from "./executor.ts";
 import { UserError } from "./errors.ts";
+import { marker } from "./marker.ts";
 
 const HEARTBEAT_MS = 10_000;
 
@@ -23,13 +24,11 @@ export function lockPath(appName: string): string {
   return `/run/djaploy/${appName}.lock`;
 }
 
-/** Ends the output of the script run under the lock: `<mark> <exit code>`. */
-const THEN_END = "@@djaploy-locked-end";
-
 // $1 lock file, $2 owner (JSON), $3 seconds to wait, $4 a script to run once
-// locked (optional). Prints LOCKED, the script's output and its end mark, or
-// HELD <pid> <owner> and exits 75. Holds the lock while stdin stays open and
-// heartbeats keep coming.
+// locked (optional), $5 the mark that ends its output (a nonce per run:
+// lib/marker.ts). Prints LOCKED, the script's output and `<mark> <exit code>`,
+// or HELD <pid> <owner> and exits 75. Holds the lock while stdin stays open
+// and heartbeats keep coming.
 export const LOCK_SH = `lock=$1 owner=$2 wait=$3
 mkdir -p "\${lock%/*}"
 exec 9>>"$lock"
@@ -39,7 +38,7 @@ if [ "$wait" = 0 ]; then flock -n 9; else flock -w "$wait" 9; fi || {
 }
 printf '%s %s\\n' "$$" "$owner" > "$lock.owner"
 echo LOCKED
-if [ -n "$4" ]; then sh -c "$4" 9>&- </dev/null; printf '\\n${THEN_END} %s\\n' "$?"; fi
+if [ -n "$4" ]; then sh -c "$4" 9>&- </dev/null; printf '\\n%s %s\\n' "$5" "$?"; fi
 while read -r -t 30 _; do :; done
 rm -f "$lock.owner"`;
 
@@ -78,6 +77,7 @@ export async function acquireLock(
   waitSeconds: number,
   then?: string,
 ): Promise<HeldLock> {
+  const end = marker("locked-end");
   const held: HeldCommand = await exec.hold({
     argv: [
       "bash",
@@ -87,7 +87,7 @@ export async function acquireLock(
       lockPath(appName),
       JSON.stringify(owner),
       String(waitSeconds),
-      ...(then ? [then] : []),
+      ...(then ? [then, end] : []),
     ],
     as: "root",
   });
@@ -113,7 +113,7 @@ export async function acquireLock(
   const timer = setInterval(() => void held.write("\n"), HEARTBEAT_MS);
   Deno.unrefTimer(timer);
   return {
-    then: then === undefined ? undefined : await readThen(held),
+    then: then === undefined ? undefined : await readThen(held, end),
     async release() {
       clearInterval(timer);
       await held.end();
@@ -122,10 +122,13 @@ export async function acquireLock(
 }
 
 /** Reads the `then` script's output, up to its end mark. */
-async function readThen(held: HeldCommand): Promise<{ stdout: string; code: number }> {
+async function readThen(
+  held: HeldCommand,
+  end: string,
+): Promise<{ stdout: string; code: number }> {
   const lines: string[] = [];
   for (let line = await held.readLine(); line !== undefined; line = await held.readLine()) {
-    const m = new RegExp(`^${THEN_END} (\\d+)$`).exec(line);
+    const m = new RegExp(`^${end} (\\d+)$`).exec(line);
     // The mark starts with a newline of its own, which is not the script's.
     if (m) return { stdout: lines.map((l) => `${l}\n`).join("").slice(0, -1), code: Number(m[1]) };
     lines.push(line);

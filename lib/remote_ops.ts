@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { StepContext } from "./module.ts";
 import { shScript } from "./remote_command.ts";
 import { Secret } from "./secret.ts";
+import { isAppWritable } from "./layout.ts";
 
 export interface FileSpec {
   readonly path: string;
@@ -23,7 +24,9 @@ export function sha256(text: string): string {
 
 // Written to a temporary file with a private umask, then renamed: readers see
 // the old or the new file, never half of one, and a secret is never readable
-// by others, not even for a moment.
+// by others, not even for a moment. Root runs this only in folders the app
+// user cannot write (putFile checks): there the temporary name cannot be a
+// link planted to redirect the write, the chown or the rename.
 const PUT_FILE = `set -e
 umask 077
 mkdir -p "$(dirname "$1")"
@@ -41,6 +44,12 @@ export async function putFile(ctx: StepContext, spec: FileSpec): Promise<boolean
   if (ctx.deployFiles.has(spec.path)) {
     ctx.log.debug(`${spec.path}: provided by deploy_files, not generated`);
     return false;
+  }
+  if (isAppWritable(ctx.host, ctx.layout, spec.path)) {
+    // A bug, not a user's error: root writing where the app user can plant links.
+    throw new Error(
+      `Refusing to write ${spec.path} as root: the app user ${ctx.host.app_user} can write its folder`,
+    );
   }
   const text = spec.content instanceof Secret ? spec.content.reveal() : spec.content;
   const hash = sha256(text);

@@ -4,7 +4,7 @@
  * ssh control sockets (removed when the run ends).
  */
 import { loadEnvironment, loadProject } from "./config/load.ts";
-import { listDeployFiles } from "./config/deploy_files.ts";
+import { checkDeployFilesPlaces, listDeployFiles } from "./config/deploy_files.ts";
 import type { EnvironmentConfig, HostConfig, ProjectConfig } from "./config/types.ts";
 import { UsageError } from "./errors.ts";
 import type { Executor } from "./executor.ts";
@@ -59,6 +59,7 @@ export async function openSession(ui: Ui, flags: Flags, command: string): Promis
     hosts: hostsFlag ? hostsFlag.split(",").map((h) => h.trim()).filter(Boolean) : undefined,
   });
   const files = await listDeployFiles(project.infra_dir, env.name);
+  for (const host of env.hosts) checkDeployFilesPlaces(files, host);
   const secrets = new SecretResolver({
     onSecret: (v) => ui.addSecret(v),
     baseDir: project.repo_dir,

@@ -82,13 +82,17 @@ WantedBy=multi-user.target
 }
 
 /**
- * Slot strategies: at boot, start the slot that was live (named in
- * .djaploy/active-slot). Switching slots then only rewrites that file,
- * instead of enabling and disabling units (each a systemd reload).
+ * Slot strategies: at boot, start the slot that was live (named in root's
+ * record, /var/lib/djaploy/apps/{app}/active-slot). Switching slots then only
+ * rewrites that file, instead of enabling and disabling units (each a
+ * systemd reload). Whatever the file holds, only blue or green is started.
  */
 export function slotsBootUnit(d: { appName: string; activeSlotFile: string }): string {
-  const script =
-    `slot=$(cat ${d.activeSlotFile} 2>/dev/null) && systemctl start --no-block ${d.appName}-$slot.service`;
+  const script = [
+    `slot=$(cat ${d.activeSlotFile} 2>/dev/null) || exit 0`,
+    `case "$slot" in blue|green) ;; *) echo "${d.activeSlotFile}: not blue or green" >&2; exit 1 ;; esac`,
+    `exec systemctl start --no-block ${d.appName}-"$slot".service`,
+  ].join("; ");
   return `# Written by djaploy: starts the live slot of ${d.appName} at boot.
 [Unit]
 Description=${d.appName}: start the live slot

@@ -24,6 +24,7 @@ import { maintenancePage, maintenanceSnippet } from "../templates/nginx_maintena
 import { main } from "../cli.ts";
 import {
   collectingUi,
+  factsAnswer,
   factsStdout,
   isFactsCommand,
   type LoadedProject,
@@ -83,7 +84,7 @@ function recorder(
   return new RecordingExecutor({
     host,
     sshUser: "deploy",
-    respond: (cmd) => isFactsCommand(cmd) ? { stdout: facts } : respond(cmd),
+    respond: (cmd) => isFactsCommand(cmd) ? factsAnswer(cmd, facts) : respond(cmd),
   });
 }
 
@@ -124,7 +125,7 @@ Deno.test("live target: nothing deployed, or no live slot, is a clear error", as
       (e: Error) =>
         e instanceof UserError &&
         e.message ===
-          `Deploy to web1 first: nothing is deployed there (no ${APP}/.djaploy/state.json)`,
+          `Deploy to web1 first: nothing is deployed there (no /var/lib/djaploy/apps/hello/state.json)`,
     );
     assert.throws(
       () => liveTarget(host, layoutFor(host), { ...BLUEGREEN, active: undefined }),
@@ -172,7 +173,7 @@ Deno.test("manage: manage.py of the live release as the app user, with a termina
     const code = await runManage({ host, exec, args: ["showmigrations", "pages"], tty: true });
     assert.equal(code, 0);
     assert.deepEqual(exec.lines().slice(1), [
-      `sudo -n -H -u app -- env -C ${APP}/code ${APP}/bin/run ${APP}/venv/bin/python manage.py showmigrations pages  [interactive, tty]`,
+      `sudo -n -H -u app -- env -C ${APP}/code /etc/djaploy/apps/hello/run ${APP}/venv/bin/python manage.py showmigrations pages  [interactive, tty]`,
     ]);
     assert.equal(await runManage({ host, exec, args: ["migrate"], tty: false }), 3);
     const bg = recorder(host.name, BLUEGREEN);
@@ -180,7 +181,7 @@ Deno.test("manage: manage.py of the live release as the app user, with a termina
     assert.match(
       bg.lines()[1],
       new RegExp(
-        `env -C ${APP}/slots/green ${APP}/bin/run ${APP}/shared/venv-new-py3.11/bin/python manage.py shell  \\[interactive\\]$`,
+        `env -C ${APP}/slots/green /etc/djaploy/apps/hello/run ${APP}/shared/venv-new-py3.11/bin/python manage.py shell  \\[interactive\\]$`,
       ),
     );
   });
@@ -244,7 +245,7 @@ Deno.test("exec --app-user: bin/run as the app user in the app's folder", async 
     const exec = new RecordingExecutor({ host: "web1", sshUser: "deploy" });
     await runExec({ ui, hosts: env.hosts, argv: ["ls"], appUser: true, executor: () => exec });
     assert.deepEqual(exec.lines(), [
-      `sudo -n -H -u app -- env -C ${APP} sh -c 'exec "$@" </dev/null 2>&1' sh ${APP}/bin/run ls`,
+      `sudo -n -H -u app -- env -C ${APP} sh -c 'exec "$@" </dev/null 2>&1' sh /etc/djaploy/apps/hello/run ls`,
     ]);
   });
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   type FactProbe,
+  factsQuery,
   factsScript,
   fileHashesProbe,
   gatherFacts,
@@ -21,9 +22,10 @@ const raw = (name: string, argv: string[]): FactProbe<string> => ({
 });
 
 async function runScript(probes: FactProbe[]) {
-  const r = await sh(factsScript(probes));
+  const mark = "@@djaploy-fact-0123456789abcdef0123456789abcdef";
+  const r = await sh(factsScript(probes, mark));
   assert.equal(r.code, 0, r.stderr);
-  return splitFactsOutput(r.stdout);
+  return splitFactsOutput(r.stdout, mark);
 }
 
 Deno.test("factsScript + splitFactsOutput: each probe's exact stdout and exit code", async () => {
@@ -59,8 +61,44 @@ Deno.test("factsScript: a probe that exits the shell does not stop the ones afte
 });
 
 Deno.test("splitFactsOutput: output that is not in the marker format gives no probes", () => {
-  assert.equal(splitFactsOutput("").size, 0);
-  assert.equal(splitFactsOutput("sudo: a password is required\n").size, 0);
+  assert.equal(splitFactsOutput("", "@@djaploy-fact-x").size, 0);
+  assert.equal(splitFactsOutput("sudo: a password is required\n", "@@djaploy-fact-x").size, 0);
+});
+
+Deno.test("factsScript: output a probe reads from the app user's files cannot forge other facts", async () => {
+  // What a hostile app user would plant in a file or link target root reads:
+  // the old fixed marks, and the real mark if it were ever guessed.
+  const mark = "@@djaploy-fact-0123456789abcdef0123456789abcdef";
+  const forged = [
+    "",
+    "@@djaploy-fact-exit 0",
+    "@@djaploy-fact packages",
+    "nginx installed",
+    `${mark}-exit 0`,
+    `${mark} packages`,
+    "nginx installed",
+    `${mark}-exit 0`,
+    "@@djaploy-locked-end 0",
+    "",
+  ].join("\n");
+  await withTempDir(async (dir) => {
+    await writeFiles(dir, { "state.json": forged });
+    const out = await runScript([
+      raw("state", ["cat", join(dir, "state.json")]),
+      raw("packages", ["echo", "nothing"]),
+    ]);
+    assert.deepEqual(out.get("state"), { out: forged, code: 0 });
+    assert.deepEqual(out.get("packages"), { out: "nothing\n", code: 0 });
+  });
+});
+
+Deno.test("factsQuery: each run has its own mark", () => {
+  const probes = [raw("a", ["true"])];
+  const one = factsQuery(probes, []).script;
+  const two = factsQuery(probes, []).script;
+  const marks = (s: string) => s.match(/@@djaploy-fact-[0-9a-f]{32}/g) ?? [];
+  assert.ok(marks(one).length > 0);
+  assert.notEqual(marks(one)[0], marks(two)[0]);
 });
 
 Deno.test("fileHashesProbe: parses sha256sum lines; other lines are ignored", () => {

@@ -54,8 +54,8 @@ const FACTS = "sudo -n -H -- sh -c 'exec 2>/dev/null…' sh";
 const put = (path: string, owner: string, mode: string) =>
   `sudo -n -H -- sh -c 'set -e…' sh ${path} ${owner} ${mode} < [stdin]`;
 
-const RUN = "/home/app/apps/hello/bin/run";
-const ENV = "/home/app/apps/hello/shared/env";
+const RUN = "/etc/djaploy/apps/hello/run";
+const ENV = "/etc/djaploy/apps/hello/env";
 const SITE = "/etc/nginx/sites-available/hello.conf";
 const UPSTREAM = "/etc/nginx/sites-available/hello-upstream.conf";
 const UNIT = "/etc/systemd/system/hello.service";
@@ -70,10 +70,13 @@ Deno.test("configure: a fresh host gets packages, the user, directories, files, 
       "sudo -n -H -- env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq " +
       "--no-install-recommends python3.11 python3.11-venv rsync python3-pip nginx",
       "sudo -n -H -- useradd --create-home --shell /bin/bash --home-dir /home/app app",
-      `sudo -n -H -- install -d -o app -g app -m 0755 ${appDirs(layoutFor(loaded.host)).join(" ")}`,
-      "sudo -n -H -- chmod o+x /home/app",
-      put(RUN, "app:app", "0755"),
-      put(ENV, "app:app", "0600"),
+      // Root makes only its own folders; the app user makes the app's.
+      "sudo -n -H -- install -d -o root -g app -m 0750 /etc/djaploy/apps/hello",
+      "sudo -n -H -- install -d -m 0755 /var/lib/djaploy/apps/hello",
+      `sudo -n -H -u app -- install -d -m 0755 ${appDirs(layoutFor(loaded.host)).join(" ")}`,
+      "sudo -n -H -u app -- chmod o+x /home/app",
+      put(RUN, "root:root", "0755"),
+      put(ENV, "root:app", "0640"),
       // nginx connects through /run/djaploy/hello.sock, a link to the live socket.
       "sudo -n -H -- sh -c 'set -e…' sh /run/djaploy/hello.sock /run/hello/hello.sock",
       put(UPSTREAM, "root:root", "0644"),
@@ -101,9 +104,10 @@ Deno.test("configure: the app's directories include every folder a deploy writes
         "/home/app/apps/hello/shared/staticfiles",
         "/home/app/apps/hello/shared/media",
         "/home/app/apps/hello/.djaploy",
-        "/home/app/apps/hello/bin",
       ]
     ) assert.ok(dirs.includes(d), d);
+    // None of root's: the app user makes these itself.
+    for (const d of dirs) assert.ok(d.startsWith("/home/app/"), d);
     // Parents first: install -d makes them in order, each owned by the app user.
     for (const d of dirs) {
       const parent = d.slice(0, d.lastIndexOf("/"));
@@ -199,7 +203,7 @@ Deno.test("configure: a changed [env] value rewrites only the env file", async (
       new Map<string, string | Secret>([["DEBUG", "1"], ["SECRET_KEY", new Secret(SECRET_VALUE)]]),
     );
     const r = await configure(loaded, answers);
-    assert.deepEqual(r.exec.lines(), [FACTS, put(ENV, "app:app", "0600")]);
+    assert.deepEqual(r.exec.lines(), [FACTS, put(ENV, "root:app", "0640")]);
     assert.deepEqual(
       r.result.steps.filter((s) => s.changes.length).map((s) => [s.name, s.changes]),
       [["app environment", [`wrote ${ENV}`]]],

@@ -140,8 +140,9 @@ Deno.test("history: a successful deploy appends one record as its last command, 
     const r = await run();
     const last = r.exec.recorded.at(-1)!.command!;
     assert.ok(isHistoryAppend(last));
-    assert.equal(last.as, "app");
-    assert.equal(last.argv.at(-1), "/home/app/apps/hello/.djaploy/history.jsonl");
+    // Root's record, where the app user cannot rewrite history.
+    assert.equal(last.as, "root");
+    assert.equal(last.argv.at(-1), "/var/lib/djaploy/apps/hello/history.jsonl");
     assert.equal(r.exec.recorded.filter((c) => isHistoryAppend(c.command)).length, 1);
     const record = historyOf(last);
     assert.match(record.time, /^\d{4}-\d\d-\d\dT/);

@@ -115,7 +115,7 @@ function hostNames(flags: Flags): string[] | undefined {
   return names;
 }
 
-/** The host's deploy state (.djaploy/state.json), read in one round trip. */
+/** The host's deploy state (root's state.json), read in one round trip. */
 export async function readState(
   exec: Executor,
   host: HostConfig,

@@ -12,6 +12,8 @@ import { join, relative } from "node:path";
 import { posix } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { SAFE_NAME } from "./schema.ts";
+import type { HostConfig } from "./types.ts";
+import { isAppWritable, layoutFor } from "../layout.ts";
 
 export interface DeployFile {
   /** Absolute path on the deploying machine. */
@@ -90,4 +92,29 @@ function rejected(path: string, rule: string, info: Deno.FileInfo): ConfigError 
 function display(path: string): string {
   const rel = relative(Deno.cwd(), path);
   return rel !== "" && rel.length < path.length ? rel : path;
+}
+
+/**
+ * deploy_files are copied as root: none may land where the app user can
+ * write (its home, its units' runtime folders, /tmp), where a link it
+ * planted would redirect root's write. Ship such files with the code.
+ */
+export function checkDeployFilesPlaces(
+  files: readonly DeployFile[],
+  host: HostConfig,
+): void {
+  const layout = layoutFor(host);
+  for (const f of files) {
+    if (isAppWritable(host, layout, f.remotePath)) {
+      throw new ConfigError(
+        `${
+          display(f.localPath)
+        }: ${f.remotePath} is in a folder the app user ${host.app_user} can write (host ${host.name}); deploy_files are written as root and must go elsewhere`,
+        {
+          hint:
+            "Ship files for the app's own folders with the code (git), or write them from a module step as the app user.",
+        },
+      );
+    }
+  }
 }

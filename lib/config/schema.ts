@@ -220,9 +220,19 @@ export const TOP_LEVEL_KEYS: Readonly<Record<string, KeySpec>> = {
   app_user: {
     type: "string",
     scopes: ALL_SCOPES,
-    parse: matching(UNIX_USER),
+    parse: (value) => {
+      const user = matching(UNIX_USER)(value);
+      // The app user is where a web app's remote-code-execution bug lands.
+      if (user === "root") {
+        throw new Invalid(
+          'must not be "root": the app runs as an unprivileged user that cannot change what root runs',
+        );
+      }
+      return user;
+    },
     defaultValue: "app",
-    doc: "The unix user the app runs as; created by the core module.",
+    doc:
+      "The unix user the app runs as; created by the core module. Not root: djaploy treats it as untrusted.",
   },
   ssh_user: {
     type: "string",

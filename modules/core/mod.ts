@@ -6,6 +6,9 @@ import { posix } from "node:path";
 import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
 import { dirsProbe, packagesProbe, userProbe } from "../../lib/probes.ts";
 import { putFile } from "../../lib/remote_ops.ts";
+import { runChain } from "../../lib/chain.ts";
+import { type RemoteCommand, shScript } from "../../lib/remote_command.ts";
+import type { FactProbe } from "../../lib/facts.ts";
 import { envFile } from "../../templates/env_file.ts";
 import { runWrapper } from "../../templates/scripts.ts";
 import { Secret } from "../../lib/secret.ts";
@@ -14,6 +17,7 @@ import type { Layout } from "../../lib/layout.ts";
 import { UserError } from "../../lib/errors.ts";
 import python, { buildPython } from "../python/mod.ts";
 
+/** The app's folders, made by the app user itself. */
 export function appDirs(layout: Layout): string[] {
   return [
     layout.dataDir,
@@ -23,10 +27,24 @@ export function appDirs(layout: Layout): string[] {
     layout.staticRoot,
     layout.mediaRoot,
     layout.stateDir,
-    posix.dirname(layout.runScript),
     layout.releasesDir,
     layout.slotsDir,
   ];
+}
+
+/** The env file and run wrapper where djaploy before 0.2 wrote them, when they are still there. */
+function legacyFilesProbe(layout: Layout): FactProbe<string[]> {
+  const paths = [posix.join(layout.sharedDir, "env"), posix.join(layout.appDir, "bin", "run")];
+  return {
+    name: "core:legacy-files",
+    argv: shScript('for f; do [ -f "$f" ] && echo "$f"; done; true', ...paths),
+    parse: (out) => out.split("\n").filter((p) => paths.includes(p)),
+  };
+}
+
+/** Root's folders for the app: its config (group app_user, 0750) and djaploy's records. */
+export function rootDirs(layout: Layout): string[] {
+  return [layout.configDir, layout.recordsDir];
 }
 
 function corePackages(host: HostConfig): string[] {
@@ -99,16 +117,32 @@ const appUser: Step = {
 const appDirectories: Step = {
   name: "app directories",
   async run(ctx) {
-    const existing = ctx.facts.get(dirsProbe("core:dirs", appDirs(ctx.layout)));
-    const missing = appDirs(ctx.layout).filter((d) => !existing.has(d));
+    const all = [...rootDirs(ctx.layout), ...appDirs(ctx.layout)];
+    const existing = ctx.facts.get(dirsProbe("core:dirs", all));
+    const missing = all.filter((d) => !existing.has(d));
     if (missing.length === 0) return;
     const u = ctx.host.app_user;
-    await ctx.exec.run({
-      argv: ["install", "-d", "-o", u, "-g", u, "-m", "0755", ...missing],
-      as: "root",
-    });
-    // nginx (www-data) reads static and media files below the app user's home.
-    await ctx.exec.run({ argv: ["chmod", "o+x", ctx.layout.homeDir], as: "root" });
+    const [config, records] = rootDirs(ctx.layout);
+    const cmds: RemoteCommand[] = [];
+    // Root's folders are outside the app user's reach, so root may make them.
+    if (missing.includes(config)) {
+      cmds.push({
+        argv: ["install", "-d", "-o", "root", "-g", u, "-m", "0750", config],
+        as: "root",
+      });
+    }
+    if (missing.includes(records)) {
+      cmds.push({ argv: ["install", "-d", "-m", "0755", records], as: "root" });
+    }
+    // The app's own folders are made by the app user: root never creates a
+    // path inside a folder the app user can write (it could be a planted link).
+    const own = missing.filter((d) => !rootDirs(ctx.layout).includes(d));
+    if (own.length) {
+      cmds.push({ argv: ["install", "-d", "-m", "0755", ...own], as: u });
+      // nginx (www-data) reads static and media files below the app user's home.
+      cmds.push({ argv: ["chmod", "o+x", ctx.layout.homeDir], as: u });
+    }
+    await runChain(ctx.exec, cmds);
     ctx.changed(`created ${missing.length} directories`);
   },
 };
@@ -120,7 +154,6 @@ const runScript: Step = {
       path: ctx.layout.runScript,
       content: runWrapper(ctx.layout.envFile),
       mode: "0755",
-      owner: `${ctx.host.app_user}:${ctx.host.app_user}`,
     });
   },
 };
@@ -140,12 +173,21 @@ const appEnvironment: Step = {
   async run(ctx) {
     const hasSecrets = [...ctx.appEnv.values()].some((v) => v instanceof Secret);
     const text = envFile(appEnvVars(ctx));
+    // The app user reads its environment (bin/run, manage, exec) but cannot
+    // change it: systemd reads EnvironmentFile= as root, before dropping privileges.
     await putFile(ctx, {
       path: ctx.layout.envFile,
       content: hasSecrets ? new Secret(text) : text,
-      mode: "0600",
-      owner: `${ctx.host.app_user}:${ctx.host.app_user}`,
+      mode: "0640",
+      owner: `root:${ctx.host.app_user}`,
     });
+    // Where djaploy before 0.2 kept the env file and the wrapper: the app
+    // user's own copies, holding secrets that may since have changed.
+    const legacy = ctx.facts.get(legacyFilesProbe(ctx.layout));
+    if (legacy.length) {
+      await ctx.exec.run({ argv: ["rm", "-f", "--", ...legacy], as: ctx.host.app_user });
+      ctx.changed(`removed ${legacy.join(", ")} (moved to ${ctx.layout.configDir})`);
+    }
   },
 };
 
@@ -172,12 +214,14 @@ export default defineModule({
   packages: (host) => [...corePackages(host), ...python.packages!(host)],
   facts: (host, layout) => [
     userProbe(host.app_user),
-    dirsProbe("core:dirs", appDirs(layout)),
+    dirsProbe("core:dirs", [...rootDirs(layout), ...appDirs(layout)]),
+    legacyFilesProbe(layout),
     ...python.facts!(host, layout),
   ],
   files: (host, layout) => [layout.envFile, layout.runScript, ...python.files!(host, layout)],
   steps: {
     configure: [installPackages, appUser, appDirectories, runScript, appEnvironment, deployFiles],
-    "deploy:configure": [deployFiles, runScript, appEnvironment],
+    // appDirectories: a host set up by an earlier djaploy gets root's folders on its next deploy.
+    "deploy:configure": [appDirectories, deployFiles, runScript, appEnvironment],
   },
 });

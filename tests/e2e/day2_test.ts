@@ -226,7 +226,7 @@ for (const strategy of ["zero_downtime", "bluegreen"]) {
       ok(r, "manage");
       const [cwd, prefix] = r.stdout.trim().split("\n");
       const state = JSON.parse(
-        (await host.ssh("sudo -n cat /home/app/apps/hello/.djaploy/state.json")).stdout,
+        (await host.ssh("sudo -n cat /var/lib/djaploy/apps/hello/state.json")).stdout,
       );
       if (strategy === "zero_downtime") {
         const current = (await host.ssh("readlink -f /home/app/apps/hello/current")).stdout.trim();

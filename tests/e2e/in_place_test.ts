@@ -67,11 +67,12 @@ e2eTest("configure and deploy in_place to a fresh server, then redeploy", async 
     );
     assert.equal(await onHost(host, "cat /etc/djaploy-test/marker.txt"), "from deploy_files");
     assert.equal(
-      await onHost(host, "sudo -n stat -c '%a %U' /home/app/apps/hello/shared/env"),
-      "600 app",
+      await onHost(host, "sudo -n stat -c '%a %U:%G' /etc/djaploy/apps/hello/env"),
+      "640 root:app",
+      "root's file, readable by the app user, never writable by it",
     );
     assert.equal(
-      await onHost(host, "sudo -n grep -c e2e-secret-9f1c2b7a4d /home/app/apps/hello/shared/env"),
+      await onHost(host, "sudo -n grep -c e2e-secret-9f1c2b7a4d /etc/djaploy/apps/hello/env"),
       "1",
       "the secret reached the env file",
     );

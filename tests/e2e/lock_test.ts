@@ -120,7 +120,7 @@ e2eTest(
         );
         // Where traffic goes is where state.json says it goes.
         const r = await host.ssh(
-          "readlink /run/djaploy/hello.sock; sudo -n cat /home/app/apps/hello/.djaploy/active-slot",
+          "readlink /run/djaploy/hello.sock; sudo -n cat /var/lib/djaploy/apps/hello/active-slot",
         );
         const [socket, slot] = r.stdout.trim().split("\n");
         assert.equal(socket, `/run/hello-${slot}/hello.sock`, `after a kill at ${afterMs} ms`);

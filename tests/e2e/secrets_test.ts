@@ -143,14 +143,14 @@ api_key = "op://e2e/llm/api-key"
       assert.match(tags.stdout, /^v0\.1\.\d/m, "tags were made");
       assert.deepEqual(leaks(tags.stdout), [], "a tag message");
       const onHost = await host.ssh(
-        "sudo -n cat /home/app/apps/hello/.djaploy/history.jsonl /home/app/apps/hello/slots/*/VERSION",
+        "sudo -n cat /var/lib/djaploy/apps/hello/history.jsonl /home/app/apps/hello/slots/*/VERSION",
       );
       assert.equal(onHost.code, 0, onHost.stderr);
       assert.match(onHost.stdout, /"command":"rollback"/);
       assert.match(onHost.stdout, /^VERSION=v0\.1\.\d/m);
       assert.deepEqual(leaks(onHost.stdout), [], "the history or a VERSION file");
       // The app got its secrets (so the values above were really in play).
-      const envFile = await host.ssh("sudo -n cat /home/app/apps/hello/shared/env");
+      const envFile = await host.ssh("sudo -n cat /etc/djaploy/apps/hello/env");
       for (const s of [TEST_SECRET, FILE_SECRET, OP_SECRET]) {
         assert.ok(envFile.stdout.includes(s), "the env file holds the resolved secrets");
       }

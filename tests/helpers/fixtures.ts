@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 /**
  * Shared fixtures for unit tests: running /bin/sh locally, temp folders,
  * a Ui that collects its output, a project loaded through the real config
@@ -98,14 +99,28 @@ export interface ProbeAnswer {
   readonly code?: number;
 }
 
+const MARK_PLACEHOLDER = "@@djaploy-fact-MARK";
+
 /**
- * The facts command's stdout in the marker format of lib/facts.ts, built by
- * hand. A probe left out reads as not run (exit 127, no output).
+ * The facts command's stdout in the format of lib/facts.ts, built by hand,
+ * with a placeholder for the run's mark: answer a facts command with
+ * factsAnswer(cmd, stdout). A probe left out reads as not run (exit 127, no output).
  */
 export function factsStdout(answers: Readonly<Record<string, ProbeAnswer>>): string {
   return Object.entries(answers)
-    .map(([name, a]) => `\n@@djaploy-fact ${name}\n${a.out}\n@@djaploy-fact-exit ${a.code ?? 0}\n`)
+    .map(([name, a]) =>
+      `\n${MARK_PLACEHOLDER} ${name}\n${
+        Buffer.from(a.out).toString("base64")
+      }\n${MARK_PLACEHOLDER}-exit ${a.code ?? 0}\n`
+    )
     .join("");
+}
+
+/** factsStdout's text with the mark of this facts command (each run makes its own). */
+export function factsAnswer(cmd: RemoteCommand, stdout: string): { stdout: string } {
+  const mark = /@@djaploy-fact-[0-9a-f]{32}/.exec(cmd.argv[2])?.[0];
+  if (!mark) throw new Error("factsAnswer: not a facts command");
+  return { stdout: stdout.replaceAll(MARK_PLACEHOLDER, mark) };
 }
 
 /** `sha256sum` output for the given files. */

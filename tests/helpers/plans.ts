@@ -14,9 +14,10 @@ import {
   type Responder,
 } from "../../lib/recording_executor.ts";
 import type { Secret } from "../../lib/secret.ts";
-import { appDirs } from "../../modules/core/mod.ts";
+import { appDirs, rootDirs } from "../../modules/core/mod.ts";
 import {
   collectingUi,
+  factsAnswer,
   factsStdout,
   isFactsCommand,
   type LoadedProject,
@@ -85,7 +86,7 @@ export async function runRecorded(opts: {
       exec = new RecordingExecutor({
         host: h.name,
         sshUser: h.ssh_user,
-        respond: (cmd) => isFactsCommand(cmd) ? { stdout: opts.facts } : opts.respond?.(cmd),
+        respond: (cmd) => isFactsCommand(cmd) ? factsAnswer(cmd, opts.facts) : opts.respond?.(cmd),
         syncChanged: opts.syncChanged,
       }),
     plan: () => opts.plan,
@@ -116,7 +117,7 @@ export async function configuredHostAnswers(
   const layout = layoutFor(host);
   return {
     [`user:${host.app_user}`]: { out: `${host.app_user}:x:1001:1001::/home/app:/bin/bash\n` },
-    "core:dirs": { out: appDirs(layout).map((d) => `${d}\n`).join("") },
+    "core:dirs": { out: [...rootDirs(layout), ...appDirs(layout)].map((d) => `${d}\n`).join("") },
     "packages": { out: plan.packages.map((p) => `${p} installed\n`).join("") },
     "nginx": {
       out: `link=${layout.nginxSitePath}\nActiveState=active\nUnitFileState=enabled\nacme=1\n`,

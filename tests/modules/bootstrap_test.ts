@@ -15,6 +15,7 @@ import { sshdHardening, sudoersRule } from "../../templates/bootstrap.ts";
 import { main } from "../../cli.ts";
 import {
   collectingUi,
+  factsAnswer,
   factsStdout,
   isFactsCommand,
   type LoadedProject,
@@ -73,7 +74,7 @@ async function runSteps(
       deployerFails ? { code: 255, stderr: "Permission denied (publickey)." } : undefined,
   });
   const stdout = factsStdout(facts);
-  const respond: Responder = (cmd) => isFactsCommand(cmd) ? { stdout } : undefined;
+  const respond: Responder = (cmd) => isFactsCommand(cmd) ? factsAnswer(cmd, stdout) : undefined;
   const [result] = await runOnHosts({
     ui,
     project: loaded.project,

@@ -13,6 +13,7 @@ import type { Secret } from "../../lib/secret.ts";
 import { configurePlan } from "../helpers/plans.ts";
 import {
   collectingUi,
+  factsAnswer,
   factsStdout,
   isFactsCommand,
   type LoadedProject,
@@ -57,7 +58,7 @@ export async function runRecordedWithSecrets(opts: {
       exec = new RecordingExecutor({
         host: h.name,
         sshUser: h.ssh_user,
-        respond: (cmd) => isFactsCommand(cmd) ? { stdout: facts } : opts.respond?.(cmd),
+        respond: (cmd) => isFactsCommand(cmd) ? factsAnswer(cmd, facts) : opts.respond?.(cmd),
       }),
     plan: () => opts.plan,
     appEnv: () => opts.appEnv ?? new Map(),

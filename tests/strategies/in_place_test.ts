@@ -74,14 +74,16 @@ async function deploy(
 
 const FACTS = "sudo -n -H -- sh -c 'exec 2>/dev/null…' sh";
 const MIGRATE =
-  "sudo -n -H -u app -- env -C /home/app/apps/hello/code /home/app/apps/hello/bin/run " +
+  "sudo -n -H -u app -- env -C /home/app/apps/hello/code /etc/djaploy/apps/hello/run " +
   "/home/app/apps/hello/venv/bin/python manage.py shell -c 'from django.conf import settings…'";
 const RESTART = "sudo -n -H -- systemctl restart hello";
 const HEALTH =
   "python3 -c 'import socket, sys, time…' /run/hello/hello.sock /healthz/ localhost 200 100 0.1";
-const RECORD = `sudo -n -H -u app -- sh -c 'umask 022; cat > "$1.new" && mv -f "$1.new" "$1" && ` +
+// Root's record, in root's folder: the app user can neither forge nor redirect it.
+const RECORD =
+  `sudo -n -H -- sh -c 'umask 022; mkdir -p "\${1%/*}" && cat > "$1.new" && mv -f "$1.new" "$1" && ` +
   `if [ -n "$3" ]; then printf "%s\\n" "$3" > "$2.new" && mv -f "$2.new" "$2"; fi' sh ` +
-  "/home/app/apps/hello/.djaploy/state.json /home/app/apps/hello/.djaploy/active-slot '' < [stdin]";
+  "/var/lib/djaploy/apps/hello/state.json /var/lib/djaploy/apps/hello/active-slot '' < [stdin]";
 
 const rsyncLine = (f: Fixture) =>
   `rsync --delete ${f.release.artifactDir}/ -> /home/app/apps/hello/code/ (as app)`;
