@@ -121,15 +121,22 @@ async function forgedState(project: TestProject, host: TestHost): Promise<string
   return JSON.stringify(state);
 }
 
-async function setStrategyAndText(project: TestProject, strategy: string, text: string) {
+async function setStrategyAndText(
+  project: TestProject,
+  strategy: string,
+  text: string,
+  opts: { env?: boolean } = {},
+) {
   const path = `${project.infraDir}/djaploy.toml`;
   let toml = await Deno.readTextFile(path);
   toml = toml.replace(/^deployment_strategy = ".*"$/m, `deployment_strategy = "${strategy}"`);
   // A changed [env] value: the env file must be written again, through any planted link.
-  toml = toml.replace(/^HOSTILE_ROUND = ".*"\n/m, "").replace(
-    /^\[env\]\n/m,
-    `[env]\nHOSTILE_ROUND = "${strategy}-${text.length}"\n`,
-  );
+  if (opts.env !== false) {
+    toml = toml.replace(/^HOSTILE_ROUND = ".*"\n/m, "").replace(
+      /^\[env\]\n/m,
+      `[env]\nHOSTILE_ROUND = "${strategy}-${text.length}"\n`,
+    );
+  }
   await project.write("infra/djaploy.toml", toml);
   await project.write("pages/message.txt", `${text}\n`);
   await project.commit(`${strategy}: ${text}`);
@@ -167,38 +174,57 @@ e2eTest("a hostile app user cannot make root write, chown or start what it names
       assert.notEqual(r.code, 0, `the app user could change ${path}`);
     }
 
-    // in_place: configure and deploy rewrite the env file, through whatever was planted.
-    await attack(host, plantLinks());
-    await setStrategyAndText(project, "in_place", "Round one");
+    // Every check below is recorded and the run goes on, so that one run
+    // names each planted case that got through.
+    const problems: string[] = [];
+    const check = (good: boolean, problem: string) => good || problems.push(problem);
+    const run = async (args: string[], what: string) => {
+      const r = await djaploy(project, args);
+      check(r.code === 0, `${what} failed (exit ${r.code}): ${r.output.slice(-600)}`);
+      return r;
+    };
+    const page = async (text: string, when: string) => {
+      const got = await pageMessage(host).catch((e) => String(e));
+      check(got === text, `${when}: the page says ${JSON.stringify(got)}, not ${text}`);
+    };
+
+    // A state.json (in the record's old place) claiming the new commit is
+    // live already, with forged markers: the deploy must still happen.
+    await setStrategyAndText(project, "in_place", "Round zero", { env: false });
     await attack(
       host,
       `printf '%s' ${q(await forgedState(project, host))} > ${APP}/.djaploy/state.json`,
     );
-    ok(await djaploy(project, ["configure", "--env", "test"]), "configure under attack");
-    const first = await djaploy(project, ["deploy", "--env", "test"]);
-    ok(first, "in_place deploy under attack");
-    assert.doesNotMatch(first.output, /already live/, "a forged state.json decided the deploy");
-    assert.equal(await pageMessage(host), "Round one", "the forged state changed no decision");
+    const forged = await run(["deploy", "--env", "test"], "in_place deploy with a forged state");
+    check(!/already live/.test(forged.output), "a forged state.json made the deploy skip");
+    await page("Round zero", "after the deploy with a forged state.json");
+
+    // in_place: configure and deploy rewrite the env file, through whatever was planted.
+    await attack(host, plantLinks());
+    await setStrategyAndText(project, "in_place", "Round one");
+    await run(["configure", "--env", "test"], "configure under attack");
+    await run(["deploy", "--env", "test"], "in_place deploy under attack");
+    await page("Round one", "after the in_place deploy");
 
     // zero_downtime, then bluegreen with activate and rollback.
     await attack(host, plantLinks());
     await setStrategyAndText(project, "zero_downtime", "Round two");
-    ok(await djaploy(project, ["deploy", "--env", "test"]), "zero_downtime deploy under attack");
-    assert.equal(await pageMessage(host), "Round two");
+    await run(["deploy", "--env", "test"], "zero_downtime deploy under attack");
+    await page("Round two", "after the zero_downtime deploy");
 
     await attack(host, plantLinks());
     await setStrategyAndText(project, "bluegreen", "Round three");
-    ok(await djaploy(project, ["deploy", "--env", "test"]), "bluegreen deploy under attack");
-    assert.equal(await pageMessage(host), "Round three");
+    await run(["deploy", "--env", "test"], "bluegreen deploy under attack");
+    await page("Round three", "after the first bluegreen deploy");
     await setStrategyAndText(project, "bluegreen", "Round four");
     await attack(host, plantLinks());
-    ok(await djaploy(project, ["deploy", "--env", "test"]), "bluegreen staging under attack");
+    await run(["deploy", "--env", "test"], "bluegreen staging under attack");
     await attack(host, plantLinks());
-    ok(await djaploy(project, ["activate", "--env", "test"]), "activate under attack");
-    assert.equal(await pageMessage(host), "Round four");
+    await run(["activate", "--env", "test"], "activate under attack");
+    await page("Round four", "after activate");
     await attack(host, plantLinks());
-    ok(await djaploy(project, ["rollback", "--env", "test"]), "rollback under attack");
-    assert.equal(await pageMessage(host), "Round three");
+    await run(["rollback", "--env", "test"], "rollback under attack");
+    await page("Round three", "after rollback");
 
     // The boot unit, run as at boot, after the attacker names its own unit as the live slot
     // (in the record's old place, and in root's if it could).
@@ -209,24 +235,21 @@ e2eTest("a hostile app user cannot make root write, chown or start what it names
     );
     await rootRun(host, "systemctl restart hello-slots.service || true");
     const mark = await host.ssh(`sudo -n test -e ${CANARY_MARK}`);
-    assert.notEqual(mark.code, 0, "the boot unit started a unit the app user named");
-    assert.equal(
-      (await host.ssh("systemctl is-active hello-blue.service hello-green.service")).stdout
-        .includes("active"),
-      true,
-      "a slot still serves",
-    );
-    assert.equal(await pageMessage(host), "Round three");
+    check(mark.code !== 0, "the boot unit started a unit the app user named in active-slot");
+    await page("Round three", "after the boot unit ran");
 
     // Nothing root-owned changed but what djaploy writes, and nothing became the app user's.
     for (const canary of CANARIES) {
-      assert.equal(
-        await rootRun(host, `stat -c '%U:%G %a' ${canary}; cat ${canary}`),
-        `root:root 600\n${CANARY_TEXT}`,
-        `${canary} was written or chowned through a planted link`,
+      const got = await rootRun(host, `stat -c '%U:%G %a' ${canary}; cat ${canary}`);
+      check(
+        got === `root:root 600\n${CANARY_TEXT}`,
+        `${canary} was written or chowned through a planted link: ${JSON.stringify(got)}`,
       );
     }
-    assert.deepEqual(unexpectedChanges(before, await snapshot(host)), []);
-    assert.equal(await appOwnedOutside(host), ownedBefore, "paths outside the app's became app's");
+    const changes = unexpectedChanges(before, await snapshot(host));
+    check(changes.length === 0, `root's files changed:\n  ${changes.join("\n  ")}`);
+    const ownedAfter = await appOwnedOutside(host);
+    check(ownedAfter === ownedBefore, `paths outside the app's became app's:\n${ownedAfter}`);
+    assert.deepEqual(problems, []);
   });
 });
