@@ -3,6 +3,7 @@
  * returns it (possibly normalized) or throws `Invalid` with what was wrong;
  * the loader adds the file, line and key path.
  */
+import { shown } from "../errors.ts";
 
 /** One step of a key path: a key or an array index. */
 export type PathSegment = string | number;
@@ -39,7 +40,7 @@ export function isTable(value: unknown): value is Record<string, unknown> {
 /** How a found value is shown after "got": strings quoted, tables and long arrays by kind. */
 export function describe(value: unknown): string {
   if (typeof value === "string") {
-    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+    return shown(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   }
   if (value instanceof Date) return `a date (${value.toISOString()})`;
   if (Array.isArray(value)) {
