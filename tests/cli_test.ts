@@ -338,3 +338,24 @@ for (const c of BAD_FLAGS) {
     assert.equal(r.err.split("\n")[0], c.err);
   });
 }
+
+Deno.test("cli: an unexpected error prints one masked line and no stack; --verbose adds the masked stack", async () => {
+  const { reportUnexpected } = await import("../cli.ts");
+  const { Ui } = await import("../lib/ui.ts");
+  for (const verbosity of ["normal", "verbose"] as const) {
+    const err: string[] = [];
+    const ui = new Ui({ verbosity, color: false, write: () => {}, writeErr: (t) => err.push(t) });
+    ui.addSecret("hunter2-secret");
+    const bug = new TypeError("cannot read hunter2-secret of undefined");
+    assert.equal(reportUnexpected(ui, bug), 1);
+    const text = err.join("");
+    assert.ok(!text.includes("hunter2-secret"), text);
+    assert.match(text, /^error: djaploy failed unexpectedly: TypeError: cannot read \[REDACTED\]/);
+    if (verbosity === "normal") {
+      assert.doesNotMatch(text, /\n\s+at /, "no stack without --verbose");
+      assert.match(text, /hint: This is a bug in djaploy/);
+    } else {
+      assert.match(text, /\n\s+at /, "--verbose shows the stack");
+    }
+  }
+});
