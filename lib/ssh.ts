@@ -378,5 +378,14 @@ function connectError(c: HostConfig, code: number, stderr: string): UserError {
     });
   }
   const reason = stderr.trim().split("\n").filter(Boolean).pop() ?? `ssh exited with ${code}`;
-  return new UserError(`Cannot connect to ${c.name} (${where}): ${reason.replace(/^ssh: /, "")}`);
+  const jump = (c.ssh_options ?? []).find(isProxyJump)?.slice("ProxyJump=".length);
+  return new UserError(
+    `Cannot connect to ${c.name} (${where}): ${reason.replace(/^ssh: /, "")}`,
+    jump && jump !== "none"
+      ? {
+        hint: `The connection goes through the jump host ${jump}: it must answer and accept ` +
+          "the same key (ssh_key), and its host key is checked against the same known_hosts_file.",
+      }
+      : undefined,
+  );
 }

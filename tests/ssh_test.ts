@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { rsyncArgs, rsyncDestination, rsyncRsh, SshExecutor } from "../lib/ssh.ts";
 import { Limiter } from "../lib/limiter.ts";
+import { UserError } from "../lib/errors.ts";
 import { render } from "../lib/shell.ts";
 import type { HostConfig } from "../lib/config/types.ts";
 import { loadTestProject, withTempDir } from "./helpers/fixtures.ts";
@@ -151,4 +152,25 @@ Deno.test("rsyncArgs: the remote shell is passed as given", () => {
   const rsh = rsyncRsh(["ssh", "-o", "SetEnv=A='b c'"]);
   assert.equal(rsh, "ssh -o 'SetEnv=A=''b c'''");
   assert.deepEqual(rsyncArgs({ source: "/a", dest: "/b" }, rsh).slice(3, 5), ["-e", rsh]);
+});
+
+Deno.test("ssh: a jump host that does not answer is named in the error's hint", async () => {
+  await withTempDir(async (dir) => {
+    const { host } = await loadTestProject(
+      dir,
+      'project_name = "hello"\nknown_hosts_file = "known_hosts"\n' +
+        'ssh_options = ["ProxyJump=deploy@127.0.0.1:1"]\n',
+    );
+    const exec = executor(host, dir);
+    try {
+      await assert.rejects(() => exec.connect(), (e: UserError) => {
+        assert.ok(e instanceof UserError);
+        assert.match(e.message, /^Cannot connect to web1 \(deploy@10\.0\.0\.1\)/);
+        assert.match(e.hint ?? "", /goes through the jump host deploy@127\.0\.0\.1:1/);
+        return true;
+      });
+    } finally {
+      await exec.close();
+    }
+  });
 });
