@@ -359,3 +359,16 @@ Deno.test("cli: an unexpected error prints one masked line and no stack; --verbo
     }
   }
 });
+
+Deno.test("cli: a NUL byte in a config file exits 2 with file and line, no stack", async () => {
+  await withTempDir(async (dir) => {
+    await writeFiles(dir, {
+      "infra/djaploy.toml": 'project_name = "hello"\n[env]\nA = "x\0y"\n',
+      "infra/inventory/test.toml": '[[hosts]]\nname = "web1"\nssh_hostname = "10.0.0.1"\n',
+    });
+    const r = await run(["verify", "--config", join(dir, "infra/djaploy.toml"), "--env", "test"]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^error: .*djaploy\.toml:3: Invalid TOML document: control characters/);
+    assert.doesNotMatch(r.err, /\n\s+at /);
+  });
+});

@@ -719,6 +719,11 @@ const BAD: BadCase[] = [
     files: proj('project_name = "hello"', '"x\\u0001" = 1'),
     message: 'infra/djaploy.toml:2: unknown key "x\\u0001"',
   },
+  {
+    name: "a NUL in a module path",
+    files: proj('project_name = "hello"', 'modules = ["core", "./infra/a\\u0000.ts"]'),
+    message: "infra/djaploy.toml:2: modules[1]: " + NO_CONTROL + 'got "./infra/a\\u0000.ts"',
+  },
 ];
 
 for (const c of BAD) {
