@@ -56,7 +56,6 @@ export const SAFE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 export const SERVICE_NAME = /^[a-z][a-z0-9_@.-]{0,62}$/;
 export const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:%-]*$/;
 
 /**
  * ssh options djaploy sets itself (its multiplexing, prompts and host-key
@@ -228,6 +227,23 @@ const serverNames = refine(string(), (s) => {
 
 const SSH_LABEL = "[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?";
 const SSH_NAME = new RegExp(`^${SSH_LABEL}(?:\\.${SSH_LABEL})*\\.?$`);
+
+/** health_check.host, the probe's Host header: a DNS name, an IPv4 or [IPv6] address, and a port. */
+function healthHost(value: unknown): string {
+  const s = string()(value);
+  const m = s.match(/^(.*?)(?::(\d{1,5}))?$/)!;
+  const name = m[1];
+  const ok = (name.length <= 253 && new RegExp(`^${LABEL}(?:\\.${LABEL})*\\.?$`).test(name)) ||
+    isIP(name) === 4 ||
+    (name.startsWith("[") && name.endsWith("]") && isIP(name.slice(1, -1)) === 6);
+  if (!ok || (m[2] !== undefined && Number(m[2]) > 65535)) {
+    throw new Invalid(
+      "must be a Host header: a DNS name (www.example.com), an IPv4 address or an IPv6 address " +
+        `in brackets, optionally with :port: got ${describe(s)}`,
+    );
+  }
+  return s;
+}
 
 /** ssh_hostname: a DNS name, an IPv4 address or an IPv6 address (bare, with an optional %zone). */
 function sshHostname(value: unknown): string {
@@ -543,7 +559,7 @@ export const SECTIONS: readonly SectionSpec[] = [
       },
       host: {
         type: "string",
-        parse: matching(HOST_NAME),
+        parse: healthHost,
         derive: (r) => defaultHealthHost(String((r.nginx as Record<string, unknown>).server_name)),
         defaultText:
           'the first name in nginx.server_name that is not `_` or a wildcard, else `"localhost"`',

@@ -724,6 +724,13 @@ const BAD: BadCase[] = [
     files: proj('project_name = "hello"', 'modules = ["core", "./infra/a\\u0000.ts"]'),
     message: "infra/djaploy.toml:2: modules[1]: " + NO_CONTROL + 'got "./infra/a\\u0000.ts"',
   },
+  {
+    name: "a health check Host header that is not a host",
+    files: proj('project_name = "hello"', "[health_check]", 'host = "example.com/evil"'),
+    message: "infra/djaploy.toml:3: health_check.host: must be a Host header: a DNS name " +
+      "(www.example.com), an IPv4 address or an IPv6 address in brackets, optionally with " +
+      ':port: got "example.com/evil"',
+  },
 ];
 
 for (const c of BAD) {
@@ -1188,4 +1195,39 @@ Deno.test("environment: works with a ProjectConfig built by hand (settings are r
       assert.equal(env.hosts[0].ssh_user, "ubuntu");
     },
   );
+});
+
+Deno.test("host: the grammars accept what real configs hold", async () => {
+  const hosts = await loadHosts({
+    "infra/djaploy.toml": lines(
+      'project_name = "hello"',
+      "[nginx]",
+      "server_name = '_ example.com *.example.com .example.org www.example.* " +
+        "~^app[0-9]+[.]example[.]net$'",
+    ),
+    "infra/inventory/production.toml": lines(
+      ...["[[hosts]]", 'name = "web1"', 'ssh_hostname = "2001:db8::1"'],
+      ...["[hosts.health_check]", 'host = "[2001:db8::1]:8080"'],
+      ...["[[hosts]]", 'name = "web2"', 'ssh_hostname = "fe80::1%eth0"'],
+      ...["[hosts.health_check]", 'host = "localhost:8000"'],
+      ...["[[hosts]]", 'name = "web3"', 'ssh_hostname = "my_server"'],
+      ...["[[hosts]]", 'name = "web4"', 'ssh_hostname = "web4.example.com."'],
+      'ssh_options = ["ProxyJump=ops@bastion.example.com:2222,ssh://[2001:db8::9]:22"]',
+    ),
+  });
+  assert.deepEqual(hosts.map((h) => h.ssh_hostname), [
+    "2001:db8::1",
+    "fe80::1%eth0",
+    "my_server",
+    "web4.example.com.",
+  ]);
+  assert.deepEqual(hosts.map((h) => h.health_check.host), [
+    "[2001:db8::1]:8080",
+    "localhost:8000",
+    "example.com",
+    "example.com",
+  ]);
+  assert.deepEqual(hosts[3].ssh_options, [
+    "ProxyJump=ops@bastion.example.com:2222,ssh://[2001:db8::9]:22",
+  ]);
 });
