@@ -21,6 +21,8 @@ export interface ArtifactRequest {
   readonly cacheDir: string;
   readonly appName: string;
   readonly now?: Date;
+  /** Remove all but the newest artifacts after building (default true; a dry run removes none). */
+  readonly prune?: boolean;
 }
 
 export type Artifact = ReleaseInfo;
@@ -172,7 +174,7 @@ export async function buildArtifact(req: ArtifactRequest): Promise<Artifact> {
     await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
   }
   const built = await Deno.realPath(byTree);
-  await pruneArtifacts(artifacts, 5);
+  if (req.prune !== false) await pruneArtifacts(artifacts, 5);
   return { name, artifactDir: built, commit, ref, tree };
 }
 

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { COMMANDS, main } from "../cli.ts";
 import { VERSION } from "../lib/version.ts";
+import { cacheDir } from "../lib/cache.ts";
+import type { ProjectConfig } from "../lib/config/types.ts";
 import { withTempDir, writeFiles } from "./helpers/fixtures.ts";
 
 interface Run {
@@ -288,8 +290,28 @@ Deno.test("cli: deploy --dry-run lists [prepare] commands and runs none", async 
   await withTrappedProject(
     { "infra/djaploy.toml": 'project_name = "hello"\n[prepare]\ncommands = ["touch prepared"]\n' },
     async (config, dir) => {
-      const r = await run(["deploy", "--config", config, "--env", "test", "--dry-run"]);
+      // Older artifacts in the cache: a real run would prune all but five.
+      const saved = Deno.env.get("DJAPLOY_CACHE_DIR");
+      Deno.env.set("DJAPLOY_CACHE_DIR", join(dir, "cache"));
+      const artifacts = join(
+        cacheDir({ project_name: "hello", repo_dir: dir } as ProjectConfig),
+        "artifacts",
+      );
+      const old = Array.from({ length: 7 }, (_, i) => `hello-old-${i}`);
+      for (const name of old) await Deno.mkdir(join(artifacts, name), { recursive: true });
+      let r;
+      try {
+        r = await run(["deploy", "--config", config, "--env", "test", "--dry-run"]);
+      } finally {
+        if (saved === undefined) Deno.env.delete("DJAPLOY_CACHE_DIR");
+        else Deno.env.set("DJAPLOY_CACHE_DIR", saved);
+      }
       assert.match(r.out, /^prepare: would run: touch prepared$/m);
+      assert.match(r.out, /^artifact \S+ \(main [0-9a-f]{7}\) ready/m, r.out + r.err);
+      for (const name of old) {
+        const kept = await Deno.stat(join(artifacts, name)).then(() => true, () => false);
+        assert.ok(kept, `a dry run pruned the cached artifact ${name}`);
+      }
       const ran = await Deno.stat(join(dir, "prepared")).then(() => true, () => false);
       assert.equal(ran, false, "a dry run ran a [prepare] command on this machine");
     },

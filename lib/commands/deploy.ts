@@ -126,6 +126,7 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
           projectDir: s.project.repo_dir,
           cacheDir: cacheDir(s.project),
           appName: s.project.project_name,
+          prune: !s.dryRun,
         }));
       ui.line(
         `artifact ${release.name} (${release.ref} ${release.commit.slice(0, 7)}) ready  ${
