@@ -286,6 +286,7 @@ const isProxyJump = (option: string) => /^proxyjump=/i.test(option);
 /** What every connection of a host gets, the jump host's included: all but user, port and jump. */
 function connectionOptions(c: HostConfig): string[] {
   const args = [
+    // First: for each option, ssh takes the first value it is given (ConnectTimeout=30 wins).
     ...(c.ssh_options ?? []).filter((o) => !isProxyJump(o)).flatMap((o) => ["-o", o]),
     "-o",
     "BatchMode=yes",
@@ -333,7 +334,7 @@ function parseHop(hop: string): { user?: string; host: string; port?: string } {
   return { user: m[1], host: m[2].replace(/^\[(.*)\]$/, "$1"), port: m[3] };
 }
 
-/** rsync's `-e`: rsync splits it itself, with its own quoting (see quote's "rsync" dialect). */
+/** rsync's `-e`: rsync splits it itself, with its own quoting (lib/shell.ts, "rsync" dialect). */
 export function rsyncRsh(argv: readonly string[]): string {
   return render(argv, "rsync");
 }
