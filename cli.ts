@@ -147,8 +147,27 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       if (err.hint) ui.error(`hint: ${err.hint}`);
       return err.exitCode;
     }
-    throw err;
+    return reportUnexpected(ui, err);
   }
+}
+
+/**
+ * An error djaploy did not expect (a bug): one line through the secret mask,
+ * and the stack only with --verbose (masked too). Whatever the input, no
+ * stack trace reaches the user unasked.
+ */
+export function reportUnexpected(ui: Ui, err: unknown): number {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  ui.error(`error: djaploy failed unexpectedly: ${text}`);
+  if (ui.verbosity === "verbose" && err instanceof Error && err.stack) {
+    ui.error(err.stack);
+  } else {
+    ui.error(
+      "hint: This is a bug in djaploy. Run the command again with --verbose to see where it " +
+        "happened, and report it.",
+    );
+  }
+  return 1;
 }
 
 if (import.meta.main) {

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { runProcess } from "./process.ts";
 import { UsageError, UserError } from "./errors.ts";
+import { editDistance } from "./cli_args.ts";
 import type { ReleaseInfo } from "./module.ts";
 
 export type ArtifactMode = "latest" | "local" | "release";
@@ -20,6 +21,8 @@ export interface ArtifactRequest {
   readonly cacheDir: string;
   readonly appName: string;
   readonly now?: Date;
+  /** Remove all but the newest artifacts after building (default true; a dry run removes none). */
+  readonly prune?: boolean;
 }
 
 export type Artifact = ReleaseInfo;
@@ -56,16 +59,7 @@ async function resolve(req: ArtifactRequest, top: string, prefix: string): Promi
   ) => (prefix ? `${treeish}:${prefix.replace(/\/$/, "")}` : `${treeish}^{tree}`);
   if (req.mode === "release") {
     const tag = req.tag!;
-    const commit = await tryGit(top, ["rev-parse", "--verify", "-q", `refs/tags/${tag}^{commit}`]);
-    if (!commit) {
-      const tags =
-        (await tryGit(top, ["tag", "--sort=-creatordate"]))?.split("\n").filter(Boolean) ?? [];
-      throw new UsageError(`Unknown tag for --release: "${tag}" does not exist in ${top}`, {
-        hint: tags.length
-          ? `Recent tags: ${tags.slice(0, 5).join(", ")}`
-          : "The repository has no tags.",
-      });
-    }
+    const commit = await releaseCommit(top, tag);
     return { commit, ref: tag, tree: await git(top, ["rev-parse", sub(commit)]) };
   }
   const head = await tryGit(top, ["rev-parse", "--verify", "-q", "HEAD^{commit}"]);
@@ -95,15 +89,51 @@ async function resolve(req: ArtifactRequest, top: string, prefix: string): Promi
   }
 }
 
+/**
+ * The commit of tag `tag` in the repository holding `dir`. An unknown tag is a
+ * usage error naming the tag and the closest tags there are, so `deploy
+ * --release` can fail before it connects to any host or takes any lock.
+ */
+export async function releaseCommit(dir: string, tag: string): Promise<string> {
+  const where = await tryGit(dir, ["rev-parse", "--show-toplevel"]);
+  if (where === undefined) throw notInGit(dir);
+  const commit = await tryGit(dir, ["rev-parse", "--verify", "-q", `refs/tags/${tag}^{commit}`]);
+  if (commit) return commit;
+  const tags = (await tryGit(dir, ["tag", "--sort=-creatordate"]))?.split("\n").filter(Boolean) ??
+    [];
+  const close = closeTags(tag, tags);
+  throw new UsageError(
+    `Unknown tag for --release: ${JSON.stringify(tag)} does not exist in ${where}` +
+      (close.length ? `: close tags: ${close.join(", ")}` : ""),
+    {
+      hint: tags.length === 0
+        ? "The repository has no tags."
+        : `Recent tags: ${tags.slice(0, 5).join(", ")}`,
+    },
+  );
+}
+
+function notInGit(dir: string): UserError {
+  return new UserError(`Put the project under git: ${dir} is not in a git repository`, {
+    hint: "djaploy builds what it deploys from git (git init && git add -A && git commit).",
+  });
+}
+
+/** Tags within a few edits of `tag` (a typo), or sharing its prefix, closest first. */
+export function closeTags(tag: string, tags: readonly string[], max = 5): string[] {
+  const scored = tags.map((t) => ({ t, d: editDistance(t, tag) }))
+    .filter(({ t, d }) => d <= Math.max(2, Math.floor(tag.length / 3)) || t.startsWith(tag));
+  scored.sort((a, b) => a.d - b.d || a.t.localeCompare(b.t));
+  return scored.slice(0, max).map(({ t }) => t);
+}
+
 /** Builds (or reuses) the artifact for a request. */
 export async function buildArtifact(req: ArtifactRequest): Promise<Artifact> {
   const inside = await runProcess("git", ["rev-parse", "--show-toplevel", "--show-prefix"], {
     cwd: req.projectDir,
   }).catch(() => undefined);
   if (!inside || inside.code !== 0) {
-    throw new UserError(`Put the project under git: ${req.projectDir} is not in a git repository`, {
-      hint: "djaploy builds what it deploys from git (git init && git add -A && git commit).",
-    });
+    throw notInGit(req.projectDir);
   }
   const [top, prefix = ""] = inside.stdout.split("\n");
   const { commit, ref, tree } = await resolve(req, top, prefix.trim());
@@ -144,7 +174,7 @@ export async function buildArtifact(req: ArtifactRequest): Promise<Artifact> {
     await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
   }
   const built = await Deno.realPath(byTree);
-  await pruneArtifacts(artifacts, 5);
+  if (req.prune !== false) await pruneArtifacts(artifacts, 5);
   return { name, artifactDir: built, commit, ref, tree };
 }
 

@@ -3,7 +3,7 @@
  * produce the help text). Unknown flags and missing values are usage errors
  * that say what is allowed.
  */
-import { UsageError } from "./errors.ts";
+import { shown, UsageError } from "./errors.ts";
 
 export interface FlagDef {
   readonly name: string;
@@ -31,11 +31,41 @@ export interface Parsed {
   readonly rest: string[];
 }
 
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/**
+ * The names in a `--hosts A,B` (or `--host A`) value. Given but naming no host
+ * (`--hosts=`, `--hosts ,`, `--hosts " "`) is a usage error: an unset shell
+ * variable must not select every host, or none.
+ */
+export function hostList(value: string, flag = "hosts"): string[] {
+  const names = value.split(",").map((h) => h.trim());
+  if (names.every((n) => n === "")) {
+    throw new UsageError(`--${flag} names no host: got ${JSON.stringify(value)}`, {
+      hint: `Give host names separated by commas (--${flag} web1,web2), or leave --${flag} out ` +
+        "for every host of the environment.",
+    });
+  }
+  const empty = names.indexOf("");
+  if (empty !== -1) {
+    throw new UsageError(
+      `--${flag} has an empty name at position ${empty + 1}: got ${JSON.stringify(value)}`,
+      { hint: `Give host names separated by single commas (--${flag} web1,web2).` },
+    );
+  }
+  return names;
+}
+
 export function parseArgs(argv: readonly string[], def: CommandDef): Parsed {
   const flags: Flags = {};
   const positional: string[] = [];
   const byName = new Map(def.flags.map((f) => [f.name, f]));
   const byShort = new Map(def.flags.filter((f) => f.short).map((f) => [f.short!, f]));
+  const nul = argv.find((a) => a.includes("\0"));
+  if (nul !== undefined) {
+    throw new UsageError(`Arguments must not contain a NUL byte: got ${shown(nul)}`);
+  }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") return { flags, positional, rest: argv.slice(i + 1) };
@@ -65,6 +95,13 @@ export function parseArgs(argv: readonly string[], def: CommandDef): Parsed {
       value === undefined || (inline === undefined && value.startsWith("-") && value.length > 1)
     ) {
       throw new UsageError(`--${flag.name} needs a value: ${flag.valueName ?? flag.type}`);
+    }
+    if (CONTROL.test(value)) {
+      throw new UsageError(
+        `--${flag.name} must not contain control characters (newline, NUL, ...): got ${
+          shown(value)
+        }`,
+      );
     }
     if (flag.type === "number") {
       const n = Number(value);

@@ -79,3 +79,8 @@ export function lastLines(text: string, n: number): string {
 function indent(text: string): string {
   return text.split("\n").map((l) => `  | ${l}`).join("\n");
 }
+
+/** A found value as shown in a message: JSON-quoted, control characters (DEL included) escaped. */
+export function shown(value: string): string {
+  return JSON.stringify(value).replaceAll("\x7f", "\\u007f");
+}

@@ -253,6 +253,11 @@ export function releasePipeline(s: Session, opts: PipelineOptions): ReleasePipel
     },
 
     async finish(results) {
+      if (results.length === 0) {
+        // Nothing was deployed: nothing to tag, push or announce.
+        ui.warn("no host ran: no tag, no push, no notification");
+        return;
+      }
       const ok = results.every((r) => r.ok);
       if (s.dryRun) {
         const would = [

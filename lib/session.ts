@@ -15,7 +15,7 @@ import { RecordingExecutor } from "./recording_executor.ts";
 import { secretRefsOf, SecretResolver } from "./resolve_secrets.ts";
 import { SshExecutor } from "./ssh.ts";
 import type { Ui } from "./ui.ts";
-import type { Flags } from "./cli_args.ts";
+import { type Flags, hostList } from "./cli_args.ts";
 import { join } from "./paths.ts";
 import type { Secret } from "./secret.ts";
 
@@ -56,7 +56,7 @@ export async function openSession(ui: Ui, flags: Flags, command: string): Promis
   const envName = requireEnv(flags, command);
   const hostsFlag = flags.hosts as string | undefined;
   const env = await loadEnvironment(project, envName, {
-    hosts: hostsFlag ? hostsFlag.split(",").map((h) => h.trim()).filter(Boolean) : undefined,
+    hosts: hostsFlag === undefined ? undefined : hostList(hostsFlag),
   });
   const files = await listDeployFiles(project.infra_dir, env.name);
   for (const host of env.hosts) checkDeployFilesPlaces(files, host);

@@ -31,7 +31,7 @@ import { checkResult, newStats, parseBytesSent, parseItemized } from "./executor
 import { ProgramNotFoundError, runProcess, startProcess } from "./process.ts";
 import type { RemoteCommand } from "./remote_command.ts";
 import { toShell } from "./remote_command.ts";
-import { render } from "./shell.ts";
+import { quote, render } from "./shell.ts";
 import type { Limiter } from "./limiter.ts";
 import { join } from "node:path";
 
@@ -74,29 +74,7 @@ export class SshExecutor implements Executor {
 
   /** Options for every ssh invocation of this host (also rsync's -e). */
   baseArgs(): string[] {
-    const c = this.#config;
-    const args = [
-      // First: for each option, ssh takes the first value it is given (ConnectTimeout=30 wins).
-      ...(c.ssh_options ?? []).flatMap((option) => ["-o", option]),
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      `StrictHostKeyChecking=${c.strict_host_key_checking ? "yes" : "accept-new"}`,
-      "-o",
-      "ConnectTimeout=10",
-      "-o",
-      "ServerAliveInterval=15",
-      "-o",
-      "ServerAliveCountMax=3",
-      "-o",
-      `ControlPath=${this.#controlPath}`,
-      "-l",
-      c.ssh_user,
-    ];
-    if (c.known_hosts_file) args.push("-o", `UserKnownHostsFile=${c.known_hosts_file}`);
-    if (c.ssh_port) args.push("-p", String(c.ssh_port));
-    if (c.ssh_key) args.push("-i", c.ssh_key, "-o", "IdentitiesOnly=yes");
-    return args;
+    return [...sshPolicyArgs(this.#config), "-o", `ControlPath=${this.#controlPath}`];
   }
 
   /** Starts the master once; every caller shares its outcome, a failure included. */
@@ -204,10 +182,10 @@ export class SshExecutor implements Executor {
     try {
       await this.#checkMaster();
       this.stats.syncs++;
-      const args = rsyncArgs(opts, render(["ssh", ...this.baseArgs(), "-o", "ControlMaster=no"]));
+      const args = rsyncArgs(opts, rsyncRsh(["ssh", ...this.baseArgs(), "-o", "ControlMaster=no"]));
       args.push(
         `${opts.source.replace(/\/+$/, "")}/`,
-        `${this.#config.ssh_hostname}:${opts.dest}/`,
+        rsyncDestination(this.#config.ssh_hostname, `${opts.dest}/`),
       );
       let result;
       try {
@@ -286,6 +264,86 @@ export class SshExecutor implements Executor {
   }
 }
 
+/**
+ * The ssh options for a host, without the control socket: user options first
+ * (ssh takes the first value of each option), then djaploy's own. A
+ * `ProxyJump` option becomes a ProxyCommand that runs ssh with these same
+ * options (key, known_hosts, host-key policy, BatchMode): ssh's own ProxyJump
+ * passes none of them to the jump connection.
+ */
+export function sshPolicyArgs(c: HostConfig): string[] {
+  const jump = (c.ssh_options ?? []).find(isProxyJump)?.slice("ProxyJump=".length);
+  const args = jump === undefined || jump === "none"
+    ? []
+    : ["-o", `ProxyCommand=${proxyCommand(c, jump.split(","))}`];
+  args.push(...connectionOptions(c), "-l", c.ssh_user);
+  if (c.ssh_port) args.push("-p", String(c.ssh_port));
+  return args;
+}
+
+const isProxyJump = (option: string) => /^proxyjump=/i.test(option);
+
+/** What every connection of a host gets, the jump host's included: all but user, port and jump. */
+function connectionOptions(c: HostConfig): string[] {
+  const args = [
+    // First: for each option, ssh takes the first value it is given (ConnectTimeout=30 wins).
+    ...(c.ssh_options ?? []).filter((o) => !isProxyJump(o)).flatMap((o) => ["-o", o]),
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    `StrictHostKeyChecking=${c.strict_host_key_checking ? "yes" : "accept-new"}`,
+    "-o",
+    "ConnectTimeout=10",
+    "-o",
+    "ServerAliveInterval=15",
+    "-o",
+    "ServerAliveCountMax=3",
+    // The server never gets to use the keys in this machine's ssh-agent.
+    "-o",
+    "ForwardAgent=no",
+  ];
+  if (c.known_hosts_file) args.push("-o", `UserKnownHostsFile=${c.known_hosts_file}`);
+  if (c.ssh_key) args.push("-i", c.ssh_key, "-o", "IdentitiesOnly=yes");
+  return args;
+}
+
+/** A ProxyCommand that reaches `%h:%p` through `hops` (the last hop next to the host). */
+function proxyCommand(c: HostConfig, hops: readonly string[]): string {
+  const hop = parseHop(hops[hops.length - 1]);
+  const argv = [
+    "ssh",
+    ...connectionOptions(c),
+    "-o",
+    "ControlMaster=no",
+    "-o",
+    "ControlPath=none",
+    // The hop's own user and port come from the hop, or else from ~/.ssh/config.
+    ...(hop.user ? ["-l", hop.user] : []),
+    ...(hop.port ? ["-p", hop.port] : []),
+  ];
+  if (hops.length > 1) {
+    argv.push("-o", `ProxyCommand=${proxyCommand(c, hops.slice(0, -1))}`);
+  }
+  // ssh expands %-tokens in a ProxyCommand: what we write literally is escaped.
+  return `${render(argv).replaceAll("%", "%%")} -W ${quote("[%h]:%p")} ${quote(hop.host)}`;
+}
+
+function parseHop(hop: string): { user?: string; host: string; port?: string } {
+  const m = hop.replace(/^ssh:\/\//, "").match(/^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/);
+  if (!m) throw new UserError(`Fix ProxyJump: cannot read the hop ${JSON.stringify(hop)}`);
+  return { user: m[1], host: m[2].replace(/^\[(.*)\]$/, "$1"), port: m[3] };
+}
+
+/** rsync's `-e`: rsync splits it itself, with its own quoting (lib/shell.ts, "rsync" dialect). */
+export function rsyncRsh(argv: readonly string[]): string {
+  return render(argv, "rsync");
+}
+
+/** `host:path` for rsync; an IPv6 literal goes in brackets (`[::1]:path`). */
+export function rsyncDestination(hostname: string, path: string): string {
+  return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${path}`;
+}
+
 /** rsync's arguments for a sync, before source and destination. */
 export function rsyncArgs(opts: SyncOptions, rsh: string): string[] {
   // -c: compare contents, so a fresh artifact whose files carry new times
@@ -321,5 +379,14 @@ function connectError(c: HostConfig, code: number, stderr: string): UserError {
     });
   }
   const reason = stderr.trim().split("\n").filter(Boolean).pop() ?? `ssh exited with ${code}`;
-  return new UserError(`Cannot connect to ${c.name} (${where}): ${reason.replace(/^ssh: /, "")}`);
+  const jump = (c.ssh_options ?? []).find(isProxyJump)?.slice("ProxyJump=".length);
+  return new UserError(
+    `Cannot connect to ${c.name} (${where}): ${reason.replace(/^ssh: /, "")}`,
+    jump && jump !== "none"
+      ? {
+        hint: `The connection goes through the jump host ${jump}: it must answer and accept ` +
+          "the same key (ssh_key), and its host key is checked against the same known_hosts_file.",
+      }
+      : undefined,
+  );
 }

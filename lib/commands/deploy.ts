@@ -1,6 +1,6 @@
 /** `djaploy deploy`: build an artifact from git and roll it out with the host's strategy. */
 import type { CommandDef, Parsed } from "../cli_args.ts";
-import { openSession } from "../session.ts";
+import { loadConfig, openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
 import {
   COMMON_FLAGS,
@@ -14,7 +14,7 @@ import type { HostPlan } from "../runner.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { Session } from "../session.ts";
 import { UsageError, UserError } from "../errors.ts";
-import { type ArtifactMode, buildArtifact } from "../artifact.ts";
+import { type ArtifactMode, buildArtifact, releaseCommit } from "../artifact.ts";
 import { strategyFor } from "../strategies/registry.ts";
 import { layoutFor } from "../layout.ts";
 import { runProcess } from "../process.ts";
@@ -77,6 +77,10 @@ export function artifactMode(flags: Parsed["flags"]): { mode: ArtifactMode; tag?
 export async function deploy(ui: Ui, args: Parsed): Promise<number> {
   const { mode, tag } = artifactMode(args.flags);
   const bump = bumpFromFlags(args.flags);
+  if (mode === "release") {
+    // A mistyped tag fails here, before any secret, connection or lock.
+    await releaseCommit((await loadConfig(args.flags)).repo_dir, tag!);
+  }
   const s = await openSession(ui, args.flags, "deploy");
   try {
     for (const host of s.hosts) strategyFor(host);
@@ -107,7 +111,11 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
       if (!args.flags["skip-prepare"]) {
         await pipeline.stage(
           "prepare",
-          () => runPrepare(ui, s.project.prepare.commands, s.project.repo_dir),
+          () =>
+            runPrepare(ui, s.project.prepare.commands, {
+              cwd: s.project.repo_dir,
+              dryRun: s.dryRun,
+            }),
         );
       }
       const t = performance.now();
@@ -118,6 +126,7 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
           projectDir: s.project.repo_dir,
           cacheDir: cacheDir(s.project),
           appName: s.project.project_name,
+          prune: !s.dryRun,
         }));
       ui.line(
         `artifact ${release.name} (${release.ref} ${release.commit.slice(0, 7)}) ready  ${
@@ -138,7 +147,7 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
         opening,
       });
       await pipeline.finish(results);
-      return results.every((r) => r.ok) ? 0 : 1;
+      return results.length > 0 && results.every((r) => r.ok) ? 0 : 1;
     } finally {
       await Promise.all([...opening.values()].map((o) => o.release()));
     }
@@ -164,8 +173,18 @@ async function hostPlan(
   };
 }
 
-async function runPrepare(ui: Ui, commands: readonly string[], cwd: string): Promise<void> {
+/** Runs the [prepare] commands on this machine; a dry run lists them and runs none. */
+export async function runPrepare(
+  ui: Ui,
+  commands: readonly string[],
+  opts: { cwd: string; dryRun: boolean },
+): Promise<void> {
+  const { cwd } = opts;
   for (const command of commands) {
+    if (opts.dryRun) {
+      ui.line(`prepare: would run: ${command}`);
+      continue;
+    }
     ui.line(`prepare: ${command}`);
     const r = await runProcess("sh", ["-c", command], { cwd });
     if (r.code !== 0) {

@@ -6,7 +6,7 @@
  * a deploy needs. Ctrl-C or SIGTERM ends the remote commands it started and
  * lets the command return, so connections are closed on the way out.
  */
-import type { FlagDef, Flags } from "../cli_args.ts";
+import { type FlagDef, type Flags, hostList } from "../cli_args.ts";
 import { loadEnvironment } from "../config/load.ts";
 import type { EnvironmentConfig, HostConfig, ProjectConfig } from "../config/types.ts";
 import { UsageError } from "../errors.ts";
@@ -104,10 +104,11 @@ export async function openHosts(
 
 /** `--host` (one) or `--hosts` (a list), whichever the command has. */
 function hostNames(flags: Flags): string[] | undefined {
-  const list = (flags.host ?? flags.hosts) as string | undefined;
+  const flag = flags.host !== undefined ? "host" : "hosts";
+  const list = flags[flag] as string | undefined;
   if (list === undefined) return undefined;
-  const names = list.split(",").map((h) => h.trim()).filter(Boolean);
-  if (flags.host !== undefined && names.length !== 1) {
+  const names = hostList(list, flag);
+  if (flag === "host" && names.length !== 1) {
     throw new UsageError(`--host takes one host name: got "${list}"`, {
       hint: "djaploy exec --hosts A,B runs on several hosts",
     });

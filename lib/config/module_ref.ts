@@ -2,7 +2,15 @@
 import { basename, resolve } from "node:path";
 import type { ModuleRef } from "./types.ts";
 import { suggestion } from "./did_you_mean.ts";
-import { describe, Invalid, isTable, type ParseContext, quoteList, string } from "./validators.ts";
+import {
+  describe,
+  Invalid,
+  isTable,
+  noControl,
+  type ParseContext,
+  quoteList,
+  string,
+} from "./validators.ts";
 
 const SHA256 = /^[0-9a-fA-F]{64}$/;
 
@@ -26,6 +34,7 @@ export function parseModule(
   builtins: readonly string[],
 ): ModuleRef {
   if (typeof value === "string") {
+    noControl(value);
     if (builtins.includes(value)) return { spec: value, kind: "builtin" };
     if (/^(\.\/|\.\.\/|\/)/.test(value) && value.endsWith(".ts")) {
       return { spec: value, kind: "path", path: resolve(ctx.baseDir, value) };

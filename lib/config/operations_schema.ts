@@ -23,6 +23,7 @@ import {
   Invalid,
   isTable,
   matching,
+  noControl,
   oneOf,
   quoteList,
   refine,
@@ -102,7 +103,12 @@ function rcloneRemote(value: unknown): Record<string, string | SecretRef> {
         [key],
       );
     }
-    if (!ref && /[\r\n]/.test(text)) throw new Invalid("must be one line", [key]);
+    try {
+      noControl(text);
+    } catch (e) {
+      if (e instanceof Invalid) throw new Invalid(e.problem, [key]);
+      throw e;
+    }
     out[key] = ref ?? text;
   }
   if (out.type === undefined) {

@@ -4,6 +4,7 @@
  * validates against it and docs/configuration.md is generated from it, so a
  * key is added here and nowhere else.
  */
+import { isIP } from "node:net";
 import { parseSecretRef } from "../secret.ts";
 import { DEPENDENCY_MANAGERS, ISSUE_ON, STRATEGIES } from "./types.ts";
 import { DOMAIN_KEYS_DOC, parseCertDomains } from "./cert_domains.ts";
@@ -55,7 +56,6 @@ export const SAFE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 export const SERVICE_NAME = /^[a-z][a-z0-9_@.-]{0,62}$/;
 export const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:%-]*$/;
 
 /**
  * ssh options djaploy sets itself (its multiplexing, prompts and host-key
@@ -72,7 +72,27 @@ export const MANAGED_SSH_OPTIONS: Readonly<Record<string, string | undefined>> =
   User: "ssh_user",
   Port: "ssh_port",
   IdentityFile: "ssh_key",
+  ForwardAgent: undefined,
 };
+
+const HOST_KEY_REASON = "it changes how the server's host key is checked, which is what stops a " +
+  "man in the middle (use known_hosts_file and strict_host_key_checking)";
+
+/** ssh options refused outright, each with the reason a user is told. */
+export const REFUSED_SSH_OPTIONS: Readonly<Record<string, string>> = {
+  GlobalKnownHostsFile: HOST_KEY_REASON,
+  KnownHostsCommand: HOST_KEY_REASON,
+  HostKeyAlias: HOST_KEY_REASON,
+  CheckHostIP: HOST_KEY_REASON,
+  VerifyHostKeyDNS: HOST_KEY_REASON,
+  LocalCommand: "it runs a command on this machine after every login",
+  PermitLocalCommand: "it lets LocalCommand run a command on this machine after every login",
+  RemoteCommand: "it replaces the commands djaploy sends",
+};
+
+/** One hop of ProxyJump: `[user@]host[:port]`, optionally as `ssh://`; IPv6 in brackets. */
+export const JUMP_HOP =
+  /^(ssh:\/\/)?([a-z_][a-z0-9_.-]*@)?([A-Za-z0-9][A-Za-z0-9_.-]*|\[[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?\])(:\d{1,5})?$/;
 
 /** One ssh `-o` option: `Key=Value`, not one djaploy manages. */
 function sshOption(value: unknown): string {
@@ -83,13 +103,58 @@ function sshOption(value: unknown): string {
   );
   if (managed) {
     const instead = MANAGED_SSH_OPTIONS[managed];
+    const why = managed === "ForwardAgent"
+      ? "djaploy sets it to no (a server must not use your agent's keys)"
+      : `djaploy sets it${instead ? ` (use ${instead})` : ""}`;
+    throw new Invalid(`must not set ${managed}: ${why}: got ${describe(s)}`);
+  }
+  const refused = Object.keys(REFUSED_SSH_OPTIONS).find((k) =>
+    k.toLowerCase() === key.toLowerCase()
+  );
+  if (refused) {
     throw new Invalid(
-      `must not set ${managed}: djaploy sets it${instead ? ` (use ${instead})` : ""}: got ${
-        describe(s)
-      }`,
+      `must not set ${refused}: ${REFUSED_SSH_OPTIONS[refused]}: got ${describe(s)}`,
     );
   }
+  if (key.toLowerCase() === "proxyjump") {
+    const value = s.slice(s.indexOf("=") + 1);
+    if (value !== "none" && !value.split(",").every((hop) => JUMP_HOP.test(hop))) {
+      throw new Invalid(
+        `must be ProxyJump=[user@]host[:port], several separated by commas ` +
+          `(an IPv6 address in brackets): got ${describe(s)}`,
+      );
+    }
+  }
   return s;
+}
+
+/** ssh_options as a whole: ProxyJump and ProxyCommand exclude each other. */
+function sshOptions(value: unknown): string[] {
+  const options = arrayOf(sshOption)(value);
+  const keyOf = (o: string) => o.slice(0, o.indexOf("=")).toLowerCase();
+  const jump = options.findIndex((o) => keyOf(o) === "proxyjump");
+  const command = options.findIndex((o) => keyOf(o) === "proxycommand");
+  if (jump !== -1 && command !== -1) {
+    throw new Invalid(
+      `must not set both ProxyJump and ProxyCommand: ssh would use only the first: got ${
+        describe(options[Math.max(jump, command)])
+      }`,
+      [Math.max(jump, command)],
+    );
+  }
+  return options;
+}
+
+/** known_hosts_file: a path; /dev/null (any host key accepted, every time) is refused. */
+function knownHostsFile(value: unknown, ctx: ParseContext): string {
+  const path = pathWithHome(value, ctx);
+  if (path.replace(/\/+$/, "") === "/dev/null") {
+    throw new Invalid(
+      "must be a file that keeps host keys: /dev/null forgets every key, so any server, a man " +
+        `in the middle included, would be accepted: got ${describe(path)}`,
+    );
+  }
+  return path;
 }
 
 export interface KeySpec {
@@ -140,16 +205,62 @@ const relativePath = refine(string(), (s) => {
   return s;
 });
 
+/** One label of a domain name. */
+const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+/** An nginx server name: a name (`example.com`, `localhost`), `*.example.com`, `.example.com` or `example.*`. */
+const SERVER_NAME = new RegExp(`^(?:\\*\\.|\\.)?${LABEL}(?:\\.${LABEL})*(?:\\.\\*)?$`);
+
 const serverNames = refine(string(), (s) => {
-  if (s.split(" ").some((word) => word === "" || /[;{}"'\\\s]/.test(word))) {
+  const bad = s.split(" ").find((word) =>
+    !(word === "_" || (word.length <= 253 && SERVER_NAME.test(word)) ||
+      (/^~\S+$/.test(word) && !/[;{}"'\\]/.test(word)))
+  );
+  if (bad !== undefined) {
     throw new Invalid(
-      `must be nginx server names separated by spaces, without ; { } \\ or quotes: got ${
-        describe(s)
-      }`,
+      "must be nginx server names separated by single spaces: domain names (example.com), " +
+        'wildcards (*.example.com, .example.com, example.*), "_" or a ~regex without ; { } \\ ' +
+        `or quotes: got ${describe(s)}`,
     );
   }
   return s;
 });
+
+const SSH_LABEL = "[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?";
+const SSH_NAME = new RegExp(`^${SSH_LABEL}(?:\\.${SSH_LABEL})*\\.?$`);
+
+/** health_check.host, the probe's Host header: a DNS name, an IPv4 or [IPv6] address, and a port. */
+function healthHost(value: unknown): string {
+  const s = string()(value);
+  const m = s.match(/^(.*?)(?::(\d{1,5}))?$/)!;
+  const name = m[1];
+  const ok = (name.length <= 253 && new RegExp(`^${LABEL}(?:\\.${LABEL})*\\.?$`).test(name)) ||
+    isIP(name) === 4 ||
+    (name.startsWith("[") && name.endsWith("]") && isIP(name.slice(1, -1)) === 6);
+  if (!ok || (m[2] !== undefined && Number(m[2]) > 65535)) {
+    throw new Invalid(
+      "must be a Host header: a DNS name (www.example.com), an IPv4 address or an IPv6 address " +
+        `in brackets, optionally with :port: got ${describe(s)}`,
+    );
+  }
+  return s;
+}
+
+/** ssh_hostname: a DNS name, an IPv4 address or an IPv6 address (bare, with an optional %zone). */
+function sshHostname(value: unknown): string {
+  const s = string()(value);
+  // Names from ~/.ssh/config (Host my_server) may hold "_".
+  const dns = s.length <= 253 && SSH_NAME.test(s);
+  const [address, zone] = s.split("%", 2);
+  const ip = isIP(address) === 4 && zone === undefined ||
+    isIP(address) === 6 && (zone === undefined || /^[A-Za-z0-9_.-]+$/.test(zone));
+  if (!dns && !ip) {
+    throw new Invalid(
+      "must be a DNS name (web1.example.com), an IPv4 address or an IPv6 address without " +
+        `brackets (2001:db8::1): got ${describe(s)}`,
+    );
+  }
+  return s;
+}
 
 const healthPath = refine(string(), (s) => {
   if (s !== "" && (!s.startsWith("/") || /\s/.test(s))) {
@@ -184,8 +295,8 @@ export const TOP_LEVEL_KEYS: Readonly<Record<string, KeySpec>> = {
     type: "string",
     scopes: ["host"],
     required: "host",
-    parse: matching(HOST_NAME),
-    doc: "The address ssh connects to: a DNS name or an IP address.",
+    parse: sshHostname,
+    doc: "The address ssh connects to: a DNS name or an IP address (IPv6 without brackets).",
   },
   project_name: {
     type: "string",
@@ -265,19 +376,23 @@ export const TOP_LEVEL_KEYS: Readonly<Record<string, KeySpec>> = {
   known_hosts_file: {
     type: "string",
     scopes: ALL_SCOPES,
-    parse: pathWithHome,
+    parse: knownHostsFile,
     defaultText: "none (ssh's own known_hosts)",
     doc: "The known_hosts file ssh checks and updates; `~` is expanded.",
   },
   ssh_options: {
     type: "array of strings",
     scopes: ALL_SCOPES,
-    parse: arrayOf(sshOption),
+    parse: sshOptions,
     defaultValue: [],
     doc:
       'More ssh options, as `Key=Value` (ssh\'s `-o`), e.g. `"KexAlgorithms=curve25519-sha256"`. ' +
       "Your ~/.ssh/config applies too. djaploy's own connection options " +
-      `(${quoteList(Object.keys(MANAGED_SSH_OPTIONS))}) cannot be changed here.`,
+      `(${quoteList(Object.keys(MANAGED_SSH_OPTIONS))}) cannot be changed here, and options ` +
+      `that bypass host-key checks or run local commands ` +
+      `(${quoteList(Object.keys(REFUSED_SSH_OPTIONS))}) are refused. ` +
+      '`"ProxyJump=[user@]bastion[:port]"` reaches a host through a jump host; the jump ' +
+      "connection uses the same key, known_hosts file and host-key policy as the host.",
   },
   deployment_strategy: {
     type: quoteList(STRATEGIES).replaceAll(", ", " | "),
@@ -454,7 +569,7 @@ export const SECTIONS: readonly SectionSpec[] = [
       },
       host: {
         type: "string",
-        parse: matching(HOST_NAME),
+        parse: healthHost,
         derive: (r) => defaultHealthHost(String((r.nginx as Record<string, unknown>).server_name)),
         defaultText:
           'the first name in nginx.server_name that is not `_` or a wildcard, else `"localhost"`',
@@ -469,7 +584,7 @@ export const SECTIONS: readonly SectionSpec[] = [
     keys: {
       commands: {
         type: "array of strings",
-        parse: strings,
+        parse: arrayOf(string({ lines: true })),
         defaultValue: [],
         doc: "Shell commands, run in order; a failure stops the deploy.",
       },
@@ -533,7 +648,7 @@ export const SECTIONS: readonly SectionSpec[] = [
       },
       notify_command: {
         type: "string",
-        parse: string(),
+        parse: string({ lines: true }),
         defaultText: "none",
         doc: "A shell command run on this machine when `renew-certs` fails, with the message on " +
           "its standard input (mail, a chat webhook, ...).",

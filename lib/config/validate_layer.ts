@@ -17,7 +17,7 @@ import {
   type SectionSpec,
   TOP_LEVEL_KEYS,
 } from "./schema.ts";
-import { describe, Invalid, isTable, type PathSegment } from "./validators.ts";
+import { describe, Invalid, isTable, noControlDeep, type PathSegment } from "./validators.ts";
 
 /** Validated settings of one level: schema keys with normalized values, module tables as written. */
 export type Layer = Readonly<Record<string, unknown>>;
@@ -81,8 +81,17 @@ export function validateLayer(input: LayerInput): { layer: Layer; problems: Conf
         if (out !== undefined) layer[key] = out;
       }
     } else if (moduleTables.has(key)) {
-      if (isTable(value)) layer[key] = value;
-      else problems.push({ path: at(key), message: `must be a table: got ${describe(value)}` });
+      if (!isTable(value)) {
+        problems.push({ path: at(key), message: `must be a table: got ${describe(value)}` });
+      } else {
+        try {
+          noControlDeep(value);
+          layer[key] = value;
+        } catch (e) {
+          if (!(e instanceof Invalid)) throw e;
+          problems.push({ path: [...at(key), ...e.at], message: e.problem });
+        }
+      }
     } else {
       problems.push({
         path: prefix,

@@ -3,6 +3,7 @@
  * returns it (possibly normalized) or throws `Invalid` with what was wrong;
  * the loader adds the file, line and key path.
  */
+import { shown } from "../errors.ts";
 
 /** One step of a key path: a key or an array index. */
 export type PathSegment = string | number;
@@ -39,7 +40,7 @@ export function isTable(value: unknown): value is Record<string, unknown> {
 /** How a found value is shown after "got": strings quoted, tables and long arrays by kind. */
 export function describe(value: unknown): string {
   if (typeof value === "string") {
-    return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+    return shown(value.length > 60 ? `${value.slice(0, 57)}...` : value);
   }
   if (value instanceof Date) return `a date (${value.toISOString()})`;
   if (Array.isArray(value)) {
@@ -55,11 +56,56 @@ export function quoteList(values: readonly string[]): string {
   return values.map((v) => JSON.stringify(v)).join(", ");
 }
 
-export function string(): Check<string> {
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+// deno-lint-ignore no-control-regex
+const CONTROL_BUT_LINES = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+/**
+ * Refuses control characters (newline, tab, NUL, escape, DEL, ...): config
+ * strings end up in systemd units, nginx sites, INI and env files, where a
+ * newline starts a new directive. With `lines`, newlines and tabs pass (for
+ * text that only runs on this machine, such as [prepare] commands); NUL never.
+ */
+export function noControl(s: string, opts: { lines?: boolean } = {}): string {
+  if ((opts.lines ? CONTROL_BUT_LINES : CONTROL).test(s)) {
+    throw new Invalid(
+      opts.lines
+        ? "must be text without control characters other than newline and tab (NUL, escape, " +
+          `DEL and the like): got ${describe(s)}`
+        : "must be printable text, without control characters (newline, tab, NUL and the " +
+          `like): got ${describe(s)}`,
+    );
+  }
+  return s;
+}
+
+/** A string without control characters (see noControl); `lines` lets newlines and tabs in. */
+export function string(opts: { lines?: boolean } = {}): Check<string> {
   return (value) => {
     if (typeof value !== "string") throw new Invalid(`must be a string: got ${describe(value)}`);
-    return value;
+    return noControl(value, opts);
   };
+}
+
+/** Refuses control characters in every string of a free-form table (a custom module's). */
+export function noControlDeep(value: unknown, at: PathSegment[] = []): void {
+  if (typeof value === "string") {
+    try {
+      noControl(value, { lines: true });
+    } catch (e) {
+      if (e instanceof Invalid) throw new Invalid(e.problem, at);
+      throw e;
+    }
+  } else if (Array.isArray(value)) value.forEach((v, i) => noControlDeep(v, [...at, i]));
+  else if (isTable(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      if (CONTROL.test(k)) {
+        throw new Invalid(`key must not contain control characters: got ${describe(k)}`, at);
+      }
+      noControlDeep(v, [...at, k]);
+    }
+  }
 }
 
 export function matching(pattern: RegExp): Check<string> {

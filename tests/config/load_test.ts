@@ -64,6 +64,16 @@ const inv = (...ls: string[]): Files => ({
 const proj = (...ls: string[]): Files => ({ "infra/djaploy.toml": lines(...ls) });
 const host = ["[[hosts]]", 'name = "web1"', 'ssh_hostname = "10.0.0.1"'];
 
+const SERVER_NAMES_RULE = "must be nginx server names separated by single spaces: domain names " +
+  '(example.com), wildcards (*.example.com, .example.com, example.*), "_" or a ~regex without ' +
+  "; { } \\ or quotes: ";
+const SSH_HOSTNAME_RULE = "must be a DNS name (web1.example.com), an IPv4 address or an IPv6 " +
+  "address without brackets (2001:db8::1): ";
+const NO_CONTROL =
+  "must be printable text, without control characters (newline, tab, NUL and the like): ";
+const NO_CONTROL_LINES = "must be text without control characters other than newline and tab " +
+  "(NUL, escape, DEL and the like): ";
+
 const BAD: BadCase[] = [
   {
     name: "TOML syntax error",
@@ -220,8 +230,8 @@ const BAD: BadCase[] = [
   {
     name: "an nginx server_name that would break the config",
     files: proj('project_name = "hello"', "[nginx]", 'server_name = "a.com; include /x"'),
-    message: "infra/djaploy.toml:3: nginx.server_name: must be nginx server names separated by " +
-      'spaces, without ; { } \\ or quotes: got "a.com; include /x"',
+    message: "infra/djaploy.toml:3: nginx.server_name: " + SERVER_NAMES_RULE +
+      'got "a.com; include /x"',
   },
   {
     name: "a table that is a string",
@@ -332,8 +342,8 @@ const BAD: BadCase[] = [
     name: "an ssh_hostname that looks like an option",
     files: inv("[[hosts]]", 'name = "web1"', 'ssh_hostname = "-oProxyCommand=x"'),
     env: "production",
-    message: "infra/inventory/production.toml:3: hosts[0].ssh_hostname: must match " +
-      '^[A-Za-z0-9][A-Za-z0-9_.:%-]*$: got "-oProxyCommand=x"',
+    message: "infra/inventory/production.toml:3: hosts[0].ssh_hostname: " + SSH_HOSTNAME_RULE +
+      'got "-oProxyCommand=x"',
   },
   {
     name: "an unsafe host name",
@@ -420,7 +430,9 @@ const BAD: BadCase[] = [
       'ssh_port = "x"',
     ),
     env: "production",
-    message: 'infra/inventory/production.toml:8: hosts[0].ssh_port: must be an integer: got "x"',
+    message: "infra/inventory/production.toml:2: defaults.env.NOTE: " + NO_CONTROL +
+      'got "[[hosts]]\\n"\n' +
+      'infra/inventory/production.toml:8: hosts[0].ssh_port: must be an integer: got "x"',
   },
   {
     name: "a line after a multi-line array",
@@ -461,6 +473,263 @@ const BAD: BadCase[] = [
       "infra/inventory/production.toml:6: hosts[0].ssh_port: must be between 1 and 65535: got -1",
       "infra/inventory/production.toml:4: hosts[0].ssh_hostname: is required",
     ].join("\n"),
+  },
+  {
+    name: "an ssh option that bypasses host-key checks: GlobalKnownHostsFile",
+    files: proj('project_name = "hello"', 'ssh_options = ["GlobalKnownHostsFile=/dev/null"]'),
+    message:
+      "infra/djaploy.toml:2: ssh_options[0]: must not set GlobalKnownHostsFile: it changes how the " +
+      "server's host key is checked, which is what stops a man in the middle (use " +
+      'known_hosts_file and strict_host_key_checking): got "GlobalKnownHostsFile=/dev/null"',
+  },
+  {
+    name: "an ssh option that bypasses host-key checks: KnownHostsCommand",
+    files: proj('project_name = "hello"', 'ssh_options = ["KnownHostsCommand=/bin/cat /tmp/keys"]'),
+    message:
+      "infra/djaploy.toml:2: ssh_options[0]: must not set KnownHostsCommand: it changes how the " +
+      "server's host key is checked, which is what stops a man in the middle (use " +
+      'known_hosts_file and strict_host_key_checking): got "KnownHostsCommand=/bin/cat /tmp/keys"',
+  },
+  {
+    name: "an ssh option that bypasses host-key checks: HostKeyAlias",
+    files: proj('project_name = "hello"', 'ssh_options = ["hostkeyalias=trusted.example"]'),
+    message:
+      "infra/djaploy.toml:2: ssh_options[0]: must not set HostKeyAlias: it changes how the " +
+      "server's host key is checked, which is what stops a man in the middle (use " +
+      'known_hosts_file and strict_host_key_checking): got "hostkeyalias=trusted.example"',
+  },
+  {
+    name: "an ssh option that bypasses host-key checks: CheckHostIP",
+    files: proj('project_name = "hello"', 'ssh_options = ["CheckHostIP=no"]'),
+    message: "infra/djaploy.toml:2: ssh_options[0]: must not set CheckHostIP: it changes how the " +
+      "server's host key is checked, which is what stops a man in the middle (use " +
+      'known_hosts_file and strict_host_key_checking): got "CheckHostIP=no"',
+  },
+  {
+    name: "an ssh option that bypasses host-key checks: VerifyHostKeyDNS",
+    files: proj('project_name = "hello"', 'ssh_options = ["VerifyHostKeyDNS=yes"]'),
+    message:
+      "infra/djaploy.toml:2: ssh_options[0]: must not set VerifyHostKeyDNS: it changes how the " +
+      "server's host key is checked, which is what stops a man in the middle (use " +
+      'known_hosts_file and strict_host_key_checking): got "VerifyHostKeyDNS=yes"',
+  },
+  {
+    name: "ForwardAgent in ssh_options",
+    files: proj('project_name = "hello"', 'ssh_options = ["ForwardAgent=yes"]'),
+    message: "infra/djaploy.toml:2: ssh_options[0]: must not set ForwardAgent: djaploy sets it " +
+      `to no (a server must not use your agent's keys): got "ForwardAgent=yes"`,
+  },
+  {
+    name: "an ssh option that runs a local command: LocalCommand",
+    files: proj('project_name = "hello"', 'ssh_options = ["LocalCommand=touch /tmp/pwned"]'),
+    message: "infra/djaploy.toml:2: ssh_options[0]: must not set LocalCommand: it runs a command " +
+      'on this machine after every login: got "LocalCommand=touch /tmp/pwned"',
+  },
+  {
+    name: "an ssh option that runs a local command: PermitLocalCommand",
+    files: proj('project_name = "hello"', 'ssh_options = ["PermitLocalCommand=yes"]'),
+    message: "infra/djaploy.toml:2: ssh_options[0]: must not set PermitLocalCommand: it lets " +
+      'LocalCommand run a command on this machine after every login: got "PermitLocalCommand=yes"',
+  },
+  {
+    name: "an ssh option that replaces djaploy's commands: RemoteCommand",
+    files: proj('project_name = "hello"', 'ssh_options = ["RemoteCommand=sh"]'),
+    message: "infra/djaploy.toml:2: ssh_options[0]: must not set RemoteCommand: it replaces the " +
+      'commands djaploy sends: got "RemoteCommand=sh"',
+  },
+  {
+    name: "StrictHostKeyChecking=no in an inventory's ssh_options",
+    files: inv("[defaults]", 'ssh_options = ["StrictHostKeyChecking=no"]', ...host),
+    env: "production",
+    message: "infra/inventory/production.toml:2: defaults.ssh_options[0]: must not set " +
+      "StrictHostKeyChecking: djaploy sets it (use strict_host_key_checking): got " +
+      '"StrictHostKeyChecking=no"',
+  },
+  {
+    name: "known_hosts_file = /dev/null",
+    files: inv(...host, 'known_hosts_file = "/dev/null"'),
+    env: "production",
+    message: "infra/inventory/production.toml:4: hosts[0].known_hosts_file: must be a file that " +
+      "keeps host keys: /dev/null forgets every key, so any server, a man in the middle " +
+      'included, would be accepted: got "/dev/null"',
+  },
+  {
+    name: "a ProxyJump that is not a host",
+    files: proj('project_name = "hello"', 'ssh_options = ["ProxyJump=-oProxyCommand=x"]'),
+    message:
+      "infra/djaploy.toml:2: ssh_options[0]: must be ProxyJump=[user@]host[:port], several " +
+      'separated by commas (an IPv6 address in brackets): got "ProxyJump=-oProxyCommand=x"',
+  },
+  {
+    name: "ProxyJump with ProxyCommand",
+    files: proj(
+      'project_name = "hello"',
+      'ssh_options = ["ProxyJump=bastion", "ProxyCommand=nc %h %p"]',
+    ),
+    message:
+      "infra/djaploy.toml:2: ssh_options[1]: must not set both ProxyJump and ProxyCommand: " +
+      'ssh would use only the first: got "ProxyCommand=nc %h %p"',
+  },
+  {
+    name: "a newline in an env value (a second variable in the env file)",
+    files: proj('project_name = "hello"', "[env]", 'GREETING = "hi\\nLD_PRELOAD=/tmp/evil.so"'),
+    message: "infra/djaploy.toml:3: env.GREETING: " + NO_CONTROL +
+      'got "hi\\nLD_PRELOAD=/tmp/evil.so"',
+  },
+  {
+    name: "a NUL in an env value",
+    files: proj('project_name = "hello"', "[env]", 'GREETING = "hi\\u0000"'),
+    message: "infra/djaploy.toml:3: env.GREETING: " + NO_CONTROL + 'got "hi\\u0000"',
+  },
+  {
+    name: "a NUL in a secret reference",
+    files: proj('project_name = "hello"', "[env]", 'KEY = "file:/a\\u0000"'),
+    message: "infra/djaploy.toml:3: env.KEY: " + NO_CONTROL + 'got "file:/a\\u0000"',
+  },
+  {
+    name: "a newline in gunicorn extra_args (a second line in the unit)",
+    files: proj(
+      'project_name = "hello"',
+      "[gunicorn]",
+      'extra_args = ["--bind=unix:/x\\nExecStartPre=/bin/sh"]',
+    ),
+    message: "infra/djaploy.toml:3: gunicorn.extra_args[0]: " + NO_CONTROL +
+      'got "--bind=unix:/x\\nExecStartPre=/bin/sh"',
+  },
+  {
+    name: "a newline in gunicorn wsgi_module",
+    files: proj('project_name = "hello"', "[gunicorn]", 'wsgi_module = "hello.wsgi\\n"'),
+    message: "infra/djaploy.toml:3: gunicorn.wsgi_module: " + NO_CONTROL + 'got "hello.wsgi\\n"',
+  },
+  {
+    name: "a newline in a service name",
+    files: proj('project_name = "hello"', 'services = ["hello\\nworld"]'),
+    message: "infra/djaploy.toml:2: services[0]: " + NO_CONTROL + 'got "hello\\nworld"',
+  },
+  {
+    name: "a DEL in ssh_user",
+    files: proj('project_name = "hello"', 'ssh_user = "deploy\\u007f"'),
+    message: "infra/djaploy.toml:2: ssh_user: " + NO_CONTROL + 'got "deploy\\u007f"',
+  },
+  {
+    name: "a newline in nginx server_name",
+    files: proj('project_name = "hello"', "[nginx]", 'server_name = "a.example.com\\n"'),
+    message: "infra/djaploy.toml:3: nginx.server_name: " + NO_CONTROL + 'got "a.example.com\\n"',
+  },
+  {
+    name: "a server name starting with a hyphen",
+    files: proj('project_name = "hello"', "[nginx]", 'server_name = "-bad.example.com"'),
+    message: "infra/djaploy.toml:3: nginx.server_name: " + SERVER_NAMES_RULE +
+      'got "-bad.example.com"',
+  },
+  {
+    name: "a server name with an empty label",
+    files: proj('project_name = "hello"', "[nginx]", 'server_name = "a..example.com"'),
+    message: "infra/djaploy.toml:3: nginx.server_name: " + SERVER_NAMES_RULE +
+      'got "a..example.com"',
+  },
+  {
+    name: "server names separated by two spaces",
+    files: proj(
+      'project_name = "hello"',
+      "[nginx]",
+      'server_name = "a.example.com  b.example.com"',
+    ),
+    message: "infra/djaploy.toml:3: nginx.server_name: " + SERVER_NAMES_RULE +
+      'got "a.example.com  b.example.com"',
+  },
+  {
+    name: "an ssh_hostname with a shell command",
+    files: inv("[[hosts]]", 'name = "web1"', 'ssh_hostname = "web1 ; rm -rf /"'),
+    env: "production",
+    message: "infra/inventory/production.toml:3: hosts[0].ssh_hostname: " + SSH_HOSTNAME_RULE +
+      'got "web1 ; rm -rf /"',
+  },
+  {
+    name: "an IPv6 ssh_hostname in brackets",
+    files: inv("[[hosts]]", 'name = "web1"', 'ssh_hostname = "[2001:db8::1]"'),
+    env: "production",
+    message: "infra/inventory/production.toml:3: hosts[0].ssh_hostname: " + SSH_HOSTNAME_RULE +
+      'got "[2001:db8::1]"',
+  },
+  {
+    name: "an ssh_hostname that is not an IPv6 address",
+    files: inv("[[hosts]]", 'name = "web1"', 'ssh_hostname = "2001:db8::1::2"'),
+    env: "production",
+    message: "infra/inventory/production.toml:3: hosts[0].ssh_hostname: " + SSH_HOSTNAME_RULE +
+      'got "2001:db8::1::2"',
+  },
+  {
+    name: "a NUL in a custom module's table",
+    files: proj(
+      'project_name = "hello"',
+      'modules = ["core", "./infra/modules/mymod.ts"]',
+      "[mymod]",
+      'note = "a\\u0000b"',
+    ),
+    message: "infra/djaploy.toml:4: mymod.note: " + NO_CONTROL_LINES + 'got "a\\u0000b"',
+  },
+  {
+    name: "a NUL in a [prepare] command",
+    files: proj('project_name = "hello"', "[prepare]", 'commands = ["make\\u0000"]'),
+    message: "infra/djaploy.toml:3: prepare.commands[0]: " + NO_CONTROL_LINES + 'got "make\\u0000"',
+  },
+  {
+    name: "an escape sequence in notify_command",
+    files: proj('project_name = "hello"', "[certificates]", 'notify_command = "mail \\u001b[2J"'),
+    message: "infra/djaploy.toml:3: certificates.notify_command: " + NO_CONTROL_LINES +
+      'got "mail \\u001b[2J"',
+  },
+  {
+    name: "a tab in the health check path",
+    files: proj('project_name = "hello"', "[health_check]", 'path = "/health\\t"'),
+    message: "infra/djaploy.toml:3: health_check.path: " + NO_CONTROL + 'got "/health\\t"',
+  },
+  {
+    name: "an escape sequence in the notifications display_name",
+    files: proj('project_name = "hello"', "[notifications]", 'display_name = "Hi\\u001b[31m"'),
+    message: "infra/djaploy.toml:3: notifications.display_name: " + NO_CONTROL +
+      'got "Hi\\u001b[31m"',
+  },
+  {
+    name: "a newline in an rclone option (a new section in rclone.conf)",
+    files: proj(
+      'project_name = "hello"',
+      'modules = ["core", "rclone"]',
+      "[rclone.remote]",
+      'type = "sftp"',
+      'host = "a\\n[evil]"',
+    ),
+    message: "infra/djaploy.toml:5: rclone.remote.host: " + NO_CONTROL + 'got "a\\n[evil]"',
+  },
+  {
+    name: "a raw NUL byte in a TOML string",
+    files: { "infra/djaploy.toml": 'project_name = "hel\0lo"\n' },
+    message: "infra/djaploy.toml:1: Invalid TOML document: control characters are not allowed " +
+      "in strings",
+  },
+  {
+    name: "a raw NUL byte outside strings",
+    files: { "infra/djaploy.toml": 'project_name = "hello"\n\0\n' },
+    message: "infra/djaploy.toml:2: Invalid TOML document: incomplete key-value: cannot find end " +
+      "of key",
+  },
+  {
+    name: "a control character in a key",
+    files: proj('project_name = "hello"', '"x\\u0001" = 1'),
+    message: 'infra/djaploy.toml:2: unknown key "x\\u0001"',
+  },
+  {
+    name: "a NUL in a module path",
+    files: proj('project_name = "hello"', 'modules = ["core", "./infra/a\\u0000.ts"]'),
+    message: "infra/djaploy.toml:2: modules[1]: " + NO_CONTROL + 'got "./infra/a\\u0000.ts"',
+  },
+  {
+    name: "a health check Host header that is not a host",
+    files: proj('project_name = "hello"', "[health_check]", 'host = "example.com/evil"'),
+    message: "infra/djaploy.toml:3: health_check.host: must be a Host header: a DNS name " +
+      "(www.example.com), an IPv4 address or an IPv6 address in brackets, optionally with " +
+      ':port: got "example.com/evil"',
   },
 ];
 
@@ -926,4 +1195,39 @@ Deno.test("environment: works with a ProjectConfig built by hand (settings are r
       assert.equal(env.hosts[0].ssh_user, "ubuntu");
     },
   );
+});
+
+Deno.test("host: the grammars accept what real configs hold", async () => {
+  const hosts = await loadHosts({
+    "infra/djaploy.toml": lines(
+      'project_name = "hello"',
+      "[nginx]",
+      "server_name = '_ example.com *.example.com .example.org www.example.* " +
+        "~^app[0-9]+[.]example[.]net$'",
+    ),
+    "infra/inventory/production.toml": lines(
+      ...["[[hosts]]", 'name = "web1"', 'ssh_hostname = "2001:db8::1"'],
+      ...["[hosts.health_check]", 'host = "[2001:db8::1]:8080"'],
+      ...["[[hosts]]", 'name = "web2"', 'ssh_hostname = "fe80::1%eth0"'],
+      ...["[hosts.health_check]", 'host = "localhost:8000"'],
+      ...["[[hosts]]", 'name = "web3"', 'ssh_hostname = "my_server"'],
+      ...["[[hosts]]", 'name = "web4"', 'ssh_hostname = "web4.example.com."'],
+      'ssh_options = ["ProxyJump=ops@bastion.example.com:2222,ssh://[2001:db8::9]:22"]',
+    ),
+  });
+  assert.deepEqual(hosts.map((h) => h.ssh_hostname), [
+    "2001:db8::1",
+    "fe80::1%eth0",
+    "my_server",
+    "web4.example.com.",
+  ]);
+  assert.deepEqual(hosts.map((h) => h.health_check.host), [
+    "[2001:db8::1]:8080",
+    "localhost:8000",
+    "example.com",
+    "example.com",
+  ]);
+  assert.deepEqual(hosts[3].ssh_options, [
+    "ProxyJump=ops@bastion.example.com:2222,ssh://[2001:db8::9]:22",
+  ]);
 });

@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { rsyncArgs, rsyncDestination, rsyncRsh, SshExecutor } from "../lib/ssh.ts";
+import { Limiter } from "../lib/limiter.ts";
+import { UserError } from "../lib/errors.ts";
+import { render } from "../lib/shell.ts";
+import type { HostConfig } from "../lib/config/types.ts";
+import { loadTestProject, withTempDir } from "./helpers/fixtures.ts";
+
+const dec = new TextDecoder();
+
+function executor(host: HostConfig, dir: string): SshExecutor {
+  return new SshExecutor(host, { controlDir: dir, socketName: "0", startLimiter: new Limiter(1) });
+}
+
+/** A stand-in for ssh that writes its arguments (NUL-separated) to `out` and fails. */
+async function fakeSsh(dir: string): Promise<{ program: string; argv: () => Promise<string[]> }> {
+  const program = join(dir, "fake-ssh");
+  const out = join(dir, "argv");
+  await Deno.writeTextFile(program, `#!/bin/sh\nprintf '%s\\0' "$@" > '${out}'\nexit 3\n`);
+  await Deno.chmod(program, 0o755);
+  return {
+    program,
+    argv: async () => (await Deno.readTextFile(out)).split("\0").slice(0, -1),
+  };
+}
+
+/** The arguments rsync hands its remote shell for `-e rsh`, up to the host. */
+async function rsyncShellArgv(dir: string, rsh: string, dest: string): Promise<string[]> {
+  const fake = await fakeSsh(dir);
+  await Deno.mkdir(join(dir, "src"), { recursive: true });
+  await new Deno.Command("rsync", {
+    args: ["-r", "-e", rsh.replace(/^\S+/, fake.program), `${join(dir, "src")}/`, dest],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return await fake.argv();
+}
+
+const HOSTILE_OPTIONS = 'ssh_options = ["SetEnv=GREETING=\\"it\'s a test\\"", ' +
+  '"KexAlgorithms=curve25519-sha256", "ProxyJump=admin@jump.example:2222"]\n';
+
+Deno.test("rsync's ssh gets exactly ssh's options, quotes and spaces included", async () => {
+  await withTempDir(async (dir) => {
+    const { host } = await loadTestProject(
+      dir,
+      `project_name = "hello"\nssh_key = "/keys/it's key"\nknown_hosts_file = "/k h/known"\n${HOSTILE_OPTIONS}`,
+    );
+    const exec = executor(host, dir);
+    const sshArgv = [...exec.baseArgs(), "-o", "ControlMaster=no"];
+    const seen = await rsyncShellArgv(
+      dir,
+      rsyncRsh(["ssh", ...sshArgv]),
+      rsyncDestination(host.ssh_hostname, "/srv/x/"),
+    );
+    assert.deepEqual(seen.slice(0, sshArgv.length), sshArgv);
+    assert.equal(seen[sshArgv.length], host.ssh_hostname);
+    assert.ok(sshArgv.includes('SetEnv=GREETING="it\'s a test"'));
+    // POSIX shell quoting, which rsync does not speak, mangles them (the bug this guards).
+    const posix = await rsyncShellArgv(
+      dir,
+      render(["ssh", ...sshArgv]),
+      `${host.ssh_hostname}:/srv/x/`,
+    );
+    assert.notDeepEqual(posix.slice(0, sshArgv.length), sshArgv);
+  });
+});
+
+Deno.test("rsync: an IPv6 literal is bracketed in the destination and reaches ssh bare", async () => {
+  assert.equal(rsyncDestination("2001:db8::7", "/srv/a/"), "[2001:db8::7]:/srv/a/");
+  assert.equal(rsyncDestination("fe80::1%eth0", "/srv/a/"), "[fe80::1%eth0]:/srv/a/");
+  assert.equal(rsyncDestination("web1.example.com", "/srv/a/"), "web1.example.com:/srv/a/");
+  await withTempDir(async (dir) => {
+    const { host } = await loadTestProject(
+      dir,
+      'project_name = "hello"\n',
+      '[[hosts]]\nname = "web1"\nssh_hostname = "2001:db8::7"\n',
+    );
+    const exec = executor(host, dir);
+    const sshArgv = [...exec.baseArgs(), "-o", "ControlMaster=no"];
+    const seen = await rsyncShellArgv(
+      dir,
+      rsyncRsh(["ssh", ...sshArgv]),
+      rsyncDestination(host.ssh_hostname, "/srv/x/"),
+    );
+    assert.equal(seen[sshArgv.length], "2001:db8::7");
+    // Unbracketed, rsync reads "2001" as the host.
+    const bare = await rsyncShellArgv(dir, rsyncRsh(["ssh", ...sshArgv]), "2001:db8::7:/srv/x/");
+    assert.notEqual(bare[sshArgv.length], "2001:db8::7");
+  });
+});
+
+Deno.test("ssh: ForwardAgent is always no, and ProxyJump becomes a jump with the host's key and known_hosts", async () => {
+  await withTempDir(async (dir) => {
+    const { host } = await loadTestProject(
+      dir,
+      'project_name = "hello"\nssh_key = "/keys/id_test"\nknown_hosts_file = "/kh/known%hosts"\n' +
+        'ssh_options = ["ProxyJump=admin@jump.example:2222"]\n',
+    );
+    const exec = executor(host, dir);
+    const out = await new Deno.Command("ssh", {
+      args: ["-G", ...exec.baseArgs(), host.ssh_hostname],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, dec.decode(out.stderr));
+    const config = dec.decode(out.stdout);
+    assert.match(config, /^forwardagent no$/m);
+    const proxy = config.match(/^proxycommand (.*)$/m)?.[1];
+    assert.ok(proxy, config);
+    assert.doesNotMatch(config, /^proxyjump /m);
+    // The jump: the host's key, known_hosts (its % escaped for ssh's tokens), policy and no agent.
+    for (
+      const part of [
+        "ssh ",
+        "-o BatchMode=yes",
+        "-o StrictHostKeyChecking=accept-new",
+        "-o ForwardAgent=no",
+        "-o UserKnownHostsFile=/kh/known%%hosts",
+        "-i /keys/id_test -o IdentitiesOnly=yes",
+        "-o ControlPath=none",
+        "-l admin -p 2222",
+        "-W '[%h]:%p' jump.example",
+      ]
+    ) assert.ok(proxy.includes(part), `${part} not in ${proxy}`);
+  });
+});
+
+Deno.test("ssh: two jump hops nest, each with the same policy", async () => {
+  await withTempDir(async (dir) => {
+    const { host } = await loadTestProject(
+      dir,
+      'project_name = "hello"\nssh_options = ["ProxyJump=a.example,deploy@[2001:db8::1]:22"]\n',
+    );
+    const args = executor(host, dir).baseArgs();
+    const proxy = args[args.indexOf("-o") + 1];
+    assert.ok(proxy.startsWith("ProxyCommand=ssh -o BatchMode=yes"), proxy);
+    // The outer hop expands %h once: the inner hop's tokens are escaped for it.
+    assert.ok(
+      proxy.endsWith(
+        "-l deploy -p 22 -o 'ProxyCommand=ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new " +
+          "-o ConnectTimeout=10 -o ServerAliveInterval=15 -o ServerAliveCountMax=3 " +
+          "-o ForwardAgent=no -o ControlMaster=no -o ControlPath=none " +
+          "-W '\\''[%%h]:%%p'\\'' a.example' -W '[%h]:%p' 2001:db8::1",
+      ),
+      proxy,
+    );
+  });
+});
+
+Deno.test("rsyncArgs: the remote shell is passed as given", () => {
+  const rsh = rsyncRsh(["ssh", "-o", "SetEnv=A='b c'"]);
+  assert.equal(rsh, "ssh -o 'SetEnv=A=''b c'''");
+  assert.deepEqual(rsyncArgs({ source: "/a", dest: "/b" }, rsh).slice(3, 5), ["-e", rsh]);
+});
+
+Deno.test("ssh: a jump host that does not answer is named in the error's hint", async () => {
+  await withTempDir(async (dir) => {
+    const { host } = await loadTestProject(
+      dir,
+      'project_name = "hello"\nknown_hosts_file = "known_hosts"\n' +
+        'ssh_options = ["ProxyJump=deploy@127.0.0.1:1"]\n',
+    );
+    const exec = executor(host, dir);
+    try {
+      await assert.rejects(() => exec.connect(), (e: UserError) => {
+        assert.ok(e instanceof UserError);
+        assert.match(e.message, /^Cannot connect to web1 \(deploy@10\.0\.0\.1\)/);
+        assert.match(e.hint ?? "", /goes through the jump host deploy@127\.0\.0\.1:1/);
+        return true;
+      });
+    } finally {
+      await exec.close();
+    }
+  });
+});
