@@ -9,7 +9,7 @@ cd "$root"
 if [ "${1:-}" = down ]; then scripts/testhosts.sh down djdemo; exit 0; fi
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (the demo server is a systemd-nspawn container)" >&2; exit 1; }
 deno=$(scripts/deno.sh)
-scripts/testhosts.sh deps
+scripts/testhosts.sh deps --demo
 echo "== booting a throwaway Debian 12 server"
 ip=$(scripts/testhosts.sh up djdemo 250)
 key=$(scripts/testhosts.sh key)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throwaway Debian 12 test servers: systemd-nspawn containers in network namespaces.
 #
-#   scripts/testhosts.sh deps                 install the controller's Debian packages
+#   scripts/testhosts.sh deps [--demo]        install the controller's Debian packages (--demo: only the hosts')
 #   scripts/testhosts.sh image                build (or reuse) the cached base image; prints its dir
 #   scripts/testhosts.sh up NAME INDEX        boot host NAME at 10.231.INDEX.2 (controller side .1)
 #   scripts/testhosts.sh down NAME            stop host NAME and remove its namespace
@@ -34,9 +34,16 @@ image_dir() {
   echo "$CACHE/bookworm-$key"
 }
 
+# What booting a host and deploying to it needs on the controller (the demo).
+HOST_DEPS="debootstrap systemd-container iptables rsync openssh-client curl"
+# What the tests add: shells for completions, load, ACME, backup tools, and
+# Debian's Django for the test that runs `python3 manage.py deploy` here.
+TEST_DEPS="zsh fish wrk certbot pebble openssl borgbackup rclone sqlite3 python3-django"
+
 cmd_deps() {
-  local need=()
-  for p in debootstrap systemd-container iptables rsync openssh-client curl zsh fish wrk certbot pebble openssl borgbackup rclone sqlite3; do
+  local need=() pkgs=$HOST_DEPS
+  [ "${1:-}" = --demo ] || pkgs="$pkgs $TEST_DEPS"
+  for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
   done
   [ -x /usr/bin/systemd-nspawn ] || need+=(systemd-container)
@@ -48,6 +55,11 @@ cmd_deps() {
 
 cmd_image() {
   local dir; dir=$(image_dir)
+  if [ -f "$dir/.complete" ]; then echo "$dir"; return; fi
+  # One build at a time (the demo and the tests started together on a cold machine).
+  mkdir -p "$CACHE"
+  exec 8>"$CACHE/.build.lock"
+  flock 8
   if [ -f "$dir/.complete" ]; then echo "$dir"; return; fi
   command -v debootstrap >/dev/null || die "debootstrap is missing: run 'scripts/testhosts.sh deps'"
   rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
@@ -133,7 +145,7 @@ cmd_down_all() {
 }
 
 case "${1:-}" in
-  deps) cmd_deps ;;
+  deps) shift; cmd_deps "$@" ;;
   image) cmd_image ;;
   key) echo "$(cmd_image)/id_ed25519" ;;
   up) shift; cmd_up "$@" ;;
