@@ -15,6 +15,11 @@ export interface ProcessOptions {
   readonly onStdout?: (chunk: string) => void;
   /** Discard stdout and stderr (for daemons that keep the pipes open). */
   readonly quiet?: boolean;
+  /**
+   * Its own session (setsid): Ctrl-C at the terminal reaches djaploy only,
+   * which lets a running remote step finish (lib/interrupt.ts).
+   */
+  readonly detached?: boolean;
 }
 
 export interface ProcessResult {
@@ -49,6 +54,7 @@ export async function runProcess(
       stdout: stdio,
       stderr: stdio,
       signal: opts.signal,
+      detached: opts.detached,
     }).spawn();
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) throw new ProgramNotFoundError(program);
@@ -102,7 +108,7 @@ export interface LiveProcess {
 export function startProcess(
   program: string,
   args: readonly string[],
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; detached?: boolean } = {},
 ): LiveProcess {
   const started = performance.now();
   const child = new Deno.Command(program, {
@@ -111,6 +117,7 @@ export function startProcess(
     stdout: "piped",
     stderr: "piped",
     signal: opts.signal,
+    detached: opts.detached,
   }).spawn();
   const writer = child.stdin.getWriter();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
