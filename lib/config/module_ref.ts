@@ -7,8 +7,7 @@ import { describe, Invalid, isTable, type ParseContext, quoteList, string } from
 const SHA256 = /^[0-9a-fA-F]{64}$/;
 
 export const MODULE_FORMS = 'a path starting with "./", "../" or "/" and ending in ".ts", ' +
-  "an https:// URL (http:// only on this machine: localhost, 127.0.0.0/8, [::1]), or " +
-  '{ url = "https://...", sha256 = "<64 hex digits>" }';
+  'an http:// or https:// URL, or { url = "https://...", sha256 = "<64 hex digits>" }';
 
 function isUrl(s: string): boolean {
   if (!/^https?:\/\//.test(s)) return false;
