@@ -74,9 +74,18 @@ export async function runProcess(
     const status = await child.status;
     return { code: status.code, stdout: "", stderr: "", ms: performance.now() - started };
   }
+  // Once a process ended because it was told to stop, its pipes may still be open elsewhere
+  // (an ssh master holds its mux clients' until the remote command ends): stop reading soon.
+  const stopped = opts.signal
+    ? child.status.then(() =>
+      opts.signal!.aborted
+        ? new Promise<void>((r) => setTimeout(r, 200))
+        : new Promise<void>(() => {})
+    )
+    : undefined;
   const [stdout, stderr, status] = await Promise.all([
-    readAll(child.stdout, opts.onStdout),
-    readAll(child.stderr),
+    readAll(child.stdout, opts.onStdout, stopped),
+    readAll(child.stderr, undefined, stopped),
     child.status,
   ]);
   return { code: status.code, stdout, stderr, ms: performance.now() - started };
@@ -85,11 +94,16 @@ export async function runProcess(
 async function readAll(
   stream: ReadableStream<Uint8Array>,
   onChunk?: (chunk: string) => void,
+  stop?: Promise<void>,
 ): Promise<string> {
   const decoder = new TextDecoder();
+  const reader = stream.getReader();
+  void stop?.then(() => reader.cancel().catch(() => undefined));
   let text = "";
-  for await (const chunk of stream) {
-    const part = decoder.decode(chunk, { stream: true });
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    const part = decoder.decode(value, { stream: true });
     text += part;
     onChunk?.(part);
   }
