@@ -182,9 +182,6 @@ async function runHost(
     if (opts.deployFilesDir) notes.set("deployFilesDir", opts.deployFilesDir);
     for (const step of plan.steps) {
       current = step.name;
-      // Before each change: not after SIGINT/SIGTERM, and only while the lock is surely ours.
-      throwIfStopped(opts.stop, `"${step.name}"`);
-      await opening.verifyLock();
       const changes: string[] = [];
       const ctx: StepContext = {
         host,
@@ -214,6 +211,14 @@ async function runHost(
           debug: (m) => ui.debug(`${label}  ${step.name}: ${m}`),
         },
       };
+      // Before each change: not after SIGINT/SIGTERM, and only while the lock is surely ours.
+      try {
+        throwIfStopped(opts.stop, `"${step.name}"`);
+        await opening.verifyLock();
+      } catch (error) {
+        await step.notStarted?.(ctx, error).catch(() => undefined);
+        throw error;
+      }
       const t = performance.now();
       await step.run(ctx);
       const ms = performance.now() - t;

@@ -179,6 +179,10 @@ e2eTest(
         assert.match(result.output, /web-1 +STOPPED +\S/);
         assert.match(result.output, /Stopped before "[^"]+": djaploy received SIGINT/);
         assert.doesNotMatch(result.output, /switch traffic/);
+        // The history says where it stopped.
+        const history = await djaploy(project, ["history", "--env", "test"]);
+        ok(history, "history");
+        assert.match(history.output, /web-1 +deploy .*failed at [^\n]*\(not started\)/);
       });
 
       await t.step("the next plain deploy succeeds", async () => {
