@@ -260,10 +260,14 @@ e2eTest(
       ok(timed, "timed deploy");
       let live = "Timed";
       const report: string[] = [];
-      const points = [[0.2, "SIGINT"], [0.45, "SIGTERM"], [0.7, "SIGINT"], [
-        0.9,
-        "SIGTERM",
-      ]] as const;
+      // Spread over the deploy; the last ones land around the new slot's start and the switch.
+      const points = [
+        [0.2, "SIGINT"],
+        [0.4, "SIGTERM"],
+        [0.6, "SIGINT"],
+        [0.7, "SIGTERM"],
+        [0.8, "SIGINT"],
+      ] as const;
       for (const [fraction, signal] of points) {
         const afterMs = Math.round(timed.ms * fraction);
         const text = `${signal} after ${afterMs} ms`;
