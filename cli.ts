@@ -39,19 +39,22 @@ import { restore, restoreCommand } from "./lib/commands/restore.ts";
 import { bootstrap, bootstrapCommand } from "./lib/commands/bootstrap.ts";
 import { init, initCommand } from "./lib/commands/init.ts";
 import { completions, completionsCommand } from "./lib/commands/completions.ts";
+import { exitCodeFor, type Interrupt, listenForStop, NO_INTERRUPT } from "./lib/interrupt.ts";
 
 interface Command {
   readonly def: CommandDef;
-  readonly run: (ui: Ui, args: Parsed) => Promise<number>;
+  readonly run: (ui: Ui, args: Parsed, interrupt: Interrupt) => Promise<number>;
+  /** SIGINT/SIGTERM stop it between steps (lib/interrupt.ts) instead of ending the process. */
+  readonly stoppable?: boolean;
 }
 
 export const COMMANDS: readonly Command[] = [
   { def: initCommand, run: init },
   { def: verifyCommand, run: verify },
-  { def: configureCommand, run: configure },
-  { def: deployCommand, run: deploy },
-  { def: activateCommand, run: activate },
-  { def: rollbackCommand, run: rollback },
+  { def: configureCommand, run: configure, stoppable: true },
+  { def: deployCommand, run: deploy, stoppable: true },
+  { def: activateCommand, run: activate, stoppable: true },
+  { def: rollbackCommand, run: rollback, stoppable: true },
   { def: statusCommand, run: status },
   { def: releasesCommand, run: releases },
   { def: unlockCommand, run: unlock },
@@ -134,7 +137,15 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       ? "quiet"
       : "normal";
     ui = new Ui({ verbosity, color, write: io.write, writeErr: io.writeErr });
-    const code = await command.run(ui, args);
+    const stop = command.stoppable ? listenForStop((m) => ui.warn(m), Deno.exit) : undefined;
+    let code: number;
+    try {
+      code = await command.run(ui, args, stop?.interrupt ?? NO_INTERRUPT);
+    } finally {
+      stop?.dispose();
+    }
+    const received = stop?.interrupt.received;
+    if (received) code = exitCodeFor(received);
     const cpu = cpuUsage();
     ui.debug(
       `djaploy used ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s of CPU ` +

@@ -157,6 +157,9 @@ export function withHistory(steps: readonly Step[], opts: HistoryOptions): Step[
       }
       if (i === steps.length - 1) await record(ctx, opts, {});
     },
+    // A run that stops before this step says so in the history too.
+    notStarted: (ctx, reason) =>
+      record(ctx, opts, { step: `${step.name} (not started)`, error: reason }),
   }));
 }
 

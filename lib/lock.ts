@@ -9,7 +9,17 @@ import type { Executor, HeldCommand } from "./executor.ts";
 import { UserError } from "./errors.ts";
 import { marker } from "./marker.ts";
 
-const HEARTBEAT_MS = 10_000;
+/** How often djaploy tells the holding shell it is still there, and how long that shell waits. */
+export interface LockTiming {
+  readonly heartbeatMs: number;
+  /** Seconds without a heartbeat after which the host gives the lock up. */
+  readonly timeoutSeconds: number;
+}
+
+export const LOCK_TIMING: LockTiming = { heartbeatMs: 10_000, timeoutSeconds: 30 };
+
+/** Seconds to wait for the holding shell to answer a heartbeat before calling the lock lost. */
+const ANSWER_MS = 10_000;
 
 export interface LockOwner {
   /** user@machine */
@@ -20,36 +30,53 @@ export interface LockOwner {
   readonly since: string;
 }
 
+/** In /run/djaploy/, which root makes and only root may write: root reads the owner file. */
 export function lockPath(appName: string): string {
   return `/run/djaploy/${appName}.lock`;
 }
 
-// $1 lock file, $2 owner (JSON), $3 seconds to wait, $4 a script to run once
-// locked (optional), $5 the mark that ends its output (a nonce per run:
-// lib/marker.ts). Prints LOCKED, the script's output and `<mark> <exit code>`,
-// or HELD <pid> <owner> and exits 75. Holds the lock while stdin stays open
-// and heartbeats keep coming.
-export const LOCK_SH = `lock=$1 owner=$2 wait=$3
-mkdir -p "\${lock%/*}"
+// $1 lock file, $2 owner (JSON), $3 seconds to wait, $4 seconds without a
+// heartbeat before giving up, $5 a script to run once locked (optional), $6
+// the mark that ends its output (a nonce per run: lib/marker.ts).
+// Prints LOCKED, the script's output and `<mark> <exit code>`, or HELD <owner line>
+// and exits 75. Holds the lock while stdin stays open and heartbeats keep
+// coming; answers each heartbeat line N with "beat N". The owner file says
+// "<pid> <start time of pid> <owner>": unlock checks both before it signals.
+export const LOCK_SH = `lock=$1 owner=$2 wait=$3 timeout=$4
+dir=\${lock%/*}
+mkdir -p "$dir"
+case $(stat -c '%u:%A' "$dir") in 0:d????-??-?) ;; *)
+  echo "refusing $dir: it must be owned by root and writable by root only" >&2; exit 78;;
+esac
 exec 9>>"$lock"
 if [ "$wait" = 0 ]; then flock -n 9; else flock -w "$wait" 9; fi || {
   echo "HELD $(cat "$lock.owner" 2>/dev/null)"
   exit 75
 }
-printf '%s %s\\n' "$$" "$owner" > "$lock.owner"
+started=$(cut -d' ' -f22 "/proc/$$/stat")
+printf '%s %s %s\\n' "$$" "$started" "$owner" > "$lock.owner"
 echo LOCKED
-if [ -n "$4" ]; then sh -c "$4" 9>&- </dev/null; printf '\\n%s %s\\n' "$5" "$?"; fi
-while read -r -t 30 _; do :; done
+if [ -n "$5" ]; then sh -c "$5" 9>&- </dev/null; printf '\\n%s %s\\n' "$6" "$?"; fi
+while read -r -t "$timeout" n; do echo "beat $n"; done
 rm -f "$lock.owner"`;
 
-/** Parses the owner file's text: "<pid> <json>". */
-export function parseOwner(text: string): { pid?: number; owner?: LockOwner } {
-  const m = /^(\d+) (\{.*\})\s*$/.exec(text.trim());
+/** The owner file's text: "<pid> <start time> <json>" (or "<pid> <json>", written before start times). */
+export interface OwnerRecord {
+  readonly pid?: number;
+  /** The holder's start time (/proc/PID/stat field 22), when recorded. */
+  readonly started?: string;
+  readonly owner?: LockOwner;
+}
+
+/** Parses the owner file's text; a pid is digits only, or there is none. */
+export function parseOwner(text: string): OwnerRecord {
+  const m = /^([1-9]\d{0,9})(?: (\d{1,20}))? (\{.*\})\s*$/.exec(text.trim());
   if (!m) return {};
+  const started = m[2];
   try {
-    return { pid: Number(m[1]), owner: JSON.parse(m[2]) as LockOwner };
+    return { pid: Number(m[1]), started, owner: JSON.parse(m[3]) as LockOwner };
   } catch {
-    return { pid: Number(m[1]) };
+    return { pid: Number(m[1]), started };
   }
 }
 
@@ -62,6 +89,13 @@ export function describeOwner(owner: LockOwner | undefined, now = new Date()): s
 export interface HeldLock {
   /** What the `then` script printed, and its exit code. */
   readonly then?: { readonly stdout: string; readonly code: number };
+  /**
+   * Throws when the lock may no longer be held: its shell ended (killed,
+   * `djaploy unlock`, connection lost) or heartbeats stopped for longer than
+   * the host waits (this machine slept, djaploy was suspended). Cheap while
+   * heartbeats are answered; otherwise it asks the host once.
+   */
+  verify(): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -76,6 +110,7 @@ export async function acquireLock(
   owner: LockOwner,
   waitSeconds: number,
   then?: string,
+  timing: LockTiming = LOCK_TIMING,
 ): Promise<HeldLock> {
   const end = marker("locked-end");
   const held: HeldCommand = await exec.hold({
@@ -87,6 +122,7 @@ export async function acquireLock(
       lockPath(appName),
       JSON.stringify(owner),
       String(waitSeconds),
+      String(timing.timeoutSeconds),
       ...(then ? [then, end] : []),
     ],
     as: "root",
@@ -110,17 +146,127 @@ export async function acquireLock(
       `Take the deploy lock on ${exec.host}: the lock command failed (exit code ${result.code}): ${result.stderr.trim()}`,
     );
   }
-  const timer = setInterval(() => void held.write("\n"), HEARTBEAT_MS);
-  Deno.unrefTimer(timer);
+  const thenResult = then === undefined ? undefined : await readThen(held, end);
+  const beats = new Heartbeats(held, appName, exec.host, timing);
   return {
-    then: then === undefined ? undefined : await readThen(held, end),
+    then: thenResult,
+    verify: () => beats.verify(),
     async release() {
-      clearInterval(timer);
+      beats.stop();
       await held.end();
     },
   };
 }
 
+/** The wall clock and the monotonic one: a sleeping laptop stops the latter on some systems. */
+function now(): { wall: number; mono: number } {
+  return { wall: Date.now(), mono: performance.now() };
+}
+
+function ageMs(since: { wall: number; mono: number }): number {
+  const t = now();
+  return Math.max(t.wall - since.wall, t.mono - since.mono);
+}
+
+/**
+ * Numbered heartbeats and their answers. A heartbeat counts from when it
+ * was sent, not when its answer was read: an answer read late (after a
+ * suspend) proves nothing about the time in between.
+ */
+class Heartbeats {
+  readonly #held: HeldCommand;
+  readonly #what: string;
+  readonly #timing: LockTiming;
+  readonly #sent = new Map<number, { wall: number; mono: number }>();
+  #seq = 0;
+  #answeredUpTo = 0;
+  #answered = now();
+  #lost?: string;
+  #waiters: (() => void)[] = [];
+  readonly #timer: ReturnType<typeof setInterval>;
+
+  constructor(held: HeldCommand, appName: string, host: string, timing: LockTiming) {
+    this.#held = held;
+    this.#what = `the deploy lock of ${appName} on ${host}`;
+    this.#timing = timing;
+    this.#timer = setInterval(() => void this.#beat(), timing.heartbeatMs);
+    Deno.unrefTimer(this.#timer);
+    void this.#read();
+  }
+
+  async #read(): Promise<void> {
+    for (
+      let line = await this.#held.readLine();
+      line !== undefined;
+      line = await this.#held.readLine()
+    ) {
+      const m = /^beat (\d+)$/.exec(line);
+      if (!m) continue;
+      const n = Number(m[1]);
+      const sent = this.#sent.get(n);
+      for (const k of [...this.#sent.keys()]) if (k <= n) this.#sent.delete(k);
+      this.#answeredUpTo = Math.max(this.#answeredUpTo, n);
+      if (sent && sent.mono > this.#answered.mono) this.#answered = sent;
+      this.#wake();
+    }
+    this.#lost ??=
+      "the shell holding it on the host ended (killed, unlocked, or the connection closed)";
+    this.#wake();
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  async #beat(): Promise<number> {
+    const n = ++this.#seq;
+    this.#sent.set(n, now());
+    await this.#held.write(`${n}\n`);
+    return n;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#lost ??= "released";
+    this.#wake();
+  }
+
+  async verify(): Promise<void> {
+    this.#check();
+    // Answered within the last heartbeat period or so: the host still waits for the next.
+    const fresh = Math.min(this.#timing.heartbeatMs * 1.5, this.#timing.timeoutSeconds * 500);
+    if (ageMs(this.#answered) < fresh) return;
+    const gap = Math.round(ageMs(this.#answered) / 1000);
+    const n = await this.#beat();
+    const deadline = Date.now() + ANSWER_MS;
+    while (!this.#lost && !this.#isAnswered(n) && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    if (!this.#isAnswered(n)) {
+      this.#lost ??=
+        `no heartbeat reached the host for ${gap} s (it gives the lock up after ${this.#timing.timeoutSeconds} s): was this machine asleep, or djaploy suspended?`;
+    }
+    this.#check();
+  }
+
+  #isAnswered(n: number): boolean {
+    return this.#answeredUpTo >= n;
+  }
+
+  #check(): void {
+    if (!this.#lost) return;
+    throw new UserError(`Stopped: ${this.#what} was lost: ${this.#lost}`, {
+      hint: "Nothing more was changed on this host after that. Another run may hold the lock " +
+        "now: check with djaploy status, then run the command again.",
+    });
+  }
+}
 /** Reads the `then` script's output, up to its end mark. */
 async function readThen(
   held: HeldCommand,

@@ -90,6 +90,12 @@ export interface StepContext {
 export interface Step {
   readonly name: string;
   readonly run: (ctx: StepContext) => Promise<void>;
+  /**
+   * Called instead of `run` when the run stops before this step (SIGINT or
+   * SIGTERM, a lost deploy lock), with the reason: to record it, not to
+   * change anything.
+   */
+  readonly notStarted?: (ctx: StepContext, reason: unknown) => Promise<void>;
 }
 
 export interface ModuleDefinition {

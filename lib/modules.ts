@@ -16,6 +16,7 @@ import borg from "../modules/borg/mod.ts";
 import litestream from "../modules/litestream/mod.ts";
 import tailscale from "../modules/tailscale/mod.ts";
 import { verifiedModuleUrl } from "./pinned_module.ts";
+import { moduleUrlProblem } from "./config/module_ref.ts";
 
 export const BUILTIN: Readonly<Record<string, ModuleDefinition>> = {
   core,
@@ -47,6 +48,9 @@ export async function loadModules(
       continue;
     }
     const remote = /^https?:\/\//.test(ref.spec);
+    // Checked with the config too; here as well for callers that build refs themselves.
+    const problem = remote ? moduleUrlProblem(ref.spec) : undefined;
+    if (problem) throw new ConfigError(`Refused module "${ref.spec}": ${problem}`);
     // A pinned module: its content is checked before any of it runs (lib/pinned_module.ts).
     const url = remote && ref.sha256
       ? await verifiedModuleUrl(ref.spec, ref.sha256)

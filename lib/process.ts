@@ -15,6 +15,11 @@ export interface ProcessOptions {
   readonly onStdout?: (chunk: string) => void;
   /** Discard stdout and stderr (for daemons that keep the pipes open). */
   readonly quiet?: boolean;
+  /**
+   * Its own session (setsid): Ctrl-C at the terminal reaches djaploy only,
+   * which lets a running remote step finish (lib/interrupt.ts).
+   */
+  readonly detached?: boolean;
 }
 
 export interface ProcessResult {
@@ -49,6 +54,7 @@ export async function runProcess(
       stdout: stdio,
       stderr: stdio,
       signal: opts.signal,
+      detached: opts.detached,
     }).spawn();
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) throw new ProgramNotFoundError(program);
@@ -68,9 +74,18 @@ export async function runProcess(
     const status = await child.status;
     return { code: status.code, stdout: "", stderr: "", ms: performance.now() - started };
   }
+  // Once a process ended because it was told to stop, its pipes may still be open elsewhere
+  // (an ssh master holds its mux clients' until the remote command ends): stop reading soon.
+  const stopped = opts.signal
+    ? child.status.then(() =>
+      opts.signal!.aborted
+        ? new Promise<void>((r) => setTimeout(r, 200))
+        : new Promise<void>(() => {})
+    )
+    : undefined;
   const [stdout, stderr, status] = await Promise.all([
-    readAll(child.stdout, opts.onStdout),
-    readAll(child.stderr),
+    readAll(child.stdout, opts.onStdout, stopped),
+    readAll(child.stderr, undefined, stopped),
     child.status,
   ]);
   return { code: status.code, stdout, stderr, ms: performance.now() - started };
@@ -79,11 +94,16 @@ export async function runProcess(
 async function readAll(
   stream: ReadableStream<Uint8Array>,
   onChunk?: (chunk: string) => void,
+  stop?: Promise<void>,
 ): Promise<string> {
   const decoder = new TextDecoder();
+  const reader = stream.getReader();
+  void stop?.then(() => reader.cancel().catch(() => undefined));
   let text = "";
-  for await (const chunk of stream) {
-    const part = decoder.decode(chunk, { stream: true });
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    const part = decoder.decode(value, { stream: true });
     text += part;
     onChunk?.(part);
   }
@@ -102,7 +122,7 @@ export interface LiveProcess {
 export function startProcess(
   program: string,
   args: readonly string[],
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; detached?: boolean } = {},
 ): LiveProcess {
   const started = performance.now();
   const child = new Deno.Command(program, {
@@ -111,6 +131,7 @@ export function startProcess(
     stdout: "piped",
     stderr: "piped",
     signal: opts.signal,
+    detached: opts.detached,
   }).spawn();
   const writer = child.stdin.getWriter();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();

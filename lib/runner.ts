@@ -17,6 +17,7 @@ import type { SecretResolver } from "./resolve_secrets.ts";
 import { acquireLock, type HeldLock, type LockOwner } from "./lock.ts";
 import { Barrier } from "./barrier.ts";
 import { RecordingExecutor } from "./recording_executor.ts";
+import { StoppedError, throwIfStopped } from "./interrupt.ts";
 
 export interface StepResult {
   readonly name: string;
@@ -51,7 +52,10 @@ export interface RunOptions {
   readonly hosts: readonly HostConfig[];
   readonly parallel: number;
   readonly dryRun: boolean;
+  /** Aborted at a second SIGINT/SIGTERM: steps' ctx.signal (running processes end). */
   readonly signal: AbortSignal;
+  /** Aborted at the first: no new step or batch starts; running steps finish (lib/interrupt.ts). */
+  readonly stop?: AbortSignal;
   readonly release?: ReleaseInfo;
   /** Builds the executor for a host (ssh, or recording around ssh for dry runs). */
   readonly executor: (host: HostConfig, index: number) => Executor;
@@ -94,6 +98,10 @@ export async function runOnHosts(opts: RunOptions): Promise<HostResult[]> {
   const results: HostResult[] = [];
   for (let start = 0; start < opts.hosts.length; start += size) {
     const batch = opts.hosts.slice(start, start + size);
+    if (opts.stop?.aborted) {
+      for (const host of batch) results.push(notStarted(host.name, opts.stop));
+      continue;
+    }
     if (results.some((r) => !r.ok)) {
       for (const host of batch) results.push(notStarted(host.name));
       continue;
@@ -113,12 +121,15 @@ export async function runOnHosts(opts: RunOptions): Promise<HostResult[]> {
   return results;
 }
 
-function notStarted(host: string): HostResult {
+function notStarted(host: string, stopped?: AbortSignal): HostResult {
+  const reason = stopped?.reason;
   return {
     host,
     ok: false,
-    failedStep: "not started (an earlier batch failed)",
-    error: new UserError("Not deployed: an earlier batch failed, so the rollout stopped"),
+    failedStep: stopped ? "stopped before starting" : "not started (an earlier batch failed)",
+    error: stopped
+      ? new StoppedError(reason instanceof StoppedError ? reason.signal : "SIGINT", "this host")
+      : new UserError("Not deployed: an earlier batch failed, so the rollout stopped"),
     steps: [],
     ms: 0,
     stats: { commands: 0, syncs: 0, connections: 0, bytesSent: 0 },
@@ -200,6 +211,14 @@ async function runHost(
           debug: (m) => ui.debug(`${label}  ${step.name}: ${m}`),
         },
       };
+      // Before each change: not after SIGINT/SIGTERM, and only while the lock is surely ours.
+      try {
+        throwIfStopped(opts.stop, `"${step.name}"`);
+        await opening.verifyLock();
+      } catch (error) {
+        await step.notStarted?.(ctx, error).catch(() => undefined);
+        throw error;
+      }
       const t = performance.now();
       await step.run(ctx);
       const ms = performance.now() - t;
@@ -211,6 +230,10 @@ async function runHost(
     return finish({});
   } catch (error) {
     barrier.finish(host.name, false);
+    if (error instanceof StoppedError) {
+      show(ui.red("STOPPED"), current, 0, "not started");
+      return finish({ ok: false, failedStep: `stopped before ${current}`, error });
+    }
     steps.push({ name: current, ms: 0, changes: [], error });
     show(ui.red("FAILED "), current, 0, errorSummary(error));
     return finish({ ok: false, failedStep: current, error });
@@ -226,6 +249,8 @@ export interface Opening {
   /** Where it is (or stopped): "connect" or "deploy lock". */
   readonly phase: string;
   readonly opened: Promise<{ readonly facts: Facts }>;
+  /** Throws when the deploy lock was taken and is no longer surely held (lock.ts verify). */
+  verifyLock(): Promise<void>;
   /** Gives the lock back (safe to call more than once, or when opening failed). */
   release(): Promise<void>;
 }
@@ -258,6 +283,9 @@ export function openHost(
       return state.phase;
     },
     opened,
+    async verifyLock() {
+      await state.held?.verify();
+    },
     async release() {
       await opened.catch(() => undefined);
       const held = state.held;
@@ -288,7 +316,9 @@ export function printSummary(ui: Ui, results: readonly HostResult[], title: stri
     const changed = r.steps.reduce((n, s) => n + (s.changes.length ? 1 : 0), 0);
     rows.push([
       r.host,
-      r.ok ? ui.green("ok") : ui.red(`failed at ${r.failedStep}`),
+      r.ok
+        ? ui.green("ok")
+        : ui.red(r.failedStep?.startsWith("stopped") ? r.failedStep : `failed at ${r.failedStep}`),
       `${changed} step${changed === 1 ? "" : "s"}`,
       formatMs(r.ms),
       `${r.stats.connections} conn, ${r.stats.commands} cmds, ${r.stats.syncs} rsync` +

@@ -18,6 +18,7 @@ import type { Ui } from "./ui.ts";
 import { type Flags, hostList } from "./cli_args.ts";
 import { join } from "./paths.ts";
 import type { Secret } from "./secret.ts";
+import { type Interrupt, NO_INTERRUPT } from "./interrupt.ts";
 
 /** sshd's MaxStartups starts refusing at 10 unauthenticated connections. */
 const MAX_CONNECTION_STARTS = 8;
@@ -34,7 +35,10 @@ export interface Session {
   readonly deployFilesDir?: string;
   readonly dryRun: boolean;
   readonly parallel: number;
+  /** Aborted at a second SIGINT/SIGTERM: running ssh and rsync processes end (steps' ctx.signal). */
   readonly signal: AbortSignal;
+  /** Aborted at the first: no new step starts (lib/interrupt.ts). */
+  readonly stop: AbortSignal;
   executor(host: HostConfig, index: number): Executor;
   close(): Promise<void>;
 }
@@ -51,7 +55,12 @@ export function requireEnv(flags: Flags, command: string): string {
   return env;
 }
 
-export async function openSession(ui: Ui, flags: Flags, command: string): Promise<Session> {
+export async function openSession(
+  ui: Ui,
+  flags: Flags,
+  command: string,
+  interrupt: Interrupt = NO_INTERRUPT,
+): Promise<Session> {
   const project = await loadConfig(flags);
   const envName = requireEnv(flags, command);
   const hostsFlag = flags.hosts as string | undefined;
@@ -78,7 +87,6 @@ export async function openSession(ui: Ui, flags: Flags, command: string): Promis
   const controlDir = await Deno.makeTempDir({ dir: await shortTmp(), prefix: "djaploy-" });
   await Deno.chmod(controlDir, 0o700);
   const startLimiter = new Limiter(MAX_CONNECTION_STARTS);
-  const abort = new AbortController();
   const dryRun = Boolean(flags["dry-run"]);
   const executors: Executor[] = [];
   return {
@@ -93,13 +101,14 @@ export async function openSession(ui: Ui, flags: Flags, command: string): Promis
     deployFilesDir: files.length ? join(project.infra_dir, "deploy_files", env.name) : undefined,
     dryRun,
     parallel: (flags.parallel as number | undefined) ?? env.hosts.length,
-    signal: abort.signal,
+    signal: interrupt.force,
+    stop: interrupt.stop,
     executor(host, index) {
       const ssh = new SshExecutor(host, {
         controlDir,
         socketName: String(index),
         startLimiter,
-        signal: abort.signal,
+        signal: interrupt.force,
         warn: (m) => ui.warn(m),
       });
       const exec = dryRun

@@ -13,6 +13,9 @@
  *   orphaned master exit by itself if djaploy is killed.
  * - A burst of new connections refused by sshd's MaxStartups: connection
  *   starts go through a shared limiter.
+ * - Ctrl-C killing a remote command halfway: ssh and rsync run in their own
+ *   session (detached), so only djaploy gets the terminal's SIGINT and stops
+ *   between steps (lib/interrupt.ts); interactive commands keep the terminal.
  * - Multiplexing silently lost, every command becoming a full login: the
  *   socket is checked before each command and a fallback is reported.
  */
@@ -99,7 +102,11 @@ export class SshExecutor implements Executor {
     let result;
     try {
       // quiet: the backgrounded master would otherwise hold our pipes open.
-      result = await runProcess("ssh", args, { quiet: true, signal: this.#opts.signal });
+      result = await runProcess("ssh", args, {
+        quiet: true,
+        signal: this.#opts.signal,
+        detached: true,
+      });
     } catch (err) {
       if (err instanceof ProgramNotFoundError) {
         throw new UserError("Install OpenSSH's client: the ssh program is not on PATH");
@@ -134,7 +141,7 @@ export class SshExecutor implements Executor {
           "--",
           toShell(cmd, this.sshUser),
         ],
-        { stdin, signal: this.#opts.signal },
+        { stdin, signal: this.#opts.signal, detached: true },
       );
       this.#noticeFallback(result.stderr);
       if (result.code === 255) throw connectError(this.#config, 255, result.stderr);
@@ -158,7 +165,7 @@ export class SshExecutor implements Executor {
         "--",
         toShell(cmd, this.sshUser),
       ],
-      { signal: this.#opts.signal },
+      { signal: this.#opts.signal, detached: true },
     );
     return { readLine: () => p.readLine(), write: (t) => p.write(t), end: () => p.close() };
   }
@@ -189,7 +196,7 @@ export class SshExecutor implements Executor {
       );
       let result;
       try {
-        result = await runProcess("rsync", args, { signal: this.#opts.signal });
+        result = await runProcess("rsync", args, { signal: this.#opts.signal, detached: true });
       } catch (err) {
         if (err instanceof ProgramNotFoundError) {
           throw new UserError("Install rsync on this machine: the rsync program is not on PATH");

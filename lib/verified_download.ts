@@ -12,6 +12,12 @@ import { join } from "./paths.ts";
 import { UserError } from "./errors.ts";
 import type { StepContext } from "./module.ts";
 
+/**
+ * The largest file djaploy downloads for a module (a release tarball, a
+ * CPython source archive): 512 MiB. Bigger answers are cut off and refused.
+ */
+export const DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024;
+
 /** Where servers keep verified downloads, one folder per SHA-256. */
 export const SERVER_DOWNLOADS = "/var/cache/djaploy/downloads";
 
@@ -74,12 +80,7 @@ export async function downloadVerified(
   const what = opts.what ?? name;
   let bytes: Uint8Array;
   try {
-    const res = await fetch(url, { signal: opts.signal });
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new Error(`HTTP ${res.status} ${res.statusText}`);
-    }
-    bytes = new Uint8Array(await res.arrayBuffer());
+    bytes = await fetchLimited(url, { maxBytes: DOWNLOAD_MAX_BYTES, signal: opts.signal });
   } catch (err) {
     throw new UserError(
       `Download ${what}: ${url} could not be fetched: ${err instanceof Error ? err.message : err}`,
@@ -105,6 +106,47 @@ export async function downloadVerified(
   await Deno.writeFile(tmp, bytes);
   await Deno.rename(tmp, path);
   return { dir, path, name, sha256: want };
+}
+
+/**
+ * GETs `url` and returns its body, refusing more than `maxBytes` (whatever
+ * Content-Length says: the body is counted as it arrives) and a redirect
+ * from https:// to plain http://.
+ */
+export async function fetchLimited(
+  url: string,
+  opts: { maxBytes: number; signal?: AbortSignal },
+): Promise<Uint8Array> {
+  const res = await fetch(url, { signal: opts.signal });
+  const tooBig = () =>
+    new Error(`it is larger than djaploy's limit of ${opts.maxBytes} bytes for this download`);
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new Error(`HTTP ${res.status} ${res.statusText}`);
+  }
+  if (url.startsWith("https:") && !res.url.startsWith("https:")) {
+    await res.body?.cancel();
+    throw new Error(`it redirects to ${res.url}, which is not https://`);
+  }
+  const length = Number(res.headers.get("content-length") ?? "0");
+  if (length > opts.maxBytes) {
+    await res.body?.cancel();
+    throw tooBig();
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of res.body ?? new ReadableStream<Uint8Array>()) {
+    total += chunk.length;
+    if (total > opts.maxBytes) throw tooBig();
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }
 
 /**

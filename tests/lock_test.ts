@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { acquireLock, lockPath } from "../lib/lock.ts";
+import { acquireLock, lockPath, parseOwner } from "../lib/lock.ts";
+import { breakLock, inspectLock } from "../lib/commands/unlock.ts";
 import { UserError } from "../lib/errors.ts";
 import { ShellExecutor } from "./helpers/shell_executor.ts";
 
@@ -59,5 +60,164 @@ Deno.test("acquireLock: a second run is refused while the first holds the lock, 
     const next = await acquireLock(exec, app, owner("activate"), 0);
     assert.equal(next.then, undefined);
     await next.release();
+  });
+});
+
+/** The owner record's PID and start time, as the holder wrote them. */
+async function ownerRecord(app: string): Promise<{ pid: number; started?: string }> {
+  const { pid, started } = parseOwner(await Deno.readTextFile(`${lockPath(app)}.owner`));
+  assert.ok(pid, "the holder recorded its PID");
+  return { pid, started };
+}
+
+const lost = (pattern: RegExp) => (e: unknown) =>
+  e instanceof UserError && /^Stopped: the deploy lock of locktest-\S+ on local was lost: /.test(
+    e.message,
+  ) && pattern.test(e.message);
+
+Deno.test("lock heartbeat: answered heartbeats keep the lock, verify passes", async () => {
+  await withApp(async (app) => {
+    const exec = new ShellExecutor("root");
+    const lock = await acquireLock(exec, app, owner("deploy"), 0, undefined, {
+      heartbeatMs: 200,
+      timeoutSeconds: 1,
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 1600));
+      await lock.verify();
+      assert.equal((await ownerRecord(app)).pid > 0, true);
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
+Deno.test("lock heartbeat: heartbeats that stop past the host's timeout are noticed (a suspended djaploy)", async () => {
+  await withApp(async (app) => {
+    const exec = new ShellExecutor("root");
+    // No heartbeat goes out for a minute, as if this machine slept; the host gives up after 1 s.
+    const lock = await acquireLock(exec, app, owner("deploy"), 0, undefined, {
+      heartbeatMs: 60_000,
+      timeoutSeconds: 1,
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      await assert.rejects(() => lock.verify(), lost(/ended|no heartbeat reached the host/));
+      // Another run can take it now: the first must not go on.
+      const other = await acquireLock(exec, app, owner("deploy --env other"), 0);
+      await other.release();
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
+Deno.test("lock heartbeat: a holder ended on the host (djaploy unlock) is noticed before the next step", async () => {
+  await withApp(async (app) => {
+    const exec = new ShellExecutor("root");
+    const lock = await acquireLock(exec, app, owner("deploy"), 0);
+    try {
+      await lock.verify();
+      Deno.kill((await ownerRecord(app)).pid, "SIGTERM");
+      await new Promise((r) => setTimeout(r, 300));
+      await assert.rejects(() => lock.verify(), lost(/the shell holding it on the host ended/));
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
+Deno.test("lock: the owner record is '<pid> <start time> <owner>' and parses strictly", async () => {
+  await withApp(async (app) => {
+    const exec = new ShellExecutor("root");
+    const lock = await acquireLock(exec, app, owner("deploy"), 0);
+    try {
+      const { pid, started } = await ownerRecord(app);
+      const stat = await exec.run({ argv: ["cat", `/proc/${pid}/stat`] });
+      assert.equal(started, stat.stdout.slice(stat.stdout.lastIndexOf(")") + 2).split(" ")[19]);
+    } finally {
+      await lock.release();
+    }
+  });
+  assert.deepEqual(parseOwner('12 {"holder":"a"}').pid, 12);
+  assert.deepEqual(parseOwner('12 345 {"holder":"a"}'), {
+    pid: 12,
+    started: "345",
+    owner: { holder: "a" } as never,
+  });
+  for (const bad of ['-1 {"a":1}', '1;reboot {"a":1}', '0 {"a":1}', '12\n13 {"a":1}', "12"]) {
+    assert.equal(parseOwner(bad).pid, undefined, bad);
+  }
+});
+
+/** A process that is not the lock's holder: sleep, in a session of its own. */
+function bystander(): Deno.ChildProcess {
+  return new Deno.Command("sleep", { args: ["60"], stdout: "null", stderr: "null" }).spawn();
+}
+
+async function alive(pid: number): Promise<boolean> {
+  const r = await new ShellExecutor("root").run({
+    argv: ["kill", "-0", String(pid)],
+    okCodes: [0, 1],
+  });
+  return r.code === 0;
+}
+
+Deno.test("unlock: ends the holder that the owner record names, after checking it holds the lock", async () => {
+  await withApp(async (app) => {
+    const exec = new ShellExecutor("root");
+    const lock = await acquireLock(exec, app, owner("deploy --env production"), 0);
+    try {
+      const state = await inspectLock(exec, app);
+      assert.equal(state.held, true);
+      if (!state.held) return;
+      assert.equal(state.record.owner?.command, "deploy --env production");
+      const pid = state.record.pid!;
+      assert.equal(await breakLock(exec, app, state.record), "freed");
+      assert.equal(await alive(pid), false);
+      assert.deepEqual(await inspectLock(exec, app), { held: false });
+      await assert.rejects(Deno.stat(`${lockPath(app)}.owner`), Deno.errors.NotFound);
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
+Deno.test("unlock: never signals a PID that does not hold the lock (forged record, reused PID, another start time)", async () => {
+  await withApp(async (app) => {
+    const exec = new ShellExecutor("root");
+    const lock = await acquireLock(exec, app, owner("deploy"), 0);
+    const other = bystander();
+    try {
+      const { pid: holder, started } = await ownerRecord(app);
+      const cases = [
+        { pid: other.pid, started: undefined, why: /does not have the lock file open/ },
+        { pid: other.pid, started, why: /does not have the lock file open/ },
+        { pid: holder, started: "1", why: /started at another time than the holder/ },
+        { pid: 4_000_000, started, why: /no process 4000000 runs/ },
+      ];
+      for (const c of cases) {
+        const r = await breakLock(exec, app, { pid: c.pid, started: c.started });
+        assert.ok(
+          typeof r === "object" && c.why.test(r.notHolder),
+          `${c.pid}: ${JSON.stringify(r)}`,
+        );
+      }
+      assert.equal(await alive(other.pid), true, "the bystander was not signalled");
+      assert.equal(await alive(holder), true, "nor the holder, with a wrong start time");
+      await lock.verify();
+      // A record with shell in it parses to no PID at all.
+      await Deno.writeTextFile(`${lockPath(app)}.owner`, `${other.pid};kill 1 1 {"holder":"x"}\n`);
+      const state = await inspectLock(exec, app);
+      assert.ok(state.held && state.record.pid === undefined);
+      assert.deepEqual(await breakLock(exec, app, state.held ? state.record : {}), {
+        notHolder: "its owner record names no process",
+      });
+      assert.equal(await alive(other.pid), true);
+    } finally {
+      other.kill();
+      await other.status;
+      await lock.release();
+    }
   });
 });

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { runOnHosts } from "../lib/runner.ts";
 import { RecordingExecutor } from "../lib/recording_executor.ts";
 import { UserError } from "../lib/errors.ts";
-import type { Step } from "../lib/module.ts";
+import type { Step, StepContext } from "../lib/module.ts";
+import { InterruptController, StoppedError } from "../lib/interrupt.ts";
 import { collectingUi, loadTestProject, withTempDir } from "./helpers/fixtures.ts";
 
 const INVENTORY = ["web-1", "web-2", "web-3", "web-4"]
@@ -59,4 +60,72 @@ Deno.test("runner: a failed batch stops the rollout; the summary says which host
       ["web-4", false, "not started (an earlier batch failed)"],
     ],
   );
+});
+
+Deno.test("runner: a signal during a step lets it finish, starts no other step and no later batch", async () => {
+  await withTempDir(async (dir) => {
+    const { project, env } = await loadTestProject(dir, 'project_name = "hello"\n', INVENTORY);
+    const { ui } = collectingUi();
+    const interrupt = new InterruptController();
+    const ran: string[] = [];
+    const step = (name: string, during?: () => void): Step => ({
+      name,
+      async run(ctx) {
+        ran.push(`${ctx.host.name} ${name}`);
+        during?.();
+        // Still running when the signal came: it ends as it would have.
+        await new Promise((r) => setTimeout(r, 20));
+        ran.push(`${ctx.host.name} ${name} done`);
+      },
+    });
+    // One SIGTERM, while both hosts of the first batch run their first step.
+    const steps = [
+      step("upload", () => interrupt.received || interrupt.signal("SIGTERM")),
+      {
+        ...step("switch"),
+        // What the history wrapper does with it: record, change nothing.
+        notStarted: (ctx: StepContext, reason: unknown) => {
+          ran.push(`${ctx.host.name} switch not started: ${(reason as Error).message}`);
+          return Promise.resolve();
+        },
+      },
+    ];
+    const results = await runOnHosts({
+      ui,
+      project,
+      env,
+      hosts: env.hosts,
+      parallel: 4,
+      dryRun: false,
+      signal: interrupt.force,
+      stop: interrupt.stop,
+      executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
+      plan: () => ({ steps, probes: [], files: [], packages: [] }),
+      appEnv: () => new Map(),
+      deployFiles: new Set(),
+      batchSize: 2,
+    });
+    assert.deepEqual(ran, [
+      "web-1 upload",
+      "web-2 upload",
+      "web-1 upload done",
+      'web-1 switch not started: Stopped before "switch": djaploy received SIGTERM',
+      "web-2 upload done",
+      'web-2 switch not started: Stopped before "switch": djaploy received SIGTERM',
+    ]);
+    assert.deepEqual(results.map((r) => [r.host, r.failedStep]), [
+      ["web-1", "stopped before switch"],
+      ["web-2", "stopped before switch"],
+      ["web-3", "stopped before starting"],
+      ["web-4", "stopped before starting"],
+    ]);
+    const error = results[0].error;
+    assert.ok(error instanceof StoppedError);
+    assert.equal(error.exitCode, 143);
+    assert.equal(error.message, 'Stopped before "switch": djaploy received SIGTERM');
+    assert.equal(interrupt.force.aborted, false, "one signal does not end running commands");
+    interrupt.signal("SIGINT");
+    assert.equal(interrupt.force.aborted, true);
+    assert.equal(interrupt.received, "SIGTERM", "the first signal decides the exit code");
+  });
 });

@@ -92,6 +92,7 @@ export function sessionRunOptions(s: Session, ui: Ui = s.ui) {
     parallel: s.parallel,
     dryRun: s.dryRun,
     signal: s.signal,
+    stop: s.stop,
     executor: (h: HostConfig, i: number) => s.executor(h, i),
     appEnv: (h: HostConfig) => s.appEnv.get(h.name)!,
     deployFiles: s.deployFiles,

@@ -2,6 +2,7 @@
 import type { CommandDef, Parsed } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
+import { type Interrupt, NO_INTERRUPT } from "../interrupt.ts";
 import { COMMON_FLAGS, HOST_FLAGS, modulePlanParts, runPlan } from "./common.ts";
 
 export const configureCommand: CommandDef = {
@@ -16,8 +17,12 @@ export const configureCommand: CommandDef = {
   }, ...COMMON_FLAGS],
 };
 
-export async function configure(ui: Ui, args: Parsed): Promise<number> {
-  const s = await openSession(ui, args.flags, "configure");
+export async function configure(
+  ui: Ui,
+  args: Parsed,
+  interrupt: Interrupt = NO_INTERRUPT,
+): Promise<number> {
+  const s = await openSession(ui, args.flags, "configure", interrupt);
   try {
     const results = await runPlan(s, {
       title: `configure ${s.env.name}${s.dryRun ? " (dry run)" : ""}`,

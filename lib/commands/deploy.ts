@@ -23,6 +23,7 @@ import { cacheDir } from "../cache.ts";
 import { formatMs } from "../ui.ts";
 import { BUMP_FLAGS, bumpFromFlags } from "../versioning.ts";
 import { type ReleasePipeline, releasePipeline } from "../release_pipeline.ts";
+import { type Interrupt, NO_INTERRUPT, throwIfStopped } from "../interrupt.ts";
 
 export const deployCommand: CommandDef = {
   name: "deploy",
@@ -74,14 +75,18 @@ export function artifactMode(flags: Parsed["flags"]): { mode: ArtifactMode; tag?
   return { mode: given[0] ?? "latest" };
 }
 
-export async function deploy(ui: Ui, args: Parsed): Promise<number> {
+export async function deploy(
+  ui: Ui,
+  args: Parsed,
+  interrupt: Interrupt = NO_INTERRUPT,
+): Promise<number> {
   const { mode, tag } = artifactMode(args.flags);
   const bump = bumpFromFlags(args.flags);
   if (mode === "release") {
     // A mistyped tag fails here, before any secret, connection or lock.
     await releaseCommit((await loadConfig(args.flags)).repo_dir, tag!);
   }
-  const s = await openSession(ui, args.flags, "deploy");
+  const s = await openSession(ui, args.flags, "deploy", interrupt);
   try {
     for (const host of s.hosts) strategyFor(host);
     const commandLine = `deploy --env ${s.env.name}${
@@ -115,9 +120,11 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
             runPrepare(ui, s.project.prepare.commands, {
               cwd: s.project.repo_dir,
               dryRun: s.dryRun,
+              stop: s.stop,
             }),
         );
       }
+      throwIfStopped(s.stop, "building the artifact");
       const t = performance.now();
       const release = await pipeline.stage("build artifact", () =>
         buildArtifact({
@@ -133,7 +140,9 @@ export async function deploy(ui: Ui, args: Parsed): Promise<number> {
           ui.dim(formatMs(performance.now() - t))
         }`,
       );
+      throwIfStopped(s.stop, "the version and changelog");
       await pipeline.stage("version", () => pipeline.prepare(release));
+      throwIfStopped(s.stop, "the hosts' steps");
       const results = await runPlan(s, {
         ...lockRun,
         title: `deploy ${release.ref} ${release.commit.slice(0, 7)} to ${s.env.name}${
@@ -177,16 +186,23 @@ async function hostPlan(
 export async function runPrepare(
   ui: Ui,
   commands: readonly string[],
-  opts: { cwd: string; dryRun: boolean },
+  opts: { cwd: string; dryRun: boolean; stop?: AbortSignal },
 ): Promise<void> {
   const { cwd } = opts;
+  const stop = opts.stop ?? new AbortController().signal;
   for (const command of commands) {
     if (opts.dryRun) {
       ui.line(`prepare: would run: ${command}`);
       continue;
     }
+    throwIfStopped(stop, `prepare command "${command}"`);
     ui.line(`prepare: ${command}`);
-    const r = await runProcess("sh", ["-c", command], { cwd });
+    // Local work changes no host: SIGINT/SIGTERM ends it at once.
+    const r = await runProcess("sh", ["-c", command], { cwd, signal: stop }).catch((err) => {
+      throwIfStopped(stop, `the end of prepare command "${command}"`);
+      throw err;
+    });
+    throwIfStopped(stop, `the end of prepare command "${command}"`);
     if (r.code !== 0) {
       throw new UserError(`Fix the prepare command "${command}": it exited with code ${r.code}`, {
         hint: (r.stderr || r.stdout).trim().split("\n").slice(-10).join("\n"),

@@ -10,6 +10,7 @@ import { releasesProbe } from "../strategies/zero_downtime.ts";
 import { slotFacts, slotFiles } from "../strategies/slots.ts";
 import type { Step } from "../module.ts";
 import { UserError } from "../errors.ts";
+import { type Interrupt, NO_INTERRUPT } from "../interrupt.ts";
 import type { HostConfig } from "../config/types.ts";
 import { deployedFromState, withHistory } from "../history.ts";
 
@@ -42,8 +43,9 @@ async function runSlotCommand(
   name: string,
   step: (host: HostConfig) => Step,
   notes: Record<string, unknown> = {},
+  interrupt: Interrupt = NO_INTERRUPT,
 ): Promise<number> {
-  const s = await openSession(ui, args.flags, name);
+  const s = await openSession(ui, args.flags, name, interrupt);
   try {
     for (const host of s.hosts) step(host);
     const history = {
@@ -76,27 +78,49 @@ async function runSlotCommand(
   }
 }
 
-export function activate(ui: Ui, args: Parsed): Promise<number> {
-  return runSlotCommand(ui, args, "activate", (host) => {
-    if (host.deployment_strategy !== "bluegreen") {
-      throw new UserError(
-        `Use activate with bluegreen only: ${host.name} deploys with ${host.deployment_strategy}, which goes live on deploy`,
-      );
-    }
-    return activateStep;
-  });
+export function activate(
+  ui: Ui,
+  args: Parsed,
+  interrupt: Interrupt = NO_INTERRUPT,
+): Promise<number> {
+  return runSlotCommand(
+    ui,
+    args,
+    "activate",
+    (host) => {
+      if (host.deployment_strategy !== "bluegreen") {
+        throw new UserError(
+          `Use activate with bluegreen only: ${host.name} deploys with ${host.deployment_strategy}, which goes live on deploy`,
+        );
+      }
+      return activateStep;
+    },
+    {},
+    interrupt,
+  );
 }
 
-export function rollback(ui: Ui, args: Parsed): Promise<number> {
+export function rollback(
+  ui: Ui,
+  args: Parsed,
+  interrupt: Interrupt = NO_INTERRUPT,
+): Promise<number> {
   const release = args.flags.release as string | undefined;
-  return runSlotCommand(ui, args, "rollback", (host) => {
-    if (host.deployment_strategy === "bluegreen") {
-      if (release) throw new UserError("Drop --release: bluegreen rolls back to the other slot");
-      return rollbackStep;
-    }
-    if (host.deployment_strategy === "zero_downtime") return releaseRollbackStep;
-    throw new UserError(
-      `Redeploy an earlier tag instead: ${host.name} uses in_place, which keeps no previous release (djaploy deploy --release TAG)`,
-    );
-  }, { release });
+  return runSlotCommand(
+    ui,
+    args,
+    "rollback",
+    (host) => {
+      if (host.deployment_strategy === "bluegreen") {
+        if (release) throw new UserError("Drop --release: bluegreen rolls back to the other slot");
+        return rollbackStep;
+      }
+      if (host.deployment_strategy === "zero_downtime") return releaseRollbackStep;
+      throw new UserError(
+        `Redeploy an earlier tag instead: ${host.name} uses in_place, which keeps no previous release (djaploy deploy --release TAG)`,
+      );
+    },
+    { release },
+    interrupt,
+  );
 }

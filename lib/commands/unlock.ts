@@ -1,11 +1,22 @@
-/** `unlock`: break a deploy lock whose run is gone, after saying whose it is. */
+/**
+ * `unlock`: break a deploy lock whose run is gone, after saying whose it is.
+ *
+ * It needs no secrets and loads no modules (like the other day-2 commands),
+ * so it works when `op` is missing or a custom module fails to load. It
+ * signals a process only after checking, as root on the host and in the same
+ * script as the kill, that this process holds the lock: the owner record is
+ * a regular file in root's /run/djaploy/, its PID is digits only, the lock
+ * is held, that PID has the lock file open as the holder does (fd 9), and its
+ * start time is the one recorded (a PID reused by another process differs).
+ */
 import type { CommandDef, Parsed } from "../cli_args.ts";
-import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS } from "./common.ts";
-import { describeOwner, lockPath, parseOwner } from "../lock.ts";
-import { UsageError } from "../errors.ts";
+import { describeOwner, lockPath, type OwnerRecord, parseOwner } from "../lock.ts";
+import { UsageError, UserError } from "../errors.ts";
 import { shScript } from "../remote_command.ts";
+import type { Executor } from "../executor.ts";
+import { openHosts } from "./remote_hosts.ts";
 
 export const unlockCommand: CommandDef = {
   name: "unlock",
@@ -18,24 +29,87 @@ export const unlockCommand: CommandDef = {
   ],
 };
 
+// $1 lock file. Prints "free" or "held", then the owner record (if it is a
+// regular file in a folder only root writes). A free lock's record is stale:
+// it is removed under the lock, so no new holder's record goes with it.
+const INSPECT_SH = `lock=$1 owner=$1.owner
+case $(stat -c '%u:%A' "\${lock%/*}" 2>/dev/null) in 0:d????-??-?) ;; *) echo free; exit 0;; esac
+[ -e "$lock" ] || { echo free; exit 0; }
+if flock -n "$lock" true; then
+  flock -n "$lock" rm -f "$owner"
+  echo free
+  exit 0
+fi
+echo held
+if [ -f "$owner" ] && [ ! -L "$owner" ]; then head -c 4096 "$owner"; fi`;
+
+// $1 lock file, $2 PID, $3 its start time (may be empty). Signals the PID
+// only if it is the lock's holder; prints what it found: freed, gone,
+// not-holder <why>, or still-held.
+const BREAK_SH = `lock=$1 pid=$2 started=$3
+case $pid in ''|0*|*[!0-9]*) echo "not-holder the PID is not a number"; exit 0;; esac
+flock -n "$lock" true && { echo gone; exit 0; }
+[ -d "/proc/$pid" ] || { echo "not-holder no process $pid runs"; exit 0; }
+[ "$(readlink "/proc/$pid/fd/9")" = "$lock" ] || {
+  echo "not-holder process $pid does not have the lock file open"; exit 0; }
+if [ -n "$started" ] && [ "$(cut -d' ' -f22 "/proc/$pid/stat")" != "$started" ]; then
+  echo "not-holder process $pid started at another time than the holder"; exit 0
+fi
+kill -TERM "$pid" 2>/dev/null || { echo gone; exit 0; }
+i=0
+while [ $i -lt 50 ]; do
+  if flock -n "$lock" rm -f "$lock.owner"; then echo freed; exit 0; fi
+  sleep 0.1; i=$((i + 1))
+done
+echo still-held`;
+
+export type LockState =
+  | { readonly held: false }
+  | { readonly held: true; readonly record: OwnerRecord };
+
+/** Whether the app's deploy lock is held on the host, and by whom its record says. */
+export async function inspectLock(exec: Executor, appName: string): Promise<LockState> {
+  const r = await exec.run({
+    argv: shScript(INSPECT_SH, lockPath(appName)),
+    as: "root",
+  });
+  const [state, ...rest] = r.stdout.split("\n");
+  if (state.trim() !== "held") return { held: false };
+  return { held: true, record: parseOwner(rest.join("\n")) };
+}
+
+export type BreakResult = "freed" | "gone" | { readonly notHolder: string } | "still-held";
+
+/** Ends the holder named by `record` after checking on the host that it holds the lock. */
+export async function breakLock(
+  exec: Executor,
+  appName: string,
+  record: OwnerRecord,
+): Promise<BreakResult> {
+  if (!record.pid) return { notHolder: "its owner record names no process" };
+  const r = await exec.run({
+    argv: shScript(BREAK_SH, lockPath(appName), String(record.pid), record.started ?? ""),
+    as: "root",
+  });
+  const out = r.stdout.trim();
+  if (out === "freed" || out === "gone" || out === "still-held") return out;
+  if (out.startsWith("not-holder ")) return { notHolder: out.slice("not-holder ".length) };
+  throw new UserError(`Break the deploy lock on ${exec.host}: unexpected answer: ${out}`);
+}
+
 export async function unlock(ui: Ui, args: Parsed): Promise<number> {
-  const s = await openSession(ui, args.flags, "unlock");
+  const remote = await openHosts(ui, args.flags, "unlock");
   let code = 0;
   try {
-    for (const [i, host] of s.hosts.entries()) {
-      const exec = s.executor(host, i);
-      const owner = await exec.run({
-        argv: ["cat", `${lockPath(host.app_name)}.owner`],
-        as: "root",
-        okCodes: [0, 1],
-        readOnly: true,
-      });
-      const { pid, owner: who } = parseOwner(owner.stdout);
-      if (!pid) {
+    for (const host of remote.hosts) {
+      const exec = remote.executor(host);
+      const state = await inspectLock(exec, host.app_name);
+      if (!state.held) {
         ui.result(`${host.name}: no deploy lock is held`);
         continue;
       }
-      ui.result(`${host.name}: the deploy lock is held by ${describeOwner(who)}`);
+      const { record } = state;
+      ui.result(`${host.name}: the deploy lock is held by ${describeOwner(record.owner)}`);
       if (!args.flags.yes) {
         if (!Deno.stdin.isTerminal()) {
           throw new UsageError("Add --yes to break the lock without a terminal to ask on");
@@ -46,18 +120,24 @@ export async function unlock(ui: Ui, args: Parsed): Promise<number> {
         }
       }
       // Ending the holder's shell closes the lock's file: the lock is free.
-      await exec.run({
-        argv: shScript(
-          'kill "$1" 2>/dev/null; rm -f "$2"',
-          String(pid),
-          `${lockPath(host.app_name)}.owner`,
-        ),
-        as: "root",
-      });
-      ui.result(`${host.name}: lock broken`);
+      const result = await breakLock(exec, host.app_name, record);
+      if (result === "freed") ui.result(`${host.name}: lock broken`);
+      else if (result === "gone") ui.result(`${host.name}: the holder had ended: no lock is held`);
+      else {
+        code = 1;
+        ui.error(
+          result === "still-held"
+            ? `${host.name}: the holder was signalled but the lock is still held`
+            : `${host.name}: not signalling PID ${record.pid ?? "?"}: ${result.notHolder}, ` +
+              `so it is not the lock's holder`,
+        );
+        ui.error(
+          `  hint: see who has it open on the host: sudo fuser -v ${lockPath(host.app_name)}`,
+        );
+      }
     }
     return code;
   } finally {
-    await s.close();
+    await remote.close();
   }
 }

@@ -27,6 +27,33 @@ function isUrl(s: string): boolean {
   }
 }
 
+/** Whether a URL's host is this machine: localhost, 127.0.0.0/8 or ::1. */
+export function isLoopbackUrl(url: URL): boolean {
+  const host = url.hostname.toLowerCase();
+  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" ||
+    /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * Why code may not be fetched from `url`, or undefined when it may: https://,
+ * or http:// to this machine only (plain http anywhere else can be changed
+ * on the way, so what runs would be whatever the network sent).
+ */
+export function moduleUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "it is not a URL";
+  }
+  if (parsed.protocol === "https:") return undefined;
+  if (parsed.protocol === "http:" && isLoopbackUrl(parsed)) return undefined;
+  if (parsed.protocol === "http:") {
+    return "http:// is allowed only for this machine (localhost, 127.0.0.0/8, [::1]): use https://";
+  }
+  return `${parsed.protocol} URLs cannot be modules: use https://`;
+}
+
 /** Checks one entry of `modules` against the built-in names and the accepted forms. */
 export function parseModule(
   value: unknown,
@@ -39,7 +66,11 @@ export function parseModule(
     if (/^(\.\/|\.\.\/|\/)/.test(value) && value.endsWith(".ts")) {
       return { spec: value, kind: "path", path: resolve(ctx.baseDir, value) };
     }
-    if (isUrl(value)) return { spec: value, kind: "url" };
+    if (isUrl(value)) {
+      const problem = moduleUrlProblem(value);
+      if (problem) throw new Invalid(`refused module ${JSON.stringify(value)}: ${problem}`);
+      return { spec: value, kind: "url" };
+    }
     throw new Invalid(
       `unknown module ${JSON.stringify(value)}${suggestion(value, builtins)}: must be a built-in ` +
         `module (${quoteList(builtins)}), ${MODULE_FORMS}`,
@@ -60,8 +91,10 @@ export function parseModule(
     if (value.sha256 === undefined) throw new Invalid("is required", ["sha256"]);
     const url = string()(value.url);
     if (!isUrl(url)) {
-      throw new Invalid(`must be an http:// or https:// URL: got ${describe(url)}`, ["url"]);
+      throw new Invalid(`must be an https:// URL: got ${describe(url)}`, ["url"]);
     }
+    const problem = moduleUrlProblem(url);
+    if (problem) throw new Invalid(`refused ${JSON.stringify(url)}: ${problem}`, ["url"]);
     const sha = value.sha256;
     if (typeof sha !== "string" || !SHA256.test(sha)) {
       throw new Invalid(`must be 64 hex digits (a SHA-256): got ${describe(sha)}`, ["sha256"]);
