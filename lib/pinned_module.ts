@@ -13,7 +13,7 @@
  * bundle the module into one file (`deno bundle`) and pin the bundle.
  */
 import { createHash } from "node:crypto";
-import { init, parse } from "es-module-lexer";
+import { init, parse } from "npm:es-module-lexer@1.7.0";
 import { ConfigError } from "./errors.ts";
 import { moduleUrlProblem } from "./config/module_ref.ts";
 import { fetchLimited } from "./verified_download.ts";
