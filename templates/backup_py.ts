@@ -379,7 +379,7 @@ def borg_list(cfg, env):
     return sorted(out, key=lambda b: b["time"])
 
 
-TRUST_QUESTIONS = ("previously unknown unencrypted repository", "repository was previously located")
+TRUST_QUESTIONS = ("previously unknown unencrypted repository", "was previously located at")
 
 
 def borg_init(cfg):

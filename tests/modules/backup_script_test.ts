@@ -44,9 +44,9 @@ async function handOver(dir: string): Promise<void> {
 async function py(
   script: string,
   args: string[],
-  opts: { stdin?: string; env?: Record<string, string>; root?: boolean } = {},
+  opts: { stdin?: string; env?: Record<string, string>; root?: boolean; keep?: boolean } = {},
 ): Promise<Out> {
-  await handOver(join(script, ".."));
+  if (!opts.keep) await handOver(join(script, ".."));
   const argv = [...(opts.root ? [] : AS_USER), PYTHON, script, ...args];
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
@@ -372,6 +372,86 @@ Deno.test({
         Deno.stat(join(dir, "restored", "media")),
         "--db-only leaves media alone",
       );
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "backup.py against a hostile app user: refuses root; links planted at staging and lock are removed, never followed; root's leftover lock is replaced; known-hosts writes only under /etc/djaploy; a manifest cannot name paths outside the app's folders",
+  ignore: !hasRclone,
+  async fn() {
+    await withTempDir(async (dir) => {
+      await withTempDir(async (rootDir) => {
+        await Deno.chmod(rootDir, 0o755);
+        const canary = join(rootDir, "canary");
+        await Deno.writeTextFile(canary, "root's\n", { mode: 0o644 });
+        const { script, common } = await app(dir);
+        const conf = join(dir, "rclone.conf");
+        await Deno.writeTextFile(conf, "[djaploy]\ntype = local\n");
+        const staging = join(dir, "state", "backup-rclone");
+        const settings = join(dir, "settings.json");
+        await Deno.writeTextFile(
+          settings,
+          JSON.stringify({
+            ...common,
+            backend: "rclone",
+            staging_dir: staging,
+            rclone_config: conf,
+            target: `djaploy:${join(dir, "remote")}`,
+            retention_days: 7,
+          }),
+        );
+
+        const asRoot = await py(script, ["run", settings], { root: true });
+        assert.equal(asRoot.code, 2, asRoot.stderr);
+        assert.match(asRoot.stderr, /backup\.py run runs as the app's user, not as root/);
+
+        await Deno.symlink(rootDir, staging);
+        await Deno.symlink(canary, `${staging}.lock`);
+        const planted = await py(script, ["run", settings]);
+        assert.equal(planted.code, 0, planted.stderr + planted.stdout);
+        assert.equal(await Deno.readTextFile(canary), "root's\n");
+        const st = await Deno.stat(canary);
+        assert.equal(st.uid, 0);
+        assert.equal(st.mode! & 0o777, 0o644);
+        assert.deepEqual(
+          [...Deno.readDirSync(rootDir)].map((e) => e.name),
+          ["canary"],
+          "nothing was made in root's folder",
+        );
+        const lock = await Deno.lstat(`${staging}.lock`);
+        assert.ok(lock.isFile && lock.uid === UID, "the lock is the user's own file");
+        await assert.rejects(Deno.lstat(staging), "staging is removed after the run");
+
+        // A lock root left behind (backups ran as root before): replaced, not refused.
+        await Deno.remove(`${staging}.lock`);
+        await Deno.writeTextFile(`${staging}.lock`, "", { mode: 0o600 });
+        const leftover = await py(script, ["run", settings], { keep: true });
+        assert.equal(leftover.code, 0, leftover.stderr + leftover.stdout);
+        assert.equal((await Deno.lstat(`${staging}.lock`)).uid, UID);
+
+        const outside = await py(script, ["known-hosts"], {
+          root: true,
+          stdin: JSON.stringify({ repository: "/srv/repo", known_hosts: canary }),
+        });
+        assert.equal(outside.code, 2, outside.stderr);
+        assert.match(outside.stderr, /known_hosts lives under \/etc\/djaploy\//);
+        assert.equal(await Deno.readTextFile(canary), "root's\n");
+
+        // A fetched backup whose manifest names a path outside the data folder.
+        const t = target(dir);
+        await Deno.mkdir(join(t.staging_dir, "db"), { recursive: true });
+        await Deno.writeTextFile(
+          join(t.staging_dir, "manifest.json"),
+          JSON.stringify({ databases: [{ name: "../../x.sqlite3" }], files: [] }),
+        );
+        const escape = await py(script, ["apply"], {
+          stdin: JSON.stringify({ backup: "b", db_only: false, target: t }),
+        });
+        assert.equal(escape.code, 1, escape.stderr);
+        assert.match(escape.stderr, /names a database outside the data folder/);
+      });
     });
   },
 });
