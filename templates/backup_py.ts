@@ -603,7 +603,7 @@ def swap_in(src, dest):
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     if os.path.lexists(dest):
         os.rename(dest, old)
-    os.rename(src, dest)
+    shutil.move(src, dest)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -633,7 +633,9 @@ def apply(req, dest, manifest):
                 os.remove(path + suffix)
         src = os.path.join(dest, "db", db["name"])
         os.chmod(src, 0o640)
-        os.replace(src, path)
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise Failure("%s is a folder, not a database: left as it is" % path)
+        shutil.move(src, path)
         log("restored database %s" % path)
     if req["db_only"]:
         return
