@@ -134,17 +134,8 @@ type = "local"`,
       );
       const planted = await backupNow(web);
       await check("the backup service, staging -> /etc/systemd/system, lock -> a canary", before);
-      assert.equal(
-        planted.code,
-        0,
-        `the app user's own links do not stop its backups:\n${planted.journal}`,
-      );
-      // The job ran as the app user; its lock is a file of its own again, not the link.
-      assert.equal(await sh(web, "systemctl show -p User --value hello-backup-rclone"), "app");
-      assert.equal(
-        await sh(web, `stat -c '%F %U' ${STATE}/backup-rclone.lock`),
-        "regular empty file app",
-      );
+      const jobUser = await sh(web, "systemctl show -p User --value hello-backup-rclone");
+      const lock = await sh(web, `stat -c '%F %U' ${STATE}/backup-rclone.lock`);
 
       // 2. restore, its staging folder linking to a root-owned folder.
       before = await snapshot(web);
@@ -169,6 +160,14 @@ type = "local"`,
       );
 
       assert.deepEqual(found, [], `root's files changed:\n${found.join("\n")}`);
+      assert.equal(
+        planted.code,
+        0,
+        `the app user's own links do not stop its backups:\n${planted.journal}`,
+      );
+      // The job ran as the app user; its lock is a file of its own again, not the link.
+      assert.equal(jobUser, "app");
+      assert.equal(lock, "regular empty file app");
 
       // The planted links gone, restore works again.
       await sh(web, `rm ${DATA} ${MEDIA}.djaploy-old && mv ${DATA}.real ${DATA}`, "app");
