@@ -7,8 +7,8 @@
  * files keep owner, mode and sha256, and no path outside the app's folders
  * becomes the app user's.
  *
- * The backups go to an rclone `local` remote on the host itself, a folder the
- * app user owns.
+ * The backups go to an rclone `local` remote and a borg repository on the
+ * host itself, in folders the app user owns.
  */
 import assert from "node:assert/strict";
 import {
@@ -19,6 +19,7 @@ import {
   httpGet,
   makeProject,
   type TestHost,
+  type TestProject,
   withHosts,
 } from "./harness.ts";
 import { q } from "./harness/run.ts";
@@ -40,11 +41,14 @@ async function sh(host: TestHost, command: string, as = "root"): Promise<string>
 }
 
 /** Runs the backup service (a oneshot: returns when it is done): its exit code and journal. */
-async function backupNow(host: TestHost): Promise<{ code: number; journal: string }> {
-  const r = await host.ssh("sudo -n systemctl start hello-backup-rclone.service", {
+async function backupNow(
+  host: TestHost,
+  backend: string,
+): Promise<{ code: number; journal: string }> {
+  const r = await host.ssh(`sudo -n systemctl start hello-backup-${backend}.service`, {
     timeoutMs: 300_000,
   });
-  const journal = await host.ssh("sudo -n journalctl -u hello-backup-rclone --no-pager -n 30");
+  const journal = await host.ssh(`sudo -n journalctl -u hello-backup-${backend} --no-pager -n 30`);
   return { code: r.code, journal: journal.stdout };
 }
 
@@ -81,23 +85,34 @@ function ok(r: DjaployResult, what: string): void {
   assert.equal(r.code, 0, `${what} failed (exit ${r.code}):\n${r.output}`);
 }
 
+const ENV = { BORG_TEST_PASSPHRASE: "borg-pass-3f0c9d2e71" };
+
+function cli(project: TestProject, args: string[]): Promise<DjaployResult> {
+  return djaploy(project, args, { env: ENV });
+}
+
 e2eTest(
   "hostile app user: symlinks at the backup's staging and lock and at restore's data, media and staging reach none of root's files",
   async () => {
     await withHosts(["web-1"], async ([web]) => {
       const project = await makeProject({
         hosts: [web],
-        modules: ["core", "nginx", "systemd", "rclone"],
+        modules: ["core", "nginx", "systemd", "rclone", "borg"],
         config: `[rclone]
 schedule = "@daily"
 retention_days = 7
 path = "${STORE}"
 
 [rclone.remote]
-type = "local"`,
+type = "local"
+
+[borg]
+repository = "/home/app/borg-repo"
+passphrase = "env:BORG_TEST_PASSPHRASE"
+schedule = "@daily"`,
       });
-      ok(await djaploy(project, ["configure", "--env", "test"]), "configure");
-      ok(await djaploy(project, ["deploy", "--env", "test"]), "deploy");
+      ok(await cli(project, ["configure", "--env", "test"]), "configure");
+      ok(await cli(project, ["deploy", "--env", "test"]), "deploy");
       await sh(web, `install -d -o app -g app -m 0750 ${STORE}`);
       for (let i = 0; i < 3; i++) {
         const page = await httpGet(`http://${web.ip}/`);
@@ -108,9 +123,11 @@ type = "local"`,
         `mkdir -p ${MEDIA}/uploads && echo 'a photo' > ${MEDIA}/uploads/photo.txt`,
         "app",
       );
-      // A backup to restore, taken before any symlink is planted.
-      const clean = await backupNow(web);
-      assert.equal(clean.code, 0, `the backup service failed:\n${clean.journal}`);
+      // Backups to restore, taken before any symlink is planted.
+      for (const backend of ["rclone", "borg"]) {
+        const clean = await backupNow(web, backend);
+        assert.equal(clean.code, 0, `the ${backend} backup failed:\n${clean.journal}`);
+      }
       assert.match(await sh(web, `ls ${STORE}/test/web-1`), /^\d{4}-\d{2}-\d{2}T\d{6}Z$/);
 
       // Root's canaries: a file and a folder holding a file named like the app's database.
@@ -125,22 +142,34 @@ type = "local"`,
         if (lines.length > 0) found.push(`${what}:\n${lines.join("\n")}`);
       };
 
-      // 1. The timer's run: the staging folder links to /etc/systemd/system, the lock to a canary.
+      // 1. The timers' runs: staging folders link to /etc/systemd/system, locks to a canary,
+      // borg's cache and trust records (BORG_BASE_DIR) to root's home.
       let before = await snapshot(web);
       await sh(
         web,
-        `cd ${STATE} && rm -rf backup-rclone backup-rclone.lock && ln -s /etc/systemd/system backup-rclone && ln -s ${CANARY} backup-rclone.lock`,
+        `cd ${STATE} && for b in rclone borg; do rm -rf backup-$b backup-$b.lock && ln -s /etc/systemd/system backup-$b && ln -s ${CANARY} backup-$b.lock; done && rm -rf borg && ln -s /root borg`,
         "app",
       );
-      const planted = await backupNow(web);
-      await check("the backup service, staging -> /etc/systemd/system, lock -> a canary", before);
-      const jobUser = await sh(web, "systemctl show -p User --value hello-backup-rclone");
+      const planted = await backupNow(web, "rclone");
+      await backupNow(web, "borg");
+      await check(
+        "the backup services, staging -> /etc/systemd/system, lock -> a canary, borg -> /root",
+        before,
+      );
+      const jobUsers = await sh(
+        web,
+        "systemctl show -p User --value hello-backup-rclone hello-backup-borg",
+      );
       const lock = await sh(web, `stat -c '%F %U' ${STATE}/backup-rclone.lock`);
 
       // 2. restore, its staging folder linking to a root-owned folder.
       before = await snapshot(web);
-      await sh(web, `cd ${STATE} && rm -rf restore && ln -s ${CANARY_DIR} restore`, "app");
-      await djaploy(project, ["restore", "--env", "test", "--yes"]);
+      await sh(
+        web,
+        `cd ${STATE} && rm -rf restore borg && ln -s ${CANARY_DIR} restore && mkdir borg`,
+        "app",
+      );
+      await cli(project, ["restore", "--env", "test", "--backend", "borg", "--yes"]);
       await check("restore, staging -> a root folder", before);
       assert.equal(await sh(web, "systemctl is-active hello.service"), "active");
 
@@ -151,7 +180,7 @@ type = "local"`,
         `rm -f ${STATE}/restore && mv ${DATA} ${DATA}.real && ln -s ${CANARY_DIR} ${DATA} && ln -s ${CANARY_DIR} ${MEDIA}.djaploy-old`,
         "app",
       );
-      await djaploy(project, ["restore", "--env", "test", "--yes"]);
+      await cli(project, ["restore", "--env", "test", "--backend", "rclone", "--yes"]);
       await check("restore, data -> a root folder, media.djaploy-old -> a root folder", before);
       assert.equal(
         await sh(web, "systemctl is-active hello.service || true"),
@@ -165,13 +194,13 @@ type = "local"`,
         0,
         `the app user's own links do not stop its backups:\n${planted.journal}`,
       );
-      // The job ran as the app user; its lock is a file of its own again, not the link.
-      assert.equal(jobUser, "app");
+      // The jobs ran as the app user; the lock is a file of its own again, not the link.
+      assert.deepEqual(jobUsers.split(/\s+/), ["app", "app"]);
       assert.equal(lock, "regular empty file app");
 
       // The planted links gone, restore works again.
       await sh(web, `rm ${DATA} ${MEDIA}.djaploy-old && mv ${DATA}.real ${DATA}`, "app");
-      ok(await djaploy(project, ["restore", "--env", "test", "--yes"]), "restore");
+      ok(await cli(project, ["restore", "--env", "test", "--backend", "borg", "--yes"]), "restore");
       assert.equal(
         await sh(web, `stat -c %U ${DATA}/hello.sqlite3 && cat ${MEDIA}/uploads/photo.txt`),
         "app\na photo",
