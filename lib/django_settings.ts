@@ -163,7 +163,7 @@ export function analyseDebug(stmt: Statement): DebugFacts {
     }
     return { ...base, envVar, onByDefault: !equal, offValue: cmp[3] };
   }
-  const member = /(not\s+)?in\s*[([{]([^)\]}]*)[)\]}]/.exec(rhs);
+  const member = /(not\s+)?\bin\s*[([{]([^)\]}]*)[)\]}]/.exec(rhs);
   if (member) {
     const set = stringLiterals(member[2]);
     const inSet = d?.value !== undefined && set.map((v) => norm(v)).includes(norm(d.value));
@@ -171,7 +171,8 @@ export function analyseDebug(stmt: Statement): DebugFacts {
     return { ...base, envVar, onByDefault: inSet, offValue: valueNotIn(set, lower) };
   }
   if (/\bint\(/.test(rhs)) {
-    return { ...base, envVar, onByDefault: d?.truthy ?? false, offValue: "0" };
+    const on = d?.value !== undefined ? Number(d.value) !== 0 : false;
+    return { ...base, envVar, onByDefault: on, offValue: "0" };
   }
   // env.bool, cast=bool, strtobool and helpers named like them parse "False".
   if (/bool/i.test(rhs) && !/\bbool\(\s*os\./.test(rhs)) {
@@ -189,7 +190,8 @@ function analyseAllowedHosts(stmt: Statement): AllowedHostsFacts {
   const split = /\.split\(\s*(?:(['"])(.*?)\1)?\s*\)/.exec(stmt.source);
   const separator = split ? (split[2] ?? " ") : ",";
   if (envVar) return { ...stmt, envVar, separator };
-  const rhs = stmt.source.replace(/^ALLOWED_HOSTS\s*=\s*/, "").trim();
+  const rhs = stmt.source.replace(/^ALLOWED_HOSTS\s*=\s*/, "").split("\n")
+    .map((l) => l.replace(/#[^'"]*$/, "")).join("\n").trim();
   if (/^[[(]/.test(rhs) && /^[[(]\s*(?:(['"]).*?\1\s*,?\s*)*[\])]$/s.test(rhs)) {
     return { ...stmt, hosts: stringLiterals(rhs), separator };
   }

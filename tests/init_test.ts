@@ -87,7 +87,7 @@ Deno.test("init: on examples/hello writes a config djaploy loads and verify pass
     assert.match(r.out, /^added \.djaploy\/ to \.gitignore$/m);
     assert.equal(r.err, "", "hello's settings read everything from the environment: no notes");
     assert.match(r.out, /^health check: \/health\/ \(found in your urls\.py\)/m);
-    assert.match(r.out, /^  3\. Commit infra\/: git add -A && git commit/m);
+    assert.match(r.out, /^ {2}3\. Commit infra\/: git add -A && git commit/m);
 
     const toml = await Deno.readTextFile(join(dir, "infra/djaploy.toml"));
     assert.match(toml, /^project_name = "hello"$/m);
