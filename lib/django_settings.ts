@@ -59,6 +59,8 @@ export interface SettingsFacts {
   readonly database?: DatabaseFacts;
   readonly staticRoot?: PathSettingFacts;
   readonly mediaRoot?: PathSettingFacts;
+  /** `SECRET_KEY = ...`; fromEnv when it reads a variable. */
+  readonly secretKey?: PathSettingFacts & { readonly envVar?: string };
   readonly usesDjDatabaseUrl: boolean;
   readonly usesWhitenoise: boolean;
 }
@@ -235,6 +237,13 @@ function analyseDatabase(stmt: Statement, lines: readonly string[]): DatabaseFac
   };
 }
 
+function secretKey(lines: readonly string[]): SettingsFacts["secretKey"] {
+  const s = findAssignment(lines, "SECRET_KEY");
+  if (!s) return undefined;
+  const envVar = envVarOf(s.source);
+  return { ...s, fromEnv: envVar !== undefined, envVar };
+}
+
 /** Reads the facts above from a settings file's text. */
 export function analyseSettings(text: string): SettingsFacts {
   const lines = text.split("\n");
@@ -262,6 +271,7 @@ export function analyseSettings(text: string): SettingsFacts {
     database: db ? analyseDatabase(db, lines) : undefined,
     staticRoot: pathSetting("STATIC_ROOT"),
     mediaRoot: pathSetting("MEDIA_ROOT"),
+    secretKey: secretKey(lines),
     usesDjDatabaseUrl: /^\s*(import dj_database_url|from dj_database_url import)/m.test(text),
     usesWhitenoise: /whitenoise/.test(text),
   };

@@ -87,7 +87,12 @@ export function initDjaployToml(p: DjangoProject): string {
   if (others.length) {
     lines.push(`# ${p.settingsFile ?? "Your settings"} also reads these; set the ones you need:`);
     for (const name of others) {
-      const value = SECRET_LIKE.test(name) ? `env:${prefix}_${name}` : "";
+      const debug = p.settings?.debug;
+      const value = name === debug?.envVar && debug.offValue !== undefined
+        ? debug.offValue
+        : SECRET_LIKE.test(name)
+        ? `env:${prefix}_${name}`
+        : "";
       lines.push(`# ${name} = ${str(value)}`);
     }
   }
@@ -202,7 +207,24 @@ export function settingsNotes(p: DjangoProject): SettingsNote[] {
         "by init) then names what that environment serves.",
       change: change(
         hosts,
-        `ALLOWED_HOSTS = ${env("ALLOWED_HOSTS", q(p, joined))}.split(${q(p, ",")})`,
+        joined
+          ? `ALLOWED_HOSTS = ${env("ALLOWED_HOSTS", q(p, joined))}.split(${q(p, ",")})`
+          // Unset, as before: an empty list (Django then allows localhost while DEBUG is on).
+          : `ALLOWED_HOSTS = [h for h in ${env("ALLOWED_HOSTS", q(p, ""))}.split(${
+            q(p, ",")
+          }) if h]`,
+      ),
+    });
+  }
+  const key = f?.secretKey;
+  if (key && !key.fromEnv) {
+    notes.push({
+      message: `${file}:${key.line}: Read SECRET_KEY from the environment: it is in the ` +
+        "repository, so anyone who can read the code can forge sessions and password resets. " +
+        "infra/djaploy.toml sets SECRET_KEY in [env] from a secret reference.",
+      change: change(
+        key,
+        `SECRET_KEY = ${env("SECRET_KEY", key.source.replace(/^SECRET_KEY\s*=\s*/, ""))}`,
       ),
     });
   }
@@ -304,7 +326,7 @@ export function formatSettingsNote(n: SettingsNote): string {
   const c = n.change;
   if (!c) return n.message;
   const verb = c.mode === "insert"
-    ? `Insert after line ${c.line}:`
+    ? c.line === 0 ? "Insert before line 1:" : `Insert after line ${c.line}:`
     : c.endLine > c.line
     ? `Replace lines ${c.line}-${c.endLine} with:`
     : `Replace line ${c.line} with:`;

@@ -210,7 +210,7 @@ Deno.test({
       assert.equal(r.code, 0, r.err);
       assert.match(
         r.out,
-        /^manage\.py check --deploy \(.*python3?, with the \[env\] values above\) says/m,
+        /^manage\.py check --deploy \(.*python3?: your settings as they are now, with the \[env\] values above\) says/m,
       );
       assert.match(
         r.out,
@@ -218,6 +218,62 @@ Deno.test({
       );
       assert.doesNotMatch(r.out, /security\.W018/, "DEBUG is off with the [env] value init wrote");
       assert.doesNotMatch(r.out, /security\.W009/, "the servers' SECRET_KEY is not the dev one");
+    });
+  },
+});
+
+Deno.test({
+  name: "init: on a fresh `django-admin startproject` the printed changes (import os, " +
+    "SECRET_KEY, DEBUG, ALLOWED_HOSTS, the database's NAME) apply and work",
+  ignore: !hasDjango,
+  fn: async () => {
+    await withTempDir(async (tmp) => {
+      const made = await new Deno.Command(PYTHON, {
+        args: ["-m", "django", "startproject", "mysite", tmp],
+        stdout: "null",
+      }).output();
+      assert.ok(made.success);
+      const r = await cli(["init", "--dir", tmp, "--no-check"]);
+      assert.equal(r.code, 0, r.err);
+      const edits = parsePrintedEdits(r.err);
+      assert.deepEqual(edits.map((e) => e.text.trim().split(/ = |:/)[0]), [
+        "import os",
+        "SECRET_KEY",
+        "DEBUG",
+        "ALLOWED_HOSTS",
+        "'NAME'",
+        "STATIC_ROOT",
+        "MEDIA_ROOT",
+      ]);
+      const toml = await Deno.readTextFile(join(tmp, "infra/djaploy.toml"));
+      assert.match(toml, /^DEBUG = "False"$/m);
+      assert.match(toml, /^DATABASE_PATH = "\/home\/app\/data\/db\.sqlite3"$/m);
+      await applyPrintedEdits(tmp, r.err);
+      const read = async (env: Record<string, string>) => {
+        const out = await new Deno.Command(PYTHON, {
+          args: [
+            "-c",
+            "import json, django; from django.conf import settings as s; django.setup(); " +
+            "print(json.dumps([s.ALLOWED_HOSTS, s.DEBUG, str(s.DATABASES['default']['NAME']), " +
+            "s.SECRET_KEY[:16]]))",
+          ],
+          cwd: tmp,
+          env: { PATH: "/usr/bin:/bin", DJANGO_SETTINGS_MODULE: "mysite.settings", ...env },
+          clearEnv: true,
+        }).output();
+        assert.ok(out.success, new TextDecoder().decode(out.stderr));
+        return JSON.parse(new TextDecoder().decode(out.stdout));
+      };
+      assert.deepEqual(
+        await read({
+          DEBUG: "False",
+          ALLOWED_HOSTS: "203.0.113.10",
+          DATABASE_PATH: "/home/app/data/db.sqlite3",
+          SECRET_KEY: "from-the-env-file-0123456789",
+        }),
+        [["203.0.113.10"], false, "/home/app/data/db.sqlite3", "from-the-env-fil"],
+      );
+      assert.deepEqual(await read({}), [[], true, join(tmp, "db.sqlite3"), "django-insecure-"]);
     });
   },
 });

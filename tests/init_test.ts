@@ -165,7 +165,7 @@ Deno.test("init: a project in src/, poetry, settings package; notes what the set
     assert.equal(r.code, 0, r.err);
     assert.match(
       r.err,
-      /^warning: src\/Shop\/settings\/__init__\.py: Import os, which the changes below use\. Insert after line 0:\n {4}import os$/m,
+      /^warning: src\/Shop\/settings\/__init__\.py: Import os, which the changes below use\. Insert before line 1:\n {4}import os$/m,
     );
     assert.match(
       r.err,

@@ -217,8 +217,11 @@ async function deployCheck(ui: Ui, p: DjangoProject): Promise<void> {
     return;
   }
   ui.line(
-    `manage.py check --deploy (${r.python}, with the [env] values above) says ` +
-      `(the HTTPS ones apply once you have certificates, docs/certificates.md):`,
+    `manage.py check --deploy (${r.python}: your settings as they are now, with the [env] ` +
+      "values above) says (the HTTPS ones apply once you have certificates, docs/certificates.md):",
   );
-  for (const i of r.issues) ui.line(`  ${i.id}: ${i.message}`);
+  // The first sentence: Django's full text is one `manage.py check --deploy` away.
+  for (const i of r.issues) {
+    ui.line(`  ${i.id}: ${/^.*?\.(?=\s|$)/.exec(i.message)?.[0] ?? i.message}`);
+  }
 }

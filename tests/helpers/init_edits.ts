@@ -1,7 +1,7 @@
 /**
  * Applies the settings changes `djaploy init` prints, as a reader would:
  * "path:N: ... Replace line N with:" / "Replace lines N-M with:" /
- * "Insert after line N:", followed by the new lines indented by four spaces.
+ * "Insert after line N:" / "Insert before line 1:", followed by the new lines indented by four spaces.
  */
 
 export interface PrintedEdit {
@@ -16,11 +16,12 @@ export interface PrintedEdit {
 export function parsePrintedEdits(output: string): PrintedEdit[] {
   const edits: PrintedEdit[] = [];
   const re =
-    /^warning: ([^\s:]+)(?::\d+)?: .*?(Replace lines? (\d+)(?:-(\d+))? with|Insert after line (\d+)):\n((?: {4}.*(?:\n|$))+)/gm;
+    /^warning: ([^\s:]+)(?::\d+)?: .*?(Replace lines? (\d+)(?:-(\d+))? with|Insert (after|before) line (\d+)):\n((?: {4}.*(?:\n|$))+)/gm;
   for (const m of output.matchAll(re)) {
-    const text = m[6].replace(/\n$/, "").split("\n").map((l) => l.slice(4)).join("\n");
-    if (m[5] !== undefined) {
-      edits.push({ file: m[1], mode: "insert", line: +m[5], endLine: +m[5], text });
+    const text = m[7].replace(/\n$/, "").split("\n").map((l) => l.slice(4)).join("\n");
+    if (m[6] !== undefined) {
+      const after = m[5] === "after" ? +m[6] : +m[6] - 1;
+      edits.push({ file: m[1], mode: "insert", line: after, endLine: after, text });
     } else {
       edits.push({ file: m[1], mode: "replace", line: +m[3], endLine: +(m[4] ?? m[3]), text });
     }
