@@ -277,3 +277,50 @@ Deno.test({
     });
   },
 });
+
+Deno.test("init: reports a Procfile's worker and release lines, whitenoise, runtime.txt and a health URL", async () => {
+  await withTempDir(async (dir) => {
+    const files: Record<string, string> = {
+      "manage.py": 'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")\n',
+      "shop/__init__.py": "",
+      "shop/settings.py":
+        "import os\nMIDDLEWARE = ['whitenoise.middleware.WhiteNoiseMiddleware']\n" +
+        "STATIC_ROOT = os.environ.get('STATIC_ROOT')\nMEDIA_ROOT = os.environ.get('MEDIA_ROOT')\n",
+      "shop/urls.py": 'urlpatterns = [path("healthz/", views.health), path("", views.home)]\n',
+      "requirements.txt": "Django==4.2\nwhitenoise==6.5\ndj-database-url==2.1\n",
+      "runtime.txt": "python-3.12.1\n",
+      "Procfile": "web: gunicorn shop.wsgi:app --workers 3\n" +
+        "release: python manage.py migrate && python manage.py createcachetable\n" +
+        "worker: celery -A shop worker\n",
+    };
+    for (const [path, text] of Object.entries(files)) {
+      await Deno.mkdir(dirname(join(dir, path)), { recursive: true });
+      await Deno.writeTextFile(join(dir, path), text);
+    }
+    const r = await cli(["init", "--dir", dir, "--no-check"]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^found manage\.py, settings shop\.settings, WSGI shop\.wsgi:app,/m);
+    assert.match(
+      r.out,
+      /^Procfile release: .*createcachetable: djaploy runs migrate and collectstatic on every deploy; run the rest from a module of yours/m,
+    );
+    assert.match(
+      r.out,
+      /^Procfile worker: celery -A shop worker: djaploy runs only the web process: run this one as a systemd service of its own/m,
+    );
+    assert.match(
+      r.out,
+      /^python_version = "3\.12" from runtime\.txt: Debian 12 packages 3\.11; for another version set python_compile = true$/m,
+    );
+    assert.match(r.out, /^whitenoise: nginx serves \/static\/ from STATIC_ROOT/m);
+    assert.match(r.out, /^dj-database-url: DATABASE_URL in \[env\] chooses the database$/m);
+    assert.match(
+      r.out,
+      /^health check: \/healthz\/ \(found in your urls\.py\), written to \[health_check\] path$/m,
+    );
+    const toml = await Deno.readTextFile(join(dir, "infra/djaploy.toml"));
+    assert.match(toml, /^wsgi_module = "shop\.wsgi:app"$/m);
+    assert.match(toml, /^path = "\/healthz\/"$/m);
+    assert.match(toml, /^python_version = "3\.12"$/m);
+  });
+});
