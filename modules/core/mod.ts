@@ -54,6 +54,8 @@ function corePackages(host: HostConfig): string[] {
   const manager = host.dependencies.manager ?? "pip";
   if (manager === "pip") pkgs.push("python3-pip");
   if (manager === "poetry") pkgs.push("python3-poetry");
+  // [system] packages: what the app itself needs from Debian.
+  for (const p of host.system.packages) if (!pkgs.includes(p)) pkgs.push(p);
   return pkgs;
 }
 
