@@ -157,8 +157,10 @@ async function runHost(
   });
 
   let current = "connect";
+  // When the step now running started: a failure shows how long it ran.
+  let stepStart = performance.now();
   try {
-    const t0 = performance.now();
+    const t0 = stepStart;
     let facts: Facts;
     try {
       facts = (await opening.opened).facts;
@@ -200,7 +202,7 @@ async function runHost(
           debug: (m) => ui.debug(`${label}  ${step.name}: ${m}`),
         },
       };
-      const t = performance.now();
+      const t = stepStart = performance.now();
       await step.run(ctx);
       const ms = performance.now() - t;
       steps.push({ name: step.name, ms, changes });
@@ -211,8 +213,9 @@ async function runHost(
     return finish({});
   } catch (error) {
     barrier.finish(host.name, false);
-    steps.push({ name: current, ms: 0, changes: [], error });
-    show(ui.red("FAILED "), current, 0, errorSummary(error));
+    const ms = performance.now() - stepStart;
+    steps.push({ name: current, ms, changes: [], error });
+    show(ui.red("FAILED "), current, ms, errorSummary(error));
     return finish({ ok: false, failedStep: current, error });
   } finally {
     await opening.release();
