@@ -442,7 +442,8 @@ export async function healthCheckError(ctx: StepContext, f: HealthFailure): Prom
   }));
   // The app's own logging may print on stderr what our handler printed on stdout.
   const out = d.stdout.trimEnd().split("\n").filter((l) => l !== "");
-  const err = d.stderr.trimEnd().split("\n").filter((l) => l !== "" && !out.includes(l));
+  const err = d.stderr.trimEnd().split("\n")
+    .filter((l) => l !== "" && !out.some((o) => o.endsWith(l)));
   const said = [...out, ...err].slice(-40);
   if (said.length) {
     lines.push(

@@ -24,7 +24,7 @@ exec "$@"
  * Plain sockets and HTTP/1.0: importing http.client takes Python 50 ms
  * (email, ssl), a fifth of a deploy's wait for the new code.
  */
-export const HEALTH_CHECK_PY = `import socket, sys, time
+export const HEALTH_CHECK_PY = `import re, socket, sys, time
 sock_path, path, host, expected, retries, interval = sys.argv[1:7]
 low, _, high = expected.partition("-")
 low, high, retries, interval = int(low), int(high or low), int(retries), float(interval)
@@ -41,7 +41,7 @@ while True:
             s.connect(sock_path)
             s.sendall(request)
             data = b""
-            while b"\\r\\n\\r\\n" not in data or len(data.partition(b"\\r\\n\\r\\n")[2]) < 300:
+            while b"\\r\\n\\r\\n" not in data or len(data.partition(b"\\r\\n\\r\\n")[2]) < 2000:
                 chunk = s.recv(65536)
                 if not chunk:
                     break
@@ -56,7 +56,7 @@ while True:
         if low <= status <= high:
             print("HTTP %d after %d tries" % (status, attempt))
             sys.exit(0)
-        text = " ".join(body[:300].decode("utf-8", "replace").split())[:200]
+        text = " ".join(re.sub(r"<[^>]*>", " ", body[:2000].decode("utf-8", "replace")).split())[:200]
         last = "HTTP %d" % status + (" (%s)" % text if text else "")
     except OSError as err:
         last = "no HTTP answer (%s)" % (err or type(err).__name__)
@@ -78,7 +78,7 @@ sys.exit(1 if status is not None else 2)
  * the Host. Run with manage.py shell -c after PATH and HOST are replaced
  * with Python string literals.
  */
-export const HEALTH_DIAGNOSIS_PY = `import logging, sys, traceback
+export const HEALTH_DIAGNOSIS_PY = `import logging, re, sys, traceback
 PATH = "/"
 HOST = "localhost"
 handler = logging.StreamHandler(sys.stdout)
@@ -98,7 +98,7 @@ if not domain or not validate_host(domain, allowed):
 try:
     response = Client(raise_request_exception=True).get(PATH, HTTP_HOST=HOST, secure=True)
     print("HTTP %d" % response.status_code)
-    body = " ".join(response.content[:300].decode("utf-8", "replace").split())[:200]
+    body = " ".join(re.sub(r"<[^>]*>", " ", response.content[:2000].decode("utf-8", "replace")).split())[:200]
     if body:
         print(body)
 except Exception:

@@ -314,7 +314,7 @@ Deno.test("HEALTH_CHECK_PY: a wrong final answer fails at the first try, naming 
     assert.equal(bad.code, 1);
     assert.equal(
       bad.stderr,
-      "GET /health/ with Host: example.com answered HTTP 400 (<h1>Bad Request (400)</h1>) " +
+      "GET /health/ with Host: example.com answered HTTP 400 (Bad Request (400)) " +
         "after 1 try, expected HTTP 200\n",
     );
     assert.equal(seen.length, 1, "a 400 is not asked again");

@@ -78,7 +78,7 @@ const MIGRATE =
   "/home/app/apps/hello/venv/bin/python manage.py shell -c 'from django.conf import settings…'";
 const RESTART = "sudo -n -H -- systemctl restart hello";
 const HEALTH =
-  "python3 -c 'import socket, sys, time…' /run/hello/hello.sock /healthz/ 10.0.0.1 200 100 0.1";
+  "python3 -c 'import re, socket, sys, time…' /run/hello/hello.sock /healthz/ 10.0.0.1 200 100 0.1";
 // Root's record, in root's folder: the app user can neither forge nor redirect it.
 const RECORD =
   `sudo -n -H -- sh -c 'umask 022; mkdir -p "\${1%/*}" && cat > "$1.new" && mv -f "$1.new" "$1" && ` +
@@ -270,7 +270,7 @@ Deno.test("in_place: a failing migrate stops the host there: no restart, no heal
 
 const DIAGNOSIS =
   "sudo -n -H -u app -- env -C /home/app/apps/hello/code timeout 60 /etc/djaploy/apps/hello/run " +
-  "/home/app/apps/hello/venv/bin/python manage.py shell -c 'import logging, sys, traceback…'";
+  "/home/app/apps/hello/venv/bin/python manage.py shell -c 'import logging, re, sys, traceback…'";
 
 Deno.test("in_place: a failing health check runs the request through Django once, shows its traceback, names the unit", async () => {
   await withFixture(async (f) => {
