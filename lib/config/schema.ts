@@ -558,7 +558,7 @@ export const SECTIONS: readonly SectionSpec[] = [
         type: "boolean",
         parse: boolean(),
         defaultValue: true,
-        doc: "`false`: no HTTP check at all; traffic moves to code nobody asked (not recommended).",
+        doc: "`false`: no HTTP check; traffic moves to the new code unchecked (not recommended).",
       },
       path: {
         type: "string",
