@@ -425,18 +425,7 @@ export interface HealthFailure {
 export async function healthCheckError(ctx: StepContext, f: HealthFailure): Promise<UserError> {
   const probe = f.stderr.trim().split("\n").at(-1) ?? "";
   const status = /answered HTTP (\d{3})/.exec(probe)?.[1];
-  const hc = ctx.host.health_check;
-  const lines = [`Fix the app on ${ctx.host.name}: the health check failed: ${probe}`];
-  if (status === "400") {
-    const name = hc.host.replace(/:\d+$/, "");
-    lines.push(
-      `A 400 from Django is most often ALLOWED_HOSTS refusing the Host header: add ${
-        JSON.stringify(name)
-      } to ALLOWED_HOSTS (or set [health_check] host to a name it accepts).`,
-    );
-  }
   const d = await ctx.exec.run(healthDiagnosisCommand(ctx, f.target)).catch((err) => ({
-    code: -1,
     stdout: "",
     stderr: err instanceof Error ? err.message : String(err),
   }));
@@ -445,6 +434,22 @@ export async function healthCheckError(ctx: StepContext, f: HealthFailure): Prom
   const err = d.stderr.trimEnd().split("\n")
     .filter((l) => l !== "" && !out.some((o) => o.endsWith(l)));
   const said = [...out, ...err].slice(-40);
+  const lines = [`Fix the app on ${ctx.host.name}: the health check failed: ${probe}`];
+  const host = JSON.stringify(ctx.host.health_check.host.replace(/:\d+$/, ""));
+  const refused = out.some((l) => l.startsWith("ALLOWED_HOSTS = "));
+  // Django answered the replayed request itself and ALLOWED_HOSTS took the Host: the 400 is the app's.
+  const accepted = !refused && out.some((l) => /^HTTP \d{3}$/.test(l));
+  if (refused) {
+    lines.push(
+      `ALLOWED_HOSTS does not accept the Host the check sends: add ${host} to ALLOWED_HOSTS ` +
+        "(or set [health_check] host to a name it accepts).",
+    );
+  } else if (status === "400" && !accepted) {
+    lines.push(
+      `A 400 from Django is most often ALLOWED_HOSTS refusing the Host header: add ${host} ` +
+        "to ALLOWED_HOSTS (or set [health_check] host to a name it accepts).",
+    );
+  }
   if (said.length) {
     lines.push(
       `The app's own answer, the same request run once through Django in ${f.target.codeDir}:`,

@@ -339,13 +339,34 @@ Deno.test("in_place: a 400 names the Host sent and the ALLOWED_HOSTS value to ad
     assert.match(lines[0], /with Host: 10\.0\.0\.1 answered HTTP 400 /);
     assert.equal(
       lines[1],
-      'A 400 from Django is most often ALLOWED_HOSTS refusing the Host header: add "10.0.0.1" ' +
-        "to ALLOWED_HOSTS (or set [health_check] host to a name it accepts).",
+      'ALLOWED_HOSTS does not accept the Host the check sends: add "10.0.0.1" to ALLOWED_HOSTS ' +
+        "(or set [health_check] host to a name it accepts).",
     );
     assert.equal(
       lines[3],
       "  | ALLOWED_HOSTS = ['example.org'] does not accept the Host '10.0.0.1': add '10.0.0.1'",
     );
+  });
+});
+
+Deno.test("in_place: a 400 the app gives itself (ALLOWED_HOSTS took the Host) blames no ALLOWED_HOSTS", async () => {
+  await withFixture(async (f) => {
+    const r = await deploy(f, f.configured, {
+      respond: (cmd) =>
+        cmd.argv[0] === "python3"
+          ? {
+            code: 1,
+            stderr: "GET /healthz/ with Host: 10.0.0.1 answered HTTP 400 (refused) after 1 try, " +
+              "expected HTTP 200\n",
+          }
+          : cmd.argv[0] === "timeout"
+          ? { stdout: "HTTP 400\nrefused\n" }
+          : undefined,
+    });
+    const err = r.result.error;
+    assert.ok(err instanceof UserError);
+    assert.doesNotMatch(err.message, /ALLOWED_HOSTS/);
+    assert.match(err.message, /\n {2}\| HTTP 400\n {2}\| refused$/);
   });
 });
 
