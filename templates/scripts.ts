@@ -56,7 +56,8 @@ while True:
         if low <= status <= high:
             print("HTTP %d after %d tries" % (status, attempt))
             sys.exit(0)
-        text = " ".join(re.sub(r"<[^>]*>", " ", body[:2000].decode("utf-8", "replace")).split())[:200]
+        text = body[:2000].decode("utf-8", "replace")
+        text = " ".join(re.sub(r"<[^>]*>", " ", re.sub(r"(?is)<(head|style|script)\\b.*?</\\1>", " ", text)).split())[:200]
         last = "HTTP %d" % status + (" (%s)" % text if text else "")
     except OSError as err:
         last = "no HTTP answer (%s)" % (err or type(err).__name__)
@@ -98,12 +99,19 @@ if not domain or not validate_host(domain, allowed):
 try:
     response = Client(raise_request_exception=True).get(PATH, HTTP_HOST=HOST, secure=True)
     print("HTTP %d" % response.status_code)
-    body = " ".join(re.sub(r"<[^>]*>", " ", response.content[:2000].decode("utf-8", "replace")).split())[:200]
+    body = response.content[:2000].decode("utf-8", "replace")
+    body = " ".join(re.sub(r"<[^>]*>", " ", re.sub(r"(?is)<(head|style|script)\\b.*?</\\1>", " ", body)).split())[:200]
     if body:
         print(body)
-except Exception:
-    # The innermost frames: the app's, not Django's middleware stack.
-    traceback.print_exc(limit=-10, file=sys.stdout)
+except Exception as exc:
+    # The app's frames, not Django's middleware stack nor this script.
+    import django, os
+    frames = traceback.extract_tb(exc.__traceback__)
+    django_dir = os.path.dirname(django.__file__) + os.sep
+    own = [f for f in frames if not f.filename.startswith(django_dir) and f.filename != "<string>"]
+    print("Traceback (most recent call last; Django's own frames left out):")
+    print("".join(traceback.format_list(own or frames[-5:])), end="")
+    print("".join(traceback.format_exception_only(type(exc), exc)), end="")
 `;
 
 /**
