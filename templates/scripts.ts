@@ -59,6 +59,10 @@ while True:
         text = body[:2000].decode("utf-8", "replace")
         text = " ".join(re.sub(r"<[^>]*>", " ", re.sub(r"(?is)<(head|style|script)\\b.*?</\\1>", " ", text)).split())[:200]
         last = "HTTP %d" % status + (" (%s)" % text if text else "")
+        for line in head.split(b"\\r\\n")[1:]:
+            name, _, value = line.decode("latin-1").partition(":")
+            if 300 <= status < 400 and name.strip().lower() == "location":
+                last = "HTTP %d to %s" % (status, value.strip())
     except OSError as err:
         last = "no HTTP answer (%s)" % (err or type(err).__name__)
     if status is not None and status not in (502, 503, 504):

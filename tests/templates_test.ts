@@ -332,6 +332,11 @@ Deno.test("HEALTH_CHECK_PY: a range accepts any status in it (the default probe 
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout, "HTTP 302 after 1 tries\n");
   });
+  await withAnswers([302], async (socket) => {
+    const bad = await probe(socket, "200", "3");
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /answered HTTP 302 to \/login\/ after 1 try, expected HTTP 200\n$/);
+  });
   await withAnswers([503], async (socket, seen) => {
     const bad = await probe(socket, "200-399", "3");
     assert.equal(bad.code, 1);
