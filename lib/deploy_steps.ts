@@ -7,6 +7,7 @@ import { type RemoteCommand, shScript } from "./remote_command.ts";
 import {
   BUILD_VENV_SH,
   HEALTH_CHECK_PY,
+  HEALTH_DIAGNOSIS_PY,
   MIGRATE_AND_COLLECTSTATIC_PY,
 } from "../templates/scripts.ts";
 import type { FactProbe } from "./facts.ts";
@@ -14,7 +15,7 @@ import type { Layout } from "./layout.ts";
 import type { HostConfig } from "./config/types.ts";
 import { appUnitsProbe, linkProbe, userProbe } from "./probes.ts";
 import { UserError } from "./errors.ts";
-import { djangoInputs } from "./django_inputs.ts";
+import { type DjangoInputs, djangoInputs } from "./django_inputs.ts";
 import { deployVersion } from "./version_file.ts";
 
 /** One deployed release, as recorded on the host. */
@@ -30,8 +31,9 @@ export interface ReleaseRecord {
   readonly environment: string;
   /** The deploy's version ([versioning]), also in the VERSION file next to the code. */
   readonly version?: string;
-  /** Hashes of what migrate and collectstatic read (lib/django_inputs.ts). */
+  /** Written by earlier djaploy versions (migrate now asks the database); read, never written. */
   readonly migrate_hash?: string;
+  /** The hash of what collectstatic reads (lib/django_inputs.ts). */
   readonly static_hash?: string;
 }
 
@@ -272,43 +274,73 @@ export function manageCommand(ctx: StepContext, args: readonly string[], t: Targ
   };
 }
 
-/** Runs migrate and/or collectstatic for the target, in one Python process. */
+/**
+ * Runs migrate and/or collectstatic for the target, in one Python process.
+ * migrate "check": only if Django says the database lacks a migration.
+ */
 export async function runDjangoTasks(
   ctx: StepContext,
-  tasks: { migrate: boolean; collectstatic: boolean },
+  tasks: { migrate: boolean | "check"; collectstatic: boolean },
   t: Target = target(ctx),
 ): Promise<void> {
   if (!tasks.migrate && !tasks.collectstatic) return;
+  const migrate = tasks.migrate === "check" ? '"check"' : tasks.migrate ? "True" : "False";
   const code = MIGRATE_AND_COLLECTSTATIC_PY
-    .replace("MIGRATE = True", `MIGRATE = ${tasks.migrate ? "True" : "False"}`)
+    .replace("MIGRATE = True", `MIGRATE = ${migrate}`)
     .replace("COLLECTSTATIC = True", `COLLECTSTATIC = ${tasks.collectstatic ? "True" : "False"}`);
   const out = await ctx.exec.run(manageCommand(ctx, ["shell", "-c", code], t));
   const applied = out.stdout.split("\n").filter((l) => /Applying .* OK/.test(l)).length;
   const copied = /(\d+) static files? copied/.exec(out.stdout)?.[1];
+  if (tasks.migrate === "check" && /^djaploy: 0 migrations to apply$/m.test(out.stdout)) {
+    ctx.log.info("skipped migrate: the database has every migration of this code");
+  }
   if (applied) ctx.changed(`applied ${applied} migration${applied === 1 ? "" : "s"}`);
   if (copied && copied !== "0") ctx.changed(`copied ${copied} static files`);
+}
+
+/** The app's environment as its env file has it, for hashing. */
+function envForHash(ctx: StepContext): Map<string, string> {
+  const vars = new Map([["STATIC_ROOT", ctx.layout.staticRoot], [
+    "MEDIA_ROOT",
+    ctx.layout.mediaRoot,
+  ]]);
+  for (const [k, v] of ctx.appEnv) vars.set(k, typeof v === "string" ? v : v.reveal());
+  return vars;
+}
+
+/**
+ * Where migrate and collectstatic run: the target, or a folder a strategy
+ * names instead (bluegreen's live slot, when the staging slot is not
+ * uploaded yet because the live one runs this very code).
+ */
+export function setTasksDir(ctx: StepContext, codeDir: string): void {
+  ctx.notes.set("tasks.codeDir", codeDir);
 }
 
 export const migrateAndCollectstatic: Step = {
   name: "migrate and collectstatic",
   async run(ctx) {
-    if (alreadyLive(ctx)) return;
-    const inputs = await djangoInputs(
-      ctx.release!.artifactDir,
-      ctx.notes.get("dependencyHash") as string,
-    );
+    const inputs = await djangoInputs(ctx.release!.artifactDir, {
+      dependencyHash: ctx.notes.get("dependencyHash") as string,
+      python: ctx.host.python_version,
+      env: envForHash(ctx),
+    });
     ctx.notes.set("djangoInputs", inputs);
-    const live = liveState(ctx);
-    const migrate = ctx.force || live?.migrate_hash !== inputs.migrate;
-    const collectstatic = ctx.force || live?.static_hash !== inputs.static;
-    if (!migrate || !collectstatic) {
-      const skipped = [!migrate && "migrate", !collectstatic && "collectstatic"].filter(Boolean)
-        .join(" and ");
+    // Always asked, even when this code is live: the database may have moved or gone back.
+    const migrate = ctx.force ? true : "check";
+    const collectstatic = ctx.force || liveState(ctx)?.static_hash !== inputs.static;
+    if (!collectstatic) {
       ctx.log.info(
-        `skipped ${skipped}: what they read is unchanged since the live release (--force runs them)`,
+        "skipped collectstatic: the files, settings and [env] it reads are unchanged since the live release (--force runs it)",
       );
     }
-    await runDjangoTasks(ctx, { migrate, collectstatic });
+    const t = target(ctx);
+    const dir = ctx.notes.get("tasks.codeDir") as string | undefined;
+    await runDjangoTasks(
+      ctx,
+      { migrate, collectstatic },
+      dir ? { ...t, codeDir: dir, manageDir: posix.join(dir, ctx.layout.manageRel) } : t,
+    );
   },
 };
 
@@ -329,41 +361,117 @@ export const restartServices: Step = {
   },
 };
 
-/** The command that checks `[health_check] path` over a socket (undefined when no path is set). */
+/** What the probe asks for: the path, and the statuses that count as healthy ("200" or "200-399"). */
+export function healthProbe(host: HostConfig): { path: string; expected: string } {
+  const hc = host.health_check;
+  if (hc.expected_status !== undefined) {
+    return { path: hc.path || "/", expected: String(hc.expected_status) };
+  }
+  return hc.path ? { path: hc.path, expected: "200" } : { path: "/", expected: "200-399" };
+}
+
+/**
+ * The command that probes the app over a socket before (or, in_place, just
+ * after) it gets traffic; undefined only with `[health_check] enabled = false`.
+ */
 export function healthCheckCommand(
   ctx: StepContext,
   socketPath: string,
 ): RemoteCommand | undefined {
   const hc = ctx.host.health_check;
-  if (!hc.path) return undefined;
+  if (!hc.enabled) return undefined;
+  const { path, expected } = healthProbe(ctx.host);
   return {
     argv: [
       "python3",
       "-c",
       HEALTH_CHECK_PY,
       socketPath,
-      hc.path,
+      path,
       hc.host,
-      String(hc.expected_status),
+      expected,
       String(hc.retries),
       String(hc.interval),
     ],
   };
 }
 
-/** What a failed health check says (its command's stderr names the last answer). */
-export function healthCheckError(ctx: StepContext, stderr: string): UserError {
-  return new UserError(
-    `Fix the app on ${ctx.host.name}: the health check failed: ${stderr.trim()}`,
-    { hint: `See the app's log: journalctl -u ${ctx.layout.unitName} -n 50` },
-  );
+/** The command that runs the probe's request once through Django in `t`, as the app user. */
+export function healthDiagnosisCommand(ctx: StepContext, t: Target): RemoteCommand {
+  const { path } = healthProbe(ctx.host);
+  const code = HEALTH_DIAGNOSIS_PY
+    .replace('PATH = "/"', `PATH = ${JSON.stringify(path)}`)
+    .replace('HOST = "localhost"', `HOST = ${JSON.stringify(ctx.host.health_check.host)}`);
+  const cmd = manageCommand(ctx, ["shell", "-c", code], t);
+  // An app that hangs must not hang the deploy that already failed.
+  return { ...cmd, argv: ["timeout", "60", ...cmd.argv], okCodes: [0, 1, 124] };
+}
+
+/** Where the failed check ran: the code and Python of the release, and its unit. */
+export interface HealthFailure {
+  /** The probe's stderr (HEALTH_CHECK_PY says what it sent and what came back). */
+  readonly stderr: string;
+  /** The unit that ran the code (`{app}.service`, `{app}-blue`, ...). */
+  readonly unit: string;
+  readonly target: Target;
+}
+
+/**
+ * What a failed health check says: the request (path and Host), the answer,
+ * for a 400 the ALLOWED_HOSTS value to add, and the app's own account of the
+ * request, run once through Django in the new release (a traceback for an
+ * exception, Django's log lines).
+ */
+export async function healthCheckError(ctx: StepContext, f: HealthFailure): Promise<UserError> {
+  const probe = f.stderr.trim().split("\n").at(-1) ?? "";
+  const status = /answered HTTP (\d{3})/.exec(probe)?.[1];
+  const d = await ctx.exec.run(healthDiagnosisCommand(ctx, f.target)).catch((err) => ({
+    stdout: "",
+    stderr: err instanceof Error ? err.message : String(err),
+  }));
+  // The app's own logging may print on stderr what our handler printed on stdout.
+  const out = d.stdout.trimEnd().split("\n").filter((l) => l !== "");
+  const err = d.stderr.trimEnd().split("\n")
+    .filter((l) => l !== "" && !out.some((o) => o.endsWith(l)));
+  const said = [...out, ...err].slice(-40);
+  const lines = [`Fix the app on ${ctx.host.name}: the health check failed: ${probe}`];
+  const host = JSON.stringify(ctx.host.health_check.host.replace(/:\d+$/, ""));
+  const refused = out.some((l) => l.startsWith("ALLOWED_HOSTS = "));
+  // Django answered the replayed request itself and ALLOWED_HOSTS took the Host: the 400 is the app's.
+  const accepted = !refused && out.some((l) => /^HTTP \d{3}$/.test(l));
+  if (refused) {
+    lines.push(
+      `ALLOWED_HOSTS does not accept the Host the check sends: add ${host} to ALLOWED_HOSTS ` +
+        "(or set [health_check] host to a name it accepts).",
+    );
+  } else if (status === "400" && !accepted) {
+    lines.push(
+      `A 400 from Django is most often ALLOWED_HOSTS refusing the Host header: add ${host} ` +
+        "to ALLOWED_HOSTS (or set [health_check] host to a name it accepts).",
+    );
+  }
+  if (said.length) {
+    lines.push(
+      `The app's own answer, the same request run once through Django in ${f.target.codeDir}:`,
+      ...said.map((l) => `  | ${l}`),
+    );
+  }
+  return new UserError(lines.join("\n"), {
+    hint: `See the app's log: journalctl -u ${f.unit} -n 50`,
+  });
 }
 
 export async function healthCheck(ctx: StepContext, socketPath: string): Promise<void> {
   const cmd = healthCheckCommand(ctx, socketPath);
   if (!cmd) return;
-  const r = await ctx.exec.run({ ...cmd, okCodes: [0, 1] });
-  if (r.code !== 0) throw healthCheckError(ctx, r.stderr);
+  const r = await ctx.exec.run({ ...cmd, okCodes: [0, 1, 2] });
+  if (r.code !== 0) {
+    throw await healthCheckError(ctx, {
+      stderr: r.stderr,
+      unit: ctx.layout.unitName,
+      target: target(ctx),
+    });
+  }
   ctx.log.debug(r.stdout.trim());
 }
 
@@ -376,7 +484,7 @@ export const healthCheckStep: Step = {
 /** The record of the release this run deployed. */
 export function releaseRecord(ctx: StepContext): ReleaseRecord {
   const r = ctx.release!;
-  const inputs = ctx.notes.get("djangoInputs") as { migrate: string; static: string } | undefined;
+  const inputs = ctx.notes.get("djangoInputs") as DjangoInputs | undefined;
   const live = liveState(ctx);
   return {
     release: r.name,
@@ -388,7 +496,6 @@ export function releaseRecord(ctx: StepContext): ReleaseRecord {
     deployed_at: new Date().toISOString(),
     environment: ctx.env.name,
     version: deployVersion(ctx)?.version,
-    migrate_hash: inputs?.migrate ?? live?.migrate_hash,
     static_hash: inputs?.static ?? live?.static_hash,
   };
 }

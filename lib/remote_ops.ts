@@ -18,7 +18,7 @@ export interface FileSpec {
   readonly owner?: string;
 }
 
-export function sha256(text: string): string {
+export function sha256(text: string | Uint8Array): string {
   return createHash("sha256").update(text).digest("hex");
 }
 

@@ -168,8 +168,10 @@ async function runHost(
   });
 
   let current = "connect";
+  // When the step now running started: a failure shows how long it ran.
+  let stepStart = performance.now();
   try {
-    const t0 = performance.now();
+    const t0 = stepStart;
     let facts: Facts;
     try {
       facts = (await opening.opened).facts;
@@ -219,7 +221,7 @@ async function runHost(
         await step.notStarted?.(ctx, error).catch(() => undefined);
         throw error;
       }
-      const t = performance.now();
+      const t = stepStart = performance.now();
       await step.run(ctx);
       const ms = performance.now() - t;
       steps.push({ name: step.name, ms, changes });
@@ -234,8 +236,9 @@ async function runHost(
       show(ui.red("STOPPED"), current, 0, "not started");
       return finish({ ok: false, failedStep: `stopped before ${current}`, error });
     }
-    steps.push({ name: current, ms: 0, changes: [], error });
-    show(ui.red("FAILED "), current, 0, errorSummary(error));
+    const ms = performance.now() - stepStart;
+    steps.push({ name: current, ms, changes: [], error });
+    show(ui.red("FAILED "), current, ms, errorSummary(error));
     return finish({ ok: false, failedStep: current, error });
   } finally {
     await opening.release();

@@ -65,6 +65,8 @@ export function initDjaployToml(p: DjangoProject): string {
         "# No health URL found in your urls.py, so path is left at its default: deploys",
         '# probe "/" and accept 2xx and 3xx. A URL that answers 200 once the app and its',
         '# database are up is a better check: add one and set path = "/health/".',
+        "# The Host sent is the first server_name that is not _, else the host's",
+        "# ssh_hostname: ALLOWED_HOSTS must accept it.",
       ]),
     "",
     "[env]",

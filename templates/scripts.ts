@@ -13,26 +13,35 @@ exec "$@"
 }
 
 /**
- * Probes the app over its unix socket until it answers the expected status.
- * Arguments: socket path host expected_status retries interval.
- * The Host header is one ALLOWED_HOSTS accepts, and X-Forwarded-Proto says
- * https, so neither ALLOWED_HOSTS nor an HTTPS redirect fails a healthy app.
+ * Probes the app over its unix socket until it answers a status in
+ * expected ("200", or a range such as "200-399").
+ * Arguments: socket path host expected retries interval.
+ * An answer outside the range is final at once (a 400 stays a 400), except
+ * 502, 503 and 504, which an app may give while it boots; those and "no
+ * answer yet" are retried, at most `retries` times and for `retries` x
+ * `interval` seconds (at least one). Exit 1: the app answered wrong; 2: it never answered.
+ * X-Forwarded-Proto says https, so an HTTPS redirect does not fail a healthy app.
  * Plain sockets and HTTP/1.0: importing http.client takes Python 50 ms
  * (email, ssl), a fifth of a deploy's wait for the new code.
  */
-export const HEALTH_CHECK_PY = `import socket, sys, time
+export const HEALTH_CHECK_PY = `import re, socket, sys, time
 sock_path, path, host, expected, retries, interval = sys.argv[1:7]
+low, _, high = expected.partition("-")
+low, high, retries, interval = int(low), int(high or low), int(retries), float(interval)
 request = ("GET %s HTTP/1.0\\r\\nHost: %s\\r\\nX-Forwarded-Proto: https\\r\\n\\r\\n" % (path, host)).encode("latin-1")
-last = "no answer"
-for attempt in range(1, int(retries) + 1):
+deadline = time.monotonic() + max(retries * interval, 1.0)
+last, status, attempt = "no answer", None, 0
+while True:
+    attempt += 1
+    status = None
     try:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10)
+        s.settimeout(max(1.0, min(10.0, deadline - time.monotonic())))
         try:
             s.connect(sock_path)
             s.sendall(request)
             data = b""
-            while b"\\r\\n\\r\\n" not in data or len(data.partition(b"\\r\\n\\r\\n")[2]) < 300:
+            while b"\\r\\n\\r\\n" not in data or len(data.partition(b"\\r\\n\\r\\n")[2]) < 2000:
                 chunk = s.recv(65536)
                 if not chunk:
                     break
@@ -44,15 +53,69 @@ for attempt in range(1, int(retries) + 1):
         if len(words) < 2 or not words[0].startswith("HTTP/") or not words[1].isdigit():
             raise OSError("not an HTTP answer: %r" % data[:80])
         status = int(words[1])
-        if status == int(expected):
+        if low <= status <= high:
             print("HTTP %d after %d tries" % (status, attempt))
             sys.exit(0)
-        last = "HTTP %d: %s" % (status, " ".join(body[:300].decode("utf-8", "replace").split())[:200])
+        text = body[:2000].decode("utf-8", "replace")
+        text = " ".join(re.sub(r"<[^>]*>", " ", re.sub(r"(?is)<(head|style|script)\\b.*?</\\1>", " ", text)).split())[:200]
+        last = "HTTP %d" % status + (" (%s)" % text if text else "")
+        for line in head.split(b"\\r\\n")[1:]:
+            name, _, value = line.decode("latin-1").partition(":")
+            if 300 <= status < 400 and name.strip().lower() == "location":
+                last = "HTTP %d to %s" % (status, value.strip())
     except OSError as err:
-        last = str(err)
-    time.sleep(float(interval))
-print("%s answered no HTTP %s after %s tries; last: %s" % (path, expected, retries, last), file=sys.stderr)
-sys.exit(1)
+        last = "no HTTP answer (%s)" % (err or type(err).__name__)
+    if status is not None and status not in (502, 503, 504):
+        break
+    if attempt >= retries or time.monotonic() >= deadline:
+        break
+    time.sleep(interval)
+want = "HTTP %d" % low if low == high else "HTTP %d-%d" % (low, high)
+print("GET %s with Host: %s answered %s after %d tr%s, expected %s" % (path, host, last, attempt, "y" if attempt == 1 else "ies", want), file=sys.stderr)
+sys.exit(1 if status is not None else 2)
+`;
+
+/**
+ * Runs the health check's request once through Django's test client inside
+ * the new release, with exceptions propagated, and prints what the app says
+ * about it: the status, a traceback for an exception, Django's own log lines
+ * (e.g. django.security.DisallowedHost), and whether ALLOWED_HOSTS accepts
+ * the Host. Run with manage.py shell -c after PATH and HOST are replaced
+ * with Python string literals.
+ */
+export const HEALTH_DIAGNOSIS_PY = `import logging, re, sys, traceback
+PATH = "/"
+HOST = "localhost"
+handler = logging.StreamHandler(sys.stdout)
+handler.setLevel(logging.WARNING)
+handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+logging.getLogger("django").addHandler(handler)
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from django.test import Client
+settings.DEBUG_PROPAGATE_EXCEPTIONS = True
+allowed = list(settings.ALLOWED_HOSTS)
+if settings.DEBUG and not allowed:
+    allowed = [".localhost", "127.0.0.1", "[::1]"]
+domain, port = split_domain_port(HOST)
+if not domain or not validate_host(domain, allowed):
+    print("ALLOWED_HOSTS = %r does not accept the Host %r: add %r" % (allowed, HOST, domain or HOST))
+try:
+    response = Client(raise_request_exception=True).get(PATH, HTTP_HOST=HOST, secure=True)
+    print("HTTP %d" % response.status_code)
+    body = response.content[:2000].decode("utf-8", "replace")
+    body = " ".join(re.sub(r"<[^>]*>", " ", re.sub(r"(?is)<(head|style|script)\\b.*?</\\1>", " ", body)).split())[:200]
+    if body:
+        print(body)
+except Exception as exc:
+    # The app's frames, not Django's middleware stack nor this script.
+    import django, os
+    frames = traceback.extract_tb(exc.__traceback__)
+    django_dir = os.path.dirname(django.__file__) + os.sep
+    own = [f for f in frames if not f.filename.startswith(django_dir) and f.filename != "<string>"]
+    print("Traceback (most recent call last; Django's own frames left out):")
+    print("".join(traceback.format_list(own or frames[-5:])), end="")
+    print("".join(traceback.format_exception_only(type(exc), exc)), end="")
 `;
 
 /**
@@ -80,11 +143,25 @@ esac
 touch "$venv/.djaploy-complete"
 `;
 
-/** migrate and collectstatic in one Python process (each alone costs a Django start-up). */
+/**
+ * migrate and collectstatic in one Python process (each alone costs a Django
+ * start-up). MIGRATE = "check" asks Django itself whether the database the
+ * settings point at lacks a migration of the code (the plan `migrate` would
+ * run), and migrates only then: exact whatever moved (the code, the
+ * settings, [env], the database file), for the price of loading the
+ * migration graph, which migrate does anyway.
+ */
 export const MIGRATE_AND_COLLECTSTATIC_PY = `from django.conf import settings
 from django.core.management import call_command
 MIGRATE = True
 COLLECTSTATIC = True
+if MIGRATE == "check":
+    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.db.migrations.executor import MigrationExecutor
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    MIGRATE = bool(plan)
+    print("djaploy: %d migrations to apply" % len(plan))
 if MIGRATE:
     call_command("migrate", interactive=False, verbosity=1)
 if COLLECTSTATIC and "django.contrib.staticfiles" in settings.INSTALLED_APPS:

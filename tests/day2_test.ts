@@ -331,7 +331,7 @@ Deno.test("maintenance on: page, snippet, nginx -t, reload, then waits for the 5
       "sudo -n -H -- nginx -t -q",
       "sudo -n -H -- systemctl reload-or-restart nginx",
     ]);
-    assert.match(lines[6], /^python3 -c 'import http\.client.*' 80 localhost 1 50$/);
+    assert.match(lines[6], /^python3 -c 'import http\.client.*' 80 10\.0\.0\.1 1 50$/);
     const snippet = r.exec.recorded.find((c) =>
       c.command?.argv.includes(`${SNIPPETS}/maintenance.conf`)
     );
@@ -393,7 +393,7 @@ Deno.test("maintenance off: removes snippet and page, reloads; when off, does no
       "sudo -n -H -- nginx -t -q",
       "sudo -n -H -- systemctl reload-or-restart nginx",
     ]);
-    assert.match(lines[4], / 80 localhost 0 50$/);
+    assert.match(lines[4], / 80 10\.0\.0\.1 0 50$/);
     assert.equal(
       lines[5],
       `sudo -n -H -- rm -f ${SNIPPETS}/maintenance.html`,

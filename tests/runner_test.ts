@@ -129,3 +129,34 @@ Deno.test("runner: a signal during a step lets it finish, starts no other step a
     assert.equal(interrupt.received, "SIGTERM", "the first signal decides the exit code");
   });
 });
+
+Deno.test("runner: a failed step shows how long it ran, not 0ms", async () => {
+  await withTempDir(async (dir) => {
+    const { project, env } = await loadTestProject(dir, 'project_name = "hello"\n', INVENTORY);
+    const { ui, out } = collectingUi();
+    const step: Step = {
+      name: "health check",
+      async run() {
+        await new Promise((r) => setTimeout(r, 150));
+        throw new UserError("the new release answered HTTP 400");
+      },
+    };
+    const [result] = await runOnHosts({
+      ui,
+      project,
+      env,
+      hosts: env.hosts.slice(0, 1),
+      parallel: 1,
+      dryRun: false,
+      signal: new AbortController().signal,
+      executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
+      plan: () => ({ steps: [step], probes: [], files: [], packages: [] }),
+      appEnv: () => new Map(),
+      deployFiles: new Set(),
+    });
+    const failed = result.steps.find((s) => s.error);
+    assert.ok(failed && failed.ms >= 140, `the failed step's time: ${failed?.ms}`);
+    const line = out.join("").split("\n").find((l) => l.includes("FAILED"))!;
+    assert.match(line, /health check .* 1\d\dms$/);
+  });
+});

@@ -6,6 +6,7 @@ import { envFile } from "../templates/env_file.ts";
 import {
   BUILD_VENV_SH,
   HEALTH_CHECK_PY,
+  HEALTH_DIAGNOSIS_PY,
   MIGRATE_AND_COLLECTSTATIC_PY,
   runWrapper,
 } from "../templates/scripts.ts";
@@ -231,7 +232,7 @@ async function pythonParses(source: string): Promise<{ code: number; stderr: str
 }
 
 Deno.test("HEALTH_CHECK_PY and MIGRATE_AND_COLLECTSTATIC_PY are valid Python", async () => {
-  for (const source of [HEALTH_CHECK_PY, MIGRATE_AND_COLLECTSTATIC_PY]) {
+  for (const source of [HEALTH_CHECK_PY, HEALTH_DIAGNOSIS_PY, MIGRATE_AND_COLLECTSTATIC_PY]) {
     const r = await pythonParses(source);
     assert.equal(r.code, 0, r.stderr);
   }
@@ -239,58 +240,111 @@ Deno.test("HEALTH_CHECK_PY and MIGRATE_AND_COLLECTSTATIC_PY are valid Python", a
   assert.notEqual((await pythonParses("def broken(:\n")).code, 0);
 });
 
-Deno.test("HEALTH_CHECK_PY: reports an unreachable socket on stderr and exits 1", async () => {
+Deno.test("HEALTH_CHECK_PY: an unreachable socket is retried, then reported on stderr with exit 2", async () => {
   await withTempDir(async (dir) => {
     const out = await new Deno.Command("python3", {
       args: ["-c", HEALTH_CHECK_PY, join(dir, "none.sock"), "/", "localhost", "200", "2", "0"],
       stdout: "piped",
       stderr: "piped",
     }).output();
-    assert.equal(out.code, 1);
+    assert.equal(out.code, 2);
     assert.match(
       new TextDecoder().decode(out.stderr),
-      /^\/ answered no HTTP 200 after 2 tries; last: .*No such file or directory/,
+      /^GET \/ with Host: localhost answered no HTTP answer \(.*No such file or directory.*\) after 2 tries, expected HTTP 200\n$/,
     );
   });
 });
 
-Deno.test("HEALTH_CHECK_PY: probes over the unix socket with the Host header and https, until the status matches", async () => {
+/** Serves `answers` in turn (the last one from then on) on a unix socket while `fn` runs. */
+async function withAnswers(
+  answers: readonly number[],
+  fn: (socket: string, seen: string[]) => Promise<void>,
+): Promise<void> {
   await withTempDir(async (dir) => {
     const socket = join(dir, "app.sock");
-    let requests = 0;
     const seen: string[] = [];
     const server = Deno.serve(
       { path: socket, transport: "unix", onListen: () => {} },
       (req) => {
-        requests++;
         seen.push(`${req.headers.get("host")} ${req.headers.get("x-forwarded-proto")}`);
-        // Starting up: two failures first.
-        if (requests < 3) return new Response("  starting\n  up ", { status: 503 });
-        return new Response("ok", { status: 200 });
+        const status = answers[Math.min(seen.length, answers.length) - 1];
+        const body = status === 503
+          ? "  starting\n  up "
+          : status === 400
+          ? "<h1>Bad Request (400)</h1>"
+          : "ok";
+        return new Response(status === 302 ? null : body, {
+          status,
+          headers: status === 302 ? { location: "/login/" } : {},
+        });
       },
     );
     try {
-      const run = (expected: string, retries: string) =>
-        new Deno.Command("python3", {
-          args: ["-c", HEALTH_CHECK_PY, socket, "/health/", "example.com", expected, retries, "0"],
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-      const dec = new TextDecoder();
-      const ok = await run("200", "5");
-      assert.equal(ok.code, 0, dec.decode(ok.stderr));
-      assert.equal(dec.decode(ok.stdout), "HTTP 200 after 3 tries\n");
-      assert.deepEqual(seen, Array(3).fill("example.com https"));
-
-      const bad = await run("204", "2");
-      assert.equal(bad.code, 1);
-      assert.equal(
-        dec.decode(bad.stderr),
-        "/health/ answered no HTTP 204 after 2 tries; last: HTTP 200: ok\n",
-      );
+      await fn(socket, seen);
     } finally {
       await server.shutdown();
     }
+  });
+}
+
+function probe(socket: string, expected: string, retries: string) {
+  return new Deno.Command("python3", {
+    args: ["-c", HEALTH_CHECK_PY, socket, "/health/", "example.com", expected, retries, "0"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output().then((o) => ({
+    code: o.code,
+    stdout: new TextDecoder().decode(o.stdout),
+    stderr: new TextDecoder().decode(o.stderr),
+  }));
+}
+
+Deno.test("HEALTH_CHECK_PY: probes over the unix socket with the Host header and https; 503 while booting is retried", async () => {
+  await withAnswers([503, 503, 200], async (socket, seen) => {
+    const ok = await probe(socket, "200", "5");
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, "HTTP 200 after 3 tries\n");
+    assert.deepEqual(seen, Array(3).fill("example.com https"));
+  });
+});
+
+Deno.test("HEALTH_CHECK_PY: a wrong final answer fails at the first try, naming path, Host and status", async () => {
+  await withAnswers([400], async (socket, seen) => {
+    const bad = await probe(socket, "200", "100");
+    assert.equal(bad.code, 1);
+    assert.equal(
+      bad.stderr,
+      "GET /health/ with Host: example.com answered HTTP 400 (Bad Request (400)) " +
+        "after 1 try, expected HTTP 200\n",
+    );
+    assert.equal(seen.length, 1, "a 400 is not asked again");
+  });
+  await withAnswers([200], async (socket) => {
+    const bad = await probe(socket, "204", "2");
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /answered HTTP 200 \(ok\) after 1 try, expected HTTP 204\n$/);
+  });
+});
+
+Deno.test("HEALTH_CHECK_PY: a range accepts any status in it (the default probe of / takes 2xx and 3xx)", async () => {
+  await withAnswers([302], async (socket) => {
+    const ok = await probe(socket, "200-399", "3");
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, "HTTP 302 after 1 tries\n");
+  });
+  await withAnswers([302], async (socket) => {
+    const bad = await probe(socket, "200", "3");
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /answered HTTP 302 to \/login\/ after 1 try, expected HTTP 200\n$/);
+  });
+  await withAnswers([503], async (socket, seen) => {
+    const bad = await probe(socket, "200-399", "3");
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /answered HTTP 503 \(starting up\) after 3 tries, expected HTTP 200-399\n$/,
+    );
+    assert.equal(seen.length, 3);
   });
 });
 

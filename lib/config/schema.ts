@@ -271,12 +271,21 @@ const healthPath = refine(string(), (s) => {
   return s;
 });
 
-/** The default Host header of the health check: the first concrete nginx server name. */
-export function defaultHealthHost(serverName: string): string {
+/**
+ * The default Host header of the health check: the first concrete nginx
+ * server name, else the address djaploy reaches the host at (ssh_hostname),
+ * which is what a visitor without a domain types.
+ */
+export function defaultHealthHost(serverName: string, sshHostname = ""): string {
   const names = serverName.split(/\s+/).filter((n) =>
-    n !== "" && n !== "_" && !n.startsWith("~") && !n.includes("*")
+    n !== "" && n !== "_" && !n.startsWith("~") && !n.includes("*") && !n.startsWith(".")
   );
-  return names[0] ?? "localhost";
+  if (names[0]) return names[0];
+  const address = sshHostname.split("%")[0];
+  if (isIP(address) === 6) return `[${address}]`;
+  // A name from ~/.ssh/config may hold "_", which no Host header may.
+  if (address && new RegExp(`^${LABEL}(?:\\.${LABEL})*\\.?$`).test(address)) return address;
+  return "localhost";
 }
 
 const parseModules = (value: unknown, ctx: ParseContext) =>
@@ -554,26 +563,35 @@ export const SECTIONS: readonly SectionSpec[] = [
   },
   {
     name: "health_check",
-    doc: "The HTTP probe after a release goes live; a failed check fails the deploy.",
+    doc:
+      "The HTTP probe of the new code before it gets traffic (after the restart with in_place); " +
+      "a failed check fails the deploy.",
     scopes: ALL_SCOPES,
     keys: {
+      enabled: {
+        type: "boolean",
+        parse: boolean(),
+        defaultValue: true,
+        doc: "`false`: no HTTP check; traffic moves to the new code unchecked (not recommended).",
+      },
       path: {
         type: "string",
         parse: healthPath,
         defaultValue: "",
-        doc: 'The URL path probed, starting with "/"; empty: no health check.',
+        doc: 'The URL path probed, starting with "/"; empty: `/`.',
       },
       expected_status: {
         type: "integer",
         parse: integer({ min: 100, max: 599 }),
-        defaultValue: 200,
+        defaultText: "`200` when `path` is set; any 2xx or 3xx for the default `/`",
         doc: "The HTTP status that counts as healthy.",
       },
       retries: {
         type: "integer",
         parse: integer({ min: 1 }),
         defaultValue: 100,
-        doc: "How many times to probe before giving up.",
+        doc: "How many times to probe while the app answers nothing, 502, 503 or 504 " +
+          "(booting), within `retries` × `interval` seconds; any other wrong answer fails at once.",
       },
       interval: {
         type: "number",
@@ -584,10 +602,14 @@ export const SECTIONS: readonly SectionSpec[] = [
       host: {
         type: "string",
         parse: healthHost,
-        derive: (r) => defaultHealthHost(String((r.nginx as Record<string, unknown>).server_name)),
-        defaultText:
-          'the first name in nginx.server_name that is not `_` or a wildcard, else `"localhost"`',
-        doc: "The Host header of the probe.",
+        derive: (r) =>
+          defaultHealthHost(
+            String((r.nginx as Record<string, unknown>).server_name),
+            String(r.ssh_hostname ?? ""),
+          ),
+        defaultText: "the first name in nginx.server_name that is not `_` or a wildcard, else " +
+          'the host\'s `ssh_hostname` (an IPv6 address in brackets), else `"localhost"`',
+        doc: "The Host header of the probe: ALLOWED_HOSTS must accept it.",
       },
     },
   },

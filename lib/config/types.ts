@@ -75,13 +75,16 @@ export interface NginxConfig {
 }
 
 export interface HealthCheckConfig {
-  /** Empty: no health check. */
+  /** false: no HTTP check before traffic moves. */
+  readonly enabled: boolean;
+  /** Empty: `/`. */
   readonly path: string;
-  readonly expected_status: number;
+  /** Unset: 200 with a path, any 2xx or 3xx for the default `/`. */
+  readonly expected_status?: number;
   readonly retries: number;
   /** Seconds between tries. */
   readonly interval: number;
-  /** Host header of the probe; default: the first nginx server_name that is not "_", else "localhost". */
+  /** Host header of the probe; default: the first concrete nginx server_name, else ssh_hostname, else "localhost". */
   readonly host: string;
 }
 

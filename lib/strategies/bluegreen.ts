@@ -19,6 +19,7 @@ import {
   migrateAndCollectstatic,
   releaseRecord,
   setTarget,
+  setTasksDir,
   type SlotRecord,
 } from "../deploy_steps.ts";
 import {
@@ -32,6 +33,7 @@ import {
   slotFacts,
   slotFiles,
   slotOf,
+  slotTarget,
   startSlot,
   switchTrafficCommand,
   unitState,
@@ -83,6 +85,8 @@ const uploadToSlot: Step = {
       unitState(ctx, slotOf(ctx, active).unitName).active === "active"
     ) {
       ctx.notes.set("uploadDeferred", true);
+      // migrate's check runs in the live slot, which holds this very code.
+      setTasksDir(ctx, slotOf(ctx, active).dir);
       return;
     }
     await upload(ctx, staging);
@@ -145,7 +149,13 @@ export async function activateSlot(
     recordSlotsCommand(ctx, { ...active, active: slotName, slots }),
   ].filter(isCommand);
   const r = await runChain(ctx.exec, cmds, { check: false });
-  if (r.failed === 0 && health) throw healthCheckError(ctx, r.stderr);
+  if (r.failed === 0 && health) {
+    throw await healthCheckError(ctx, {
+      stderr: r.stderr,
+      unit: slot.unitName,
+      target: slotTarget(ctx, slot, record.venv),
+    });
+  }
   if (r.failed !== undefined) throw chainFailure(ctx.exec, cmds, r);
   ctx.changed(`activated ${slotName} (${record.release})`);
 }

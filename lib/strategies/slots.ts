@@ -17,6 +17,7 @@ import {
   healthCheckCommand,
   healthCheckError,
   liveState,
+  type Target,
   writeStateCommand,
 } from "../deploy_steps.ts";
 import { linkProbe, unitsProbe } from "../probes.ts";
@@ -103,6 +104,15 @@ function slotUnit(ctx: StepContext, s: SlotLayout, venv: string): string {
   });
 }
 
+/** The code and Python a slot runs. */
+export function slotTarget(ctx: StepContext, s: SlotLayout, venv: string): Target {
+  return {
+    codeDir: s.dir,
+    manageDir: posix.join(s.dir, ctx.layout.manageRel),
+    python: posix.join(venv, "bin", "python"),
+  };
+}
+
 /**
  * (Re)starts a slot on its code and venv, then health-checks it over its own
  * socket, in one round trip after `before` (e.g. pointing the slot at its
@@ -133,7 +143,13 @@ export async function startSlot(
   if (r.failed !== undefined && r.failed < restart) throw chainFailure(ctx.exec, cmds, r);
   if (r.failed !== undefined) {
     await ctx.exec.run({ argv: ["systemctl", "stop", s.unitName], as: "root", okCodes: [0, 1, 5] });
-    if (r.failed > restart) throw healthCheckError(ctx, r.stderr);
+    if (r.failed > restart) {
+      throw await healthCheckError(ctx, {
+        stderr: r.stderr,
+        unit: s.unitName,
+        target: slotTarget(ctx, s, venv),
+      });
+    }
     throw new UserError(`Fix the app on ${ctx.host.name}: ${s.unitName} did not start`, {
       hint: `See its log: journalctl -u ${s.unitName} -n 50`,
     });

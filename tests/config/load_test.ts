@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { loadEnvironment, loadProject } from "../../lib/config/load.ts";
 import { ConfigError, UsageError } from "../../lib/errors.ts";
 import type { HostConfig, ProjectConfig } from "../../lib/config/types.ts";
+import { defaultHealthHost } from "../../lib/config/schema.ts";
 
 type Files = Readonly<Record<string, string>>;
 
@@ -887,11 +888,12 @@ Deno.test("host: every key gets its built-in default", async () => {
     },
     nginx: { server_name: "_", listen: 80, client_max_body_size: "10m" },
     health_check: {
+      enabled: true,
       path: "",
-      expected_status: 200,
       retries: 100,
       interval: 0.1,
-      host: "localhost",
+      // No concrete server_name: the address the inventory reaches the host at.
+      host: "10.0.0.1",
     },
     system: { packages: [] },
     env: {},
@@ -1060,7 +1062,8 @@ Deno.test("host: derived defaults follow the values they derive from", async () 
   assert.equal(web2.app_name, "shop-api");
   assert.deepEqual(web2.services, ["shop-api"]);
   assert.equal(web2.gunicorn.wsgi_module, "hello.wsgi:application");
-  assert.equal(web2.health_check.host, "localhost");
+  // server_name "_": the Host is the address the inventory names (what a visitor types).
+  assert.equal(web2.health_check.host, "10.0.0.2");
   assert.equal(web3.health_check.host, "internal.example.com");
   assert.equal(web3.gunicorn.wsgi_module, "config.wsgi:app");
 });
@@ -1231,4 +1234,16 @@ Deno.test("host: the grammars accept what real configs hold", async () => {
   assert.deepEqual(hosts[3].ssh_options, [
     "ProxyJump=ops@bastion.example.com:2222,ssh://[2001:db8::9]:22",
   ]);
+});
+
+Deno.test("defaultHealthHost: a concrete server name, else ssh_hostname, else localhost", () => {
+  assert.equal(
+    defaultHealthHost("_ *.example.com .example.org www.example.com", "10.0.0.1"),
+    "www.example.com",
+  );
+  assert.equal(defaultHealthHost("_", "web1.example.com"), "web1.example.com");
+  assert.equal(defaultHealthHost("_", "2001:db8::1%eth0"), "[2001:db8::1]");
+  // An alias from ~/.ssh/config with "_" is no Host header.
+  assert.equal(defaultHealthHost("_", "my_server"), "localhost");
+  assert.equal(defaultHealthHost("_"), "localhost");
 });

@@ -78,7 +78,7 @@ const MIGRATE =
   "/home/app/apps/hello/venv/bin/python manage.py shell -c 'from django.conf import settings…'";
 const RESTART = "sudo -n -H -- systemctl restart hello";
 const HEALTH =
-  "python3 -c 'import socket, sys, time…' /run/hello/hello.sock /healthz/ localhost 200 100 0.1";
+  "python3 -c 'import re, socket, sys, time…' /run/hello/hello.sock /healthz/ 10.0.0.1 200 100 0.1";
 // Root's record, in root's folder: the app user can neither forge nor redirect it.
 const RECORD =
   `sudo -n -H -- sh -c 'umask 022; mkdir -p "\${1%/*}" && cat > "$1.new" && mv -f "$1.new" "$1" && ` +
@@ -88,7 +88,11 @@ const RECORD =
 const rsyncLine = (f: Fixture) =>
   `rsync --delete ${f.release.artifactDir}/ -> /home/app/apps/hello/code/ (as app)`;
 
-const isMigrate = (cmd: RemoteCommand) => cmd.argv.includes(MIGRATE_AND_COLLECTSTATIC_PY);
+const isMigrate = (cmd: RemoteCommand) =>
+  cmd.argv.some((a) => a.startsWith(MIGRATE_AND_COLLECTSTATIC_PY.slice(0, 40)));
+/** The Python code the migrate command sent. */
+const migrateCode = (r: { exec: { recorded: { command?: RemoteCommand }[] } }) =>
+  r.exec.recorded.map((x) => x.command).find((c) => c && isMigrate(c))!.argv.at(-1)!;
 
 Deno.test("in_place: first deploy to a configured host sends code, builds the venv, migrates, restarts, checks and records", async () => {
   await withFixture(async (f) => {
@@ -135,9 +139,8 @@ Deno.test("in_place: first deploy to a configured host sends code, builds the ve
       venv,
       python: "3.11",
       environment: "test",
-      // What migrate and collectstatic read, so the next deploy can skip them.
-      migrate_hash: (await djangoInputs(f.release.artifactDir, depHash)).migrate,
-      static_hash: (await djangoInputs(f.release.artifactDir, depHash)).static,
+      // What collectstatic reads, so the next deploy can skip it (migrate asks the database).
+      static_hash: await staticHash(f, depHash),
     });
 
     assert.deepEqual(
@@ -265,12 +268,27 @@ Deno.test("in_place: a failing migrate stops the host there: no restart, no heal
   });
 });
 
-Deno.test("in_place: a failing health check fails the host and the release is not recorded", async () => {
+const DIAGNOSIS =
+  "sudo -n -H -u app -- env -C /home/app/apps/hello/code timeout 60 /etc/djaploy/apps/hello/run " +
+  "/home/app/apps/hello/venv/bin/python manage.py shell -c 'import logging, re, sys, traceback…'";
+
+Deno.test("in_place: a failing health check runs the request through Django once, shows its traceback, names the unit", async () => {
   await withFixture(async (f) => {
     const r = await deploy(f, f.configured, {
       respond: (cmd) =>
         cmd.argv[0] === "python3"
-          ? { code: 1, stderr: "/healthz/ answered no HTTP 200 after 20 tries; last: HTTP 500\n" }
+          ? {
+            code: 1,
+            stderr:
+              "GET /healthz/ with Host: 10.0.0.1 answered HTTP 500 (<h1>Server Error (500)</h1>) " +
+              "after 1 try, expected HTTP 200\n",
+          }
+          : cmd.argv[0] === "timeout"
+          ? {
+            stdout: "Traceback (most recent call last):\n" +
+              '  File "/home/app/apps/hello/code/pages/views.py", line 9, in health\n' +
+              "ZeroDivisionError: division by zero\n",
+          }
           : undefined,
     });
     assert.equal(r.result.ok, false);
@@ -279,10 +297,76 @@ Deno.test("in_place: a failing health check fails the host and the release is no
     assert.ok(err instanceof UserError);
     assert.equal(
       err.message,
-      "Fix the app on web1: the health check failed: /healthz/ answered no HTTP 200 after 20 tries; last: HTTP 500",
+      [
+        "Fix the app on web1: the health check failed: GET /healthz/ with Host: 10.0.0.1 answered " +
+        "HTTP 500 (<h1>Server Error (500)</h1>) after 1 try, expected HTTP 200",
+        "The app's own answer, the same request run once through Django in /home/app/apps/hello/code:",
+        "  | Traceback (most recent call last):",
+        '  |   File "/home/app/apps/hello/code/pages/views.py", line 9, in health',
+        "  | ZeroDivisionError: division by zero",
+      ].join("\n"),
     );
-    assert.match(err.hint ?? "", /journalctl -u hello\.service/);
-    assert.equal(r.exec.lines().at(-1), HEALTH);
+    assert.equal(err.hint, "See the app's log: journalctl -u hello.service -n 50");
+    assert.deepEqual(r.exec.lines().slice(-2), [HEALTH, DIAGNOSIS]);
+    // The request it replays: the probe's path and Host, as Python literals.
+    const code = r.exec.recorded.at(-1)!.command!.argv.at(-1)!;
+    assert.match(code, /^PATH = "\/healthz\/"$/m);
+    assert.match(code, /^HOST = "10\.0\.0\.1"$/m);
+  });
+});
+
+Deno.test("in_place: a 400 names the Host sent and the ALLOWED_HOSTS value to add", async () => {
+  await withFixture(async (f) => {
+    const r = await deploy(f, f.configured, {
+      respond: (cmd) =>
+        cmd.argv[0] === "python3"
+          ? {
+            code: 1,
+            stderr:
+              "GET /healthz/ with Host: 10.0.0.1 answered HTTP 400 (<h1>Bad Request (400)</h1>) " +
+              "after 1 try, expected HTTP 200\n",
+          }
+          : cmd.argv[0] === "timeout"
+          ? {
+            stdout:
+              "ALLOWED_HOSTS = ['example.org'] does not accept the Host '10.0.0.1': add '10.0.0.1'\nHTTP 400\n",
+          }
+          : undefined,
+    });
+    const err = r.result.error;
+    assert.ok(err instanceof UserError);
+    const lines = err.message.split("\n");
+    assert.match(lines[0], /with Host: 10\.0\.0\.1 answered HTTP 400 /);
+    assert.equal(
+      lines[1],
+      'ALLOWED_HOSTS does not accept the Host the check sends: add "10.0.0.1" to ALLOWED_HOSTS ' +
+        "(or set [health_check] host to a name it accepts).",
+    );
+    assert.equal(
+      lines[3],
+      "  | ALLOWED_HOSTS = ['example.org'] does not accept the Host '10.0.0.1': add '10.0.0.1'",
+    );
+  });
+});
+
+Deno.test("in_place: a 400 the app gives itself (ALLOWED_HOSTS took the Host) blames no ALLOWED_HOSTS", async () => {
+  await withFixture(async (f) => {
+    const r = await deploy(f, f.configured, {
+      respond: (cmd) =>
+        cmd.argv[0] === "python3"
+          ? {
+            code: 1,
+            stderr: "GET /healthz/ with Host: 10.0.0.1 answered HTTP 400 (refused) after 1 try, " +
+              "expected HTTP 200\n",
+          }
+          : cmd.argv[0] === "timeout"
+          ? { stdout: "HTTP 400\nrefused\n" }
+          : undefined,
+    });
+    const err = r.result.error;
+    assert.ok(err instanceof UserError);
+    assert.doesNotMatch(err.message, /ALLOWED_HOSTS/);
+    assert.match(err.message, /\n {2}\| HTTP 400\n {2}\| refused$/);
   });
 });
 
@@ -303,6 +387,16 @@ Deno.test("in_place: migrate and collectstatic output is reported as changes", a
   });
 });
 
+/** The collectstatic hash of the fixture's release, with no [env]. */
+async function staticHash(f: Fixture, dependencyHash: string): Promise<string> {
+  const env = new Map([
+    ["STATIC_ROOT", "/home/app/apps/hello/shared/staticfiles"],
+    ["MEDIA_ROOT", "/home/app/apps/hello/shared/media"],
+  ]);
+  return (await djangoInputs(f.release.artifactDir, { dependencyHash, python: "3.11", env }))
+    .static;
+}
+
 /** Answers of a host where this very release runs, with its services up. */
 async function liveAnswers(f: Fixture): Promise<Record<string, ProbeAnswer>> {
   const { hash } = await dependencyPlan(f.loaded.host, f.release.artifactDir);
@@ -316,6 +410,7 @@ async function liveAnswers(f: Fixture): Promise<Record<string, ProbeAnswer>> {
     venv,
     deployed_at: "2026-11-25T00:00:00.000Z",
     environment: "test",
+    static_hash: await staticHash(f, hash),
   };
   return {
     ...f.configured,
@@ -325,16 +420,62 @@ async function liveAnswers(f: Fixture): Promise<Record<string, ProbeAnswer>> {
   };
 }
 
-Deno.test("in_place: redeploying the live release unchanged skips migrate, restart, health check and record", async () => {
+const NOTHING_TO_MIGRATE = (cmd: RemoteCommand) =>
+  isMigrate(cmd) ? { stdout: "djaploy: 0 migrations to apply\n" } : undefined;
+
+Deno.test("in_place: redeploying the live release unchanged asks the database, then skips migrate, collectstatic, restart, health check and record", async () => {
   await withFixture(async (f) => {
-    const r = await deploy(f, await liveAnswers(f));
+    const r = await deploy(f, await liveAnswers(f), { respond: NOTHING_TO_MIGRATE });
     assert.equal(r.result.ok, true, String(r.result.error));
-    assert.deepEqual(r.exec.lines(), [FACTS, rsyncLine(f)]);
+    assert.deepEqual(r.exec.lines(), [FACTS, rsyncLine(f), MIGRATE]);
+    const code = migrateCode(r);
+    assert.match(code, /^MIGRATE = "check"$/m);
+    assert.match(code, /^COLLECTSTATIC = False$/m);
+    assert.match(
+      r.out,
+      /migrate and collectstatic: skipped migrate: the database has every migration/,
+    );
     assert.match(
       r.out,
       /^web1 {11}restart services: already live: 20261126T070102Z-abc1234 \(main\) runs and nothing changed; --force redeploys$/m,
     );
     assert.deepEqual(r.result.steps.filter((s) => s.changes.length), []);
+  });
+});
+
+Deno.test("in_place: the live release over a database that lacks its migrations (moved, restored) migrates, restarts and checks", async () => {
+  await withFixture(async (f) => {
+    const r = await deploy(f, await liveAnswers(f), {
+      respond: (cmd) =>
+        isMigrate(cmd)
+          ? { stdout: "djaploy: 1 migrations to apply\n  Applying pages.0001_initial... OK\n" }
+          : undefined,
+    });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    assert.deepEqual(r.exec.lines(), [FACTS, rsyncLine(f), MIGRATE, RESTART, HEALTH, RECORD]);
+    assert.deepEqual(
+      r.result.steps.find((s) => s.name === "migrate and collectstatic")!.changes,
+      ["applied 1 migration"],
+    );
+  });
+});
+
+Deno.test("in_place: collectstatic runs again when only [env] changed", async () => {
+  await withFixture(async (f) => {
+    const answers = await liveAnswers(f);
+    const first = await deploy(f, answers, { respond: NOTHING_TO_MIGRATE });
+    assert.match(migrateCode(first), /^COLLECTSTATIC = False$/m);
+    const plan = await deployPlan(f.loaded.host, f.loaded.project.repo_dir);
+    const r = await runRecorded({
+      loaded: f.loaded,
+      plan,
+      facts: factsStdout(answers),
+      release: f.release,
+      respond: NOTHING_TO_MIGRATE,
+      appEnv: new Map([["STATIC_URL", "/assets/"]]),
+    });
+    assert.match(migrateCode(r), /^COLLECTSTATIC = True$/m);
+    assert.match(migrateCode(r), /^MIGRATE = "check"$/m);
   });
 });
 

@@ -89,3 +89,76 @@ Deno.test("zero_downtime: the live link, not a stale state.json, decides which s
     assert.ok(cancel >= 0 && cancel < restart, "a pending drain of blue is cancelled first");
   });
 });
+
+/**
+ * No health endpoint configured: the new slot is still probed, at `/`,
+ * where any 2xx or 3xx counts. A 400 fails at once: traffic does not move,
+ * and the error replays the request in the slot's code and names the slot's unit.
+ */
+Deno.test("zero_downtime: with no path configured, / is probed before traffic moves; a 400 keeps traffic where it is", async () => {
+  await withTempDir(async (dir) => {
+    const loaded = await loadTestProject(
+      dir,
+      'project_name = "hello"\ndeployment_strategy = "zero_downtime"\n',
+    );
+    const artifactDir = join(dir, "artifact");
+    await writeFiles(artifactDir, { "requirements.txt": "Django\n", "manage.py": "" });
+    const release: ReleaseInfo = {
+      name: "20261126T070102Z-abc1234",
+      artifactDir,
+      commit: "abc1234def5678",
+      ref: "main",
+      tree: "tree-new",
+    };
+    const r = await runRecorded({
+      loaded,
+      plan: await deployPlan(loaded.host, loaded.project.repo_dir),
+      facts: factsStdout(await configuredHostAnswers(loaded)),
+      release,
+      respond: (cmd) =>
+        cmd.argv[0] === "python3" && cmd.argv[2].startsWith("import re, socket")
+          ? {
+            code: 1,
+            stderr: "GET / with Host: 10.0.0.1 answered HTTP 400 (Bad Request) after 1 try, " +
+              "expected HTTP 200-399\n",
+          }
+          : undefined,
+    });
+    assert.equal(r.result.ok, false);
+    const lines = r.exec.lines();
+    const probe = lines.find((l) => l.startsWith("python3 -c 'import re, socket"));
+    assert.equal(
+      probe,
+      "python3 -c 'import re, socket, sys, time…' /run/hello-blue/hello.sock / 10.0.0.1 200-399 100 0.1",
+    );
+    assert.ok(!lines.some((l) => l.includes("/run/djaploy/hello.sock")), "traffic did not move");
+    const err = r.result.error as Error & { hint?: string };
+    assert.match(err.message, /with Host: 10\.0\.0\.1 answered HTTP 400/);
+    assert.match(err.message, /add "10\.0\.0\.1" to ALLOWED_HOSTS/);
+    assert.equal(err.hint, "See the app's log: journalctl -u hello-blue.service -n 50");
+    const diagnosis = lines.find((l) => l.includes("timeout 60"))!;
+    assert.match(
+      diagnosis,
+      /^sudo -n -H -u app -- env -C \/home\/app\/apps\/hello\/slots\/blue timeout 60 \/etc\/djaploy\/apps\/hello\/run \/home\/app\/apps\/hello\/shared\/venv-[0-9a-f]+-py3\.11\/bin\/python manage\.py shell -c /,
+    );
+  });
+});
+
+Deno.test("zero_downtime: [health_check] enabled = false is the one way to move traffic unchecked", async () => {
+  await withTempDir(async (dir) => {
+    const loaded = await loadTestProject(
+      dir,
+      'project_name = "hello"\ndeployment_strategy = "zero_downtime"\n[health_check]\nenabled = false\n',
+    );
+    const artifactDir = join(dir, "artifact");
+    await writeFiles(artifactDir, { "requirements.txt": "Django\n", "manage.py": "" });
+    const r = await runRecorded({
+      loaded,
+      plan: await deployPlan(loaded.host, loaded.project.repo_dir),
+      facts: factsStdout(await configuredHostAnswers(loaded)),
+      release: { name: "r1", artifactDir, commit: "abc", ref: "main", tree: "t" },
+    });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    assert.ok(!r.exec.lines().some((l) => l.startsWith("python3 -c 'import re, socket")));
+  });
+});
