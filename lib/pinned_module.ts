@@ -13,6 +13,7 @@
  * bundle the module into one file (`deno bundle`) and pin the bundle.
  */
 import { createHash } from "node:crypto";
+// deno-lint-ignore no-import-prefix -- the sources run from a URL, with no import map
 import { init, parse } from "npm:es-module-lexer@1.7.0";
 import { ConfigError } from "./errors.ts";
 import { moduleUrlProblem } from "./config/module_ref.ts";
