@@ -10,6 +10,7 @@ import { unitsProbe } from "../probes.ts";
 import { type FileSpec, putFile } from "../remote_ops.ts";
 import { BACKUP_PY } from "../../templates/backup_py.ts";
 import { backupService, backupTimer } from "../../templates/backup_units.ts";
+import { backupConfinement } from "../confinement.ts";
 import { cronToOnCalendar } from "./cron.ts";
 import {
   BACKUP_PY_PATH,
@@ -78,6 +79,11 @@ export function backupModule(o: BackupModuleOptions): ModuleDefinition {
         exec: [PYTHON, BACKUP_PY_PATH, "run", b.settingsFile],
         schedule: cron,
         onCalendar: cronToOnCalendar(cron),
+        // The job runs as root (its unit has no User=): its caches are root's.
+        confinement: backupConfinement(ctx.host, ctx.layout, {
+          stagingDir: b.stagingDir,
+          userHome: "/root",
+        }),
       };
       const wroteService = await putFile(ctx, {
         path: b.servicePath,

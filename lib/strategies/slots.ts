@@ -24,6 +24,7 @@ import { putFile } from "../remote_ops.ts";
 import { type RemoteCommand, shScript } from "../remote_command.ts";
 import { chainFailure, runChain } from "../chain.ts";
 import { gunicornUnit } from "../../templates/systemd_unit.ts";
+import { webConfinement } from "../confinement.ts";
 import { DRAIN_AND_STOP_SH, SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
 import { UserError } from "../errors.ts";
 
@@ -100,6 +101,7 @@ function slotUnit(ctx: StepContext, s: SlotLayout, venv: string): string {
     timeout: h.gunicorn.timeout,
     preload: h.gunicorn.preload_app,
     extraArgs: h.gunicorn.extra_args,
+    confinement: webConfinement(h, ctx.layout),
   });
 }
 
