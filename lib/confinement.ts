@@ -5,7 +5,7 @@
  */
 import { posix } from "node:path";
 import type { HostConfig } from "./config/types.ts";
-import type { Layout } from "./layout.ts";
+import { type Layout, slotLayout, SLOTS } from "./layout.ts";
 import type { Confinement } from "../templates/hardening.ts";
 
 /** Folders that may not exist when the unit starts are marked optional ("-"). */
@@ -86,4 +86,54 @@ export function certbotConfinement(
     ],
     relaxed: host.systemd.hardening,
   };
+}
+
+/** A unit djaploy writes on a host, with the exposure `systemd-analyze security` may rate it at most. */
+export interface ConfinedUnit {
+  readonly unit: string;
+  readonly target: number;
+}
+
+/** The gunicorn units: at most 3.0; every other unit djaploy writes: at most 4.0. */
+export const WEB_TARGET = 3.0;
+export const OTHER_TARGET = 4.0;
+
+/** The units djaploy writes for `host` (those its strategy and modules use), for `verify`. */
+export function confinedUnits(
+  host: HostConfig,
+  layout: Layout,
+  o: { backupServices: readonly string[]; litestream?: string; certRenewal?: string },
+): ConfinedUnit[] {
+  const web = host.deployment_strategy === "in_place"
+    ? [layout.unitName]
+    : SLOTS.map((s) => slotLayout(host, layout, s).unitName);
+  const others = [
+    ...(host.deployment_strategy === "in_place" ? [] : [layout.slotsBootUnit]),
+    ...o.backupServices,
+    ...(o.litestream ? [o.litestream] : []),
+    ...(o.certRenewal ? [o.certRenewal] : []),
+  ];
+  return [
+    ...web.map((unit) => ({ unit, target: WEB_TARGET })),
+    ...others.map((unit) => ({ unit, target: OTHER_TARGET })),
+  ];
+}
+
+/**
+ * `systemd-analyze security`'s verdict line for each unit whose file exists:
+ * `<unit> <exposure> <predicate>`.
+ */
+export const EXPOSURE_SH = `for u; do
+  [ -e "/etc/systemd/system/$u" ] || continue
+  systemd-analyze security --no-pager "$u" 2>/dev/null |
+    sed -n "s/^→ Overall exposure level for \\([^:]*\\): \\([0-9.]*\\) \\([A-Z]*\\).*/exposure \\1 \\2 \\3/p"
+done`;
+
+/** The lines EXPOSURE_SH printed, by unit. */
+export function parseExposure(out: string): Map<string, { exposure: number; predicate: string }> {
+  const scores = new Map<string, { exposure: number; predicate: string }>();
+  for (const m of out.matchAll(/^exposure (\S+) ([0-9.]+) ([A-Z]+)$/gm)) {
+    scores.set(m[1], { exposure: Number(m[2]), predicate: m[3] });
+  }
+  return scores;
 }
