@@ -13,7 +13,10 @@ import {
   backupConfinement,
   bootConfinement,
   certbotConfinement,
+  confinedUnits,
+  EXPOSURE_SH,
   litestreamConfinement,
+  parseExposure,
   webConfinement,
 } from "../lib/confinement.ts";
 import { layoutFor } from "../lib/layout.ts";
@@ -257,5 +260,56 @@ Deno.test("[systemd] hardening: unknown names and wrong types are config errors"
     const e = await configError(`${PROJECT}[systemd]\n${line}\n`);
     assert.equal(e.message, message);
     assert.equal(e.exitCode, 2);
+  }
+});
+
+Deno.test("verify: the units rated for each strategy and module, with their targets", async () => {
+  const inPlace = await loadHost(PROJECT);
+  assert.deepEqual(confinedUnits(inPlace, layoutFor(inPlace), { backupServices: [] }), [
+    { unit: "hello.service", target: 3.0 },
+  ]);
+  const slots = await loadHost(PROJECT + 'deployment_strategy = "bluegreen"\n');
+  assert.deepEqual(
+    confinedUnits(slots, layoutFor(slots), {
+      backupServices: ["hello-backup-borg.service"],
+      litestream: "litestream.service",
+      certRenewal: "djaploy-certbot-renew.service",
+    }),
+    [
+      { unit: "hello-blue.service", target: 3.0 },
+      { unit: "hello-green.service", target: 3.0 },
+      { unit: "hello-slots.service", target: 4.0 },
+      { unit: "hello-backup-borg.service", target: 4.0 },
+      { unit: "litestream.service", target: 4.0 },
+      { unit: "djaploy-certbot-renew.service", target: 4.0 },
+    ],
+  );
+});
+
+Deno.test("verify: EXPOSURE_SH turns systemd-analyze's verdict into one line a unit", async () => {
+  // systemd-analyze security's last line, as systemd 252 prints it.
+  const dir = await Deno.makeTempDir({ prefix: "djaploy_exposure_" });
+  try {
+    await Deno.writeTextFile(
+      join(dir, "systemd-analyze"),
+      `#!/bin/sh\necho "  NAME  DESCRIPTION  EXPOSURE"\necho "✗ PrivateNetwork=  Service has access to the host's network  0.5"\necho ""\necho "→ Overall exposure level for $3: 1.3 OK :-)"\n`,
+    );
+    await Deno.chmod(join(dir, "systemd-analyze"), 0o755);
+    // The script only rates units whose file exists in /etc/systemd/system: use one that does not
+    // need to, by pointing the check at a folder of ours.
+    const script = EXPOSURE_SH.replace("/etc/systemd/system/", `${dir}/`);
+    await Deno.writeTextFile(join(dir, "hello-blue.service"), "");
+    const out = await new Deno.Command("sh", {
+      args: ["-c", script, "sh", "hello-blue.service", "hello-green.service"],
+      env: { PATH: `${dir}:${Deno.env.get("PATH")}` },
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(stdout, "exposure hello-blue.service 1.3 OK\n");
+    assert.deepEqual(
+      parseExposure(stdout + "missing nginx\n"),
+      new Map([["hello-blue.service", { exposure: 1.3, predicate: "OK" }]]),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
