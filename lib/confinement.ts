@@ -41,13 +41,14 @@ export function bootConfinement(host: HostConfig, layout: Layout): Confinement {
 /**
  * A scheduled backup: reads the app's data and media (SQLite needs write
  * access to the database folder for its locks), writes its staging folder and
- * lock beside it, and the caches borg and rclone keep in the home of the user
- * it runs as.
+ * lock beside it, the caches borg and rclone keep in the home of the user
+ * it runs as, and the backups' folder when it is on this server (a borg
+ * repository path, an rclone remote of type "local").
  */
 export function backupConfinement(
   host: HostConfig,
   layout: Layout,
-  o: { stagingDir: string; userHome: string },
+  o: { backend: "rclone" | "borg"; stagingDir: string; userHome: string },
 ): Confinement {
   return {
     writable: [
@@ -55,15 +56,36 @@ export function backupConfinement(
       posix.dirname(o.stagingDir),
       optional(posix.join(o.userHome, ".cache")),
       optional(posix.join(o.userHome, ".config")),
+      ...localTarget(host, o.backend).map(optional),
     ],
     usesHome: true,
     relaxed: host.systemd.hardening,
   };
 }
 
-/** litestream: the databases and its own files beside them, in the data folder. */
+function localTarget(host: HostConfig, backend: "rclone" | "borg"): string[] {
+  if (backend === "borg") {
+    const repo = host.borg.repository;
+    return repo?.startsWith("/") ? [repo] : [];
+  }
+  return host.rclone.remote?.type === "local" ? [host.rclone.path] : [];
+}
+
+/**
+ * litestream: the databases and its own files beside them, in the data
+ * folder; the folders of `file` replicas (when they exist: litestream writes
+ * below them); the key files of `sftp` replicas.
+ */
 export function litestreamConfinement(host: HostConfig, layout: Layout): Confinement {
-  return { writable: [layout.dataDir], relaxed: host.systemd.hardening };
+  const replicas = host.litestream.replicas;
+  return {
+    writable: [
+      layout.dataDir,
+      ...replicas.filter((r) => r.type === "file").map((r) => optional(r.path)),
+    ],
+    readable: replicas.flatMap((r) => (r.key_path ? [optional(r.key_path)] : [])),
+    relaxed: host.systemd.hardening,
+  };
 }
 
 /**

@@ -184,6 +184,7 @@ Deno.test("hardening: backup, litestream and certbot units carry their confineme
     schedule: "0 3 * * *",
     onCalendar: "*-*-* 03:00:00",
     confinement: backupConfinement(host, layout, {
+      backend: "borg",
       stagingDir: "/home/app/apps/hello/.djaploy/backup-borg",
       userHome: "/root",
     }),
@@ -312,4 +313,44 @@ Deno.test("verify: EXPOSURE_SH turns systemd-analyze's verdict into one line a u
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("hardening: litestream writes its file replicas' folders and reads sftp keys from the home", async () => {
+  const host = await loadHost(
+    PROJECT + '[litestream]\ndatabases = ["hello.sqlite3"]\n' +
+      '[[litestream.replicas]]\ntype = "file"\npath = "/var/backups/litestream"\n' +
+      '[[litestream.replicas]]\ntype = "sftp"\npath = "ls"\nhost = "b:22"\nuser = "u"\n' +
+      'key_path = "/home/app/.ssh/litestream"\n',
+  );
+  const confinement = litestreamConfinement(host, layoutFor(host));
+  assert.deepEqual(confinement, {
+    writable: ["/home/app/data", "-/var/backups/litestream"],
+    readable: ["-/home/app/.ssh/litestream"],
+    relaxed: [],
+  });
+  const lines = hardening("litestream", confinement);
+  assert.match(
+    lines,
+    /\nProtectHome=tmpfs\nBindReadOnlyPaths=-\/home\/app\/\.ssh\/litestream\nBindPaths=\/home\/app\/data\nReadWritePaths=-\/var\/backups\/litestream\n/,
+  );
+});
+
+Deno.test("hardening: a backup to a folder of the server may write that folder", async () => {
+  const host = await loadHost(PROJECT + '[borg]\nrepository = "/var/backups/borg"\n');
+  const c = backupConfinement(host, layoutFor(host), {
+    backend: "borg",
+    stagingDir: "/var/lib/djaploy/hello/backup-borg",
+    userHome: "/home/app",
+  });
+  assert.deepEqual(c.writable, [
+    "/home/app/data",
+    "/var/lib/djaploy/hello",
+    "-/home/app/.cache",
+    "-/home/app/.config",
+    "-/var/backups/borg",
+  ]);
+  assert.match(
+    hardening("backup", c),
+    /\nProtectHome=read-only\nReadWritePaths=\/home\/app\/data -\/home\/app\/\.cache -\/home\/app\/\.config\nReadWritePaths=\/var\/lib\/djaploy\/hello -\/var\/backups\/borg\n/,
+  );
 });

@@ -81,6 +81,7 @@ export function backupModule(o: BackupModuleOptions): ModuleDefinition {
         onCalendar: cronToOnCalendar(cron),
         // The job runs as root (its unit has no User=): its caches are root's.
         confinement: backupConfinement(ctx.host, ctx.layout, {
+          backend: o.backend,
           stagingDir: b.stagingDir,
           userHome: "/root",
         }),

@@ -146,6 +146,7 @@ e2eTest(
           schedule: "0 3 * * *",
           onCalendar: "*-*-* 03:00:00",
           confinement: backupConfinement(config, layout, {
+            backend: "rclone",
             stagingDir: b.stagingDir,
             userHome: "/root",
           }),
