@@ -94,11 +94,19 @@ const PROFILES: Readonly<Record<UnitKind, Profile>> = {
     privateUsers: false,
     umask: "0077",
   },
-  // Root today: reads the app's files, hands snapshots to the app user.
+  // Root today: reads the app's files, copies databases as the app user (setuid), hands
+  // snapshots to the app user (chown).
   backup: {
     families: WEB_FAMILIES,
     privateNetwork: false,
-    capabilities: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER"],
+    capabilities: [
+      "CAP_CHOWN",
+      "CAP_DAC_OVERRIDE",
+      "CAP_DAC_READ_SEARCH",
+      "CAP_FOWNER",
+      "CAP_SETGID",
+      "CAP_SETUID",
+    ],
     privateUsers: false,
     umask: "0077",
   },

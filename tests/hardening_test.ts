@@ -195,7 +195,7 @@ Deno.test("hardening: backup, litestream and certbot units carry their confineme
   );
   assert.match(
     backup,
-    /\nCapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER\nUMask=0077\n$/,
+    /\nCapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_SETGID CAP_SETUID\nUMask=0077\n$/,
   );
 
   const litestream = litestreamUnit({
