@@ -110,11 +110,12 @@ const PROFILES: Readonly<Record<UnitKind, Profile>> = {
     privateUsers: false,
     umask: "0077",
   },
-  // Root: certbot writes /etc/letsencrypt, the ACME webroot, and reloads nginx.
+  // Root: certbot writes /etc/letsencrypt and the ACME webroot; its deploy hook runs
+  // `nginx -t`, which binds nginx's ports to test them, and reloads nginx.
   certbot: {
     families: WEB_FAMILIES,
     privateNetwork: false,
-    capabilities: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER"],
+    capabilities: ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_NET_BIND_SERVICE"],
     privateUsers: false,
     umask: "0022",
   },

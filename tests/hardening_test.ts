@@ -218,7 +218,10 @@ Deno.test("hardening: backup, litestream and certbot units carry their confineme
     renew,
     /\nProtectHome=yes\nReadWritePaths=-\/etc\/letsencrypt -\/var\/lib\/letsencrypt -\/var\/log\/letsencrypt -\/var\/www\/acme -\/etc\/djaploy\/certs -\/var\/log\/nginx -\/var\/lib\/nginx\n/,
   );
-  assert.match(renew, /\nCapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER\n/);
+  assert.match(
+    renew,
+    /\nCapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_NET_BIND_SERVICE\n/,
+  );
 });
 
 Deno.test("[systemd] hardening: a table of booleans or a list of names; false and listed relax", async () => {
