@@ -63,6 +63,14 @@ export function backupConfinement(
   };
 }
 
+/**
+ * The transient unit that stops an old slot: watches its socket (ss) and asks
+ * systemd to stop it; writes nothing.
+ */
+export function drainConfinement(host: HostConfig): Confinement {
+  return { writable: [], relaxed: host.systemd.hardening };
+}
+
 function localTarget(host: HostConfig, backend: "rclone" | "borg"): string[] {
   if (backend === "borg") {
     const repo = host.borg.repository;

@@ -7,7 +7,7 @@
  */
 
 /** What runs in a unit, which decides what it may do. */
-export type UnitKind = "web" | "boot" | "backup" | "certbot" | "litestream";
+export type UnitKind = "web" | "boot" | "backup" | "certbot" | "litestream" | "drain";
 
 /**
  * The protections a project may relax with `[systemd] hardening`, each with
@@ -119,6 +119,15 @@ const PROFILES: Readonly<Record<UnitKind, Profile>> = {
     privateUsers: false,
     umask: "0022",
   },
+  // Root, but only to watch a socket's connections (ss: netlink) and ask systemd to stop a
+  // unit; it needs the host's network namespace to see the socket.
+  drain: {
+    families: ["AF_UNIX", "AF_NETLINK"],
+    privateNetwork: false,
+    capabilities: [],
+    privateUsers: false,
+    umask: "0077",
+  },
   // litestream as the app user: reads the databases, ships WAL to a replica.
   litestream: {
     families: WEB_FAMILIES,
@@ -190,4 +199,15 @@ export function hardening(kind: UnitKind, c: Confinement): string {
   add("capability_bounding_set", `CapabilityBoundingSet=${p.capabilities.join(" ")}`);
   add("umask", `UMask=${p.umask}`);
   return lines.join("\n") + "\n";
+}
+
+/**
+ * The same directives as `systemd-run` properties, for transient units:
+ * `["-p", "NoNewPrivileges=yes", "-p", ...]`.
+ */
+export function hardeningProperties(kind: UnitKind, c: Confinement): string[] {
+  return hardening(kind, c).split("\n").filter((l) => l && !l.startsWith("#")).flatMap((l) => [
+    "-p",
+    l,
+  ]);
 }

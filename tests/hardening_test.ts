@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { hardening, PROTECTION_NAMES } from "../templates/hardening.ts";
+import { hardening, hardeningProperties, PROTECTION_NAMES } from "../templates/hardening.ts";
 import { slotsBootUnit } from "../templates/systemd_unit.ts";
 import { backupService } from "../templates/backup_units.ts";
 import { litestreamUnit } from "../templates/litestream.ts";
@@ -14,6 +14,7 @@ import {
   bootConfinement,
   certbotConfinement,
   confinedUnits,
+  drainConfinement,
   EXPOSURE_SH,
   litestreamConfinement,
   parseExposure,
@@ -356,4 +357,35 @@ Deno.test("hardening: a backup to a folder of the server may write that folder",
     hardening("backup", c),
     /\nProtectHome=read-only\nReadWritePaths=\/home\/app\/data -\/home\/app\/\.cache -\/home\/app\/\.config\nReadWritePaths=\/var\/lib\/djaploy\/hello -\/var\/backups\/borg\n/,
   );
+});
+
+Deno.test("hardening: the drain unit's confinement as systemd-run properties", async () => {
+  const host = await loadHost(PROJECT + "[systemd]\nhardening = { umask = false }\n");
+  const props = hardeningProperties("drain", drainConfinement(host));
+  assert.deepEqual(props.filter((_, i) => i % 2 === 0), Array(props.length / 2).fill("-p"));
+  assert.deepEqual(props.filter((_, i) => i % 2 === 1), [
+    "NoNewPrivileges=yes",
+    "ProtectSystem=strict",
+    "ProtectHome=yes",
+    "PrivateTmp=yes",
+    "PrivateDevices=yes",
+    "ProtectKernelTunables=yes",
+    "ProtectKernelModules=yes",
+    "ProtectKernelLogs=yes",
+    "ProtectControlGroups=yes",
+    "ProtectClock=yes",
+    "ProtectHostname=yes",
+    "ProtectProc=invisible",
+    "ProcSubset=pid",
+    "RestrictAddressFamilies=AF_UNIX AF_NETLINK",
+    "RestrictNamespaces=yes",
+    "RestrictRealtime=yes",
+    "RestrictSUIDSGID=yes",
+    "LockPersonality=yes",
+    "MemoryDenyWriteExecute=yes",
+    "SystemCallFilter=@system-service",
+    "SystemCallErrorNumber=EPERM",
+    "SystemCallArchitectures=native",
+    "CapabilityBoundingSet=",
+  ]);
 });

@@ -15,8 +15,10 @@ import { backupLayout } from "../../lib/backup/layout.ts";
 import {
   backupConfinement,
   certbotConfinement,
+  drainConfinement,
   litestreamConfinement,
 } from "../../lib/confinement.ts";
+import { hardeningProperties } from "../../templates/hardening.ts";
 import { backupService } from "../../templates/backup_units.ts";
 import { litestreamUnit } from "../../templates/litestream.ts";
 import { renewService } from "../../templates/cert_scripts.ts";
@@ -104,6 +106,14 @@ e2eTest(
       const visits = (b: string) => Number(/Visits so far: (\d+)/.exec(b)?.[1]);
       assert.equal(visits(second.body), visits(first.body) + 1, "the app writes its database");
       const live = (await onHost(host, `readlink /run/djaploy/hello.sock`)).split("/")[2];
+      // The old slot was stopped by the confined drain unit (systemd-run, in the background).
+      const old = live === "hello-blue" ? "hello-green" : "hello-blue";
+      let state = "";
+      for (let i = 0; i < 50 && state !== "inactive"; i++) {
+        if (i) await new Promise((r) => setTimeout(r, 200));
+        state = (await host.ssh(`systemctl is-active ${old}.service`)).stdout.trim();
+      }
+      assert.equal(state, "inactive", `the drain unit stops ${old}.service`);
       const probe = await inUnit(host, `${live}.service`, PROBE_PY);
       const writable = [...probe.matchAll(/^writable (\S+)$/gm)].map((m) => m[1]);
       assert.deepEqual(writable, [
@@ -166,6 +176,17 @@ e2eTest(
       }
       await onHost(host, "sudo -n systemctl daemon-reload");
       for (const unit of Object.keys(others)) scores[unit] = await assertExposure(host, unit, 4.0);
+      // The drain unit is transient and gone in a moment: rate one with its properties.
+      const props = hardeningProperties("drain", drainConfinement(config)).map((a) =>
+        a === "-p" ? a : `'${a}'`
+      );
+      await onHost(
+        host,
+        `sudo -n systemd-run --quiet --collect --unit=djaploy-drain-probe.service ${
+          props.join(" ")
+        } sleep 30`,
+      );
+      scores["djaploy-drain-*.service"] = await assertExposure(host, "djaploy-drain-probe", 4.0);
       console.log(
         `systemd-analyze security: ${
           Object.entries(scores).map(([u, s]) => `${u} ${s.toFixed(1)}`).join(", ")
