@@ -1,5 +1,6 @@
 /** The systemd service and timer that run a scheduled backup. */
 import { systemdQuote } from "./systemd_unit.ts";
+import { type Confinement, hardening } from "./hardening.ts";
 
 export interface BackupUnitData {
   readonly appName: string;
@@ -17,6 +18,8 @@ export interface BackupUnitData {
    * name: systemd copies them into $CREDENTIALS_DIRECTORY for the run.
    */
   readonly credentials: readonly { readonly name: string; readonly path: string }[];
+  /** What the job may write and read (templates/hardening.ts). */
+  readonly confinement: Confinement;
 }
 
 export function backupService(d: BackupUnitData): string {
@@ -37,7 +40,7 @@ Nice=10
 IOSchedulingClass=idle
 # 75: another backup holds the lock; the next run catches up.
 SuccessExitStatus=75
-`;
+${hardening("backup", d.confinement)}`;
 }
 
 export function backupTimer(d: BackupUnitData): string {

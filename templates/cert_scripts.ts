@@ -7,6 +7,7 @@
  * runs `nginx -t`, and either reloads nginx or puts every file back as it
  * was, so that a bad certificate or site never replaces a working one.
  */
+import { type Confinement, hardening } from "./hardening.ts";
 
 export const NEW = ".djaploy-new";
 
@@ -123,7 +124,7 @@ ${APPLY_BODY}
 export const RENEW_UNIT = "djaploy-certbot-renew";
 
 /** The oneshot service the renewal timer starts. */
-export function renewService(opts: { caBundle?: string }): string {
+export function renewService(opts: { caBundle?: string; confinement: Confinement }): string {
   const env = opts.caBundle ? `Environment=REQUESTS_CA_BUNDLE=${opts.caBundle}\n` : "";
   return `# Written by djaploy's cert_renewal module.
 [Unit]
@@ -134,7 +135,7 @@ After=network-online.target
 [Service]
 Type=oneshot
 ${env}ExecStart=/usr/bin/certbot renew --quiet --no-random-sleep-on-renew --deploy-hook ${DEPLOY_HOOK_PATH}
-`;
+${hardening("certbot", opts.confinement)}`;
 }
 
 export function renewTimer(): string {

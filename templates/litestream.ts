@@ -1,5 +1,6 @@
 /** litestream's configuration file and systemd unit. */
 import type { ReplicaType } from "../lib/config/types.ts";
+import { type Confinement, hardening } from "./hardening.ts";
 
 /** A replica with its secrets already revealed (the file is written 0640 root:<app_user>). */
 export interface LitestreamReplicaData {
@@ -64,7 +65,9 @@ export function litestreamYml(
 }
 
 /** litestream.service: replicates as the app's user (its files next to the database stay the app's). */
-export function litestreamUnit(d: { appUser: string; binary: string; config: string }): string {
+export function litestreamUnit(
+  d: { appUser: string; binary: string; config: string; confinement: Confinement },
+): string {
   return `# Written by djaploy: continuous replication of the app's SQLite databases.
 [Unit]
 Description=Litestream: SQLite replication (djaploy)
@@ -77,7 +80,7 @@ Group=${d.appUser}
 ExecStart=${d.binary} replicate -config ${d.config}
 Restart=always
 RestartSec=5
-
+${hardening("litestream", d.confinement)}
 [Install]
 WantedBy=multi-user.target
 `;

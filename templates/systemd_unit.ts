@@ -1,4 +1,5 @@
 /** The gunicorn service unit of the app. */
+import { type Confinement, hardening } from "./hardening.ts";
 
 export interface GunicornUnitData {
   readonly appName: string;
@@ -18,6 +19,8 @@ export interface GunicornUnitData {
    * at its own socket whenever it starts (at boot too: /run is empty then).
    */
   readonly liveSocketLink?: string;
+  /** What the unit may write and read (templates/hardening.ts). */
+  readonly confinement: Confinement;
 }
 
 /**
@@ -75,7 +78,7 @@ KillMode=mixed
 TimeoutStopSec=30
 Restart=on-failure
 RestartSec=2
-
+${hardening("web", d.confinement)}
 [Install]
 WantedBy=multi-user.target
 `;
@@ -87,7 +90,9 @@ WantedBy=multi-user.target
  * rewrites that file, instead of enabling and disabling units (each a
  * systemd reload). Whatever the file holds, only blue or green is started.
  */
-export function slotsBootUnit(d: { appName: string; activeSlotFile: string }): string {
+export function slotsBootUnit(
+  d: { appName: string; activeSlotFile: string; confinement: Confinement },
+): string {
   const script = [
     `slot=$(cat ${d.activeSlotFile} 2>/dev/null) || exit 0`,
     `case "$slot" in blue|green) ;; *) echo "${d.activeSlotFile}: not blue or green" >&2; exit 1 ;; esac`,
@@ -102,7 +107,7 @@ After=network.target
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=/bin/sh -c ${systemdQuote(script)}
-
+${hardening("boot", d.confinement)}
 [Install]
 WantedBy=multi-user.target
 `;

@@ -68,7 +68,7 @@ Deno.test("configure: a fresh host gets packages, the user, directories, files, 
       FACTS,
       "sudo -n -H -- apt-get update -qq",
       "sudo -n -H -- env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq " +
-      "--no-install-recommends python3.11 python3.11-venv rsync python3-pip nginx",
+      "--no-install-recommends python3.11 python3.11-venv rsync python3-pip nginx acl",
       "sudo -n -H -- useradd --create-home --shell /bin/bash --home-dir /home/app app",
       // Root makes only its own folders; the app user makes the app's.
       "sudo -n -H -- install -d -o root -g app -m 0750 /etc/djaploy/apps/hello",
@@ -86,6 +86,8 @@ Deno.test("configure: a fresh host gets packages, the user, directories, files, 
       "sudo -n -H -- install -d -m 0755 /var/www/acme",
       "sudo -n -H -- nginx -t -q",
       "sudo -n -H -- systemctl reload-or-restart nginx",
+      "sudo -n -H -u app -- setfacl -m u:www-data:rX,d:u:www-data:rX,d:g::rX,d:o::- " +
+      "/home/app/apps/hello/shared/media",
       put(UNIT, "root:root", "0644"),
       "sudo -n -H -- systemctl daemon-reload",
       "sudo -n -H -- systemctl enable --quiet hello",
@@ -165,6 +167,11 @@ Deno.test("configure: the files written hold the templates filled in from the ho
         preload: true,
         extraArgs: [],
         liveSocketLink: "/run/djaploy/hello.sock",
+        confinement: {
+          readable: ["/home/app/apps/hello"],
+          writable: ["/home/app/data", "/home/app/apps/hello/shared/media"],
+          relaxed: [],
+        },
       }),
     );
   });
@@ -288,7 +295,7 @@ Deno.test("configure: apt-get failing on the Python package explains python_vers
     assert.ok(err instanceof UserError);
     assert.equal(
       err.message,
-      "Install packages on web1: apt-get could not install python3.11, python3.11-venv, rsync, python3-pip, nginx",
+      "Install packages on web1: apt-get could not install python3.11, python3.11-venv, rsync, python3-pip, nginx, acl",
     );
     assert.match(err.hint ?? "", /^python_version = "3\.11" is not packaged/);
     assert.equal(r.exec.lines().length, 3);

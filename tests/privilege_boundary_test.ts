@@ -133,7 +133,11 @@ Deno.test('app_user = "root" is refused', async () => {
 Deno.test("boot unit: starts only blue or green, whatever the record holds", async () => {
   await withTempDir(async (dir) => {
     const record = join(dir, "active-slot");
-    const unit = slotsBootUnit({ appName: "hello", activeSlotFile: record });
+    const unit = slotsBootUnit({
+      appName: "hello",
+      activeSlotFile: record,
+      confinement: { writable: [] },
+    });
     // The unit's ExecStart, unquoted as systemd would ($$ is a literal $).
     const m = /^ExecStart=\/bin\/sh -c "(.*)"$/m.exec(unit);
     assert.ok(m, unit);

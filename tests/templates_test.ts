@@ -25,6 +25,10 @@ const UNIT: GunicornUnitData = {
   timeout: 60,
   preload: false,
   extraArgs: [],
+  confinement: {
+    readable: ["/home/app/apps/hello"],
+    writable: ["/home/app/data", "/home/app/apps/hello/shared/media"],
+  },
 };
 
 Deno.test("gunicornUnit: the whole unit for a sample app", () => {
@@ -50,6 +54,34 @@ KillMode=mixed
 TimeoutStopSec=30
 Restart=on-failure
 RestartSec=2
+# Confinement (djaploy; relax with [systemd] hardening).
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=tmpfs
+BindReadOnlyPaths=/home/app/apps/hello
+BindPaths=/home/app/data /home/app/apps/hello/shared/media
+PrivateTmp=yes
+PrivateDevices=yes
+PrivateUsers=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+ProcSubset=pid
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+SystemCallFilter=@system-service
+SystemCallErrorNumber=EPERM
+SystemCallArchitectures=native
+CapabilityBoundingSet=
+UMask=0027
 
 [Install]
 WantedBy=multi-user.target

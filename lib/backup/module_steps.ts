@@ -13,6 +13,7 @@ import { unitsProbe } from "../probes.ts";
 import { type FileSpec, putFile } from "../remote_ops.ts";
 import { BACKUP_PY } from "../../templates/backup_py.ts";
 import { backupService, backupTimer } from "../../templates/backup_units.ts";
+import { backupConfinement } from "../confinement.ts";
 import { cronToOnCalendar } from "./cron.ts";
 import {
   BACKUP_PY_PATH,
@@ -109,6 +110,12 @@ export function backupModule(o: BackupModuleOptions): ModuleDefinition {
         onCalendar: cronToOnCalendar(cron),
         user: ctx.host.app_user,
         credentials: jobCredentials(o, ctx.host, ctx.layout),
+        // The job runs as the app user: its caches are in the app user's home.
+        confinement: backupConfinement(ctx.host, ctx.layout, {
+          backend: o.backend,
+          stagingDir: b.stagingDir,
+          userHome: ctx.layout.homeDir,
+        }),
       };
       const wroteService = await putFile(ctx, {
         path: b.servicePath,

@@ -7,6 +7,11 @@ import { runProcess } from "../process.ts";
 import { UserError } from "../errors.ts";
 import type { Step } from "../module.ts";
 import { shScript } from "../remote_command.ts";
+import { confinedUnits, EXPOSURE_SH, parseExposure } from "../confinement.ts";
+import { backupLayout } from "../backup/layout.ts";
+import { LITESTREAM_UNIT } from "../../modules/litestream/mod.ts";
+import { RENEW_UNIT } from "../../templates/cert_scripts.ts";
+import type { StepContext } from "../module.ts";
 
 export const verifyCommand: CommandDef = {
   name: "verify",
@@ -19,22 +24,53 @@ const TOOLS: readonly [string, string[]][] = [["ssh", ["-V"]], ["rsync", ["--ver
   "--version",
 ]]];
 
+const TOOLS_ON_HOST_SH =
+  'for t in "$1" "$2" "$3"; do command -v "$t" >/dev/null || echo "missing $t"; done';
+
+/** The units djaploy writes for this host, from its strategy and modules. */
+function hostUnits(ctx: StepContext) {
+  const uses = (name: string) =>
+    ctx.host.modules.some((m) => m.kind === "builtin" && m.spec === name);
+  return confinedUnits(ctx.host, ctx.layout, {
+    backupServices: (["rclone", "borg"] as const).filter(uses).map((b) =>
+      backupLayout(ctx.host, ctx.layout, b).serviceName
+    ),
+    litestream: uses("litestream") ? LITESTREAM_UNIT : undefined,
+    certRenewal: uses("cert_renewal") ? `${RENEW_UNIT}.service` : undefined,
+  });
+}
+
+/**
+ * One round trip: sudo works, the tools djaploy needs are there, and how
+ * exposed each unit djaploy wrote is (`systemd-analyze security`).
+ */
 const access: Step = {
   name: "sudo and tools",
   async run(ctx) {
+    const units = hostUnits(ctx);
     const r = await ctx.exec.run({
       argv: shScript(
-        'for t; do command -v "$t" >/dev/null || echo "$t"; done; true',
+        `${TOOLS_ON_HOST_SH}\nshift 3\n${EXPOSURE_SH}\ntrue`,
         "rsync",
         `python${ctx.host.python_version}`,
         "nginx",
+        ...units.map((u) => u.unit),
       ),
       as: "root",
       readOnly: true,
     });
-    const missing = r.stdout.split("\n").filter(Boolean);
+    const missing = [...r.stdout.matchAll(/^missing (\S+)$/gm)].map((m) => m[1]);
     if (missing.length) {
       ctx.log.info(`not installed yet: ${missing.join(", ")} (djaploy configure installs them)`);
+    }
+    const scores = parseExposure(r.stdout);
+    for (const { unit, target } of units) {
+      const s = scores.get(unit);
+      if (!s) continue;
+      const verdict = s.exposure <= target
+        ? `target <= ${target.toFixed(1)}`
+        : `above the target ${target.toFixed(1)}`;
+      ctx.log.info(`${unit} exposure ${s.exposure.toFixed(1)} ${s.predicate} (${verdict})`);
     }
   },
 };

@@ -24,6 +24,7 @@ import {
   string,
 } from "./validators.ts";
 import { releaseSections } from "./release_schema.ts";
+import { parseHardening, PROTECTION_DOC } from "./hardening.ts";
 import { operationsSections, PYTHON_SOURCE_KEYS } from "./operations_schema.ts";
 
 /** Where a key may be written: djaploy.toml, an inventory's [defaults], or one of its [[hosts]]. */
@@ -729,6 +730,24 @@ export const SECTIONS: readonly SectionSpec[] = [
       defaultText: "none",
       doc: 'A value, or a secret reference: "env:NAME", "file:PATH" or "op://...".',
     },
+  },
+  {
+    name: "systemd",
+    doc:
+      "The systemd units djaploy writes (gunicorn, the boot unit, backups, renewal, litestream).",
+    scopes: ALL_SCOPES,
+    keys: {
+      hardening: {
+        type: "table of booleans or array of strings",
+        parse: parseHardening,
+        defaultValue: [],
+        defaultText: "every protection on",
+        doc:
+          "Protections to relax for apps that need them: `{ memory_deny_write_execute = false }` " +
+          'or `["memory_deny_write_execute"]`. Names below; see docs/security.md.',
+      },
+    },
+    notes: PROTECTION_DOC,
   },
   ...releaseSections({ envName: SAFE_NAME, relativePath }),
   ...operationsSections(),

@@ -4,6 +4,7 @@
  * that a key in a config file and a property in code have the same name.
  */
 import type { SecretRef } from "../secret.ts";
+import type { Protection } from "../../templates/hardening.ts";
 
 export type Strategy = "in_place" | "zero_downtime" | "bluegreen";
 export const STRATEGIES: readonly Strategy[] = ["in_place", "zero_downtime", "bluegreen"];
@@ -222,6 +223,12 @@ export interface TailscaleConfig {
   readonly cert: boolean;
 }
 
+/** `[systemd]`: how djaploy's units run. */
+export interface SystemdConfig {
+  /** The protections turned off (templates/hardening.ts), from `hardening`. */
+  readonly hardening: readonly Protection[];
+}
+
 /** Everything that applies to one host after merging host > env defaults > project > built-ins. */
 export interface HostConfig {
   readonly name: string;
@@ -261,6 +268,7 @@ export interface HostConfig {
   readonly borg: BorgConfig;
   readonly litestream: LitestreamConfig;
   readonly tailscale: TailscaleConfig;
+  readonly systemd: SystemdConfig;
   /** Tables that belong to modules outside the built-in schema, by table name. */
   readonly extra: Readonly<Record<string, unknown>>;
 }

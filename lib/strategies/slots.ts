@@ -25,6 +25,8 @@ import { putFile } from "../remote_ops.ts";
 import { type RemoteCommand, shScript } from "../remote_command.ts";
 import { chainFailure, runChain } from "../chain.ts";
 import { gunicornUnit } from "../../templates/systemd_unit.ts";
+import { drainConfinement, webConfinement } from "../confinement.ts";
+import { hardeningProperties } from "../../templates/hardening.ts";
 import { DRAIN_AND_STOP_SH, SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
 import { UserError } from "../errors.ts";
 
@@ -101,6 +103,7 @@ function slotUnit(ctx: StepContext, s: SlotLayout, venv: string): string {
     timeout: h.gunicorn.timeout,
     preload: h.gunicorn.preload_app,
     extraArgs: h.gunicorn.extra_args,
+    confinement: webConfinement(h, ctx.layout),
   });
 }
 
@@ -205,6 +208,7 @@ export function drainCommand(ctx: StepContext, unit: string, socket: string): Re
       // Queued, not awaited: the deploy has nothing to wait for.
       "--no-block",
       `--unit=${drainUnitName(unit)}`,
+      ...hardeningProperties("drain", drainConfinement(ctx.host)),
       ...shScript(DRAIN_AND_STOP_SH, unit, socket),
     ],
     as: "root",

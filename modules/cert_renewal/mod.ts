@@ -11,7 +11,9 @@ import { putFile } from "../../lib/remote_ops.ts";
 import { unitsProbe } from "../../lib/probes.ts";
 import { UserError } from "../../lib/errors.ts";
 import { RENEW_UNIT, renewService, renewTimer } from "../../templates/cert_scripts.ts";
-import { SERVER_CA_BUNDLE } from "../../lib/certs/plan.ts";
+import { CERTS_DIR, SERVER_CA_BUNDLE } from "../../lib/certs/plan.ts";
+import { certbotConfinement } from "../../lib/confinement.ts";
+import { ACME_ROOT } from "../nginx/mod.ts";
 
 const SERVICE_PATH = `/etc/systemd/system/${RENEW_UNIT}.service`;
 const TIMER_PATH = `/etc/systemd/system/${RENEW_UNIT}.timer`;
@@ -35,7 +37,10 @@ const timer: Step = {
     const units = ctx.facts.get(probe());
     let dirty = await putFile(ctx, {
       path: SERVICE_PATH,
-      content: renewService({ caBundle: certs.acme_ca_bundle ? SERVER_CA_BUNDLE : undefined }),
+      content: renewService({
+        caBundle: certs.acme_ca_bundle ? SERVER_CA_BUNDLE : undefined,
+        confinement: certbotConfinement(ctx.host, { acmeRoot: ACME_ROOT, certsDir: CERTS_DIR }),
+      }),
     });
     dirty = await putFile(ctx, { path: TIMER_PATH, content: renewTimer() }) || dirty;
     if (dirty) await ctx.exec.run({ argv: ["systemctl", "daemon-reload"], as: "root" });

@@ -14,6 +14,7 @@ import type { HostConfig, LitestreamReplica } from "../../lib/config/types.ts";
 import type { Layout } from "../../lib/layout.ts";
 import { unitsProbe } from "../../lib/probes.ts";
 import { putFile, sha256 } from "../../lib/remote_ops.ts";
+import { litestreamConfinement } from "../../lib/confinement.ts";
 import { shScript } from "../../lib/remote_command.ts";
 import { ConfigError } from "../../lib/errors.ts";
 import { Secret } from "../../lib/secret.ts";
@@ -175,6 +176,7 @@ const service: Step = {
         appUser: ctx.host.app_user,
         binary: LITESTREAM_BIN,
         config: LITESTREAM_CONFIG,
+        confinement: litestreamConfinement(ctx.host, ctx.layout),
       }),
     });
     if (wrote) await ctx.exec.run({ argv: ["systemctl", "daemon-reload"], as: "root" });

@@ -120,11 +120,45 @@ const site: Step = {
   },
 };
 
+/** Whether new files and folders below media/ get nginx's read access (a default ACL). */
+function mediaAclProbe(layout: Layout): FactProbe<boolean> {
+  return {
+    name: "nginx:media-acl",
+    argv: shScript(
+      'getfacl -p --omit-header -- "$1" 2>/dev/null | grep -qx "default:user:www-data:r-x" && echo yes; true',
+      layout.mediaRoot,
+    ),
+    parse: (out) => out.trim() === "yes",
+  };
+}
+
+/**
+ * The app's units create files with umask 0027 (templates/hardening.ts):
+ * not readable by nginx (www-data). A default ACL on media/, set by the app
+ * user who owns it, gives www-data read access to every file and folder the
+ * app creates there (Django makes upload folders with the umask).
+ */
+const mediaAccess: Step = {
+  name: "media readable by nginx",
+  async run(ctx) {
+    if (ctx.facts.get(mediaAclProbe(ctx.layout))) return;
+    await ctx.exec.run({
+      argv: ["setfacl", "-m", "u:www-data:rX,d:u:www-data:rX,d:g::rX,d:o::-", ctx.layout.mediaRoot],
+      as: ctx.host.app_user,
+    });
+    ctx.changed("media/: nginx reads what the app creates (default ACL)");
+  },
+};
+
 export default defineModule({
   name: "nginx",
   description: "The app's nginx site, with static and media files served from disk",
-  packages: () => ["nginx"],
-  facts: (_host, layout) => [nginxProbe(layout), linkProbe("live-socket", layout.liveSocket)],
+  packages: () => ["nginx", "acl"],
+  facts: (_host, layout) => [
+    nginxProbe(layout),
+    linkProbe("live-socket", layout.liveSocket),
+    mediaAclProbe(layout),
+  ],
   files: (_host, layout) => [layout.nginxSitePath, layout.upstreamFile],
-  steps: { configure: [site], "deploy:configure": [site] },
+  steps: { configure: [site, mediaAccess], "deploy:configure": [site, mediaAccess] },
 });

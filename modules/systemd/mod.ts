@@ -4,6 +4,7 @@ import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
 import { putFile } from "../../lib/remote_ops.ts";
 import { appUnitsProbe } from "../../lib/probes.ts";
 import { gunicornUnit, slotsBootUnit } from "../../templates/systemd_unit.ts";
+import { bootConfinement, webConfinement } from "../../lib/confinement.ts";
 
 function unitText(ctx: StepContext): string {
   const h = ctx.host;
@@ -21,6 +22,7 @@ function unitText(ctx: StepContext): string {
     preload: h.gunicorn.preload_app,
     extraArgs: h.gunicorn.extra_args,
     liveSocketLink: ctx.layout.liveSocket,
+    confinement: webConfinement(h, ctx.layout),
   });
 }
 
@@ -36,6 +38,7 @@ const units: Step = {
         content: slotsBootUnit({
           appName: ctx.host.app_name,
           activeSlotFile: ctx.layout.activeSlotFile,
+          confinement: bootConfinement(ctx.host, ctx.layout),
         }),
       })
       : await putFile(ctx, { path: ctx.layout.unitPath, content: unitText(ctx) });

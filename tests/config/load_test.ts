@@ -934,6 +934,7 @@ Deno.test("host: every key gets its built-in default", async () => {
       url: "https://pkgs.tailscale.com/stable/tailscale_{version}_{arch}.tgz",
       cert: false,
     },
+    systemd: { hardening: [] },
     extra: {},
   });
   assert.ok(

@@ -99,6 +99,7 @@ dbs:
     appUser: "app",
     binary: "/usr/local/bin/litestream",
     config: "/etc/litestream.yml",
+    confinement: { writable: ["/home/app/data"] },
   });
   assert.match(unit, /\nUser=app\n/);
   assert.match(
