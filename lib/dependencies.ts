@@ -152,6 +152,13 @@ export function indexFiles(
     env.set("PIP_EXTRA_INDEX_URL", extra.join(" "));
     env.set("UV_EXTRA_INDEX_URL", extra.join(" "));
   }
+  // pip ignores a plain-http index unless told to trust its host: the URL
+  // configured says http, so it is meant.
+  const plainHttp = [index, ...extra].flatMap((u) => {
+    const url = u ? new URL(u) : undefined;
+    return url?.protocol === "http:" ? [url.host] : [];
+  });
+  if (plainHttp.length) env.set("PIP_TRUSTED_HOST", [...new Set(plainHttp)].join(" "));
   const lines: string[] = [];
   const seen = new Set<string>();
   for (const u of [index, ...extra]) {

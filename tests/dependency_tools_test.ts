@@ -76,6 +76,8 @@ Deno.test("configure with manager uv: the index goes into root's dependencies.en
         `NETRC="${NETRC}"\n` +
         `PIP_EXTRA_INDEX_URL="${EXTRA}"\n` +
         `PIP_INDEX_URL="${INDEX}"\n` +
+        // An http:// index, as configured: pip would ignore it otherwise.
+        `PIP_TRUSTED_HOST="10.231.11.1:8123"\n` +
         `UV_EXTRA_INDEX_URL="${EXTRA}"\n` +
         `UV_INDEX_URL="${INDEX}"\n`,
     );
