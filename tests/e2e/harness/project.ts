@@ -21,6 +21,11 @@ export interface ProjectOptions {
    * it with a table header (`[nginx]`); use `strategy`/`modules` for top-level keys.
    */
   readonly config?: string;
+  /**
+   * The body of `[dependencies]`; default pip with `--no-index` and the
+   * system's site packages (Django and gunicorn from Debian).
+   */
+  readonly dependencies?: string;
   /** Files to write (or, with null, remove) before the first commit, relative to the project. */
   readonly files?: Readonly<Record<string, string | null>>;
 }
@@ -116,6 +121,10 @@ export async function makeProject(opts: ProjectOptions): Promise<TestProject> {
   return project;
 }
 
+const DEFAULT_DEPENDENCIES = `manager = "pip"
+install_args = ["--no-index"]
+system_site_packages = true`;
+
 /** The config contract the end-to-end tests deploy with. */
 function djaployToml(opts: ProjectOptions): string {
   const modules = (opts.modules ?? ["core", "nginx", "systemd"]).map((m) => JSON.stringify(m));
@@ -126,9 +135,7 @@ deployment_strategy = ${JSON.stringify(opts.strategy ?? "in_place")}
 modules = [${modules.join(", ")}]
 
 [dependencies]
-manager = "pip"
-install_args = ["--no-index"]
-system_site_packages = true
+${opts.dependencies?.trim() ?? DEFAULT_DEPENDENCIES}
 
 [gunicorn]
 workers = 2
