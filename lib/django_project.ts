@@ -8,6 +8,15 @@
 import { dirname, join, relative } from "./paths.ts";
 import { UserError } from "./errors.ts";
 import type { DependencyManager } from "./config/types.ts";
+import {
+  analyseSettings,
+  parseHealthPath,
+  parseProcfile,
+  parsePythonVersion,
+  type ProcfileEntry,
+  procfileWsgi,
+  type SettingsFacts,
+} from "./django_settings.ts";
 
 export interface DjangoProject {
   /** The folder init was run for (the repository root). */
@@ -25,6 +34,16 @@ export interface DjangoProject {
   readonly dependencyManager?: DependencyManager;
   readonly lockFile?: string;
   readonly pythonVersion?: string;
+  /** The file python_version was read from: runtime.txt or .python-version. */
+  readonly pythonVersionSource?: string;
+  /** What the settings file says about hosts, DEBUG, the database, static and media. */
+  readonly settings?: SettingsFacts;
+  /** The Procfile's lines (Heroku and its kin), when there is one. */
+  readonly procfile?: readonly ProcfileEntry[];
+  /** A health endpoint found in a urls.py, e.g. "/health/". */
+  readonly healthPath?: string;
+  /** Requirements that matter on a server of djaploy's, as named in the lock file or settings. */
+  readonly uses: { readonly djDatabaseUrl: boolean; readonly whitenoise: boolean };
   /** Environment variables the settings read, in order of appearance. */
   readonly settingsEnv: readonly string[];
   readonly staticFromEnv: boolean;
@@ -49,11 +68,16 @@ const SKIP_DIRS = new Set([
 
 /** manage.py files at most `depth` folders below `root`, shallowest first. */
 export async function findManagePy(root: string, depth = 3): Promise<string[]> {
+  return await findFiles(root, "manage.py", depth);
+}
+
+/** Files named `name` at most `depth` folders below `root`, shallowest first. */
+async function findFiles(root: string, name: string, depth: number): Promise<string[]> {
   const found: string[] = [];
   const walk = async (dir: string, level: number) => {
     const subdirs: string[] = [];
     for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && e.name === "manage.py") found.push(relative(root, join(dir, e.name)));
+      if (e.isFile && e.name === name) found.push(relative(root, join(dir, e.name)));
       else if (e.isDirectory && !SKIP_DIRS.has(e.name) && !e.name.startsWith(".")) {
         subdirs.push(e.name);
       }
@@ -148,9 +172,31 @@ export async function detectDjangoProject(root: string): Promise<DjangoProject> 
     ["uv.lock", "uv"],
     ["requirements.txt", "pip"],
   ]);
-  const pythonVersion = /^(3\.\d+)/.exec(
-    (await readText(join(root, ".python-version")) ?? "").trim(),
-  )?.[1];
+  let pythonVersion: string | undefined;
+  let pythonVersionSource: string | undefined;
+  for (const file of [".python-version", "runtime.txt"]) {
+    for (const dir of [root, manageDir]) {
+      const v = parsePythonVersion(await readText(join(dir, file)) ?? "");
+      if (v && !pythonVersion) {
+        pythonVersion = v;
+        pythonVersionSource = relative(root, join(dir, file)).split("\\").join("/");
+      }
+    }
+  }
+  const procfileText = await readText(join(root, "Procfile")) ??
+    await readText(join(manageDir, "Procfile"));
+  const procfile = procfileText === undefined ? undefined : parseProcfile(procfileText);
+  const web = procfile?.find((e) => e.type === "web");
+  if (!wsgiModule && web && procfileWsgi(web.command)) {
+    wsgiModule = procfileWsgi(web.command);
+    wsgiSource = "Procfile";
+  }
+  let healthPath: string | undefined;
+  for (const urls of await findFiles(manageDir, "urls.py", 3)) {
+    healthPath ??= parseHealthPath(await readText(join(manageDir, urls)) ?? "");
+  }
+  const lockText = lock ? await readText(join(root, lock[0])) ?? "" : "";
+  const facts = settingsFull ? analyseSettings(settings) : undefined;
   return {
     root,
     managePy,
@@ -162,6 +208,14 @@ export async function detectDjangoProject(root: string): Promise<DjangoProject> 
     dependencyManager: lock?.[1],
     lockFile: lock?.[0],
     pythonVersion,
+    pythonVersionSource,
+    settings: facts,
+    procfile,
+    healthPath,
+    uses: {
+      djDatabaseUrl: Boolean(facts?.usesDjDatabaseUrl) || /dj-database-url/i.test(lockText),
+      whitenoise: Boolean(facts?.usesWhitenoise) || /\bwhitenoise\b/i.test(lockText),
+    },
     settingsEnv: env,
     staticFromEnv: env.includes("STATIC_ROOT"),
     mediaFromEnv: env.includes("MEDIA_ROOT"),

@@ -49,6 +49,26 @@ export async function treeDiffersFromHead(repo: string, tree: string): Promise<b
   return head !== tree;
 }
 
+/**
+ * Tracked files under `dir` whose content in the working tree or the index
+ * differs from HEAD's, relative to `dir`: what a deploy of HEAD leaves out.
+ * Empty outside a git repository or before the first commit.
+ */
+export async function uncommittedChanges(dir: string): Promise<string[]> {
+  const out = await tryGit(dir, [
+    "-c",
+    "core.quotePath=false",
+    "diff",
+    "HEAD",
+    "--name-only",
+    "--relative",
+    "--no-renames",
+    "--",
+    ".",
+  ]);
+  return lines(out ?? "");
+}
+
 /** The message of an annotated tag; undefined for a lightweight tag. */
 export async function annotatedTagMessage(repo: string, tag: string): Promise<string | undefined> {
   const out = await tryGit(repo, [

@@ -25,8 +25,8 @@ TOML
 rm -f /tmp/djaploy-demo-known_hosts
 export HELLO_SECRET_KEY=${HELLO_SECRET_KEY:-$(head -c 32 /dev/urandom | base64)}
 djaploy() {
-  (cd "$app" && "$deno" run --allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid \
-    --allow-run=ssh,rsync,git,tar,sh,op,certbot,openssl "$root/cli.ts" "$@")
+  (cd "$app" && "$deno" run --quiet --allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid \
+    --allow-run=ssh,rsync,git,tar,sh "$root/cli.ts" "$@")
 }
 echo "== djaploy configure --env demo"
 djaploy configure --env demo

@@ -4,10 +4,20 @@
  * text: settings come from a JSON file (the timer's runs) or, with secrets,
  * on stdin (restore and listing), never in arguments.
  *
+ * Everything that touches the app's data runs as the app's user, never as
+ * root (the program refuses): the timer's unit has User= and gets its
+ * settings and credentials through systemd's LoadCredential= (read from
+ * $CREDENTIALS_DIRECTORY), `restore` runs it with `sudo -u`. Root runs only
+ * `known-hosts`, which touches nothing but a file under /etc/djaploy/.
+ *
  *   backup.py run CONFIG.json    snapshot the databases and media, upload, prune
  *   backup.py init CONFIG.json   borg: create the repository unless it exists
+ *   backup.py known-hosts        as root; JSON {repository, known_hosts} on stdin: pin the
+ *                                repository host's ssh key once, print the file
  *   backup.py list               JSON settings on stdin; prints the backups as JSON
- *   backup.py restore            JSON settings on stdin; fetch, stop, put in place, start
+ *   backup.py fetch              JSON request on stdin; fetch a backup into staging, check it
+ *   backup.py apply              JSON request on stdin; put the fetched backup in place
+ *   backup.py discard            JSON request on stdin; remove the staging folder
  *
  * A backup is a folder (rclone: `<target>/<stamp>/`; borg: the archive
  * `<prefix><stamp>`) holding db/<file> (a SQLite snapshot taken with the
@@ -17,7 +27,7 @@
  */
 export const BACKUP_PY = String.raw`#!/usr/bin/python3
 # Written by djaploy: backups of a Django app's SQLite databases and media files.
-import datetime, fcntl, json, os, pwd, shutil, subprocess, sys, tempfile
+import datetime, errno, fcntl, json, os, re, shlex, shutil, stat, subprocess, sys, tempfile
 
 STAMP = "%Y-%m-%dT%H%M%SZ"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -68,18 +78,59 @@ def stamp_time(name):
         return None
 
 
-def run(argv, env=None, cwd=None, check=True, capture=True, user=None):
-    kwargs = {}
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        kwargs = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+def run(argv, env=None, cwd=None, check=True, capture=True):
     r = subprocess.run(argv, env=env, cwd=cwd, text=True, stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE if capture else None,
-                       stderr=subprocess.PIPE if capture else None, **kwargs)
+                       stderr=subprocess.PIPE if capture else None)
     if check and r.returncode != 0:
         tail = "\n".join(((r.stderr or "") + (r.stdout or "")).strip().splitlines()[-8:])
         raise Failure("%s failed with exit code %d: %s" % (argv[0], r.returncode, tail))
     return r
+
+
+def not_root(command):
+    """The commands that touch the app's data run as its user: a link it plants reaches nothing of root's."""
+    if os.geteuid() == 0:
+        raise Failure("backup.py %s runs as the app's user, not as root "
+                      "(the backup unit's User=, or sudo -u)" % command, 2)
+
+
+CREDENTIAL_KEYS = ("rclone_config", "passphrase_file", "ssh_key_file", "known_hosts")
+
+
+def load_settings(path):
+    """The timer's settings: with systemd's LoadCredential=, the file and the credentials it
+    names are read from $CREDENTIALS_DIRECTORY (root-owned originals the app user cannot change)."""
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds and "/" not in path:
+        path = os.path.join(creds, path)
+    with open(path) as f:
+        cfg = json.load(f)
+    if creds:
+        for key in CREDENTIAL_KEYS:
+            if cfg.get(key):
+                cfg[key] = os.path.join(creds, os.path.basename(cfg[key]))
+    return cfg
+
+
+def private_dir(path):
+    """An empty folder of this user's (a link planted there is removed, not followed)."""
+    if os.path.islink(path) or os.path.isfile(path):
+        os.unlink(path)
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, mode=0o700)
+
+
+def open_lock(path):
+    """The lock file, never through a link; one left by another user (root, before) is replaced."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(path, flags, 0o600)
+    except OSError as e:
+        if e.errno not in (errno.ELOOP, errno.EACCES, errno.EPERM):
+            raise
+    os.unlink(path)
+    return os.open(path, flags | os.O_EXCL, 0o600)
 
 
 def is_sqlite(path):
@@ -112,25 +163,16 @@ def find_databases(cfg):
 
 def snapshot(cfg, stamp):
     """The backup's folder in the staging area: database snapshots, media, manifest."""
-    user = cfg["app_user"]
-    entry = pwd.getpwnam(user)
     staging = cfg["staging_dir"]
-    shutil.rmtree(staging, ignore_errors=True)
+    private_dir(staging)
     folder = os.path.join(staging, stamp)
     os.makedirs(os.path.join(folder, "db"), mode=0o700)
-    for d in (staging, folder, os.path.join(folder, "db")):
-        os.chown(d, entry.pw_uid, entry.pw_gid)
-        os.chmod(d, 0o700)
     databases = []
     for rel in find_databases(cfg):
         src = os.path.join(cfg["data_dir"], rel)
         dst = os.path.join(folder, "db", rel)
-        parent = os.path.dirname(dst)
-        if not os.path.isdir(parent):
-            os.makedirs(parent)
-            os.chown(parent, entry.pw_uid, entry.pw_gid)
-        # As the app's user: opening a WAL database may create its -wal and -shm files.
-        run([sys.executable, "-c", SNAPSHOT, src, dst], user=user)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        run([sys.executable, "-c", SNAPSHOT, src, dst])
         databases.append({"name": rel, "bytes": os.path.getsize(dst)})
         log("database %s: %d bytes, integrity ok" % (rel, os.path.getsize(dst)))
     files = []
@@ -212,18 +254,25 @@ def prune_rclone(cfg, conf, current):
 
 # borg ----------------------------------------------------------------------
 
-def borg_env(cfg, passfile, keyfile=None, known_hosts=None):
+def borg_env(cfg, passfile, keyfile=None, known_hosts=None, base_dir=None):
+    """borg's environment. No BORG_*_IS_OK answers: a repository borg does not trust (unknown and
+    unencrypted, or moved) stops the run. The repository host's key is pinned in known_hosts
+    (root's file, written once by known-hosts): a changed key stops the run too."""
     env = dict(os.environ)
-    env["BORG_PASSCOMMAND"] = "cat " + passfile
-    env["BORG_RELOCATED_REPO_ACCESS_IS_OK"] = "yes"
-    env["BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK"] = "yes"
+    for key in list(env):
+        if key.startswith("BORG_") and key.endswith("_IS_OK"):
+            del env[key]
+    env["BORG_PASSCOMMAND"] = "cat " + shlex.quote(passfile)
     env["BORG_DELETE_I_KNOW_WHAT_I_AM_DOING"] = "NO"
-    rsh = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new"]
+    if base_dir:
+        # borg's cache and its record of the repositories it trusts, kept across runs.
+        os.makedirs(base_dir, mode=0o700, exist_ok=True)
+        env["BORG_BASE_DIR"] = base_dir
+    rsh = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+           "-o", "UpdateHostKeys=no", "-o", "UserKnownHostsFile=" + (known_hosts or "/dev/null")]
     if keyfile:
         rsh += ["-i", keyfile, "-o", "IdentitiesOnly=yes"]
-    if known_hosts:
-        rsh += ["-o", "UserKnownHostsFile=" + known_hosts]
-    env["BORG_RSH"] = " ".join(rsh)
+    env["BORG_RSH"] = " ".join(shlex.quote(a) for a in rsh)
     return env
 
 
@@ -295,8 +344,13 @@ def borg_prune_args(cfg):
     return args
 
 
+def settings_env(cfg):
+    return borg_env(cfg, cfg["passphrase_file"], cfg.get("ssh_key_file"), cfg.get("known_hosts"),
+                    cfg.get("borg_base_dir"))
+
+
 def borg_backup(cfg, folder, stamp):
-    env = borg_env(cfg, cfg["passphrase_file"], cfg.get("ssh_key_file"), cfg.get("known_hosts"))
+    env = settings_env(cfg)
     lock_wait = ["--lock-wait", str(cfg["lock_wait"])]
     archive = cfg["repository"] + "::" + cfg["archive_prefix"] + stamp
     borg_locked(cfg, env, borg(cfg, "create", *lock_wait, "--compression", cfg["compression"],
@@ -325,12 +379,20 @@ def borg_list(cfg, env):
     return sorted(out, key=lambda b: b["time"])
 
 
+TRUST_QUESTIONS = ("previously unknown unencrypted repository", "was previously located at")
+
+
 def borg_init(cfg):
-    env = borg_env(cfg, cfg["passphrase_file"], cfg.get("ssh_key_file"), cfg.get("known_hosts"))
+    env = settings_env(cfg)
     r = run(borg(cfg, "info", cfg["repository"]), env=env, check=False)
     if r.returncode == 0:
         log("repository exists")
         return
+    if any(q in r.stderr for q in TRUST_QUESTIONS):
+        raise Failure("borg does not trust %s yet and asks: %s\nIf it is yours, answer borg once "
+                      "by hand as %s with BORG_BASE_DIR=%s (see docs/operations-modules.md)" % (
+                          cfg["repository"], r.stderr.strip()[-400:], cfg["app_user"],
+                          cfg.get("borg_base_dir")))
     if "does not exist" not in r.stderr and "is not a valid repository" not in r.stderr:
         raise Failure("borg info failed: " + r.stderr.strip()[-800:])
     run(borg(cfg, "init", "--encryption", cfg["encryption"], "--make-parent-dirs",
@@ -338,12 +400,75 @@ def borg_init(cfg):
     log("created repository %s" % cfg["repository"])
 
 
+def ssh_endpoint(repository):
+    """(host, port) of an ssh repository URL, None for a repository on this server."""
+    m = re.match(r"^ssh://(?:[^@/]+@)?(\[[0-9A-Fa-f:.]+\]|[^:/\[\]]+)(?::(\d+))?/", repository)
+    if m:
+        return m.group(1).strip("[]"), int(m.group(2) or 22)
+    if repository.startswith("/") or repository.startswith("file://"):
+        return None
+    m = re.match(r"^(?:[^@/:]+@)?([^:/\[\]]+):", repository)
+    if m:
+        return m.group(1), 22
+    return None
+
+
+KEY_LINE = re.compile(r"^\S+ (ssh-[a-z0-9-]+|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/]+=*$")
+
+
+def root_file(path):
+    """A path under /etc/djaploy/ whose every folder is root's and writable by root only."""
+    if not path.startswith("/etc/djaploy/") or "/../" in path or "/./" in path:
+        raise Failure("refusing %s: known_hosts lives under /etc/djaploy/" % path, 2)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, mode=0o700, exist_ok=True)
+    d = parent
+    while d != "/":
+        st = os.lstat(d)
+        if stat.S_ISLNK(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o022:
+            raise Failure("refusing %s: %s is not a folder only root can change" % (path, d), 2)
+        d = os.path.dirname(d)
+
+
+def cmd_known_hosts():
+    """As root: pins the repository host's key in root's known_hosts the first time (the run of
+    configure or restore that first meets the host), and prints the file. Later runs only check."""
+    req = json.load(sys.stdin)
+    path = req["known_hosts"]
+    root_file(path)
+    # The file exists even when empty: systemd's LoadCredential= needs it.
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+    endpoint = ssh_endpoint(req["repository"])
+    if endpoint is not None:
+        host, port = endpoint
+        name = host if port == 22 else "[%s]:%d" % (host, port)
+        known = os.path.exists(path) and run(
+            ["ssh-keygen", "-F", name, "-f", path], check=False).returncode == 0
+        if not known:
+            r = run(["ssh-keyscan", "-T", "15", "-p", str(port), host], check=False)
+            lines = [l for l in r.stdout.splitlines() if KEY_LINE.match(l)]
+            if not lines:
+                raise Failure("could not read the ssh host key of %s (port %d): %s" % (
+                    host, port, r.stderr.strip()[-300:]))
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "a") as f:
+                f.write("\n".join(lines) + "\n")
+            log("pinned the ssh host key of %s" % name)
+    content = ""
+    if os.path.exists(path):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd) as f:
+            content = f.read()
+    print("@@djaploy-known-hosts " + json.dumps(content), flush=True)
+
+
 # commands ------------------------------------------------------------------
 
 def cmd_run(path):
-    with open(path) as f:
-        cfg = json.load(f)
-    lock = open(cfg["staging_dir"] + ".lock", "w")
+    not_root("run")
+    os.umask(0o077)
+    cfg = load_settings(path)
+    lock = open_lock(cfg["staging_dir"] + ".lock")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -360,11 +485,12 @@ def cmd_run(path):
         log("backup %s complete" % stamp)
     finally:
         shutil.rmtree(cfg["staging_dir"], ignore_errors=True)
+        os.close(lock)
 
 
 def cmd_init(path):
-    with open(path) as f:
-        borg_init(json.load(f))
+    not_root("init")
+    borg_init(load_settings(path))
 
 
 class Secrets:
@@ -376,7 +502,7 @@ class Secrets:
 
     def file(self, key):
         value = self.req.get(key)
-        if value is None:
+        if value is None or value == "":
             return None
         path = os.path.join(self.dir, key)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -407,12 +533,18 @@ def source_lister(src, secrets):
     if src["backend"] == "rclone":
         conf = secrets.file("rclone_conf")
         return lambda: rclone_list(src, conf)
-    env = borg_env(src, secrets.file("passphrase"), secrets.file("ssh_key"),
-                   os.path.join(secrets.dir, "known_hosts"))
+    env = request_env(src, secrets)
     return lambda: borg_list(src, env)
 
 
+def request_env(src, secrets):
+    """borg's environment for list and fetch: known_hosts is root's pinned file, passed in."""
+    return borg_env(src, secrets.file("passphrase"), secrets.file("ssh_key"),
+                    secrets.file("known_hosts"), secrets.req.get("borg_base_dir"))
+
+
 def cmd_list():
+    not_root("list")
     req = json.load(sys.stdin)
     secrets = Secrets(req)
     try:
@@ -423,8 +555,7 @@ def cmd_list():
 
 def fetch(req, secrets, dest):
     src, name = req["source"], req["backup"]
-    shutil.rmtree(dest, ignore_errors=True)
-    os.makedirs(dest, mode=0o700)
+    private_dir(dest)
     if src["backend"] == "litestream":
         conf = secrets.file("litestream_yml")
         databases = []
@@ -445,8 +576,7 @@ def fetch(req, secrets, dest):
             argv += ["--include", "/db/**", "--include", "/manifest.json"]
         run(argv)
     else:
-        env = borg_env(src, secrets.file("passphrase"), secrets.file("ssh_key"),
-                       os.path.join(secrets.dir, "known_hosts"))
+        env = request_env(src, secrets)
         paths = ["db", "manifest.json"] if req["db_only"] else []
         r = borg_read(src, env, borg(src, "extract", "--lock-wait", "10",
                                      src["repository"] + "::" + name, *paths), cwd=dest)
@@ -464,98 +594,105 @@ def fetch(req, secrets, dest):
     return manifest
 
 
-def systemctl(*args):
-    return subprocess.run(["systemctl", *args], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def swap_in(src, dest, owner):
+def swap_in(src, dest):
     """Replaces folder dest with src; the old one is removed only once the new one is there."""
     old = dest + ".djaploy-old"
+    if os.path.islink(old):
+        os.unlink(old)
     shutil.rmtree(old, ignore_errors=True)
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     if os.path.lexists(dest):
         os.rename(dest, old)
     shutil.move(src, dest)
-    run(["chown", "-R", owner + ":" + owner, dest])
     shutil.rmtree(old, ignore_errors=True)
 
 
-def make_dirs(path, entry):
-    """Creates missing folders owned by the app's user: SQLite writes its journal next to a database."""
-    if os.path.isdir(path):
-        return
-    make_dirs(os.path.dirname(path), entry)
-    os.mkdir(path, 0o755)
-    os.chown(path, entry.pw_uid, entry.pw_gid)
+def manifest_of(dest):
+    """The fetched manifest, checked: names of databases and files stay inside their folders."""
+    with open(os.path.join(dest, "manifest.json")) as f:
+        manifest = json.load(f)
+    for db in manifest["databases"]:
+        name = db["name"]
+        if name.startswith("/") or ".." in name.split("/"):
+            raise Failure("the backup names a database outside the data folder: %r" % name)
+    for rel in manifest["files"]:
+        if rel != "media" and not (rel.startswith("shared/") and ".." not in rel.split("/")):
+            raise Failure("the backup names files outside the app's folders: %r" % rel)
+    return manifest
 
 
 def apply(req, dest, manifest):
     t = req["target"]
-    owner = t["app_user"]
-    entry = pwd.getpwnam(owner)
     for db in manifest["databases"]:
         path = os.path.join(t["data_dir"], db["name"])
-        make_dirs(os.path.dirname(path), entry)
+        # SQLite writes its journal next to a database.
+        os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
         # The old database's journal belongs to the old content: never replay it onto the new.
         for suffix in ("-wal", "-shm", "-journal"):
             if os.path.lexists(path + suffix):
                 os.remove(path + suffix)
-        shutil.move(os.path.join(dest, "db", db["name"]), path)
-        os.chown(path, entry.pw_uid, entry.pw_gid)
-        os.chmod(path, 0o640)
+        src = os.path.join(dest, "db", db["name"])
+        os.chmod(src, 0o640)
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise Failure("%s is a folder, not a database: left as it is" % path)
+        shutil.move(src, path)
         log("restored database %s" % path)
     if req["db_only"]:
         return
     for rel in manifest["files"]:
         src = os.path.join(dest, rel)
-        if not os.path.isdir(src):
+        if not os.path.isdir(src) or os.path.islink(src):
             continue
         if rel == "media":
             target = t["media_dir"]
         else:
             target = os.path.join(t["shared_dir"], rel[len("shared/"):])
-        swap_in(src, target, owner)
+        swap_in(src, target)
         log("restored %s" % target)
 
 
-def cmd_restore():
+def cmd_fetch():
+    """Fetches the backup into the staging folder and checks every database (the app still runs)."""
+    not_root("fetch")
+    os.umask(0o027)
     req = json.load(sys.stdin)
     secrets = Secrets(req)
     dest = req["target"]["staging_dir"]
-    stopped, result = [], {"ok": False}
     try:
         manifest = fetch(req, secrets, dest)
-        secrets.close()
-        log("fetched %s: %d databases%s, integrity ok" % (
-            req["backup"], len(manifest["databases"]),
-            "" if req["db_only"] else ", " + (", ".join(manifest["files"]) or "no files")))
-        for unit in req["target"]["units"]:
-            if systemctl("is-active", "--quiet", unit).returncode == 0:
-                r = systemctl("stop", unit)
-                if r.returncode != 0:
-                    raise Failure("systemctl stop %s failed: %s" % (unit, r.stderr.strip()))
-                stopped.append(unit)
-                log("stopped %s" % unit)
-        apply(req, dest, manifest)
-        result = {"ok": True, "databases": [d["name"] for d in manifest["databases"]],
-                  "files": [] if req["db_only"] else manifest["files"]}
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
     finally:
         secrets.close()
-        failed = []
-        for unit in stopped:
-            r = systemctl("start", unit)
-            if r.returncode == 0:
-                log("started %s" % unit)
-            else:
-                failed.append(unit)
-                log("could not start %s: %s" % (unit, r.stderr.strip()))
+    manifest_of(dest)
+    log("fetched %s: %d databases%s, integrity ok" % (
+        req["backup"], len(manifest["databases"]),
+        "" if req["db_only"] else ", " + (", ".join(manifest["files"]) or "no files")))
+
+
+def cmd_apply():
+    """Puts the fetched backup in place (the app's units are stopped meanwhile by root)."""
+    not_root("apply")
+    os.umask(0o027)
+    req = json.load(sys.stdin)
+    dest = req["target"]["staging_dir"]
+    try:
+        manifest = manifest_of(dest)
+        apply(req, dest, manifest)
+    finally:
         shutil.rmtree(dest, ignore_errors=True)
-        result["stopped"] = stopped
-        result["start_failed"] = failed
-        print("@@djaploy-restore " + json.dumps(result), flush=True)
-    if failed:
-        raise Failure("restored, but %s did not start again" % ", ".join(failed))
+    result = {"ok": True, "databases": [d["name"] for d in manifest["databases"]],
+              "files": [] if req["db_only"] else manifest["files"]}
+    print("@@djaploy-restore " + json.dumps(result), flush=True)
+
+
+def cmd_discard():
+    not_root("discard")
+    dest = json.load(sys.stdin)["target"]["staging_dir"]
+    if os.path.islink(dest):
+        os.unlink(dest)
+    shutil.rmtree(dest, ignore_errors=True)
 
 
 def main(argv):
@@ -564,13 +701,19 @@ def main(argv):
             cmd_run(argv[2])
         elif len(argv) == 3 and argv[1] == "init":
             cmd_init(argv[2])
+        elif argv[1:] == ["known-hosts"]:
+            cmd_known_hosts()
         elif argv[1:] == ["list"]:
             cmd_list()
-        elif argv[1:] == ["restore"]:
-            cmd_restore()
+        elif argv[1:] == ["fetch"]:
+            cmd_fetch()
+        elif argv[1:] == ["apply"]:
+            cmd_apply()
+        elif argv[1:] == ["discard"]:
+            cmd_discard()
         else:
-            print(__doc__ or "usage: backup.py run CONFIG | init CONFIG | list | restore",
-                  file=sys.stderr)
+            print("usage: backup.py run CONFIG | init CONFIG | known-hosts | list | fetch | apply"
+                  " | discard", file=sys.stderr)
             return 2
     except Failure as e:
         print("error: %s" % e, file=sys.stderr, flush=True)

@@ -10,6 +10,13 @@ export interface BackupUnitData {
   readonly schedule: string;
   /** Its OnCalendar= form. */
   readonly onCalendar: string;
+  /** The app's user: the job runs as it (User=, Group=), never as root. */
+  readonly user: string;
+  /**
+   * Root-owned files the job reads (settings, credentials), by credential
+   * name: systemd copies them into $CREDENTIALS_DIRECTORY for the run.
+   */
+  readonly credentials: readonly { readonly name: string; readonly path: string }[];
 }
 
 export function backupService(d: BackupUnitData): string {
@@ -21,7 +28,11 @@ After=network-online.target
 
 [Service]
 Type=oneshot
-ExecStart=${d.exec.map(systemdQuote).join(" ")}
+User=${d.user}
+Group=${d.user}
+${d.credentials.map((c) => `LoadCredential=${c.name}:${c.path}\n`).join("")}ExecStart=${
+    d.exec.map(systemdQuote).join(" ")
+  }
 Nice=10
 IOSchedulingClass=idle
 # 75: another backup holds the lock; the next run catches up.

@@ -85,7 +85,9 @@ Deno.test("init: on examples/hello writes a config djaploy loads and verify pass
       assert.match(r.out, new RegExp(`^wrote ${f}$`, "m"));
     }
     assert.match(r.out, /^added \.djaploy\/ to \.gitignore$/m);
-    assert.equal(r.err, "", "hello's settings read STATIC_ROOT and MEDIA_ROOT: no notes");
+    assert.equal(r.err, "", "hello's settings read everything from the environment: no notes");
+    assert.match(r.out, /^health check: \/health\/ \(found in your urls\.py\)/m);
+    assert.match(r.out, /^ {2}3\. Commit infra\/: git add -A && git commit/m);
 
     const toml = await Deno.readTextFile(join(dir, "infra/djaploy.toml"));
     assert.match(toml, /^project_name = "hello"$/m);
@@ -94,9 +96,13 @@ Deno.test("init: on examples/hello writes a config djaploy loads and verify pass
     assert.match(toml, /^# From WSGI_APPLICATION\.\nwsgi_module = "hello\.wsgi:application"$/m);
     assert.match(toml, /^DJANGO_SETTINGS_MODULE = "hello\.settings"$/m);
     assert.match(toml, /^SECRET_KEY = "env:HELLO_SECRET_KEY"$/m);
-    assert.match(toml, /^# hello\/settings\.py also reads these; set the ones you need:$/m);
-    assert.match(toml, /^# ALLOWED_HOSTS = ""$/m);
-    assert.match(toml, /^# DATABASE_PATH = ""$/m);
+    assert.match(toml, /^DATABASE_PATH = "\/home\/app\/data\/db\.sqlite3"$/m);
+    assert.match(toml, /^\[health_check\]\n.*\npath = "\/health\/"$/m);
+    const staging = await Deno.readTextFile(join(dir, "infra/inventory/staging.toml"));
+    assert.match(
+      staging,
+      /^\[defaults\.env\]\n(#.*\n)+ALLOWED_HOSTS = "web-1\.staging\.example\.com"$/m,
+    );
     assert.doesNotMatch(toml, /STATIC_ROOT =/, "djaploy sets STATIC_ROOT itself");
 
     const config = join(dir, "infra/djaploy.toml");
@@ -159,7 +165,19 @@ Deno.test("init: a project in src/, poetry, settings package; notes what the set
     assert.equal(r.code, 0, r.err);
     assert.match(
       r.err,
-      /^warning: src\/Shop\/settings\/__init__\.py should read STATIC_ROOT from the environment/m,
+      /^warning: src\/Shop\/settings\/__init__\.py: Import os, which the changes below use\. Insert before line 1:\n {4}import os$/m,
+    );
+    assert.match(
+      r.err,
+      /^warning: src\/Shop\/settings\/__init__\.py:2: Read STATIC_ROOT from the environment: .* Replace line 2 with:\n {4}STATIC_ROOT = os\.environ\.get\("STATIC_ROOT", BASE_DIR \/ "static"\)$/m,
+    );
+    assert.match(
+      r.out,
+      /^python_version = "3\.12" from \.python-version: Debian 12 packages 3\.11/m,
+    );
+    assert.match(
+      r.out,
+      /^health check: no health URL in your urls\.py; .*probe "\/" and accept 2xx and 3xx/m,
     );
     assert.match(
       r.err,

@@ -9,7 +9,10 @@ import {
   pushTag,
   tagFacts,
   treeDiffersFromHead,
+  uncommittedChanges,
 } from "../lib/release_git.ts";
+import { warnUncommitted } from "../lib/commands/deploy.ts";
+import { Ui } from "../lib/ui.ts";
 import { simpleChangelog } from "../lib/changelog.ts";
 import { sh, withTempDir } from "./helpers/fixtures.ts";
 
@@ -155,5 +158,52 @@ Deno.test("release git: the working tree differs from HEAD only with changes", a
     const head = await git(repo, "rev-parse", "HEAD:./");
     assert.equal(await treeDiffersFromHead(repo, head), false);
     assert.equal(await treeDiffersFromHead(repo, "0".repeat(40)), true);
+  });
+});
+
+Deno.test("deploy: warns when tracked files differ from HEAD, names them and --local", async () => {
+  await withTempDir(async (dir) => {
+    const repo = join(dir, "app");
+    await Deno.mkdir(join(repo, "site"), { recursive: true });
+    await git(repo, "init", "-q", "-b", "main");
+    const warned = async () => {
+      const err: string[] = [];
+      await warnUncommitted(
+        new Ui({
+          verbosity: "normal",
+          color: false,
+          writeErr: (t) => void err.push(t),
+          write: () => {},
+        }),
+        repo,
+      );
+      return err.join("");
+    };
+    assert.equal(await warned(), "", "before the first commit: nothing to compare with");
+    await Deno.writeTextFile(join(repo, "site/settings.py"), "ALLOWED_HOSTS = []\n");
+    await Deno.writeTextFile(join(repo, "manage.py"), "\n");
+    await git(repo, "add", "-A");
+    await git(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one");
+    await Deno.writeTextFile(join(repo, "untracked.py"), "\n");
+    assert.equal(await warned(), "", "untracked files are not the user's settings edits");
+    assert.deepEqual(await uncommittedChanges(repo), []);
+
+    await Deno.writeTextFile(join(repo, "site/settings.py"), "ALLOWED_HOSTS = ['x']\n");
+    assert.deepEqual(await uncommittedChanges(repo), ["site/settings.py"]);
+    await Deno.writeTextFile(join(repo, "manage.py"), "# staged\n");
+    await git(repo, "add", "manage.py");
+    assert.deepEqual(await uncommittedChanges(repo), ["manage.py", "site/settings.py"]);
+    assert.deepEqual(await uncommittedChanges(join(repo, "site")), ["settings.py"]);
+    assert.equal(
+      await warned(),
+      "warning: Commit your changes to deploy them, or ship the working tree with --local: " +
+        "2 tracked files differ from HEAD, which this deploy ships without them " +
+        "(manage.py, site/settings.py)\n",
+    );
+    // A change undone in the working tree is not a difference.
+    await Deno.writeTextFile(join(repo, "site/settings.py"), "ALLOWED_HOSTS = []\n");
+    await git(repo, "reset", "-q", "manage.py");
+    await Deno.writeTextFile(join(repo, "manage.py"), "\n");
+    assert.equal(await warned(), "");
   });
 });

@@ -17,14 +17,21 @@ export const BACKUP_PY_PATH = "/usr/local/lib/djaploy/backup.py";
 export const PYTHON = "/usr/bin/python3";
 
 export interface BackupLayout {
-  /** /etc/djaploy/backups/{app}: root's, 0700: settings and credentials. */
+  /**
+   * /etc/djaploy/backups/{app}: root's, 0700: settings, credentials and the
+   * pinned known_hosts. The job, which runs as the app's user, gets them
+   * through systemd's LoadCredential= (read-only copies), never the folder.
+   */
   readonly configDir: string;
   /** The backup program's settings for the timer's runs (JSON, no secrets). */
   readonly settingsFile: string;
   readonly rcloneConf: string;
   readonly borgPassphrase: string;
   readonly borgSshKey: string;
+  /** The repository host's ssh key, pinned by root the first time (`backup.py known-hosts`). */
   readonly borgKnownHosts: string;
+  /** BORG_BASE_DIR of the app user's borg: its cache and the repositories it trusts. */
+  readonly borgBaseDir: string;
   /** Holds the repository URL once `borg init` (or a check) succeeded for it. */
   readonly borgInitMarker: string;
   /** `{app}-backup-{backend}.service` and `.timer`. */
@@ -32,7 +39,11 @@ export interface BackupLayout {
   readonly timerName: string;
   readonly servicePath: string;
   readonly timerPath: string;
-  /** Snapshots are assembled here before upload (same file system as media: hard links). */
+  /**
+   * Snapshots are assembled here before upload (same file system as media:
+   * hard links); its lock is `<stagingDir>.lock`. In the app's own state
+   * folder: only the job, as the app's user, touches them.
+   */
   readonly stagingDir: string;
 }
 
@@ -51,12 +62,18 @@ export function backupLayout(
     borgSshKey: posix.join(configDir, "borg-ssh-key"),
     borgKnownHosts: posix.join(configDir, "borg-known_hosts"),
     borgInitMarker: posix.join(configDir, "borg-repository"),
+    borgBaseDir: borgBaseDir(layout),
     serviceName: `${unit}.service`,
     timerName: `${unit}.timer`,
     servicePath: `/etc/systemd/system/${unit}.service`,
     timerPath: `/etc/systemd/system/${unit}.timer`,
     stagingDir: posix.join(layout.stateDir, `backup-${backend}`),
   };
+}
+
+/** BORG_BASE_DIR of the app user's borg (backups, listing, restore). */
+export function borgBaseDir(layout: Layout): string {
+  return posix.join(layout.stateDir, "borg");
 }
 
 /** `restore` fetches a backup here (same file system as the app's data) before putting it in place. */
@@ -144,6 +161,7 @@ export function serverSettings(
     passphrase_file: b.borgPassphrase,
     ssh_key_file: g.ssh_key ? b.borgSshKey : null,
     known_hosts: b.borgKnownHosts,
+    borg_base_dir: b.borgBaseDir,
     keep_within: g.keep_within ?? null,
     keep_hourly: g.keep_hourly,
     keep_daily: g.keep_daily,

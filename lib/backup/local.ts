@@ -5,7 +5,7 @@
  * listed and fetched even when the source server is gone.
  */
 import { DatabaseSync } from "node:sqlite";
-import { join } from "../paths.ts";
+import { expandHome, join } from "../paths.ts";
 import { type ProcessResult, ProgramNotFoundError, runProcess } from "../process.ts";
 import { quote } from "../shell.ts";
 import { UsageError, UserError } from "../errors.ts";
@@ -59,18 +59,21 @@ async function withCredentials<T>(
     if (source.backend === "borg") {
       const pass = (await file("passphrase"))!;
       const key = await file("ssh_key");
-      const rsh = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new"];
+      // The repository host's key is checked like djaploy's own ssh: the source host's
+      // known_hosts_file (or ssh's own), kept from run to run, a new host accepted once.
+      const strict = source.host.strict_host_key_checking ? "yes" : "accept-new";
+      const rsh = ["ssh", "-o", "BatchMode=yes", "-o", `StrictHostKeyChecking=${strict}`];
       if (key) rsh.push("-i", key, "-o", "IdentitiesOnly=yes");
-      rsh.push("-o", `UserKnownHostsFile=${join(dir, "known_hosts")}`);
+      const knownHosts = source.host.known_hosts_file;
+      if (knownHosts) rsh.push("-o", `UserKnownHostsFile=${expandHome(knownHosts)}`);
       const remotePath = source.settings.remote_path as string | undefined;
+      // No BORG_*_IS_OK answers: a repository borg does not trust here stops with borg's question.
       return await fn({
         program: "borg",
         args: remotePath ? ["--remote-path", remotePath] : [],
         env: {
           BORG_PASSCOMMAND: `cat ${quote(pass)}`,
           BORG_RSH: rsh.map(quote).join(" "),
-          BORG_RELOCATED_REPO_ACCESS_IS_OK: "yes",
-          BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: "yes",
         },
       });
     }

@@ -1,8 +1,11 @@
 /**
  * What the rclone and borg modules share: the backup program, its settings,
- * credentials in 0600 files, and a systemd timer that runs it on schedule.
- * Each is written only when its content differs (putFile against facts).
+ * credentials in root's 0600 files, and a systemd timer that runs it on
+ * schedule as the app's user, the settings and credentials handed over by
+ * systemd (LoadCredential=). Each is written only when its content differs
+ * (putFile against facts).
  */
+import { posix } from "node:path";
 import type { HostConfig } from "../config/types.ts";
 import type { Layout } from "../layout.ts";
 import { defineModule, type ModuleDefinition, type Step, type StepContext } from "../module.ts";
@@ -29,6 +32,8 @@ export interface BackupModuleOptions {
   readonly credentials: (ctx: StepContext) => Promise<FileSpec[]>;
   /** Files besides program, settings and units whose hashes the steps compare. */
   readonly files: (host: HostConfig, layout: Layout) => string[];
+  /** Root's files the job reads besides its settings (credentials), handed over by systemd. */
+  readonly jobCredentials: (host: HostConfig, layout: Layout) => string[];
   /** Steps after the settings are written (borg: create the repository). */
   readonly more?: readonly Step[];
 }
@@ -38,16 +43,40 @@ function timerProbe(host: HostConfig, layout: Layout, backend: BackupBackend) {
   return unitsProbe([b.timerName], `units:${b.timerName}`);
 }
 
+/**
+ * What the job reads, as systemd credentials: each file by its name (which
+ * backup.py looks up in $CREDENTIALS_DIRECTORY), the settings first.
+ */
+export function jobCredentials(
+  o: Pick<BackupModuleOptions, "backend" | "jobCredentials">,
+  host: HostConfig,
+  layout: Layout,
+): { name: string; path: string }[] {
+  const b = backupLayout(host, layout, o.backend);
+  return [b.settingsFile, ...o.jobCredentials(host, layout)].map((path) => ({
+    name: posix.basename(path),
+    path,
+  }));
+}
+
 function schedule(host: HostConfig, backend: BackupBackend): string {
   return backend === "rclone" ? host.rclone.schedule : host.borg.schedule;
+}
+
+/**
+ * Installs backup.py (root's, 0755) in a folder root owns that the app's
+ * user can enter: the job runs it as that user.
+ */
+export async function putProgram(ctx: StepContext): Promise<void> {
+  if (await putFile(ctx, { path: BACKUP_PY_PATH, content: BACKUP_PY, mode: "0755" })) {
+    await ctx.exec.run({ argv: ["chmod", "0755", posix.dirname(BACKUP_PY_PATH)], as: "root" });
+  }
 }
 
 export function backupModule(o: BackupModuleOptions): ModuleDefinition {
   const program: Step = {
     name: "backup program",
-    async run(ctx) {
-      await putFile(ctx, { path: BACKUP_PY_PATH, content: BACKUP_PY, mode: "0755" });
-    },
+    run: putProgram,
   };
   const credentials: Step = {
     name: `${o.backend} credentials`,
@@ -75,9 +104,11 @@ export function backupModule(o: BackupModuleOptions): ModuleDefinition {
       const data = {
         appName: ctx.host.app_name,
         backend: o.backend,
-        exec: [PYTHON, BACKUP_PY_PATH, "run", b.settingsFile],
+        exec: [PYTHON, BACKUP_PY_PATH, "run", posix.basename(b.settingsFile)],
         schedule: cron,
         onCalendar: cronToOnCalendar(cron),
+        user: ctx.host.app_user,
+        credentials: jobCredentials(o, ctx.host, ctx.layout),
       };
       const wroteService = await putFile(ctx, {
         path: b.servicePath,

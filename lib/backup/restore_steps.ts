@@ -1,23 +1,25 @@
 /**
- * `restore` on the servers of the target environment: the backup program
- * fetches the chosen backup and checks every database (PRAGMA
- * integrity_check) while the app still runs, then stops the app's running
- * units, puts databases and files in place (paths of the target's own
- * layout and strategy), and starts the units again, also when putting in
- * place failed. Credentials reach it on stdin.
+ * `restore` on the servers of the target environment: the backup program,
+ * as the app's user, fetches the chosen backup into the app's state folder
+ * and checks every database (PRAGMA integrity_check) while the app still
+ * runs; root stops the app's running units; the app's user puts databases
+ * and files in place (paths of the target's own layout and strategy); root
+ * starts the units again, also when putting in place failed. Root never
+ * moves or chowns anything in the app's folders. Credentials reach the
+ * program on stdin; borg's known_hosts is root's pinned file, read by root.
  */
 import type { HostConfig } from "../config/types.ts";
 import type { HostPlan } from "../runner.ts";
 import type { Step, StepContext } from "../module.ts";
 import { userProbe } from "../probes.ts";
-import { putFile } from "../remote_ops.ts";
+import { putProgram } from "./module_steps.ts";
 import { shScript } from "../remote_command.ts";
 import { UserError } from "../errors.ts";
-import { BACKUP_PY } from "../../templates/backup_py.ts";
-import { BACKUP_PY_PATH, PYTHON, restoreDir } from "./layout.ts";
+import { BACKUP_PY_PATH, backupLayout, borgBaseDir, PYTHON, restoreDir } from "./layout.ts";
 import { type BackupEntry, chooseBackup } from "./choose.ts";
 import { type BackupSource, requestWithSecrets } from "./source.ts";
 import { LITESTREAM_UNIT } from "../../modules/litestream/mod.ts";
+import { pinHostKey } from "../../modules/borg/mod.ts";
 
 export interface RestoreOptions {
   readonly source: BackupSource;
@@ -53,8 +55,6 @@ export function parseRestoreResult(stdout: string): {
   ok: boolean;
   databases?: string[];
   files?: string[];
-  stopped: string[];
-  start_failed: string[];
 } | undefined {
   const line = stdout.split("\n").reverse().find((l) => l.startsWith("@@djaploy-restore "));
   return line ? JSON.parse(line.slice("@@djaploy-restore ".length)) : undefined;
@@ -89,9 +89,26 @@ const tools: (o: RestoreOptions) => Step = (o) => ({
       });
       ctx.changed(`installed ${tool.pkg}`);
     }
-    await putFile(ctx, { path: BACKUP_PY_PATH, content: BACKUP_PY, mode: "0755" });
+    await putProgram(ctx);
   },
 });
+
+/**
+ * What backup.py needs besides the source on a target host: borg's
+ * known_hosts (root's pinned file, the source repository's host added the
+ * first time) and the app user's BORG_BASE_DIR.
+ */
+export async function borgTarget(
+  ctx: Pick<StepContext, "exec" | "host" | "layout">,
+  source: BackupSource,
+): Promise<Record<string, unknown>> {
+  if (source.backend !== "borg") return {};
+  const knownHosts = await pinHostKey(ctx, {
+    repository: source.settings.repository as string,
+    knownHosts: backupLayout(ctx.host, ctx.layout, "borg").borgKnownHosts,
+  });
+  return { known_hosts: knownHosts, borg_base_dir: borgBaseDir(ctx.layout) };
+}
 
 const choose: (o: RestoreOptions) => Step = (o) => ({
   name: "choose backup",
@@ -100,10 +117,12 @@ const choose: (o: RestoreOptions) => Step = (o) => ({
       ctx.notes.set("restore:backup", o.date ? o.date.toISOString() : "latest");
       return;
     }
+    const borg = await borgTarget(ctx, o.source);
+    ctx.notes.set("restore:borg", borg);
     const r = await ctx.exec.run({
       argv: [PYTHON, BACKUP_PY_PATH, "list"],
-      as: "root",
-      stdin: requestWithSecrets(o.source, {}),
+      as: ctx.host.app_user,
+      stdin: requestWithSecrets(o.source, borg),
       readOnly: true,
     });
     const backups = JSON.parse(r.stdout.trim().split("\n").pop() || "[]") as BackupEntry[];
@@ -117,6 +136,18 @@ const choose: (o: RestoreOptions) => Step = (o) => ({
   },
 });
 
+/** The units of `units` that run now (read-only). */
+async function activeUnits(ctx: StepContext, units: readonly string[]): Promise<string[]> {
+  if (units.length === 0) return [];
+  const r = await ctx.exec.run({
+    argv: shScript('for u; do systemctl is-active --quiet "$u" && echo "$u"; done; true', ...units),
+    as: "root",
+    readOnly: true,
+  });
+  const active = new Set(r.stdout.split("\n").map((l) => l.trim()));
+  return units.filter((u) => active.has(u));
+}
+
 const restore: (o: RestoreOptions) => Step = (o) => ({
   name: "restore data",
   async run(ctx: StepContext) {
@@ -126,30 +157,71 @@ const restore: (o: RestoreOptions) => Step = (o) => ({
       db_only: o.dbOnly,
       timestamp: o.source.backend === "litestream" && o.date ? o.date.toISOString() : null,
       target: {
-        app_user: ctx.host.app_user,
         data_dir: ctx.layout.dataDir,
         media_dir: ctx.layout.mediaRoot,
         shared_dir: ctx.layout.sharedDir,
         staging_dir: restoreDir(ctx.layout),
-        units: restoreUnits(ctx.host),
       },
     };
-    const r = await ctx.exec.run({
-      argv: [PYTHON, BACKUP_PY_PATH, "restore"],
-      as: "root",
-      stdin: requestWithSecrets(o.source, request),
+    const asApp = ctx.host.app_user;
+    const borg = (ctx.notes.get("restore:borg") as Record<string, unknown> | undefined) ??
+      await borgTarget(ctx, o.source);
+    // The app still runs while the backup is fetched and checked.
+    const fetched = await ctx.exec.run({
+      argv: [PYTHON, BACKUP_PY_PATH, "fetch"],
+      as: asApp,
+      stdin: requestWithSecrets(o.source, { ...request, ...borg }),
     });
-    for (const line of r.stdout.split("\n")) {
+    for (const line of fetched.stdout.split("\n")) if (line.trim()) ctx.log.debug(line);
+
+    const stopped: string[] = [];
+    let output: string | undefined;
+    let error: unknown;
+    try {
+      for (const unit of await activeUnits(ctx, restoreUnits(ctx.host))) {
+        await ctx.exec.run({ argv: ["systemctl", "stop", unit], as: "root" });
+        stopped.push(unit);
+      }
+      output = (await ctx.exec.run({
+        argv: [PYTHON, BACKUP_PY_PATH, "apply"],
+        as: asApp,
+        stdin: JSON.stringify(request),
+      })).stdout;
+    } catch (err) {
+      error = err;
+      await ctx.exec.run({
+        argv: [PYTHON, BACKUP_PY_PATH, "discard"],
+        as: asApp,
+        stdin: JSON.stringify(request),
+      }).catch(() => undefined);
+    }
+    // Started again also when putting in place failed.
+    const failed: string[] = [];
+    for (const unit of stopped) {
+      await ctx.exec.run({ argv: ["systemctl", "start", unit], as: "root" })
+        .catch(() => failed.push(unit));
+    }
+    if (error !== undefined) throw error;
+    if (failed.length > 0) {
+      throw new UserError(
+        `Start ${failed.join(", ")} on ${ctx.host.name}: the data was restored, but ${
+          failed.length === 1 ? "it" : "they"
+        } did not start again`,
+        { hint: `systemctl status ${failed.join(" ")}` },
+      );
+    }
+    output ??= "";
+    for (const line of output.split("\n")) {
       if (line.trim() && !line.startsWith("@@djaploy-restore")) ctx.log.debug(line);
     }
-    const result = parseRestoreResult(r.stdout);
+    const result = parseRestoreResult(output);
     if (!result) return;
     const what = [
       `${result.databases?.length ?? 0} database${result.databases?.length === 1 ? "" : "s"}`,
       ...(result.files ?? []),
     ].join(", ");
     ctx.changed(`restored ${what} from ${backup}`);
-    if (result.stopped.length) ctx.changed(`stopped and started ${result.stopped.join(", ")}`);
+    if (stopped.length) ctx.changed(`stopped and started ${stopped.join(", ")}`);
   },
 });
 

@@ -24,6 +24,7 @@ import { formatMs } from "../ui.ts";
 import { BUMP_FLAGS, bumpFromFlags } from "../versioning.ts";
 import { type ReleasePipeline, releasePipeline } from "../release_pipeline.ts";
 import { type Interrupt, NO_INTERRUPT, throwIfStopped } from "../interrupt.ts";
+import { uncommittedChanges } from "../release_git.ts";
 
 export const deployCommand: CommandDef = {
   name: "deploy",
@@ -125,6 +126,7 @@ export async function deploy(
         );
       }
       throwIfStopped(s.stop, "building the artifact");
+      if (mode === "latest") await warnUncommitted(ui, s.project.repo_dir);
       const t = performance.now();
       const release = await pipeline.stage("build artifact", () =>
         buildArtifact({
@@ -163,6 +165,18 @@ export async function deploy(
   } finally {
     await s.close();
   }
+}
+
+/** Says which tracked files differ from HEAD: a deploy of HEAD does not ship them. */
+export async function warnUncommitted(ui: Ui, repoDir: string): Promise<void> {
+  const changed = await uncommittedChanges(repoDir);
+  if (changed.length === 0) return;
+  const shown = changed.slice(0, 5).join(", ") + (changed.length > 5 ? ", ..." : "");
+  ui.warn(
+    `Commit your changes to deploy them, or ship the working tree with --local: ` +
+      `${changed.length} tracked file${changed.length === 1 ? "" : "s"} differ from HEAD, ` +
+      `which this deploy ships without them (${shown})`,
+  );
 }
 
 async function hostPlan(

@@ -10,7 +10,15 @@ import type { CommandDef, Parsed } from "../cli_args.ts";
 import type { Ui } from "../ui.ts";
 import { dirname, join, resolve } from "../paths.ts";
 import { detectDjangoProject, type DjangoProject } from "../django_project.ts";
-import { initDjaployToml, initInventoryToml, settingsNotes } from "../../templates/init_files.ts";
+import {
+  allowedHostsEnv,
+  formatSettingsNote,
+  initDjaployToml,
+  initInventoryToml,
+  initProjectEnv,
+  settingsNotes,
+} from "../../templates/init_files.ts";
+import { runDeployCheck } from "../django_check.ts";
 import { DJANGO_APP, djangoCommandFiles } from "../../templates/django_commands.ts";
 import { COMMON_FLAGS } from "./common.ts";
 
@@ -34,6 +42,11 @@ export const initCommand: CommandDef = {
       type: "boolean",
       description:
         "Also add a Django app whose manage.py commands (deploy, status, ...) run djaploy",
+    },
+    {
+      name: "no-check",
+      type: "boolean",
+      description: "Do not run manage.py check --deploy on this machine",
     },
     ...COMMON_FLAGS.filter((f) => f.name !== "config"),
   ],
@@ -112,14 +125,25 @@ export async function init(ui: Ui, args: Parsed): Promise<number> {
     ui.result(f.outcome === "wrote" ? `wrote ${f.path}` : `exists, left alone: ${f.path}`);
   }
   if (r.gitignore === "added") ui.result(`added ${GITIGNORE_LINE} to .gitignore`);
-  for (const note of settingsNotes(p)) ui.warn(note);
+  for (const line of projectReport(p)) ui.line(line);
+  const notes = settingsNotes(p);
+  for (const note of notes) ui.warn(formatSettingsNote(note));
+  if (!args.flags["no-check"]) await deployCheck(ui, p);
+  const prefix = p.projectName.toUpperCase().replace(/[^A-Z0-9]+/g, "_");
   const next = [
     "",
     "Next:",
-    "  1. Put your servers in infra/inventory/staging.toml and production.toml.",
-    `  2. export ${p.projectName.toUpperCase().replace(/[^A-Z0-9]+/g, "_")}_SECRET_KEY=...` +
+    "  1. Put your servers in infra/inventory/staging.toml and production.toml" +
+    (allowedHostsEnv(p)
+      ? " (ssh_hostname, and the names the site answers to in [defaults.env])."
+      : "."),
+    `  2. export ${prefix}_SECRET_KEY=...` +
     "   (or change SECRET_KEY in infra/djaploy.toml to a file: or op:// reference)",
-    "  3. djaploy verify --env staging && djaploy configure --env staging && djaploy deploy --env staging",
+    notes.some((n) => n.change)
+      ? `  3. Make the changes to ${p.settingsFile} above, then commit them with infra/: ` +
+        "git add -A && git commit -m djaploy (deploy ships the last commit; --local ships the working tree)"
+      : "  3. Commit infra/: git add -A && git commit -m djaploy (deploy ships the last commit)",
+    "  4. djaploy verify --env staging && djaploy configure --env staging && djaploy deploy --env staging",
   ];
   if (args.flags["django-commands"]) {
     next.push(
@@ -128,4 +152,76 @@ export async function init(ui: Ui, args: Parsed): Promise<number> {
   }
   for (const line of next) ui.line(line);
   return 0;
+}
+
+/** What init found besides the settings: Procfile lines, the Python version's source, the health check. */
+export function projectReport(p: DjangoProject): string[] {
+  const out: string[] = [];
+  for (const e of p.procfile ?? []) {
+    const what = e.type === "web"
+      ? `djaploy runs gunicorn itself: [gunicorn] wsgi_module = "${
+        p.wsgiModule ?? "?"
+      }" (workers, timeout and extra_args there too)`
+      : e.type === "release" && /\bmigrate\b/.test(e.command) && !/&&|;/.test(e.command)
+      ? "djaploy runs migrate and collectstatic on every deploy"
+      : e.type === "release"
+      ? "djaploy runs migrate and collectstatic on every deploy; run the rest from a module of " +
+        "yours (docs/modules.md)"
+      : "djaploy runs only the web process: run this one as a systemd service of its own " +
+        "(a unit in infra/deploy_files and `services`, docs/configuration.md)";
+    out.push(`Procfile ${e.type}: ${e.command}: ${what}`);
+  }
+  if (p.pythonVersionSource) {
+    out.push(
+      `python_version = "${p.pythonVersion}" from ${p.pythonVersionSource}` +
+        (p.pythonVersion === "3.11"
+          ? " (Debian 12's Python)"
+          : ": Debian 12 packages 3.11; for another version set python_compile = true"),
+    );
+  }
+  if (p.uses.djDatabaseUrl) out.push("dj-database-url: DATABASE_URL in [env] chooses the database");
+  if (p.uses.whitenoise) {
+    out.push(
+      "whitenoise: nginx serves /static/ from STATIC_ROOT before a request reaches gunicorn, " +
+        "so whitenoise is not needed behind djaploy (keeping it is harmless)",
+    );
+  }
+  out.push(
+    p.healthPath
+      ? `health check: ${p.healthPath} (found in your urls.py), written to [health_check] path`
+      : "health check: no health URL in your urls.py; [health_check] path is left at its " +
+        'default (deploys probe "/" and accept 2xx and 3xx)',
+  );
+  return out;
+}
+
+/** manage.py check --deploy here, with the non-secret [env] values the servers will have. */
+async function deployCheck(ui: Ui, p: DjangoProject): Promise<void> {
+  const env: Record<string, string> = {};
+  if (p.settingsModule) env.DJANGO_SETTINGS_MODULE = p.settingsModule;
+  for (const v of initProjectEnv(p)) env[v.name] = v.value;
+  const hosts = allowedHostsEnv(p);
+  if (hosts) env[hosts.name] = "web-1.staging.example.com";
+  // A random key: Django warns about short or "django-insecure-" keys, which the servers will not have.
+  const key = Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16)).join(
+    "",
+  );
+  for (const name of ["SECRET_KEY", "DJANGO_SECRET_KEY"]) env[name] = key;
+  const r = await runDeployCheck(p.root, p.managePy, env);
+  if (!r.ran) {
+    ui.line(`manage.py check --deploy: not run: ${r.reason}`);
+    return;
+  }
+  if (r.issues.length === 0) {
+    ui.line(`manage.py check --deploy (${r.python}, with the [env] values above): no issues`);
+    return;
+  }
+  ui.line(
+    `manage.py check --deploy (${r.python}: your settings as they are now, with the [env] ` +
+      "values above) says (the HTTPS ones apply once you have certificates, docs/certificates.md):",
+  );
+  // The first sentence: Django's full text is one `manage.py check --deploy` away.
+  for (const i of r.issues) {
+    ui.line(`  ${i.id}: ${/^.*?\.(?=\s|$)/.exec(i.message)?.[0] ?? i.message}`);
+  }
 }

@@ -159,7 +159,7 @@ export async function restore(ui: Ui, args: Parsed): Promise<number> {
       const exec = s.executor(s.hosts[0], 0);
       const r = await exec.run({
         argv: [PYTHON, BACKUP_PY_PATH, "list"],
-        as: "root",
+        as: s.hosts[0].app_user,
         stdin: requestWithSecrets(source, {}),
         readOnly: true,
       });

@@ -317,7 +317,7 @@ export function operationsSections(): SectionSpec[] {
         ssh_key: {
           type: "string",
           parse: secretRef("key"),
-          defaultText: "none (root's own ssh keys)",
+          defaultText: "none (app user's ssh keys)",
           doc: "A private key for ssh to the repository: a secret reference (`file:~/.ssh/...`), " +
             "kept on the server in a 0600 file.",
         },

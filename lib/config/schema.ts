@@ -481,6 +481,20 @@ function indexUrl(value: unknown): string | SecretRef {
   return s;
 }
 
+/** A Debian package name (Debian Policy 5.6.7), optionally with an architecture (`:amd64`). */
+export const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$/;
+
+const debianPackage = (value: unknown): string => {
+  const s = string()(value);
+  if (!DEBIAN_PACKAGE.test(s)) {
+    throw new Invalid(
+      "must be a Debian package name (lower-case letters, digits, +, - and ., starting with " +
+        `a letter or digit; at least two characters): got ${describe(s)}`,
+    );
+  }
+  return s;
+};
+
 /** Tables, in the order defaults are resolved. */
 export const SECTIONS: readonly SectionSpec[] = [
   {
@@ -725,6 +739,22 @@ export const SECTIONS: readonly SectionSpec[] = [
       },
     },
     notes: DOMAIN_KEYS_DOC,
+  },
+  {
+    name: "system",
+    doc: "The server's own software, beyond what djaploy installs for itself.",
+    scopes: ALL_SCOPES,
+    keys: {
+      packages: {
+        type: "array of strings",
+        parse: arrayOf(debianPackage),
+        defaultValue: [],
+        doc: "Debian packages `configure` installs with apt-get (with what djaploy needs: " +
+          "Python, nginx, rsync, ...), e.g. a database driver's library or `libjs-jquery`, " +
+          "which Debian's Django links the admin's static files to. Written in more than one " +
+          "level, the most specific list wins.",
+      },
+    },
   },
   {
     name: "env",

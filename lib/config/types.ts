@@ -91,6 +91,11 @@ export interface HealthCheckConfig {
   readonly host: string;
 }
 
+export interface SystemConfig {
+  /** Debian packages configure installs. */
+  readonly packages: readonly string[];
+}
+
 export interface PrepareConfig {
   readonly commands: readonly string[];
 }
@@ -248,6 +253,7 @@ export interface HostConfig {
   readonly gunicorn: GunicornConfig;
   readonly nginx: NginxConfig;
   readonly health_check: HealthCheckConfig;
+  readonly system: SystemConfig;
   readonly env: Readonly<Record<string, EnvValue>>;
   /** Build python_version from source into /opt (modules/python) instead of installing Debian's. */
   readonly python_compile: boolean;

@@ -1,18 +1,27 @@
 /**
  * borg: scheduled borgbackup archives of the app's SQLite databases and
  * media files, in a repository over SSH (any port, `remote_path` for
- * storage boxes) or on the server. The passphrase lives in a 0600 file that
- * borg reads through BORG_PASSCOMMAND, never in an argument; archives are
+ * storage boxes) or on the server. borg runs as the app's user. The
+ * passphrase lives in root's 0600 file that systemd hands to the job
+ * (LoadCredential=) and borg reads through BORG_PASSCOMMAND, never in an
+ * argument; the repository host's ssh key is pinned by root the first time
+ * (known_hosts, kept) and checked strictly after; archives are
  * pruned with keep_within/keep_hourly/daily/weekly/monthly; a stale lock is
  * broken only when no borg process runs on the server. `djaploy restore
  * --backend borg` lists and restores. See docs/operations-modules.md.
  */
-import { backupModule } from "../../lib/backup/module_steps.ts";
+import { posix } from "node:path";
+import {
+  backupModule,
+  type BackupModuleOptions,
+  jobCredentials,
+} from "../../lib/backup/module_steps.ts";
 import { BACKUP_PY_PATH, backupLayout, PYTHON } from "../../lib/backup/layout.ts";
 import { configSecret } from "../../lib/backup/secrets.ts";
 import { ConfigError } from "../../lib/errors.ts";
 import type { HostConfig } from "../../lib/config/types.ts";
-import type { Step } from "../../lib/module.ts";
+import type { Step, StepContext } from "../../lib/module.ts";
+import type { Layout } from "../../lib/layout.ts";
 import { putFile, sha256 } from "../../lib/remote_ops.ts";
 import { Secret } from "../../lib/secret.ts";
 
@@ -37,15 +46,52 @@ function keyText(secret: Secret): Secret {
   return new Secret(text.endsWith("\n") ? text : `${text}\n`);
 }
 
-/** `borg init` once per repository: the marker holds the URL it was done for. */
+/**
+ * As root: pins the ssh key of the repository's host in root's known_hosts
+ * (the first time; later runs only check it) and returns the file's text.
+ */
+export async function pinHostKey(
+  ctx: Pick<StepContext, "exec">,
+  opts: { repository: string; knownHosts: string },
+): Promise<string> {
+  const r = await ctx.exec.run({
+    argv: [PYTHON, BACKUP_PY_PATH, "known-hosts"],
+    as: "root",
+    stdin: JSON.stringify({ repository: opts.repository, known_hosts: opts.knownHosts }),
+  });
+  const line = r.stdout.split("\n").find((l) => l.startsWith("@@djaploy-known-hosts "));
+  return line ? JSON.parse(line.slice("@@djaploy-known-hosts ".length)) : "";
+}
+
+function credentialFiles(host: HostConfig, layout: Layout): string[] {
+  const b = backupLayout(host, layout, "borg");
+  return [b.borgPassphrase, ...(host.borg.ssh_key ? [b.borgSshKey] : []), b.borgKnownHosts];
+}
+
+/**
+ * `borg init` once per repository and user: the marker holds the URL and the
+ * user it was done for. The repository host's key is pinned first, as root;
+ * init itself runs like the timer's job (systemd-run: the app's user, the
+ * same credentials), so the app user's borg knows the repository it made.
+ */
 const repository: Step = {
   name: "borg repository",
   async run(ctx) {
     const b = backupLayout(ctx.host, ctx.layout, "borg");
-    const marker = `${ctx.host.borg.repository}\n`;
+    const marker = `${ctx.host.borg.repository}\nuser ${ctx.host.app_user}\n`;
     if (ctx.facts.fileHash(b.borgInitMarker) === sha256(marker)) return;
+    await pinHostKey(ctx, { repository: ctx.host.borg.repository!, knownHosts: b.borgKnownHosts });
+    const u = ctx.host.app_user;
     const r = await ctx.exec.run({
-      argv: [PYTHON, BACKUP_PY_PATH, "init", b.settingsFile],
+      argv: [
+        ...["systemd-run", "--quiet", "--wait", "--pipe", "--collect", "--service-type=oneshot"],
+        ...["-p", `User=${u}`, "-p", `Group=${u}`],
+        ...jobCredentials(OPTIONS, ctx.host, ctx.layout).flatMap((c) => [
+          "-p",
+          `LoadCredential=${c.name}:${c.path}`,
+        ]),
+        ...["--", PYTHON, BACKUP_PY_PATH, "init", posix.basename(b.settingsFile)],
+      ],
       as: "root",
     });
     await putFile(ctx, { path: b.borgInitMarker, content: marker, mode: "0600" });
@@ -55,7 +101,7 @@ const repository: Step = {
   },
 };
 
-export default backupModule({
+const OPTIONS: BackupModuleOptions = {
   backend: "borg",
   description: "Scheduled borgbackup archives of the SQLite databases and media files",
   packages: ["borgbackup", "openssh-client"],
@@ -81,5 +127,8 @@ export default backupModule({
     const b = backupLayout(host, layout, "borg");
     return [b.borgPassphrase, b.borgSshKey, b.borgInitMarker];
   },
+  jobCredentials: credentialFiles,
   more: [repository],
-});
+};
+
+export default backupModule(OPTIONS);

@@ -57,6 +57,8 @@ function corePackages(host: HostConfig): string[] {
   // A pinned Poetry (and uv) live in their own virtualenvs, made with Debian's python3.
   if (managerTool(host, manager)) pkgs.push("python3-venv");
   else if (manager === "poetry") pkgs.push("python3-poetry");
+  // [system] packages: what the app itself needs from Debian.
+  for (const p of host.system.packages) if (!pkgs.includes(p)) pkgs.push(p);
   return pkgs;
 }
 

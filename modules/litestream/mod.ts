@@ -19,7 +19,7 @@ import { ConfigError } from "../../lib/errors.ts";
 import { Secret } from "../../lib/secret.ts";
 import { configSecret } from "../../lib/backup/secrets.ts";
 import { BACKUP_PY_PATH } from "../../lib/backup/layout.ts";
-import { BACKUP_PY } from "../../templates/backup_py.ts";
+import { putProgram } from "../../lib/backup/module_steps.ts";
 import {
   CHECK_SHA256_SH,
   downloadVerified,
@@ -126,7 +126,7 @@ export async function litestreamConfig(
 const program: Step = {
   name: "backup program",
   async run(ctx) {
-    await putFile(ctx, { path: BACKUP_PY_PATH, content: BACKUP_PY, mode: "0755" });
+    await putProgram(ctx);
   },
 };
 

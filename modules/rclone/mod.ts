@@ -2,7 +2,8 @@
  * rclone: scheduled backups of the app's SQLite databases (SQLite's backup
  * API, integrity-checked) and media files to any rclone remote (SFTP, S3,
  * ...), with retention_days. The remote's credentials are secret references,
- * written to a 0600 rclone.conf that only root reads. `djaploy restore
+ * written to root's 0600 rclone.conf, which systemd hands to the job
+ * (LoadCredential=) that runs as the app's user. `djaploy restore
  * --backend rclone` lists and restores. See docs/operations-modules.md.
  */
 import { backupModule } from "../../lib/backup/module_steps.ts";
@@ -52,4 +53,5 @@ export default backupModule({
     mode: "0600",
   }],
   files: (host, layout) => [backupLayout(host, layout, "rclone").rcloneConf],
+  jobCredentials: (host, layout) => [backupLayout(host, layout, "rclone").rcloneConf],
 });

@@ -898,6 +898,7 @@ Deno.test("host: every key gets its built-in default", async () => {
       interval: 0.1,
       host: "localhost",
     },
+    system: { packages: [] },
     env: {},
     python_compile: false,
     rclone: {

@@ -458,6 +458,27 @@ ls repos/hello/lock.exclusive`,
           await root(web, "journalctl -u hello-backup-borg --no-pager -o cat"),
           /Pruning archive/,
         );
+
+        // The job runs as the app user; the repository host's key was pinned once, in root's
+        // file, and is checked: a host that shows another key gets no backup.
+        assert.equal(await root(web, "systemctl show -p User --value hello-backup-borg"), "app");
+        assert.equal(
+          await root(web, "stat -c '%a %U' /etc/djaploy/backups/hello/borg-known_hosts"),
+          "600 root",
+        );
+        assert.match(
+          await root(web, "cat /etc/djaploy/backups/hello/borg-known_hosts"),
+          new RegExp(`^\\[${store.ip.replaceAll(".", "\\.")}\\]:2222 ssh-ed25519 `, "m"),
+        );
+        await root(store, "rm /etc/ssh/ssh_host_* && ssh-keygen -A && systemctl restart ssh");
+        const changed = await web.ssh("sudo -n systemctl start hello-backup-borg.service", {
+          timeoutMs: 120_000,
+        });
+        assert.notEqual(changed.code, 0, "a backup to a host with another key fails");
+        assert.match(
+          await root(web, "journalctl -u hello-backup-borg --no-pager -o cat -n 20"),
+          /Host key verification failed/,
+        );
       } finally {
         await Deno.remove(keyDir, { recursive: true });
       }

@@ -2,8 +2,11 @@
  * The backup program (templates/backup_py.ts) run for real on this machine
  * with Debian's python3, rclone (a "local" remote) and borg (a repository in
  * a folder): consistent snapshots under writes, retention, listing,
- * restoring, and borg's lock handling. Skipped where a tool is missing;
- * tests/e2e/backup_test.ts runs the same program on real servers.
+ * restoring, and borg's lock handling. It runs as an unprivileged user
+ * (nobody, as the app's user on a server; it refuses root), its settings and
+ * credentials in a $CREDENTIALS_DIRECTORY as systemd's LoadCredential= makes
+ * it. Skipped where a tool is missing; tests/e2e/backup_test.ts runs the
+ * same program on real servers.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -11,14 +14,17 @@ import { BACKUP_PY } from "../../templates/backup_py.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 
 const PYTHON = "/usr/bin/python3";
-const USER = Deno.env.get("USER") ?? "root";
+/** The unprivileged user the program runs as here (the app's user on a server). */
+const UID = 65534;
+const AS_USER = ["setpriv", `--reuid=${UID}`, `--regid=${UID}`, "--clear-groups", "--"];
 
 async function has(program: string, arg = "--version"): Promise<boolean> {
   return await new Deno.Command(program, { args: [arg], stdout: "null", stderr: "null" }).output()
     .then((r) => r.success, () => false);
 }
 
-const canRun = Deno.build.os === "linux" && await has(PYTHON) && Deno.uid?.() === 0;
+const canRun = Deno.build.os === "linux" && await has(PYTHON) && Deno.uid?.() === 0 &&
+  await has("setpriv");
 const hasRclone = canRun && await has("rclone", "version");
 const hasBorg = canRun && await has("borg");
 
@@ -28,13 +34,22 @@ interface Out {
   stderr: string;
 }
 
+/** Gives the test's folder to the unprivileged user (files root wrote into it included). */
+async function handOver(dir: string): Promise<void> {
+  const r = await new Deno.Command("chown", { args: ["-R", `${UID}:${UID}`, dir] }).output();
+  assert.ok(r.success, "chown");
+}
+
+/** backup.py as the unprivileged user (`root: true`: as root), its folder handed over first. */
 async function py(
   script: string,
   args: string[],
-  opts: { stdin?: string; env?: Record<string, string> } = {},
+  opts: { stdin?: string; env?: Record<string, string>; root?: boolean; keep?: boolean } = {},
 ): Promise<Out> {
-  const child = new Deno.Command(PYTHON, {
-    args: [script, ...args],
+  if (!opts.keep) await handOver(join(script, ".."));
+  const argv = [...(opts.root ? [] : AS_USER), PYTHON, script, ...args];
+  const child = new Deno.Command(argv[0], {
+    args: argv.slice(1),
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -68,6 +83,12 @@ const COUNT_PY = `import sqlite3, sys
 d = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
 print(d.execute("PRAGMA integrity_check").fetchone()[0], d.execute("select count(*) from visits").fetchone()[0])`;
 
+function asUser(code: string, ...args: string[]): Deno.Command {
+  return new Deno.Command(AS_USER[0], {
+    args: [...AS_USER.slice(1), PYTHON, "-c", code, ...args],
+  });
+}
+
 async function count(path: string): Promise<[string, number]> {
   const r = await new Deno.Command(PYTHON, { args: ["-c", COUNT_PY, path] }).output();
   const [integrity, n] = new TextDecoder().decode(r.stdout).trim().split(" ");
@@ -94,7 +115,7 @@ async function app(dir: string) {
     app: "hello",
     env: "test",
     host: "web1",
-    app_user: USER,
+    app_user: "nobody",
     data_dir: data,
     databases: [],
     media_dir: join(dir, "media"),
@@ -104,16 +125,31 @@ async function app(dir: string) {
   return { data, db, script, common };
 }
 
-function target(dir: string, backup: string) {
+function target(dir: string) {
   return {
-    app_user: USER,
     data_dir: join(dir, "restored", "data"),
     media_dir: join(dir, "restored", "media"),
     shared_dir: join(dir, "restored", "shared"),
     staging_dir: join(dir, "restored", ".restore"),
-    units: [],
-    backup,
   };
+}
+
+/** Restores as `restore` does on a server: fetch, then (the app's units stopped) apply. */
+async function restore(
+  script: string,
+  request: Record<string, unknown>,
+  env?: Record<string, string>,
+) {
+  const fetched = await py(script, ["fetch"], { stdin: JSON.stringify(request), env });
+  assert.equal(fetched.code, 0, fetched.stderr + fetched.stdout);
+  assert.match(fetched.stdout, /integrity ok/);
+  const { target } = request;
+  const applied = await py(script, ["apply"], {
+    stdin: JSON.stringify({ backup: request.backup, db_only: request.db_only, target }),
+    env,
+  });
+  assert.equal(applied.code, 0, applied.stderr + applied.stdout);
+  return { stdout: fetched.stdout + applied.stdout, stderr: fetched.stderr + applied.stderr };
 }
 
 Deno.test({
@@ -122,7 +158,10 @@ Deno.test({
   async fn() {
     await withTempDir(async (dir) => {
       const { db, script, common } = await app(dir);
-      const conf = join(dir, "rclone.conf");
+      // As systemd hands them over: the settings and rclone.conf in $CREDENTIALS_DIRECTORY.
+      const creds = join(dir, "credentials");
+      await Deno.mkdir(creds);
+      const conf = join(creds, "rclone.conf");
       await Deno.writeTextFile(conf, "[djaploy]\ntype = local\n", { mode: 0o600 });
       const remote = join(dir, "remote");
       const base = join(remote, "hello", "test", "web1");
@@ -130,25 +169,29 @@ Deno.test({
       await Deno.mkdir(join(base, "2000-01-01T000000Z"), { recursive: true });
       await Deno.writeTextFile(join(base, "2000-01-01T000000Z", "manifest.json"), "{}");
       await Deno.mkdir(join(base, "2000-01-02T000000Z"), { recursive: true });
-      const settings = join(dir, "settings.json");
+      const settings = join(creds, "backup-rclone.json");
       await Deno.writeTextFile(
         settings,
         JSON.stringify({
           ...common,
           backend: "rclone",
           staging_dir: join(dir, "state", "backup-rclone"),
-          rclone_config: conf,
+          // Root's path on a server: read from $CREDENTIALS_DIRECTORY by its name.
+          rclone_config: "/etc/djaploy/backups/hello/rclone.conf",
           target: `djaploy:${base}`,
           retention_days: 7,
         }),
       );
-      const writer = new Deno.Command(PYTHON, { args: ["-c", WRITER_PY, db] }).spawn();
+      await handOver(dir);
+      const writer = asUser(WRITER_PY, db).spawn();
       let before: number;
       let r: Out;
       try {
         await new Promise((res) => setTimeout(res, 300));
         before = (await count(db))[1];
-        r = await py(script, ["run", settings]);
+        r = await py(script, ["run", "backup-rclone.json"], {
+          env: { ...Deno.env.toObject(), CREDENTIALS_DIRECTORY: creds },
+        });
       } finally {
         writer.kill();
         await writer.status;
@@ -180,17 +223,14 @@ Deno.test({
       assert.equal(list.code, 0, list.stderr);
       assert.deepEqual(JSON.parse(list.stdout).map((b: { name: string }) => b.name), names);
 
-      const restore = await py(script, ["restore"], {
-        stdin: JSON.stringify({
-          source,
-          rclone_conf: rcloneConf,
-          backup: names[0],
-          db_only: false,
-          target: target(dir, names[0]),
-        }),
+      const restored = await restore(script, {
+        source,
+        rclone_conf: rcloneConf,
+        backup: names[0],
+        db_only: false,
+        target: target(dir),
       });
-      assert.equal(restore.code, 0, restore.stderr + restore.stdout);
-      assert.match(restore.stdout, /@@djaploy-restore \{"ok": true/);
+      assert.match(restored.stdout, /@@djaploy-restore \{"ok": true/);
       assert.equal((await count(join(dir, "restored", "data", "app.sqlite3")))[0], "ok");
       assert.equal(
         await Deno.readTextFile(join(dir, "restored", "media", "uploads", "photo.txt")),
@@ -201,7 +241,8 @@ Deno.test({
         "shared\n",
       );
       // No secret file is left behind (they live in a private temp folder for one command).
-      assert.doesNotMatch(restore.stdout + restore.stderr, /djaploy-secrets/);
+      assert.doesNotMatch(restored.stdout + restored.stderr, /djaploy-secrets/);
+      await assert.rejects(Deno.lstat(join(dir, "restored", ".restore")), "staging is removed");
     });
   },
 });
@@ -231,6 +272,7 @@ Deno.test({
             passphrase_file: pass,
             ssh_key_file: null,
             known_hosts: join(dir, "known_hosts"),
+            borg_base_dir: join(dir, "borg-home"),
             keep_within: null,
             keep_hourly: 0,
             keep_daily: 7,
@@ -241,7 +283,8 @@ Deno.test({
           }),
         );
       await write({});
-      const env = { ...Deno.env.toObject(), BORG_BASE_DIR: join(dir, "borg-home") };
+      // An override in the environment is not passed on to borg.
+      const env = { ...Deno.env.toObject(), BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: "yes" };
       const init = await py(script, ["init", settings], { env });
       assert.equal(init.code, 0, init.stderr);
       assert.match(init.stdout, /created repository/);
@@ -250,10 +293,14 @@ Deno.test({
       assert.equal(first.code, 0, first.stderr + first.stdout);
       assert.match(first.stdout, /created archive test-web1-/);
 
-      const borgEnv = { ...env, BORG_PASSCOMMAND: `cat ${pass}` };
+      const borgEnv = {
+        ...env,
+        BORG_PASSCOMMAND: `cat ${pass}`,
+        BORG_BASE_DIR: join(dir, "borg-home"),
+      };
       // A stale lock: a borg of another host id, killed while holding it.
-      const stale = new Deno.Command("borg", {
-        args: ["with-lock", repo, "sleep", "60"],
+      const stale = new Deno.Command(AS_USER[0], {
+        args: [...AS_USER.slice(1), "borg", "with-lock", repo, "sleep", "60"],
         env: { ...borgEnv, BORG_HOST_ID: "gone@1" },
         stdout: "null",
         stderr: "null",
@@ -267,8 +314,8 @@ Deno.test({
       assert.match(second.stdout, /lock is stale \(no borg process runs here\): breaking it/);
 
       // A running borg holds the lock: the backup gives up (75) and leaves the lock alone.
-      const running = new Deno.Command("borg", {
-        args: ["with-lock", repo, "sleep", "5"],
+      const running = new Deno.Command(AS_USER[0], {
+        args: [...AS_USER.slice(1), "borg", "with-lock", repo, "sleep", "5"],
         env: borgEnv,
         stdout: "null",
         stderr: "piped",
@@ -300,33 +347,111 @@ Deno.test({
             archive_prefix: "test-web1-",
           },
           passphrase: "a passphrase",
+          borg_base_dir: join(dir, "borg-home"),
         }),
       });
       assert.equal(list.code, 0, list.stderr);
       const archives = JSON.parse(list.stdout) as { name: string }[];
       assert.equal(archives.length, 1, list.stdout);
 
-      const restore = await py(script, ["restore"], {
-        env,
-        stdin: JSON.stringify({
-          source: {
-            backend: "borg",
-            repository: repo,
-            remote_path: null,
-            archive_prefix: "test-web1-",
-          },
-          passphrase: "a passphrase",
-          backup: archives[0].name,
-          db_only: true,
-          target: target(dir, archives[0].name),
-        }),
-      });
-      assert.equal(restore.code, 0, restore.stderr + restore.stdout);
+      await restore(script, {
+        source: {
+          backend: "borg",
+          repository: repo,
+          remote_path: null,
+          archive_prefix: "test-web1-",
+        },
+        passphrase: "a passphrase",
+        borg_base_dir: join(dir, "borg-home"),
+        backup: archives[0].name,
+        db_only: true,
+        target: target(dir),
+      }, env);
       assert.equal((await count(join(dir, "restored", "data", "app.sqlite3")))[0], "ok");
       await assert.rejects(
         Deno.stat(join(dir, "restored", "media")),
         "--db-only leaves media alone",
       );
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "backup.py against a hostile app user: refuses root; links planted at staging and lock are removed, never followed; root's leftover lock is replaced; known-hosts writes only under /etc/djaploy; a manifest cannot name paths outside the app's folders",
+  ignore: !hasRclone,
+  async fn() {
+    await withTempDir(async (dir) => {
+      await withTempDir(async (rootDir) => {
+        await Deno.chmod(rootDir, 0o755);
+        const canary = join(rootDir, "canary");
+        await Deno.writeTextFile(canary, "root's\n", { mode: 0o644 });
+        const { script, common } = await app(dir);
+        const conf = join(dir, "rclone.conf");
+        await Deno.writeTextFile(conf, "[djaploy]\ntype = local\n");
+        const staging = join(dir, "state", "backup-rclone");
+        const settings = join(dir, "settings.json");
+        await Deno.writeTextFile(
+          settings,
+          JSON.stringify({
+            ...common,
+            backend: "rclone",
+            staging_dir: staging,
+            rclone_config: conf,
+            target: `djaploy:${join(dir, "remote")}`,
+            retention_days: 7,
+          }),
+        );
+
+        const asRoot = await py(script, ["run", settings], { root: true });
+        assert.equal(asRoot.code, 2, asRoot.stderr);
+        assert.match(asRoot.stderr, /backup\.py run runs as the app's user, not as root/);
+
+        await Deno.symlink(rootDir, staging);
+        await Deno.symlink(canary, `${staging}.lock`);
+        const planted = await py(script, ["run", settings]);
+        assert.equal(planted.code, 0, planted.stderr + planted.stdout);
+        assert.equal(await Deno.readTextFile(canary), "root's\n");
+        const st = await Deno.stat(canary);
+        assert.equal(st.uid, 0);
+        assert.equal(st.mode! & 0o777, 0o644);
+        assert.deepEqual(
+          [...Deno.readDirSync(rootDir)].map((e) => e.name),
+          ["canary"],
+          "nothing was made in root's folder",
+        );
+        const lock = await Deno.lstat(`${staging}.lock`);
+        assert.ok(lock.isFile && lock.uid === UID, "the lock is the user's own file");
+        await assert.rejects(Deno.lstat(staging), "staging is removed after the run");
+
+        // A lock root left behind (backups ran as root before): replaced, not refused.
+        await Deno.remove(`${staging}.lock`);
+        await Deno.writeTextFile(`${staging}.lock`, "", { mode: 0o600 });
+        const leftover = await py(script, ["run", settings], { keep: true });
+        assert.equal(leftover.code, 0, leftover.stderr + leftover.stdout);
+        assert.equal((await Deno.lstat(`${staging}.lock`)).uid, UID);
+
+        const outside = await py(script, ["known-hosts"], {
+          root: true,
+          stdin: JSON.stringify({ repository: "/srv/repo", known_hosts: canary }),
+        });
+        assert.equal(outside.code, 2, outside.stderr);
+        assert.match(outside.stderr, /known_hosts lives under \/etc\/djaploy\//);
+        assert.equal(await Deno.readTextFile(canary), "root's\n");
+
+        // A fetched backup whose manifest names a path outside the data folder.
+        const t = target(dir);
+        await Deno.mkdir(join(t.staging_dir, "db"), { recursive: true });
+        await Deno.writeTextFile(
+          join(t.staging_dir, "manifest.json"),
+          JSON.stringify({ databases: [{ name: "../../x.sqlite3" }], files: [] }),
+        );
+        const escape = await py(script, ["apply"], {
+          stdin: JSON.stringify({ backup: "b", db_only: false, target: t }),
+        });
+        assert.equal(escape.code, 1, escape.stderr);
+        assert.match(escape.stderr, /names a database outside the data folder/);
+      });
     });
   },
 });

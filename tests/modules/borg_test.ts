@@ -64,7 +64,7 @@ Deno.test("borg module: without repository and passphrase the plan stops before 
   });
 });
 
-Deno.test("borg module: the passphrase and key go to 0600 files on stdin; init once; settings carry the retention", async () => {
+Deno.test("borg module: the passphrase and key go to 0600 files on stdin; the host key is pinned by root, init runs as the app user; settings carry the retention", async () => {
   await withTempDir(async (dir) => {
     const loaded = await project(dir, BORG_TOML, {
       secrets: { "borg-passphrase": PASSPHRASE, "borg-key": KEY },
@@ -75,15 +75,25 @@ Deno.test("borg module: the passphrase and key go to 0600 files on stdin; init o
       loaded,
       plan,
       respond: (cmd) =>
-        cmd.argv[2] === "init" ? { stdout: `created repository ${REPO}\n` } : undefined,
+        cmd.argv.at(-2) === "init" ? { stdout: `created repository ${REPO}\n` } : undefined,
     });
     assert.equal(r.result.ok, true, String(r.result.error));
     assert.deepEqual(r.exec.lines().slice(1), [
       put("/usr/local/lib/djaploy/backup.py", "root:root", "0755"),
+      "sudo -n -H -- chmod 0755 /usr/local/lib/djaploy",
       put(`${DIR}/borg-passphrase`, "root:root", "0600"),
       put(`${DIR}/borg-ssh-key`, "root:root", "0600"),
       put(`${DIR}/backup-borg.json`, "root:root", "0600"),
-      `sudo -n -H -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py init ${DIR}/backup-borg.json`,
+      // Root only pins the repository host's key, in its own file.
+      "sudo -n -H -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py known-hosts < [stdin]",
+      // init runs as the app's user with the job's credentials, as the timer's runs do.
+      "sudo -n -H -- systemd-run --quiet --wait --pipe --collect --service-type=oneshot" +
+      " -p User=app -p Group=app" +
+      ` -p LoadCredential=backup-borg.json:${DIR}/backup-borg.json` +
+      ` -p LoadCredential=borg-passphrase:${DIR}/borg-passphrase` +
+      ` -p LoadCredential=borg-ssh-key:${DIR}/borg-ssh-key` +
+      ` -p LoadCredential=borg-known_hosts:${DIR}/borg-known_hosts` +
+      " -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py init backup-borg.json",
       put(`${DIR}/borg-repository`, "root:root", "0600"),
       put("/etc/systemd/system/hello-backup-borg.service", "root:root", "0644"),
       put("/etc/systemd/system/hello-backup-borg.timer", "root:root", "0644"),
@@ -101,7 +111,24 @@ Deno.test("borg module: the passphrase and key go to 0600 files on stdin; init o
     const files = writtenFiles(r.exec.recorded);
     assert.equal(files.get(`${DIR}/borg-passphrase`), PASSPHRASE);
     assert.equal(files.get(`${DIR}/borg-ssh-key`), `${KEY}\n`, "a key file ends with a newline");
-    assert.equal(files.get(`${DIR}/borg-repository`), `${REPO}\n`);
+    assert.equal(files.get(`${DIR}/borg-repository`), `${REPO}\nuser app\n`);
+    const pin = r.exec.recorded.find((c) => c.command?.argv.at(-1) === "known-hosts")!.command!;
+    assert.deepEqual(JSON.parse(String(pin.stdin)), {
+      repository: REPO,
+      known_hosts: `${DIR}/borg-known_hosts`,
+    });
+    const service = files.get("/etc/systemd/system/hello-backup-borg.service")!;
+    assert.match(service, /^User=app\nGroup=app\n/m);
+    assert.match(
+      service,
+      new RegExp(
+        `^LoadCredential=backup-borg.json:${DIR}/backup-borg.json\nLoadCredential=borg-passphrase:` +
+          `${DIR}/borg-passphrase\nLoadCredential=borg-ssh-key:${DIR}/borg-ssh-key\n` +
+          `LoadCredential=borg-known_hosts:${DIR}/borg-known_hosts\n` +
+          "ExecStart=/usr/bin/python3 /usr/local/lib/djaploy/backup.py run backup-borg.json$",
+        "m",
+      ),
+    );
     const settings = JSON.parse(files.get(`${DIR}/backup-borg.json`)!);
     assert.deepEqual(
       {
@@ -111,6 +138,8 @@ Deno.test("borg module: the passphrase and key go to 0600 files on stdin; init o
         archive_prefix: settings.archive_prefix,
         passphrase_file: settings.passphrase_file,
         ssh_key_file: settings.ssh_key_file,
+        known_hosts: settings.known_hosts,
+        borg_base_dir: settings.borg_base_dir,
         keep: [
           settings.keep_within,
           settings.keep_hourly,
@@ -127,6 +156,8 @@ Deno.test("borg module: the passphrase and key go to 0600 files on stdin; init o
         archive_prefix: "test-web1-",
         passphrase_file: `${DIR}/borg-passphrase`,
         ssh_key_file: `${DIR}/borg-ssh-key`,
+        known_hosts: `${DIR}/borg-known_hosts`,
+        borg_base_dir: "/home/app/apps/hello/.djaploy/borg",
         keep: ["2d", 24, 7, 4, 12],
         lock_wait: 60,
       },
@@ -149,9 +180,12 @@ Deno.test("borg module: the repository is not initialised again once the marker 
     const r = await runRecordedWithSecrets({
       loaded,
       plan,
-      facts: { "file-hashes": { out: `${sha256(`${REPO}\n`)}  ${DIR}/borg-repository\n` } },
+      facts: {
+        "file-hashes": { out: `${sha256(`${REPO}\nuser app\n`)}  ${DIR}/borg-repository\n` },
+      },
     });
     assert.ok(!r.text.includes("backup.py init"), r.text);
+    assert.ok(!r.text.includes("known-hosts"), r.text);
   });
 });
 

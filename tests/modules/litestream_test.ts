@@ -172,6 +172,7 @@ Deno.test("litestream module: the served archive with a matching checksum is shi
         const shipped = `/var/cache/djaploy/downloads/${sha}/litestream-v0.3.13-linux-amd64.tar.gz`;
         assert.deepEqual(r.exec.lines().slice(1), [
           put("/usr/local/lib/djaploy/backup.py", "root:root", "0755"),
+          "sudo -n -H -- chmod 0755 /usr/local/lib/djaploy",
           `sudo -n -H -- install -d -m 0755 /var/cache/djaploy/downloads/${sha}`,
           `rsync ${local}/ -> /var/cache/djaploy/downloads/${sha}/ (as root)`,
           `sudo -n -H -- sh -c 'set -e…' sh ${shipped} ${sha} /usr/local/bin/litestream`,
@@ -196,7 +197,7 @@ Deno.test("litestream module: the served archive with a matching checksum is shi
         assert.equal(files.get("/usr/local/lib/djaploy/litestream.sha256"), `${sha}\n`);
 
         // The install script itself, run here on the served (and verified) archive.
-        const install = r.exec.recorded[4].command!;
+        const install = r.exec.recorded[5].command!;
         const bin = join(dir, "bin", "litestream");
         await Deno.mkdir(join(dir, "bin"));
         const run = await sh(install.argv[2], [
@@ -295,11 +296,13 @@ Deno.test("restore --backend litestream: a point in time, with the source's lite
       }),
       facts: { "user:app": { out: "app:x:1001:1001::/home/app:/bin/bash" } },
       respond: (cmd) => {
-        if (cmd.argv[2] !== "restore") return undefined;
-        request = JSON.parse((cmd.stdin as Secret).reveal());
+        if (cmd.argv[0] === "sh" && cmd.argv[2].includes("is-active")) {
+          return { stdout: "hello.service\nlitestream.service\n" };
+        }
+        if (cmd.argv[2] === "fetch") request = JSON.parse((cmd.stdin as Secret).reveal());
+        if (cmd.argv[2] !== "apply") return undefined;
         return {
-          stdout: '@@djaploy-restore {"ok": true, "databases": ["hello.sqlite3"], "files": [], ' +
-            '"stopped": ["hello.service", "litestream.service"], "start_failed": []}\n',
+          stdout: '@@djaploy-restore {"ok": true, "databases": ["hello.sqlite3"], "files": []}\n',
         };
       },
     });
@@ -307,7 +310,14 @@ Deno.test("restore --backend litestream: a point in time, with the source's lite
     assert.deepEqual(r.exec.lines().slice(1), [
       "sudo -n -H -- sh -c 'command -v \"$1\" >/dev/null || echo missing' sh litestream",
       put("/usr/local/lib/djaploy/backup.py", "root:root", "0755"),
-      "sudo -n -H -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py restore < [stdin]",
+      "sudo -n -H -- chmod 0755 /usr/local/lib/djaploy",
+      "sudo -n -H -u app -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py fetch < [stdin]",
+      'sudo -n -H -- sh -c \'for u; do systemctl is-active --quiet "$u" && echo "$u"; done; true\' sh hello.service litestream.service',
+      "sudo -n -H -- systemctl stop hello.service",
+      "sudo -n -H -- systemctl stop litestream.service",
+      "sudo -n -H -u app -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py apply < [stdin]",
+      "sudo -n -H -- systemctl start hello.service",
+      "sudo -n -H -- systemctl start litestream.service",
     ]);
     assert.ok(!r.text.includes(SECRET_KEY));
     assert.equal(request.timestamp, "2025-02-03T04:05:00.000Z");
@@ -317,16 +327,13 @@ Deno.test("restore --backend litestream: a point in time, with the source's lite
       databases: [{ name: "hello.sqlite3", path: "/home/app/data/hello.sqlite3" }],
     });
     assert.match(String(request.litestream_yml), /secret-access-key: "s3-secret-key-0d9c1e"/);
-    assert.deepEqual((request.target as { units: string[] }).units, [
-      "hello.service",
-      "litestream.service",
-    ]);
     assert.match(r.out, /stopped and started hello\.service, litestream\.service/);
   });
 });
 
-Deno.test("backup.py restore (litestream): `litestream restore -timestamp` into the staging folder, checked, put in place", async () => {
-  if ((await sh("test -x /usr/bin/python3")).code !== 0) return;
+Deno.test("backup.py fetch and apply (litestream), as an unprivileged user: `litestream restore -timestamp` into the staging folder, checked, put in place", async () => {
+  if ((await sh("test -x /usr/bin/python3 && command -v setpriv")).code !== 0) return;
+  if (Deno.uid?.() !== 0) return;
   await withTempDir(async (dir) => {
     // A stand-in litestream: copies a prepared database to -o and logs its arguments.
     const fixture = join(dir, "fixture.sqlite3");
@@ -341,7 +348,6 @@ Deno.test("backup.py restore (litestream): `litestream restore -timestamp` into 
       { mode: 0o755 },
     );
     await Deno.writeTextFile(join(dir, "backup.py"), BACKUP_PY);
-    const user = Deno.env.get("USER") ?? "root";
     const request = {
       source: {
         backend: "litestream",
@@ -352,27 +358,35 @@ Deno.test("backup.py restore (litestream): `litestream restore -timestamp` into 
       timestamp: "2025-02-03T04:05:00.000Z",
       db_only: true,
       target: {
-        app_user: user,
         data_dir: join(dir, "data"),
         media_dir: join(dir, "media"),
         shared_dir: join(dir, "shared"),
         staging_dir: join(dir, "staging"),
-        units: [],
       },
     };
-    const child = new Deno.Command("/usr/bin/python3", {
-      args: [join(dir, "backup.py"), "restore"],
-      env: { PATH: `${dir}/bin:${Deno.env.get("PATH")}` },
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(JSON.stringify(request)));
-    await w.close();
-    const out = await child.output();
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 0, text);
+    // As the app's user would run it on a server (nobody here).
+    assert.equal((await sh(`chown -R 65534:65534 "$1"`, [dir])).code, 0);
+    const asUser = async (command: string) => {
+      const child = new Deno.Command("setpriv", {
+        args: [
+          ...["--reuid=65534", "--regid=65534", "--clear-groups", "--"],
+          ...["/usr/bin/python3", join(dir, "backup.py"), command],
+        ],
+        env: { PATH: `${dir}/bin:${Deno.env.get("PATH")}` },
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(JSON.stringify(request)));
+      await w.close();
+      const out = await child.output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, `${command}: ${text}`);
+      return text;
+    };
+    await asUser("fetch");
+    const text = await asUser("apply");
     const calls = await Deno.readTextFile(join(dir, "calls"));
     assert.match(
       calls,

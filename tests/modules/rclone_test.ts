@@ -169,7 +169,7 @@ const TIMER = "/etc/systemd/system/hello-backup-rclone.timer";
 const put = (path: string, owner: string, mode: string) =>
   `sudo -n -H -- sh -c 'set -e…' sh ${path} ${owner} ${mode} < [stdin]`;
 
-Deno.test("rclone module: configure writes the program, a 0600 rclone.conf, settings and a timer; the password is in no command", async () => {
+Deno.test("rclone module: configure writes the program, a 0600 rclone.conf, settings and a timer that runs as the app user with them as credentials; the password is in no command", async () => {
   await withTempDir(async (dir) => {
     const loaded = await project(dir, RCLONE_TOML, { secrets: { "sftp-password": PASSWORD } });
     const plan = await configurePlan(loaded.host, loaded.project.repo_dir);
@@ -178,6 +178,8 @@ Deno.test("rclone module: configure writes the program, a 0600 rclone.conf, sett
     assert.equal(r.result.ok, true, String(r.result.error));
     assert.deepEqual(r.exec.lines().slice(1), [
       put("/usr/local/lib/djaploy/backup.py", "root:root", "0755"),
+      // The job runs it as the app's user: the folder (mkdir'd 0700) must let it in.
+      "sudo -n -H -- chmod 0755 /usr/local/lib/djaploy",
       put(CONF, "root:root", "0600"),
       put(SETTINGS, "root:root", "0600"),
       put(SERVICE, "root:root", "0644"),
@@ -212,9 +214,15 @@ Deno.test("rclone module: configure writes the program, a 0600 rclone.conf, sett
       target: "djaploy:djaploy/hello/test/web1",
       retention_days: 14,
     });
+    // Root's files reach the job, which runs as the app's user, as read-only credentials.
     assert.match(
       files.get(SERVICE)!,
-      /ExecStart=\/usr\/bin\/python3 \/usr\/local\/lib\/djaploy\/backup\.py run \/etc\/djaploy\/backups\/hello\/backup-rclone\.json\n/,
+      new RegExp(
+        "\nUser=app\nGroup=app\n" +
+          "LoadCredential=backup-rclone.json:/etc/djaploy/backups/hello/backup-rclone.json\n" +
+          "LoadCredential=rclone.conf:/etc/djaploy/backups/hello/rclone.conf\n" +
+          "ExecStart=/usr/bin/python3 /usr/local/lib/djaploy/backup.py run backup-rclone.json\n",
+      ),
     );
     assert.match(files.get(SERVICE)!, /Type=oneshot/);
     assert.match(files.get(TIMER)!, /\nOnCalendar=\*-\*-\* 02:15:00\n/);

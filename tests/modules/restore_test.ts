@@ -102,7 +102,7 @@ user = "store"
 pass = "file:pw"
 `;
 
-Deno.test("restore plan: lists on the host, fetches and puts in place with the credentials on stdin only", async () => {
+Deno.test("restore plan: the app user lists, fetches and puts in place (credentials on stdin only); root only stops and starts units", async () => {
   await withTempDir(async (dir) => {
     const loaded = await project(dir, TOML, { secrets: { pw: "the-sftp-password-123" } });
     const source = await backupSource({
@@ -122,11 +122,18 @@ Deno.test("restore plan: lists on the host, fetches and puts in place with the c
           return { stdout: "missing\n" };
         }
         if (cmd.argv[2] === "list") return { stdout: JSON.stringify(BACKUPS) + "\n" };
-        if (cmd.argv[2] === "restore") {
+        if (cmd.argv[0] === "sh" && cmd.argv[2].includes("is-active")) {
+          return { stdout: "hello-blue.service\n" };
+        }
+        if (cmd.argv[2] === "fetch") {
           requests.push(JSON.parse((cmd.stdin as Secret).reveal()));
+          return { stdout: "fetched 2025-01-02T030000Z\n" };
+        }
+        if (cmd.argv[2] === "apply") {
+          requests.push(JSON.parse(String(cmd.stdin)));
           return {
-            stdout: 'fetched\n@@djaploy-restore {"ok": true, "databases": ["hello.sqlite3"], ' +
-              '"files": ["media"], "stopped": ["hello-blue.service"], "start_failed": []}\n',
+            stdout: 'restored\n@@djaploy-restore {"ok": true, "databases": ["hello.sqlite3"], ' +
+              '"files": ["media"]}\n',
           };
         }
         return undefined;
@@ -138,8 +145,13 @@ Deno.test("restore plan: lists on the host, fetches and puts in place with the c
       "sudo -n -H -- apt-get update -qq",
       "sudo -n -H -- env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rclone",
       "sudo -n -H -- sh -c 'set -e…' sh /usr/local/lib/djaploy/backup.py root:root 0755 < [stdin]",
-      "sudo -n -H -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py list < [stdin]",
-      "sudo -n -H -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py restore < [stdin]",
+      "sudo -n -H -- chmod 0755 /usr/local/lib/djaploy",
+      "sudo -n -H -u app -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py list < [stdin]",
+      "sudo -n -H -u app -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py fetch < [stdin]",
+      'sudo -n -H -- sh -c \'for u; do systemctl is-active --quiet "$u" && echo "$u"; done; true\' sh hello.service hello-blue.service hello-green.service',
+      "sudo -n -H -- systemctl stop hello-blue.service",
+      "sudo -n -H -u app -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py apply < [stdin]",
+      "sudo -n -H -- systemctl start hello-blue.service",
     ]);
     assert.ok(!r.text.includes("the-sftp-password-123"));
     const request = requests[0] as Record<string, unknown>;
@@ -149,16 +161,117 @@ Deno.test("restore plan: lists on the host, fetches and puts in place with the c
       target: "djaploy:djaploy/hello/test/web1",
     });
     assert.match(String(request.rclone_conf), /^\[djaploy\]\ntype = sftp\n/);
-    assert.deepEqual(request.target, {
-      app_user: "app",
+    const target = {
       data_dir: "/home/app/data",
       media_dir: "/home/app/apps/hello/shared/media",
       shared_dir: "/home/app/apps/hello/shared",
       staging_dir: "/home/app/apps/hello/.djaploy/restore",
-      units: ["hello.service", "hello-blue.service", "hello-green.service"],
-    });
+    };
+    assert.deepEqual(request.target, target);
+    assert.deepEqual(requests[1], {
+      backup: "2025-01-02T030000Z",
+      db_only: false,
+      timestamp: null,
+      target,
+    }, "apply gets no credentials");
     assert.match(r.out, /restored 1 database, media from 2025-01-02T030000Z/);
     assert.match(r.out, /stopped and started hello-blue\.service/);
+  });
+});
+
+Deno.test("restore plan: when putting in place fails, the stopped units start again and the fetched copy is discarded", async () => {
+  await withTempDir(async (dir) => {
+    const loaded = await project(dir, TOML, { secrets: { pw: "the-sftp-password-123" } });
+    const source = await backupSource({
+      project: loaded.project,
+      env: loaded.env,
+      backend: "rclone",
+      host: loaded.host,
+      secrets: new SecretResolver({ onSecret: () => {}, baseDir: loaded.project.repo_dir }),
+    });
+    const r = await runRecordedWithSecrets({
+      loaded,
+      plan: restorePlan(loaded.host, { source, dbOnly: true }),
+      facts: { "user:app": { out: "app:x:1001:1001::/home/app:/bin/bash" } },
+      respond: (cmd) => {
+        if (cmd.argv[2] === "list") return { stdout: JSON.stringify(BACKUPS) + "\n" };
+        if (cmd.argv[0] === "sh" && cmd.argv[2].includes("is-active")) {
+          return { stdout: "hello-green.service\n" };
+        }
+        if (cmd.argv[2] === "apply") {
+          return { code: 1, stderr: "error: [Errno 13] Permission denied: '/home/app/data'\n" };
+        }
+        return undefined;
+      },
+    });
+    assert.equal(r.result.ok, false);
+    assert.match(String(r.result.error), /Permission denied/);
+    assert.deepEqual(r.exec.lines().slice(-4), [
+      "sudo -n -H -- systemctl stop hello-green.service",
+      "sudo -n -H -u app -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py apply < [stdin]",
+      "sudo -n -H -u app -- /usr/bin/python3 /usr/local/lib/djaploy/backup.py discard < [stdin]",
+      "sudo -n -H -- systemctl start hello-green.service",
+    ]);
+    assert.ok(!r.text.includes("the-sftp-password-123"));
+  });
+});
+
+Deno.test("restore plan, borg: root pins the repository's host key in its own known_hosts; the app user gets it on stdin", async () => {
+  await withTempDir(async (dir) => {
+    const repo = "ssh://u1@store.example.com:23/./backups/hello";
+    const loaded = await project(
+      dir,
+      `project_name = "hello"\nmodules = ["core", "borg"]\n\n[borg]\nrepository = "${repo}"\npassphrase = "file:pw"\n`,
+      { secrets: { pw: "a-borg-passphrase-42" } },
+    );
+    const source = await backupSource({
+      project: loaded.project,
+      env: loaded.env,
+      backend: "borg",
+      host: loaded.host,
+      secrets: new SecretResolver({ onSecret: () => {}, baseDir: loaded.project.repo_dir }),
+    });
+    const pinned = "[store.example.com]:23 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample\n";
+    const requests: Record<string, unknown>[] = [];
+    const r = await runRecordedWithSecrets({
+      loaded,
+      plan: restorePlan(loaded.host, { source, dbOnly: true }),
+      facts: { "user:app": { out: "app:x:1001:1001::/home/app:/bin/bash" } },
+      respond: (cmd) => {
+        if (cmd.argv[2] === "known-hosts") {
+          return { stdout: `@@djaploy-known-hosts ${JSON.stringify(pinned)}\n` };
+        }
+        if (cmd.argv[2] === "list") {
+          requests.push(JSON.parse((cmd.stdin as Secret).reveal()));
+          return {
+            stdout: JSON.stringify([
+              B("test-web1-2025-01-02T030000Z", "2025-01-02T03:00:00+00:00"),
+            ]),
+          };
+        }
+        if (cmd.argv[2] === "fetch") requests.push(JSON.parse((cmd.stdin as Secret).reveal()));
+        return undefined;
+      },
+    });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    const pin = r.exec.recorded.find((c) => c.command?.argv[2] === "known-hosts")!.command!;
+    assert.equal(pin.as, "root");
+    assert.deepEqual(JSON.parse(String(pin.stdin)), {
+      repository: repo,
+      known_hosts: "/etc/djaploy/backups/hello/borg-known_hosts",
+    });
+    for (const request of requests) {
+      assert.equal(request.known_hosts, pinned);
+      assert.equal(request.borg_base_dir, "/home/app/apps/hello/.djaploy/borg");
+      assert.equal(request.passphrase, "a-borg-passphrase-42");
+    }
+    assert.equal(requests.length, 2);
+    assert.ok(!r.text.includes("a-borg-passphrase-42"));
+    assert.ok(
+      r.exec.recorded.filter((c) => /backup\.py (list|fetch|apply)/.test(c.text))
+        .every((c) => c.command?.as === "app"),
+      "list, fetch and apply run as the app user",
+    );
   });
 });
 
@@ -184,8 +297,8 @@ Deno.test("restore plan: a host without the app is refused with what to do", asy
 
 Deno.test("parseRestoreResult: the last marker line", () => {
   assert.deepEqual(
-    parseRestoreResult('x\n@@djaploy-restore {"ok": false, "stopped": [], "start_failed": []}\n'),
-    { ok: false, stopped: [], start_failed: [] },
+    parseRestoreResult('x\n@@djaploy-restore {"ok": true, "databases": ["a"], "files": []}\n'),
+    { ok: true, databases: ["a"], files: [] },
   );
   assert.equal(parseRestoreResult("nothing"), undefined);
 });

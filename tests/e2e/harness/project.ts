@@ -26,6 +26,10 @@ export interface ProjectOptions {
    * system's site packages (Django and gunicorn from Debian).
    */
   readonly dependencies?: string;
+  /** The folder of examples/ to copy; default "hello". */
+  readonly example?: string;
+  /** false: write no infra/ (a project before `djaploy init`); default true. */
+  readonly infra?: boolean;
   /** Files to write (or, with null, remove) before the first commit, relative to the project. */
   readonly files?: Readonly<Record<string, string | null>>;
 }
@@ -56,7 +60,7 @@ export interface TestProject {
 export async function makeProject(opts: ProjectOptions): Promise<TestProject> {
   const key = opts.hosts.find((h) => h.key)?.key ?? (await requireHosts()).key;
   const root = await Deno.makeTempDir({ prefix: "djaploy-e2e-" });
-  const dir = join(root, "hello");
+  const dir = join(root, opts.example ?? "hello");
   const knownHostsFile = join(root, "known_hosts");
 
   const inside = (path: string) => {
@@ -102,9 +106,11 @@ export async function makeProject(opts: ProjectOptions): Promise<TestProject> {
   };
   const deferred = deferToHosts(opts.hosts, cleanup);
   try {
-    await copyTree(join(REPO, "examples/hello"), dir);
-    await project.write("infra/djaploy.toml", djaployToml(opts));
-    await project.write("infra/inventory/test.toml", inventoryToml(opts, key, knownHostsFile));
+    await copyTree(join(REPO, "examples", opts.example ?? "hello"), dir);
+    if (opts.infra !== false) {
+      await project.write("infra/djaploy.toml", djaployToml(opts));
+      await project.write("infra/inventory/test.toml", inventoryToml(opts, key, knownHostsFile));
+    }
     for (const [path, content] of Object.entries(opts.files ?? {})) {
       if (content === null) await project.remove(path);
       else await project.write(path, content);
