@@ -94,6 +94,27 @@ Deno.test("configure with manager uv: the index goes into root's dependencies.en
   });
 });
 
+Deno.test("configure: the index password alone is masked in the output, not only the whole URL", async () => {
+  await withUvProject(async (loaded) => {
+    const r = await runRecorded({
+      loaded,
+      plan: await configurePlan(loaded.host, loaded.project.repo_dir),
+      facts: factsStdout({}),
+      secrets: true,
+      // An installer that quotes the password by itself in its error.
+      respond: (cmd) =>
+        cmd.argv.includes(INSTALL_TOOL_SH)
+          ? { code: 1, stderr: "401 for user djt with password pa55-index-w0rd\n" }
+          : undefined,
+    });
+    assert.equal(r.result.ok, false);
+    // What the summary prints: the error through the run's mask.
+    const shown = r.ui.mask(String(r.result.error));
+    assert.match(shown, /with password \[REDACTED\]/);
+    assert.ok(!shown.includes("pa55-index-w0rd"));
+  });
+});
+
 Deno.test("configure with manager uv: a tool already installed is reused, not installed again", async () => {
   await withUvProject(async (loaded) => {
     const answers = await configuredHostAnswers(loaded, undefined, { secrets: true });

@@ -210,7 +210,11 @@ const packageIndex: Step = {
       if (!isSecretRef(value)) return value;
       if (!ctx.secret) throw new Error(`${where}: no secret resolver in this run`);
       secret = true;
-      return (await ctx.secret(value, where)).reveal();
+      const url = (await ctx.secret(value, where)).reveal();
+      // The password alone is masked too: an installer's message may quote it without the URL.
+      const password = URL.canParse(url) ? decodeURIComponent(new URL(url).password) : "";
+      if (password) await ctx.secret(password, where);
+      return url;
     };
     const index = d.index_url === undefined
       ? undefined

@@ -15,6 +15,7 @@ import {
 } from "../../lib/recording_executor.ts";
 import type { Secret } from "../../lib/secret.ts";
 import { SecretResolver } from "../../lib/resolve_secrets.ts";
+import type { Ui } from "../../lib/ui.ts";
 import { appDirs, rootDirs } from "../../modules/core/mod.ts";
 import {
   collectingUi,
@@ -54,6 +55,8 @@ export interface RecordedRun {
   readonly exec: RecordingExecutor;
   readonly out: string;
   readonly err: string;
+  /** The run's UI: its mask holds the secrets the run resolved. */
+  readonly ui: Ui;
 }
 
 /** Runs `plan` on the loaded project's host through runOnHosts, with a recording executor. */
@@ -105,7 +108,7 @@ export async function runRecorded(opts: {
     notes: opts.notes,
     secrets,
   });
-  return { result: results[0], exec: exec!, out: out.join(""), err: err.join("") };
+  return { result: results[0], exec: exec!, out: out.join(""), err: err.join(""), ui };
 }
 
 /**
