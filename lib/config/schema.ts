@@ -501,7 +501,8 @@ export const SECTIONS: readonly SectionSpec[] = [
     name: "dependencies",
     doc: "How the app's Python dependencies are installed.",
     notes: "Which tool installs each manager, where the index credentials go on the server and " +
-      "when old virtualenvs are removed: [how-it-works.md](how-it-works.md#dependencies-and-their-managers).",
+      "when old\nvirtualenvs are removed: " +
+      "[how-it-works.md](how-it-works.md#dependencies-and-their-managers).",
     scopes: ALL_SCOPES,
     keys: {
       manager: {
