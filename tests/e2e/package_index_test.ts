@@ -71,24 +71,25 @@ build-backend = "poetry.core.masonry.api"
 
 /** poetry.lock, written by Debian's Poetry 1.3 (what the hosts run) against the test's index. */
 async function poetryLock(index: PackageIndex, dir: string): Promise<string> {
+  // Poetry's home, config and cache outside the project (which is committed next).
+  const home = await Deno.makeTempDir({ prefix: "djaploy-poetry-" });
   const r = await run("/usr/bin/poetry", ["lock", "--no-interaction"], {
     cwd: dir,
     env: {
       PATH: "/usr/bin:/bin",
-      HOME: dir,
-      POETRY_CACHE_DIR: join(dir, ".poetry-cache"),
+      HOME: home,
+      POETRY_CACHE_DIR: join(home, "cache"),
       POETRY_VIRTUALENVS_CREATE: "false",
       POETRY_HTTP_BASIC_DJT_USERNAME: index.user,
       POETRY_HTTP_BASIC_DJT_PASSWORD: index.password,
     },
     timeoutMs: 120_000,
-  });
+  }).finally(() => Deno.remove(home, { recursive: true }));
   if (r.code !== 0) {
     throw new Error(
       `poetry lock failed (Debian's python3-poetry on the controller: scripts/testhosts.sh deps): ${r.output}`,
     );
   }
-  await Deno.remove(join(dir, ".poetry-cache"), { recursive: true }).catch(() => {});
   return await Deno.readTextFile(join(dir, "poetry.lock"));
 }
 
@@ -238,6 +239,15 @@ async function scenario(host: TestHost, index: PackageIndex): Promise<void> {
   assert.equal(record.UV_PROJECT_ENVIRONMENT, `${SHARED}/${uvVenv}`);
   assert.equal(record["UV_INDEX_URL set"], true, "the index came from dependencies.env");
   assert.equal(await greeting(host), "Hello from the package index, version 1.0");
+
+  // The credentials travelled in root's file, never on a command line: sudo logs every
+  // command it runs (argv included) to the journal, and the password is not there. (Both
+  // are searched here, on the controller: a grep on the host would put it on a command line.)
+  const depsEnv = await onHost(host, "sudo -n cat /etc/djaploy/apps/hello/dependencies.env");
+  assert.equal(depsEnv.split(index.password).length - 1, 2, "PIP_INDEX_URL and UV_INDEX_URL");
+  const journal = await onHost(host, "sudo -n journalctl --no-pager");
+  assert.match(journal, /COMMAND=.*dependencies\.env/, "sudo logged djaploy's commands");
+  assert.ok(!journal.includes(index.password), "the index password is in no logged command");
 
   // The pip deploy's venv is neither live nor previous: pruned after the switch, by the app user.
   assert.match(uvDeploy.output, new RegExp(`removed 1 unused virtualenv: ${pipVenv}`));
