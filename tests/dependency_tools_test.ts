@@ -256,3 +256,21 @@ Deno.test("indexFiles: pip and uv get the URLs, Poetry the credentials as netrc,
   assert.deepEqual([...plain.env], []);
   assert.equal(plain.netrc, "");
 });
+
+Deno.test("configure: a secret reference that holds no URL is the user's error, its value unshown", async () => {
+  await withUvProject(async (loaded) => {
+    Deno.env.set("DJT_TEST_INDEX_URL", "not a url s3cr3t-value");
+    const r = await configure(loaded, {});
+    assert.equal(r.result.ok, false);
+    assert.equal(r.result.failedStep, "package index");
+    const err = r.result.error;
+    assert.ok(err instanceof UserError);
+    assert.equal(
+      err.message,
+      "Set env:DJT_TEST_INDEX_URL to the package index's http:// or https:// URL: " +
+        "dependencies.index_url refers to it, and what it holds is no such URL",
+    );
+    assert.ok(!r.exec.lines().some((l) => l.includes("/opt/djaploy")), "no tool install");
+    assert.ok(!(r.ui.mask(String(err)) + r.out + r.err).includes("s3cr3t-value"));
+  });
+});

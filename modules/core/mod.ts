@@ -211,8 +211,14 @@ const packageIndex: Step = {
       if (!ctx.secret) throw new Error(`${where}: no secret resolver in this run`);
       secret = true;
       const url = (await ctx.secret(value, where)).reveal();
+      if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+        throw new UserError(
+          `Set ${value.source} to the package index's http:// or https:// URL: ${where} ` +
+            "refers to it, and what it holds is no such URL",
+        );
+      }
       // The password alone is masked too: an installer's message may quote it without the URL.
-      const password = URL.canParse(url) ? decodeURIComponent(new URL(url).password) : "";
+      const password = decodeURIComponent(new URL(url).password);
       if (password) await ctx.secret(password, where);
       return url;
     };
