@@ -13,7 +13,8 @@
  *      proves is djaploy's install path for uv, not uv itself; the exact
  *      `uv sync --frozen` command line is covered by tests/dependency_tools_test.ts.
  * After the third deploy, the first deploy's virtualenv (neither live nor
- * previous) is gone. Django and gunicorn come from Debian (system site packages).
+ * previous) is gone; a fourth, with zero_downtime and a new lock, removes the
+ * second's. Django and gunicorn come from Debian (system site packages).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -252,4 +253,35 @@ async function scenario(host: TestHost, index: PackageIndex): Promise<void> {
   // The pip deploy's venv is neither live nor previous: pruned after the switch, by the app user.
   assert.match(uvDeploy.output, new RegExp(`removed 1 unused virtualenv: ${pipVenv}`));
   assert.deepEqual(await venvs(host), [poetryVenv, uvVenv].sort());
+
+  // 4. On to zero_downtime with a new lock (djt-greeting 2.0): once traffic moved, the
+  // Poetry venv (no kept release's) goes; the uv one (live until now) stays.
+  await project.write(
+    "uv.lock",
+    uvLock(index.url(host)).replace('version = "1.0"', 'version = "2.0"'),
+  );
+  await project.write("pyproject.toml", UV_PYPROJECT.replace("==1.0", "==2.0"));
+  await project.write(
+    "infra/djaploy.toml",
+    (await Deno.readTextFile(join(project.infraDir, "djaploy.toml")))
+      .replace('deployment_strategy = "in_place"', 'deployment_strategy = "zero_downtime"'),
+  );
+  await project.commit("zero_downtime, djt-greeting 2.0");
+  const zd = await djaploy(project, ["deploy", "--env", "test", "-v"], { env });
+  ok(zd, "deploy (zero_downtime)");
+  assert.equal((await httpGet(`http://${host.ip}/health/`)).body, "ok");
+  const state = JSON.parse(
+    await onHost(host, "sudo -n cat /var/lib/djaploy/apps/hello/state.json"),
+  );
+  const zdVenv = state.venv.split("/").pop();
+  assert.ok(![poetryVenv, uvVenv].includes(zdVenv), "a new lock, a new venv");
+  assert.equal(
+    await onHost(
+      host,
+      `sudo -n -u app ${state.venv}/bin/python -c 'import djt_greeting; print(djt_greeting.VERSION)'`,
+    ),
+    "2.0",
+  );
+  assert.match(zd.output, new RegExp(`removed 1 unused virtualenv: ${poetryVenv}`));
+  assert.deepEqual(await venvs(host), [uvVenv, zdVenv].sort());
 }
