@@ -3,10 +3,13 @@
  * names the virtualenv. An unchanged hash means an existing, complete
  * virtualenv is reused and no installer runs.
  */
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { sha256 } from "./remote_ops.ts";
 import type { DependencyManager, HostConfig } from "./config/types.ts";
 import { UserError } from "./errors.ts";
+import { toolDir } from "./layout.ts";
+import type { FactProbe } from "./facts.ts";
+import { shScript } from "./remote_command.ts";
 
 export const LOCK_FILES: Record<DependencyManager, string> = {
   poetry: "poetry.lock",
@@ -14,8 +17,64 @@ export const LOCK_FILES: Record<DependencyManager, string> = {
   pip: "requirements.txt",
 };
 
+/**
+ * A tool djaploy installs for a manager: its own virtualenv in
+ * /opt/djaploy/tools, root's, made by `configure` with pip from the
+ * configured index and run by the app user.
+ */
+export interface ManagerTool {
+  /** The pip package (and the executable's name). */
+  readonly name: "uv" | "poetry";
+  readonly version: string;
+  /** /opt/djaploy/tools/<name>-<version> */
+  readonly dir: string;
+  /** The executable, in dir/bin. */
+  readonly bin: string;
+}
+
+/** The tool a manager needs installed by djaploy: uv always, Poetry when pinned (else Debian's). */
+export function managerTool(
+  host: HostConfig,
+  manager: DependencyManager,
+): ManagerTool | undefined {
+  const d = host.dependencies;
+  const version = manager === "uv"
+    ? d.uv_version
+    : manager === "poetry"
+    ? d.poetry_version
+    : undefined;
+  if (manager === "pip" || version === undefined) return undefined;
+  const dir = toolDir(manager, version);
+  return { name: manager, version, dir, bin: posix.join(dir, "bin", manager) };
+}
+
+/** Which of the host's tools (uv, a pinned Poetry) are installed and complete: their dirs. */
+export function toolsProbe(host: HostConfig): FactProbe<Set<string>> {
+  const dirs = (["uv", "poetry"] as const).flatMap((m) => managerTool(host, m)?.dir ?? []);
+  return {
+    name: "dependency-tools",
+    argv: shScript('for d; do [ -f "$d/.djaploy-complete" ] && echo "$d"; done; true', ...dirs),
+    parse: (out) => new Set(out.split("\n").filter((d) => dirs.includes(d))),
+  };
+}
+
+/** The manager `configure` prepares for: the configured one, pip when it is left to detection. */
+export function configuredManager(host: HostConfig): DependencyManager {
+  return host.dependencies.manager ?? "pip";
+}
+
+/** What the build script runs as the installer: a djaploy tool, Debian's poetry, or pip (empty). */
+export function installerCommand(host: HostConfig, manager: DependencyManager): string {
+  if (manager === "pip") return "";
+  return managerTool(host, manager)?.bin ?? "poetry";
+}
+
 export interface DependencyPlan {
   readonly manager: DependencyManager;
+  /** The installer the build script runs (see installerCommand). */
+  readonly command: string;
+  /** The tool djaploy installed for the manager, if it needs one. */
+  readonly tool?: ManagerTool;
   readonly lockFile: string;
   /** 16 hex characters: names the virtualenv. */
   readonly hash: string;
@@ -64,5 +123,53 @@ export async function dependencyPlan(
     host.dependencies.install_args,
     host.dependencies.system_site_packages,
   ]);
-  return { manager, lockFile, hash: sha256(key).slice(0, 16) };
+  return {
+    manager,
+    command: installerCommand(host, manager),
+    tool: managerTool(host, manager),
+    lockFile,
+    hash: sha256(key).slice(0, 16),
+  };
+}
+
+/**
+ * dependencies.env and netrc for the given index URLs (credentials
+ * included): pip and uv read the URLs from the environment, Poetry (whose
+ * sources are in pyproject.toml) the credentials from netrc. Both files are
+ * sourced or read by the installers, never put on a command line.
+ */
+export function indexFiles(
+  index: string | undefined,
+  extra: readonly string[],
+  netrcPath: string,
+): { env: Map<string, string>; netrc: string } {
+  const env = new Map<string, string>();
+  if (index) {
+    env.set("PIP_INDEX_URL", index);
+    env.set("UV_INDEX_URL", index);
+  }
+  if (extra.length) {
+    env.set("PIP_EXTRA_INDEX_URL", extra.join(" "));
+    env.set("UV_EXTRA_INDEX_URL", extra.join(" "));
+  }
+  // pip ignores a plain-http index unless told to trust its host: the URL
+  // configured says http, so it is meant.
+  const plainHttp = [index, ...extra].flatMap((u) => {
+    const url = u ? new URL(u) : undefined;
+    return url?.protocol === "http:" ? [url.host] : [];
+  });
+  if (plainHttp.length) env.set("PIP_TRUSTED_HOST", [...new Set(plainHttp)].join(" "));
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  for (const u of [index, ...extra]) {
+    if (!u) continue;
+    const url = new URL(u);
+    if (!url.username || seen.has(url.hostname)) continue;
+    seen.add(url.hostname);
+    const user = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    lines.push(`machine ${url.hostname} login ${user} password ${password}`);
+  }
+  if (lines.length) env.set("NETRC", netrcPath);
+  return { env, netrc: lines.length ? lines.join("\n") + "\n" : "" };
 }

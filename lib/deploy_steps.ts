@@ -1,7 +1,7 @@
 /** Deploy steps every strategy uses: check, dependencies, Django tasks, restart, health, record. */
 import { posix } from "node:path";
 import type { Step, StepContext } from "./module.ts";
-import { dependencyPlan } from "./dependencies.ts";
+import { dependencyPlan, toolsProbe } from "./dependencies.ts";
 import { type Slot, venvDir } from "./layout.ts";
 import { type RemoteCommand, shScript } from "./remote_command.ts";
 import {
@@ -162,6 +162,34 @@ export function venvsProbe(layout: Layout): FactProbe<Set<string>> {
   };
 }
 
+/**
+ * The command that removes the virtualenvs no kept release or slot uses,
+ * once a switch succeeded: every complete one in shared/ but `keep`, this
+ * run's, the one live before it (the previous) and the venv link's. Run as
+ * the app user, whose files they are. Undefined when none is unused.
+ */
+export function pruneVenvsCommand(
+  ctx: StepContext,
+  keep: Iterable<string | undefined>,
+): RemoteCommand | undefined {
+  const kept = new Set<string | undefined>([
+    ...keep,
+    ctx.notes.get("venv") as string | undefined,
+    liveState(ctx)?.venv,
+    ctx.facts.get(linkProbe("venv-link", ctx.layout.venvLink)),
+  ]);
+  const unused = [...ctx.facts.get(venvsProbe(ctx.layout))]
+    .filter((v) => isVenvPath(v, ctx.layout) && !kept.has(v))
+    .sort();
+  if (unused.length === 0) return undefined;
+  ctx.changed(
+    `removed ${unused.length} unused virtualenv${unused.length === 1 ? "" : "s"}: ${
+      unused.map((v) => posix.basename(v)).join(", ")
+    }`,
+  );
+  return { argv: ["rm", "-rf", "--", ...unused], as: ctx.host.app_user };
+}
+
 export function deployProbes(host: HostConfig, layout: Layout): FactProbe[] {
   return [
     userProbe(host.app_user),
@@ -169,6 +197,7 @@ export function deployProbes(host: HostConfig, layout: Layout): FactProbe[] {
     venvsProbe(layout),
     appUnitsProbe(host),
     linkProbe("venv-link", layout.venvLink),
+    toolsProbe(host),
   ];
 }
 
@@ -235,6 +264,15 @@ export const dependencies: Step = {
     ctx.notes.set("venv", venv);
     ctx.notes.set("dependencyHash", plan.hash);
     if (!ctx.facts.get(venvsProbe(ctx.layout)).has(venv)) {
+      if (plan.tool && !ctx.facts.get(toolsProbe(ctx.host)).has(plan.tool.dir)) {
+        throw new UserError(
+          `Install ${plan.tool.name} on ${ctx.host.name} first: ${plan.tool.dir} is not there`,
+          {
+            hint:
+              `Set [dependencies] manager = "${plan.manager}" and run: djaploy configure --env ${ctx.env.name}`,
+          },
+        );
+      }
       ctx.log.info(`installing with ${plan.manager} (${plan.lockFile} changed)`);
       await ctx.exec.run({
         argv: shScript(
@@ -244,6 +282,8 @@ export const dependencies: Step = {
           plan.manager,
           ctx.host.dependencies.system_site_packages ? "1" : "0",
           target(ctx).codeDir,
+          plan.command,
+          ctx.layout.dependenciesEnvFile,
           ...ctx.host.dependencies.install_args,
         ),
         as: ctx.host.app_user,
@@ -534,5 +574,15 @@ export const recordRelease: Step = {
   async run(ctx) {
     if (ctx.notes.get("alreadyLive")) return;
     await writeState(ctx, { strategy: ctx.host.deployment_strategy, ...releaseRecord(ctx) });
+  },
+};
+
+/** in_place: after the release is live and recorded, only its venv and the previous one stay. */
+export const pruneVenvs: Step = {
+  name: "prune virtualenvs",
+  async run(ctx) {
+    if (ctx.notes.get("alreadyLive")) return;
+    const cmd = pruneVenvsCommand(ctx, []);
+    if (cmd) await ctx.exec.run(cmd);
   },
 };

@@ -45,6 +45,14 @@ export interface Layout {
   /** Slot strategies: the live slot's name, read at boot by `{app}-slots.service`. */
   readonly activeSlotFile: string;
   readonly slotsBootUnit: string;
+  /**
+   * {configDir}/dependencies.env: where the installers find the package
+   * index ([dependencies] index_url), credentials included; root's, the app
+   * user reads it (0640), so no secret is ever on a command line.
+   */
+  readonly dependenciesEnvFile: string;
+  /** {configDir}/netrc: the index credentials for Poetry (NETRC in dependencies.env). */
+  readonly netrcFile: string;
   /** A wrapper that loads the env file and runs its arguments: {configDir}/run. */
   readonly runScript: string;
   /** /run/{app_name}: the gunicorn socket's folder, made by systemd. */
@@ -81,6 +89,14 @@ export function venvDir(layout: Layout, lockHash: string, pythonVersion: string)
   return posix.join(layout.sharedDir, `venv-${lockHash}-py${pythonVersion}`);
 }
 
+/** Where djaploy installs the tools it runs (uv, a pinned Poetry): root's, outside every app. */
+export const TOOLS_DIR = "/opt/djaploy/tools";
+
+/** A tool's own virtualenv: /opt/djaploy/tools/<tool>-<version>. */
+export function toolDir(tool: string, version: string): string {
+  return posix.join(TOOLS_DIR, `${tool}-${version}`);
+}
+
 export function layoutFor(host: HostConfig): Layout {
   const homeDir = posix.join("/home", host.app_user);
   const appDir = posix.join(homeDir, "apps", host.app_name);
@@ -108,6 +124,8 @@ export function layoutFor(host: HostConfig): Layout {
     legacyStateFile: posix.join(stateDir, "state.json"),
     activeSlotFile: posix.join(recordsDir, "active-slot"),
     slotsBootUnit: `${host.app_name}-slots.service`,
+    dependenciesEnvFile: posix.join(configDir, "dependencies.env"),
+    netrcFile: posix.join(configDir, "netrc"),
     runScript: posix.join(configDir, "run"),
     runtimeDir,
     socketPath: posix.join(runtimeDir, `${host.app_name}.sock`),

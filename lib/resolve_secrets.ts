@@ -86,7 +86,8 @@ export class SecretResolver {
 }
 
 /**
- * Every secret reference a command resolves: the hosts' [env], and for a
+ * Every secret reference a command resolves: the hosts' [env] and package
+ * indexes, and for a
  * deploy the notification webhook and the llm changelog's key. Resolved
  * together so 1Password is asked once.
  */
@@ -101,6 +102,9 @@ export function secretRefsOf(
       if (isSecretRef(value)) refs.push(value);
     }
     refs.push(...operationsSecretRefs(host));
+    for (const u of [host.dependencies.index_url, ...host.dependencies.extra_index_urls]) {
+      if (isSecretRef(u)) refs.push(u);
+    }
   }
   const n = project.notifications;
   if (opts.notifications && n) {

@@ -122,12 +122,15 @@ except Exception as exc:
  * Builds a virtualenv at its final path and marks it complete only at the
  * end: one without the mark is a failed build, removed and built again, never
  * reused. (Virtualenvs cannot be renamed into place: their scripts hold
- * absolute paths.) Arguments: venv python manager system_site(0|1) project_dir [installer args...]
+ * absolute paths.) The package index and its credentials come from
+ * dependencies.env (root's, readable by the app user), never from argv.
+ * Arguments: venv python manager system_site(0|1) project installer env_file [installer args...]
  */
 export const BUILD_VENV_SH = `set -e
-venv=$1 python=$2 manager=$3 system_site=$4 project=$5
-shift 5
+venv=$1 python=$2 manager=$3 system_site=$4 project=$5 installer=$6 deps_env=$7
+shift 7
 [ -f "$venv/.djaploy-complete" ] && exit 0
+if [ -r "$deps_env" ]; then set -a; . "$deps_env"; set +a; fi
 rm -rf "$venv"
 if [ "$system_site" = 1 ]; then
   "$python" -m venv --system-site-packages --without-pip "$venv"
@@ -137,10 +140,28 @@ fi
 cd "$project"
 case $manager in
   pip) "$venv/bin/python" -m pip install --disable-pip-version-check -q -r requirements.txt "$@" ;;
-  poetry) VIRTUAL_ENV=$venv PATH=$venv/bin:$PATH POETRY_VIRTUALENVS_CREATE=false poetry install --no-root --only main --no-interaction "$@" ;;
-  uv) UV_PROJECT_ENVIRONMENT=$venv uv sync --frozen --no-dev --no-install-project "$@" ;;
+  poetry) VIRTUAL_ENV=$venv PATH=$venv/bin:$PATH POETRY_VIRTUALENVS_CREATE=false "$installer" install --no-root --only main --no-interaction "$@" ;;
+  uv) UV_PROJECT_ENVIRONMENT=$venv "$installer" sync --frozen --no-dev --no-install-project "$@" ;;
 esac
 touch "$venv/.djaploy-complete"
+`;
+
+/**
+ * Installs a tool (uv, a pinned Poetry) into its own virtualenv as root:
+ * wheels only (no package's build code runs as root), from the index in
+ * dependencies.env, marked complete at the end. Arguments: dir package version env_file
+ */
+export const INSTALL_TOOL_SH = `set -e
+dir=$1 package=$2 version=$3 deps_env=$4
+[ -f "$dir/.djaploy-complete" ] && exit 0
+umask 022
+if [ -r "$deps_env" ]; then set -a; . "$deps_env"; set +a; fi
+rm -rf "$dir"
+mkdir -p "\${dir%/*}"
+python3 -m venv "$dir"
+"$dir/bin/python" -m pip install --disable-pip-version-check -q --only-binary=:all: "$package==$version"
+[ -x "$dir/bin/$package" ] || { echo "the $package package installed no $package executable in $dir/bin" >&2; exit 1; }
+touch "$dir/.djaploy-complete"
 `;
 
 /**

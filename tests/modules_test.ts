@@ -59,6 +59,8 @@ const ENV = "/etc/djaploy/apps/hello/env";
 const SITE = "/etc/nginx/sites-available/hello.conf";
 const UPSTREAM = "/etc/nginx/sites-available/hello-upstream.conf";
 const UNIT = "/etc/systemd/system/hello.service";
+const DEPS_ENV = "/etc/djaploy/apps/hello/dependencies.env";
+const NETRC = "/etc/djaploy/apps/hello/netrc";
 
 Deno.test("configure: a fresh host gets packages, the user, directories, files, nginx and the unit", async () => {
   await withProject(async (loaded) => {
@@ -77,6 +79,9 @@ Deno.test("configure: a fresh host gets packages, the user, directories, files, 
       "sudo -n -H -u app -- chmod o+x /home/app",
       put(RUN, "root:root", "0755"),
       put(ENV, "root:app", "0640"),
+      // Where pip and uv find the package index (none configured: PyPI), and Poetry its credentials.
+      put(DEPS_ENV, "root:app", "0640"),
+      put(NETRC, "root:app", "0640"),
       // nginx connects through /run/djaploy/hello.sock, a link to the live socket.
       "sudo -n -H -- sh -c 'set -e…' sh /run/djaploy/hello.sock /run/hello/hello.sock",
       put(UPSTREAM, "root:root", "0644"),
@@ -123,7 +128,9 @@ Deno.test("configure: the files written hold the templates filled in from the ho
   await withProject(async (loaded) => {
     const r = await configure(loaded, {});
     const files = writtenFiles(r.exec.recorded);
-    assert.deepEqual([...files.keys()], [RUN, ENV, UPSTREAM, SITE, UNIT]);
+    assert.deepEqual([...files.keys()], [RUN, ENV, DEPS_ENV, NETRC, UPSTREAM, SITE, UNIT]);
+    assert.equal(files.get(DEPS_ENV), envFile(new Map()).replace("[env]", "[dependencies]"));
+    assert.equal(files.get(NETRC), "");
     assert.equal(files.get(UPSTREAM), nginxUpstream("hello", "/run/djaploy/hello.sock"));
     assert.equal(files.get(RUN), runWrapper(ENV));
     assert.equal(

@@ -7,6 +7,7 @@ import {
   BUILD_VENV_SH,
   HEALTH_CHECK_PY,
   HEALTH_DIAGNOSIS_PY,
+  INSTALL_TOOL_SH,
   MIGRATE_AND_COLLECTSTATIC_PY,
   runWrapper,
 } from "../templates/scripts.ts";
@@ -390,8 +391,60 @@ Deno.test("BUILD_VENV_SH: an existing complete virtualenv is left alone", async 
   await withTempDir(async (dir) => {
     const venv = join(dir, "venv");
     await writeFiles(venv, { ".djaploy-complete": "", "marker": "kept" });
-    const r = await sh(BUILD_VENV_SH, [venv, "python3-no-such", "pip", "0", dir]);
+    const r = await sh(BUILD_VENV_SH, [venv, "python3-no-such", "pip", "0", dir, "", ""]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await Deno.readTextFile(join(venv, "marker")), "kept");
+  });
+});
+
+Deno.test("BUILD_VENV_SH: uv runs `sync --frozen` into the venv, the index coming from dependencies.env, not argv", async () => {
+  await withTempDir(async (dir) => {
+    const venv = join(dir, "shared", "venv-0123456789abcdef-py3");
+    const project = join(dir, "code");
+    // A recording stand-in for uv: its arguments, where it runs, and what it was given.
+    await writeFiles(dir, {
+      "code/uv.lock": "version = 1\n",
+      "deps.env": 'UV_INDEX_URL="http://u:s3cret@index.test/simple/"\n',
+      "uv": `#!/bin/sh
+{ printf '%s\\n' "$@"; echo "cwd=$PWD"; echo "env=$UV_PROJECT_ENVIRONMENT"; echo "index=$UV_INDEX_URL"; } > "${dir}/uv.args"
+`,
+    });
+    await Deno.chmod(join(dir, "uv"), 0o755);
+    const r = await sh(BUILD_VENV_SH, [
+      venv,
+      "python3",
+      "uv",
+      "1",
+      project,
+      join(dir, "uv"),
+      join(dir, "deps.env"),
+      "--extra",
+      "web",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((await Deno.readTextFile(join(dir, "uv.args"))).trim().split("\n"), [
+      "sync",
+      "--frozen",
+      "--no-dev",
+      "--no-install-project",
+      "--extra",
+      "web",
+      `cwd=${project}`,
+      `env=${venv}`,
+      "index=http://u:s3cret@index.test/simple/",
+    ]);
+    await Deno.stat(join(venv, ".djaploy-complete"));
+    await Deno.stat(join(venv, "bin", "python"));
+  });
+});
+
+Deno.test("INSTALL_TOOL_SH is valid sh and leaves a complete tool alone", async () => {
+  assert.equal((await sh('sh -n -c "$1"', [INSTALL_TOOL_SH])).code, 0);
+  await withTempDir(async (dir) => {
+    const tool = join(dir, "uv-0.5.11");
+    await writeFiles(tool, { ".djaploy-complete": "", "marker": "kept" });
+    const r = await sh(INSTALL_TOOL_SH, [tool, "uv", "0.5.11", join(dir, "none.env")]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await Deno.readTextFile(join(tool, "marker")), "kept");
   });
 });

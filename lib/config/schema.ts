@@ -5,7 +5,7 @@
  * key is added here and nowhere else.
  */
 import { isIP } from "node:net";
-import { parseSecretRef } from "../secret.ts";
+import { parseSecretRef, type SecretRef } from "../secret.ts";
 import { DEPENDENCY_MANAGERS, ISSUE_ON, STRATEGIES } from "./types.ts";
 import { DOMAIN_KEYS_DOC, parseCertDomains } from "./cert_domains.ts";
 import { parseModule } from "./module_ref.ts";
@@ -457,6 +457,40 @@ export const TOP_LEVEL_KEYS: Readonly<Record<string, KeySpec>> = {
 
 const strings = arrayOf(string());
 
+/** A tool's version as pip pins it (`==<version>`): PEP 440 characters only. */
+const TOOL_VERSION = /^[0-9][0-9A-Za-z.+!_-]{0,63}$/;
+
+/**
+ * A package index: an http(s) URL, or a secret reference to one. A URL that
+ * carries credentials must be a reference: the config file is committed.
+ */
+function indexUrl(value: unknown): string | SecretRef {
+  const s = string()(value);
+  const ref = parseSecretRef(s);
+  if (ref) return ref;
+  let url: URL | undefined;
+  try {
+    url = new URL(s);
+  } catch {
+    // not a URL
+  }
+  if (!url || !/^https?:$/.test(url.protocol)) {
+    throw new Invalid(
+      `must be an http:// or https:// URL or a secret reference (env:NAME, file:PATH, op://...): got ${
+        describe(s)
+      }`,
+    );
+  }
+  if (url.username || url.password) {
+    url.username = url.username ? "USER" : "";
+    url.password = url.password ? "***" : "";
+    throw new Invalid(
+      `must not hold credentials: put the URL in a secret reference (env:NAME, file:PATH, op://...): got ${url.href}`,
+    );
+  }
+  return s;
+}
+
 /** A Debian package name (Debian Policy 5.6.7), optionally with an architecture (`:amd64`). */
 export const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$/;
 
@@ -476,6 +510,9 @@ export const SECTIONS: readonly SectionSpec[] = [
   {
     name: "dependencies",
     doc: "How the app's Python dependencies are installed.",
+    notes: "Which tool installs each manager, where the index credentials go on the server and " +
+      "when old\nvirtualenvs are removed: " +
+      "[how-it-works.md](how-it-works.md#dependencies-and-their-managers).",
     scopes: ALL_SCOPES,
     keys: {
       manager: {
@@ -495,6 +532,36 @@ export const SECTIONS: readonly SectionSpec[] = [
         parse: boolean(),
         defaultValue: false,
         doc: "Whether the virtualenv sees the system's Python packages.",
+      },
+      index_url: {
+        type: "string (URL or secret reference)",
+        parse: indexUrl,
+        doc: "The package index (PEP 503 simple API) pip and uv install from, instead of PyPI; " +
+          "also where `configure` gets uv (and a pinned Poetry). A URL with credentials must be " +
+          "a secret reference (`env:NAME`, `file:PATH`, `op://...`): it reaches the server in a " +
+          "root-owned file the app user can read, never a command line. Poetry reads its sources " +
+          "from pyproject.toml; it gets the credentials from the same file (as netrc).",
+      },
+      extra_index_urls: {
+        type: "array of strings (URLs or secret references)",
+        parse: arrayOf(indexUrl),
+        defaultValue: [],
+        doc: "More package indexes, searched besides `index_url`; credentials as for `index_url`.",
+      },
+      poetry_version: {
+        type: "string",
+        parse: matching(TOOL_VERSION),
+        defaultText: "Debian's `python3-poetry` (1.3 on Debian 12)",
+        doc: "Pins Poetry: `configure` installs `poetry==<version>` from the package index into " +
+          "/opt/djaploy/tools/poetry-<version> (root's, run by the app user). The index must " +
+          "hold Poetry and its dependencies as wheels.",
+      },
+      uv_version: {
+        type: "string",
+        parse: matching(TOOL_VERSION),
+        defaultValue: "0.5.11",
+        doc: "The uv `configure` installs (`uv==<version>` from the package index, as a wheel) " +
+          'into /opt/djaploy/tools/uv-<version> when `manager` is `"uv"`; installed once, reused.',
       },
     },
   },

@@ -59,6 +59,12 @@ export interface DependenciesConfig {
   readonly manager?: DependencyManager;
   readonly install_args: readonly string[];
   readonly system_site_packages: boolean;
+  /** The package index pip and uv use (and tools are installed from); PyPI when unset. */
+  readonly index_url?: string | SecretRef;
+  readonly extra_index_urls: readonly (string | SecretRef)[];
+  /** Poetry from the index at this version; Debian's python3-poetry when unset. */
+  readonly poetry_version?: string;
+  readonly uv_version: string;
 }
 
 export interface GunicornConfig {

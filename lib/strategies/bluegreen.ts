@@ -17,6 +17,7 @@ import {
   healthCheckError,
   liveState,
   migrateAndCollectstatic,
+  pruneVenvsCommand,
   releaseRecord,
   setTarget,
   setTasksDir,
@@ -147,6 +148,8 @@ export async function activateSlot(
     // The other slot keeps running: rollback is a switch back.
     ...retireOthers(ctx, slotName, { keepOtherSlot: true }),
     recordSlotsCommand(ctx, { ...active, active: slotName, slots }),
+    // What the two slots run stays (rollback switches back); older virtualenvs go.
+    pruneVenvsCommand(ctx, Object.values(slots).map((s) => s?.venv)),
   ].filter(isCommand);
   const r = await runChain(ctx.exec, cmds, { check: false });
   if (r.failed === 0 && health) {

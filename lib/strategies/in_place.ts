@@ -21,6 +21,7 @@ import {
   healthCheckStep,
   linkVenv,
   migrateAndCollectstatic,
+  pruneVenvs,
   recordRelease,
   restartServices,
 } from "../deploy_steps.ts";
@@ -93,5 +94,6 @@ export const inPlace: Strategy = {
     retireSlots,
     ...phase("deploy:start"),
     recordRelease,
+    pruneVenvs,
   ],
 };

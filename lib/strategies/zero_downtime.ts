@@ -17,6 +17,7 @@ import {
   dependencies,
   liveState,
   migrateAndCollectstatic,
+  pruneVenvsCommand,
   type ReleaseRecord,
   releaseRecord,
   setTarget,
@@ -223,7 +224,7 @@ const switchToNew: Step = {
         as: ctx.host.app_user,
         stdin: JSON.stringify(record) + "\n",
       }],
-      last: [pruneCommand(ctx)].filter(isCommand),
+      last: [...pruneCommands(ctx)].filter(isCommand),
     });
   },
 };
@@ -237,6 +238,21 @@ export function releasesToPrune(
   const good = releases.filter((r) => !r.failed).map((r) => r.name).sort().reverse();
   const kept = new Set(good.slice(0, keep));
   return releases.map((r) => r.name).filter((n) => !kept.has(n) && !protect.has(n));
+}
+
+/**
+ * The commands that delete old releases (see releasesToPrune), once the new
+ * one is live, and the virtualenvs no kept release uses.
+ */
+function pruneCommands(ctx: StepContext): (RemoteCommand | undefined)[] {
+  const entries = ctx.facts.get(releasesProbe(ctx.layout));
+  const cmd = pruneCommand(ctx);
+  const gone = new Set(cmd ? cmd.argv.slice(3).map((p) => posix.basename(p)) : []);
+  const keptVenvs = entries
+    .filter((r) => !gone.has(r.name))
+    .map((r) => typeof r.record?.venv === "string" ? r.record.venv : undefined);
+  // The slots are links to releases: what they run is among the kept releases' venvs.
+  return [cmd, pruneVenvsCommand(ctx, keptVenvs)];
 }
 
 /** The command that deletes old releases (see releasesToPrune), once the new one is live. */

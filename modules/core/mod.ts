@@ -10,12 +10,13 @@ import { runChain } from "../../lib/chain.ts";
 import { type RemoteCommand, shScript } from "../../lib/remote_command.ts";
 import type { FactProbe } from "../../lib/facts.ts";
 import { envFile } from "../../templates/env_file.ts";
-import { runWrapper } from "../../templates/scripts.ts";
-import { Secret } from "../../lib/secret.ts";
+import { INSTALL_TOOL_SH, runWrapper } from "../../templates/scripts.ts";
+import { isSecretRef, Secret, type SecretRef } from "../../lib/secret.ts";
 import type { HostConfig } from "../../lib/config/types.ts";
 import type { Layout } from "../../lib/layout.ts";
 import { UserError } from "../../lib/errors.ts";
 import python, { buildPython } from "../python/mod.ts";
+import { configuredManager, indexFiles, managerTool, toolsProbe } from "../../lib/dependencies.ts";
 
 /** The app's folders, made by the app user itself. */
 export function appDirs(layout: Layout): string[] {
@@ -51,9 +52,11 @@ function corePackages(host: HostConfig): string[] {
   const py = `python${host.python_version}`;
   // python_compile: Python comes from its sources (modules/python), not from Debian.
   const pkgs = host.python_compile ? ["rsync"] : [py, `${py}-venv`, "rsync"];
-  const manager = host.dependencies.manager ?? "pip";
+  const manager = configuredManager(host);
   if (manager === "pip") pkgs.push("python3-pip");
-  if (manager === "poetry") pkgs.push("python3-poetry");
+  // A pinned Poetry (and uv) live in their own virtualenvs, made with Debian's python3.
+  if (managerTool(host, manager)) pkgs.push("python3-venv");
+  else if (manager === "poetry") pkgs.push("python3-poetry");
   // [system] packages: what the app itself needs from Debian.
   for (const p of host.system.packages) if (!pkgs.includes(p)) pkgs.push(p);
   return pkgs;
@@ -193,6 +196,81 @@ const appEnvironment: Step = {
   },
 };
 
+/**
+ * dependencies.env (and netrc): where pip, uv and the tool installs find the
+ * package index, credentials resolved from their secret references. Root's,
+ * readable by the app user, who runs the installers; no secret on a command line.
+ */
+const packageIndex: Step = {
+  name: "package index",
+  async run(ctx) {
+    const d = ctx.host.dependencies;
+    let secret = false;
+    const reveal = async (value: string | SecretRef, where: string): Promise<string> => {
+      if (!isSecretRef(value)) return value;
+      if (!ctx.secret) throw new Error(`${where}: no secret resolver in this run`);
+      secret = true;
+      const url = (await ctx.secret(value, where)).reveal();
+      if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+        throw new UserError(
+          `Set ${value.source} to the package index's http:// or https:// URL: ${where} ` +
+            "refers to it, and what it holds is no such URL",
+        );
+      }
+      // The password alone is masked too: an installer's message may quote it without the URL.
+      const password = decodeURIComponent(new URL(url).password);
+      if (password) await ctx.secret(password, where);
+      return url;
+    };
+    const index = d.index_url === undefined
+      ? undefined
+      : await reveal(d.index_url, "dependencies.index_url");
+    const extra: string[] = [];
+    for (const [i, u] of d.extra_index_urls.entries()) {
+      extra.push(await reveal(u, `dependencies.extra_index_urls[${i}]`));
+    }
+    const files = indexFiles(index, extra, ctx.layout.netrcFile);
+    const text = envFile(files.env).replace("from [env]", "from [dependencies]");
+    for (
+      const [path, content] of [
+        [ctx.layout.dependenciesEnvFile, text],
+        [ctx.layout.netrcFile, files.netrc],
+      ] as const
+    ) {
+      await putFile(ctx, {
+        path,
+        content: secret ? new Secret(content) : content,
+        mode: "0640",
+        owner: `root:${ctx.host.app_user}`,
+      });
+    }
+  },
+};
+
+/**
+ * uv (or a pinned Poetry) in its own virtualenv under /opt/djaploy/tools:
+ * root's, so the app user runs it but cannot change it; installed once.
+ */
+const dependencyTools: Step = {
+  name: "dependency tools",
+  async run(ctx) {
+    const tool = managerTool(ctx.host, configuredManager(ctx.host));
+    if (!tool || ctx.facts.get(toolsProbe(ctx.host)).has(tool.dir)) return;
+    ctx.log.info(`installing ${tool.name} ${tool.version} into ${tool.dir}`);
+    await ctx.exec.run({
+      argv: shScript(
+        INSTALL_TOOL_SH,
+        tool.dir,
+        tool.name,
+        tool.version,
+        ctx.layout.dependenciesEnvFile,
+      ),
+      as: "root",
+    });
+    ctx.changed(`installed ${tool.name} ${tool.version}`);
+  },
+};
+
 const deployFiles: Step = {
   name: "deploy files",
   async run(ctx) {
@@ -216,14 +294,30 @@ export default defineModule({
   packages: (host) => [...corePackages(host), ...python.packages!(host)],
   facts: (host, layout) => [
     userProbe(host.app_user),
+    toolsProbe(host),
     dirsProbe("core:dirs", [...rootDirs(layout), ...appDirs(layout)]),
     legacyFilesProbe(layout),
     ...python.facts!(host, layout),
   ],
-  files: (host, layout) => [layout.envFile, layout.runScript, ...python.files!(host, layout)],
+  files: (host, layout) => [
+    layout.envFile,
+    layout.runScript,
+    layout.dependenciesEnvFile,
+    layout.netrcFile,
+    ...python.files!(host, layout),
+  ],
   steps: {
-    configure: [installPackages, appUser, appDirectories, runScript, appEnvironment, deployFiles],
+    configure: [
+      installPackages,
+      appUser,
+      appDirectories,
+      runScript,
+      appEnvironment,
+      packageIndex,
+      dependencyTools,
+      deployFiles,
+    ],
     // appDirectories: a host set up by an earlier djaploy gets root's folders on its next deploy.
-    "deploy:configure": [appDirectories, deployFiles, runScript, appEnvironment],
+    "deploy:configure": [appDirectories, deployFiles, runScript, appEnvironment, packageIndex],
   },
 });

@@ -878,7 +878,12 @@ Deno.test("host: every key gets its built-in default", async () => {
     keep_releases: 5,
     shared_resources: [],
     rolling: 0,
-    dependencies: { install_args: [], system_site_packages: false },
+    dependencies: {
+      install_args: [],
+      system_site_packages: false,
+      extra_index_urls: [],
+      uv_version: "0.5.11",
+    },
     gunicorn: {
       wsgi_module: "hello.wsgi:application",
       workers: 2,

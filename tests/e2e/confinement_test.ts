@@ -189,6 +189,7 @@ e2eTest(
         } sleep 30`,
       );
       scores["djaploy-drain-*.service"] = await assertExposure(host, "djaploy-drain-probe", 4.0);
+      // deno-lint-ignore no-console
       console.log(
         `systemd-analyze security: ${
           Object.entries(scores).map(([u, s]) => `${u} ${s.toFixed(1)}`).join(", ")

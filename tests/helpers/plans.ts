@@ -14,6 +14,8 @@ import {
   type Responder,
 } from "../../lib/recording_executor.ts";
 import type { Secret } from "../../lib/secret.ts";
+import { SecretResolver } from "../../lib/resolve_secrets.ts";
+import type { Ui } from "../../lib/ui.ts";
 import { appDirs, rootDirs } from "../../modules/core/mod.ts";
 import {
   collectingUi,
@@ -53,6 +55,8 @@ export interface RecordedRun {
   readonly exec: RecordingExecutor;
   readonly out: string;
   readonly err: string;
+  /** The run's UI: its mask holds the secrets the run resolved. */
+  readonly ui: Ui;
 }
 
 /** Runs `plan` on the loaded project's host through runOnHosts, with a recording executor. */
@@ -69,8 +73,16 @@ export async function runRecorded(opts: {
   force?: boolean;
   /** Notes every step starts with (command options, the deploy's version). */
   notes?: Readonly<Record<string, unknown>>;
+  /** Resolve the config's secret references (ctx.secret), masked in the output. */
+  secrets?: boolean;
 }): Promise<RecordedRun> {
   const { ui, out, err } = collectingUi();
+  const secrets = opts.secrets
+    ? new SecretResolver({
+      onSecret: (v) => ui.addSecret(v),
+      baseDir: opts.loaded.project.repo_dir,
+    })
+    : undefined;
   let exec: RecordingExecutor | undefined;
   const { project, env, host } = opts.loaded;
   const results = await runOnHosts({
@@ -94,8 +106,9 @@ export async function runRecorded(opts: {
     deployFiles: new Set(),
     force: opts.force,
     notes: opts.notes,
+    secrets,
   });
-  return { result: results[0], exec: exec!, out: out.join(""), err: err.join("") };
+  return { result: results[0], exec: exec!, out: out.join(""), err: err.join(""), ui };
 }
 
 /**
@@ -106,10 +119,17 @@ export async function runRecorded(opts: {
 export async function configuredHostAnswers(
   loaded: LoadedProject,
   appEnv?: ReadonlyMap<string, string | Secret>,
+  opts: { secrets?: boolean } = {},
 ): Promise<Record<string, ProbeAnswer>> {
   const { host, project } = loaded;
   const plan = await configurePlan(host, project.repo_dir);
-  const fresh = await runRecorded({ loaded, plan, facts: factsStdout({}), appEnv });
+  const fresh = await runRecorded({
+    loaded,
+    plan,
+    facts: factsStdout({}),
+    appEnv,
+    secrets: opts.secrets,
+  });
   const files = writtenFiles(fresh.exec.recorded);
   if (files.size !== plan.files.length) {
     throw new Error(`expected a fresh configure to write ${plan.files.join(", ")}`);

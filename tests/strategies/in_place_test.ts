@@ -104,7 +104,7 @@ Deno.test("in_place: first deploy to a configured host sends code, builds the ve
     assert.deepEqual(lines, [
       FACTS,
       rsyncLine(f),
-      `sudo -n -H -u app -- sh -c 'set -e…' sh ${venv} python3.11 pip 0 /home/app/apps/hello/code`,
+      `sudo -n -H -u app -- sh -c 'set -e…' sh ${venv} python3.11 pip 0 /home/app/apps/hello/code '' /etc/djaploy/apps/hello/dependencies.env`,
       `sudo -n -H -u app -- ln -sfn ${venv} /home/app/apps/hello/venv`,
       MIGRATE,
       RESTART,
@@ -170,7 +170,7 @@ Deno.test("in_place: with the venv for the lock file already built and linked, n
     const r = await deploy(f, {
       ...f.configured,
       "deploy-state": { out: JSON.stringify(previous) },
-      "venvs": { out: `/home/app/apps/hello/shared/venv-0123456789abcdef-py3.11\n${venv}\n` },
+      "venvs": { out: `${venv}\n` },
       "venv-link": { out: `${venv}\n` },
     });
     assert.equal(r.result.ok, true, String(r.result.error));
@@ -504,5 +504,53 @@ Deno.test("in_place: the live release is restarted when its service is not runni
       "units": { out: unitsShowOutput({ hello: "enabled failed" }) },
     });
     assert.deepEqual(r.exec.lines(), [FACTS, rsyncLine(f), MIGRATE, RESTART, HEALTH, RECORD]);
+  });
+});
+
+Deno.test("in_place: after the switch, virtualenvs neither the new release nor the previous one uses are removed, as the app user", async () => {
+  await withFixture(async (f) => {
+    const shared = "/home/app/apps/hello/shared";
+    const previous = `${shared}/venv-bbbbbbbbbbbbbbbb-py3.11`;
+    const older = [
+      `${shared}/venv-aaaaaaaaaaaaaaaa-py3.11`,
+      `${shared}/venv-cccccccccccccccc-py3.11`,
+    ];
+    const state = {
+      strategy: "in_place",
+      release: "20261125T000000Z-0000001",
+      commit: "0000001",
+      ref: "main",
+      tree: "tree-old",
+      venv: previous,
+      deployed_at: "2026-11-25T00:00:00.000Z",
+      environment: "test",
+    };
+    const r = await deploy(f, {
+      ...f.configured,
+      "deploy-state": { out: JSON.stringify(state) },
+      "venvs": { out: `${older[0]}\n${previous}\n${older[1]}\n` },
+      "venv-link": { out: `${previous}\n` },
+    });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    const lines = r.exec.lines();
+    const venv = /^sudo -n -H -u app -- sh -c 'set -e…' sh (\S+) /.exec(lines[2])?.[1];
+    // Last, after the record: the live one (new) and the previous one stay.
+    assert.equal(lines.at(-2), RECORD);
+    assert.equal(lines.at(-1), `sudo -n -H -u app -- rm -rf -- ${older.join(" ")}`);
+    assert.ok(!lines.at(-1)!.includes(previous) && !lines.at(-1)!.includes(venv!));
+    assert.deepEqual(r.result.steps.find((s) => s.name === "prune virtualenvs")!.changes, [
+      "removed 2 unused virtualenvs: venv-aaaaaaaaaaaaaaaa-py3.11, venv-cccccccccccccccc-py3.11",
+    ]);
+  });
+});
+
+Deno.test("in_place: a failed deploy removes no virtualenv", async () => {
+  await withFixture(async (f) => {
+    const old = "/home/app/apps/hello/shared/venv-aaaaaaaaaaaaaaaa-py3.11";
+    const r = await deploy(f, { ...f.configured, "venvs": { out: `${old}\n` } }, {
+      respond: (cmd) => cmd.argv[0] === "python3" ? { code: 1, stderr: "HTTP 500\n" } : undefined,
+    });
+    assert.equal(r.result.ok, false);
+    assert.ok(!r.exec.lines().some((l) => l.includes("rm -rf")));
   });
 });

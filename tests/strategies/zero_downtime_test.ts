@@ -162,3 +162,78 @@ Deno.test("zero_downtime: [health_check] enabled = false is the one way to move 
     assert.ok(!r.exec.lines().some((l) => l.startsWith("python3 -c 'import re, socket")));
   });
 });
+
+Deno.test("zero_downtime: after the switch, old releases go and so do the virtualenvs no kept release uses", async () => {
+  await withTempDir(async (dir) => {
+    const loaded = await loadTestProject(dir, "keep_releases = 2\n" + DJAPLOY_TOML);
+    const artifactDir = join(dir, "artifact");
+    await writeFiles(artifactDir, { "requirements.txt": "Django\n", "manage.py": "" });
+    const release: ReleaseInfo = {
+      name: "20261126T070102Z-abc1234",
+      artifactDir,
+      commit: "abc1234def5678",
+      ref: "main",
+      tree: "tree-new",
+    };
+    const shared = "/home/app/apps/hello/shared";
+    const venv = (c: string) => `${shared}/venv-${c.repeat(16)}-py3.11`;
+    const rec = (name: string, v: string) => ({
+      release: name,
+      commit: "c",
+      ref: "main",
+      tree: `tree-${name}`,
+      venv: v,
+      deployed_at: "2026-11-20T00:00:00Z",
+      environment: "test",
+    });
+    const releases = [
+      ["20261120T000000Z-0000001", venv("a")],
+      ["20261121T000000Z-0000002", venv("b")],
+      ["20261122T000000Z-0000003", venv("c")],
+    ].map(([n, v]) => `${n}\t${JSON.stringify(rec(n, v))}`).join("\n");
+    const live = {
+      strategy: "zero_downtime",
+      ...rec("20261122T000000Z-0000003", venv("c")),
+      active: "blue",
+      slots: {
+        blue: { ...rec("20261122T000000Z-0000003", venv("c")), state: "active" },
+        green: { ...rec("20261121T000000Z-0000002", venv("b")), state: "stopped" },
+      },
+    };
+    const r = await runRecorded({
+      loaded,
+      plan: await deployPlan(loaded.host, loaded.project.repo_dir),
+      facts: factsStdout({
+        ...await configuredHostAnswers(loaded),
+        "deploy-state": { out: JSON.stringify(live) },
+        "live-socket": { out: "/run/hello-blue/hello.sock\n" },
+        "current-link": { out: "/home/app/apps/hello/releases/20261122T000000Z-0000003\n" },
+        "releases": { out: releases + "\n" },
+        // d: a build of a lock file no release kept (a failed deploy's).
+        "venvs": { out: [venv("a"), venv("b"), venv("c"), venv("d")].join("\n") + "\n" },
+      }),
+      release,
+    });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    const lines = r.exec.lines();
+    const releasesDir = "/home/app/apps/hello/releases";
+    const rmReleases = lines.findIndex((l) => l.includes(`rm -rf -- ${releasesDir}/`));
+    const rmVenvs = lines.findIndex((l) => l.includes(`rm -rf -- ${shared}/`));
+    assert.ok(rmReleases >= 0 && rmVenvs > rmReleases, lines.join("\n"));
+    // keep_releases = 2: the new one and 0000003 (live until now) stay, with their venvs.
+    assert.match(
+      lines[rmReleases],
+      new RegExp(
+        `rm -rf -- ${releasesDir}/20261120T000000Z-0000001 ${releasesDir}/20261121T000000Z-0000002$`,
+      ),
+    );
+    assert.ok(
+      lines[rmVenvs].endsWith(`rm -rf -- ${venv("a")} ${venv("b")} ${venv("d")}`),
+      lines[rmVenvs],
+    );
+    // One round trip with the switch, as the app user, after traffic moved.
+    const switched = lines.findIndex((l) => l.includes("/run/hello-green/hello.sock"));
+    assert.ok(switched >= 0 && switched <= rmVenvs);
+    assert.match(lines[rmVenvs], /-u app /);
+  });
+});

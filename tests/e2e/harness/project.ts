@@ -21,6 +21,11 @@ export interface ProjectOptions {
    * it with a table header (`[nginx]`); use `strategy`/`modules` for top-level keys.
    */
   readonly config?: string;
+  /**
+   * The body of `[dependencies]`; default pip with `--no-index` and the
+   * system's site packages (Django and gunicorn from Debian).
+   */
+  readonly dependencies?: string;
   /** The folder of examples/ to copy; default "hello". */
   readonly example?: string;
   /** false: write no infra/ (a project before `djaploy init`); default true. */
@@ -122,6 +127,10 @@ export async function makeProject(opts: ProjectOptions): Promise<TestProject> {
   return project;
 }
 
+const DEFAULT_DEPENDENCIES = `manager = "pip"
+install_args = ["--no-index"]
+system_site_packages = true`;
+
 /** The config contract the end-to-end tests deploy with. */
 function djaployToml(opts: ProjectOptions): string {
   const modules = (opts.modules ?? ["core", "nginx", "systemd"]).map((m) => JSON.stringify(m));
@@ -132,9 +141,7 @@ deployment_strategy = ${JSON.stringify(opts.strategy ?? "in_place")}
 modules = [${modules.join(", ")}]
 
 [dependencies]
-manager = "pip"
-install_args = ["--no-index"]
-system_site_packages = true
+${opts.dependencies?.trim() ?? DEFAULT_DEPENDENCIES}
 
 [gunicorn]
 workers = 2
