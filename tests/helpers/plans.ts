@@ -14,6 +14,7 @@ import {
   type Responder,
 } from "../../lib/recording_executor.ts";
 import type { Secret } from "../../lib/secret.ts";
+import type { RemoteCommand } from "../../lib/remote_command.ts";
 import { appDirs, rootDirs } from "../../modules/core/mod.ts";
 import {
   collectingUi,
@@ -69,6 +70,8 @@ export async function runRecorded(opts: {
   force?: boolean;
   /** Notes every step starts with (command options, the deploy's version). */
   notes?: Readonly<Record<string, unknown>>;
+  /** Collects the commands of each round trip that is a chain, in order. */
+  chains?: RemoteCommand[][];
 }): Promise<RecordedRun> {
   const { ui, out, err } = collectingUi();
   let exec: RecordingExecutor | undefined;
@@ -82,13 +85,20 @@ export async function runRecorded(opts: {
     dryRun: false,
     signal: new AbortController().signal,
     release: opts.release,
-    executor: (h) =>
+    executor: (h) => {
       exec = new RecordingExecutor({
         host: h.name,
         sshUser: h.ssh_user,
         respond: (cmd) => isFactsCommand(cmd) ? factsAnswer(cmd, opts.facts) : opts.respond?.(cmd),
         syncChanged: opts.syncChanged,
-      }),
+      });
+      const chain = exec.chain.bind(exec);
+      exec.chain = (cmds) => {
+        opts.chains?.push([...cmds]);
+        return chain(cmds);
+      };
+      return exec;
+    },
     plan: () => opts.plan,
     appEnv: () => opts.appEnv ?? new Map(),
     deployFiles: new Set(),
