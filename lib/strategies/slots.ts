@@ -57,7 +57,7 @@ export interface DrainUnit {
  * The drain units systemd has loaded for the app's slots, whatever their
  * state: each run names its own (drainUnitName), so there may be several,
  * and one left behind by an earlier run (a failed stop, a slow drain, a
- * djaploy before 0.4 that reused one name) must be found to be cleared.
+ * version of djaploy that reused one fixed name) must be found to be cleared.
  */
 export function drainUnitsProbe(host: HostConfig, layout: Layout): FactProbe<DrainUnit[]> {
   const targets = SLOTS.map((s) => slotLayout(host, layout, s).unitName);
@@ -169,7 +169,20 @@ export async function startSlot(
     ...(health ? [health] : []),
   ];
   const restart = cmds.length - (health ? 2 : 1);
-  const r = await runChain(ctx.exec, cmds, { check: false });
+  let r = await runChain(ctx.exec, cmds, { check: false });
+  if (r.failed === restart && await failedAtCgroupStep(ctx, s.unitName)) {
+    // systemd on a cgroup v1 or hybrid host may remove a unit's cgroup late after a stop (a
+    // drain moments ago) and then fail the next start at its CGROUP step: start it once more.
+    ctx.log.info(
+      `${s.unitName} failed at systemd's CGROUP step right after a stop: starting again`,
+    );
+    const again = [
+      { argv: ["systemctl", "reset-failed", "--", s.unitName], as: "root", okCodes: [0, 1, 5] },
+      ...cmds.slice(restart),
+    ];
+    const r2 = await runChain(ctx.exec, again, { check: false });
+    r = r2.failed === undefined ? r2 : { ...r2, failed: restart + Math.max(0, r2.failed - 1) };
+  }
   if (r.failed !== undefined && r.failed < restart) throw chainFailure(ctx.exec, cmds, r);
   if (r.failed !== undefined) {
     await ctx.exec.run({ argv: ["systemctl", "stop", s.unitName], as: "root", okCodes: [0, 1, 5] });
@@ -181,6 +194,16 @@ export async function startSlot(
   ctx.log.debug(r.stdout.trim());
   ctx.notes.set(`started:${s.unitName}`, true);
   ctx.changed(`started ${s.unitName}`);
+}
+
+/** Whether `unit`'s last start failed at systemd's CGROUP step (exit status 219). */
+async function failedAtCgroupStep(ctx: StepContext, unit: string): Promise<boolean> {
+  const r = await ctx.exec.run({
+    argv: ["systemctl", "show", "--property=ExecMainStatus", "--value", "--", unit],
+    readOnly: true,
+    okCodes: [0, 1],
+  });
+  return r.stdout.trim() === "219";
 }
 
 /**

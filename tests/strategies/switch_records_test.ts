@@ -266,3 +266,38 @@ Deno.test("drain units probe: parses list-units, with or without the bullet of a
     },
   ]);
 });
+
+Deno.test("startSlot: a start that fails at systemd's CGROUP step right after a stop is tried once more", async () => {
+  let restarts = 0;
+  const r = await deployOverGreen("zero_downtime", {
+    respond: (cmd) => {
+      if (cmd.argv.join(" ") === "systemctl restart hello-blue.service") {
+        return ++restarts === 1 ? { code: 1, stderr: "Job for hello-blue.service failed" } : {};
+      }
+      if (cmd.argv.includes("--property=ExecMainStatus")) return { stdout: "219\n" };
+      return undefined;
+    },
+  });
+  assert.equal(r.result.ok, true, String(r.result.error));
+  assert.equal(restarts, 2);
+  const lines = r.exec.lines();
+  assert.ok(lines.some((l) => l.endsWith("systemctl reset-failed -- hello-blue.service")));
+  assert.equal(writtenState(r).active, "blue");
+});
+
+Deno.test("startSlot: a start that fails for another reason is not retried", async () => {
+  let restarts = 0;
+  const r = await deployOverGreen("zero_downtime", {
+    respond: (cmd) => {
+      if (cmd.argv.join(" ") === "systemctl restart hello-blue.service") {
+        restarts++;
+        return { code: 1, stderr: "Job for hello-blue.service failed" };
+      }
+      if (cmd.argv.includes("--property=ExecMainStatus")) return { stdout: "1\n" };
+      return undefined;
+    },
+  });
+  assert.equal(r.result.ok, false);
+  assert.match(String(r.result.error), /hello-blue\.service did not start/);
+  assert.equal(restarts, 1);
+});
