@@ -28,6 +28,8 @@ import { ok, pageMessage } from "./harness/expect.ts";
 const SLOW = Deno.env.get("DJAPLOY_E2E_SLOW") === "1";
 const SOAK_DEPLOYS_DEFAULT = 6;
 const DEPLOYS = Number(Deno.env.get("DJAPLOY_SOAK_DEPLOYS") ?? (SLOW ? 20 : SOAK_DEPLOYS_DEFAULT));
+/** Says in the test's name when this is the short soak. */
+const SHORT = DEPLOYS < 20 ? " (SHORT soak: DJAPLOY_E2E_SLOW=1 runs 20)" : "";
 const HOSTS = ["web-1", "web-2", "web-3", "web-4"];
 /** Deploys per run of wrk (which runs at most 120 s). */
 const LOAD_CHUNK = 10;
@@ -153,11 +155,11 @@ async function soak(strategy: "zero_downtime" | "bluegreen", deployArgs: string[
 }
 
 e2eTest(
-  `soak: zero_downtime, ${DEPLOYS} one-line deploys back to back on 4 hosts under load`,
+  `soak: zero_downtime, ${DEPLOYS} one-line deploys back to back on 4 hosts under load${SHORT}`,
   () => soak("zero_downtime", []),
 );
 
 e2eTest(
-  `soak: bluegreen, ${DEPLOYS} one-line deploy --activate back to back on 4 hosts under load`,
+  `soak: bluegreen, ${DEPLOYS} one-line deploy --activate back to back on 4 hosts under load${SHORT}`,
   () => soak("bluegreen", ["--activate"]),
 );
