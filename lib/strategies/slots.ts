@@ -425,7 +425,7 @@ function warnCleanup(ctx: StepContext, cmd: RemoteCommand, r: ChainResult): void
   const code = r.failedCode ?? r.code;
   const tail = lastLines(r.stderr, 3).replace(/\s*\n\s*/g, " / ");
   ctx.log.warn(
-    `check the host when you can: traffic moved and the records say so, but cleanup failed: ${
+    `nothing to redo: the new release serves and the records say so; the next deploy retries what cleanup failed: ${
       displayCommand(cmd, ctx.exec.sshUser)
     }: exit code ${code} (${exitCodeMeaning(code)})${tail ? `: ${tail}` : ""}`,
   );
