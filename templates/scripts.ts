@@ -202,11 +202,13 @@ mv -fT "$link.new" "$link"`;
 /**
  * Stops a slot that no longer gets traffic: waits (at most 30 s) until the
  * connections already queued on its socket were accepted, then stops the
- * unit (gunicorn finishes the requests it has). Arguments: unit socket.
+ * unit (gunicorn finishes the requests it has), unless traffic came back
+ * to it meanwhile (a rollback, the next deploy). Arguments: unit socket live-link.
  */
 export const DRAIN_AND_STOP_SH = `i=0
 sleep 0.5
 while [ $i -lt 150 ] && ss -xlH src "$2" 2>/dev/null | awk '$3 > 0 { found = 1 } END { exit !found }'; do
   sleep 0.2; i=$((i+1))
 done
+[ -n "$3" ] && [ "$(readlink "$3")" = "$2" ] && exit 0
 systemctl stop "$1"`;

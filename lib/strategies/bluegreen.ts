@@ -36,10 +36,11 @@ import {
   slotOf,
   slotTarget,
   startSlot,
+  switchAndCleanUp,
   switchTrafficCommand,
   unitState,
 } from "./slots.ts";
-import { chainFailure, runChain } from "../chain.ts";
+import { chainFailure } from "../chain.ts";
 import { linkShared } from "./zero_downtime.ts";
 import { UserError } from "../errors.ts";
 import { versionFileFilters, writeVersionFile } from "../version_file.ts";
@@ -141,25 +142,30 @@ export async function activateSlot(
   const active: SlotRecord = { ...record, state: "active", activated_at: new Date().toISOString() };
   slots[slotName] = active;
   const health = healthCheckCommand(ctx, slot.socketPath);
-  // One round trip: the check, then (only if it passes) the switch and the record.
-  const cmds = [
-    health,
-    switchTrafficCommand(ctx, slot.socketPath),
+  // One round trip: the check, then (only if it passes) the switch with its
+  // record, then the cleanup, which may fail with a warning only.
+  await switchAndCleanUp(
+    ctx,
+    [
+      health,
+      switchTrafficCommand(ctx, slot.socketPath),
+      recordSlotsCommand(ctx, { ...active, active: slotName, slots }),
+    ].filter(isCommand),
     // The other slot keeps running: rollback is a switch back.
-    ...retireOthers(ctx, slotName, { keepOtherSlot: true }),
-    recordSlotsCommand(ctx, { ...active, active: slotName, slots }),
     // What the two slots run stays (rollback switches back); older virtualenvs go.
-    pruneVenvsCommand(ctx, Object.values(slots).map((s) => s?.venv)),
-  ].filter(isCommand);
-  const r = await runChain(ctx.exec, cmds, { check: false });
-  if (r.failed === 0 && health) {
-    throw await healthCheckError(ctx, {
-      stderr: r.stderr,
-      unit: slot.unitName,
-      target: slotTarget(ctx, slot, record.venv),
-    });
-  }
-  if (r.failed !== undefined) throw chainFailure(ctx.exec, cmds, r);
+    [
+      ...retireOthers(ctx, slotName, { keepOtherSlot: true }),
+      pruneVenvsCommand(ctx, Object.values(slots).map((s) => s?.venv)),
+    ].filter(isCommand),
+    (r, cmds) =>
+      r.failed === 0 && health
+        ? healthCheckError(ctx, {
+          stderr: r.stderr,
+          unit: slot.unitName,
+          target: slotTarget(ctx, slot, record.venv),
+        })
+        : chainFailure(ctx.exec, cmds, r),
+  );
   ctx.changed(`activated ${slotName} (${record.release})`);
 }
 

@@ -9,6 +9,7 @@
 import { posix } from "node:path";
 import type { Step, StepContext } from "../module.ts";
 import type { FactProbe } from "../facts.ts";
+import { type ChainResult, displayCommand } from "../executor.ts";
 import type { HostConfig } from "../config/types.ts";
 import { type Layout, type Slot, type SlotLayout, slotLayout, SLOTS } from "../layout.ts";
 import {
@@ -28,7 +29,7 @@ import { gunicornUnit } from "../../templates/systemd_unit.ts";
 import { drainConfinement, webConfinement } from "../confinement.ts";
 import { hardeningProperties } from "../../templates/hardening.ts";
 import { DRAIN_AND_STOP_SH, SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
-import { UserError } from "../errors.ts";
+import { exitCodeMeaning, lastLines, UserError } from "../errors.ts";
 
 export const SLOT_STRATEGIES = ["zero_downtime", "bluegreen"];
 
@@ -43,10 +44,51 @@ export function inPlaceUnit(host: HostConfig): string {
 
 export function slotUnitsProbe(host: HostConfig, layout: Layout) {
   const slots = SLOTS.map((s) => slotLayout(host, layout, s).unitName);
-  return unitsProbe(
-    [...slots, inPlaceUnit(host), layout.slotsBootUnit, ...slots.map(drainUnitName)],
-    "slot-units",
-  );
+  return unitsProbe([...slots, inPlaceUnit(host), layout.slotsBootUnit], "slot-units");
+}
+
+/** One transient drain unit systemd still has loaded (pending, running, failed or left over). */
+export interface DrainUnit {
+  readonly name: string;
+  /** The unit it drains and stops (`{app}-{slot}.service`). */
+  readonly target: string;
+  /** ActiveState: active, activating, deactivating, inactive, failed. */
+  readonly active: string;
+}
+
+/**
+ * The drain units systemd has loaded for the app's slots, whatever their
+ * state: each run names its own (drainUnitName), so there may be several,
+ * and one left behind by an earlier run (a failed stop, a slow drain, a
+ * version of djaploy that reused one fixed name) must be found to be cleared.
+ */
+export function drainUnitsProbe(host: HostConfig, layout: Layout): FactProbe<DrainUnit[]> {
+  const targets = SLOTS.map((s) => slotLayout(host, layout, s).unitName);
+  return {
+    name: "drain-units",
+    argv: [
+      "systemctl",
+      "list-units",
+      "--all",
+      "--plain",
+      "--no-legend",
+      "--no-pager",
+      "--type=service",
+      "--",
+      ...targets.map((t) => `${drainUnitPrefix(t)}*`),
+    ],
+    parse: (out) => {
+      const found: DrainUnit[] = [];
+      for (const line of out.split("\n")) {
+        // UNIT LOAD ACTIVE SUB DESCRIPTION; a failed or unloadable unit may start with a bullet.
+        const words = line.trim().split(/\s+/);
+        const [name, , active] = words[0]?.startsWith("djaploy-") ? words : words.slice(1);
+        const target = name ? targets.find((t) => isDrainOf(name, t)) : undefined;
+        if (target) found.push({ name, target, active: active ?? "unknown" });
+      }
+      return found;
+    },
+  };
 }
 
 /** Where the live-socket link points. */
@@ -59,6 +101,7 @@ export function slotFacts(host: HostConfig, layout: Layout): FactProbe[] {
     ...deployProbes(host, layout),
     liveSocketProbe(layout),
     slotUnitsProbe(host, layout),
+    drainUnitsProbe(host, layout),
     linkProbe("current-link", layout.currentLink),
     ...SLOTS.map((s) => linkProbe(`slot-link:${s}`, slotLayout(host, layout, s).dir)),
   ];
@@ -119,9 +162,9 @@ export function slotTarget(ctx: StepContext, s: SlotLayout, venv: string): Targe
 /**
  * (Re)starts a slot on its code and venv, then health-checks it over its own
  * socket, in one round trip after `before` (e.g. pointing the slot at its
- * release). A drain still pending from an earlier run is cancelled first: it
- * would stop the slot this run starts. A slot that fails is stopped again:
- * it never gets traffic.
+ * release). Drains of this slot still pending from an earlier run are
+ * cancelled first (one would stop the slot this run starts), and any left
+ * loaded are cleared. A slot that fails is stopped again: it never gets traffic.
  */
 export async function startSlot(
   ctx: StepContext,
@@ -134,15 +177,25 @@ export async function startSlot(
   const cmds: RemoteCommand[] = [
     ...before,
     ...(wrote ? [{ argv: ["systemctl", "daemon-reload"], as: "root" }] : []),
-    // Still draining since the previous deploy (moments ago): it would stop this new start.
-    ...(unitState(ctx, drainUnitName(s.unitName)).active === "active"
-      ? [{ argv: ["systemctl", "stop", drainUnitName(s.unitName)], as: "root", okCodes: [0, 5] }]
-      : []),
+    ...clearDrainsCommands(ctx, s.unitName),
     { argv: ["systemctl", "restart", s.unitName], as: "root" },
     ...(health ? [health] : []),
   ];
   const restart = cmds.length - (health ? 2 : 1);
-  const r = await runChain(ctx.exec, cmds, { check: false });
+  let r = await runChain(ctx.exec, cmds, { check: false });
+  if (r.failed === restart && await failedAtCgroupStep(ctx, s.unitName)) {
+    // systemd on a cgroup v1 or hybrid host may remove a unit's cgroup late after a stop (a
+    // drain moments ago) and then fail the next start at its CGROUP step: start it once more.
+    ctx.log.info(
+      `${s.unitName} failed at systemd's CGROUP step right after a stop: starting again`,
+    );
+    const again = [
+      { argv: ["systemctl", "reset-failed", "--", s.unitName], as: "root", okCodes: [0, 1, 5] },
+      ...cmds.slice(restart),
+    ];
+    const r2 = await runChain(ctx.exec, again, { check: false });
+    r = r2.failed === undefined ? r2 : { ...r2, failed: restart + Math.max(0, r2.failed - 1) };
+  }
   if (r.failed !== undefined && r.failed < restart) throw chainFailure(ctx.exec, cmds, r);
   if (r.failed !== undefined) {
     await ctx.exec.run({ argv: ["systemctl", "stop", s.unitName], as: "root", okCodes: [0, 1, 5] });
@@ -160,6 +213,16 @@ export async function startSlot(
   ctx.log.debug(r.stdout.trim());
   ctx.notes.set(`started:${s.unitName}`, true);
   ctx.changed(`started ${s.unitName}`);
+}
+
+/** Whether `unit`'s last start failed at systemd's CGROUP step (exit status 219). */
+async function failedAtCgroupStep(ctx: StepContext, unit: string): Promise<boolean> {
+  const r = await ctx.exec.run({
+    argv: ["systemctl", "show", "--property=ExecMainStatus", "--value", "--", unit],
+    readOnly: true,
+    okCodes: [0, 1],
+  });
+  return r.stdout.trim() === "219";
 }
 
 /**
@@ -187,9 +250,53 @@ function retireInPlaceAtBoot(ctx: StepContext): RemoteCommand | undefined {
   return { argv: ["systemctl", "disable", "--quiet", inPlaceUnit(ctx.host)], as: "root" };
 }
 
-/** The transient unit that drains and stops `unit` in the background. */
-export function drainUnitName(unit: string): string {
-  return `djaploy-drain-${unit.replace(/\.service$/, "")}.service`;
+function drainUnitPrefix(unit: string): string {
+  return `djaploy-drain-${unit.replace(/\.service$/, "")}`;
+}
+
+/** Whether `name` is a drain unit of `unit`: this run's kind (with a run id) or the old fixed name. */
+function isDrainOf(name: string, unit: string): boolean {
+  const prefix = drainUnitPrefix(unit);
+  return name === `${prefix}.service` ||
+    (name.startsWith(`${prefix}-`) && /^r[0-9a-z]+\.service$/.test(name.slice(prefix.length + 1)));
+}
+
+/**
+ * The transient unit that drains and stops `unit` in the background, named
+ * for this run (`runId`): systemd may keep an earlier one loaded (a failed
+ * stop, a drain still waiting), and a fixed name would then refuse to start.
+ */
+export function drainUnitName(unit: string, runId: string): string {
+  return `${drainUnitPrefix(unit)}-${runId}.service`;
+}
+
+/** This run's id in unit names: unique per run, and one word (no dash). */
+export function runId(ctx: StepContext): string {
+  let id = ctx.notes.get("runId") as string | undefined;
+  if (!id) {
+    const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+    id = `r${Date.now().toString(36)}${rand}`;
+    ctx.notes.set("runId", id);
+  }
+  return id;
+}
+
+/**
+ * Before `unit` starts: stops its drains still pending or running (one would
+ * stop it) and clears those systemd keeps loaded (failed, or left behind).
+ */
+export function clearDrainsCommands(ctx: StepContext, unit: string): RemoteCommand[] {
+  const drains = ctx.facts.get(drainUnitsProbe(ctx.host, ctx.layout)).filter((d) =>
+    d.target === unit
+  );
+  if (drains.length === 0) return [];
+  const names = drains.map((d) => d.name);
+  return [
+    // 5: gone meanwhile (--collect).
+    { argv: ["systemctl", "stop", "--", ...names], as: "root", okCodes: [0, 5] },
+    // Not failed, or gone: nothing to clear.
+    { argv: ["systemctl", "reset-failed", "--", ...names], as: "root", okCodes: [0, 1, 5] },
+  ];
 }
 
 /**
@@ -207,9 +314,9 @@ export function drainCommand(ctx: StepContext, unit: string, socket: string): Re
       "--collect",
       // Queued, not awaited: the deploy has nothing to wait for.
       "--no-block",
-      `--unit=${drainUnitName(unit)}`,
+      `--unit=${drainUnitName(unit, runId(ctx))}`,
       ...hardeningProperties("drain", drainConfinement(ctx.host)),
-      ...shScript(DRAIN_AND_STOP_SH, unit, socket),
+      ...shScript(DRAIN_AND_STOP_SH, unit, socket, ctx.layout.liveSocket),
     ],
     as: "root",
   };
@@ -301,3 +408,51 @@ export const restartOtherServices: Step = {
     ctx.changed(`restarted ${others.join(", ")}`);
   },
 };
+
+/**
+ * The switch, in one round trip: `records` (the command that moves traffic,
+ * then those that record what is live) and then `cleanup` (drains, pruning).
+ * A failure among `records` fails the step (`failure` makes its error).
+ * Once they ran, traffic has moved and the records say so: the deploy has
+ * succeeded, and a cleanup command that fails is a warning, after which the
+ * rest of the cleanup still runs (one more round trip, only then).
+ */
+export async function switchAndCleanUp(
+  ctx: StepContext,
+  records: readonly RemoteCommand[],
+  cleanup: readonly RemoteCommand[],
+  failure: (r: ChainResult, cmds: readonly RemoteCommand[]) => Error | Promise<Error> = (
+    r,
+    cmds,
+  ) => chainFailure(ctx.exec, cmds, r),
+): Promise<void> {
+  let cmds = [...records, ...cleanup];
+  const r = await runChain(ctx.exec, cmds, { check: false });
+  if (r.failed === undefined) return;
+  if (r.failed < records.length) throw await failure(r, cmds);
+  let failed: ChainResult = r;
+  for (;;) {
+    warnCleanup(ctx, cmds[failed.failed!], failed);
+    cmds = cmds.slice(failed.failed! + 1);
+    if (cmds.length === 0) return;
+    failed = await runChain(ctx.exec, cmds, { check: false }).catch((err) => {
+      ctx.log.warn(`cleanup after the switch did not finish: ${errorText(err)}`);
+      return { code: 0, stdout: "", stderr: "", ms: 0 };
+    });
+    if (failed.failed === undefined) return;
+  }
+}
+
+function warnCleanup(ctx: StepContext, cmd: RemoteCommand, r: ChainResult): void {
+  const code = r.failedCode ?? r.code;
+  const tail = lastLines(r.stderr, 3).replace(/\s*\n\s*/g, " / ");
+  ctx.log.warn(
+    `nothing to redo: the new release serves and the records say so; the next deploy retries what cleanup failed: ${
+      displayCommand(cmd, ctx.exec.sshUser)
+    }: exit code ${code} (${exitCodeMeaning(code)})${tail ? `: ${tail}` : ""}`,
+  );
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message.split("\n")[0] : String(err);
+}

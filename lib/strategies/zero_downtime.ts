@@ -36,9 +36,9 @@ import {
   slotFiles,
   slotOf,
   startSlot,
+  switchAndCleanUp,
   switchTrafficCommand,
 } from "./slots.ts";
-import { runChain } from "../chain.ts";
 import type { RemoteCommand } from "../remote_command.ts";
 import type { HostConfig } from "../config/types.ts";
 import { writeVersionFile } from "../version_file.ts";
@@ -175,33 +175,34 @@ const startNew: Step = {
 };
 
 /**
- * Sends traffic to `slot`, which runs the release in `dir`, retires what
- * served before, then points `current` at that release and records it as
- * live: one round trip. `first` runs before the records, `last` at the end.
+ * Sends traffic to `slot`, which runs the release in `dir`, and in the same
+ * round trip records it as live (root's state.json first, then `current`
+ * and `records`), before anything that may fail: then what served before
+ * drains and stops, and `cleanup` runs. A failed cleanup is a warning
+ * (switchAndCleanUp): the new release serves and the records say so.
  */
 export async function goLive(
   ctx: StepContext,
   slot: SlotLayout,
   dir: string,
   record: ReleaseRecord & { activated_at: string },
-  extra: { first?: readonly RemoteCommand[]; last?: readonly RemoteCommand[] } = {},
+  extra: { records?: readonly RemoteCommand[]; cleanup?: readonly RemoteCommand[] } = {},
 ): Promise<void> {
   const before = activeSlot(ctx);
   const slots = { ...(liveState(ctx)?.slots ?? {}) };
   if (before && slots[before]) slots[before] = { ...slots[before]!, state: "stopped" };
   slots[slot.slot] = { ...record, state: "active" };
-  await runChain(
-    ctx.exec,
+  await switchAndCleanUp(
+    ctx,
     [
-      // As root: traffic moves, what served before drains and stops.
+      // As root (one sudo): traffic moves, and root's record says so.
       switchTrafficCommand(ctx, slot.socketPath),
-      ...retireOthers(ctx, slot.slot),
-      // As the app user (one sudo for the lot): the records.
-      ...extra.first ?? [],
-      pointLinkCommand(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir)),
       recordSlotsCommand(ctx, { ...record, active: slot.slot, slots }),
-      ...extra.last ?? [],
+      // As the app user: what rollback and `releases` read.
+      ...extra.records ?? [],
+      pointLinkCommand(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir)),
     ].filter(isCommand),
+    [...retireOthers(ctx, slot.slot), ...extra.cleanup ?? []],
   );
   ctx.changed(`current -> releases/${posix.basename(dir)}`);
 }
@@ -219,12 +220,12 @@ const switchToNew: Step = {
     };
     await goLive(ctx, slot, dir, record, {
       // The release's own record: what rollback and `releases` read.
-      first: [{
+      records: [{
         argv: shScript('cat > "$1/.djaploy-release.json"', dir),
         as: ctx.host.app_user,
         stdin: JSON.stringify(record) + "\n",
       }],
-      last: [...pruneCommands(ctx)].filter(isCommand),
+      cleanup: [...pruneCommands(ctx)].filter(isCommand),
     });
   },
 };

@@ -16,6 +16,7 @@ import {
 import type { Secret } from "../../lib/secret.ts";
 import { SecretResolver } from "../../lib/resolve_secrets.ts";
 import type { Ui } from "../../lib/ui.ts";
+import type { RemoteCommand } from "../../lib/remote_command.ts";
 import { appDirs, rootDirs } from "../../modules/core/mod.ts";
 import {
   collectingUi,
@@ -75,6 +76,8 @@ export async function runRecorded(opts: {
   notes?: Readonly<Record<string, unknown>>;
   /** Resolve the config's secret references (ctx.secret), masked in the output. */
   secrets?: boolean;
+  /** Collects the commands of each round trip that is a chain, in order. */
+  chains?: RemoteCommand[][];
 }): Promise<RecordedRun> {
   const { ui, out, err } = collectingUi();
   const secrets = opts.secrets
@@ -94,13 +97,20 @@ export async function runRecorded(opts: {
     dryRun: false,
     signal: new AbortController().signal,
     release: opts.release,
-    executor: (h) =>
+    executor: (h) => {
       exec = new RecordingExecutor({
         host: h.name,
         sshUser: h.ssh_user,
         respond: (cmd) => isFactsCommand(cmd) ? factsAnswer(cmd, opts.facts) : opts.respond?.(cmd),
         syncChanged: opts.syncChanged,
-      }),
+      });
+      const chain = exec.chain.bind(exec);
+      exec.chain = (cmds) => {
+        opts.chains?.push([...cmds]);
+        return chain(cmds);
+      };
+      return exec;
+    },
     plan: () => opts.plan,
     appEnv: () => opts.appEnv ?? new Map(),
     deployFiles: new Set(),

@@ -60,9 +60,11 @@ Deno.test("zero_downtime: the live link, not a stale state.json, decides which s
           out: unitsShowOutput({
             "hello-blue.service": "enabled inactive",
             "hello-green.service": "enabled active",
-            // The run before stopped blue moments ago and its drain is still pending.
-            "djaploy-drain-hello-blue.service": "transient active",
           }),
+        },
+        // The run before stopped blue moments ago and its drain is still pending.
+        "drain-units": {
+          out: "djaploy-drain-hello-blue-rmx1.service loaded active running /bin/sh -c ...\n",
         },
       }),
       release,
@@ -83,7 +85,7 @@ Deno.test("zero_downtime: the live link, not a stale state.json, decides which s
     // That drain would stop the release this run starts in blue.
     const recorded = r.exec.lines();
     const cancel = recorded.findIndex((l) =>
-      l.endsWith("systemctl stop djaploy-drain-hello-blue.service")
+      l.endsWith("systemctl stop -- djaploy-drain-hello-blue-rmx1.service")
     );
     const restart = recorded.findIndex((l) => l.endsWith("systemctl restart hello-blue.service"));
     assert.ok(cancel >= 0 && cancel < restart, "a pending drain of blue is cancelled first");

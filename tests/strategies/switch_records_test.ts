@@ -1,0 +1,303 @@
+/**
+ * The switch of the slot strategies: the records of what is live are
+ * written in the same round trip as the traffic move, before anything that
+ * may fail; a cleanup that fails afterwards (a drain unit systemd refuses,
+ * pruning) is a warning, never a failed deploy with records that lie; and
+ * each run names its drain units, clearing any left behind first.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { ReleaseInfo } from "../../lib/module.ts";
+import type { RemoteCommand } from "../../lib/remote_command.ts";
+import { layoutFor } from "../../lib/layout.ts";
+import { drainUnitsProbe } from "../../lib/strategies/slots.ts";
+import { factsStdout, loadTestProject, withTempDir, writeFiles } from "../helpers/fixtures.ts";
+import type { LoadedProject, ProbeAnswer } from "../helpers/fixtures.ts";
+import {
+  configuredHostAnswers,
+  deployPlan,
+  type RecordedRun,
+  runRecorded,
+  unitsShowOutput,
+} from "../helpers/plans.ts";
+import type { Responder } from "../../lib/recording_executor.ts";
+
+const NEW = "20261126T070102Z-abc1234";
+const COLLISION =
+  "Failed to start transient service unit: Unit djaploy-drain-hello-green.service was already loaded or has a fragment file.";
+
+interface Run extends RecordedRun {
+  readonly chains: RemoteCommand[][];
+  readonly loaded: LoadedProject;
+}
+
+/** A deploy on a host where green serves an older release of `strategy`. */
+async function deployOverGreen(
+  strategy: "zero_downtime" | "bluegreen",
+  opts: {
+    respond?: Responder;
+    facts?: Record<string, ProbeAnswer>;
+    notes?: Record<string, unknown>;
+  } = {},
+): Promise<Run> {
+  let run: Run | undefined;
+  await withTempDir(async (dir) => {
+    const loaded = await loadTestProject(
+      dir,
+      `project_name = "hello"\ndeployment_strategy = "${strategy}"\n[health_check]\npath = "/healthz/"\n`,
+    );
+    const layout = layoutFor(loaded.host);
+    const artifactDir = join(dir, "artifact");
+    await writeFiles(artifactDir, { "requirements.txt": "Django\n", "manage.py": "" });
+    const release: ReleaseInfo = {
+      name: NEW,
+      artifactDir,
+      commit: "abc1234def5678",
+      ref: "main",
+      tree: "tree-new",
+    };
+    const old = (n: number) => ({
+      release: `20261120T00000${n}Z-0000000`,
+      commit: `c${n}`,
+      ref: "main",
+      tree: `tree-${n}`,
+      venv: `${layout.sharedDir}/venv-old-py3.11`,
+      deployed_at: "2026-11-20T00:00:00Z",
+      environment: "test",
+    });
+    const state = {
+      strategy,
+      ...old(7),
+      active: "green",
+      slots: { green: { ...old(7), state: "active" }, blue: { ...old(6), state: "stopped" } },
+    };
+    const chains: RemoteCommand[][] = [];
+    const r = await runRecorded({
+      loaded,
+      plan: await deployPlan(loaded.host, loaded.project.repo_dir),
+      facts: factsStdout({
+        ...await configuredHostAnswers(loaded),
+        "deploy-state": { out: JSON.stringify(state) },
+        "live-socket": { out: "/run/hello-green/hello.sock\n" },
+        "current-link": { out: `${layout.releasesDir}/${old(7).release}\n` },
+        "slot-units": {
+          out: unitsShowOutput({
+            "hello-blue.service": "enabled inactive",
+            "hello-green.service": "enabled active",
+          }),
+        },
+        // Seven good releases: pruning has work to do.
+        "releases": {
+          out: [1, 2, 3, 4, 5, 6, 7].map((n) => `${old(n).release}\t${JSON.stringify(old(n))}\n`)
+            .join(""),
+        },
+        ...opts.facts,
+      }),
+      respond: opts.respond,
+      release,
+      notes: opts.notes,
+      chains,
+    });
+    run = { ...r, chains, loaded };
+  });
+  return run!;
+}
+
+const isSwitch = (c: RemoteCommand | undefined) =>
+  c !== undefined && c.argv.includes("/run/djaploy/hello.sock") &&
+  c.argv.includes("/run/hello-blue/hello.sock");
+const isStateWrite = (c: RemoteCommand | undefined) =>
+  c !== undefined && c.argv.includes("/var/lib/djaploy/apps/hello/state.json") &&
+  c.stdin !== undefined;
+const isDrain = (c: RemoteCommand | undefined) => c?.argv[0] === "systemd-run";
+const isPrune = (c: RemoteCommand | undefined) => c?.argv[0] === "rm" && c.argv.includes("-rf");
+const commands = (r: Run) => r.exec.recorded.map((c) => c.command);
+const isCurrent = (r: Run) => (c: RemoteCommand | undefined) =>
+  c !== undefined && c.argv.includes(layoutFor(r.loaded.host).currentLink);
+
+/** The state.json the run wrote last. */
+function writtenState(r: Run): Record<string, unknown> {
+  const writes = r.exec.recorded.filter((c) => c.command && isStateWrite(c.command));
+  assert.ok(writes.length > 0, "state.json was written");
+  return JSON.parse(String(writes.at(-1)!.command!.stdin));
+}
+
+Deno.test("zero_downtime: the switch writes the records in the same round trip, before the cleanup", async () => {
+  const r = await deployOverGreen("zero_downtime");
+  assert.equal(r.result.ok, true, String(r.result.error));
+  const chain = r.chains.find((c) => c.some(isSwitch));
+  assert.ok(chain, "the traffic move is part of a chain");
+  const at = (p: (c: RemoteCommand) => boolean) => chain.findIndex(p);
+  const current = at(isCurrent(r));
+  const release = at((c) => c.argv.some((a) => a.includes(".djaploy-release.json")));
+  assert.equal(at(isSwitch), 0, "traffic moves first");
+  assert.equal(at(isStateWrite), 1, "root's record comes right after, in the same sudo");
+  assert.ok(release > 1 && current > 1, "the release's record and `current` are in the same chain");
+  for (const cleanup of [at(isDrain), at(isPrune)]) {
+    assert.ok(cleanup > Math.max(current, release), "cleanup comes after every record");
+  }
+  const state = writtenState(r);
+  assert.equal(state.active, "blue");
+  assert.equal(state.release, NEW);
+});
+
+Deno.test("zero_downtime: a drain systemd refuses after the switch is a warning; the records are true and pruning still runs", async () => {
+  const r = await deployOverGreen("zero_downtime", {
+    respond: (cmd) => isDrain(cmd) ? { code: 1, stderr: COLLISION } : undefined,
+  });
+  assert.equal(r.result.ok, true, `the deploy succeeded: ${r.result.error}`);
+  assert.match(r.err, /cleanup failed: .*systemd-run.*exit code 1.*already loaded/);
+  const state = writtenState(r);
+  assert.equal(state.active, "blue", "state.json names the slot that serves");
+  assert.equal(state.release, NEW, "and the release it runs");
+  const cmds = commands(r);
+  assert.ok(cmds.findIndex(isPrune) > cmds.findIndex(isDrain), "the rest of the cleanup ran");
+  assert.ok(cmds.some(isCurrent(r)), "current moved");
+});
+
+Deno.test("zero_downtime: a failed prune after the switch is a warning, not a failed deploy", async () => {
+  const r = await deployOverGreen("zero_downtime", {
+    respond: (cmd) => isPrune(cmd) ? { code: 1, stderr: "rm: Read-only file system" } : undefined,
+  });
+  assert.equal(r.result.ok, true, `the deploy succeeded: ${r.result.error}`);
+  assert.match(r.err, /cleanup failed: .*rm -rf.*Read-only file system/);
+  assert.equal(writtenState(r).release, NEW);
+});
+
+Deno.test("zero_downtime: a failed traffic move fails the deploy and records nothing", async () => {
+  const r = await deployOverGreen("zero_downtime", {
+    respond: (cmd) => isSwitch(cmd) ? { code: 1, stderr: "mv: cannot move" } : undefined,
+  });
+  assert.equal(r.result.ok, false);
+  assert.equal(r.result.failedStep, "switch traffic");
+  const cmds = commands(r);
+  const after = cmds.slice(cmds.findIndex(isSwitch));
+  assert.ok(after.length > 0 && !after.some((c) => isStateWrite(c) || isDrain(c)));
+});
+
+Deno.test("bluegreen: deploy --activate with a drain that fails after the switch succeeds with a warning and true records", async () => {
+  const r = await deployOverGreen("bluegreen", {
+    notes: { activate: true },
+    facts: {
+      // Taking over from in_place: its unit still runs and must drain.
+      "slot-units": {
+        out: unitsShowOutput({
+          "hello-blue.service": "enabled inactive",
+          "hello-green.service": "enabled active",
+          "hello.service": "enabled active",
+        }),
+      },
+    },
+    respond: (cmd) => isDrain(cmd) ? { code: 1, stderr: COLLISION } : undefined,
+  });
+  assert.equal(r.result.ok, true, `the deploy succeeded: ${r.result.error}`);
+  assert.match(r.err, /cleanup failed: .*systemd-run.*already loaded/);
+  const chain = r.chains.find((c) => c.some(isSwitch))!;
+  assert.ok(chain.findIndex(isStateWrite) < chain.findIndex(isDrain), "records before cleanup");
+  const state = writtenState(r);
+  assert.equal(state.active, "blue");
+  assert.equal(state.release, NEW);
+});
+
+Deno.test("drain units: each run names its own, in the app's and slot's namespace", async () => {
+  const names = [];
+  for (let i = 0; i < 2; i++) {
+    const r = await deployOverGreen("zero_downtime");
+    const drain = commands(r).find(isDrain)!;
+    const unit = drain.argv.find((a) => a.startsWith("--unit="))!.slice("--unit=".length);
+    assert.match(unit, /^djaploy-drain-hello-green-r[0-9a-z]+\.service$/);
+    names.push(unit);
+  }
+  assert.notEqual(names[0], names[1], "two runs never share a drain unit name");
+});
+
+Deno.test("drain units: drains of the slot left behind (any state, old fixed name too) are stopped and cleared before it starts", async () => {
+  const r = await deployOverGreen("zero_downtime", {
+    facts: {
+      "drain-units": {
+        out: [
+          "djaploy-drain-hello-blue.service loaded failed failed /bin/sh -c ...",
+          "djaploy-drain-hello-blue-rk2x9.service loaded active exited true",
+          // Not a drain of this app's blue slot: left alone.
+          "djaploy-drain-hello-blue-extra-r1.service loaded active running x",
+          "djaploy-drain-hello-green-rzz.service loaded inactive dead x",
+          "",
+        ].join("\n"),
+      },
+    },
+  });
+  assert.equal(r.result.ok, true, String(r.result.error));
+  const lines = r.exec.lines();
+  const both = "djaploy-drain-hello-blue.service djaploy-drain-hello-blue-rk2x9.service";
+  const stop = lines.findIndex((l) => l.endsWith(`systemctl stop -- ${both}`));
+  const reset = lines.findIndex((l) => l.endsWith(`systemctl reset-failed -- ${both}`));
+  const restart = lines.findIndex((l) => l.endsWith("systemctl restart hello-blue.service"));
+  assert.ok(stop >= 0 && stop < reset && reset < restart, lines.join("\n"));
+  assert.ok(!lines.some((l) => l.includes("hello-blue-extra")), "another unit is left alone");
+});
+
+Deno.test("drain units probe: parses list-units, with or without the bullet of a failed unit", () => {
+  const host = {
+    app_name: "hello",
+    app_user: "hello",
+    manage_py: "manage.py",
+  } as unknown as Parameters<typeof drainUnitsProbe>[0];
+  const probe = drainUnitsProbe(host, layoutFor(host));
+  assert.deepEqual(probe.argv.slice(-2), [
+    "djaploy-drain-hello-blue*",
+    "djaploy-drain-hello-green*",
+  ]);
+  const parsed = probe.parse(
+    "● djaploy-drain-hello-green-rab.service loaded failed failed drain\n" +
+      "djaploy-drain-hello-blue.service loaded activating start drain\n" +
+      "djaploy-drain-hello-bluex.service loaded active running other\n",
+    0,
+  );
+  assert.deepEqual(parsed, [
+    {
+      name: "djaploy-drain-hello-green-rab.service",
+      target: "hello-green.service",
+      active: "failed",
+    },
+    {
+      name: "djaploy-drain-hello-blue.service",
+      target: "hello-blue.service",
+      active: "activating",
+    },
+  ]);
+});
+
+Deno.test("startSlot: a start that fails at systemd's CGROUP step right after a stop is tried once more", async () => {
+  let restarts = 0;
+  const r = await deployOverGreen("zero_downtime", {
+    respond: (cmd) => {
+      if (cmd.argv.join(" ") === "systemctl restart hello-blue.service") {
+        return ++restarts === 1 ? { code: 1, stderr: "Job for hello-blue.service failed" } : {};
+      }
+      if (cmd.argv.includes("--property=ExecMainStatus")) return { stdout: "219\n" };
+      return undefined;
+    },
+  });
+  assert.equal(r.result.ok, true, String(r.result.error));
+  assert.equal(restarts, 2);
+  const lines = r.exec.lines();
+  assert.ok(lines.some((l) => l.endsWith("systemctl reset-failed -- hello-blue.service")));
+  assert.equal(writtenState(r).active, "blue");
+});
+
+Deno.test("startSlot: a start that fails for another reason is not retried", async () => {
+  let restarts = 0;
+  const r = await deployOverGreen("zero_downtime", {
+    respond: (cmd) => {
+      if (cmd.argv.join(" ") === "systemctl restart hello-blue.service") {
+        restarts++;
+        return { code: 1, stderr: "Job for hello-blue.service failed" };
+      }
+      if (cmd.argv.includes("--property=ExecMainStatus")) return { stdout: "1\n" };
+      return undefined;
+    },
+  });
+  assert.equal(r.result.ok, false);
+  assert.match(String(r.result.error), /hello-blue\.service did not start/);
+  assert.equal(restarts, 1);
+});
