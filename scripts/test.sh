@@ -15,4 +15,9 @@ else
 fi
 # Each test tears its own hosts down (tests/e2e/harness); no blanket teardown here,
 # which would also stop the hosts of another test run on this machine.
-exec "$deno" test --allow-read --allow-write --allow-env --allow-net --allow-sys --allow-run "${@:-tests/}"
+perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys --allow-run)
+if [ $# -gt 0 ]; then exec "$deno" test "${perms[@]}" "$@"; fi
+# Unit tests first (a minute): a failure there shows before the end-to-end tests start.
+mapfile -t units < <(find tests -name '*_test.ts' -not -path 'tests/e2e/*' | sort)
+"$deno" test "${perms[@]}" "${units[@]}"
+exec "$deno" test "${perms[@]}" tests/e2e/
