@@ -87,7 +87,8 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Pr
 async function controlFolder(host: TestHost): Promise<string | undefined> {
   const ps = await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" }).output();
   const re = new RegExp(
-    `ControlPath=(/tmp/djaploy-[^/\\s]+)/\\S+ .* -M .*\\b${host.ip.replaceAll(".", "\\.")}$`,
+    // -M may follow ControlPath directly: the options between them vary.
+    `ControlPath=(/tmp/djaploy-[^/\\s]+)/\\S+(?: .*)? -M .*\\b${host.ip.replaceAll(".", "\\.")}$`,
   );
   for (const line of new TextDecoder().decode(ps.stdout).split("\n")) {
     const m = re.exec(line.trim());
@@ -134,7 +135,7 @@ async function assertCleanStop(
   // Where traffic goes is where the records say it goes.
   const [socket, slot] = (await onHost(
     host,
-    "readlink /run/djaploy/hello.sock; sudo -n cat /home/app/apps/hello/.djaploy/active-slot",
+    "readlink /run/djaploy/hello.sock; sudo -n cat /var/lib/djaploy/apps/hello/active-slot",
   )).split("\n");
   assert.equal(socket, `/run/hello-${slot}/hello.sock`);
   return serving;
