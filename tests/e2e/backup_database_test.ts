@@ -3,8 +3,8 @@
  * DATABASE_PATH outside /home/<app_user>/data (the example app's shared/),
  * verify and configure name it, a backup run before the database exists
  * fails (and leaves no backup behind), and once it exists it is in the store
- * and restores. rclone's "local" remote, a folder of the app user's, keeps it
- * to one host.
+ * and restores. The rclone remote is SFTP to a second user of the same host
+ * (one host; `restore --list` reads it from this machine).
  */
 import assert from "node:assert/strict";
 import {
@@ -19,7 +19,9 @@ import {
 import { run } from "./harness/run.ts";
 
 const DB = "/home/app/apps/hello/shared/db.sqlite3";
-const STORE = "/home/app/backup-store";
+const STORE = "/home/store/backups";
+const SFTP_PASSWORD = "sftp-pw-0b7d1e94";
+const ENV = { BACKUP_SFTP_PASSWORD: SFTP_PASSWORD };
 
 function ok(r: DjaployResult, what: string): void {
   assert.equal(r.code, 0, `${what} failed (exit ${r.code}):\n${r.output}`);
@@ -63,11 +65,18 @@ e2eTest(
         hosts: [web],
         modules: ["core", "nginx", "systemd", "rclone"],
         config: `[rclone]
-path = "${STORE}"
+path = "backups"
 
 [rclone.remote]
-type = "local"`,
+type = "sftp"
+host = "${web.ip}"
+user = "store"
+pass = "env:BACKUP_SFTP_PASSWORD"`,
       });
+      await rootOk(
+        web,
+        `useradd -m -s /bin/bash store && echo 'store:${SFTP_PASSWORD}' | chpasswd`,
+      );
       const toml = await Deno.readTextFile(`${project.dir}/infra/djaploy.toml`);
       await project.write(
         "infra/djaploy.toml",
@@ -78,13 +87,12 @@ type = "local"`,
       const line = new RegExp(
         `rclone backs up ${DB.replaceAll(".", "\\.")} \\(env\\.DATABASE_PATH\\)`,
       );
-      const verify = await djaploy(project, ["verify", "--env", "test"]);
+      const verify = await djaploy(project, ["verify", "--env", "test"], { env: ENV });
       ok(verify, "verify");
       assert.match(verify.output, line);
-      const configure = await djaploy(project, ["configure", "--env", "test"]);
+      const configure = await djaploy(project, ["configure", "--env", "test"], { env: ENV });
       ok(configure, "configure");
       assert.match(configure.output, line);
-      await rootOk(web, `install -d -o app -g app -m 0700 ${STORE}`);
 
       // Before the first deploy there is no database: the run fails, nothing is stored.
       const early = await root(web, "systemctl start hello-backup-rclone.service");
@@ -95,11 +103,12 @@ type = "local"`,
       );
       const journal = await rootOk(web, "journalctl -u hello-backup-rclone --no-pager -o cat");
       assert.match(journal, new RegExp(`the database ${DB.replaceAll(".", "\\.")} does not exist`));
-      assert.equal(await rootOk(web, `find ${STORE} -mindepth 1 | wc -l`), "0");
-      const none = await djaploy(project, ["restore", "--env", "test", "--list"]);
-      assert.doesNotMatch(none.output, /complete/, none.output);
+      assert.equal(await rootOk(web, `find /home/store -path '*/backups*' | wc -l`), "0");
+      const none = await djaploy(project, ["restore", "--env", "test", "--list"], { env: ENV });
+      ok(none, "restore --list");
+      assert.match(none.output, /no backups/, "the failed run left no backup, complete or not");
 
-      ok(await djaploy(project, ["deploy", "--env", "test"]), "deploy");
+      ok(await djaploy(project, ["deploy", "--env", "test"], { env: ENV }), "deploy");
       await visit(web, 3);
       const atBackup = await visits(web);
       await rootOk(web, "systemctl start hello-backup-rclone.service");
@@ -116,7 +125,7 @@ type = "local"`,
       assert.deepEqual(manifest.databases.map((d: { name: string }) => d.name), [
         "~/apps/hello/shared/db.sqlite3",
       ]);
-      const list = await djaploy(project, ["restore", "--env", "test", "--list"]);
+      const list = await djaploy(project, ["restore", "--env", "test", "--list"], { env: ENV });
       ok(list, "restore --list");
       assert.match(list.output, new RegExp(`${stamp} .* complete`));
 
@@ -130,7 +139,7 @@ type = "local"`,
         stamp,
         "--db-only",
         "--yes",
-      ]);
+      ], { env: ENV });
       ok(restored, "restore");
       assert.match(restored.output, /restored 1 database from/);
       assert.equal(await visits(web), atBackup, "the database is back to the backup's state");
