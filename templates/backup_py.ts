@@ -23,7 +23,10 @@
  * `<prefix><stamp>`) holding db/<file> (a SQLite snapshot taken with the
  * backup API and checked with PRAGMA integrity_check), media/, shared/<path>/
  * and manifest.json, which rclone uploads last: a folder without it is an
- * unfinished backup, never listed or restored.
+ * unfinished backup, never listed or restored. db/<file> is the path below
+ * the data folder, or `~/<path below the app user's home>` for a database
+ * elsewhere. A configured database that is missing fails the run before
+ * anything is uploaded.
  */
 export const BACKUP_PY = String.raw`#!/usr/bin/python3
 # Written by djaploy: backups of a Django app's SQLite databases and media files.
