@@ -4,6 +4,7 @@
  * `[systemd] hardening`.
  */
 import { posix } from "node:path";
+import { appDatabaseDir, backupDatabases } from "./backup/databases.ts";
 import type { HostConfig } from "./config/types.ts";
 import { type Layout, slotLayout, SLOTS } from "./layout.ts";
 import type { Confinement } from "../templates/hardening.ts";
@@ -24,9 +25,15 @@ export function webConfinement(host: HostConfig, layout: Layout): Confinement {
   );
   return {
     readable: [layout.appDir],
-    writable: [layout.dataDir, layout.mediaRoot, ...resources],
+    writable: [layout.dataDir, layout.mediaRoot, ...databaseDir(host, layout), ...resources],
     relaxed: host.systemd.hardening,
   };
+}
+
+/** The folder of a database [env] names outside the data folder (the app writes it). */
+function databaseDir(host: HostConfig, layout: Layout): string[] {
+  const dir = appDatabaseDir(host, layout);
+  return dir === undefined ? [] : [optional(dir)];
 }
 
 /** The boot unit: reads the active-slot record, asks systemd to start that slot. */
@@ -53,6 +60,14 @@ export function backupConfinement(
   return {
     writable: [
       layout.dataDir,
+      // SQLite's readers take their locks (and in WAL mode write -shm) beside the database.
+      ...backupDatabases(host, layout, o.backend).databases
+        .map((d) => posix.dirname(d.path))
+        .filter((dir, i, all) =>
+          all.indexOf(dir) === i && !dir.startsWith(`${layout.dataDir}/`) &&
+          dir !== layout.dataDir
+        )
+        .map(optional),
       posix.dirname(o.stagingDir),
       optional(posix.join(o.userHome, ".cache")),
       optional(posix.join(o.userHome, ".config")),

@@ -23,7 +23,10 @@
  * `<prefix><stamp>`) holding db/<file> (a SQLite snapshot taken with the
  * backup API and checked with PRAGMA integrity_check), media/, shared/<path>/
  * and manifest.json, which rclone uploads last: a folder without it is an
- * unfinished backup, never listed or restored.
+ * unfinished backup, never listed or restored. db/<file> is the path below
+ * the data folder, or `~/<path below the app user's home>` for a database
+ * elsewhere. A configured database that is missing fails the run before
+ * anything is uploaded.
  */
 export const BACKUP_PY = String.raw`#!/usr/bin/python3
 # Written by djaploy: backups of a Django app's SQLite databases and media files.
@@ -142,22 +145,30 @@ def is_sqlite(path):
 
 
 def find_databases(cfg):
-    data = cfg["data_dir"]
-    if cfg["databases"]:
-        found = []
-        for rel in cfg["databases"]:
-            if os.path.isfile(os.path.join(data, rel)):
-                found.append(rel)
+    """[(name, path)]: the configured databases, each of which must exist (a backup without the
+    database it was set up for is a failure, not a backup); with none configured, every SQLite
+    file found in the data folder."""
+    if not cfg.get("scan_data_dir", False):
+        found, missing = [], []
+        for db in cfg["databases"]:
+            if os.path.isfile(db["path"]) and not os.path.islink(db["path"]):
+                found.append((db["name"], db["path"]))
             else:
-                log("warning: %s does not exist: not backed up" % os.path.join(data, rel))
+                missing.append(db["path"])
+        if missing:
+            raise Failure("the database %s does not exist (or is not a file): nothing was backed "
+                          "up. Deploy the app (its migrate creates it), or correct the databases "
+                          "setting / DATABASE_PATH in [env] and run djaploy configure"
+                          % ", ".join(missing))
         return found
+    data = cfg["data_dir"]
     found = []
     for root, dirs, files in os.walk(data):
         dirs.sort()
         for name in sorted(files):
             path = os.path.join(root, name)
             if not os.path.islink(path) and is_sqlite(path):
-                found.append(os.path.relpath(path, data))
+                found.append((os.path.relpath(path, data), path))
     return found
 
 
@@ -168,12 +179,11 @@ def snapshot(cfg, stamp):
     folder = os.path.join(staging, stamp)
     os.makedirs(os.path.join(folder, "db"), mode=0o700)
     databases = []
-    for rel in find_databases(cfg):
-        src = os.path.join(cfg["data_dir"], rel)
+    for rel, src in find_databases(cfg):
         dst = os.path.join(folder, "db", rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         run([sys.executable, "-c", SNAPSHOT, src, dst])
-        databases.append({"name": rel, "bytes": os.path.getsize(dst)})
+        databases.append({"name": rel, "path": src, "bytes": os.path.getsize(dst)})
         log("database %s: %d bytes, integrity ok" % (rel, os.path.getsize(dst)))
     files = []
     if cfg.get("media_dir") and os.path.isdir(cfg["media_dir"]):
@@ -476,8 +486,10 @@ def cmd_run(path):
     stamp = now().strftime(STAMP)
     try:
         folder, manifest = snapshot(cfg, stamp)
-        if not manifest["databases"] and not manifest["files"]:
-            log("warning: nothing to back up (no database in %s, no media)" % cfg["data_dir"])
+        if not manifest["databases"]:
+            log("warning: no database in this backup (%s)" % (
+                "no SQLite file in " + cfg["data_dir"] if cfg.get("scan_data_dir", False)
+                else "none configured"))
         if cfg["backend"] == "rclone":
             rclone_backup(cfg, folder, stamp)
         else:
@@ -613,18 +625,30 @@ def manifest_of(dest):
         manifest = json.load(f)
     for db in manifest["databases"]:
         name = db["name"]
-        if name.startswith("/") or ".." in name.split("/"):
-            raise Failure("the backup names a database outside the data folder: %r" % name)
+        parts = name.split("/")
+        if name.startswith("/") or ".." in parts or "~" in parts[1:] or name in ("~", "~/"):
+            raise Failure("the backup names a database outside the app's folders: %r" % name)
     for rel in manifest["files"]:
         if rel != "media" and not (rel.startswith("shared/") and ".." not in rel.split("/")):
             raise Failure("the backup names files outside the app's folders: %r" % rel)
     return manifest
 
 
+def database_target(t, name):
+    """Where a backup's database goes on the target: "~/<path>" below the app user's home (the
+    file was outside the data folder), any other name below the data folder."""
+    if name.startswith("~/"):
+        if not t.get("home_dir"):
+            raise Failure("the backup holds %s, outside the data folder: restore it with a "
+                          "djaploy that knows the target's home folder" % name)
+        return os.path.join(t["home_dir"], name[2:])
+    return os.path.join(t["data_dir"], name)
+
+
 def apply(req, dest, manifest):
     t = req["target"]
     for db in manifest["databases"]:
-        path = os.path.join(t["data_dir"], db["name"])
+        path = database_target(t, db["name"])
         # SQLite writes its journal next to a database.
         os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
         # The old database's journal belongs to the old content: never replay it onto the new.

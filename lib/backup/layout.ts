@@ -7,6 +7,7 @@ import { posix } from "node:path";
 import type { HostConfig } from "../config/types.ts";
 import type { Layout } from "../layout.ts";
 import { REMOTE_NAME } from "./rclone_conf.ts";
+import { backupDatabases } from "./databases.ts";
 
 export type BackupBackend = "rclone" | "borg";
 export type RestoreBackend = BackupBackend | "litestream";
@@ -124,6 +125,7 @@ export function serverSettings(
   layout: Layout,
 ): Record<string, unknown> {
   const b = backupLayout(host, layout, backend);
+  const dbs = backupDatabases(host, layout, backend);
   const common = {
     backend,
     app: host.app_name,
@@ -132,12 +134,15 @@ export function serverSettings(
     app_user: host.app_user,
     data_dir: layout.dataDir,
     staging_dir: b.stagingDir,
+    // Each one must exist at backup time (a missing one fails the run); `scan`: none is
+    // known, so every SQLite file found in data_dir.
+    databases: dbs.databases.map((d) => ({ name: d.name, path: d.path })),
+    scan_data_dir: dbs.scan,
   };
   if (backend === "rclone") {
     const r = host.rclone;
     return {
       ...common,
-      databases: r.databases,
       media_dir: r.media ? layout.mediaRoot : null,
       shared_dir: layout.sharedDir,
       shared_resources: r.media ? host.shared_resources : [],
@@ -149,7 +154,6 @@ export function serverSettings(
   const g = host.borg;
   return {
     ...common,
-    databases: g.databases,
     media_dir: g.media ? layout.mediaRoot : null,
     shared_dir: layout.sharedDir,
     shared_resources: g.media ? host.shared_resources : [],

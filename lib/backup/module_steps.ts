@@ -15,6 +15,7 @@ import { BACKUP_PY } from "../../templates/backup_py.ts";
 import { backupService, backupTimer } from "../../templates/backup_units.ts";
 import { backupConfinement } from "../confinement.ts";
 import { cronToOnCalendar } from "./cron.ts";
+import { describeBackup } from "./databases.ts";
 import {
   BACKUP_PY_PATH,
   type BackupBackend,
@@ -90,6 +91,7 @@ export function backupModule(o: BackupModuleOptions): ModuleDefinition {
     async run(ctx) {
       const b = backupLayout(ctx.host, ctx.layout, o.backend);
       const json = serverSettings(ctx.host, ctx.env.name, o.backend, ctx.layout);
+      ctx.log.info(describeBackup(ctx.host, ctx.layout, o.backend));
       await putFile(ctx, {
         path: b.settingsFile,
         content: JSON.stringify(json, null, 1) + "\n",

@@ -157,6 +157,7 @@ const restore: (o: RestoreOptions) => Step = (o) => ({
       db_only: o.dbOnly,
       timestamp: o.source.backend === "litestream" && o.date ? o.date.toISOString() : null,
       target: {
+        home_dir: ctx.layout.homeDir,
         data_dir: ctx.layout.dataDir,
         media_dir: ctx.layout.mediaRoot,
         shared_dir: ctx.layout.sharedDir,

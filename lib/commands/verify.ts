@@ -9,6 +9,7 @@ import type { Step } from "../module.ts";
 import { shScript } from "../remote_command.ts";
 import { confinedUnits, EXPOSURE_SH, parseExposure } from "../confinement.ts";
 import { backupLayout } from "../backup/layout.ts";
+import { describeBackup } from "../backup/databases.ts";
 import { LITESTREAM_UNIT } from "../../modules/litestream/mod.ts";
 import { RENEW_UNIT } from "../../templates/cert_scripts.ts";
 import type { StepContext } from "../module.ts";
@@ -71,6 +72,11 @@ const access: Step = {
         ? `target <= ${target.toFixed(1)}`
         : `above the target ${target.toFixed(1)}`;
       ctx.log.info(`${unit} exposure ${s.exposure.toFixed(1)} ${s.predicate} (${verdict})`);
+    }
+    for (const backend of ["rclone", "borg"] as const) {
+      if (ctx.host.modules.some((m) => m.spec === backend)) {
+        ctx.log.info(describeBackup(ctx.host, ctx.layout, backend));
+      }
     }
   },
 };

@@ -11,6 +11,7 @@ import { ConfigError, UsageError } from "../errors.ts";
 import type { EnvironmentConfig, HostConfig, ModuleRef, ProjectConfig } from "./types.ts";
 import { buildHost, buildPrepare, deepFreeze, mergeLayers } from "./build_host.ts";
 import { buildCertificates, checkTailnetCertificates } from "./certificates.ts";
+import { checkBackupDatabases } from "./backup_databases.ts";
 import type { ConfigProblem } from "./problems.ts";
 import { throwProblems } from "./problems.ts";
 import { type ParseContext, SAFE_NAME, SECTIONS, TOP_LEVEL_KEYS } from "./schema.ts";
@@ -102,6 +103,15 @@ export async function loadEnvironment(
         ? `${file}: defaults.modules`
         : `${displayPath(project.config_path, cwd)}: modules`,
   );
+  await checkBackupDatabases(hosts, {
+    hostLayers: layers.hosts,
+    defaults: layers.defaults,
+    inventory: { file, source: () => Promise.resolve(source) },
+    project: {
+      file: displayPath(project.config_path, cwd),
+      source: () => readConfig(project.config_path, project.config_path),
+    },
+  });
   if (opts.hosts !== undefined) hosts = selectHosts(hosts, opts.hosts, envName);
   return deepFreeze({ name: envName, inventory_path: path, hosts, certificates });
 }

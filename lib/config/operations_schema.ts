@@ -74,6 +74,17 @@ const httpUrl = refine(string(), (s) => {
 });
 
 const dataFiles = arrayOf(matching(DATA_FILE));
+/** A file below the data folder, or an absolute path (checked against app_user when loaded). */
+const backupFiles = arrayOf(refine(string(), (s) => {
+  const rel = s.startsWith("/") ? s.slice(1) : s;
+  if (!DATA_FILE.test(rel)) {
+    throw new Invalid(
+      "must be an absolute path in /home/<app_user>/ or a path relative to " +
+        `/home/<app_user>/data, without "..": got ${describe(s)}`,
+    );
+  }
+  return s;
+}));
 
 /** rclone options that hold credentials: they must be secret references. */
 const SECRET_OPTION = /pass|secret|token|key_pem|session/;
@@ -208,8 +219,11 @@ function markdownTable(header: string[], rows: string[][]): string {
   return [line(cells[0]), rule, ...cells.slice(1).map(line)].join("\n");
 }
 
-const DATABASES_DOC = "SQLite files, relative to `/home/<app_user>/data` (where `DATABASE_PATH` " +
-  "should point); empty: every SQLite file found there at backup time.";
+const DATABASES_DOC = "SQLite files to back up: absolute paths in `/home/<app_user>/` (the job " +
+  "runs as the app user), or paths relative to `/home/<app_user>/data`. Empty: the file " +
+  "`DATABASE_PATH` (or a `sqlite:////...` `DATABASE_URL`) in [env] names, else every SQLite file " +
+  "in `/home/<app_user>/data` at backup time. Required when those are secret references. A " +
+  "listed file that is missing fails the backup.";
 const MEDIA_DOC = "Back up `MEDIA_ROOT` (`shared/media`) and the `shared_resources` folders too.";
 
 /** The python_compile keys (top level: they decide which Python the app runs on). */
@@ -281,7 +295,7 @@ export function operationsSections(): SectionSpec[] {
         },
         databases: {
           type: "array of strings",
-          parse: dataFiles,
+          parse: backupFiles,
           defaultValue: [],
           doc: DATABASES_DOC,
         },
@@ -381,7 +395,7 @@ export function operationsSections(): SectionSpec[] {
         },
         databases: {
           type: "array of strings",
-          parse: dataFiles,
+          parse: backupFiles,
           defaultValue: [],
           doc: DATABASES_DOC,
         },

@@ -118,6 +118,7 @@ async function app(dir: string) {
     app_user: "nobody",
     data_dir: data,
     databases: [],
+    scan_data_dir: true,
     media_dir: join(dir, "media"),
     shared_dir: join(dir, "shared"),
     shared_resources: ["public"],
@@ -450,8 +451,78 @@ Deno.test({
           stdin: JSON.stringify({ backup: "b", db_only: false, target: t }),
         });
         assert.equal(escape.code, 1, escape.stderr);
-        assert.match(escape.stderr, /names a database outside the data folder/);
+        assert.match(escape.stderr, /names a database outside the app's folders/);
       });
+    });
+  },
+});
+
+Deno.test({
+  name: "backup.py rclone: a configured database outside the data folder is backed up and " +
+    "restored below the target's home; when it is missing the run fails and uploads nothing",
+  ignore: !hasRclone,
+  async fn() {
+    await withTempDir(async (dir) => {
+      const { script, common } = await app(dir);
+      const creds = join(dir, "credentials");
+      await Deno.mkdir(creds);
+      await Deno.writeTextFile(join(creds, "rclone.conf"), "[djaploy]\ntype = local\n");
+      const base = join(dir, "remote", "hello", "test", "web1");
+      // The app user's home is `dir`; the app keeps its database in shared/, not in data/.
+      const db = join(dir, "shared", "db.sqlite3");
+      await Deno.writeTextFile(
+        join(creds, "backup-rclone.json"),
+        JSON.stringify({
+          ...common,
+          databases: [{ name: "~/shared/db.sqlite3", path: db }],
+          scan_data_dir: false,
+          backend: "rclone",
+          staging_dir: join(dir, "state", "backup-rclone"),
+          rclone_config: "/etc/djaploy/backups/hello/rclone.conf",
+          target: `djaploy:${base}`,
+          retention_days: 7,
+        }),
+      );
+      const env = { ...Deno.env.toObject(), CREDENTIALS_DIRECTORY: creds };
+      const source = { backend: "rclone", target: `djaploy:${base}` };
+      const rcloneConf = "[djaploy]\ntype = local\n";
+
+      // Media is there, data/ holds SQLite files, but not the database the app uses.
+      const failed = await py(script, ["run", "backup-rclone.json"], { env });
+      assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+      assert.match(failed.stderr, new RegExp(`the database ${db} does not exist`));
+      assert.doesNotMatch(failed.stdout, /complete/);
+      const none = await py(script, ["list"], {
+        stdin: JSON.stringify({ source, rclone_conf: rcloneConf }),
+      });
+      assert.equal(none.code, 0, none.stderr);
+      assert.deepEqual(JSON.parse(none.stdout), [], "no backup, complete or not, was made");
+
+      await new Deno.Command(PYTHON, { args: ["-c", SETUP_PY, db] }).output();
+      const ok = await py(script, ["run", "backup-rclone.json"], { env });
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      assert.match(ok.stdout, /database ~\/shared\/db\.sqlite3: \d+ bytes, integrity ok/);
+      assert.doesNotMatch(ok.stdout, /app\.sqlite3/, "only the configured database");
+      const list = await py(script, ["list"], {
+        stdin: JSON.stringify({ source, rclone_conf: rcloneConf }),
+      });
+      const backups = JSON.parse(list.stdout) as { name: string; complete: boolean }[];
+      assert.equal(backups.length, 1);
+      assert.equal(backups[0].complete, true);
+      assert.equal(
+        (await count(join(base, backups[0].name, "db", "~", "shared", "db.sqlite3")))[0],
+        "ok",
+      );
+
+      const home = join(dir, "restored", "home");
+      await restore(script, {
+        source,
+        rclone_conf: rcloneConf,
+        backup: backups[0].name,
+        db_only: true,
+        target: { ...target(dir), home_dir: home },
+      }, env);
+      assert.deepEqual(await count(join(home, "shared", "db.sqlite3")), ["ok", 2000]);
     });
   },
 });

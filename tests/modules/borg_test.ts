@@ -211,3 +211,25 @@ Deno.test("secret references of the enabled operations modules are resolved with
     );
   });
 });
+
+Deno.test("borg module: borg.databases outside the data folder is in the job's settings and the job may open its folder; configure names it", async () => {
+  await withTempDir(async (dir) => {
+    const loaded = await project(
+      dir,
+      BORG_TOML.replace("[borg]\n", '[borg]\ndatabases = ["/home/app/db/x.sqlite3"]\n'),
+      { secrets: { "borg-passphrase": PASSPHRASE, "borg-key": KEY } },
+    );
+    const plan = await configurePlan(loaded.host, loaded.project.repo_dir);
+    const r = await runRecordedWithSecrets({ loaded, plan });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    const files = writtenFiles(r.exec.recorded);
+    const settings = JSON.parse(files.get(`${DIR}/backup-borg.json`)!);
+    assert.deepEqual(settings.databases, [{
+      name: "~/db/x.sqlite3",
+      path: "/home/app/db/x.sqlite3",
+    }]);
+    assert.equal(settings.scan_data_dir, false);
+    assert.match(files.get("/etc/systemd/system/hello-backup-borg.service")!, /-\/home\/app\/db\b/);
+    assert.match(r.out, /borg backs up \/home\/app\/db\/x\.sqlite3 \(borg\.databases\)/);
+  });
+});

@@ -139,7 +139,10 @@ Deno.test("rclone config errors: a credential written in the file, no backend ty
       /rclone\.schedule: must be a cron schedule: restrict the day of month or the day of week, not both/,
     ],
     ["[rclone]\nretention_days = 0", /rclone\.retention_days: must be at least 1/],
-    ['[rclone]\ndatabases = ["../etc/passwd"]', /rclone\.databases\[0\]: must match/],
+    [
+      '[rclone]\ndatabases = ["../etc/passwd"]',
+      /rclone\.databases\[0\]: must be an absolute path in \/home\/<app_user>\/ or a path relative/,
+    ],
   ];
   for (const [toml, message] of cases) {
     await withTempDir(async (dir) => {
@@ -207,6 +210,7 @@ Deno.test("rclone module: configure writes the program, a 0600 rclone.conf, sett
       data_dir: "/home/app/data",
       staging_dir: "/home/app/apps/hello/.djaploy/backup-rclone",
       databases: [],
+      scan_data_dir: true,
       media_dir: "/home/app/apps/hello/shared/media",
       shared_dir: "/home/app/apps/hello/shared",
       shared_resources: [],
@@ -228,6 +232,121 @@ Deno.test("rclone module: configure writes the program, a 0600 rclone.conf, sett
     assert.match(files.get(TIMER)!, /\nOnCalendar=\*-\*-\* 02:15:00\n/);
     assert.match(files.get(TIMER)!, /\nPersistent=true\n/);
     assert.match(r.out, /hello-backup-rclone\.timer scheduled \(15 2 \* \* \*\)/);
+    // Nothing names the database: configure says where the job looks, and how to name it.
+    assert.match(
+      r.out,
+      /rclone backs up every SQLite file in \/home\/app\/data \(no database setting: set rclone\.databases or DATABASE_PATH in \[env\]\)/,
+    );
+  });
+});
+
+/** RCLONE_TOML with more settings; an `[rclone]` table in them is merged into its own. */
+function withExtra(extra: string): string {
+  return RCLONE_TOML.replace(
+    "[rclone]\n",
+    extra.includes("[rclone]") ? extra : `${extra}\n[rclone]\n`,
+  );
+}
+
+Deno.test("rclone module: the database the app uses (DATABASE_PATH, a sqlite DATABASE_URL, or rclone.databases) is in the job's settings, and configure says so", async () => {
+  const cases: [string, { name: string; path: string }[], RegExp][] = [
+    [
+      '[env]\nDATABASE_PATH = "/home/app/apps/hello/shared/hello.sqlite3"\n',
+      [{
+        name: "~/apps/hello/shared/hello.sqlite3",
+        path: "/home/app/apps/hello/shared/hello.sqlite3",
+      }],
+      /rclone backs up \/home\/app\/apps\/hello\/shared\/hello\.sqlite3 \(env\.DATABASE_PATH\); files: \/home\/app\/apps\/hello\/shared\/media/,
+    ],
+    [
+      '[env]\nDATABASE_URL = "sqlite:////home/app/db/x.sqlite3"\n',
+      [{ name: "~/db/x.sqlite3", path: "/home/app/db/x.sqlite3" }],
+      /rclone backs up \/home\/app\/db\/x\.sqlite3 \(env\.DATABASE_URL\)/,
+    ],
+    [
+      // The explicit setting wins, also over a secret reference in [env].
+      '[env]\nDATABASE_PATH = "env:DB"\n\n[rclone]\ndatabases = ["/home/app/data/a.sqlite3", "b.sqlite3"]\n',
+      [
+        { name: "a.sqlite3", path: "/home/app/data/a.sqlite3" },
+        { name: "b.sqlite3", path: "/home/app/data/b.sqlite3" },
+      ],
+      /rclone backs up \/home\/app\/data\/a\.sqlite3, \/home\/app\/data\/b\.sqlite3 \(rclone\.databases\)/,
+    ],
+  ];
+  for (const [extra, databases, line] of cases) {
+    await withTempDir(async (dir) => {
+      const loaded = await project(dir, withExtra(extra), {
+        secrets: { "sftp-password": PASSWORD },
+      });
+      const plan = await configurePlan(loaded.host, loaded.project.repo_dir);
+      const r = await runRecordedWithSecrets({ loaded, plan });
+      assert.equal(r.result.ok, true, String(r.result.error));
+      const settings = JSON.parse(writtenFiles(r.exec.recorded).get(SETTINGS)!);
+      assert.deepEqual(settings.databases, databases, extra);
+      assert.equal(settings.scan_data_dir, false, extra);
+      assert.match(r.out, line);
+      // The job may open the database's folder (SQLite's locks and -shm live beside it).
+      const dirs = databases.map((d) => d.path.replace(/\/[^/]*$/, ""));
+      for (const d of dirs.filter((d) => d !== "/home/app/data")) {
+        assert.match(writtenFiles(r.exec.recorded).get(SERVICE)!, new RegExp(`-${d}`), extra);
+      }
+    });
+  }
+});
+
+Deno.test("rclone module: a database the job cannot read or djaploy cannot know is a config error naming the key", async () => {
+  const cases: [string, RegExp][] = [
+    [
+      '[env]\nDATABASE_PATH = "/var/lib/hello/db.sqlite3"\n',
+      /djaploy\.toml:\d+: env\.DATABASE_PATH: must be an absolute path of a file in \/home\/app\/ \(the app user's home[^\n]*got "\/var\/lib\/hello\/db\.sqlite3"/,
+    ],
+    [
+      '[env]\nDATABASE_PATH = "env:HELLO_DB"\n',
+      /djaploy\.toml:\d+: env\.DATABASE_PATH: is a secret reference, which djaploy cannot read before the app runs: set rclone\.databases/,
+    ],
+    [
+      '[env]\nDATABASE_URL = "sqlite:///db.sqlite3"\n',
+      /env\.DATABASE_URL: must name an absolute SQLite file \(sqlite:\/\/\/\/home\/<app_user>\/data\/db\.sqlite3\)[^\n]*got "sqlite:\/\/\/db\.sqlite3"/,
+    ],
+    [
+      '[env]\nDATABASE_URL = "sqlite:////home/app/../../etc/x.sqlite3"\n',
+      /env\.DATABASE_URL: must be an absolute path of a file in \/home\/app\//,
+    ],
+    [
+      '[env]\nDATABASE_PATH = "/home/app/data/a.sqlite3"\n' +
+      'DATABASE_URL = "sqlite:////home/app/data/b.sqlite3"\n',
+      /djaploy\.toml(:\d+)?: rclone\.databases: is required: DATABASE_PATH \("\/home\/app\/data\/a\.sqlite3"\) and DATABASE_URL \("\/home\/app\/data\/b\.sqlite3"\) in \[env\] name different files/,
+    ],
+    [
+      '[rclone]\ndatabases = ["/home/other/db.sqlite3"]\n',
+      /djaploy\.toml:\d+: rclone\.databases\[0\]: must be an absolute path of a file in \/home\/app\//,
+    ],
+  ];
+  for (const [extra, message] of cases) {
+    await withTempDir(async (dir) => {
+      await assert.rejects(
+        project(dir, withExtra(extra), {
+          secrets: { "sftp-password": PASSWORD },
+        }),
+        (e) => e instanceof ConfigError && message.test(e.message),
+        extra,
+      );
+    });
+  }
+});
+
+Deno.test("rclone module: an inventory's DATABASE_PATH outside the home is named with its file and line", async () => {
+  await withTempDir(async (dir) => {
+    await assert.rejects(
+      project(dir, RCLONE_TOML, {
+        secrets: { "sftp-password": PASSWORD },
+        inventory: '[[hosts]]\nname = "web1"\nssh_hostname = "10.0.0.1"\n\n' +
+          '[hosts.env]\nDATABASE_PATH = "/srv/db.sqlite3"\n',
+      }),
+      (e) =>
+        e instanceof ConfigError &&
+        /test\.toml:6: hosts\[0\]\.env\.DATABASE_PATH: must be an absolute path/.test(e.message),
+    );
   });
 });
 

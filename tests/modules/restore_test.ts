@@ -162,6 +162,7 @@ Deno.test("restore plan: the app user lists, fetches and puts in place (credenti
     });
     assert.match(String(request.rclone_conf), /^\[djaploy\]\ntype = sftp\n/);
     const target = {
+      home_dir: "/home/app",
       data_dir: "/home/app/data",
       media_dir: "/home/app/apps/hello/shared/media",
       shared_dir: "/home/app/apps/hello/shared",
