@@ -73,6 +73,11 @@ interface Profile {
   /** Runs as the app user: a user namespace of its own (PrivateUsers=) works. */
   readonly privateUsers: boolean;
   readonly umask: string;
+  /**
+   * Sees every process in /proc: the backup's stale-lock check must find a
+   * borg of any user holding the repository's lock before it breaks it.
+   */
+  readonly seesProcesses?: boolean;
 }
 
 const WEB_FAMILIES = ["AF_UNIX", "AF_INET", "AF_INET6"];
@@ -100,6 +105,7 @@ const PROFILES: Readonly<Record<UnitKind, Profile>> = {
     families: WEB_FAMILIES,
     privateNetwork: false,
     capabilities: [],
+    seesProcesses: true,
     privateUsers: false,
     umask: "0077",
   },
@@ -180,7 +186,8 @@ export function hardening(kind: UnitKind, c: Confinement): string {
   add("protect_control_groups", "ProtectControlGroups=yes");
   add("protect_clock", "ProtectClock=yes");
   add("protect_hostname", "ProtectHostname=yes");
-  add("protect_proc", "ProtectProc=invisible", "ProcSubset=pid");
+  if (p.seesProcesses) add("protect_proc", "ProcSubset=pid");
+  else add("protect_proc", "ProtectProc=invisible", "ProcSubset=pid");
   add("restrict_address_families", `RestrictAddressFamilies=${p.families.join(" ") || "none"}`);
   add("restrict_namespaces", "RestrictNamespaces=yes");
   add("restrict_realtime", "RestrictRealtime=yes");
