@@ -17,6 +17,7 @@ import { appUnitsProbe, linkProbe, userProbe } from "./probes.ts";
 import { UserError } from "./errors.ts";
 import { type DjangoInputs, djangoInputs } from "./django_inputs.ts";
 import { deployVersion } from "./version_file.ts";
+import { syncProcessUnits } from "./processes.ts";
 
 /** One deployed release, as recorded on the host. */
 export interface ReleaseRecord {
@@ -384,6 +385,7 @@ export const migrateAndCollectstatic: Step = {
   },
 };
 
+/** Restarts the app's services and `[processes]` (their units written first, lib/processes.ts). */
 export const restartServices: Step = {
   name: "restart services",
   async run(ctx) {
@@ -394,10 +396,18 @@ export const restartServices: Step = {
         }) runs and nothing changed; --force redeploys`,
       );
       ctx.notes.set("alreadyLive", true);
-      return;
     }
-    await ctx.exec.run({ argv: ["systemctl", "restart", ...ctx.host.services], as: "root" });
-    ctx.changed(`restarted ${ctx.host.services.join(", ")}`);
+    // in_place runs code/ with the venv link: the processes' units name those, and follow them.
+    const procs = await syncProcessUnits(ctx, {
+      manageDir: ctx.layout.manageDir,
+      venv: ctx.layout.venvLink,
+    });
+    const restart = ctx.notes.get("alreadyLive")
+      ? procs.changed
+      : [...ctx.host.services, ...procs.all];
+    if (restart.length === 0) return;
+    await ctx.exec.run({ argv: ["systemctl", "restart", ...restart], as: "root" });
+    ctx.changed(`restarted ${restart.join(", ")}`);
   },
 };
 

@@ -9,6 +9,7 @@ import type { DeployState } from "./deploy_steps.ts";
 import { type Layout, type Slot, slotLayout } from "./layout.ts";
 import type { RemoteCommand } from "./remote_command.ts";
 import { UserError } from "./errors.ts";
+import { processUnitName, processUnits, scheduleUnitNames } from "./processes.ts";
 
 export interface LiveTarget {
   /** The strategy the live release was deployed with (state.json), which may differ from the config's. */
@@ -79,20 +80,31 @@ export function liveManageCommand(
   };
 }
 
-/** The app's own units: the web unit that serves traffic, then the other `services` (workers). */
+/**
+ * The app's own units: the web unit that serves traffic, the other
+ * `services`, the `[processes]` and the `[[schedule]]` jobs' services.
+ */
 export function appUnits(host: HostConfig, target: LiveTarget): string[] {
   const web = new Set([host.app_name, `${host.app_name}.service`]);
-  return [target.webUnit, ...host.services.filter((s) => !web.has(s))];
+  return [
+    target.webUnit,
+    ...host.services.filter((s) => !web.has(s)),
+    ...processUnits(host),
+    ...host.schedule.map((e) => scheduleUnitNames(host, e.name).service),
+  ];
 }
 
 /**
  * The unit `logs SERVICE` means: the app's name (or "web") is the web unit
- * that serves now (the active slot's, for slot strategies); any other name
- * is taken as it is.
+ * that serves now (the active slot's, for slot strategies); a process's or
+ * scheduled job's name is its unit; any other name is taken as it is.
  */
 export function unitFor(host: HostConfig, target: LiveTarget, service: string): string {
   if (service === "web" || service === host.app_name || service === `${host.app_name}.service`) {
     return target.webUnit;
   }
+  if (Object.hasOwn(host.processes, service)) return processUnitName(host, service);
+  const job = host.schedule.find((e) => e.name === service);
+  if (job) return scheduleUnitNames(host, job.name).service;
   return service;
 }

@@ -1,7 +1,8 @@
 /**
  * `djaploy logs`: journalctl of the app's units on its hosts: the web unit
  * that serves now (the active slot's for zero_downtime and bluegreen) and
- * the other `services`, or the one SERVICE named. `-f` follows one host.
+ * the other `services`, the `[processes]` and `[[schedule]]` jobs, or the one
+ * SERVICE named (a process or job by its name). `-f` follows one host.
  */
 import type { CommandDef, Parsed } from "../cli_args.ts";
 import type { Ui } from "../ui.ts";

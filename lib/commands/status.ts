@@ -9,6 +9,7 @@ import { slotFacts, slotOf, slotUnitsProbe } from "../strategies/slots.ts";
 import { liveState } from "../deploy_steps.ts";
 import { runOnHosts } from "../runner.ts";
 import { appUnitsProbe } from "../probes.ts";
+import { type JobStatus, jobStatus, processStatusProbe, processUnitName } from "../processes.ts";
 import { table } from "../ui.ts";
 import type { Step } from "../module.ts";
 
@@ -57,6 +58,10 @@ export interface HostStatus {
     }
   >;
   readonly services: Record<string, string>;
+  /** `[processes]`: each unit's ActiveState, by process name. */
+  readonly processes: Record<string, { unit: string; state: string }>;
+  /** `[[schedule]]`: each job's last and next run, by name. */
+  readonly schedule: Record<string, JobStatus>;
   readonly releases: readonly ReleaseEntry[];
 }
 
@@ -66,6 +71,7 @@ const collect: (out: Map<string, HostStatus>) => Step = (out) => ({
     const state = liveState(ctx);
     const units = ctx.facts.get(slotUnitsProbe(ctx.host, ctx.layout));
     const services = ctx.facts.get(appUnitsProbe(ctx.host));
+    const procs = ctx.facts.get(processStatusProbe(ctx.host));
     const slots: HostStatus["slots"] = {};
     for (const s of SLOTS) {
       const sl = slotOf(ctx, s);
@@ -96,6 +102,15 @@ const collect: (out: Map<string, HostStatus>) => Step = (out) => ({
       current: ctx.host.deployment_strategy === "zero_downtime" ? currentRelease(ctx) : undefined,
       slots,
       services: Object.fromEntries([...services].map(([k, v]) => [k, v.active])),
+      processes: Object.fromEntries(
+        Object.keys(ctx.host.processes).map((name) => {
+          const unit = processUnitName(ctx.host, name);
+          return [name, { unit, state: procs.get(unit)?.ActiveState ?? "unknown" }];
+        }),
+      ),
+      schedule: Object.fromEntries(
+        ctx.host.schedule.map((e) => [e.name, jobStatus(ctx.host, e, procs)]),
+      ),
       releases: ctx.facts.get(releasesProbe(ctx.layout)),
     });
     return Promise.resolve();
@@ -116,7 +131,7 @@ async function gather(
         const layout = layoutFor(host);
         return {
           steps: [collect(out)],
-          probes: [...slotFacts(host, layout), releasesProbe(layout)],
+          probes: [...slotFacts(host, layout), releasesProbe(layout), processStatusProbe(host)],
           files: [],
           packages: [],
         };
@@ -169,8 +184,24 @@ export async function status(ui: Ui, args: Parsed): Promise<number> {
       }
     }
     for (const [svc, state] of Object.entries(st.services)) ui.result(`  service ${svc}: ${state}`);
+    for (const [name, p] of Object.entries(st.processes)) {
+      ui.result(`  process ${name} (${p.unit}): ${p.state}`);
+    }
+    for (const [name, j] of Object.entries(st.schedule)) ui.result(`  ${jobLine(name, j)}`);
   }
   return code;
+}
+
+/** `schedule NAME (WHEN): last run failed (exit-code 1) at ...; next ...`. */
+export function jobLine(name: string, j: JobStatus): string {
+  const outcome = j.last === "failed"
+    ? `last run FAILED (${j.result ?? "?"}${j.exit_status ? `, exit status ${j.exit_status}` : ""})`
+    : j.last === "never run" || j.last === "running"
+    ? j.last
+    : `last run ${j.last}`;
+  return `schedule ${name} (${j.on_calendar}): ${outcome}${j.last_run ? ` at ${j.last_run}` : ""}${
+    j.next_run ? `; next ${j.next_run}` : ""
+  }${j.last === "failed" ? `; see: djaploy logs ${name}` : ""}`;
 }
 
 export async function releases(ui: Ui, args: Parsed): Promise<number> {

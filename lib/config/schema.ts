@@ -26,6 +26,7 @@ import {
 import { releaseSections } from "./release_schema.ts";
 import { parseHardening, PROTECTION_DOC } from "./hardening.ts";
 import { operationsSections, PYTHON_SOURCE_KEYS } from "./operations_schema.ts";
+import { PROCESSES_SECTION, SCHEDULE_KEY } from "./processes_schema.ts";
 
 /** Where a key may be written: djaploy.toml, an inventory's [defaults], or one of its [[hosts]]. */
 export type Scope = "project" | "defaults" | "host";
@@ -185,7 +186,15 @@ export interface SectionSpec {
   /** Markdown shown after the section's key table in docs/configuration.md. */
   readonly notes?: string;
   /** For a table of free-form keys (`[env]`): the rule for any key. */
-  readonly anyKey?: { readonly pattern: RegExp } & KeySpec;
+  readonly anyKey?:
+    & {
+      readonly pattern: RegExp;
+      /** What a key is, in errors ("variable name" when not given). */
+      readonly label?: string;
+      /** A further rule for the key's name: the problem, or undefined when it passes. */
+      readonly checkName?: (key: string) => string | undefined;
+    }
+    & KeySpec;
 }
 
 function expandHome(path: string, ctx: ParseContext): string {
@@ -420,6 +429,7 @@ export const TOP_LEVEL_KEYS: Readonly<Record<string, KeySpec>> = {
     defaultText: "`[app_name]`",
     doc: "systemd units restarted on deploy (names may contain `@` and `.`).",
   },
+  schedule: SCHEDULE_KEY,
   modules: {
     type: "array of modules",
     scopes: ALL_SCOPES,
@@ -816,6 +826,7 @@ export const SECTIONS: readonly SectionSpec[] = [
     },
     notes: PROTECTION_DOC,
   },
+  PROCESSES_SECTION,
   ...releaseSections({ envName: SAFE_NAME, relativePath }),
   ...operationsSections(),
 ];

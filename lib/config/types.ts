@@ -254,6 +254,10 @@ export interface HostConfig {
   readonly app_user: string;
   readonly deployment_strategy: Strategy;
   readonly services: readonly string[];
+  /** `[processes]`: long-running commands by name (templates/process_units.ts). */
+  readonly processes: Readonly<Record<string, string>>;
+  /** `[[schedule]]`: jobs run by systemd timers. */
+  readonly schedule: readonly ScheduleEntry[];
   readonly modules: readonly ModuleRef[];
   readonly keep_releases: number;
   readonly shared_resources: readonly string[];
@@ -278,6 +282,11 @@ export interface HostConfig {
   /** Tables that belong to modules outside the built-in schema, by table name. */
   readonly extra: Readonly<Record<string, unknown>>;
 }
+
+/** One `[[schedule]]` entry: a manage.py command (split into words) or a shell command line. */
+export type ScheduleEntry =
+  & { readonly name: string; readonly on_calendar: string }
+  & ({ readonly manage: readonly string[] } | { readonly shell: string });
 
 export interface EnvironmentConfig {
   /** The environment's name: the inventory file's name without `.toml`. */

@@ -135,9 +135,18 @@ function validateSection(
       problems.push({
         path,
         linePath: [...path, key],
-        message: `variable name must match ${section.anyKey.pattern.source}: got ${
-          JSON.stringify(key)
-        }`,
+        message: `${
+          section.anyKey.label ?? "variable name"
+        } must match ${section.anyKey.pattern.source}: got ${JSON.stringify(key)}`,
+      });
+      continue;
+    }
+    const badName = spec === section.anyKey ? section.anyKey.checkName?.(key) : undefined;
+    if (badName !== undefined) {
+      problems.push({
+        path,
+        linePath: [...path, key],
+        message: `${section.anyKey!.label} ${badName}`,
       });
       continue;
     }

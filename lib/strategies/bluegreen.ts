@@ -26,6 +26,7 @@ import {
 import {
   activeSlot,
   isCommand,
+  noteLive,
   recordSlotsCommand,
   restartOtherServices,
   retireOthers,
@@ -167,6 +168,7 @@ export async function activateSlot(
         : chainFailure(ctx.exec, cmds, r),
   );
   ctx.changed(`activated ${slotName} (${record.release})`);
+  noteLive(ctx, slot.dir, record.venv);
 }
 
 /** deploy --activate (and the very first deploy): activate once every host has staged. */
@@ -223,6 +225,7 @@ export const activateStep: Step = {
       );
     }
     await activateSlot(ctx, staged, record);
+    await restartOtherServices.run(ctx);
   },
 };
 
@@ -252,6 +255,7 @@ export const rollbackStep: Step = {
       );
     }
     await activateSlot(ctx, other, record);
+    await restartOtherServices.run(ctx);
     ctx.log.info(
       `${ctx.host.name} serves ${record.release} (${record.commit.slice(0, 7)}) from ${other}`,
     );

@@ -2,6 +2,7 @@
  * in_place: the code is updated where it runs (code/), then services
  * restart. Simple and fast; visitors may see errors during the restart.
  */
+import { processUnitFiles, processUnitsProbe } from "../processes.ts";
 import type { Strategy } from "./strategy.ts";
 import type { Step } from "../module.ts";
 import { slotLayout, SLOTS } from "../layout.ts";
@@ -79,7 +80,9 @@ export const inPlace: Strategy = {
     ...deployProbes(host, layout),
     slotUnitsProbe(host, layout),
     liveSocketProbe(layout),
+    processUnitsProbe(host),
   ],
+  files: (host) => processUnitFiles(host),
   plan: (phase) => [
     checkConfigured,
     uploadCode,

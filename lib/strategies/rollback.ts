@@ -10,7 +10,7 @@ import { otherSlot } from "../layout.ts";
 import { type ReleaseRecord, runDjangoTasks, setTarget } from "../deploy_steps.ts";
 import { UserError } from "../errors.ts";
 import { currentRelease, goLive, releasesProbe } from "./zero_downtime.ts";
-import { activeSlot, pointLinkCommand, slotOf, startSlot } from "./slots.ts";
+import { activeSlot, pointLinkCommand, restartOtherServices, slotOf, startSlot } from "./slots.ts";
 
 export const releaseRollbackStep: Step = {
   name: "rollback",
@@ -56,5 +56,6 @@ export const releaseRollbackStep: Step = {
       activated_at: new Date().toISOString(),
     };
     await goLive(ctx, slot, dir, next);
+    await restartOtherServices.run(ctx);
   },
 };

@@ -22,6 +22,13 @@ import {
   writeStateCommand,
 } from "../deploy_steps.ts";
 import { linkProbe, unitsProbe } from "../probes.ts";
+import { liveTarget } from "../live_target.ts";
+import {
+  type ProcessTarget,
+  processUnitFiles,
+  processUnitsProbe,
+  syncProcessUnits,
+} from "../processes.ts";
 import { putFile } from "../remote_ops.ts";
 import { type RemoteCommand, shScript } from "../remote_command.ts";
 import { chainFailure, runChain } from "../chain.ts";
@@ -104,11 +111,16 @@ export function slotFacts(host: HostConfig, layout: Layout): FactProbe[] {
     drainUnitsProbe(host, layout),
     linkProbe("current-link", layout.currentLink),
     ...SLOTS.map((s) => linkProbe(`slot-link:${s}`, slotLayout(host, layout, s).dir)),
+    processUnitsProbe(host),
   ];
 }
 
 export function slotFiles(host: HostConfig, layout: Layout): string[] {
-  return [...SLOTS.map((s) => slotLayout(host, layout, s).unitPath), layout.upstreamFile];
+  return [
+    ...SLOTS.map((s) => slotLayout(host, layout, s).unitPath),
+    layout.upstreamFile,
+    ...processUnitFiles(host),
+  ];
 }
 
 /** The slot that gets traffic now, if a slot strategy deployed here before. */
@@ -398,14 +410,41 @@ export function retireOthers(
   return [...cmds, retireInPlaceAtBoot(ctx)].filter(isCommand);
 }
 
-/** Restarts the app's other services (workers): everything in `services` the slots do not replace. */
+/** Where the app's processes run after this run: what it switched to, or the live slot. */
+function processTarget(ctx: StepContext): ProcessTarget | undefined {
+  const now = ctx.notes.get("liveNow") as ProcessTarget | undefined;
+  if (now) return now;
+  const state = liveState(ctx);
+  if (!state?.active) return undefined;
+  const t = liveTarget(ctx.host, ctx.layout, state);
+  return { manageDir: t.manageDir, venv: posix.dirname(posix.dirname(t.python)) };
+}
+
+/** Records what traffic moved to, for restartOtherServices: the processes follow it. */
+export function noteLive(ctx: StepContext, codeDir: string, venv: string): void {
+  ctx.notes.set("liveNow", { manageDir: posix.join(codeDir, ctx.layout.manageRel), venv });
+}
+
+/**
+ * Restarts the app's other services (workers): everything in `services` the
+ * slots do not replace, and the `[processes]`, whose units (with the
+ * `[[schedule]]` timers') are first written for the code that is live now.
+ * Once traffic moved (noteLive), every process restarts; otherwise (a
+ * bluegreen deploy only staged) only those whose unit changed.
+ */
 export const restartOtherServices: Step = {
   name: "restart other services",
   async run(ctx) {
-    const others = otherServices(ctx.host);
-    if (ctx.notes.get("alreadyLive") || others.length === 0) return;
-    await ctx.exec.run({ argv: ["systemctl", "restart", ...others], as: "root" });
-    ctx.changed(`restarted ${others.join(", ")}`);
+    const live = processTarget(ctx);
+    const procs = live ? await syncProcessUnits(ctx, live) : { changed: [], all: [] };
+    const others = ctx.notes.get("alreadyLive") ? [] : otherServices(ctx.host);
+    const restart = [
+      ...others,
+      ...(ctx.notes.has("liveNow") ? procs.all : procs.changed),
+    ];
+    if (restart.length === 0) return;
+    await ctx.exec.run({ argv: ["systemctl", "restart", ...restart], as: "root" });
+    ctx.changed(`restarted ${restart.join(", ")}`);
   },
 };
 

@@ -26,6 +26,7 @@ import {
 import {
   activeSlot,
   isCommand,
+  noteLive,
   pointLinkCommand,
   recordSlotsCommand,
   restartOtherServices,
@@ -205,6 +206,8 @@ export async function goLive(
     [...retireOthers(ctx, slot.slot), ...extra.cleanup ?? []],
   );
   ctx.changed(`current -> releases/${posix.basename(dir)}`);
+  // The processes run in `current`, which now links this release.
+  noteLive(ctx, ctx.layout.currentLink, record.venv);
 }
 
 const switchToNew: Step = {

@@ -870,6 +870,7 @@ Deno.test("host: every key gets its built-in default", async () => {
     strict_host_key_checking: false,
     deployment_strategy: "in_place",
     services: ["hello"],
+    schedule: [],
     modules: [
       { spec: "core", kind: "builtin" },
       { spec: "nginx", kind: "builtin" },
@@ -902,6 +903,7 @@ Deno.test("host: every key gets its built-in default", async () => {
     },
     system: { packages: [] },
     env: {},
+    processes: {},
     python_compile: false,
     rclone: {
       path: "djaploy/hello",
