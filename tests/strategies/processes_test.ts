@@ -12,7 +12,8 @@ import type { LoadedProject } from "../helpers/fixtures.ts";
 import { layoutFor } from "../../lib/layout.ts";
 import { activateStep, rollbackStep } from "../../lib/strategies/bluegreen.ts";
 import { slotFacts, slotFiles } from "../../lib/strategies/slots.ts";
-import { wantedUnits } from "../../lib/processes.ts";
+import { jobStatus, processStatusProbe, wantedUnits } from "../../lib/processes.ts";
+import { jobLine } from "../../lib/commands/status.ts";
 import {
   factsStdout,
   loadTestProject,
@@ -369,5 +370,66 @@ Deno.test("processes: in_place runs them in code/ with the venv link and restart
       r.exec.lines().includes("sudo -n -H -- systemctl restart hello hello-worker.service"),
       r.exec.lines().join("\n"),
     );
+  });
+});
+
+Deno.test("processes: status reads each job's last result and next run from systemd", async () => {
+  await withTempDir(async (dir) => {
+    const loaded = await loadTestProject(
+      dir,
+      `project_name = "hello"
+
+[[schedule]]
+command = "clearsessions"
+on_calendar = "daily"
+
+[[schedule]]
+name = "report"
+shell = "exit 3"
+on_calendar = "weekly"
+
+[[schedule]]
+command = "never"
+on_calendar = "monthly"
+`,
+    );
+    const probe = processStatusProbe(loaded.host);
+    assert.deepEqual(probe.argv, [
+      "systemctl",
+      "show",
+      "--property=Id,ActiveState,Result,ExecMainStatus,ExecMainExitTimestamp,NextElapseUSecRealtime,LastTriggerUSec",
+      "--",
+      "hello-schedule-clearsessions.service",
+      "hello-schedule-clearsessions.timer",
+      "hello-schedule-report.service",
+      "hello-schedule-report.timer",
+      "hello-schedule-never.service",
+      "hello-schedule-never.timer",
+    ]);
+    const units = probe.parse(
+      [
+        "Id=hello-schedule-clearsessions.service\nActiveState=inactive\nResult=success\nExecMainStatus=0\nExecMainExitTimestamp=Wed 2026-12-02 03:00:01 UTC\n",
+        "Id=hello-schedule-clearsessions.timer\nActiveState=active\nNextElapseUSecRealtime=Thu 2026-12-03 00:00:00 UTC\n",
+        "Id=hello-schedule-report.service\nActiveState=failed\nResult=exit-code\nExecMainStatus=3\nExecMainExitTimestamp=Wed 2026-12-02 04:00:00 UTC\n",
+        "Id=hello-schedule-report.timer\nActiveState=active\nNextElapseUSecRealtime=\n",
+        "Id=hello-schedule-never.service\nActiveState=inactive\nResult=success\nExecMainStatus=0\nExecMainExitTimestamp=\n",
+        "Id=hello-schedule-never.timer\nActiveState=active\n",
+      ].join("\n"),
+      0,
+    );
+    const [ok, failed, never] = loaded.host.schedule.map((e) => jobStatus(loaded.host, e, units));
+    assert.deepEqual(ok, {
+      unit: "hello-schedule-clearsessions.service",
+      on_calendar: "daily",
+      last: "succeeded",
+      last_run: "Wed 2026-12-02 03:00:01 UTC",
+      next_run: "Thu 2026-12-03 00:00:00 UTC",
+    });
+    assert.equal(
+      jobLine("report", failed),
+      "schedule report (weekly): last run FAILED (exit-code, exit status 3) at Wed 2026-12-02 " +
+        "04:00:00 UTC; see: djaploy logs report",
+    );
+    assert.equal(jobLine("never", never), "schedule never (monthly): never run");
   });
 });
