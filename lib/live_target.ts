@@ -9,7 +9,12 @@ import type { DeployState } from "./deploy_steps.ts";
 import { type Layout, type Slot, slotLayout } from "./layout.ts";
 import type { RemoteCommand } from "./remote_command.ts";
 import { UserError } from "./errors.ts";
-import { processUnitName, processUnits, scheduleUnitNames } from "./processes.ts";
+import {
+  type ProcessTarget,
+  processUnitName,
+  processUnits,
+  scheduleUnitNames,
+} from "./processes.ts";
 
 export interface LiveTarget {
   /** The strategy the live release was deployed with (state.json), which may differ from the config's. */
@@ -64,6 +69,24 @@ export function liveTarget(
     webUnit: slotLayout(host, layout, slot).unitName,
     slot,
   };
+}
+
+/**
+ * Where the app's `[processes]` and `[[schedule]]` jobs run now: manage.py's
+ * folder of the live release (a link that follows it where the strategy
+ * has one) and its virtualenv; undefined when nothing is live.
+ */
+export function liveProcessTarget(
+  host: HostConfig,
+  layout: Layout,
+  state: DeployState | undefined,
+): ProcessTarget | undefined {
+  if (!state) return undefined;
+  if ((state.strategy ?? host.deployment_strategy) !== "in_place" && !state.active) {
+    return undefined;
+  }
+  const t = liveTarget(host, layout, state);
+  return { manageDir: t.manageDir, venv: posix.dirname(posix.dirname(t.python)) };
 }
 
 /** manage.py in the live release, as the app user, with the app's environment (bin/run). */

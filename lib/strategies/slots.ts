@@ -22,7 +22,7 @@ import {
   writeStateCommand,
 } from "../deploy_steps.ts";
 import { linkProbe, unitsProbe } from "../probes.ts";
-import { liveTarget } from "../live_target.ts";
+import { liveProcessTarget } from "../live_target.ts";
 import {
   type ProcessTarget,
   processUnitFiles,
@@ -410,14 +410,10 @@ export function retireOthers(
   return [...cmds, retireInPlaceAtBoot(ctx)].filter(isCommand);
 }
 
-/** Where the app's processes run after this run: what it switched to, or the live slot. */
+/** Where the app's processes run after this run: what it switched to, or what is live. */
 function processTarget(ctx: StepContext): ProcessTarget | undefined {
-  const now = ctx.notes.get("liveNow") as ProcessTarget | undefined;
-  if (now) return now;
-  const state = liveState(ctx);
-  if (!state?.active) return undefined;
-  const t = liveTarget(ctx.host, ctx.layout, state);
-  return { manageDir: t.manageDir, venv: posix.dirname(posix.dirname(t.python)) };
+  return ctx.notes.get("liveNow") as ProcessTarget | undefined ??
+    liveProcessTarget(ctx.host, ctx.layout, liveState(ctx));
 }
 
 /** Records what traffic moved to, for restartOtherServices: the processes follow it. */

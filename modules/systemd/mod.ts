@@ -5,6 +5,9 @@ import { putFile } from "../../lib/remote_ops.ts";
 import { appUnitsProbe } from "../../lib/probes.ts";
 import { gunicornUnit, slotsBootUnit } from "../../templates/systemd_unit.ts";
 import { bootConfinement, webConfinement } from "../../lib/confinement.ts";
+import { stateProbe } from "../../lib/deploy_steps.ts";
+import { liveProcessTarget } from "../../lib/live_target.ts";
+import { processUnitFiles, processUnitsProbe, syncProcessUnits } from "../../lib/processes.ts";
 
 function unitText(ctx: StepContext): string {
   const h = ctx.host;
@@ -60,13 +63,32 @@ const units: Step = {
   },
 };
 
+/**
+ * `configure` on a host that runs a release: the `[processes]` and
+ * `[[schedule]]` units as the config says now, for the live release (the
+ * first deploy writes them otherwise); changed processes restart.
+ */
+const processUnits: Step = {
+  name: "process units",
+  async run(ctx) {
+    const live = liveProcessTarget(ctx.host, ctx.layout, ctx.facts.get(stateProbe(ctx.layout)));
+    if (!live) return;
+    const { changed } = await syncProcessUnits(ctx, live);
+    if (changed.length === 0) return;
+    await ctx.exec.run({ argv: ["systemctl", "restart", ...changed], as: "root" });
+    ctx.changed(`restarted ${changed.join(", ")}`);
+  },
+};
+
 export default defineModule({
   name: "systemd",
   description: "The app's gunicorn service unit, enabled at boot",
-  facts: (host) => [appUnitsProbe(host)],
-  files: (host, layout) =>
+  facts: (host, layout) => [appUnitsProbe(host), stateProbe(layout), processUnitsProbe(host)],
+  files: (host, layout) => [
     host.deployment_strategy === "in_place"
-      ? [layout.unitPath]
-      : [`/etc/systemd/system/${layout.slotsBootUnit}`],
-  steps: { configure: [units], "deploy:configure": [units] },
+      ? layout.unitPath
+      : `/etc/systemd/system/${layout.slotsBootUnit}`,
+    ...processUnitFiles(host),
+  ],
+  steps: { configure: [units, processUnits], "deploy:configure": [units] },
 });

@@ -24,6 +24,7 @@ import {
 } from "../helpers/fixtures.ts";
 import {
   configuredHostAnswers,
+  configurePlan,
   deployPlan,
   runRecorded,
   unitsShowOutput,
@@ -431,5 +432,63 @@ on_calendar = "monthly"
         "04:00:00 UTC; see: djaploy logs report",
     );
     assert.equal(jobLine("never", never), "schedule never (monthly): never run");
+  });
+});
+
+Deno.test("processes: configure on a live host rewrites a changed process, restarts only it, and removes a job no longer listed", async () => {
+  await withTempDir(async (dir) => {
+    const loaded = await loadTestProject(dir, toml("bluegreen"));
+    const live = {
+      strategy: "bluegreen",
+      ...rec("r2", venv("b")),
+      active: "green",
+      slots: { green: { ...rec("r2", venv("b")), state: "active" } },
+    };
+    const answers = await answersWithUnits(loaded, `${APP}/slots/green`, venv("b"));
+    // On the server: the worker with an older command, and a job since removed from the config.
+    const hashes = answers["file-hashes"].out.split("\n").filter((l) =>
+      !l.endsWith("/hello-worker.service")
+    ).join("\n");
+    const r = await runRecorded({
+      loaded,
+      plan: await configurePlan(loaded.host, loaded.project.repo_dir),
+      facts: factsStdout({
+        ...answers,
+        "file-hashes": { out: hashes + `${"0".repeat(64)}  ${UNITS}/hello-worker.service\n` },
+        "process-units": { out: answers["process-units"].out + "hello-schedule-old.timer\n" },
+        "deploy-state": { out: JSON.stringify(live) },
+      }),
+    });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    assert.deepEqual([...writtenFiles(r.exec.recorded)], [[
+      `${UNITS}/hello-worker.service`,
+      workerUnit(`${APP}/slots/green`, venv("b")),
+    ]]);
+    const lines = r.exec.lines().map((l) => l.replace(/^sudo -n -H -- /, ""));
+    const from = lines.findIndex((l) => l.startsWith("systemctl disable"));
+    assert.deepEqual(lines.slice(from), [
+      "systemctl disable --now --quiet -- hello-schedule-old.timer",
+      `rm -f -- ${UNITS}/hello-schedule-old.timer`,
+      "systemctl daemon-reload",
+      "systemctl enable --quiet -- hello-worker.service",
+      "systemctl restart hello-worker.service",
+    ]);
+  });
+});
+
+Deno.test("processes: configure before the first deploy writes none of their units", async () => {
+  await withTempDir(async (dir) => {
+    const loaded = await loadTestProject(dir, toml("bluegreen"));
+    const r = await runRecorded({
+      loaded,
+      plan: await configurePlan(loaded.host, loaded.project.repo_dir),
+      facts: factsStdout({}),
+    });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    assert.equal(
+      [...writtenFiles(r.exec.recorded).keys()].some((p) => p.includes("worker")),
+      false,
+    );
+    assert.equal(r.exec.lines().some((l) => l.includes("hello-worker")), false);
   });
 });
