@@ -7,7 +7,8 @@ import { runProcess } from "../process.ts";
 import { UserError } from "../errors.ts";
 import type { Step } from "../module.ts";
 import { shScript } from "../remote_command.ts";
-import { confinedUnits, EXPOSURE_SH, parseExposure } from "../confinement.ts";
+import { confinedUnits, EXPOSURE_SH, parseExposure, WEB_TARGET } from "../confinement.ts";
+import { processUnits, scheduleUnitNames } from "../processes.ts";
 import { backupLayout } from "../backup/layout.ts";
 import { describeBackup } from "../backup/databases.ts";
 import { LITESTREAM_UNIT } from "../../modules/litestream/mod.ts";
@@ -32,13 +33,21 @@ const TOOLS_ON_HOST_SH =
 function hostUnits(ctx: StepContext) {
   const uses = (name: string) =>
     ctx.host.modules.some((m) => m.kind === "builtin" && m.spec === name);
-  return confinedUnits(ctx.host, ctx.layout, {
-    backupServices: (["rclone", "borg"] as const).filter(uses).map((b) =>
-      backupLayout(ctx.host, ctx.layout, b).serviceName
-    ),
-    litestream: uses("litestream") ? LITESTREAM_UNIT : undefined,
-    certRenewal: uses("cert_renewal") ? `${RENEW_UNIT}.service` : undefined,
-  });
+  // The processes and scheduled jobs run the app's code, confined as the web unit is.
+  const processes = [
+    ...processUnits(ctx.host),
+    ...ctx.host.schedule.map((e) => scheduleUnitNames(ctx.host, e.name).service),
+  ].map((unit) => ({ unit, target: WEB_TARGET }));
+  return [
+    ...confinedUnits(ctx.host, ctx.layout, {
+      backupServices: (["rclone", "borg"] as const).filter(uses).map((b) =>
+        backupLayout(ctx.host, ctx.layout, b).serviceName
+      ),
+      litestream: uses("litestream") ? LITESTREAM_UNIT : undefined,
+      certRenewal: uses("cert_renewal") ? `${RENEW_UNIT}.service` : undefined,
+    }),
+    ...processes,
+  ];
 }
 
 /**

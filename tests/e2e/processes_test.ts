@@ -139,6 +139,20 @@ e2eTest(
         /schedule broken \(weekly\): last run FAILED \(exit-code, exit status 3\)/,
       );
 
+      // Confined like the web unit: verify rates them against its target.
+      const verify = await djaploy(project, ["verify", "--env", "test"]);
+      ok(verify, "verify");
+      for (const unit of ["hello-worker.service", "hello-schedule-stamp.service"]) {
+        const m = new RegExp(
+          `^web-1 +sudo and tools: ${unit} exposure ([0-9.]+) \\w+ \\(target <= 3\\.0\\)$`,
+          "m",
+        )
+          .exec(verify.output);
+        assert.ok(m, `verify rates ${unit}:\n${verify.output}`);
+        // deno-lint-ignore no-console
+        console.log(`${unit}: exposure ${m[1]}`);
+      }
+
       // Out of the config, off the server: the worker stops, its unit and the job's are gone.
       const before = await Deno.readTextFile(`${project.infraDir}/djaploy.toml`);
       const after = before
