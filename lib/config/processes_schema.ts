@@ -68,7 +68,8 @@ const SCHEDULE_KEYS: Readonly<Record<string, string>> = {
   shell: 'Or a shell command line (`/bin/sh -c`): `"python scripts/report.py > /dev/null"`.',
   on_calendar: 'When: systemd\'s `OnCalendar=` syntax, e.g. `"daily"`, `"*-*-* 03:00"`, ' +
     '`"*:0/15"` (every 15 minutes).',
-  name: "The job's name in its units (`<app>-schedule-<name>`); defaults to the command's name " +
+  name:
+    "The job's name in its units (`<app>-schedule-<name>`); defaults to the command's name, `_` as `-` " +
     "(required with `shell`).",
 };
 

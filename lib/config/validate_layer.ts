@@ -146,7 +146,7 @@ function validateSection(
       problems.push({
         path,
         linePath: [...path, key],
-        message: `${section.anyKey!.label} ${badName}`,
+        message: `${section.anyKey!.label ?? "name"} ${badName}`,
       });
       continue;
     }
