@@ -10,7 +10,7 @@ import {
   type Parsed,
 } from "./lib/cli_args.ts";
 import { UsageError, UserError } from "./lib/errors.ts";
-import { Ui, type Verbosity } from "./lib/ui.ts";
+import { colorWanted, Ui, type Verbosity } from "./lib/ui.ts";
 import { VERSION } from "./lib/version.ts";
 import { cpuUsage } from "node:process";
 import { configure, configureCommand } from "./lib/commands/configure.ts";
@@ -46,15 +46,17 @@ interface Command {
   readonly run: (ui: Ui, args: Parsed, interrupt: Interrupt) => Promise<number>;
   /** SIGINT/SIGTERM stop it between steps (lib/interrupt.ts) instead of ending the process. */
   readonly stoppable?: boolean;
+  /** Has --json: stdout carries one JSON event a line, lines for people go to stderr. */
+  readonly events?: boolean;
 }
 
 export const COMMANDS: readonly Command[] = [
   { def: initCommand, run: init },
   { def: verifyCommand, run: verify },
-  { def: configureCommand, run: configure, stoppable: true },
-  { def: deployCommand, run: deploy, stoppable: true },
-  { def: activateCommand, run: activate, stoppable: true },
-  { def: rollbackCommand, run: rollback, stoppable: true },
+  { def: configureCommand, run: configure, stoppable: true, events: true },
+  { def: deployCommand, run: deploy, stoppable: true, events: true },
+  { def: activateCommand, run: activate, stoppable: true, events: true },
+  { def: rollbackCommand, run: rollback, stoppable: true, events: true },
   { def: statusCommand, run: status },
   { def: releasesCommand, run: releases },
   { def: unlockCommand, run: unlock },
@@ -100,8 +102,11 @@ export interface MainIo {
 
 /** Runs djaploy with the given arguments; returns the exit code. */
 export async function main(argv: readonly string[], io: MainIo = {}): Promise<number> {
-  const color = (io.isTerminal ?? Deno.stdout.isTerminal()) && !Deno.env.get("NO_COLOR");
-  let ui = new Ui({ verbosity: "normal", color, write: io.write, writeErr: io.writeErr });
+  const env = (name: string) => Deno.env.get(name);
+  const color = colorWanted(io.isTerminal ?? Deno.stdout.isTerminal(), env);
+  const errColor = colorWanted(io.isTerminal ?? Deno.stderr.isTerminal(), env);
+  const uiOptions = { color, errColor, write: io.write, writeErr: io.writeErr };
+  let ui = new Ui({ verbosity: "normal", ...uiOptions });
   try {
     const [name, ...rest] = argv;
     if (!name || name === "--help" || name === "-h" || name === "help") {
@@ -136,7 +141,11 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       : args.flags.quiet
       ? "quiet"
       : "normal";
-    ui = new Ui({ verbosity, color, write: io.write, writeErr: io.writeErr });
+    ui = new Ui({
+      verbosity,
+      ...uiOptions,
+      events: Boolean(command.events && args.flags.json),
+    });
     const stop = command.stoppable ? listenForStop((m) => ui.warn(m), Deno.exit) : undefined;
     let code: number;
     try {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runOnHosts } from "../lib/runner.ts";
+import { printSummary, runOnHosts } from "../lib/runner.ts";
 import { RecordingExecutor } from "../lib/recording_executor.ts";
 import { UserError } from "../lib/errors.ts";
 import type { Step, StepContext } from "../lib/module.ts";
@@ -158,5 +158,70 @@ Deno.test("runner: a failed step shows how long it ran, not 0ms", async () => {
     assert.ok(failed && failed.ms >= 140, `the failed step's time: ${failed?.ms}`);
     const line = out.join("").split("\n").find((l) => l.includes("FAILED"))!;
     assert.match(line, /health check .* 1\d\dms$/);
+  });
+});
+
+Deno.test("runner: --json events: one JSON object a line per step and host, then the summary", async () => {
+  await withTempDir(async (dir) => {
+    const { project, env } = await loadTestProject(dir, 'project_name = "hello"\n', INVENTORY);
+    const { ui: plain, out, err } = collectingUi();
+    const ui = plain.withEvents();
+    const step: Step = {
+      name: "go live",
+      run(ctx) {
+        if (ctx.host.name === "web-2") throw new UserError("the new release did not answer");
+        ctx.changed("release 7");
+        return Promise.resolve();
+      },
+    };
+    const results = await runOnHosts({
+      ui,
+      project,
+      env,
+      hosts: env.hosts,
+      parallel: 4,
+      dryRun: false,
+      signal: new AbortController().signal,
+      executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
+      plan: () => ({ steps: [step], probes: [], files: [], packages: [] }),
+      appEnv: () => new Map(),
+      deployFiles: new Set(),
+      batchSize: 2,
+    });
+    printSummary(ui, results, "deploy");
+    const text = out.join("");
+    const events = text.trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.ok(events.every((e) => typeof e.ms === "number" || e.event === "summary"));
+    // Hosts of a batch run at once: each host's events in order, the summary last.
+    const of = (host: string) =>
+      events.filter((e) => e.host === host).map((e) => [e.event, e.step, e.status]);
+    assert.deepEqual(of("web-1"), [
+      ["step", "connect and read state", "ok"],
+      ["step", "go live", "changed"],
+      ["host", undefined, "ok"],
+    ]);
+    assert.deepEqual(of("web-2"), [
+      ["step", "connect and read state", "ok"],
+      ["step", "go live", "failed"],
+      ["host", "go live", "failed"],
+    ]);
+    for (const host of ["web-3", "web-4"]) {
+      assert.deepEqual(of(host), [[
+        "host",
+        "not started (an earlier batch failed)",
+        "not_started",
+      ]]);
+    }
+    assert.deepEqual(events.at(-1), {
+      event: "summary",
+      title: "deploy",
+      ok: false,
+      hosts: { "web-1": "ok", "web-2": "failed", "web-3": "not_started", "web-4": "not_started" },
+    });
+    assert.equal(events.length, 9);
+    const failed = events.find((e) => e.host === "web-2" && e.status === "failed");
+    assert.equal(failed.detail, "the new release did not answer");
+    // The lines for people went to stderr.
+    assert.match(err.join(""), /web-2 +FAILED +go live/);
   });
 });

@@ -62,6 +62,13 @@ export interface PlanRun {
   readonly opening?: ReadonlyMap<string, Opening>;
 }
 
+/** For CI: stdout carries one JSON event a line (step, host, summary); the rest goes to stderr. */
+export const JSON_FLAG: FlagDef = {
+  name: "json",
+  type: "boolean",
+  description: "Print one JSON event per line on stdout (each step and host, then a summary)",
+};
+
 export const LOCK_FLAGS: readonly FlagDef[] = [
   {
     name: "lock-wait",

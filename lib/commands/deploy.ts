@@ -5,6 +5,7 @@ import type { Ui } from "../ui.ts";
 import {
   COMMON_FLAGS,
   HOST_FLAGS,
+  JSON_FLAG,
   LOCK_FLAGS,
   modulePlanParts,
   openEarly,
@@ -59,6 +60,7 @@ export const deployCommand: CommandDef = {
     { name: "dry-run", type: "boolean", description: "Show the commands per host, change nothing" },
     ...BUMP_FLAGS,
     ...LOCK_FLAGS,
+    JSON_FLAG,
     ...COMMON_FLAGS,
   ],
 };
