@@ -97,6 +97,8 @@ export interface RunOptions {
   readonly together?: boolean;
   /** Hosts at a time; a batch with a failed host stops the rollout (0: all at once). */
   readonly batchSize?: number;
+  /** Hosts that may fail before the rollout stops (no later batch starts); default 0. */
+  readonly maxFail?: number;
   /** Resolves secrets of the config that steps ask for (ctx.secret), masked in the run's output. */
   readonly secrets?: SecretResolver;
   /** Hold the app's deploy lock on each host for the whole run (not in dry runs). */
@@ -129,8 +131,9 @@ export async function runOnHosts(opts: RunOptions): Promise<HostResult[]> {
       for (const host of batch) results.push(notStarted(opts.ui, host.name, opts.stop));
       continue;
     }
-    if (results.some((r) => !r.ok)) {
-      for (const host of batch) results.push(notStarted(opts.ui, host.name));
+    const failed = results.filter((r) => !r.ok).length;
+    if (failed > (opts.maxFail ?? 0)) {
+      for (const host of batch) results.push(notStarted(opts.ui, host.name, undefined, failed));
       continue;
     }
     if (size < opts.hosts.length) {
@@ -148,7 +151,7 @@ export async function runOnHosts(opts: RunOptions): Promise<HostResult[]> {
   return results;
 }
 
-function notStarted(ui: Ui, host: string, stopped?: AbortSignal): HostResult {
+function notStarted(ui: Ui, host: string, stopped?: AbortSignal, failed = 0): HostResult {
   const reason = stopped?.reason;
   const result: HostResult = {
     host,
@@ -156,7 +159,10 @@ function notStarted(ui: Ui, host: string, stopped?: AbortSignal): HostResult {
     failedStep: stopped ? "stopped before starting" : "not started (an earlier batch failed)",
     error: stopped
       ? new StoppedError(reason instanceof StoppedError ? reason.signal : "SIGINT", "this host")
-      : new UserError("Not deployed: an earlier batch failed, so the rollout stopped"),
+      : new UserError(
+        `Not deployed: ${failed} host${failed === 1 ? "" : "s"} of earlier batches failed, ` +
+          "more than max_fail allows, so the rollout stopped",
+      ),
     steps: [],
     ms: 0,
     stats: { commands: 0, syncs: 0, connections: 0, bytesSent: 0 },
@@ -359,8 +365,23 @@ export function errorSummary(error: unknown): string {
   return error instanceof Error ? error.message.split("\n")[0] : String(error);
 }
 
-/** Prints the summary table and the full error of each failed host. */
-export function printSummary(ui: Ui, results: readonly HostResult[], title: string): void {
+/** Which hosts run the new release, which failed (and may run either), which were never started. */
+export function rolloutGroups(results: readonly HostResult[]) {
+  const of = (status: HostStatus[]) =>
+    results.filter((r) => status.includes(hostStatus(r))).map((r) => r.host);
+  return { new: of(["ok"]), failed: of(["failed", "stopped"]), not_started: of(["not_started"]) };
+}
+
+/**
+ * Prints the summary table and the full error of each failed host. Given the
+ * release a deploy shipped, a partial rollout also says which hosts run it.
+ */
+export function printSummary(
+  ui: Ui,
+  results: readonly HostResult[],
+  title: string,
+  release?: string,
+): void {
   const rows: string[][] = [["host", "result", "changed", "time", "ssh"]];
   for (const r of results) {
     const changed = r.steps.reduce((n, s) => n + (s.changes.length ? 1 : 0), 0);
@@ -378,11 +399,29 @@ export function printSummary(ui: Ui, results: readonly HostResult[], title: stri
   ui.result("");
   ui.result(ui.bold(title));
   for (const line of table(rows)) ui.result(line);
+  const ok = results.length > 0 && results.every((r) => r.ok);
+  const groups = release ? rolloutGroups(results) : undefined;
+  if (groups && !ok) {
+    ui.result("");
+    const list = (hosts: string[]) => hosts.length ? hosts.join(", ") : "none";
+    ui.result(`new release ${release}: ${list(groups.new)}`);
+    if (groups.failed.length) {
+      ui.result(
+        `failed, on the previous or the new release (djaploy status says which): ${
+          list(groups.failed)
+        }`,
+      );
+    }
+    if (groups.not_started.length) {
+      ui.result(`not started, still on the previous release: ${list(groups.not_started)}`);
+    }
+  }
   ui.event({
     event: "summary",
     title,
-    ok: results.length > 0 && results.every((r) => r.ok),
+    ok,
     hosts: Object.fromEntries(results.map((r) => [r.host, hostStatus(r)])),
+    ...(groups ? { release, rollout: groups } : {}),
   });
   for (const r of results) {
     if (r.ok) continue;

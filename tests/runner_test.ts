@@ -225,3 +225,76 @@ Deno.test("runner: --json events: one JSON object a line per step and host, then
     assert.match(err.join(""), /web-2 +FAILED +go live/);
   });
 });
+
+/** One step on six hosts in batches of two; it fails on the hosts named. */
+async function rolloutWith(failOn: readonly string[], maxFail: number) {
+  return await withTempDir(async (dir) => {
+    const inventory = ["web-1", "web-2", "web-3", "web-4", "web-5", "web-6"]
+      .map((n, i) => `[[hosts]]\nname = "${n}"\nssh_hostname = "10.0.0.${i + 1}"\n`).join("\n");
+    const { project, env } = await loadTestProject(dir, 'project_name = "hello"\n', inventory);
+    const { ui, out, err } = collectingUi();
+    const ran: string[] = [];
+    const step: Step = {
+      name: "go live",
+      run(ctx) {
+        ran.push(ctx.host.name);
+        if (failOn.includes(ctx.host.name)) throw new UserError("the new release did not answer");
+        return Promise.resolve();
+      },
+    };
+    const results = await runOnHosts({
+      ui,
+      project,
+      env,
+      hosts: env.hosts,
+      parallel: 6,
+      dryRun: false,
+      signal: new AbortController().signal,
+      executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
+      plan: () => ({ steps: [step], probes: [], files: [], packages: [] }),
+      appEnv: () => new Map(),
+      deployFiles: new Set(),
+      batchSize: 2,
+      maxFail,
+    });
+    printSummary(ui, results, "deploy", "20261202-abc1234");
+    return { results, ran: ran.sort(), out: out.join(""), err: err.join("") };
+  });
+}
+
+Deno.test("runner: max_fail lets the rollout go on while no more hosts than it allows failed", async () => {
+  const { ran, results, out } = await rolloutWith(["web-2"], 1);
+  assert.deepEqual(ran, ["web-1", "web-2", "web-3", "web-4", "web-5", "web-6"]);
+  assert.deepEqual(results.map((r) => r.ok), [true, false, true, true, true, true]);
+  assert.match(out, /^new release 20261202-abc1234: web-1, web-3, web-4, web-5, web-6$/m);
+  assert.match(out, /^failed, on the previous or the new release .*: web-2$/m);
+  assert.doesNotMatch(out, /not started/);
+});
+
+Deno.test("runner: more failed hosts than max_fail stop the rollout; the summary says who runs what", async () => {
+  const { ran, results, out, err } = await rolloutWith(["web-2", "web-3"], 1);
+  assert.deepEqual(ran, ["web-1", "web-2", "web-3", "web-4"], "the third batch never started");
+  assert.deepEqual(
+    results.map((r) => [r.host, r.ok, r.failedStep]),
+    [
+      ["web-1", true, undefined],
+      ["web-2", false, "go live"],
+      ["web-3", false, "go live"],
+      ["web-4", true, undefined],
+      ["web-5", false, "not started (an earlier batch failed)"],
+      ["web-6", false, "not started (an earlier batch failed)"],
+    ],
+  );
+  assert.match(out, /^new release 20261202-abc1234: web-1, web-4$/m);
+  assert.match(out, /^failed, on the previous or the new release .*: web-2, web-3$/m);
+  assert.match(out, /^not started, still on the previous release: web-5, web-6$/m);
+  assert.match(
+    err,
+    /web-5: not started .*: Not deployed: 2 hosts of earlier batches failed, more than max_fail allows/,
+  );
+});
+
+Deno.test("runner: with max_fail 0 the first failed batch stops the rollout", async () => {
+  const { ran } = await rolloutWith(["web-1"], 0);
+  assert.deepEqual(ran, ["web-1", "web-2"]);
+});

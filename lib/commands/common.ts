@@ -57,6 +57,8 @@ export interface PlanRun {
   readonly commandLine?: string;
   readonly notes?: Readonly<Record<string, unknown>>;
   readonly batchSize?: number;
+  /** Hosts that may fail before a rolling deploy stops (resolved max_fail). */
+  readonly maxFail?: number;
   readonly together?: boolean;
   /** Hosts opened early (openEarly), by name. */
   readonly opening?: ReadonlyMap<string, Opening>;
@@ -143,6 +145,7 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
     force: run.force,
     notes: run.notes,
     batchSize: run.batchSize,
+    maxFail: run.maxFail,
     together: run.together,
     lock: planLock(run),
     opening: run.opening,
@@ -157,7 +160,7 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
       for (const line of r.recorded ?? []) s.ui.result(`  ${line}`);
     }
   }
-  printSummary(s.ui, results, run.title);
+  printSummary(s.ui, results, run.title, s.dryRun ? undefined : run.release?.name);
   return results;
 }
 

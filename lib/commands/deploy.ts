@@ -26,6 +26,8 @@ import { BUMP_FLAGS, bumpFromFlags } from "../versioning.ts";
 import { type ReleasePipeline, releasePipeline } from "../release_pipeline.ts";
 import { type Interrupt, NO_INTERRUPT, throwIfStopped } from "../interrupt.ts";
 import { uncommittedChanges } from "../release_git.ts";
+import { type MaxFail, maxFailCount, parseMaxFail } from "../config/max_fail.ts";
+import { Invalid } from "../config/validators.ts";
 
 export const deployCommand: CommandDef = {
   name: "deploy",
@@ -57,6 +59,12 @@ export const deployCommand: CommandDef = {
       valueName: "N",
       description: "Hosts at a time; a failed batch stops the rollout (default: rolling, or all)",
     },
+    {
+      name: "max-fail",
+      type: "string",
+      valueName: "N|N%",
+      description: "Hosts that may fail before a rolling deploy stops (default: max_fail, or 0)",
+    },
     { name: "dry-run", type: "boolean", description: "Show the commands per host, change nothing" },
     ...BUMP_FLAGS,
     ...LOCK_FLAGS,
@@ -84,6 +92,7 @@ export async function deploy(
   interrupt: Interrupt = NO_INTERRUPT,
 ): Promise<number> {
   const { mode, tag } = artifactMode(args.flags);
+  const maxFailFlag = maxFailOption(args.flags["max-fail"] as string | undefined);
   const bump = bumpFromFlags(args.flags);
   if (mode === "release") {
     // A mistyped tag fails here, before any secret, connection or lock.
@@ -156,6 +165,7 @@ export async function deploy(
         force: Boolean(args.flags.force),
         notes: { activate, ...pipeline.notes() },
         batchSize,
+        maxFail: maxFailCount(maxFailFlag ?? s.env.max_fail, s.hosts.length),
         together,
         opening,
       });
@@ -166,6 +176,17 @@ export async function deploy(
     }
   } finally {
     await s.close();
+  }
+}
+
+/** `--max-fail 2` or `--max-fail 25%`: checked like max_fail in the config. */
+export function maxFailOption(value: string | undefined): MaxFail | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseMaxFail(/^\d+$/.test(value) ? Number(value) : value);
+  } catch (e) {
+    if (e instanceof Invalid) throw new UsageError(`--max-fail ${e.problem}`);
+    throw e;
   }
 }
 
