@@ -162,6 +162,9 @@ function notStarted(ui: Ui, host: string, stopped?: AbortSignal, failed = 0): Ho
       : new UserError(
         `Not deployed: ${failed} host${failed === 1 ? "" : "s"} of earlier batches failed, ` +
           "more than max_fail allows, so the rollout stopped",
+        {
+          hint: "Fix the failed hosts, then finish the rollout with: djaploy deploy --retry-failed",
+        },
       ),
     steps: [],
     ms: 0,

@@ -1,6 +1,8 @@
 /** `djaploy deploy`: build an artifact from git and roll it out with the host's strategy. */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import { loadConfig, openSession } from "../session.ts";
+import type { CommandDef, Flags, Parsed } from "../cli_args.ts";
+import { loadConfig, openSession, requireEnv } from "../session.ts";
+import { hostsToRetry, lastRunPath, readLastRun, recordRun } from "../last_run.ts";
+import { loadEnvironment } from "../config/load.ts";
 import type { Ui } from "../ui.ts";
 import {
   COMMON_FLAGS,
@@ -60,6 +62,12 @@ export const deployCommand: CommandDef = {
       description: "Hosts at a time; a failed batch stops the rollout (default: rolling, or all)",
     },
     {
+      name: "retry-failed",
+      type: "boolean",
+      description:
+        "Deploy only the hosts that failed, stopped or were not started in the last deploy",
+    },
+    {
       name: "max-fail",
       type: "string",
       valueName: "N|N%",
@@ -94,11 +102,13 @@ export async function deploy(
   const { mode, tag } = artifactMode(args.flags);
   const maxFailFlag = maxFailOption(args.flags["max-fail"] as string | undefined);
   const bump = bumpFromFlags(args.flags);
+  const flags = args.flags["retry-failed"] ? await retryFailedFlags(ui, args.flags) : args.flags;
+  if (!flags) return 0;
   if (mode === "release") {
     // A mistyped tag fails here, before any secret, connection or lock.
-    await releaseCommit((await loadConfig(args.flags)).repo_dir, tag!);
+    await releaseCommit((await loadConfig(flags)).repo_dir, tag!);
   }
-  const s = await openSession(ui, args.flags, "deploy", interrupt);
+  const s = await openSession(ui, flags, "deploy", interrupt);
   try {
     for (const host of s.hosts) strategyFor(host);
     const commandLine = `deploy --env ${s.env.name}${
@@ -169,6 +179,17 @@ export async function deploy(
         together,
         opening,
       });
+      if (!s.dryRun) {
+        await recordRun(s.project, s.env.name, results, release.name).catch((e) =>
+          ui.warn(`Could not record this deploy's results for --retry-failed: ${e}`)
+        );
+        if (results.some((r) => !r.ok)) {
+          ui.result(
+            `Fix the failed hosts, then finish the rollout: djaploy deploy --env ${s.env.name} ` +
+              "--retry-failed",
+          );
+        }
+      }
       await pipeline.finish(results);
       return results.length > 0 && results.every((r) => r.ok) ? 0 : 1;
     } finally {
@@ -177,6 +198,34 @@ export async function deploy(
   } finally {
     await s.close();
   }
+}
+
+/**
+ * --retry-failed: the flags with --hosts set to the hosts that did not
+ * succeed in the last deploy to the environment; undefined when none is left.
+ */
+export async function retryFailedFlags(ui: Ui, flags: Flags): Promise<Flags | undefined> {
+  if (flags.hosts !== undefined) {
+    throw new UsageError("Choose one of --hosts and --retry-failed: got both");
+  }
+  const project = await loadConfig(flags);
+  const envName = requireEnv(flags, "deploy");
+  const last = await readLastRun(project, envName);
+  if (!last) {
+    throw new UsageError(
+      `Deploy to ${envName} first: --retry-failed deploys to the hosts that failed in the last ` +
+        `deploy, and this machine has no record of one (${lastRunPath(project, envName)})`,
+      { hint: `Name the hosts instead: djaploy deploy --env ${envName} --hosts A,B` },
+    );
+  }
+  const env = await loadEnvironment(project, envName);
+  const retry = hostsToRetry(last, env.hosts.map((h) => h.name));
+  if (retry.length === 0) {
+    ui.result(`Nothing to retry: every host of ${envName} succeeded in the last deploy it was in`);
+    return undefined;
+  }
+  ui.line(`retrying ${retry.join(", ")}: failed, stopped or not started in the last deploy`);
+  return { ...flags, hosts: retry.join(",") };
 }
 
 /** `--max-fail 2` or `--max-fail 25%`: checked like max_fail in the config. */
