@@ -405,3 +405,13 @@ Deno.test("cli: deploy --max-fail takes a count or a percentage; anything else i
     );
   }
 });
+
+Deno.test("cli: deploy, configure, activate and rollback take --json; status keeps its own --json", async () => {
+  for (const command of ["deploy", "configure", "activate", "rollback"]) {
+    const r = await run([command, "--help"]);
+    assert.match(r.out, /--json +Print one JSON event per line on stdout/, command);
+  }
+  assert.match((await run(["status", "--help"])).out, /--json +Print JSON/);
+  const events = COMMANDS.filter((c) => c.events).map((c) => c.def.name);
+  assert.deepEqual(events, ["configure", "deploy", "activate", "rollback"]);
+});
