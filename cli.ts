@@ -11,6 +11,7 @@ import {
 } from "./lib/cli_args.ts";
 import { UsageError, UserError } from "./lib/errors.ts";
 import { colorWanted, Ui, type Verbosity } from "./lib/ui.ts";
+import { LiveStatus } from "./lib/live_status.ts";
 import { VERSION } from "./lib/version.ts";
 import { cpuUsage } from "node:process";
 import { configure, configureCommand } from "./lib/commands/configure.ts";
@@ -94,6 +95,8 @@ function mainHelp(): string {
   ].join("\n");
 }
 
+const encoder = new TextEncoder();
+
 export interface MainIo {
   readonly write?: (text: string) => void;
   readonly writeErr?: (text: string) => void;
@@ -141,11 +144,12 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       : args.flags.quiet
       ? "quiet"
       : "normal";
-    ui = new Ui({
-      verbosity,
-      ...uiOptions,
-      events: Boolean(command.events && args.flags.json),
-    });
+    const events = Boolean(command.events && args.flags.json);
+    // A line per running host, on a terminal only (never in CI, cron or a pipe).
+    const live = command.events && color && !events && verbosity !== "quiet"
+      ? new LiveStatus({ write: io.write ?? ((t) => Deno.stdout.writeSync(encoder.encode(t))) })
+      : undefined;
+    ui = new Ui({ verbosity, ...uiOptions, events, live });
     const stop = command.stoppable ? listenForStop((m) => ui.warn(m), Deno.exit) : undefined;
     let code: number;
     try {

@@ -226,6 +226,7 @@ async function runHost(
   let current = "connect";
   // When the step now running started: a failure shows how long it ran.
   let stepStart = performance.now();
+  ui.live?.step(host.name, "connect and read state");
   try {
     const t0 = stepStart;
     let facts: Facts;
@@ -278,6 +279,7 @@ async function runHost(
         throw error;
       }
       const t = stepStart = performance.now();
+      ui.live?.step(host.name, step.name);
       await step.run(ctx);
       const ms = performance.now() - t;
       steps.push({ name: step.name, ms, changes });
@@ -297,6 +299,7 @@ async function runHost(
     show("failed", current, ms, errorSummary(error));
     return finish({ ok: false, failedStep: current, error });
   } finally {
+    ui.live?.done(host.name);
     await opening.release();
     await exec.close();
   }

@@ -6,6 +6,7 @@
  * Every line goes through the secret mask.
  */
 import { maskSecrets } from "./secret.ts";
+import type { LiveStatus } from "./live_status.ts";
 
 export type Verbosity = "quiet" | "normal" | "verbose";
 
@@ -17,6 +18,8 @@ export interface UiOptions {
   readonly errColor?: boolean;
   /** Machine output: stdout carries only events (one JSON object a line); lines go to stderr. */
   readonly events?: boolean;
+  /** On a terminal: a line per running host below the output (lib/live_status.ts). */
+  readonly live?: LiveStatus;
   readonly write?: (text: string) => void;
   readonly writeErr?: (text: string) => void;
 }
@@ -41,12 +44,15 @@ export class Ui {
   readonly verbosity: Verbosity;
   readonly color: boolean;
   readonly events: boolean;
+  readonly live?: LiveStatus;
   readonly #errColor: boolean;
   readonly #secrets = new Set<string>();
   readonly #write: (text: string) => void;
   readonly #writeErr: (text: string) => void;
   /** Where lines for people go: stdout, or stderr when stdout carries events. */
   readonly #writeLine: (text: string) => void;
+  /** Warnings and errors: stderr, around the live status when there is one. */
+  readonly #writeWarn: (text: string) => void;
 
   constructor(opts: UiOptions) {
     this.verbosity = opts.verbosity;
@@ -57,6 +63,12 @@ export class Ui {
     this.#write = opts.write ?? ((t) => Deno.stdout.writeSync(encoder.encode(t)));
     this.#writeErr = opts.writeErr ?? ((t) => Deno.stderr.writeSync(encoder.encode(t)));
     this.#writeLine = this.events ? this.#writeErr : this.#write;
+    this.#writeWarn = this.#writeErr;
+    this.live = this.events ? undefined : opts.live;
+    if (this.live) {
+      this.#writeLine = this.live.around(this.#writeLine);
+      this.#writeWarn = this.live.around(this.#writeErr);
+    }
   }
 
   /** The same output and secret mask, another verbosity. */
@@ -75,6 +87,7 @@ export class Ui {
       color: this.color,
       errColor: this.#errColor,
       events: this.events,
+      live: this.live,
       write: this.#write,
       writeErr: this.#writeErr,
       ...change,
@@ -114,11 +127,11 @@ export class Ui {
   }
 
   warn(text: string): void {
-    this.#writeErr(this.#paintErr("33", `warning: ${this.mask(text)}`) + "\n");
+    this.#writeWarn(this.#paintErr("33", `warning: ${this.mask(text)}`) + "\n");
   }
 
   error(text: string): void {
-    this.#writeErr(this.#paintErr("31", this.mask(text)) + "\n");
+    this.#writeWarn(this.#paintErr("31", this.mask(text)) + "\n");
   }
 
   #paintErr(code: string, text: string): string {
