@@ -98,8 +98,11 @@ export class LiveStatus {
 
 function terminalSize(): { columns: number; rows: number } {
   try {
-    return Deno.consoleSize();
+    const size = Deno.consoleSize();
+    // A pseudo-terminal may not know its size (0 x 0).
+    if (size.columns > 0 && size.rows > 0) return size;
   } catch {
-    return { columns: 80, rows: 24 };
+    // not a terminal after all
   }
+  return { columns: 80, rows: 24 };
 }
