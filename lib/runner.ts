@@ -133,7 +133,9 @@ export async function runOnHosts(opts: RunOptions): Promise<HostResult[]> {
     }
     const failed = results.filter((r) => !r.ok).length;
     if (failed > (opts.maxFail ?? 0)) {
-      for (const host of batch) results.push(notStarted(opts.ui, host.name, undefined, failed));
+      for (const host of batch) {
+        results.push(notStarted(opts.ui, host.name, undefined, { failed, env: opts.env.name }));
+      }
       continue;
     }
     if (size < opts.hosts.length) {
@@ -151,7 +153,12 @@ export async function runOnHosts(opts: RunOptions): Promise<HostResult[]> {
   return results;
 }
 
-function notStarted(ui: Ui, host: string, stopped?: AbortSignal, failed = 0): HostResult {
+function notStarted(
+  ui: Ui,
+  host: string,
+  stopped?: AbortSignal,
+  { failed = 0, env = "" } = {},
+): HostResult {
   const reason = stopped?.reason;
   const result: HostResult = {
     host,
@@ -163,7 +170,8 @@ function notStarted(ui: Ui, host: string, stopped?: AbortSignal, failed = 0): Ho
         `Not deployed: ${failed} host${failed === 1 ? "" : "s"} of earlier batches failed, ` +
           "more than max_fail allows, so the rollout stopped",
         {
-          hint: "Fix the failed hosts, then finish the rollout with: djaploy deploy --retry-failed",
+          hint: "Fix the failed hosts, then finish the rollout with: " +
+            `djaploy deploy --env ${env} --retry-failed`,
         },
       ),
     steps: [],
@@ -395,7 +403,7 @@ export function printSummary(
       r.host,
       r.ok
         ? ui.green("ok")
-        : ui.red(r.failedStep?.startsWith("stopped") ? r.failedStep : `failed at ${r.failedStep}`),
+        : ui.red(hostStatus(r) === "failed" ? `failed at ${r.failedStep}` : `${r.failedStep}`),
       `${changed} step${changed === 1 ? "" : "s"}`,
       formatMs(r.ms),
       `${r.stats.connections} conn, ${r.stats.commands} cmds, ${r.stats.syncs} rsync` +

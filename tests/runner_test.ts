@@ -298,3 +298,13 @@ Deno.test("runner: with max_fail 0 the first failed batch stops the rollout", as
   const { ran } = await rolloutWith(["web-1"], 0);
   assert.deepEqual(ran, ["web-1", "web-2"]);
 });
+
+Deno.test("runner: the summary table shows a host the rollout never reached as not started", async () => {
+  const { out, err } = await rolloutWith(["web-1"], 0);
+  assert.match(out, /^web-3 +not started \(an earlier batch failed\) +0 steps/m);
+  assert.match(out, /^web-1 +failed at go live +0 steps/m);
+  assert.match(
+    err,
+    /hint: Fix the failed hosts, then finish the rollout with: djaploy deploy --env test --retry-failed/,
+  );
+});
