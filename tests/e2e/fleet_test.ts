@@ -5,6 +5,7 @@
  * it: the third host is never started, the summary (and the `--json`
  * events) say which host runs which release, and once the host is back,
  * `deploy --retry-failed` deploys to the failed and the unstarted host only.
+ * With `--max-fail 1` a failed first host no longer stops the rollout.
  */
 import assert from "node:assert/strict";
 import { djaploy, e2eTest, makeProject, type TestHost, withHosts } from "./harness.ts";
@@ -90,6 +91,22 @@ e2eTest(
       const again = await djaploy(project, ["deploy", "--env", "test", "--retry-failed"]);
       ok(again, "a second --retry-failed");
       assert.match(again.output, /Nothing to retry/);
+
+      // --max-fail 1: the first host failing no longer stops the rollout.
+      await project.write("pages/message.txt", "Third release\n");
+      await project.commit("Third release");
+      await firewall(web1, "-I");
+      const tolerant = await djaploy(project, ["deploy", "--env", "test", "--max-fail", "1"]);
+      assert.equal(tolerant.code, 1, tolerant.output);
+      assert.match(tolerant.output, /^new release \S+: web-2, web-3$/m);
+      assert.doesNotMatch(tolerant.output, /^not started/m);
+      assert.equal(await pageMessage(web1), "Fleet release");
+      assert.equal(await pageMessage(web3), "Third release");
+      await firewall(web1, "-D");
+      const last = await djaploy(project, ["deploy", "--env", "test", "--retry-failed"]);
+      ok(last, "--retry-failed after --max-fail 1");
+      assert.match(last.output, /^retrying web-1: /m);
+      for (const host of hosts) assert.equal(await pageMessage(host), "Third release");
     });
   },
 );
