@@ -10,7 +10,8 @@ import {
   type Parsed,
 } from "./lib/cli_args.ts";
 import { UsageError, UserError } from "./lib/errors.ts";
-import { Ui, type Verbosity } from "./lib/ui.ts";
+import { colorWanted, Ui, type Verbosity } from "./lib/ui.ts";
+import { LiveStatus } from "./lib/live_status.ts";
 import { VERSION } from "./lib/version.ts";
 import { cpuUsage } from "node:process";
 import { configure, configureCommand } from "./lib/commands/configure.ts";
@@ -46,15 +47,17 @@ interface Command {
   readonly run: (ui: Ui, args: Parsed, interrupt: Interrupt) => Promise<number>;
   /** SIGINT/SIGTERM stop it between steps (lib/interrupt.ts) instead of ending the process. */
   readonly stoppable?: boolean;
+  /** Has --json: stdout carries one JSON event a line, lines for people go to stderr. */
+  readonly events?: boolean;
 }
 
 export const COMMANDS: readonly Command[] = [
   { def: initCommand, run: init },
   { def: verifyCommand, run: verify },
-  { def: configureCommand, run: configure, stoppable: true },
-  { def: deployCommand, run: deploy, stoppable: true },
-  { def: activateCommand, run: activate, stoppable: true },
-  { def: rollbackCommand, run: rollback, stoppable: true },
+  { def: configureCommand, run: configure, stoppable: true, events: true },
+  { def: deployCommand, run: deploy, stoppable: true, events: true },
+  { def: activateCommand, run: activate, stoppable: true, events: true },
+  { def: rollbackCommand, run: rollback, stoppable: true, events: true },
   { def: statusCommand, run: status },
   { def: releasesCommand, run: releases },
   { def: unlockCommand, run: unlock },
@@ -92,6 +95,8 @@ function mainHelp(): string {
   ].join("\n");
 }
 
+const encoder = new TextEncoder();
+
 export interface MainIo {
   readonly write?: (text: string) => void;
   readonly writeErr?: (text: string) => void;
@@ -100,8 +105,11 @@ export interface MainIo {
 
 /** Runs djaploy with the given arguments; returns the exit code. */
 export async function main(argv: readonly string[], io: MainIo = {}): Promise<number> {
-  const color = (io.isTerminal ?? Deno.stdout.isTerminal()) && !Deno.env.get("NO_COLOR");
-  let ui = new Ui({ verbosity: "normal", color, write: io.write, writeErr: io.writeErr });
+  const env = (name: string) => Deno.env.get(name);
+  const color = colorWanted(io.isTerminal ?? Deno.stdout.isTerminal(), env);
+  const errColor = colorWanted(io.isTerminal ?? Deno.stderr.isTerminal(), env);
+  const uiOptions = { color, errColor, write: io.write, writeErr: io.writeErr };
+  let ui = new Ui({ verbosity: "normal", ...uiOptions });
   try {
     const [name, ...rest] = argv;
     if (!name || name === "--help" || name === "-h" || name === "help") {
@@ -136,7 +144,12 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
       : args.flags.quiet
       ? "quiet"
       : "normal";
-    ui = new Ui({ verbosity, color, write: io.write, writeErr: io.writeErr });
+    const events = Boolean(command.events && args.flags.json);
+    // A line per running host, on a terminal only (never in CI, cron or a pipe).
+    const live = command.events && color && !events && verbosity !== "quiet"
+      ? new LiveStatus({ write: io.write ?? ((t) => Deno.stdout.writeSync(encoder.encode(t))) })
+      : undefined;
+    ui = new Ui({ verbosity, ...uiOptions, events, live });
     const stop = command.stoppable ? listenForStop((m) => ui.warn(m), Deno.exit) : undefined;
     let code: number;
     try {

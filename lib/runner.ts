@@ -8,7 +8,7 @@ import type { Executor, ExecutorStats } from "./executor.ts";
 import { type FactProbe, type Facts, factsQuery, gatherFacts } from "./facts.ts";
 import { layoutFor } from "./layout.ts";
 import type { ModuleDefinition, ReleaseInfo, Step, StepContext } from "./module.ts";
-import { formatMs, table, type Ui } from "./ui.ts";
+import { formatMs, table, type Ui, type UiEvent } from "./ui.ts";
 import { packagesProbe } from "./probes.ts";
 import { Limiter } from "./limiter.ts";
 import { CommandError, UserError } from "./errors.ts";
@@ -36,6 +36,33 @@ export interface HostResult {
   readonly stats: ExecutorStats;
   /** What a dry run would have sent. */
   readonly recorded?: readonly string[];
+}
+
+/** What a step came to, in the output and the `--json` events. */
+export type StepStatus = "ok" | "changed" | "failed" | "stopped";
+
+/** A host's outcome: a step's, or "not_started" for a host the rollout never reached. */
+export type HostStatus = "ok" | "failed" | "stopped" | "not_started";
+
+export function hostStatus(r: HostResult): HostStatus {
+  if (r.ok) return "ok";
+  if (r.failedStep?.startsWith("not started")) return "not_started";
+  if (r.failedStep?.startsWith("stopped")) {
+    return r.steps.length === 0 && r.ms === 0 ? "not_started" : "stopped";
+  }
+  return "failed";
+}
+
+function hostEvent(r: HostResult): UiEvent {
+  const changed = r.steps.filter((s) => s.changes.length).map((s) => s.name);
+  return {
+    event: "host",
+    host: r.host,
+    status: hostStatus(r),
+    ms: Math.round(r.ms),
+    changed,
+    ...(r.ok ? {} : { step: r.failedStep, error: errorSummary(r.error) }),
+  };
 }
 
 export interface HostPlan {
@@ -70,6 +97,8 @@ export interface RunOptions {
   readonly together?: boolean;
   /** Hosts at a time; a batch with a failed host stops the rollout (0: all at once). */
   readonly batchSize?: number;
+  /** Hosts that may fail before the rollout stops (no later batch starts); default 0. */
+  readonly maxFail?: number;
   /** Resolves secrets of the config that steps ask for (ctx.secret), masked in the run's output. */
   readonly secrets?: SecretResolver;
   /** Hold the app's deploy lock on each host for the whole run (not in dry runs). */
@@ -99,11 +128,14 @@ export async function runOnHosts(opts: RunOptions): Promise<HostResult[]> {
   for (let start = 0; start < opts.hosts.length; start += size) {
     const batch = opts.hosts.slice(start, start + size);
     if (opts.stop?.aborted) {
-      for (const host of batch) results.push(notStarted(host.name, opts.stop));
+      for (const host of batch) results.push(notStarted(opts.ui, host.name, opts.stop));
       continue;
     }
-    if (results.some((r) => !r.ok)) {
-      for (const host of batch) results.push(notStarted(host.name));
+    const failed = results.filter((r) => !r.ok).length;
+    if (failed > (opts.maxFail ?? 0)) {
+      for (const host of batch) {
+        results.push(notStarted(opts.ui, host.name, undefined, { failed, env: opts.env.name }));
+      }
       continue;
     }
     if (size < opts.hosts.length) {
@@ -121,19 +153,33 @@ export async function runOnHosts(opts: RunOptions): Promise<HostResult[]> {
   return results;
 }
 
-function notStarted(host: string, stopped?: AbortSignal): HostResult {
+function notStarted(
+  ui: Ui,
+  host: string,
+  stopped?: AbortSignal,
+  { failed = 0, env = "" } = {},
+): HostResult {
   const reason = stopped?.reason;
-  return {
+  const result: HostResult = {
     host,
     ok: false,
     failedStep: stopped ? "stopped before starting" : "not started (an earlier batch failed)",
     error: stopped
       ? new StoppedError(reason instanceof StoppedError ? reason.signal : "SIGINT", "this host")
-      : new UserError("Not deployed: an earlier batch failed, so the rollout stopped"),
+      : new UserError(
+        `Not deployed: ${failed} host${failed === 1 ? "" : "s"} of earlier batches failed, ` +
+          "more than max_fail allows, so the rollout stopped",
+        {
+          hint: "Fix the failed hosts, then finish the rollout with: " +
+            `djaploy deploy --env ${env} --retry-failed`,
+        },
+      ),
     steps: [],
     ms: 0,
     stats: { commands: 0, syncs: 0, connections: 0, bytesSent: 0 },
   };
+  ui.event(hostEvent(result));
+  return result;
 }
 
 async function runHost(
@@ -151,25 +197,44 @@ async function runHost(
   const exec = opening.exec;
   const label = host.name.padEnd(width);
   const steps: StepResult[] = [];
-  const show = (status: string, name: string, ms: number, detail = "") =>
+  const show = (status: StepStatus, name: string, ms: number, detail = "") => {
+    const shown = status === "ok"
+      ? ui.dim("ok     ")
+      : status === "changed"
+      ? ui.green("changed")
+      : ui.red(status.toUpperCase().padEnd(7));
     ui.line(
-      `${ui.bold(label)}  ${status}  ${name}${detail ? ui.dim(`  ${detail}`) : ""}  ${
+      `${ui.bold(label)}  ${shown}  ${name}${detail ? ui.dim(`  ${detail}`) : ""}  ${
         ui.dim(formatMs(ms))
       }`,
     );
-  const finish = (extra: Partial<HostResult>): HostResult => ({
-    host: host.name,
-    ok: true,
-    steps,
-    ms: performance.now() - started,
-    stats: exec.stats,
-    recorded: exec instanceof RecordingExecutor ? exec.lines() : undefined,
-    ...extra,
-  });
+    ui.event({
+      event: "step",
+      host: host.name,
+      step: name,
+      status,
+      ms: Math.round(ms),
+      ...(detail ? { detail } : {}),
+    });
+  };
+  const finish = (extra: Partial<HostResult>): HostResult => {
+    const result: HostResult = {
+      host: host.name,
+      ok: true,
+      steps,
+      ms: performance.now() - started,
+      stats: exec.stats,
+      recorded: exec instanceof RecordingExecutor ? exec.lines() : undefined,
+      ...extra,
+    };
+    ui.event(hostEvent(result));
+    return result;
+  };
 
   let current = "connect";
   // When the step now running started: a failure shows how long it ran.
   let stepStart = performance.now();
+  ui.live?.step(host.name, "connect and read state");
   try {
     const t0 = stepStart;
     let facts: Facts;
@@ -178,7 +243,7 @@ async function runHost(
     } finally {
       current = opening.phase;
     }
-    show(ui.dim("ok     "), "connect and read state", performance.now() - t0);
+    show("ok", "connect and read state", performance.now() - t0);
     const notes = new Map<string, unknown>(Object.entries(opts.notes ?? {}));
     const hostChanges: string[] = [];
     if (opts.deployFilesDir) notes.set("deployFilesDir", opts.deployFilesDir);
@@ -222,25 +287,27 @@ async function runHost(
         throw error;
       }
       const t = stepStart = performance.now();
+      ui.live?.step(host.name, step.name);
       await step.run(ctx);
       const ms = performance.now() - t;
       steps.push({ name: step.name, ms, changes });
-      if (changes.length) show(ui.green("changed"), step.name, ms, changes.join(", "));
-      else show(ui.dim("ok     "), step.name, ms);
+      if (changes.length) show("changed", step.name, ms, changes.join(", "));
+      else show("ok", step.name, ms);
     }
     barrier.finish(host.name, true);
     return finish({});
   } catch (error) {
     barrier.finish(host.name, false);
     if (error instanceof StoppedError) {
-      show(ui.red("STOPPED"), current, 0, "not started");
+      show("stopped", current, 0, "not started");
       return finish({ ok: false, failedStep: `stopped before ${current}`, error });
     }
     const ms = performance.now() - stepStart;
     steps.push({ name: current, ms, changes: [], error });
-    show(ui.red("FAILED "), current, ms, errorSummary(error));
+    show("failed", current, ms, errorSummary(error));
     return finish({ ok: false, failedStep: current, error });
   } finally {
+    ui.live?.done(host.name);
     await opening.release();
     await exec.close();
   }
@@ -312,8 +379,23 @@ export function errorSummary(error: unknown): string {
   return error instanceof Error ? error.message.split("\n")[0] : String(error);
 }
 
-/** Prints the summary table and the full error of each failed host. */
-export function printSummary(ui: Ui, results: readonly HostResult[], title: string): void {
+/** Which hosts run the new release, which failed (and may run either), which were never started. */
+export function rolloutGroups(results: readonly HostResult[]) {
+  const of = (status: HostStatus[]) =>
+    results.filter((r) => status.includes(hostStatus(r))).map((r) => r.host);
+  return { new: of(["ok"]), failed: of(["failed", "stopped"]), not_started: of(["not_started"]) };
+}
+
+/**
+ * Prints the summary table and the full error of each failed host. Given the
+ * release a deploy shipped, a partial rollout also says which hosts run it.
+ */
+export function printSummary(
+  ui: Ui,
+  results: readonly HostResult[],
+  title: string,
+  release?: string,
+): void {
   const rows: string[][] = [["host", "result", "changed", "time", "ssh"]];
   for (const r of results) {
     const changed = r.steps.reduce((n, s) => n + (s.changes.length ? 1 : 0), 0);
@@ -321,7 +403,7 @@ export function printSummary(ui: Ui, results: readonly HostResult[], title: stri
       r.host,
       r.ok
         ? ui.green("ok")
-        : ui.red(r.failedStep?.startsWith("stopped") ? r.failedStep : `failed at ${r.failedStep}`),
+        : ui.red(hostStatus(r) === "failed" ? `failed at ${r.failedStep}` : `${r.failedStep}`),
       `${changed} step${changed === 1 ? "" : "s"}`,
       formatMs(r.ms),
       `${r.stats.connections} conn, ${r.stats.commands} cmds, ${r.stats.syncs} rsync` +
@@ -331,6 +413,30 @@ export function printSummary(ui: Ui, results: readonly HostResult[], title: stri
   ui.result("");
   ui.result(ui.bold(title));
   for (const line of table(rows)) ui.result(line);
+  const ok = results.length > 0 && results.every((r) => r.ok);
+  const groups = release ? rolloutGroups(results) : undefined;
+  if (groups && !ok) {
+    ui.result("");
+    const list = (hosts: string[]) => hosts.length ? hosts.join(", ") : "none";
+    ui.result(`new release ${release}: ${list(groups.new)}`);
+    if (groups.failed.length) {
+      ui.result(
+        `failed, on the previous or the new release (djaploy status says which): ${
+          list(groups.failed)
+        }`,
+      );
+    }
+    if (groups.not_started.length) {
+      ui.result(`not started, still on the previous release: ${list(groups.not_started)}`);
+    }
+  }
+  ui.event({
+    event: "summary",
+    title,
+    ok,
+    hosts: Object.fromEntries(results.map((r) => [r.host, hostStatus(r)])),
+    ...(groups ? { release, rollout: groups } : {}),
+  });
   for (const r of results) {
     if (r.ok) continue;
     const e = r.error;

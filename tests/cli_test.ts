@@ -394,3 +394,24 @@ Deno.test("cli: a NUL byte in a config file exits 2 with file and line, no stack
     assert.doesNotMatch(r.err, /\n\s+at /);
   });
 });
+
+Deno.test("cli: deploy --max-fail takes a count or a percentage; anything else is a usage error", async () => {
+  for (const bad of ["half", "-1", "150%", "1.5"]) {
+    const r = await run(["deploy", "--env", "test", `--max-fail=${bad}`]);
+    assert.equal(r.code, 2, bad);
+    assert.match(
+      r.err,
+      /^error: --max-fail must be a number of hosts \(0 or more\) or a percentage of the hosts deployed to, such as "25%": got /,
+    );
+  }
+});
+
+Deno.test("cli: deploy, configure, activate and rollback take --json; status keeps its own --json", async () => {
+  for (const command of ["deploy", "configure", "activate", "rollback"]) {
+    const r = await run([command, "--help"]);
+    assert.match(r.out, /--json +Print one JSON event per line on stdout/, command);
+  }
+  assert.match((await run(["status", "--help"])).out, /--json +Print JSON/);
+  const events = COMMANDS.filter((c) => c.events).map((c) => c.def.name);
+  assert.deepEqual(events, ["configure", "deploy", "activate", "rollback"]);
+});

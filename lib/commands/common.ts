@@ -57,10 +57,19 @@ export interface PlanRun {
   readonly commandLine?: string;
   readonly notes?: Readonly<Record<string, unknown>>;
   readonly batchSize?: number;
+  /** Hosts that may fail before a rolling deploy stops (resolved max_fail). */
+  readonly maxFail?: number;
   readonly together?: boolean;
   /** Hosts opened early (openEarly), by name. */
   readonly opening?: ReadonlyMap<string, Opening>;
 }
+
+/** For CI: stdout carries one JSON event a line (step, host, summary); the rest goes to stderr. */
+export const JSON_FLAG: FlagDef = {
+  name: "json",
+  type: "boolean",
+  description: "Print one JSON event per line on stdout (each step and host, then a summary)",
+};
 
 export const LOCK_FLAGS: readonly FlagDef[] = [
   {
@@ -136,6 +145,7 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
     force: run.force,
     notes: run.notes,
     batchSize: run.batchSize,
+    maxFail: run.maxFail,
     together: run.together,
     lock: planLock(run),
     opening: run.opening,
@@ -150,7 +160,7 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
       for (const line of r.recorded ?? []) s.ui.result(`  ${line}`);
     }
   }
-  printSummary(s.ui, results, run.title);
+  printSummary(s.ui, results, run.title, s.dryRun ? undefined : run.release?.name);
   return results;
 }
 

@@ -3,18 +3,23 @@ import type { CommandDef, Parsed } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
 import { type Interrupt, NO_INTERRUPT } from "../interrupt.ts";
-import { COMMON_FLAGS, HOST_FLAGS, modulePlanParts, runPlan } from "./common.ts";
+import { COMMON_FLAGS, HOST_FLAGS, JSON_FLAG, modulePlanParts, runPlan } from "./common.ts";
 
 export const configureCommand: CommandDef = {
   name: "configure",
   aliases: ["configureserver"],
   summary:
     "Prepare servers: app user, Python, dependency tooling, nginx, systemd units. Safe to re-run: changes only what differs.",
-  flags: [...HOST_FLAGS, {
-    name: "dry-run",
-    type: "boolean",
-    description: "Show the commands, change nothing",
-  }, ...COMMON_FLAGS],
+  flags: [
+    ...HOST_FLAGS,
+    {
+      name: "dry-run",
+      type: "boolean",
+      description: "Show the commands, change nothing",
+    },
+    JSON_FLAG,
+    ...COMMON_FLAGS,
+  ],
 };
 
 export async function configure(

@@ -1,10 +1,13 @@
 /** `djaploy deploy`: build an artifact from git and roll it out with the host's strategy. */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import { loadConfig, openSession } from "../session.ts";
+import type { CommandDef, Flags, Parsed } from "../cli_args.ts";
+import { loadConfig, openSession, requireEnv } from "../session.ts";
+import { hostsToRetry, lastRunPath, readLastRun, recordRun } from "../last_run.ts";
+import { loadEnvironment } from "../config/load.ts";
 import type { Ui } from "../ui.ts";
 import {
   COMMON_FLAGS,
   HOST_FLAGS,
+  JSON_FLAG,
   LOCK_FLAGS,
   modulePlanParts,
   openEarly,
@@ -25,6 +28,8 @@ import { BUMP_FLAGS, bumpFromFlags } from "../versioning.ts";
 import { type ReleasePipeline, releasePipeline } from "../release_pipeline.ts";
 import { type Interrupt, NO_INTERRUPT, throwIfStopped } from "../interrupt.ts";
 import { uncommittedChanges } from "../release_git.ts";
+import { type MaxFail, maxFailCount, parseMaxFail } from "../config/max_fail.ts";
+import { Invalid } from "../config/validators.ts";
 
 export const deployCommand: CommandDef = {
   name: "deploy",
@@ -56,9 +61,22 @@ export const deployCommand: CommandDef = {
       valueName: "N",
       description: "Hosts at a time; a failed batch stops the rollout (default: rolling, or all)",
     },
+    {
+      name: "retry-failed",
+      type: "boolean",
+      description:
+        "Deploy only the hosts that failed, stopped or were not started in the last deploy",
+    },
+    {
+      name: "max-fail",
+      type: "string",
+      valueName: "N|N%",
+      description: "Hosts that may fail before a rolling deploy stops (default: max_fail, or 0)",
+    },
     { name: "dry-run", type: "boolean", description: "Show the commands per host, change nothing" },
     ...BUMP_FLAGS,
     ...LOCK_FLAGS,
+    JSON_FLAG,
     ...COMMON_FLAGS,
   ],
 };
@@ -82,12 +100,15 @@ export async function deploy(
   interrupt: Interrupt = NO_INTERRUPT,
 ): Promise<number> {
   const { mode, tag } = artifactMode(args.flags);
+  const maxFailFlag = maxFailOption(args.flags["max-fail"] as string | undefined);
   const bump = bumpFromFlags(args.flags);
+  const flags = args.flags["retry-failed"] ? await retryFailedFlags(ui, args.flags) : args.flags;
+  if (!flags) return 0;
   if (mode === "release") {
     // A mistyped tag fails here, before any secret, connection or lock.
-    await releaseCommit((await loadConfig(args.flags)).repo_dir, tag!);
+    await releaseCommit((await loadConfig(flags)).repo_dir, tag!);
   }
-  const s = await openSession(ui, args.flags, "deploy", interrupt);
+  const s = await openSession(ui, flags, "deploy", interrupt);
   try {
     for (const host of s.hosts) strategyFor(host);
     const commandLine = `deploy --env ${s.env.name}${
@@ -154,9 +175,21 @@ export async function deploy(
         force: Boolean(args.flags.force),
         notes: { activate, ...pipeline.notes() },
         batchSize,
+        maxFail: maxFailCount(maxFailFlag ?? s.env.max_fail, s.hosts.length),
         together,
         opening,
       });
+      if (!s.dryRun) {
+        await recordRun(s.project, s.env.name, results, release.name).catch((e) =>
+          ui.warn(`Could not record this deploy's results for --retry-failed: ${e}`)
+        );
+        if (results.some((r) => !r.ok)) {
+          ui.result(
+            `Fix the failed hosts, then finish the rollout: djaploy deploy --env ${s.env.name} ` +
+              "--retry-failed",
+          );
+        }
+      }
       await pipeline.finish(results);
       return results.length > 0 && results.every((r) => r.ok) ? 0 : 1;
     } finally {
@@ -164,6 +197,45 @@ export async function deploy(
     }
   } finally {
     await s.close();
+  }
+}
+
+/**
+ * --retry-failed: the flags with --hosts set to the hosts that did not
+ * succeed in the last deploy to the environment; undefined when none is left.
+ */
+export async function retryFailedFlags(ui: Ui, flags: Flags): Promise<Flags | undefined> {
+  if (flags.hosts !== undefined) {
+    throw new UsageError("Choose one of --hosts and --retry-failed: got both");
+  }
+  const project = await loadConfig(flags);
+  const envName = requireEnv(flags, "deploy");
+  const last = await readLastRun(project, envName);
+  if (!last) {
+    throw new UsageError(
+      `Deploy to ${envName} first: --retry-failed deploys to the hosts that failed in the last ` +
+        `deploy, and this machine has no record of one (${lastRunPath(project, envName)})`,
+      { hint: `Name the hosts instead: djaploy deploy --env ${envName} --hosts A,B` },
+    );
+  }
+  const env = await loadEnvironment(project, envName);
+  const retry = hostsToRetry(last, env.hosts.map((h) => h.name));
+  if (retry.length === 0) {
+    ui.result(`Nothing to retry: every host of ${envName} succeeded in the last deploy it was in`);
+    return undefined;
+  }
+  ui.line(`retrying ${retry.join(", ")}: failed, stopped or not started in the last deploy`);
+  return { ...flags, hosts: retry.join(",") };
+}
+
+/** `--max-fail 2` or `--max-fail 25%`: checked like max_fail in the config. */
+export function maxFailOption(value: string | undefined): MaxFail | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseMaxFail(/^\d+$/.test(value) ? Number(value) : value);
+  } catch (e) {
+    if (e instanceof Invalid) throw new UsageError(`--max-fail ${e.problem}`);
+    throw e;
   }
 }
 

@@ -2,7 +2,7 @@
 import type { CommandDef, Parsed } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
-import { COMMON_FLAGS, HOST_FLAGS, LOCK_FLAGS, lockOwner, runPlan } from "./common.ts";
+import { COMMON_FLAGS, HOST_FLAGS, JSON_FLAG, LOCK_FLAGS, lockOwner, runPlan } from "./common.ts";
 import { layoutFor } from "../layout.ts";
 import { activateStep, rollbackStep } from "../strategies/bluegreen.ts";
 import { releaseRollbackStep } from "../strategies/rollback.ts";
@@ -17,7 +17,7 @@ import { deployedFromState, withHistory } from "../history.ts";
 export const activateCommand: CommandDef = {
   name: "activate",
   summary: "bluegreen: send traffic to the staged slot on every host (health-checked first).",
-  flags: [...HOST_FLAGS, ...LOCK_FLAGS, ...COMMON_FLAGS],
+  flags: [...HOST_FLAGS, ...LOCK_FLAGS, JSON_FLAG, ...COMMON_FLAGS],
 };
 
 export const rollbackCommand: CommandDef = {
@@ -33,6 +33,7 @@ export const rollbackCommand: CommandDef = {
       description: "zero_downtime: the release folder to go back to",
     },
     ...LOCK_FLAGS,
+    JSON_FLAG,
     ...COMMON_FLAGS,
   ],
 };

@@ -9,7 +9,8 @@ import { dirname, join, relative, resolve } from "node:path";
 import { parse, TomlError } from "npm:smol-toml@1.4.2";
 import { ConfigError, UsageError } from "../errors.ts";
 import type { EnvironmentConfig, HostConfig, ModuleRef, ProjectConfig } from "./types.ts";
-import { buildHost, buildPrepare, deepFreeze, mergeLayers } from "./build_host.ts";
+import { buildHost, buildPrepare, deepFreeze, mergeLayers, resolveDefaults } from "./build_host.ts";
+import type { MaxFail } from "./max_fail.ts";
 import { buildCertificates, checkTailnetCertificates } from "./certificates.ts";
 import { checkBackupDatabases } from "./backup_databases.ts";
 import type { ConfigProblem } from "./problems.ts";
@@ -113,7 +114,8 @@ export async function loadEnvironment(
     },
   });
   if (opts.hosts !== undefined) hosts = selectHosts(hosts, opts.hosts, envName);
-  return deepFreeze({ name: envName, inventory_path: path, hosts, certificates });
+  const max_fail = resolveDefaults(mergeLayers([settings, layers.defaults])).max_fail as MaxFail;
+  return deepFreeze({ name: envName, inventory_path: path, hosts, certificates, max_fail });
 }
 
 function validateInventory(

@@ -24,6 +24,7 @@ import {
   string,
 } from "./validators.ts";
 import { releaseSections } from "./release_schema.ts";
+import { parseMaxFail } from "./max_fail.ts";
 import { parseHardening, PROTECTION_DOC } from "./hardening.ts";
 import { operationsSections, PYTHON_SOURCE_KEYS } from "./operations_schema.ts";
 import { PROCESSES_SECTION, SCHEDULE_KEY } from "./processes_schema.ts";
@@ -461,6 +462,15 @@ export const TOP_LEVEL_KEYS: Readonly<Record<string, KeySpec>> = {
     defaultValue: 0,
     doc: "Deploy this many hosts at a time (0: all at once); a failed batch stops the rollout. " +
       "Read from the environment's first host; `--batch-size` overrides it.",
+  },
+  max_fail: {
+    type: 'integer or "N%"',
+    scopes: ["project", "defaults"],
+    parse: parseMaxFail,
+    defaultValue: 0,
+    doc: "A rolling deploy (`rolling`, `--batch-size`) stops before its next batch once more " +
+      "hosts than this failed: a number of hosts, or a percentage of the hosts deployed to " +
+      '(`"25%"`, rounded down). 0: the first failure stops it. `--max-fail` overrides it.',
   },
   ...PYTHON_SOURCE_KEYS,
 };

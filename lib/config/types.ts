@@ -5,6 +5,7 @@
  */
 import type { SecretRef } from "../secret.ts";
 import type { Protection } from "../../templates/hardening.ts";
+import type { MaxFail } from "./max_fail.ts";
 
 export type Strategy = "in_place" | "zero_downtime" | "bluegreen";
 export const STRATEGIES: readonly Strategy[] = ["in_place", "zero_downtime", "bluegreen"];
@@ -295,6 +296,8 @@ export interface EnvironmentConfig {
   readonly hosts: readonly HostConfig[];
   /** `[certificates]` of djaploy.toml merged with the inventory's [defaults] (set by the loader). */
   readonly certificates?: CertificatesConfig;
+  /** Hosts of a rolling deploy that may fail before it stops (djaploy.toml or [defaults]). */
+  readonly max_fail: MaxFail;
 }
 
 export type IncrementType = "major" | "minor" | "patch";

@@ -147,6 +147,19 @@ const BAD: BadCase[] = [
     message: "infra/djaploy.toml:2: keep_releases: must be at least 1: got 0",
   },
   {
+    name: "max_fail that is neither a count nor a percentage",
+    files: proj('project_name = "hello"', 'max_fail = "half"'),
+    message: "infra/djaploy.toml:2: max_fail: must be a number of hosts (0 or more) or a " +
+      'percentage of the hosts deployed to, such as "25%": got "half"',
+  },
+  {
+    name: "max_fail on one host (it is the environment's)",
+    files: inv(...host, "max_fail = 1"),
+    env: "production",
+    message: "infra/inventory/production.toml:4: hosts[0].max_fail: not allowed in inventory " +
+      "[[hosts]]: allowed in djaploy.toml, inventory [defaults]",
+  },
+  {
     name: "a port out of range",
     files: proj('project_name = "hello"', "ssh_port = 70000"),
     message: "infra/djaploy.toml:2: ssh_port: must be between 1 and 65535: got 70000",
@@ -1254,4 +1267,30 @@ Deno.test("defaultHealthHost: a concrete server name, else ssh_hostname, else lo
   // An alias from ~/.ssh/config with "_" is no Host header.
   assert.equal(defaultHealthHost("_", "my_server"), "localhost");
   assert.equal(defaultHealthHost("_"), "localhost");
+});
+
+Deno.test("environment: max_fail from djaploy.toml, overridden by the inventory's [defaults]", async () => {
+  const load = (files: Files) =>
+    withFiles(files, async (dir) => {
+      const project = await loadProject({ cwd: dir });
+      return (await loadEnvironment(project, "production")).max_fail;
+    });
+  assert.equal(
+    await load({ "infra/djaploy.toml": PROJECT, "infra/inventory/production.toml": PRODUCTION }),
+    0,
+  );
+  assert.equal(
+    await load({
+      "infra/djaploy.toml": lines('project_name = "hello"', "max_fail = 3"),
+      "infra/inventory/production.toml": PRODUCTION,
+    }),
+    3,
+  );
+  assert.equal(
+    await load({
+      "infra/djaploy.toml": lines('project_name = "hello"', "max_fail = 3"),
+      "infra/inventory/production.toml": lines("[defaults]", 'max_fail = "25%"', "") + PRODUCTION,
+    }),
+    "25%",
+  );
 });
