@@ -13,7 +13,6 @@ import {
   TAILSCALE_INSTALLS,
 } from "./types.ts";
 import { parseSecretRef, type SecretRef } from "../secret.ts";
-import { suggestion } from "./did_you_mean.ts";
 import { CronError, cronToOnCalendar } from "../backup/cron.ts";
 import {
   arrayOf,
@@ -28,6 +27,7 @@ import {
   quoteList,
   refine,
   string,
+  tableEntry,
 } from "./validators.ts";
 
 const SHA256 = /^[0-9a-fA-F]{64}$/;
@@ -151,30 +151,10 @@ const REPLICA_KEYS: Readonly<Record<string, string>> = {
 };
 
 function replica(value: unknown, index: number): LitestreamReplica {
-  if (!isTable(value)) {
-    throw new Invalid(`must be a table ([[litestream.replicas]]): got ${describe(value)}`, [index]);
-  }
-  for (const key of Object.keys(value)) {
-    if (!Object.hasOwn(REPLICA_KEYS, key)) {
-      throw new Invalid(
-        `unknown key ${JSON.stringify(key)}${suggestion(key, Object.keys(REPLICA_KEYS))}`,
-        [index, key],
-      );
-    }
-  }
-  const field = <T>(key: string, check: (v: unknown) => T): T | undefined => {
-    if (value[key] === undefined) return undefined;
-    try {
-      return check(value[key]);
-    } catch (e) {
-      if (e instanceof Invalid) throw new Invalid(e.problem, [index, key, ...e.at]);
-      throw e;
-    }
-  };
-  const required = <T>(key: string, check: (v: unknown) => T): T => {
-    if (value[key] === undefined) throw new Invalid("is required", [index, key]);
-    return field(key, check)!;
-  };
+  const { field, required } = tableEntry(value, index, {
+    name: "litestream.replicas",
+    keys: Object.keys(REPLICA_KEYS),
+  });
   const type = required("type", oneOf(REPLICA_TYPES)) as ReplicaType;
   const out: LitestreamReplica = {
     type,

@@ -4,8 +4,7 @@
  */
 import type { ScheduleEntry } from "./types.ts";
 import type { KeySpec, SectionSpec } from "./schema.ts";
-import { describe, Invalid, isTable, matching, string } from "./validators.ts";
-import { suggestion } from "./did_you_mean.ts";
+import { describe, Invalid, matching, string, tableEntry } from "./validators.ts";
 
 /** A process's or scheduled job's name: part of its unit's name. */
 export const PROCESS_NAME = /^[a-z][a-z0-9_-]{0,40}$/;
@@ -74,26 +73,10 @@ const SCHEDULE_KEYS: Readonly<Record<string, string>> = {
 };
 
 function scheduleEntry(value: unknown, index: number): ScheduleEntry {
-  if (!isTable(value)) {
-    throw new Invalid(`must be a table ([[schedule]]): got ${describe(value)}`, [index]);
-  }
-  for (const key of Object.keys(value)) {
-    if (!Object.hasOwn(SCHEDULE_KEYS, key)) {
-      throw new Invalid(
-        `unknown key ${JSON.stringify(key)}${suggestion(key, Object.keys(SCHEDULE_KEYS))}`,
-        [index, key],
-      );
-    }
-  }
-  const field = <T>(key: string, check: (v: unknown) => T): T | undefined => {
-    if (value[key] === undefined) return undefined;
-    try {
-      return check(value[key]);
-    } catch (e) {
-      if (e instanceof Invalid) throw new Invalid(e.problem, [index, key, ...e.at]);
-      throw e;
-    }
-  };
+  const { field } = tableEntry(value, index, {
+    name: "schedule",
+    keys: Object.keys(SCHEDULE_KEYS),
+  });
   const manage = field("command", (v) => {
     const words = command(v).trim().split(/\s+/);
     if (!MANAGE_COMMAND.test(words[0])) {

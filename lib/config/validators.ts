@@ -4,6 +4,7 @@
  * the loader adds the file, line and key path.
  */
 import { shown } from "../errors.ts";
+import { suggestion } from "./did_you_mean.ts";
 
 /** One step of a key path: a key or an array index. */
 export type PathSegment = string | number;
@@ -181,4 +182,46 @@ export function arrayOf<T>(item: Check<T>, what = "an array of strings"): Check<
 /** Runs `check` and then `extra` on its result (for rules a pattern cannot say). */
 export function refine<T>(check: Check<T>, extra: (value: T) => T): Check<T> {
   return (value) => extra(check(value));
+}
+
+/** How an entry of an array of tables reads its keys: each error names the entry and key. */
+export interface EntryFields {
+  field<T>(key: string, check: (v: unknown) => T): T | undefined;
+  required<T>(key: string, check: (v: unknown) => T): T;
+}
+
+/**
+ * Checks that entry `index` of an array of tables (`[[name]]`) is a table
+ * with only the keys in `keys`, and returns readers for its values.
+ */
+export function tableEntry(
+  value: unknown,
+  index: number,
+  o: { name: string; keys: readonly string[] },
+): EntryFields {
+  if (!isTable(value)) {
+    throw new Invalid(`must be a table ([[${o.name}]]): got ${describe(value)}`, [index]);
+  }
+  for (const key of Object.keys(value)) {
+    if (!o.keys.includes(key)) {
+      throw new Invalid(`unknown key ${JSON.stringify(key)}${suggestion(key, o.keys)}`, [
+        index,
+        key,
+      ]);
+    }
+  }
+  const field = <T>(key: string, check: (v: unknown) => T): T | undefined => {
+    if (value[key] === undefined) return undefined;
+    try {
+      return check(value[key]);
+    } catch (e) {
+      if (e instanceof Invalid) throw new Invalid(e.problem, [index, key, ...e.at]);
+      throw e;
+    }
+  };
+  const required = <T>(key: string, check: (v: unknown) => T): T => {
+    if (value[key] === undefined) throw new Invalid("is required", [index, key]);
+    return field(key, check)!;
+  };
+  return { field, required };
 }
