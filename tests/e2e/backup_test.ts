@@ -471,6 +471,11 @@ ls repos/hello/lock.exclusive`,
           new RegExp(`^\\[${store.ip.replaceAll(".", "\\.")}\\]:2222 ssh-ed25519 `, "m"),
         );
         await root(store, "rm /etc/ssh/ssh_host_* && ssh-keygen -A && systemctl restart ssh");
+        // The store's sshd answers with its new key before the backup tries it (not a closed connection).
+        await root(
+          store,
+          "for i in $(seq 50); do ssh-keyscan -p 2222 -T 2 127.0.0.1 2>/dev/null | grep -q ssh-ed25519 && break; sleep 0.2; done",
+        );
         const changed = await web.ssh("sudo -n systemctl start hello-backup-borg.service", {
           timeoutMs: 120_000,
         });
