@@ -252,6 +252,7 @@ export const HOOK_POINTS = [
   "before_sync_certs",
   "after_sync_certs",
 ] as const;
+/** A hook point's name: `before_deploy`, `after_switch`, ... */
 export type HookPoint = typeof HOOK_POINTS[number];
 
 /** One `[[hooks.<point>]]` entry: a shell command line, run here or on each host. */

@@ -99,6 +99,11 @@ e2eTest(
         // A later one stages only: no switch.
         await project.write("pages/message.txt", "Staged\n");
         await project.commit("Staged");
+        const dry = await djaploy(project, ["deploy", "--env", "test", "--dry-run"]);
+        ok(dry, "deploy --dry-run");
+        assert.match(dry.output, /hook before_deploy: would run here: /);
+        assert.match(dry.output, /DJAPLOY_HOOK=before_migrate /, "the remote hooks are listed");
+        assert.deepEqual(await hookLines(host, localLog), [], "a dry run runs no hook");
         ok(await djaploy(project, ["deploy", "--env", "test"]), "staging deploy");
         assert.deepEqual(await hookLines(host, localLog), [
           ...at("before_deploy"),
@@ -114,12 +119,6 @@ e2eTest(
           ...switched,
           ...at("after_activate").reverse(),
         ]);
-
-        const dry = await djaploy(project, ["rollback", "--env", "test", "--dry-run"]);
-        ok(dry, "rollback --dry-run");
-        assert.match(dry.output, /hook before_rollback: would run here: /);
-        assert.match(dry.output, /DJAPLOY_HOOK=before_switch /, "the remote hooks are listed");
-        assert.deepEqual(await hookLines(host, localLog), [], "a dry run runs no hook");
 
         ok(await djaploy(project, ["rollback", "--env", "test"]), "rollback");
         assert.equal(await pageMessage(host), "Hello from djaploy!");
