@@ -54,6 +54,8 @@ function label(cmd: RemoteCommand): string | undefined {
   if (text.includes("echo RELEASE")) return "release";
   if (text.includes("MIGRATE = ")) return "migrate";
   if (text.includes("/run/djaploy/hello.sock")) return "switch";
+  if (/^systemctl restart hello(\.service)?( |$)/.test(text)) return "restart";
+  if (text.includes("/run/hello/hello.sock")) return "health check";
   return undefined;
 }
 
@@ -148,6 +150,26 @@ for (const strategy of ["zero_downtime", "bluegreen"]) {
     });
   });
 }
+
+Deno.test("hooks (in_place): traffic moves with the restart: before_switch before it, after_switch once the app answers", async () => {
+  await withTempDir(async (dir) => {
+    const loaded = await loadTestProject(dir, toml("in_place"));
+    const t = timeline();
+    const { hooks } = hooksFor(loaded, t.local);
+    const r = await runRecorded({
+      loaded,
+      plan: await deployPlan(loaded.host, loaded.project.repo_dir),
+      facts: factsStdout(await configuredHostAnswers(loaded)),
+      release: await release(dir),
+      respond: t.respond(),
+      hooks,
+    });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    const order = withLocal(ORDER);
+    order.splice(order.indexOf("switch"), 1, "restart", "health check");
+    assert.deepEqual(t.events, order);
+  });
+});
 
 Deno.test("hooks: a failing before_switch hook stops the deploy before traffic moves, nothing recorded as live", async () => {
   await withTempDir(async (dir) => {
