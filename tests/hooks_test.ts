@@ -8,6 +8,9 @@ import { toShell } from "../lib/remote_command.ts";
 import { RecordingExecutor } from "../lib/recording_executor.ts";
 import { defineModule, type StepContext } from "../mod.ts";
 import { collectingUi, loadTestProject, withTempDir, writeFiles } from "./helpers/fixtures.ts";
+import { join } from "node:path";
+import { main } from "../cli.ts";
+import { procfileReleaseCommand } from "../templates/init_files.ts";
 
 async function loadError(dir: string, toml: string): Promise<string> {
   await writeFiles(dir, {
@@ -190,4 +193,37 @@ Deno.test("hooks: a failing local before_* hook stops the command with what to f
       /Fix the before_deploy hook "false": it failed on this machine with exit code 1/,
     );
   });
+});
+
+Deno.test("init: a Procfile's release: line becomes [release] command, without the migrate djaploy runs", async () => {
+  await withTempDir(async (dir) => {
+    await writeFiles(dir, {
+      "manage.py": 'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")\n',
+      "shop/__init__.py": "",
+      "shop/settings.py": "import os\n",
+      "requirements.txt": "Django==4.2\n",
+      "Procfile": "web: gunicorn shop.wsgi\n" +
+        "release: python manage.py migrate && python manage.py createcachetable\n",
+    });
+    const err: string[] = [];
+    const code = await main(["init", "--dir", dir, "--no-check"], {
+      write: () => {},
+      writeErr: (t) => err.push(t),
+      isTerminal: false,
+    });
+    assert.equal(code, 0, err.join(""));
+    const toml = await Deno.readTextFile(join(dir, "infra/djaploy.toml"));
+    assert.match(toml, /^\[release\]\n(#.*\n)*command = "python manage\.py createcachetable"$/m);
+    // And the file loads: the key is valid where init writes it.
+    const project = await loadProject({ cwd: dir });
+    assert.ok(project.settings);
+  });
+});
+
+Deno.test("init: a release: line that only migrates writes no [release] table", () => {
+  const p = (command: string) =>
+    procfileReleaseCommand({ procfile: [{ type: "release", command }] });
+  assert.equal(p("python manage.py migrate"), undefined);
+  assert.equal(p("python3 manage.py migrate --noinput && ./bin/warm"), "./bin/warm");
+  assert.equal(p("python manage.py migrate; ./bin/warm"), "python manage.py migrate; ./bin/warm");
 });
