@@ -143,6 +143,7 @@ export function hookRun(opts: HookRunOptions): HookRun {
       (tail ? `:\n${tail.split("\n").map((l) => `  | ${l}`).join("\n")}` : "");
     failures.push({ point, where, message });
     ui.warn(message);
+    ui.event({ event: "hook", status: "failed", point, where, error: message.split("\n")[0] });
   }
 
   async function runLocal(point: HookPoint, hook: HookCommand, vars: Record<string, string>) {

@@ -10,6 +10,7 @@ import { defineModule, type StepContext } from "../mod.ts";
 import { collectingUi, loadTestProject, withTempDir, writeFiles } from "./helpers/fixtures.ts";
 import { join } from "node:path";
 import { main } from "../cli.ts";
+import { Ui } from "../lib/ui.ts";
 import { procfileReleaseCommand } from "../templates/init_files.ts";
 
 async function loadError(dir: string, toml: string): Promise<string> {
@@ -139,7 +140,15 @@ on = "local"
         }],
       },
     });
-    const { ui, err } = collectingUi();
+    const out: string[] = [];
+    const err: string[] = [];
+    const ui = new Ui({
+      verbosity: "normal",
+      color: false,
+      events: true,
+      write: (t) => out.push(t),
+      writeErr: (t) => err.push(t),
+    });
     const hooks = hookRun({
       command: "restore",
       ui,
@@ -170,6 +179,10 @@ on = "local"
     assert.match(exec.lines()[0], /DJAPLOY_HOOK=after_restore .* sh -c 'echo remote-after'$/);
     assert.equal(hooks.failures.length, 1, "the failed after_restore hook is reported");
     assert.match(err.join(""), /the after_restore hook "exit 1" failed on this machine/);
+    assert.match(
+      out.join(""),
+      /"event":"hook","status":"failed","point":"after_restore","where":"this machine"/,
+    );
   });
 });
 
