@@ -10,6 +10,7 @@ import type { Step, StepContext } from "./module.ts";
 import type { RemoteCommand } from "./remote_command.ts";
 import { alreadyLive, tasksTarget } from "./deploy_steps.ts";
 import { CommandError, exitCodeMeaning, lastLines, UserError } from "./errors.ts";
+import { slotAlreadyLive } from "./strategies/slots.ts";
 
 /** The barrier every host of the leader's batch meets at once the command succeeded. */
 export const RELEASE_BARRIER = "release command";
@@ -58,7 +59,8 @@ export function releaseCommandStep(leader: string): Step {
 }
 
 async function runRelease(ctx: StepContext, command: string): Promise<void> {
-  if (alreadyLive(ctx)) {
+  // in_place's check, or the slot strategies' (each is false for the other kind).
+  if (alreadyLive(ctx) || slotAlreadyLive(ctx)) {
     ctx.log.info("skipped: this release already runs and nothing changed (--force runs it)");
     return;
   }

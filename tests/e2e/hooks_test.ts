@@ -209,6 +209,17 @@ e2eTest(
       assert.equal(python, `${venv}/bin/python`, "the release's virtualenv is first in PATH");
       assert.match(venv, /^\/home\/app\/apps\/hello\/shared\/venv-/);
       assert.equal(settings, "hello.settings", "the app's environment is loaded");
+      // A deploy that changes nothing skips it; --force runs it.
+      ok(await djaploy(project, ["deploy", "--env", "test"]), "a deploy of the live code");
+      const again = await web1.ssh("wc -l < /home/app/release.log");
+      assert.equal(
+        again.stdout.trim(),
+        "3",
+        "a deploy that changes nothing skips the release command",
+      );
+      ok(await djaploy(project, ["deploy", "--env", "test", "--force"]), "deploy --force");
+      const forced = await web1.ssh("wc -l < /home/app/release.log");
+      assert.equal(forced.stdout.trim(), "4", "--force runs it");
       const none = await web2.ssh("test -e /home/app/release.log");
       assert.notEqual(none.code, 0, "the release command runs on the first host only");
     });
