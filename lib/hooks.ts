@@ -153,6 +153,7 @@ export function hookRun(opts: HookRunOptions): HookRun {
     }
     ui.line(`hook ${point}: ${hook.run}`);
     const r = await local(hook.run, { cwd: opts.project.repo_dir, env: vars });
+    if (r.stdout.trim()) ui.debug(r.stdout.trim());
     if (r.code !== 0) {
       throw new CommandError({
         host: "this machine",
