@@ -358,9 +358,17 @@ export function setTasksDir(ctx: StepContext, codeDir: string): void {
   ctx.notes.set("tasks.codeDir", codeDir);
 }
 
+/** Where migrate, collectstatic and the release command run (see setTasksDir). */
+export function tasksTarget(ctx: StepContext): Target {
+  const t = target(ctx);
+  const dir = ctx.notes.get("tasks.codeDir") as string | undefined;
+  return dir ? { ...t, codeDir: dir, manageDir: posix.join(dir, ctx.layout.manageRel) } : t;
+}
+
 export const migrateAndCollectstatic: Step = {
   name: "migrate and collectstatic",
   async run(ctx) {
+    await ctx.hook("before_migrate");
     const inputs = await djangoInputs(ctx.release!.artifactDir, {
       dependencyHash: ctx.notes.get("dependencyHash") as string,
       python: ctx.host.python_version,
@@ -375,13 +383,8 @@ export const migrateAndCollectstatic: Step = {
         "skipped collectstatic: the files, settings and [env] it reads are unchanged since the live release (--force runs it)",
       );
     }
-    const t = target(ctx);
-    const dir = ctx.notes.get("tasks.codeDir") as string | undefined;
-    await runDjangoTasks(
-      ctx,
-      { migrate, collectstatic },
-      dir ? { ...t, codeDir: dir, manageDir: posix.join(dir, ctx.layout.manageRel) } : t,
-    );
+    await runDjangoTasks(ctx, { migrate, collectstatic }, tasksTarget(ctx));
+    await ctx.hook("after_migrate");
   },
 };
 
@@ -406,6 +409,8 @@ export const restartServices: Step = {
       ? procs.changed
       : [...ctx.host.services, ...procs.all];
     if (restart.length === 0) return;
+    // in_place moves traffic by restarting the app on the new code.
+    if (!ctx.notes.get("alreadyLive")) await ctx.hook("before_switch");
     await ctx.exec.run({ argv: ["systemctl", "restart", ...restart], as: "root" });
     ctx.changed(`restarted ${restart.join(", ")}`);
   },
@@ -527,8 +532,11 @@ export async function healthCheck(ctx: StepContext, socketPath: string): Promise
 
 export const healthCheckStep: Step = {
   name: "health check",
-  run: (ctx) =>
-    ctx.notes.get("alreadyLive") ? Promise.resolve() : healthCheck(ctx, ctx.layout.socketPath),
+  async run(ctx) {
+    if (ctx.notes.get("alreadyLive")) return;
+    await healthCheck(ctx, ctx.layout.socketPath);
+    await ctx.hook("after_switch");
+  },
 };
 
 /** The record of the release this run deployed. */

@@ -98,6 +98,7 @@ export function initDjaployToml(p: DjangoProject): string {
       lines.push(`# ${name} = ${str(value)}`);
     }
   }
+  lines.push(...releaseTable(p));
   const notes = settingsNotes(p);
   if (notes.length) {
     lines.push("", "# What your settings should change (djaploy init printed it too):");
@@ -106,6 +107,33 @@ export function initDjaployToml(p: DjangoProject): string {
     }
   }
   return lines.join("\n") + "\n";
+}
+
+/**
+ * The Procfile's `release:` line without what djaploy runs itself (migrate,
+ * collectstatic): undefined when nothing else is left. A line with `;` or
+ * `||` stays whole, its logic is the user's.
+ */
+export function procfileReleaseCommand(p: Pick<DjangoProject, "procfile">): string | undefined {
+  const line = p.procfile?.find((e) => e.type === "release")?.command.trim();
+  if (!line) return undefined;
+  if (/;|\|\|/.test(line)) return line;
+  const rest = line.split("&&").map((c) => c.trim())
+    .filter((c) => c && !/^python3? (\S+\/)?manage\.py (migrate|collectstatic)\b/.test(c));
+  return rest.length ? rest.join(" && ") : undefined;
+}
+
+/** `[release] command` from the Procfile (docs/hooks.md), when it has more than migrate. */
+function releaseTable(p: DjangoProject): string[] {
+  const command = procfileReleaseCommand(p);
+  if (!command) return [];
+  return [
+    "",
+    "[release]",
+    "# From the Procfile's release: line (djaploy runs migrate and collectstatic itself):",
+    "# run once per deploy in the new release, before traffic moves. See docs/hooks.md.",
+    `command = ${str(command)}`,
+  ];
 }
 
 /** Where init puts the app's data on the servers: the data folder of `app_user = "app"`. */

@@ -302,7 +302,7 @@ Deno.test("init: reports a Procfile's worker and release lines, whitenoise, runt
     assert.match(r.out, /^found manage\.py, settings shop\.settings, WSGI shop\.wsgi:app,/m);
     assert.match(
       r.out,
-      /^Procfile release: .*createcachetable: djaploy runs migrate and collectstatic on every deploy; run the rest from a module of yours/m,
+      /^Procfile release: .*createcachetable: djaploy runs migrate and collectstatic on every deploy; the rest goes in \[release\] command/m,
     );
     assert.match(
       r.out,

@@ -5,14 +5,17 @@ import { hostsToRetry, lastRunPath, readLastRun, recordRun } from "../last_run.t
 import { loadEnvironment } from "../config/load.ts";
 import type { Ui } from "../ui.ts";
 import {
+  commandHooks,
   COMMON_FLAGS,
   HOST_FLAGS,
   JSON_FLAG,
   LOCK_FLAGS,
   modulePlanParts,
   openEarly,
+  runExitCode,
   runPlan,
 } from "./common.ts";
+import { releaseCommandStep } from "../release_command.ts";
 import type { HostPlan } from "../runner.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { Session } from "../session.ts";
@@ -116,8 +119,12 @@ export async function deploy(
     }`;
     const activate = Boolean(args.flags.activate);
     const batchSize = (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling;
-    const together = s.hosts.some((h) => h.deployment_strategy === "bluegreen");
+    // Hosts wait for each other at barriers: bluegreen's activation, the release command.
+    const together = s.hosts.some((h) =>
+      h.deployment_strategy === "bluegreen" || h.release.command !== undefined
+    );
     const pipeline = releasePipeline(s, { mode, tag, bump, commandLine, activate });
+    const hooks = commandHooks(s, "deploy");
     const plans = new Map<string, Promise<HostPlan>>();
     const lockRun = {
       lock: true,
@@ -178,6 +185,7 @@ export async function deploy(
         maxFail: maxFailCount(maxFailFlag ?? s.env.max_fail, s.hosts.length),
         together,
         opening,
+        hooks,
       });
       if (!s.dryRun) {
         await recordRun(s.project, s.env.name, results, release.name).catch((e) =>
@@ -191,7 +199,7 @@ export async function deploy(
         }
       }
       await pipeline.finish(results);
-      return results.length > 0 && results.every((r) => r.ok) ? 0 : 1;
+      return results.length > 0 ? runExitCode(results, hooks) : 1;
     } finally {
       await Promise.all([...opening.values()].map((o) => o.release()));
     }
@@ -259,7 +267,12 @@ async function hostPlan(
   const modules = await s.modules(host);
   const strategy = strategyFor(host);
   const parts = modulePlanParts(modules, host);
-  const phase = (p: Phase) => modules.flatMap((m) => m.steps?.[p] ?? []);
+  // The release command ends deploy:pre: the new code is ready, no traffic moved yet.
+  const release = releaseCommandStep(s.hosts[0].name);
+  const phase = (p: Phase) => [
+    ...modules.flatMap((m) => m.steps?.[p] ?? []),
+    ...(p === "deploy:pre" && host.release.command !== undefined ? [release] : []),
+  ];
   return {
     ...parts,
     probes: [...parts.probes, ...strategy.facts(host, layoutFor(host))],

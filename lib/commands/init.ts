@@ -165,8 +165,8 @@ export function projectReport(p: DjangoProject): string[] {
       : e.type === "release" && /\bmigrate\b/.test(e.command) && !/&&|;/.test(e.command)
       ? "djaploy runs migrate and collectstatic on every deploy"
       : e.type === "release"
-      ? "djaploy runs migrate and collectstatic on every deploy; run the rest from a module of " +
-        "yours (docs/modules.md)"
+      ? "djaploy runs migrate and collectstatic on every deploy; the rest goes in [release] " +
+        "command, run once per deploy before traffic moves (docs/hooks.md)"
       : "djaploy runs only the web process: run this one as a systemd service of its own " +
         "(a unit in infra/deploy_files and `services`, docs/configuration.md)";
     out.push(`Procfile ${e.type}: ${e.command}: ${what}`);

@@ -8,7 +8,7 @@ import { loadConfig, openSession, requireEnv } from "../session.ts";
 import { loadEnvironment } from "../config/load.ts";
 import type { Ui } from "../ui.ts";
 import { table } from "../ui.ts";
-import { COMMON_FLAGS, HOST_FLAGS, runPlan } from "./common.ts";
+import { commandHooks, COMMON_FLAGS, HOST_FLAGS, runExitCode, runPlan } from "./common.ts";
 import { UsageError } from "../errors.ts";
 import { SecretResolver } from "../resolve_secrets.ts";
 import { join, resolve } from "../paths.ts";
@@ -178,8 +178,10 @@ export async function restore(ui: Ui, args: Parsed): Promise<number> {
       }
       if (!confirm(`Replace the data of ${target} (${hosts}) with ${what}?`)) return 1;
     }
+    const hooks = commandHooks(s, "restore");
     const results = await runPlan(s, {
       title: `restore ${target} from ${source.label}`,
+      hooks,
       plan: (host) =>
         Promise.resolve(
           restorePlan(host, { source, date, archive, dbOnly: Boolean(flags["db-only"]) }),
@@ -187,7 +189,7 @@ export async function restore(ui: Ui, args: Parsed): Promise<number> {
       lock: true,
       commandLine: `djaploy restore --env ${sourceName} --target ${target}`,
     });
-    return results.every((r) => r.ok) ? 0 : 1;
+    return runExitCode(results, hooks);
   } finally {
     await s.close();
   }

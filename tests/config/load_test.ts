@@ -955,6 +955,8 @@ Deno.test("host: every key gets its built-in default", async () => {
       cert: false,
     },
     systemd: { hardening: [] },
+    hooks: {},
+    release: {},
     extra: {},
   });
   assert.ok(
