@@ -1,0 +1,217 @@
+/**
+ * `[artifact] include`: build outputs of `[prepare]` (usually gitignored)
+ * added to the artifact git builds. They join the git tree as real blobs, so
+ * the artifact's tree hash covers them: a changed build output is a change,
+ * an unchanged one is not. Their objects go to a throwaway object folder
+ * (the repository's own objects reached as an alternate): the user's
+ * repository gains nothing.
+ */
+import { dirname, join } from "node:path";
+import { join as posixJoin, normalize as posixNormalize } from "node:path/posix";
+import { runProcess } from "./process.ts";
+import { ConfigError, UserError } from "./errors.ts";
+
+/** A path of `[artifact] include` that cannot be shipped; `index` is its place in the list. */
+export class IncludeError extends ConfigError {
+  constructor(
+    readonly index: number,
+    readonly path: string,
+    readonly problem: string,
+    hint?: string,
+  ) {
+    super(`artifact.include[${index}]: ${problem}`, { hint });
+    this.name = "IncludeError";
+  }
+}
+
+/** One file of an included path, as it goes into the git index. */
+export interface IncludedFile {
+  /** Relative to the project's folder, `/`-separated. */
+  readonly path: string;
+  readonly mode: "100644" | "100755" | "120000";
+  /** The file on this machine (regular files). */
+  readonly source?: string;
+  /** The link's target (symlinks). */
+  readonly target?: string;
+}
+
+/** What the included paths hold; `missing` lists those absent (only with `missingOk`). */
+export interface IncludedFiles {
+  readonly files: readonly IncludedFile[];
+  readonly missing: readonly string[];
+}
+
+/**
+ * Walks the included paths under `projectDir` (where [prepare] ran). An
+ * absent path is an IncludeError (or, with `missingOk`, listed in
+ * `missing`); so is a path that leads outside the project, a symlink inside
+ * it whose target lies outside the project (or is absolute), a `.git` entry,
+ * or anything but files, folders and symlinks. Symlinks are kept as links,
+ * never followed.
+ */
+export async function includedFiles(
+  projectDir: string,
+  include: readonly string[],
+  opts: { missingOk?: boolean } = {},
+): Promise<IncludedFiles> {
+  const root = await Deno.realPath(projectDir);
+  const files = new Map<string, IncludedFile>();
+  const missing: string[] = [];
+  for (const [index, path] of include.entries()) {
+    const fail = (problem: string, hint?: string): never => {
+      throw new IncludeError(index, path, problem, hint);
+    };
+    if (
+      path === "" || path.startsWith("/") ||
+      path.split("/").some((p) => p === ".." || p === "." || p === "")
+    ) {
+      fail(
+        `must be a relative path inside the project, without "." or ".." parts: got ${
+          JSON.stringify(path)
+        }`,
+      );
+    }
+    const real = await Deno.realPath(join(root, path)).catch((err) => {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw err;
+    });
+    if (real === undefined) {
+      if (opts.missingOk) {
+        missing.push(path);
+        continue;
+      }
+      fail(
+        `must name a path that exists after [prepare]: ${JSON.stringify(path)} is not in ${root}`,
+        "Build it with a [prepare] command (they run in the project's folder), " +
+          "or remove it from [artifact] include.",
+      );
+    }
+    if (real !== root && !real!.startsWith(root + "/")) {
+      fail(
+        `must stay inside the project: ${JSON.stringify(path)} leads to ${real}, outside ${root}`,
+      );
+    }
+    if (real === root) {
+      fail(`must name a part of the project, not all of it: got ${JSON.stringify(path)}`);
+    }
+    const before = files.size;
+    await walk(real!, path, (file) => files.set(file.path, file), fail);
+    if (files.size === before) {
+      fail(
+        `must name a path that holds files after [prepare]: ${JSON.stringify(path)} is empty`,
+        "Check that a [prepare] command builds it.",
+      );
+    }
+  }
+  return { files: [...files.values()], missing };
+}
+
+async function walk(
+  real: string,
+  rel: string,
+  add: (f: IncludedFile) => void,
+  fail: (problem: string, hint?: string) => never,
+): Promise<void> {
+  const name = rel.split("/").pop()!;
+  if (name === ".git") {
+    fail(`must not hold a .git folder or file: found ${JSON.stringify(rel)}`);
+  }
+  const st = await Deno.lstat(real);
+  if (st.isSymlink) {
+    const target = await Deno.readLink(real);
+    const resolved = posixNormalize(posixJoin(dirname(rel), target));
+    if (target.startsWith("/") || resolved === ".." || resolved.startsWith("../")) {
+      fail(
+        `must not hold symlinks that point outside the project (they would ship this machine's ` +
+          `files or dangle on the server): ${JSON.stringify(rel)} -> ${JSON.stringify(target)}`,
+        "Copy the file into the build output instead, or use a relative link inside the project.",
+      );
+    }
+    add({ path: rel, mode: "120000", target });
+  } else if (st.isFile) {
+    add({ path: rel, mode: (st.mode ?? 0) & 0o100 ? "100755" : "100644", source: real });
+  } else if (st.isDirectory) {
+    const names: string[] = [];
+    for await (const e of Deno.readDir(real)) names.push(e.name);
+    for (const n of names.sort()) await walk(join(real, n), `${rel}/${n}`, add, fail);
+  } else {
+    fail(`must hold only files, folders and symlinks: ${JSON.stringify(rel)} is neither`);
+  }
+}
+
+/** git with the throwaway object folder and index of one build. */
+export interface GitEnv {
+  readonly top: string;
+  readonly env: Readonly<Record<string, string>>;
+}
+
+async function gitOut(g: GitEnv, args: string[], stdin?: string): Promise<string> {
+  const r = await runProcess("git", args, { cwd: g.top, env: g.env, stdin });
+  if (r.code !== 0) {
+    throw new UserError(
+      `git ${args[0]} failed in ${g.top}: ${r.stderr.trim() || `exit code ${r.code}`}`,
+    );
+  }
+  return r.stdout;
+}
+
+/**
+ * A git environment whose index and new objects live in `scratchDir`
+ * (removed by the caller), reading the repository's objects as an alternate.
+ */
+export async function scratchGit(top: string, scratchDir: string): Promise<GitEnv> {
+  const r = await runProcess("git", [
+    "rev-parse",
+    "--path-format=absolute",
+    "--git-path",
+    "objects",
+  ], {
+    cwd: top,
+  });
+  if (r.code !== 0) throw new UserError(`git rev-parse failed in ${top}: ${r.stderr.trim()}`);
+  await Deno.mkdir(join(scratchDir, "objects"), { recursive: true });
+  return {
+    top,
+    env: {
+      GIT_OBJECT_DIRECTORY: join(scratchDir, "objects"),
+      GIT_ALTERNATE_OBJECT_DIRECTORIES: r.stdout.trim(),
+      GIT_INDEX_FILE: join(scratchDir, "index"),
+    },
+  };
+}
+
+/**
+ * The tree of `base` with the included paths replaced by `files`: what git
+ * has at an included path gives way to what is on disk there.
+ */
+export async function treeWithIncluded(
+  g: GitEnv,
+  base: string,
+  include: readonly string[],
+  files: readonly IncludedFile[],
+): Promise<string> {
+  const under = (p: string) => include.some((i) => p === i || p.startsWith(i + "/"));
+  const kept = (await gitOut(g, ["ls-tree", "-r", "-z", "--full-tree", base]))
+    .split("\0").filter((line) => line !== "" && !under(line.slice(line.indexOf("\t") + 1)));
+  const regular = files.filter((f) => f.source !== undefined);
+  const ids = new Map<IncludedFile, string>();
+  for (let i = 0; i < regular.length; i += 500) {
+    const chunk = regular.slice(i, i + 500);
+    const out = await gitOut(g, [
+      "hash-object",
+      "-w",
+      "--no-filters",
+      "--",
+      ...chunk.map((f) => f.source!),
+    ]);
+    out.trim().split("\n").forEach((id, n) => ids.set(chunk[n], id));
+  }
+  const added: string[] = [];
+  for (const f of files) {
+    // A link's blob is its target, as git stores symlinks.
+    const id = ids.get(f) ?? (await gitOut(g, ["hash-object", "-w", "--stdin"], f.target!)).trim();
+    added.push(`${f.mode} ${id}\t${f.path}`);
+  }
+  await gitOut(g, ["update-index", "-z", "--index-info"], [...kept, ...added].join("\0") + "\0");
+  return (await gitOut(g, ["write-tree"])).trim();
+}
