@@ -4,6 +4,7 @@
  * of what was detected in the project.
  */
 import type { DjangoProject } from "../lib/django_project.ts";
+import { procfileToml } from "./init_procfile.ts";
 
 /** A TOML basic string (JSON strings are valid TOML basic strings). */
 const str = (s: string) => JSON.stringify(s);
@@ -49,6 +50,7 @@ export function initDjaployToml(p: DjangoProject): string {
       : "# No WSGI_APPLICATION found: name the WSGI callable as module:attribute.\n" +
         `# wsgi_module = "${p.projectName}.wsgi:application"`,
     "workers = 2",
+    ...procfileToml(p),
     "",
     "[nginx]",
     '# The domains nginx serves, separated by spaces ("_": any). Set it per',
