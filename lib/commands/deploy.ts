@@ -169,16 +169,17 @@ export async function deploy(
           include,
           // A dry run ran no [prepare]: outputs not built yet are left out, and said so.
           missingOk: s.dryRun && !args.flags["skip-prepare"],
-        }).catch((err) => {
-          throw err instanceof IncludeError ? includeConfigError(s.project, err) : err;
+        }).catch(async (err) => {
+          throw err instanceof IncludeError ? await includeConfigError(s.project, err) : err;
         }));
       for (const path of release.missing) {
         ui.line(`dry run: [artifact] include ${path} is not built yet ([prepare] did not run)`);
       }
+      const shipped = include.filter((p) => !release.missing.includes(p));
       ui.line(
-        `artifact ${release.name} (${release.ref} ${release.commit.slice(0, 7)}) ready  ${
-          ui.dim(formatMs(performance.now() - t))
-        }`,
+        `artifact ${release.name} (${release.ref} ${release.commit.slice(0, 7)}${
+          shipped.length ? ` + ${shipped.join(", ")}` : ""
+        }) ready  ${ui.dim(formatMs(performance.now() - t))}`,
       );
       throwIfStopped(s.stop, "the version and changelog");
       await pipeline.stage("version", () => pipeline.prepare(release));
