@@ -67,6 +67,18 @@ e2eTest("[artifact] include ships what [prepare] built; nginx serves it", async 
     assert.doesNotMatch(changed.output, /already live/, "a changed build output is a change");
     assert.match((await httpGet(`${base}/static/app.css`)).body, new RegExp(second));
 
+    // --release takes the outputs from the working tree: said when it is not at the tag.
+    await project.git("tag", "v1.0.0");
+    await project.write("pages/message.txt", "After the tag\n");
+    await project.commit("After the tag");
+    const release = await deploy(second, "--release", "v1.0.0");
+    ok(release, "deploy --release");
+    assert.match(
+      release.output,
+      /Check out v1\.0\.0 before deploying it to ship its own build outputs: \[artifact\] include takes them from the working tree/,
+    );
+    assert.match((await httpGet(`${base}/static/app.css`)).body, new RegExp(second));
+
     // Without [prepare] and without the build output: refused before the server changes.
     const paths = ["/etc", "/home", "/var/www", "/var/lib/djaploy", "/opt", "/srv"];
     const before = await hostSnapshot(host, paths);
