@@ -6,7 +6,7 @@
  * (the repository's own objects reached as an alternate): the user's
  * repository gains nothing.
  */
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { join as posixJoin, normalize as posixNormalize } from "node:path/posix";
 import { runProcess } from "./process.ts";
 import { ConfigError, UserError } from "./errors.ts";
@@ -94,9 +94,15 @@ export async function includedFiles(
     if (real === root) {
       fail(`must name a part of the project, not all of it: got ${JSON.stringify(path)}`);
     }
-    const before = files.size;
-    await walk(real!, path, (file) => files.set(file.path, file), fail);
-    if (files.size === before) {
+    if (real!.slice(root.length + 1).split("/").includes(".git")) {
+      fail(`must not lead into git's own folder: ${JSON.stringify(path)} leads to ${real}`);
+    }
+    let found = 0;
+    await walk(real!, path, (file) => {
+      found++;
+      files.set(file.path, file);
+    }, fail);
+    if (found === 0) {
       fail(
         `must name a path that holds files after [prepare]: ${JSON.stringify(path)} is empty`,
         "Check that a [prepare] command builds it.",
@@ -160,21 +166,16 @@ async function gitOut(g: GitEnv, args: string[], stdin?: string): Promise<string
  * (removed by the caller), reading the repository's objects as an alternate.
  */
 export async function scratchGit(top: string, scratchDir: string): Promise<GitEnv> {
-  const r = await runProcess("git", [
-    "rev-parse",
-    "--path-format=absolute",
-    "--git-path",
-    "objects",
-  ], {
-    cwd: top,
-  });
+  // Relative to `top` unless absolute (git before 2.31 has no --path-format).
+  const r = await runProcess("git", ["rev-parse", "--git-path", "objects"], { cwd: top });
   if (r.code !== 0) throw new UserError(`git rev-parse failed in ${top}: ${r.stderr.trim()}`);
+  const objects = resolve(top, r.stdout.trim());
   await Deno.mkdir(join(scratchDir, "objects"), { recursive: true });
   return {
     top,
     env: {
       GIT_OBJECT_DIRECTORY: join(scratchDir, "objects"),
-      GIT_ALTERNATE_OBJECT_DIRECTORIES: r.stdout.trim(),
+      GIT_ALTERNATE_OBJECT_DIRECTORIES: objects,
       GIT_INDEX_FILE: join(scratchDir, "index"),
     },
   };

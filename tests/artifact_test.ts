@@ -243,7 +243,7 @@ async function refused(
   );
 }
 
-Deno.test("artifact include: a missing path is a config error naming it; a dry run lists it instead", async () => {
+Deno.test("artifact include: a missing path is a config error naming it; a dry run lists it instead; overlapping paths are fine", async () => {
   await withTempDir(async (dir) => {
     const app = await repo(dir);
     await buildOutput(app);
@@ -267,7 +267,7 @@ Deno.test("artifact include: a missing path is a config error naming it; a dry r
     const a = await buildArtifact({
       ...request(app, cache),
       mode: "latest",
-      include: ["frontend/dist", "frontend/missing"],
+      include: ["frontend/dist", "frontend/missing", "frontend"],
       missingOk: true,
     });
     assert.deepEqual(a.missing, ["frontend/missing"]);
@@ -303,6 +303,12 @@ Deno.test("artifact include: paths and symlinks that lead outside the project ar
     await Deno.writeTextFile(join(dir, "elsewhere", "secret.txt"), "controller only\n");
     await Deno.symlink(join(dir, "elsewhere"), join(app, "frontend", "linked"));
     await refused(app, cache, ["frontend/linked"], 0, /must stay inside the project: .* leads to /);
+
+    // A vendored checkout's git folder, reached through a link.
+    await Deno.mkdir(join(app, "vendor", "lib", ".git"), { recursive: true });
+    await Deno.writeTextFile(join(app, "vendor", "lib", ".git", "HEAD"), "ref: main\n");
+    await Deno.symlink("../vendor/lib/.git", join(app, "frontend", "repo"));
+    await refused(app, cache, ["frontend/repo"], 0, /must not lead into git's own folder/);
 
     await Deno.mkdir(join(app, "frontend", "empty"));
     await refused(app, cache, ["frontend/empty"], 0, /holds files after \[prepare\]: .* is empty/);
