@@ -10,7 +10,13 @@ import { runProcess } from "./process.ts";
 import { UsageError, UserError } from "./errors.ts";
 import { editDistance } from "./cli_args.ts";
 import type { ReleaseInfo } from "./module.ts";
-import { includedFiles, scratchGit, treeWithIncluded } from "./artifact_include.ts";
+import {
+  copyIncluded,
+  type IncludedFile,
+  includedFiles,
+  scratchGit,
+  treeWithIncluded,
+} from "./artifact_include.ts";
 
 export type ArtifactMode = "latest" | "local" | "release";
 
@@ -163,6 +169,7 @@ export async function buildArtifact(req: ArtifactRequest): Promise<Artifact> {
       gitTree: resolved.tree,
       missing,
       env: g.env,
+      overlay: files.length ? { include, files } : undefined,
     });
   } finally {
     await Deno.remove(scratch, { recursive: true }).catch(() => undefined);
@@ -173,7 +180,13 @@ async function fromTree(
   req: ArtifactRequest,
   top: string,
   { commit, ref, tree }: Resolved,
-  extra: { gitTree: string; missing?: readonly string[]; env?: Record<string, string> },
+  extra: {
+    gitTree: string;
+    missing?: readonly string[];
+    env?: Record<string, string>;
+    /** Build outputs copied in after git's files are unpacked. */
+    overlay?: { include: readonly string[]; files: readonly IncludedFile[] };
+  },
 ): Promise<Artifact> {
   const more = { gitTree: extra.gitTree, missing: extra.missing ?? [] };
   const short = commit.slice(0, 7);
@@ -202,9 +215,10 @@ async function fromTree(
   const tar = `${dir}.${own}.tar`;
   await Deno.mkdir(tmp, { recursive: true });
   try {
-    await git(top, ["archive", "--format=tar", "-o", tar, tree], extra.env);
+    await git(top, ["archive", "--format=tar", "-o", tar, extra.gitTree], extra.env);
     const x = await runProcess("tar", ["-xf", tar, "-C", tmp]);
     if (x.code !== 0) throw new UserError(`Unpack the artifact: tar failed: ${x.stderr.trim()}`);
+    if (extra.overlay) await copyIncluded(tmp, extra.overlay.include, extra.overlay.files);
     await Deno.rename(tmp, dir).catch(async (err) => {
       // Another run finished the same artifact first: use theirs.
       if (!(await Deno.stat(dir).then(() => true, () => false))) throw err;

@@ -1,11 +1,13 @@
 /**
  * `[artifact] include`: build outputs of `[prepare]` (usually gitignored)
- * added to the artifact git builds. They join the git tree as real blobs, so
- * the artifact's tree hash covers them: a changed build output is a change,
- * an unchanged one is not. Their objects go to a throwaway object folder
- * (the repository's own objects reached as an alternate): the user's
- * repository gains nothing.
+ * added to the artifact git builds. Their blob ids join git's tree (a
+ * scratch index, the tree objects in a throwaway object folder that reads
+ * the repository's as an alternate), so the artifact's tree hash covers
+ * them: a changed build output is a change, an unchanged one is not. The
+ * files themselves are copied from disk into the unpacked artifact; the
+ * user's repository gains nothing.
  */
+import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import { join as posixJoin, normalize as posixNormalize } from "node:path/posix";
 import { runProcess } from "./process.ts";
@@ -191,28 +193,80 @@ export async function treeWithIncluded(
   include: readonly string[],
   files: readonly IncludedFile[],
 ): Promise<string> {
-  const under = (p: string) => include.some((i) => p === i || p.startsWith(i + "/"));
+  // An entry at, below or (a file or link where a folder must be) above an included path goes.
+  const under = (p: string) =>
+    include.some((i) => p === i || p.startsWith(i + "/") || i.startsWith(p + "/"));
   const kept = (await gitOut(g, ["ls-tree", "-r", "-z", "--full-tree", base]))
     .split("\0").filter((line) => line !== "" && !under(line.slice(line.indexOf("\t") + 1)));
-  const regular = files.filter((f) => f.source !== undefined);
-  const ids = new Map<IncludedFile, string>();
-  for (let i = 0; i < regular.length; i += 500) {
-    const chunk = regular.slice(i, i + 500);
-    const out = await gitOut(g, [
-      "hash-object",
-      "-w",
-      "--no-filters",
-      "--",
-      ...chunk.map((f) => f.source!),
-    ]);
-    out.trim().split("\n").forEach((id, n) => ids.set(chunk[n], id));
-  }
-  const added: string[] = [];
-  for (const f of files) {
-    // A link's blob is its target, as git stores symlinks.
-    const id = ids.get(f) ?? (await gitOut(g, ["hash-object", "-w", "--stdin"], f.target!)).trim();
-    added.push(`${f.mode} ${id}\t${f.path}`);
-  }
+  // Blob ids computed here, not written: the artifact copies the files from disk, so only the
+  // tree objects (a few, and small) go to the scratch folder.
+  const added = await mapLimit(files, 16, async (f) => {
+    const bytes = f.source !== undefined
+      ? await Deno.readFile(f.source)
+      : new TextEncoder().encode(f.target!);
+    return `${f.mode} ${blobId(bytes)}\t${f.path}`;
+  });
   await gitOut(g, ["update-index", "-z", "--index-info"], [...kept, ...added].join("\0") + "\0");
-  return (await gitOut(g, ["write-tree"])).trim();
+  return (await gitOut(g, ["write-tree", "--missing-ok"])).trim();
+}
+
+/** git's id of a blob holding `bytes` (`git hash-object --no-filters`). */
+export function blobId(bytes: Uint8Array): string {
+  return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
+}
+
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/**
+ * Puts the included files into an unpacked artifact: what git had at an
+ * included path goes, the files from disk come in, with git's modes.
+ */
+export async function copyIncluded(
+  dir: string,
+  include: readonly string[],
+  files: readonly IncludedFile[],
+): Promise<void> {
+  for (const path of include) {
+    // A file or link of git's where a folder of the path must be goes too: nothing is written
+    // through a link out of the artifact.
+    const parts = path.split("/");
+    for (let n = 1; n <= parts.length; n++) {
+      const at = join(dir, ...parts.slice(0, n));
+      const st = await Deno.lstat(at).catch(() => undefined);
+      if (st === undefined) break;
+      if (n === parts.length || !st.isDirectory) {
+        await Deno.remove(at, { recursive: true });
+        break;
+      }
+    }
+  }
+  const made = new Set<string>();
+  for (const f of files) {
+    const to = join(dir, f.path);
+    const parent = dirname(to);
+    if (!made.has(parent)) {
+      await Deno.mkdir(parent, { recursive: true });
+      made.add(parent);
+    }
+    if (f.source === undefined) await Deno.symlink(f.target!, to);
+    else {
+      await Deno.copyFile(f.source, to);
+      await Deno.chmod(to, f.mode === "100755" ? 0o755 : 0o644);
+    }
+  }
 }

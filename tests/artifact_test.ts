@@ -183,6 +183,11 @@ Deno.test("artifact include: a gitignored build output is shipped, in the tree h
     );
     const left = (await files(join(cache, "artifacts"))).filter((n) => n.includes(".tmp-"));
     assert.deepEqual(left, [], "the scratch objects are removed");
+
+    // The artifact's tree is the tree git makes of the same files.
+    await git(app, "add", "-f", "frontend/dist");
+    await git(app, "commit", "-qm", "the build output, committed");
+    assert.equal(await git(app, "rev-parse", "HEAD:app"), changed.tree);
   });
 });
 
@@ -209,6 +214,33 @@ Deno.test("artifact include: what is on disk replaces what git has at the path; 
       assert.deepEqual(await files(join(a.artifactDir, "static")), ["kept.css", "new.css"], mode);
       assert.equal(await Deno.readTextFile(join(a.artifactDir, "static", "kept.css")), "rebuilt\n");
     }
+  });
+});
+
+Deno.test("artifact include: a link of git's where the included folder goes is replaced, never written through", async () => {
+  await withTempDir(async (dir) => {
+    const app = await repo(dir);
+    await Deno.mkdir(join(dir, "elsewhere"));
+    await Deno.symlink("../../elsewhere", join(app, "out"));
+    await git(app, "add", "-A");
+    await git(app, "commit", "-qm", "out is a link");
+    await git(app, "tag", "v1.0.0");
+    await Deno.remove(join(app, "out"));
+    await Deno.mkdir(join(app, "out", "dist"), { recursive: true });
+    await Deno.writeTextFile(join(app, "out", "dist", "app.css"), "built\n");
+    const a = await buildArtifact({
+      ...request(app, join(dir, "cache")),
+      mode: "release",
+      tag: "v1.0.0",
+      include: ["out/dist"],
+    });
+    assert.ok((await Deno.lstat(join(a.artifactDir, "out"))).isDirectory);
+    assert.equal(await Deno.readTextFile(join(a.artifactDir, "out", "dist", "app.css")), "built\n");
+    assert.deepEqual(
+      await files(join(dir, "elsewhere")),
+      [],
+      "nothing was written through the link",
+    );
   });
 });
 
