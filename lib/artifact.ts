@@ -168,7 +168,6 @@ export async function buildArtifact(req: ArtifactRequest): Promise<Artifact> {
     return await fromTree(req, top, { ...resolved, tree }, {
       gitTree: resolved.tree,
       missing,
-      env: g.env,
       overlay: files.length ? { include, files } : undefined,
     });
   } finally {
@@ -183,7 +182,6 @@ async function fromTree(
   extra: {
     gitTree: string;
     missing?: readonly string[];
-    env?: Record<string, string>;
     /** Build outputs copied in after git's files are unpacked. */
     overlay?: { include: readonly string[]; files: readonly IncludedFile[] };
   },
@@ -215,7 +213,8 @@ async function fromTree(
   const tar = `${dir}.${own}.tar`;
   await Deno.mkdir(tmp, { recursive: true });
   try {
-    await git(top, ["archive", "--format=tar", "-o", tar, extra.gitTree], extra.env);
+    // git's files; build outputs are copied in below (their blobs were hashed, never written).
+    await git(top, ["archive", "--format=tar", "-o", tar, extra.gitTree]);
     const x = await runProcess("tar", ["-xf", tar, "-C", tmp]);
     if (x.code !== 0) throw new UserError(`Unpack the artifact: tar failed: ${x.stderr.trim()}`);
     if (extra.overlay) await copyIncluded(tmp, extra.overlay.include, extra.overlay.files);
