@@ -4,6 +4,7 @@
  * of what was detected in the project.
  */
 import type { DjangoProject } from "../lib/django_project.ts";
+import { procfileToml, releaseRest } from "./init_procfile.ts";
 
 /** A TOML basic string (JSON strings are valid TOML basic strings). */
 const str = (s: string) => JSON.stringify(s);
@@ -49,6 +50,7 @@ export function initDjaployToml(p: DjangoProject): string {
       : "# No WSGI_APPLICATION found: name the WSGI callable as module:attribute.\n" +
         `# wsgi_module = "${p.projectName}.wsgi:application"`,
     "workers = 2",
+    ...procfileToml(p),
     "",
     "[nginx]",
     '# The domains nginx serves, separated by spaces ("_": any). Set it per',
@@ -115,12 +117,8 @@ export function initDjaployToml(p: DjangoProject): string {
  * `||` stays whole, its logic is the user's.
  */
 export function procfileReleaseCommand(p: Pick<DjangoProject, "procfile">): string | undefined {
-  const line = p.procfile?.find((e) => e.type === "release")?.command.trim();
-  if (!line) return undefined;
-  if (/;|\|\|/.test(line)) return line;
-  const rest = line.split("&&").map((c) => c.trim())
-    .filter((c) => c && !/^python3? (\S+\/)?manage\.py (migrate|collectstatic)\b/.test(c));
-  return rest.length ? rest.join(" && ") : undefined;
+  const line = p.procfile?.find((e) => e.type === "release")?.command;
+  return line ? releaseRest(line) || undefined : undefined;
 }
 
 /** `[release] command` from the Procfile (docs/hooks.md), when it has more than migrate. */

@@ -306,7 +306,7 @@ Deno.test("init: reports a Procfile's worker and release lines, whitenoise, runt
     );
     assert.match(
       r.out,
-      /^Procfile worker: celery -A shop worker: djaploy runs only the web process: run this one as a systemd service of its own/m,
+      /^Procfile worker: celery -A shop worker: written to \[processes\] worker \(a systemd unit of the app, restarted on every deploy\)$/m,
     );
     assert.match(
       r.out,

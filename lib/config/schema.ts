@@ -29,6 +29,7 @@ import { parseHardening, PROTECTION_DOC } from "./hardening.ts";
 import { operationsSections, PYTHON_SOURCE_KEYS } from "./operations_schema.ts";
 import { PROCESSES_SECTION, SCHEDULE_KEY } from "./processes_schema.ts";
 import { HOOKS_SECTION } from "./hooks_schema.ts";
+import { ARTIFACT_SECTION } from "./artifact_schema.ts";
 
 /** Where a key may be written: djaploy.toml, an inventory's [defaults], or one of its [[hosts]]. */
 export type Scope = "project" | "defaults" | "host";
@@ -715,6 +716,7 @@ export const SECTIONS: readonly SectionSpec[] = [
       },
     },
   },
+  ARTIFACT_SECTION,
   {
     name: "certificates",
     doc:

@@ -105,6 +105,12 @@ export interface PrepareConfig {
   readonly commands: readonly string[];
 }
 
+/** `[artifact]`. */
+export interface ArtifactConfig {
+  /** Build outputs added to the artifact, relative to the project's folder. */
+  readonly include: readonly string[];
+}
+
 /** A module as listed in `modules`: a built-in name, a path, or a URL with an optional pin. */
 export interface ModuleRef {
   /** As written: a built-in name, a path or a URL. */
@@ -396,6 +402,8 @@ export interface ProjectConfig {
   readonly repo_dir: string;
   readonly project_name: string;
   readonly prepare: PrepareConfig;
+  /** [artifact]; absent in a ProjectConfig made by hand (no build outputs). */
+  readonly artifact?: ArtifactConfig;
   /** [versioning]; absent when djaploy.toml has no such table (no versions, tags or VERSION file). */
   readonly versioning?: VersioningConfig;
   /** [notifications]; absent when djaploy.toml has no such table. */
