@@ -28,6 +28,7 @@ import { parseMaxFail } from "./max_fail.ts";
 import { parseHardening, PROTECTION_DOC } from "./hardening.ts";
 import { operationsSections, PYTHON_SOURCE_KEYS } from "./operations_schema.ts";
 import { PROCESSES_SECTION, SCHEDULE_KEY } from "./processes_schema.ts";
+import { DJANGO_SECTION } from "./django_schema.ts";
 
 /** Where a key may be written: djaploy.toml, an inventory's [defaults], or one of its [[hosts]]. */
 export type Scope = "project" | "defaults" | "host";
@@ -837,6 +838,7 @@ export const SECTIONS: readonly SectionSpec[] = [
     notes: PROTECTION_DOC,
   },
   PROCESSES_SECTION,
+  DJANGO_SECTION,
   ...releaseSections({ envName: SAFE_NAME, relativePath }),
   ...operationsSections(),
 ];

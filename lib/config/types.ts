@@ -236,6 +236,12 @@ export interface SystemdConfig {
   readonly hardening: readonly Protection[];
 }
 
+/** `[django]`: what djaploy knows of the project's settings. */
+export interface DjangoConfig {
+  /** Aliases of settings.DATABASES, in the order migrate runs for them. */
+  readonly databases: readonly string[];
+}
+
 /** Everything that applies to one host after merging host > env defaults > project > built-ins. */
 export interface HostConfig {
   readonly name: string;
@@ -280,6 +286,8 @@ export interface HostConfig {
   readonly litestream: LitestreamConfig;
   readonly tailscale: TailscaleConfig;
   readonly systemd: SystemdConfig;
+  /** `[django]`: the database aliases migrate runs for (lib/config/django_schema.ts). */
+  readonly django: DjangoConfig;
   /** Tables that belong to modules outside the built-in schema, by table name. */
   readonly extra: Readonly<Record<string, unknown>>;
 }
