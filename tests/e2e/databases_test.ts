@@ -7,7 +7,14 @@
  * not define fails the deploy with the old release serving.
  */
 import assert from "node:assert/strict";
-import { djaploy, e2eTest, makeProject, type TestHost, withHosts } from "./harness.ts";
+import {
+  djaploy,
+  e2eTest,
+  makeProject,
+  type TestHost,
+  type TestProject,
+  withHosts,
+} from "./harness.ts";
 import { ok, pageMessage } from "./harness/expect.ts";
 
 const DATA = "/home/app/data";
@@ -71,35 +78,46 @@ class Migration(migrations.Migration):
     ]
 `;
 
+/** The example with two SQLite databases, `stats` routed to `analytics`, and [django] databases. */
+async function twoDatabases(
+  host: TestHost,
+  opts: { modules?: string[]; config?: string } = {},
+): Promise<TestProject> {
+  const settings = await Deno.readTextFile(
+    new URL("../../examples/hello/hello/settings.py", import.meta.url),
+  );
+  const project = await makeProject({
+    hosts: [host],
+    modules: opts.modules,
+    config: `[django]\ndatabases = ["default", "analytics"]\n${opts.config ?? ""}`,
+    files: {
+      "hello/settings.py": settings + SETTINGS_TAIL,
+      "hello/routers.py": ROUTER,
+      "stats/__init__.py": "",
+      "stats/models.py": "from django.db import models\n" + MODEL("Event"),
+      "stats/migrations/__init__.py": "",
+      "stats/migrations/0001_initial.py": MIGRATION("Event", null),
+    },
+  });
+  // [env] is the last table makeProject writes before `config`: put the path in it.
+  const toml = `${project.infraDir}/djaploy.toml`;
+  await Deno.writeTextFile(
+    toml,
+    (await Deno.readTextFile(toml)).replace(
+      /^DATABASE_PATH = .*$/m,
+      `$&\nANALYTICS_DATABASE_PATH = "${DATA}/analytics.sqlite3"`,
+    ),
+  );
+  await project.commit("Two databases");
+  return project;
+}
+
 e2eTest(
   "[django] databases: migrate runs for each database a router uses, and only when one lacks a migration",
   async () => {
     await withHosts(["web-1"], async ([host]) => {
-      const settings = await Deno.readTextFile(
-        new URL("../../examples/hello/hello/settings.py", import.meta.url),
-      );
-      const project = await makeProject({
-        hosts: [host],
-        config: `[django]\ndatabases = ["default", "analytics"]`,
-        files: {
-          "hello/settings.py": settings + SETTINGS_TAIL,
-          "hello/routers.py": ROUTER,
-          "stats/__init__.py": "",
-          "stats/models.py": "from django.db import models\n" + MODEL("Event"),
-          "stats/migrations/__init__.py": "",
-          "stats/migrations/0001_initial.py": MIGRATION("Event", null),
-        },
-      });
-      // [env] is the last table makeProject writes before `config`: put the path in it.
+      const project = await twoDatabases(host);
       const toml = `${project.infraDir}/djaploy.toml`;
-      await Deno.writeTextFile(
-        toml,
-        (await Deno.readTextFile(toml)).replace(
-          /^DATABASE_PATH = .*$/m,
-          `$&\nANALYTICS_DATABASE_PATH = "${DATA}/analytics.sqlite3"`,
-        ),
-      );
-      await project.commit("Two databases");
 
       ok(await djaploy(project, ["configure", "--env", "test"]), "configure");
       const first = await djaploy(project, ["deploy", "--env", "test", "-v"]);
@@ -155,6 +173,153 @@ e2eTest(
         /define reports in settings\.DATABASES or remove it from \[django\] databases: the settings define analytics, default/,
       );
       assert.equal(await pageMessage(host), "Hello from djaploy!", "the old release still serves");
+    });
+  },
+);
+
+const SFTP_PASSWORD = "sftp-pw-5c1e07aa";
+const BACKUP_ENV = { BACKUP_SFTP_PASSWORD: SFTP_PASSWORD };
+
+async function rootSh(host: TestHost, command: string): Promise<string> {
+  const r = await host.ssh(`sudo -n sh -c '${command.replaceAll("'", "'\\''")}'`);
+  assert.equal(r.code, 0, `${command}: ${r.stdout}${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Rows of a table in a SQLite file on the host (as the app user). */
+async function rows(host: TestHost, file: string, table: string): Promise<number> {
+  return Number(
+    await rootSh(
+      host,
+      `sudo -u app python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from ${table}").fetchone()[0])' ${file}`,
+    ),
+  );
+}
+
+async function addRows(host: TestHost, file: string, table: string, n: number): Promise<void> {
+  const values = table === "pages_visit" ? "(datetime(), char(120))" : "(char(101))";
+  const columns = table === "pages_visit" ? "(at, path)" : "(name)";
+  await rootSh(
+    host,
+    `sudo -u app python3 -c 'import sqlite3, sys; d = sqlite3.connect(sys.argv[1]); [d.execute("insert into ${table} ${columns} values ${values}") for _ in range(${n})]; d.commit()' ${file}`,
+  );
+}
+
+e2eTest(
+  "[django] databases: each database's file is backed up; restore --database puts back one; a database the target does not name is refused",
+  async () => {
+    await withHosts(["web-1"], async ([host]) => {
+      const rclone = (databases: string) =>
+        `\n[rclone]\npath = "backups"\n${databases}\n[rclone.remote]\ntype = "sftp"\n` +
+        `host = "${host.ip}"\nuser = "store"\npass = "env:BACKUP_SFTP_PASSWORD"\n`;
+      const project = await twoDatabases(host, {
+        modules: ["core", "nginx", "systemd", "rclone"],
+        config: rclone(""),
+      });
+      const toml = `${project.infraDir}/djaploy.toml`;
+      await rootSh(
+        host,
+        `useradd -m -s /bin/bash store && echo 'store:${SFTP_PASSWORD}' | chpasswd`,
+      );
+
+      // [env] names one file, the settings two: the backup would miss one, so the list is required.
+      const missing = await djaploy(project, ["configure", "--env", "test"], { env: BACKUP_ENV });
+      assert.equal(missing.code, 2, missing.output);
+      assert.match(
+        missing.output,
+        /rclone\.databases: is required with 2 databases in \[django\] databases \(default, analytics\): DATABASE_PATH in \[env\] names one file; list each SQLite database's file/,
+      );
+      const text = await Deno.readTextFile(toml);
+      await Deno.writeTextFile(
+        toml,
+        text.replace(
+          'path = "backups"\n',
+          'path = "backups"\ndatabases = ["hello.sqlite3", "analytics.sqlite3"]\n',
+        ),
+      );
+      await project.commit("List both databases for the backups");
+      ok(await djaploy(project, ["configure", "--env", "test"], { env: BACKUP_ENV }), "configure");
+      ok(await djaploy(project, ["deploy", "--env", "test"], { env: BACKUP_ENV }), "deploy");
+
+      const main = `${DATA}/hello.sqlite3`;
+      const analytics = `${DATA}/analytics.sqlite3`;
+      await addRows(host, main, "pages_visit", 2);
+      await addRows(host, analytics, "stats_event", 3);
+      await rootSh(host, "systemctl start hello-backup-rclone.service");
+      const base = "/home/store/backups/test/web-1";
+      const stamp = await rootSh(host, `ls ${base}`);
+      const manifest = JSON.parse(await rootSh(host, `cat ${base}/${stamp}/manifest.json`));
+      assert.deepEqual(manifest.databases.map((d: { name: string }) => d.name), [
+        "hello.sqlite3",
+        "analytics.sqlite3",
+      ]);
+
+      // Both change after the backup; only analytics is put back.
+      await addRows(host, main, "pages_visit", 4);
+      await addRows(host, analytics, "stats_event", 5);
+      const one = await djaploy(project, [
+        "restore",
+        "--env",
+        "test",
+        "--database",
+        "analytics.sqlite3",
+        "--yes",
+      ], { env: BACKUP_ENV });
+      ok(one, "restore --database analytics.sqlite3");
+      assert.match(one.output, /restored 1 database from/);
+      assert.equal(await rows(host, analytics, "stats_event"), 3, "analytics is the backup's");
+      assert.equal(await rows(host, main, "pages_visit"), 6, "default is left as it was");
+
+      // A name the backup does not hold.
+      const nope = await djaploy(project, [
+        "restore",
+        "--env",
+        "test",
+        "--database",
+        "reports.sqlite3",
+        "--yes",
+      ], { env: BACKUP_ENV });
+      assert.notEqual(nope.code, 0, nope.output);
+      assert.match(
+        nope.output,
+        new RegExp(
+          `Choose a database that backup ${stamp} holds: it has no reports\\.sqlite3; it holds hello\\.sqlite3, analytics\\.sqlite3`,
+        ),
+      );
+
+      // The target's configuration no longer names analytics: the whole backup is refused before
+      // the app is stopped; --database restores what it names.
+      await Deno.writeTextFile(
+        toml,
+        (await Deno.readTextFile(toml)).replace(
+          'databases = ["hello.sqlite3", "analytics.sqlite3"]',
+          'databases = ["hello.sqlite3"]',
+        ),
+      );
+      await project.commit("Back up the default database only");
+      const refused = await djaploy(project, ["restore", "--env", "test", "--yes"], {
+        env: BACKUP_ENV,
+      });
+      assert.notEqual(refused.code, 0, refused.output);
+      assert.match(
+        refused.output,
+        new RegExp(
+          `Choose the databases to restore with --database, or list analytics\\.sqlite3 in the target's rclone\\.databases: backup ${stamp} holds analytics\\.sqlite3, which the target's configuration does not name \\(rclone\\.databases names hello\\.sqlite3\\)`,
+        ),
+      );
+      assert.doesNotMatch(refused.output, /systemctl stop|stopped and started/);
+      assert.equal(await rows(host, main, "pages_visit"), 6, "nothing was restored");
+      assert.equal(await rootSh(host, "systemctl is-active hello.service"), "active");
+      const named = await djaploy(project, [
+        "restore",
+        "--env",
+        "test",
+        "--database",
+        "hello.sqlite3",
+        "--yes",
+      ], { env: BACKUP_ENV });
+      ok(named, "restore --database hello.sqlite3");
+      assert.equal(await rows(host, main, "pages_visit"), 2, "default is the backup's");
     });
   },
 );
