@@ -3,7 +3,9 @@
  * written for the live release, the ones no longer in the config removed,
  * one daemon-reload for all of it. The strategies call syncProcessUnits
  * where traffic has moved (and in activate and rollback), then restart the
- * processes together with the other `services`.
+ * processes together with the other `services`. With [notifications], a
+ * failed job is announced by `{app}-notify-failure@.service`
+ * (templates/job_failure.ts), written here too.
  */
 import { posix } from "node:path";
 import type { HostConfig, ScheduleEntry } from "./config/types.ts";
