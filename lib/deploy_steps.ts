@@ -328,12 +328,31 @@ export async function runDjangoTasks(
   const migrate = tasks.migrate === "check" ? '"check"' : tasks.migrate ? "True" : "False";
   const code = MIGRATE_AND_COLLECTSTATIC_PY
     .replace("MIGRATE = True", `MIGRATE = ${migrate}`)
-    .replace("COLLECTSTATIC = True", `COLLECTSTATIC = ${tasks.collectstatic ? "True" : "False"}`);
+    .replace("COLLECTSTATIC = True", `COLLECTSTATIC = ${tasks.collectstatic ? "True" : "False"}`)
+    // Aliases are checked by the schema ([A-Za-z0-9_-]): a JSON list is a Python list.
+    .replace('DATABASES = ["default"]', `DATABASES = ${JSON.stringify(ctx.host.django.databases)}`);
   const out = await ctx.exec.run(manageCommand(ctx, ["shell", "-c", code], t));
   const applied = out.stdout.split("\n").filter((l) => /Applying .* OK/.test(l)).length;
   const copied = /(\d+) static files? copied/.exec(out.stdout)?.[1];
-  if (tasks.migrate === "check" && /^djaploy: 0 migrations to apply$/m.test(out.stdout)) {
-    ctx.log.info("skipped migrate: the database has every migration of this code");
+  if (tasks.migrate === "check") {
+    const dbs = ctx.host.django.databases;
+    const migrated = [...out.stdout.matchAll(/^djaploy: migrate --database (\S+)$/gm)].map((m) =>
+      m[1]
+    );
+    const skipped = dbs.filter((d) => !migrated.includes(d));
+    if (/^djaploy: 0 migrations to apply$/m.test(out.stdout)) {
+      ctx.log.info(
+        dbs.length === 1
+          ? "skipped migrate: the database has every migration of this code"
+          : `skipped migrate: each database (${dbs.join(", ")}) has every migration of this code`,
+      );
+    } else if (dbs.length > 1 && skipped.length) {
+      ctx.log.info(
+        `migrated ${migrated.join(", ")}; skipped ${skipped.join(", ")}: ${
+          skipped.length === 1 ? "it has" : "they have"
+        } every migration of this code`,
+      );
+    }
   }
   if (applied) ctx.changed(`applied ${applied} migration${applied === 1 ? "" : "s"}`);
   if (copied && copied !== "0") ctx.changed(`copied ${copied} static files`);

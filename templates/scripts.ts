@@ -166,25 +166,45 @@ touch "$dir/.djaploy-complete"
 
 /**
  * migrate and collectstatic in one Python process (each alone costs a Django
- * start-up). MIGRATE = "check" asks Django itself whether the database the
- * settings point at lacks a migration of the code (the plan `migrate` would
- * run), and migrates only then: exact whatever moved (the code, the
- * settings, [env], the database file), for the price of loading the
- * migration graph, which migrate does anyway.
+ * start-up). DATABASES: the aliases of `[django] databases`, each migrated in
+ * turn (`migrate --database ALIAS`); one the settings do not define stops
+ * the script before anything is migrated. MIGRATE = "check" asks Django
+ * itself, for each alias, whether that database lacks a migration of the
+ * code (the plan `migrate` would run), and migrates only those: exact
+ * whatever moved (the code, the settings, [env], a database file), for the
+ * price of loading the migration graph, which migrate does anyway.
  */
 export const MIGRATE_AND_COLLECTSTATIC_PY = `from django.conf import settings
+import sys
 from django.core.management import call_command
 MIGRATE = True
 COLLECTSTATIC = True
+DATABASES = ["default"]
+missing = [a for a in DATABASES if a not in settings.DATABASES]
+if MIGRATE and missing:
+    sys.stderr.write(
+        "djaploy: define %s in settings.DATABASES or remove it from [django] databases: "
+        "the settings define %s\\n"
+        % (", ".join(missing), ", ".join(sorted(settings.DATABASES)) or "none")
+    )
+    sys.exit(3)
+todo = list(DATABASES) if MIGRATE else []
 if MIGRATE == "check":
-    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.db import connections
     from django.db.migrations.executor import MigrationExecutor
-    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    MIGRATE = bool(plan)
-    print("djaploy: %d migrations to apply" % len(plan))
-if MIGRATE:
-    call_command("migrate", interactive=False, verbosity=1)
+    todo, total = [], 0
+    for alias in DATABASES:
+        executor = MigrationExecutor(connections[alias])
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        print("djaploy: %s: %d migrations to apply" % (alias, len(plan)))
+        total += len(plan)
+        if plan:
+            todo.append(alias)
+    print("djaploy: %d migrations to apply" % total)
+for alias in todo:
+    print("djaploy: migrate --database %s" % alias)
+    sys.stdout.flush()
+    call_command("migrate", database=alias, interactive=False, verbosity=1)
 if COLLECTSTATIC and "django.contrib.staticfiles" in settings.INSTALLED_APPS:
     call_command("collectstatic", interactive=False, verbosity=1)
 `;

@@ -56,6 +56,13 @@ export const restoreCommand: CommandDef = {
       description: "This backup, by the name --list shows (default: the latest)",
     },
     { name: "db-only", type: "boolean", description: "Restore the databases, not the media files" },
+    {
+      name: "database",
+      type: "string",
+      valueName: "NAME[,NAME]",
+      description: "Only these databases of the backup, by their file names in it " +
+        "(hello.sqlite3, analytics.sqlite3); implies --db-only",
+    },
     { name: "list", type: "boolean", description: "List the backups and change nothing" },
     {
       name: "output",
@@ -107,6 +114,20 @@ export async function restore(ui: Ui, args: Parsed): Promise<number> {
   const local = target === "local";
   if (flags.output !== undefined && !local) {
     throw new UsageError("--output is for --target local");
+  }
+  const databases = flags.database === undefined
+    ? undefined
+    : String(flags.database).split(",").map((d) => d.trim());
+  if (databases?.some((d) => d === "")) {
+    throw new UsageError(
+      `Give --database the file names of databases in the backup, separated by commas (--list ` +
+        `shows the backups): got "${flags.database}"`,
+    );
+  }
+  if (databases && local) {
+    throw new UsageError(
+      "Drop --database with --target local: it fetches every database of the backup into a folder of its own",
+    );
   }
 
   // Listing and restoring onto this machine read the backups from here.
@@ -184,7 +205,13 @@ export async function restore(ui: Ui, args: Parsed): Promise<number> {
       hooks,
       plan: (host) =>
         Promise.resolve(
-          restorePlan(host, { source, date, archive, dbOnly: Boolean(flags["db-only"]) }),
+          restorePlan(host, {
+            source,
+            date,
+            archive,
+            dbOnly: Boolean(flags["db-only"]),
+            databases,
+          }),
         ),
       lock: true,
       commandLine: `djaploy restore --env ${sourceName} --target ${target}`,

@@ -210,7 +210,9 @@ export function releaseSections(opts: {
           type: "boolean",
           parse: boolean(),
           defaultValue: true,
-          doc: "Announce failed deploys: the failed host and step and a short error excerpt.",
+          doc: "Announce failed deploys (the failed host and step and a short error excerpt) and " +
+            "failed `[[schedule]]` jobs (sent by the server: docs/releases.md, " +
+            '"Failed scheduled jobs").',
         },
         display_name: {
           type: "string",

@@ -30,6 +30,7 @@ import { operationsSections, PYTHON_SOURCE_KEYS } from "./operations_schema.ts";
 import { PROCESSES_SECTION, SCHEDULE_KEY } from "./processes_schema.ts";
 import { HOOKS_SECTION } from "./hooks_schema.ts";
 import { ARTIFACT_SECTION } from "./artifact_schema.ts";
+import { DJANGO_SECTION } from "./django_schema.ts";
 
 /** Where a key may be written: djaploy.toml, an inventory's [defaults], or one of its [[hosts]]. */
 export type Scope = "project" | "defaults" | "host";
@@ -841,6 +842,7 @@ export const SECTIONS: readonly SectionSpec[] = [
   },
   PROCESSES_SECTION,
   HOOKS_SECTION,
+  DJANGO_SECTION,
   ...releaseSections({ envName: SAFE_NAME, relativePath }),
   ...operationsSections(),
 ];

@@ -285,6 +285,12 @@ export interface SystemdConfig {
   readonly hardening: readonly Protection[];
 }
 
+/** `[django]`: what djaploy knows of the project's settings. */
+export interface DjangoConfig {
+  /** Aliases of settings.DATABASES, in the order migrate runs for them. */
+  readonly databases: readonly string[];
+}
+
 /** Everything that applies to one host after merging host > env defaults > project > built-ins. */
 export interface HostConfig {
   readonly name: string;
@@ -331,6 +337,8 @@ export interface HostConfig {
   readonly systemd: SystemdConfig;
   readonly release: ReleaseConfig;
   readonly hooks: HooksConfig;
+  /** `[django]`: the database aliases migrate runs for (lib/config/django_schema.ts). */
+  readonly django: DjangoConfig;
   /** Tables that belong to modules outside the built-in schema, by table name. */
   readonly extra: Readonly<Record<string, unknown>>;
 }

@@ -882,6 +882,7 @@ Deno.test("host: every key gets its built-in default", async () => {
     ssh_user: "deploy",
     strict_host_key_checking: false,
     deployment_strategy: "in_place",
+    django: { databases: ["default"] },
     services: ["hello"],
     schedule: [],
     modules: [
