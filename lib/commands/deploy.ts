@@ -19,9 +19,10 @@ import type { Session } from "../session.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { type ArtifactMode, buildArtifact, releaseCommit } from "../artifact.ts";
 import { strategyFor } from "../strategies/registry.ts";
+import { ACTIVATE } from "../strategies/strategy.ts";
 import { layoutFor } from "../layout.ts";
 import { runProcess } from "../process.ts";
-import type { Phase } from "../module.ts";
+import { noteValue, type Phase } from "../module.ts";
 import { cacheDir } from "../cache.ts";
 import { formatMs } from "../ui.ts";
 import { BUMP_FLAGS, bumpFromFlags } from "../versioning.ts";
@@ -116,7 +117,8 @@ export async function deploy(
     }`;
     const activate = Boolean(args.flags.activate);
     const batchSize = (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling;
-    const together = s.hosts.some((h) => h.deployment_strategy === "bluegreen");
+    // Hosts that stage activate only once every host of the batch staged.
+    const together = s.hosts.some((h) => strategyFor(h).stages);
     const pipeline = releasePipeline(s, { mode, tag, bump, commandLine, activate });
     const plans = new Map<string, Promise<HostPlan>>();
     const lockRun = {
@@ -173,7 +175,7 @@ export async function deploy(
         }`,
         release,
         force: Boolean(args.flags.force),
-        notes: { activate, ...pipeline.notes() },
+        notes: [noteValue(ACTIVATE, activate), ...pipeline.notes()],
         batchSize,
         maxFail: maxFailCount(maxFailFlag ?? s.env.max_fail, s.hosts.length),
         together,

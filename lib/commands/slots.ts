@@ -4,12 +4,8 @@ import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS, JSON_FLAG, LOCK_FLAGS, lockOwner, runPlan } from "./common.ts";
 import { layoutFor } from "../layout.ts";
-import { activateStep, rollbackStep } from "../strategies/bluegreen.ts";
-import { releaseRollbackStep } from "../strategies/rollback.ts";
-import { releasesProbe } from "../strategies/zero_downtime.ts";
-import { slotFacts, slotFiles } from "../strategies/slots.ts";
+import { strategyFor } from "../strategies/registry.ts";
 import type { Step } from "../module.ts";
-import { UserError } from "../errors.ts";
 import { type Interrupt, NO_INTERRUPT } from "../interrupt.ts";
 import type { HostConfig } from "../config/types.ts";
 import { deployedFromState, withHistory } from "../history.ts";
@@ -43,7 +39,6 @@ async function runSlotCommand(
   args: Parsed,
   name: string,
   step: (host: HostConfig) => Step,
-  notes: Record<string, unknown> = {},
   interrupt: Interrupt = NO_INTERRUPT,
 ): Promise<number> {
   const s = await openSession(ui, args.flags, name, interrupt);
@@ -61,14 +56,14 @@ async function runSlotCommand(
       lock: true,
       lockWait: args.flags["lock-wait"] as number | undefined,
       commandLine: `${name} --env ${s.env.name}`,
-      notes,
       together: true,
       plan: (host) => {
         const layout = layoutFor(host);
+        const strategy = strategyFor(host);
         return Promise.resolve({
           steps: withHistory([step(host)], history),
-          probes: [...slotFacts(host, layout), releasesProbe(layout)],
-          files: slotFiles(host, layout),
+          probes: strategy.facts(host, layout),
+          files: strategy.files?.(host, layout) ?? [],
           packages: [],
         });
       },
@@ -88,15 +83,7 @@ export function activate(
     ui,
     args,
     "activate",
-    (host) => {
-      if (host.deployment_strategy !== "bluegreen") {
-        throw new UserError(
-          `Use activate with bluegreen only: ${host.name} deploys with ${host.deployment_strategy}, which goes live on deploy`,
-        );
-      }
-      return activateStep;
-    },
-    {},
+    (host) => strategyFor(host).activate(host),
     interrupt,
   );
 }
@@ -111,17 +98,7 @@ export function rollback(
     ui,
     args,
     "rollback",
-    (host) => {
-      if (host.deployment_strategy === "bluegreen") {
-        if (release) throw new UserError("Drop --release: bluegreen rolls back to the other slot");
-        return rollbackStep;
-      }
-      if (host.deployment_strategy === "zero_downtime") return releaseRollbackStep;
-      throw new UserError(
-        `Redeploy an earlier tag instead: ${host.name} uses in_place, which keeps no previous release (djaploy deploy --release TAG)`,
-      );
-    },
-    { release },
+    (host) => strategyFor(host).rollback(host, release),
     interrupt,
   );
 }

@@ -3,7 +3,7 @@
  * and a run of one on recorded hosts through the real runner.
  */
 import type { HostConfig } from "../../lib/config/types.ts";
-import type { Phase, ReleaseInfo } from "../../lib/module.ts";
+import type { NoteValue, Phase, ReleaseInfo } from "../../lib/module.ts";
 import { loadModules } from "../../lib/modules.ts";
 import { type HostPlan, type HostResult, modulePlanParts, runOnHosts } from "../../lib/runner.ts";
 import { strategyFor } from "../../lib/strategies/registry.ts";
@@ -73,8 +73,8 @@ export async function runRecorded(opts: {
   release?: ReleaseInfo;
   appEnv?: ReadonlyMap<string, string | Secret>;
   force?: boolean;
-  /** Notes every step starts with (command options, the deploy's version). */
-  notes?: Readonly<Record<string, unknown>>;
+  /** What every step starts with in ctx.shared (command options, the deploy's version). */
+  notes?: readonly NoteValue[];
   /** Resolve the config's secret references (ctx.secret), masked in the output. */
   secrets?: boolean;
   /** Collects the commands of each round trip that is a chain, in order. */
