@@ -17,6 +17,7 @@ import type { Secret } from "../../lib/secret.ts";
 import { SecretResolver } from "../../lib/resolve_secrets.ts";
 import type { Ui } from "../../lib/ui.ts";
 import type { RemoteCommand } from "../../lib/remote_command.ts";
+import { UserError } from "../../lib/errors.ts";
 import { appDirs, rootDirs } from "../../modules/core/mod.ts";
 import { processUnitFiles } from "../../lib/processes.ts";
 import {
@@ -79,6 +80,11 @@ export async function runRecorded(opts: {
   secrets?: boolean;
   /** Collects the commands of each round trip that is a chain, in order. */
   chains?: RemoteCommand[][];
+  /**
+   * The ssh connection drops while this command runs (it is recorded, its
+   * round trip's later commands are not): the error ssh's executor throws.
+   */
+  loseConnection?: (cmd: RemoteCommand) => boolean;
 }): Promise<RecordedRun> {
   const { ui, out, err } = collectingUi();
   const secrets = opts.secrets
@@ -106,9 +112,24 @@ export async function runRecorded(opts: {
         syncChanged: opts.syncChanged,
       });
       const chain = exec.chain.bind(exec);
-      exec.chain = (cmds) => {
+      const run = exec.run.bind(exec);
+      const lost = () =>
+        new UserError(
+          `Cannot connect to ${h.name} (${h.ssh_user}@${h.ssh_hostname}): ` +
+            `Connection to ${h.ssh_hostname} closed by remote host.`,
+        );
+      exec.chain = async (cmds) => {
         opts.chains?.push([...cmds]);
-        return chain(cmds);
+        const at = opts.loseConnection ? cmds.findIndex(opts.loseConnection) : -1;
+        if (at === -1) return await chain(cmds);
+        const r = await chain(cmds.slice(0, at + 1));
+        if (r.failed !== undefined) return r;
+        throw lost();
+      };
+      exec.run = async (cmd) => {
+        const r = await run(cmd);
+        if (opts.loseConnection?.(cmd)) throw lost();
+        return r;
       };
       return exec;
     },
