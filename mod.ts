@@ -49,7 +49,7 @@ export { shScript } from "./lib/remote_command.ts";
 export type { ExecResult, Executor, SyncOptions, SyncResult } from "./lib/executor.ts";
 export type { Layout } from "./lib/layout.ts";
 export { layoutFor } from "./lib/layout.ts";
-export { type StrategyTraits, strategyTraits } from "./lib/strategies/traits.ts";
+export { hasSlots } from "./lib/strategies/traits.ts";
 export type { EnvironmentConfig, HostConfig, ProjectConfig } from "./lib/config/types.ts";
 export { REDACTED, Secret } from "./lib/secret.ts";
 export { CommandError, ConfigError, UsageError, UserError } from "./lib/errors.ts";

@@ -91,8 +91,6 @@ export interface StepContext {
   readonly secret?: (value: string | SecretRef, where: string) => Promise<Secret>;
 }
 
-declare const noteType: unique symbol;
-
 /**
  * A typed key for what steps share within one host's run. The key, not its
  * name, identifies the value: two modules cannot overwrite each other's.
@@ -101,8 +99,8 @@ declare const noteType: unique symbol;
 export interface Note<T> {
   /** For people: what the value is. */
   readonly name: string;
-  /** Only the type checker sees this: it makes `get` return what `set` took. */
-  readonly [noteType]?: (value: T) => T;
+  /** Never set: it ties the type `get` returns to the one `set` takes, for the type checker. */
+  readonly valueType?: (value: T) => T;
 }
 
 /** Declares a typed key: `const VENV = note<string>("venv")`. */
@@ -112,16 +110,21 @@ export function note<T>(name: string): Note<T> {
 
 /** What the steps of one host's run share: read and written by typed key. */
 export interface Shared {
+  /** The value under `key`, if a step provided one. */
   get<T>(key: Note<T>): T | undefined;
   /** The value an earlier step must have provided; throws (a bug in the plan's order) if none did. */
   need<T>(key: Note<T>): T;
+  /** Provides `value` under `key` to the later steps of this host's run. */
   set<T>(key: Note<T>, value: T): void;
+  /** Whether a step provided a value under `key`. */
   has<T>(key: Note<T>): boolean;
 }
 
 /** A key with its value, to start a run with (a command's options, such as --activate). */
 export interface NoteValue {
+  /** The key's name. */
   readonly name: string;
+  /** Sets the value in a run's shared state. */
   readonly apply: (shared: Shared) => void;
 }
 

@@ -62,6 +62,11 @@ export function traitsNamed(name: string): StrategyTraits | undefined {
   return known && TRAITS[known];
 }
 
+/** Whether `host`'s strategy serves from two slots ({app}-blue, {app}-green) rather than {app}.service. */
+export function hasSlots(host: Pick<HostConfig, "deployment_strategy">): boolean {
+  return TRAITS[host.deployment_strategy].hasSlots;
+}
+
 /** The traits of the strategy `host` deploys with. */
 export function strategyTraits(host: Pick<HostConfig, "deployment_strategy">): StrategyTraits {
   return TRAITS[host.deployment_strategy];

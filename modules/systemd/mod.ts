@@ -12,7 +12,7 @@ import { gunicornUnit, slotsBootUnit } from "../../templates/systemd_unit.ts";
 import { bootConfinement, webConfinement } from "../../lib/confinement.ts";
 import { stateProbe } from "../../lib/deploy_steps.ts";
 import { liveProcessTarget } from "../../lib/live_target.ts";
-import { strategyTraits } from "../../lib/strategies/traits.ts";
+import { hasSlots } from "../../lib/strategies/traits.ts";
 import { processUnitFiles, processUnitsProbe, syncProcessUnits } from "../../lib/processes.ts";
 
 function unitText(ctx: StepContext): string {
@@ -40,7 +40,7 @@ const units: Step = {
   async run(ctx) {
     // Slot strategies write their {app}-blue/-green units when they deploy;
     // here only the unit that starts the live slot at boot.
-    const slots = strategyTraits(ctx.host).hasSlots;
+    const slots = hasSlots(ctx.host);
     const wrote = slots
       ? await putFile(ctx, {
         path: `/etc/systemd/system/${ctx.layout.slotsBootUnit}`,
@@ -91,7 +91,7 @@ export default defineModule({
   description: "The app's gunicorn service unit, enabled at boot",
   facts: (host, layout) => [appUnitsProbe(host), stateProbe(layout), processUnitsProbe(host)],
   files: (host, layout) => [
-    strategyTraits(host).hasSlots ? `/etc/systemd/system/${layout.slotsBootUnit}` : layout.unitPath,
+    hasSlots(host) ? `/etc/systemd/system/${layout.slotsBootUnit}` : layout.unitPath,
     ...processUnitFiles(host),
   ],
   steps: { configure: [units, processUnits], "deploy:configure": [units] },
