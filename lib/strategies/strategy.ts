@@ -12,8 +12,6 @@ import type { ReleaseEntry } from "./releases.ts";
 
 /** Provided by `deploy --activate`: bluegreen activates what it staged in the same run. */
 export const ACTIVATE = note<boolean>("activate");
-/** Provided by `rollback --release NAME`: the release to go back to, where several are kept. */
-export const ROLLBACK_TO = note<string>("rollback to");
 
 export interface Strategy extends StrategyTraits {
   /** Probes the strategy's own steps read (deploy, activate and rollback). */
