@@ -20,12 +20,23 @@
  * ```
  * @module
  */
-export { defineModule, PHASES } from "./lib/module.ts";
+export {
+  defineModule,
+  DEPLOY_FILES_CHANGED,
+  DEPLOY_FILES_DIR,
+  INSTALLED_PACKAGES,
+  note,
+  noteValue,
+  PHASES,
+} from "./lib/module.ts";
 export type {
   HostLog,
   ModuleDefinition,
+  Note,
+  NoteValue,
   Phase,
   ReleaseInfo,
+  Shared,
   Step,
   StepContext,
 } from "./lib/module.ts";
@@ -38,6 +49,7 @@ export { shScript } from "./lib/remote_command.ts";
 export type { ExecResult, Executor, SyncOptions, SyncResult } from "./lib/executor.ts";
 export type { Layout } from "./lib/layout.ts";
 export { layoutFor } from "./lib/layout.ts";
+export { hasSlots } from "./lib/strategies/traits.ts";
 export type {
   EnvironmentConfig,
   HookCommand,

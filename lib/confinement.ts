@@ -8,6 +8,7 @@ import { appDatabaseDir, backupDatabases } from "./backup/databases.ts";
 import type { HostConfig } from "./config/types.ts";
 import { type Layout, slotLayout, SLOTS } from "./layout.ts";
 import type { Confinement } from "../templates/hardening.ts";
+import { strategyTraits } from "./strategies/traits.ts";
 
 /** Folders that may not exist when the unit starts are marked optional ("-"). */
 const optional = (path: string) => `-${path}`;
@@ -20,7 +21,7 @@ const optional = (path: string) => `-${path}`;
 export function webConfinement(host: HostConfig, layout: Layout): Confinement {
   const resources = host.shared_resources.map((p) =>
     optional(
-      posix.join(host.deployment_strategy === "in_place" ? layout.codeDir : layout.sharedDir, p),
+      posix.join(strategyTraits(host).hasSlots ? layout.sharedDir : layout.codeDir, p),
     )
   );
   return {
@@ -149,11 +150,10 @@ export function confinedUnits(
   layout: Layout,
   o: { backupServices: readonly string[]; litestream?: string; certRenewal?: string },
 ): ConfinedUnit[] {
-  const web = host.deployment_strategy === "in_place"
-    ? [layout.unitName]
-    : SLOTS.map((s) => slotLayout(host, layout, s).unitName);
+  const slots = strategyTraits(host).hasSlots;
+  const web = slots ? SLOTS.map((s) => slotLayout(host, layout, s).unitName) : [layout.unitName];
   const others = [
-    ...(host.deployment_strategy === "in_place" ? [] : [layout.slotsBootUnit]),
+    ...(slots ? [layout.slotsBootUnit] : []),
     ...o.backupServices,
     ...(o.litestream ? [o.litestream] : []),
     ...(o.certRenewal ? [o.certRenewal] : []),

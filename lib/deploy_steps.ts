@@ -1,9 +1,9 @@
 /** Deploy steps every strategy uses: check, dependencies, Django tasks, restart, health, record. */
 import { posix } from "node:path";
-import type { Step, StepContext } from "./module.ts";
+import { note, type Step, type StepContext } from "./module.ts";
 import { dependencyPlan, toolsProbe } from "./dependencies.ts";
 import { type Slot, venvDir } from "./layout.ts";
-import { type RemoteCommand, shScript } from "./remote_command.ts";
+import { type PlannedCommand, type RemoteCommand, shScript } from "./remote_command.ts";
 import {
   BUILD_VENV_SH,
   HEALTH_CHECK_PY,
@@ -12,12 +12,25 @@ import {
 } from "../templates/scripts.ts";
 import type { FactProbe } from "./facts.ts";
 import type { Layout } from "./layout.ts";
-import type { HostConfig } from "./config/types.ts";
+import { type HostConfig, STRATEGIES } from "./config/types.ts";
 import { appUnitsProbe, linkProbe, userProbe } from "./probes.ts";
 import { UserError } from "./errors.ts";
 import { type DjangoInputs, djangoInputs } from "./django_inputs.ts";
 import { deployVersion } from "./version_file.ts";
 import { syncProcessUnits } from "./processes.ts";
+
+/** Provided by `dependencies` (or a rollback): the virtualenv the release runs with. */
+export const VENV = note<string>("venv");
+/** Provided by `dependencies`: the hash of the dependency files, read by migrate and collectstatic. */
+export const DEPENDENCY_HASH = note<string>("dependency hash");
+/** Provided by a slot strategy's upload step (setTarget): where the new code is. */
+export const TARGET_DIR = note<string>("target code dir");
+/** Provided by bluegreen (setTasksDir): where migrate and collectstatic run instead of the target. */
+export const TASKS_DIR = note<string>("tasks code dir");
+/** Provided by migrate and collectstatic: what collectstatic read, for the release's record. */
+export const DJANGO_INPUTS = note<DjangoInputs>("django inputs");
+/** Provided by the step that found the release already live: later steps change nothing. */
+export const ALREADY_LIVE = note<boolean>("already live");
 
 /** One deployed release, as recorded on the host. */
 export interface ReleaseRecord {
@@ -72,7 +85,6 @@ export function stateProbe(layout: Layout): FactProbe<DeployState | undefined> {
 }
 
 const RELEASE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-const STRATEGY_NAMES = ["in_place", "zero_downtime", "bluegreen"];
 
 /**
  * Reads state.json, keeping only records whose fields have the shape
@@ -89,7 +101,7 @@ export function parseDeployState(text: string, layout: Layout): DeployState | un
   const state = validRecord(raw, layout);
   if (!state) return undefined;
   const r = raw as Record<string, unknown>;
-  if (typeof r.strategy !== "string" || !STRATEGY_NAMES.includes(r.strategy)) return undefined;
+  if (typeof r.strategy !== "string" || !STRATEGIES.some((s) => s === r.strategy)) return undefined;
   if (r.active !== undefined && r.active !== "blue" && r.active !== "green") return undefined;
   let slots: Partial<Record<Slot, SlotRecord>> | undefined;
   if (r.slots !== undefined) {
@@ -172,10 +184,10 @@ export function venvsProbe(layout: Layout): FactProbe<Set<string>> {
 export function pruneVenvsCommand(
   ctx: StepContext,
   keep: Iterable<string | undefined>,
-): RemoteCommand | undefined {
+): PlannedCommand | undefined {
   const kept = new Set<string | undefined>([
     ...keep,
-    ctx.notes.get("venv") as string | undefined,
+    ctx.shared.get(VENV),
     liveState(ctx)?.venv,
     ctx.facts.get(linkProbe("venv-link", ctx.layout.venvLink)),
   ]);
@@ -183,12 +195,12 @@ export function pruneVenvsCommand(
     .filter((v) => isVenvPath(v, ctx.layout) && !kept.has(v))
     .sort();
   if (unused.length === 0) return undefined;
-  ctx.changed(
-    `removed ${unused.length} unused virtualenv${unused.length === 1 ? "" : "s"}: ${
+  return {
+    command: { argv: ["rm", "-rf", "--", ...unused], as: ctx.host.app_user },
+    change: `removed ${unused.length} unused virtualenv${unused.length === 1 ? "" : "s"}: ${
       unused.map((v) => posix.basename(v)).join(", ")
     }`,
-  );
-  return { argv: ["rm", "-rf", "--", ...unused], as: ctx.host.app_user };
+  };
 }
 
 export function deployProbes(host: HostConfig, layout: Layout): FactProbe[] {
@@ -211,14 +223,15 @@ export interface Target {
 }
 
 export function setTarget(ctx: StepContext, codeDir: string): void {
-  ctx.notes.set("target.codeDir", codeDir);
+  ctx.shared.set(TARGET_DIR, codeDir);
 }
 
 export function target(ctx: StepContext): Target {
-  const codeDir = (ctx.notes.get("target.codeDir") as string | undefined) ?? ctx.layout.codeDir;
-  const venv = ctx.notes.get("venv") as string | undefined;
+  const set = ctx.shared.get(TARGET_DIR);
+  const codeDir = set ?? ctx.layout.codeDir;
+  const venv = ctx.shared.get(VENV);
   // in_place runs through the venv link; slot strategies name their venv directly.
-  const python = ctx.notes.has("target.codeDir") && venv
+  const python = set !== undefined && venv
     ? posix.join(venv, "bin", "python")
     : posix.join(ctx.layout.venvLink, "bin", "python");
   return { codeDir, manageDir: posix.join(codeDir, ctx.layout.manageRel), python };
@@ -230,15 +243,38 @@ export function liveState(ctx: StepContext): DeployState | undefined {
 }
 
 /**
- * The release is the one that runs, nothing else changed in this run, and
- * its services are up: there is nothing to migrate, restart or check.
+ * The release is the one the host's records name, with this venv, and
+ * nothing changed in this run so far (--force: never). Reads only.
  */
-export function alreadyLive(ctx: StepContext): boolean {
+export function unchangedSinceLive(ctx: StepContext): boolean {
   if (ctx.force || ctx.hostChanges.length > 0) return false;
   const state = liveState(ctx);
-  if (!state || state.tree !== ctx.release?.tree || state.venv !== ctx.notes.get("venv")) {
-    return false;
-  }
+  return state !== undefined && state.tree === ctx.release?.tree &&
+    state.venv === ctx.shared.get(VENV);
+}
+
+/**
+ * The release is the one that runs, with this venv, nothing else changed in
+ * this run, and what serves it is up (`servingUp`: the strategy's units):
+ * there is nothing to migrate, restart, check or switch. Says so, and tells
+ * the later steps (ALREADY_LIVE).
+ */
+export function noteIfAlreadyLive(
+  ctx: StepContext,
+  servingUp: (ctx: StepContext) => boolean,
+): boolean {
+  if (!unchangedSinceLive(ctx) || !servingUp(ctx)) return false;
+  ctx.log.info(
+    `already live: ${ctx.release!.name} (${
+      ctx.release!.ref
+    }) runs and nothing changed; --force redeploys`,
+  );
+  ctx.shared.set(ALREADY_LIVE, true);
+  return true;
+}
+
+/** in_place: every service of the app runs. */
+function servicesUp(ctx: StepContext): boolean {
   const units = ctx.facts.get(appUnitsProbe(ctx.host));
   return ctx.host.services.every((s) => units.get(s)?.active === "active");
 }
@@ -262,8 +298,8 @@ export const dependencies: Step = {
     const release = ctx.release!;
     const plan = await dependencyPlan(ctx.host, release.artifactDir);
     const venv = venvDir(ctx.layout, plan.hash, ctx.host.python_version);
-    ctx.notes.set("venv", venv);
-    ctx.notes.set("dependencyHash", plan.hash);
+    ctx.shared.set(VENV, venv);
+    ctx.shared.set(DEPENDENCY_HASH, plan.hash);
     if (!ctx.facts.get(venvsProbe(ctx.layout)).has(venv)) {
       if (plan.tool && !ctx.facts.get(toolsProbe(ctx.host)).has(plan.tool.dir)) {
         throw new UserError(
@@ -298,7 +334,7 @@ export const dependencies: Step = {
 export const linkVenv: Step = {
   name: "link virtualenv",
   async run(ctx) {
-    const venv = ctx.notes.get("venv") as string;
+    const venv = ctx.shared.need(VENV);
     // The link itself, not state.json: a failed deploy may have moved it.
     if (ctx.facts.get(linkProbe("venv-link", ctx.layout.venvLink)) === venv) return;
     await ctx.exec.run({ argv: ["ln", "-sfn", venv, ctx.layout.venvLink], as: ctx.host.app_user });
@@ -374,13 +410,13 @@ function envForHash(ctx: StepContext): Map<string, string> {
  * uploaded yet because the live one runs this very code).
  */
 export function setTasksDir(ctx: StepContext, codeDir: string): void {
-  ctx.notes.set("tasks.codeDir", codeDir);
+  ctx.shared.set(TASKS_DIR, codeDir);
 }
 
 /** Where migrate, collectstatic and the release command run (see setTasksDir). */
 export function tasksTarget(ctx: StepContext): Target {
   const t = target(ctx);
-  const dir = ctx.notes.get("tasks.codeDir") as string | undefined;
+  const dir = ctx.shared.get(TASKS_DIR);
   return dir ? { ...t, codeDir: dir, manageDir: posix.join(dir, ctx.layout.manageRel) } : t;
 }
 
@@ -389,11 +425,11 @@ export const migrateAndCollectstatic: Step = {
   async run(ctx) {
     await ctx.hook("before_migrate");
     const inputs = await djangoInputs(ctx.release!.artifactDir, {
-      dependencyHash: ctx.notes.get("dependencyHash") as string,
+      dependencyHash: ctx.shared.need(DEPENDENCY_HASH),
       python: ctx.host.python_version,
       env: envForHash(ctx),
     });
-    ctx.notes.set("djangoInputs", inputs);
+    ctx.shared.set(DJANGO_INPUTS, inputs);
     // Always asked, even when this code is live: the database may have moved or gone back.
     const migrate = ctx.force ? true : "check";
     const collectstatic = ctx.force || liveState(ctx)?.static_hash !== inputs.static;
@@ -411,25 +447,18 @@ export const migrateAndCollectstatic: Step = {
 export const restartServices: Step = {
   name: "restart services",
   async run(ctx) {
-    if (alreadyLive(ctx)) {
-      ctx.log.info(
-        `already live: ${ctx.release!.name} (${
-          ctx.release!.ref
-        }) runs and nothing changed; --force redeploys`,
-      );
-      ctx.notes.set("alreadyLive", true);
-    }
+    noteIfAlreadyLive(ctx, servicesUp);
     // in_place runs code/ with the venv link: the processes' units name those, and follow them.
     const procs = await syncProcessUnits(ctx, {
       manageDir: ctx.layout.manageDir,
       venv: ctx.layout.venvLink,
     });
-    const restart = ctx.notes.get("alreadyLive")
+    const restart = ctx.shared.get(ALREADY_LIVE)
       ? procs.changed
       : [...ctx.host.services, ...procs.all];
     if (restart.length === 0) return;
     // in_place moves traffic by restarting the app on the new code.
-    if (!ctx.notes.get("alreadyLive")) await ctx.hook("before_switch");
+    if (!ctx.shared.get(ALREADY_LIVE)) await ctx.hook("before_switch");
     await ctx.exec.run({ argv: ["systemctl", "restart", ...restart], as: "root" });
     ctx.changed(`restarted ${restart.join(", ")}`);
   },
@@ -552,7 +581,7 @@ export async function healthCheck(ctx: StepContext, socketPath: string): Promise
 export const healthCheckStep: Step = {
   name: "health check",
   async run(ctx) {
-    if (ctx.notes.get("alreadyLive")) return;
+    if (ctx.shared.get(ALREADY_LIVE)) return;
     await healthCheck(ctx, ctx.layout.socketPath);
     await ctx.hook("after_switch");
   },
@@ -561,14 +590,14 @@ export const healthCheckStep: Step = {
 /** The record of the release this run deployed. */
 export function releaseRecord(ctx: StepContext): ReleaseRecord {
   const r = ctx.release!;
-  const inputs = ctx.notes.get("djangoInputs") as DjangoInputs | undefined;
+  const inputs = ctx.shared.get(DJANGO_INPUTS);
   const live = liveState(ctx);
   return {
     release: r.name,
     commit: r.commit,
     ref: r.ref,
     tree: r.tree,
-    venv: ctx.notes.get("venv") as string,
+    venv: ctx.shared.need(VENV),
     python: ctx.host.python_version,
     deployed_at: new Date().toISOString(),
     environment: ctx.env.name,
@@ -609,7 +638,7 @@ export async function writeState(
 export const recordRelease: Step = {
   name: "record release",
   async run(ctx) {
-    if (ctx.notes.get("alreadyLive")) return;
+    if (ctx.shared.get(ALREADY_LIVE)) return;
     await writeState(ctx, { strategy: ctx.host.deployment_strategy, ...releaseRecord(ctx) });
   },
 };
@@ -618,8 +647,10 @@ export const recordRelease: Step = {
 export const pruneVenvs: Step = {
   name: "prune virtualenvs",
   async run(ctx) {
-    if (ctx.notes.get("alreadyLive")) return;
-    const cmd = pruneVenvsCommand(ctx, []);
-    if (cmd) await ctx.exec.run(cmd);
+    if (ctx.shared.get(ALREADY_LIVE)) return;
+    const prune = pruneVenvsCommand(ctx, []);
+    if (!prune) return;
+    await ctx.exec.run(prune.command);
+    ctx.changed(prune.change);
   },
 };

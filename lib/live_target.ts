@@ -9,6 +9,7 @@ import type { DeployState } from "./deploy_steps.ts";
 import { type Layout, type Slot, slotLayout } from "./layout.ts";
 import type { RemoteCommand } from "./remote_command.ts";
 import { UserError } from "./errors.ts";
+import { strategyTraits, traitsNamed } from "./strategies/traits.ts";
 import {
   type ProcessTarget,
   processUnitName,
@@ -41,7 +42,8 @@ export function liveTarget(
     );
   }
   const strategy = state.strategy ?? host.deployment_strategy;
-  if (strategy === "in_place") {
+  const traits = traitsNamed(strategy) ?? strategyTraits(host);
+  if (!traits.hasSlots) {
     return {
       strategy,
       codeDir: layout.codeDir,
@@ -57,9 +59,7 @@ export function liveTarget(
       { hint: "Run: djaploy activate --env <env>" },
     );
   }
-  const codeDir = strategy === "zero_downtime"
-    ? layout.currentLink
-    : slotLayout(host, layout, slot).dir;
+  const codeDir = traits.liveCodeDir(host, layout, slot);
   const venv = state.slots?.[slot]?.venv ?? state.venv;
   return {
     strategy,
@@ -82,9 +82,8 @@ export function liveProcessTarget(
   state: DeployState | undefined,
 ): ProcessTarget | undefined {
   if (!state) return undefined;
-  if ((state.strategy ?? host.deployment_strategy) !== "in_place" && !state.active) {
-    return undefined;
-  }
+  const traits = traitsNamed(state.strategy) ?? strategyTraits(host);
+  if (traits.hasSlots && !state.active) return undefined;
   const t = liveTarget(host, layout, state);
   return { manageDir: t.manageDir, venv: posix.dirname(posix.dirname(t.python)) };
 }

@@ -65,8 +65,12 @@ export interface StepContext {
   readonly deployFiles: ReadonlySet<string>;
   /** Debian packages every enabled module needs; the core module installs the missing ones. */
   readonly requiredPackages: readonly string[];
-  /** Notes steps leave for later steps of the same host and run (e.g. "units changed"). */
-  readonly notes: Map<string, unknown>;
+  /**
+   * What steps leave for later steps of the same host and run, by typed key
+   * (a `Note<T>`): e.g. the virtualenv `dependencies` built, read by the
+   * steps that start the code.
+   */
+  readonly shared: Shared;
   /** Everything steps changed on this host so far in this run. */
   readonly hostChanges: readonly string[];
   /** --force: redo work that would be skipped because nothing changed. */
@@ -93,6 +97,83 @@ export interface StepContext {
    * `where` names the key for error messages, e.g. "borg.passphrase".
    */
   readonly secret?: (value: string | SecretRef, where: string) => Promise<Secret>;
+}
+
+/**
+ * A typed key for what steps share within one host's run. The key, not its
+ * name, identifies the value: two modules cannot overwrite each other's.
+ * Each key says in its doc which step provides it and which read it.
+ */
+export interface Note<T> {
+  /** For people: what the value is. */
+  readonly name: string;
+  /** Never set: it ties the type `get` returns to the one `set` takes, for the type checker. */
+  readonly valueType?: (value: T) => T;
+}
+
+/** Declares a typed key: `const VENV = note<string>("venv")`. */
+export function note<T>(name: string): Note<T> {
+  return { name };
+}
+
+/** What the steps of one host's run share: read and written by typed key. */
+export interface Shared {
+  /** The value under `key`, if a step provided one. */
+  get<T>(key: Note<T>): T | undefined;
+  /** The value an earlier step must have provided; throws (a bug in the plan's order) if none did. */
+  need<T>(key: Note<T>): T;
+  /** Provides `value` under `key` to the later steps of this host's run. */
+  set<T>(key: Note<T>, value: T): void;
+  /** Whether a step provided a value under `key`. */
+  has<T>(key: Note<T>): boolean;
+}
+
+/** A key with its value, to start a run with (a command's options, such as --activate). */
+export interface NoteValue {
+  /** The key's name. */
+  readonly name: string;
+  /** Sets the value in a run's shared state. */
+  readonly apply: (shared: Shared) => void;
+}
+
+/** `key` holding `value` when the run starts. */
+export function noteValue<T>(key: Note<T>, value: T): NoteValue {
+  return { name: key.name, apply: (shared) => shared.set(key, value) };
+}
+
+/** Set by the runner: the local infra/deploy_files/<env>/ folder, when there is one. Read by the core module. */
+export const DEPLOY_FILES_DIR: Note<string> = note("deploy files dir");
+/** Provided by the core module: the remote paths deploy_files/ changed. Read by nginx and systemd. */
+export const DEPLOY_FILES_CHANGED: Note<readonly string[]> = note("deploy files changed");
+/** Provided by the core module: the Debian packages it installed in this run. Read by nginx. */
+export const INSTALLED_PACKAGES: Note<readonly string[]> = note("installed packages");
+
+/** Set by the runner unless the run starts with one: this run's id, one word, unique per run (unit names). */
+export const RUN_ID: Note<string> = note("run id");
+
+/** A new run id: `r` and base-36 time and randomness, no dash. */
+export function newRunId(): string {
+  const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+  return `r${Date.now().toString(36)}${rand}`;
+}
+
+/** The shared state of a new run, holding `initial`. */
+export function newShared(initial: readonly NoteValue[] = []): Shared {
+  const values = new Map<object, unknown>();
+  const shared: Shared = {
+    // The one place a value is typed back: only set() puts it there, under a key of its type.
+    get: <T>(key: Note<T>) => values.get(key) as T | undefined,
+    need: <T>(key: Note<T>) => {
+      if (!values.has(key)) {
+        throw new Error(`A step needs "${key.name}", which no earlier step of the plan provided`);
+      }
+      return values.get(key) as T;
+    },
+    set: <T>(key: Note<T>, value: T) => void values.set(key, value),
+    has: <T>(key: Note<T>) => values.has(key),
+  };
+  for (const v of initial) v.apply(shared);
+  return shared;
 }
 
 export interface Step {

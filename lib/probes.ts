@@ -1,6 +1,8 @@
 /** Probes shared by modules and strategies. */
 import type { FactProbe } from "./facts.ts";
 import { shScript } from "./remote_command.ts";
+import type { HostConfig } from "./config/types.ts";
+import { strategyTraits } from "./strategies/traits.ts";
 
 /** Which of the given Debian packages are installed. */
 export function packagesProbe(packages: readonly string[]): FactProbe<Set<string>> {
@@ -89,8 +91,8 @@ export function linkProbe(name: string, path: string): FactProbe<string | undefi
  * strategies, so both read the same fact.
  */
 export function appUnitsProbe(
-  host: { services: readonly string[]; deployment_strategy: string; app_name: string },
+  host: Pick<HostConfig, "services" | "deployment_strategy" | "app_name">,
 ): FactProbe<Map<string, { enabled: string; active: string }>> {
-  const boot = host.deployment_strategy === "in_place" ? [] : [`${host.app_name}-slots.service`];
+  const boot = strategyTraits(host).hasSlots ? [`${host.app_name}-slots.service`] : [];
   return unitsProbe([...host.services, ...boot]);
 }

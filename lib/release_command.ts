@@ -8,9 +8,8 @@
 import { posix } from "node:path";
 import type { Step, StepContext } from "./module.ts";
 import type { RemoteCommand } from "./remote_command.ts";
-import { alreadyLive, tasksTarget } from "./deploy_steps.ts";
+import { ALREADY_LIVE, tasksTarget, unchangedSinceLive } from "./deploy_steps.ts";
 import { CommandError, exitCodeMeaning, lastLines, UserError } from "./errors.ts";
-import { slotAlreadyLive } from "./strategies/slots.ts";
 
 /** The barrier every host of the leader's batch meets at once the command succeeded. */
 export const RELEASE_BARRIER = "release command";
@@ -59,8 +58,8 @@ export function releaseCommandStep(leader: string): Step {
 }
 
 async function runRelease(ctx: StepContext, command: string): Promise<void> {
-  // in_place's check, or the slot strategies' (each is false for the other kind).
-  if (alreadyLive(ctx) || slotAlreadyLive(ctx)) {
+  // The strategies tell whether the release already runs only when they start it, after this.
+  if (ctx.shared.get(ALREADY_LIVE) || unchangedSinceLive(ctx)) {
     ctx.log.info("skipped: this release already runs and nothing changed (--force runs it)");
     return;
   }

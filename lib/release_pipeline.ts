@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import type { Session } from "./session.ts";
 import type { ArtifactMode } from "./artifact.ts";
-import type { ReleaseInfo, Step } from "./module.ts";
+import { type NoteValue, noteValue, type ReleaseInfo, type Step } from "./module.ts";
 import type { HostResult } from "./runner.ts";
 import { UsageError, UserError } from "./errors.ts";
 import { type BumpKind, decideVersion, type VersionDecision } from "./versioning.ts";
@@ -36,6 +36,7 @@ import {
 } from "./notify.ts";
 import { errorExcerpt, withHistory } from "./history.ts";
 import { type DeployVersion, VERSION_NOTE } from "./version_file.ts";
+import { strategyTraits } from "./strategies/traits.ts";
 import { lockOwner } from "./commands/common.ts";
 import { cacheDir } from "./cache.ts";
 import { highestVersionTag } from "./versioning.ts";
@@ -56,7 +57,7 @@ export interface ReleasePipeline {
   /** After the artifact is built: decides the version and writes the changelog. */
   prepare(release: ReleaseInfo & { readonly gitTree?: string }): Promise<void>;
   /** Notes every host's steps start with (the VERSION file's content). */
-  notes(): Record<string, unknown>;
+  notes(): NoteValue[];
   /** The plan's steps, recording each host's outcome in its history. */
   steps(steps: readonly Step[]): Step[];
   /** After the hosts: tag, push and announce, or announce the failure. */
@@ -173,7 +174,7 @@ export function releasePipeline(s: Session, opts: PipelineOptions): ReleasePipel
 
   function strategyText(): string {
     const names = [...new Set(s.hosts.map((h) => h.deployment_strategy))];
-    const staged = names.includes("bluegreen") && !opts.activate;
+    const staged = s.hosts.some((h) => strategyTraits(h).stages) && !opts.activate;
     return names.join(", ") + (staged ? " (staged where not yet live: djaploy activate)" : "");
   }
 
@@ -234,14 +235,14 @@ export function releasePipeline(s: Session, opts: PipelineOptions): ReleasePipel
     },
 
     notes() {
-      if (!versioning || !decision || !release) return {};
+      if (!versioning || !decision || !release) return [];
       const v: DeployVersion = {
         version: decision.version,
         commit: release.commit,
         environment: env.name,
         path: versioning.version_file_path,
       };
-      return { [VERSION_NOTE]: v };
+      return [noteValue(VERSION_NOTE, v)];
     },
 
     steps(steps) {

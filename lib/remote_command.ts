@@ -21,6 +21,22 @@ export interface RemoteCommand {
   readonly okCodes?: readonly number[];
 }
 
+/**
+ * A command a builder returns with what it changes on the host: the builder
+ * stays pure, and whoever runs it reports the change once it ran
+ * (reportChanges).
+ */
+export interface PlannedCommand {
+  readonly command: RemoteCommand;
+  /** For the run's report, e.g. "stopping hello-green.service". */
+  readonly change?: string;
+}
+
+/** The commands of `planned`, in order. */
+export function commandsOf(planned: readonly PlannedCommand[]): RemoteCommand[] {
+  return planned.map((p) => p.command);
+}
+
 /** The argv the ssh user's shell runs on the host (sudo, cwd and env applied). */
 export function wrapArgv(cmd: RemoteCommand, sshUser: string): string[] {
   const prefix: string[] = [];

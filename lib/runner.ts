@@ -7,7 +7,17 @@ import type { EnvironmentConfig, HostConfig, ProjectConfig } from "./config/type
 import type { Executor, ExecutorStats } from "./executor.ts";
 import { type FactProbe, type Facts, factsQuery, gatherFacts } from "./facts.ts";
 import { layoutFor } from "./layout.ts";
-import type { ModuleDefinition, ReleaseInfo, Step, StepContext } from "./module.ts";
+import {
+  DEPLOY_FILES_DIR,
+  type ModuleDefinition,
+  newRunId,
+  newShared,
+  type NoteValue,
+  type ReleaseInfo,
+  RUN_ID,
+  type Step,
+  type StepContext,
+} from "./module.ts";
 import { formatMs, table, type Ui, type UiEvent } from "./ui.ts";
 import { packagesProbe } from "./probes.ts";
 import { Limiter } from "./limiter.ts";
@@ -92,8 +102,8 @@ export interface RunOptions {
   readonly deployFiles: ReadonlySet<string>;
   readonly deployFilesDir?: string;
   readonly force?: boolean;
-  /** Notes every host's steps start with (command options such as --activate). */
-  readonly notes?: Readonly<Record<string, unknown>>;
+  /** What every host's steps start with in ctx.shared (command options such as --activate). */
+  readonly notes?: readonly NoteValue[];
   /** Run every host of a batch at once, whatever --parallel says (steps wait on each other). */
   readonly together?: boolean;
   /** Hosts at a time; a batch with a failed host stops the rollout (0: all at once). */
@@ -247,9 +257,10 @@ async function runHost(
       current = opening.phase;
     }
     show("ok", "connect and read state", performance.now() - t0);
-    const notes = new Map<string, unknown>(Object.entries(opts.notes ?? {}));
+    const shared = newShared(opts.notes);
     const hostChanges: string[] = [];
-    if (opts.deployFilesDir) notes.set("deployFilesDir", opts.deployFilesDir);
+    if (opts.deployFilesDir) shared.set(DEPLOY_FILES_DIR, opts.deployFilesDir);
+    if (!shared.has(RUN_ID)) shared.set(RUN_ID, newRunId());
     for (const step of plan.steps) {
       current = step.name;
       const changes: string[] = [];
@@ -266,7 +277,7 @@ async function runHost(
         appEnv: opts.appEnv(host),
         deployFiles: opts.deployFiles,
         requiredPackages: plan.packages,
-        notes,
+        shared,
         hostChanges,
         force: opts.force ?? false,
         barrier: (name) => barrier.arrive(name, host.name),

@@ -12,10 +12,10 @@
  * DEPLOYED_AT) alone, so "already live" stays a no-op.
  */
 import { posix } from "node:path";
-import type { StepContext } from "./module.ts";
+import { note, type StepContext } from "./module.ts";
 import { shScript } from "./remote_command.ts";
 
-/** What a deploy writes into the VERSION file; in the run's notes as `release.version`. */
+/** What a deploy writes into the VERSION file; the run starts with it in VERSION_NOTE. */
 export interface DeployVersion {
   readonly version: string;
   readonly commit: string;
@@ -24,10 +24,11 @@ export interface DeployVersion {
   readonly path: string;
 }
 
-export const VERSION_NOTE = "release.version";
+/** Provided by the deploy command ([versioning]); read by the uploads and the release record. */
+export const VERSION_NOTE = note<DeployVersion>("release version");
 
 export function deployVersion(ctx: StepContext): DeployVersion | undefined {
-  return ctx.notes.get(VERSION_NOTE) as DeployVersion | undefined;
+  return ctx.shared.get(VERSION_NOTE);
 }
 
 /** `2026-11-26T07:01:02Z`: UTC, ISO 8601, whole seconds. */

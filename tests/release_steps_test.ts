@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { ReleaseInfo } from "../lib/module.ts";
+import { noteValue, type ReleaseInfo } from "../lib/module.ts";
 import type { RemoteCommand } from "../lib/remote_command.ts";
 import {
   type DeployVersion,
@@ -74,7 +74,7 @@ async function withDeploy(
         plan,
         facts: factsStdout(configured),
         release,
-        notes: { [VERSION_NOTE]: VERSION },
+        notes: [noteValue(VERSION_NOTE, VERSION)],
         respond: (cmd) =>
           opts.failHealth && cmd.argv[0] === "python3"
             ? { code: 1, stderr: "/healthz/ answered HTTP 500; token=s3cret-value\n" }

@@ -10,8 +10,9 @@
  */
 import type { HostConfig } from "../config/types.ts";
 import type { HostPlan } from "../runner.ts";
-import type { Step, StepContext } from "../module.ts";
+import { note, type Step, type StepContext } from "../module.ts";
 import { userProbe } from "../probes.ts";
+import { strategyTraits } from "../strategies/traits.ts";
 import { putProgram } from "./module_steps.ts";
 import { shScript } from "../remote_command.ts";
 import { UserError } from "../errors.ts";
@@ -65,7 +66,7 @@ const TOOLS: Readonly<Record<string, { program: string; pkg?: string }>> = {
  */
 export function restoreUnits(host: HostConfig): string[] {
   const app = host.app_name;
-  const inPlace = host.deployment_strategy === "in_place";
+  const inPlace = !strategyTraits(host).hasSlots;
   const web = inPlace ? [] : [`${app}.service`, `${app}-blue.service`, `${app}-green.service`];
   const services = inPlace
     ? host.services
@@ -117,6 +118,11 @@ const tools: (o: RestoreOptions) => Step = (o) => ({
   },
 });
 
+/** Provided by "choose backup": the backup (borg archive, or a litestream time) "restore data" restores. */
+const BACKUP = note<string>("restore backup");
+/** Provided by "choose backup" for borg: what backup.py needs besides the source (borgTarget). */
+const BORG_TARGET = note<Record<string, unknown>>("restore borg target");
+
 /**
  * What backup.py needs besides the source on a target host: borg's
  * known_hosts (root's pinned file, the source repository's host added the
@@ -138,11 +144,11 @@ const choose: (o: RestoreOptions) => Step = (o) => ({
   name: "choose backup",
   async run(ctx) {
     if (o.source.backend === "litestream") {
-      ctx.notes.set("restore:backup", o.date ? o.date.toISOString() : "latest");
+      ctx.shared.set(BACKUP, o.date ? o.date.toISOString() : "latest");
       return;
     }
     const borg = await borgTarget(ctx, o.source);
-    ctx.notes.set("restore:borg", borg);
+    ctx.shared.set(BORG_TARGET, borg);
     const r = await ctx.exec.run({
       argv: [PYTHON, BACKUP_PY_PATH, "list"],
       as: ctx.host.app_user,
@@ -155,7 +161,7 @@ const choose: (o: RestoreOptions) => Step = (o) => ({
       archive: o.archive,
       source: o.source.label,
     });
-    ctx.notes.set("restore:backup", chosen.name);
+    ctx.shared.set(BACKUP, chosen.name);
     ctx.log.info(`${chosen.name} of ${o.source.label}`);
   },
 });
@@ -175,7 +181,7 @@ async function activeUnits(ctx: StepContext, units: readonly string[]): Promise<
 const restore: (o: RestoreOptions) => Step = (o) => ({
   name: "restore data",
   async run(ctx: StepContext) {
-    const backup = ctx.notes.get("restore:backup") as string;
+    const backup = ctx.shared.need(BACKUP);
     const expected = expectedDatabases(ctx.host, o.source.backend);
     const request = {
       backup,
@@ -194,7 +200,7 @@ const restore: (o: RestoreOptions) => Step = (o) => ({
       },
     };
     const asApp = ctx.host.app_user;
-    const borg = (ctx.notes.get("restore:borg") as Record<string, unknown> | undefined) ??
+    const borg = ctx.shared.get(BORG_TARGET) ??
       await borgTarget(ctx, o.source);
     // The app still runs while the backup is fetched and checked.
     const fetched = await ctx.exec.run({

@@ -26,6 +26,7 @@ import { checkIssuable, type DomainPlan, planDomains, SERVER_CA_BUNDLE } from ".
 import { type DnsProvider, dnsProvider, type TxtRecord } from "./dns/provider.ts";
 import { DEPLOY_HOOK_PATH } from "../../templates/cert_scripts.ts";
 import { runOnHosts } from "../runner.ts";
+import { noteValue } from "../module.ts";
 import { certsProbe, FROM_LINEAGE, httpsProbes, httpsStep } from "../../modules/certs/mod.ts";
 import type { HostResult } from "../runner.ts";
 import type { FactProbe } from "../facts.ts";
@@ -365,7 +366,7 @@ async function issueOnServers(s: Session, opts: IssueOptions): Promise<IssueRun>
         }, httpsStep],
       };
     },
-    notes: { [FROM_LINEAGE]: true },
+    notes: [noteValue(FROM_LINEAGE, true)],
     appEnv: (h) => s.appEnv.get(h.name)!,
     deployFiles: s.deployFiles,
   });

@@ -18,6 +18,7 @@ import {
 } from "./common.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { type HostResult, runOnHosts } from "../runner.ts";
+import { type NoteValue, noteValue } from "../module.ts";
 import certsModule, {
   certsProbe,
   FROM_LINEAGE,
@@ -162,10 +163,10 @@ async function incoming(s: Session, warn: (m: string) => void): Promise<Map<stri
   return out;
 }
 
-function syncNotes(s: Session, certs: Map<string, IncomingCert>): Record<string, unknown> {
+function syncNotes(s: Session, certs: Map<string, IncomingCert>): NoteValue[] {
   return s.env.certificates!.issue_on === "controller"
-    ? { [INCOMING_CERTS]: certs }
-    : { [FROM_LINEAGE]: true };
+    ? [noteValue(INCOMING_CERTS, certs)]
+    : [noteValue(FROM_LINEAGE, true)];
 }
 
 function syncPlan(host: Parameters<typeof modulePlanParts>[1]) {

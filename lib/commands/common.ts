@@ -11,7 +11,7 @@ import {
   printSummary,
   runOnHosts,
 } from "../runner.ts";
-import type { ReleaseInfo } from "../module.ts";
+import type { NoteValue, ReleaseInfo } from "../module.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { LockOwner } from "../lock.ts";
 import { commandPoints, type HookedCommand, type HookRun, hookRun } from "../hooks.ts";
@@ -56,7 +56,7 @@ export interface PlanRun {
   readonly lockWait?: number;
   /** The command line, for the lock's owner record. */
   readonly commandLine?: string;
-  readonly notes?: Readonly<Record<string, unknown>>;
+  readonly notes?: readonly NoteValue[];
   readonly batchSize?: number;
   /** Hosts that may fail before a rolling deploy stops (resolved max_fail). */
   readonly maxFail?: number;

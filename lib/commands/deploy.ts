@@ -27,9 +27,10 @@ import { formatProblems } from "../config/problems.ts";
 import { ConfigError } from "../errors.ts";
 import type { ProjectConfig } from "../config/types.ts";
 import { strategyFor } from "../strategies/registry.ts";
+import { ACTIVATE } from "../strategies/strategy.ts";
 import { layoutFor } from "../layout.ts";
 import { runProcess } from "../process.ts";
-import type { Phase } from "../module.ts";
+import { noteValue, type Phase } from "../module.ts";
 import { cacheDir } from "../cache.ts";
 import { formatMs } from "../ui.ts";
 import { BUMP_FLAGS, bumpFromFlags } from "../versioning.ts";
@@ -124,10 +125,8 @@ export async function deploy(
     }`;
     const activate = Boolean(args.flags.activate);
     const batchSize = (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling;
-    // Hosts wait for each other at barriers: bluegreen's activation, the release command.
-    const together = s.hosts.some((h) =>
-      h.deployment_strategy === "bluegreen" || h.release.command !== undefined
-    );
+    // Hosts wait for each other at barriers: a staging strategy's activation, the release command.
+    const together = s.hosts.some((h) => strategyFor(h).stages || h.release.command !== undefined);
     const pipeline = releasePipeline(s, { mode, tag, bump, commandLine, activate });
     const hooks = commandHooks(s, "deploy");
     const plans = new Map<string, Promise<HostPlan>>();
@@ -198,7 +197,7 @@ export async function deploy(
         }`,
         release,
         force: Boolean(args.flags.force),
-        notes: { activate, ...pipeline.notes() },
+        notes: [noteValue(ACTIVATE, activate), ...pipeline.notes()],
         batchSize,
         maxFail: maxFailCount(maxFailFlag ?? s.env.max_fail, s.hosts.length),
         together,

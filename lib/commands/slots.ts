@@ -13,12 +13,8 @@ import {
   runPlan,
 } from "./common.ts";
 import { layoutFor } from "../layout.ts";
-import { activateStep, rollbackStep } from "../strategies/bluegreen.ts";
-import { releaseRollbackStep } from "../strategies/rollback.ts";
-import { releasesProbe } from "../strategies/zero_downtime.ts";
-import { slotFacts, slotFiles } from "../strategies/slots.ts";
+import { strategyFor } from "../strategies/registry.ts";
 import type { Step } from "../module.ts";
-import { UserError } from "../errors.ts";
 import { type Interrupt, NO_INTERRUPT } from "../interrupt.ts";
 import type { HostConfig } from "../config/types.ts";
 import { deployedFromState, withHistory } from "../history.ts";
@@ -52,7 +48,6 @@ async function runSlotCommand(
   args: Parsed,
   name: "activate" | "rollback",
   step: (host: HostConfig) => Step,
-  notes: Record<string, unknown> = {},
   interrupt: Interrupt = NO_INTERRUPT,
 ): Promise<number> {
   const s = await openSession(ui, args.flags, name, interrupt);
@@ -72,14 +67,14 @@ async function runSlotCommand(
       lock: true,
       lockWait: args.flags["lock-wait"] as number | undefined,
       commandLine: `${name} --env ${s.env.name}`,
-      notes,
       together: true,
       plan: (host) => {
         const layout = layoutFor(host);
+        const strategy = strategyFor(host);
         return Promise.resolve({
           steps: withHistory([step(host)], history),
-          probes: [...slotFacts(host, layout), releasesProbe(layout)],
-          files: slotFiles(host, layout),
+          probes: strategy.facts(host, layout),
+          files: strategy.files?.(host, layout) ?? [],
           packages: [],
         });
       },
@@ -99,15 +94,7 @@ export function activate(
     ui,
     args,
     "activate",
-    (host) => {
-      if (host.deployment_strategy !== "bluegreen") {
-        throw new UserError(
-          `Use activate with bluegreen only: ${host.name} deploys with ${host.deployment_strategy}, which goes live on deploy`,
-        );
-      }
-      return activateStep;
-    },
-    {},
+    (host) => strategyFor(host).activate(host),
     interrupt,
   );
 }
@@ -122,17 +109,7 @@ export function rollback(
     ui,
     args,
     "rollback",
-    (host) => {
-      if (host.deployment_strategy === "bluegreen") {
-        if (release) throw new UserError("Drop --release: bluegreen rolls back to the other slot");
-        return rollbackStep;
-      }
-      if (host.deployment_strategy === "zero_downtime") return releaseRollbackStep;
-      throw new UserError(
-        `Redeploy an earlier tag instead: ${host.name} uses in_place, which keeps no previous release (djaploy deploy --release TAG)`,
-      );
-    },
-    { release },
+    (host) => strategyFor(host).rollback(host, release),
     interrupt,
   );
 }

@@ -4,7 +4,9 @@ import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS, sessionRunOptions } from "./common.ts";
 import { layoutFor, SLOTS } from "../layout.ts";
-import { currentRelease, type ReleaseEntry, releasesProbe } from "../strategies/zero_downtime.ts";
+import { type ReleaseEntry, releasesProbe } from "../strategies/releases.ts";
+import { strategyFor } from "../strategies/registry.ts";
+import { traitsNamed } from "../strategies/traits.ts";
 import { slotFacts, slotOf, slotUnitsProbe } from "../strategies/slots.ts";
 import { liveState } from "../deploy_steps.ts";
 import { runOnHosts } from "../runner.ts";
@@ -99,7 +101,7 @@ const collect: (out: Map<string, HostStatus>) => Step = (out) => ({
         }
         : undefined,
       active_slot: state?.active,
-      current: ctx.host.deployment_strategy === "zero_downtime" ? currentRelease(ctx) : undefined,
+      current: strategyFor(ctx.host).releases?.current(ctx),
       slots,
       services: Object.fromEntries([...services].map(([k, v]) => [k, v.active])),
       processes: Object.fromEntries(
@@ -171,7 +173,7 @@ export async function status(ui: Ui, args: Parsed): Promise<number> {
           : "nothing deployed"
       }`,
     );
-    if (st.strategy !== "in_place") {
+    if (traitsNamed(st.strategy)?.hasSlots ?? true) {
       for (const [slot, info] of Object.entries(st.slots)) {
         const mark = st.active_slot === slot ? "*" : " ";
         ui.result(

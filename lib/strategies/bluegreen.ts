@@ -6,51 +6,58 @@
  * switches nginx to it. The previous slot keeps running: `rollback` is an
  * instant switch back.
  */
-import type { Step, StepContext } from "../module.ts";
-import type { Strategy } from "./strategy.ts";
+import { note, type Step, type StepContext } from "../module.ts";
+import { ACTIVATE, type Strategy } from "./strategy.ts";
 import { otherSlot, type Slot } from "../layout.ts";
 import { shScript } from "../remote_command.ts";
 import {
+  ALREADY_LIVE,
   checkConfigured,
   dependencies,
   healthCheckCommand,
   healthCheckError,
   liveState,
   migrateAndCollectstatic,
+  noteIfAlreadyLive,
   pruneVenvsCommand,
   releaseRecord,
   setTarget,
   setTasksDir,
   type SlotRecord,
+  VENV,
 } from "../deploy_steps.ts";
 import {
   activeSlot,
+  idleSlot,
   isCommand,
+  liveSlotUp,
   noteLive,
+  planned,
   recordSlotsCommand,
   restartOtherServices,
   retireOthers,
-  sayAlreadyLive,
-  slotAlreadyLive,
   slotFacts,
   slotFiles,
   slotOf,
   slotTarget,
   startSlot,
   switchAndCleanUp,
+  switched,
   switchTrafficCommand,
   unitState,
 } from "./slots.ts";
 import { chainFailure } from "../chain.ts";
-import { linkShared } from "./zero_downtime.ts";
+import { linkShared } from "./releases.ts";
+import { strategyTraits } from "./traits.ts";
 import { UserError } from "../errors.ts";
 import { versionFileFilters, writeVersionFile } from "../version_file.ts";
 
-/** The slot a deploy goes into: never the one serving. */
-function stagingSlot(ctx: StepContext): Slot {
-  const active = activeSlot(ctx);
-  return active ? otherSlot(active) : "blue";
-}
+/** Provided by "upload to slot": the slot this deploy stages in (never the one serving). */
+const STAGING = note<Slot>("staging slot");
+/** Provided by "upload to slot": the live slot runs this code; "start staged slot" uploads only if it must. */
+const UPLOAD_DEFERRED = note<boolean>("upload deferred");
+/** Provided by "start staged slot": the record of what it staged, for activation. */
+const STAGED = note<SlotRecord>("staged record");
 
 async function upload(ctx: StepContext, slotName: Slot): Promise<void> {
   const slot = slotOf(ctx, slotName);
@@ -78,16 +85,16 @@ async function upload(ctx: StepContext, slotName: Slot): Promise<void> {
 const uploadToSlot: Step = {
   name: "upload to slot",
   async run(ctx) {
-    const staging = stagingSlot(ctx);
+    const staging = idleSlot(ctx);
     setTarget(ctx, slotOf(ctx, staging).dir);
-    ctx.notes.set("slot", staging);
+    ctx.shared.set(STAGING, staging);
     // The live slot already runs this code: upload only if something else changes (see startStaged).
     const active = activeSlot(ctx);
     if (
       !ctx.force && active && liveState(ctx)?.tree === ctx.release!.tree &&
       unitState(ctx, slotOf(ctx, active).unitName).active === "active"
     ) {
-      ctx.notes.set("uploadDeferred", true);
+      ctx.shared.set(UPLOAD_DEFERRED, true);
       // migrate's check runs in the live slot, which holds this very code.
       setTasksDir(ctx, slotOf(ctx, active).dir);
       return;
@@ -99,14 +106,15 @@ const uploadToSlot: Step = {
 const startStaged: Step = {
   name: "start staged slot",
   async run(ctx) {
-    if (slotAlreadyLive(ctx)) return sayAlreadyLive(ctx);
-    if (ctx.notes.get("uploadDeferred")) await upload(ctx, ctx.notes.get("slot") as Slot);
-    const slot = slotOf(ctx, ctx.notes.get("slot") as Slot);
+    if (noteIfAlreadyLive(ctx, liveSlotUp)) return;
+    const staging = ctx.shared.need(STAGING);
+    if (ctx.shared.get(UPLOAD_DEFERRED)) await upload(ctx, staging);
+    const slot = slotOf(ctx, staging);
     const live = liveState(ctx);
     const record = releaseRecord(ctx);
     const slots = { ...(live?.slots ?? {}) };
     try {
-      await startSlot(ctx, slot, ctx.notes.get("venv") as string);
+      await startSlot(ctx, slot, ctx.shared.need(VENV));
     } catch (err) {
       slots[slot.slot] = { ...record, state: "failed" };
       await ctx.exec.run(
@@ -114,12 +122,13 @@ const startStaged: Step = {
       );
       throw err;
     }
-    slots[slot.slot] = { ...record, state: "staged" };
+    const staged: SlotRecord = { ...record, state: "staged" };
+    slots[slot.slot] = staged;
     // The top-level record stays the live release's until activation.
     await ctx.exec.run(
       recordSlotsCommand(ctx, { ...(live?.slots ? live : record), active: live?.active, slots }),
     );
-    ctx.notes.set("staged", slots[slot.slot]);
+    ctx.shared.set(STAGED, staged);
     ctx.log.info(`staged in ${slot.slot}: curl --unix-socket ${slot.socketPath} http://localhost/`);
   },
 };
@@ -142,7 +151,7 @@ export async function activateSlot(
   }
   const active: SlotRecord = { ...record, state: "active", activated_at: new Date().toISOString() };
   slots[slotName] = active;
-  const health = healthCheckCommand(ctx, slot.socketPath);
+  const health = planned(healthCheckCommand(ctx, slot.socketPath));
   await ctx.hook("before_switch");
   // One round trip: the check, then (only if it passes) the switch with its
   // record, then the cleanup, which may fail with a warning only.
@@ -151,7 +160,7 @@ export async function activateSlot(
     [
       health,
       switchTrafficCommand(ctx, slot.socketPath),
-      recordSlotsCommand(ctx, { ...active, active: slotName, slots }),
+      planned(recordSlotsCommand(ctx, { ...active, active: slotName, slots })),
     ].filter(isCommand),
     // The other slot keeps running: rollback is a switch back.
     // What the two slots run stays (rollback switches back); older virtualenvs go.
@@ -168,6 +177,7 @@ export async function activateSlot(
         })
         : chainFailure(ctx.exec, cmds, r),
   );
+  switched(ctx, slot.socketPath);
   ctx.changed(`activated ${slotName} (${record.release})`);
   noteLive(ctx, slot.dir, record.venv);
   await ctx.hook("after_switch");
@@ -177,20 +187,20 @@ export async function activateSlot(
 const activateAfterStaging: Step = {
   name: "activate",
   async run(ctx) {
-    if (ctx.notes.get("alreadyLive")) return;
+    if (ctx.shared.get(ALREADY_LIVE)) return;
     // The first bluegreen deploy here (nothing active, or another strategy ran before) goes live.
-    const first = !activeSlot(ctx) || liveState(ctx)?.strategy !== "bluegreen";
-    if (!ctx.notes.get("activate") && !first) {
+    const first = !activeSlot(ctx) || liveState(ctx)?.strategy !== blueGreen.name;
+    if (!ctx.shared.get(ACTIVATE) && !first) {
       ctx.log.info(`activate it with: djaploy activate --env ${ctx.env.name}`);
       return;
     }
     await ctx.barrier("staged");
-    await activateSlot(ctx, ctx.notes.get("slot") as Slot, ctx.notes.get("staged") as SlotRecord);
+    await activateSlot(ctx, ctx.shared.need(STAGING), ctx.shared.need(STAGED));
   },
 };
 
 export const blueGreen: Strategy = {
-  name: "bluegreen",
+  ...strategyTraits({ deployment_strategy: "bluegreen" }),
   facts: slotFacts,
   files: slotFiles,
   plan: (phase) => [
@@ -206,6 +216,11 @@ export const blueGreen: Strategy = {
     restartOtherServices,
     ...phase("deploy:start"),
   ],
+  activate: () => activateStep,
+  rollback: (_host, release) => {
+    if (release) throw new UserError("Drop --release: bluegreen rolls back to the other slot");
+    return rollbackStep;
+  },
 };
 
 /** `activate`: the staged slot, on every host. */

@@ -10,10 +10,15 @@ import {
   drainCommand,
   isCommand,
   liveSocketProbe,
+  reportChanges,
   slotUnitsProbe,
+  switched,
   switchTrafficCommand,
   unitState,
 } from "./slots.ts";
+import { commandsOf } from "../remote_command.ts";
+import { strategyTraits } from "./traits.ts";
+import { UserError } from "../errors.ts";
 import { runChain } from "../chain.ts";
 import {
   checkConfigured,
@@ -67,15 +72,19 @@ const retireSlots: Step = {
     ]
       .filter((u) => unitState(ctx, u).enabled === "enabled");
     if (enabled.length) {
-      cmds.push({ argv: ["systemctl", "disable", "--quiet", ...enabled], as: "root" });
-      ctx.changed(`disabled ${enabled.join(", ")}`);
+      cmds.push({
+        command: { argv: ["systemctl", "disable", "--quiet", ...enabled], as: "root" },
+        change: `disabled ${enabled.join(", ")}`,
+      });
     }
-    await runChain(ctx.exec, cmds);
+    await runChain(ctx.exec, commandsOf(cmds));
+    reportChanges(ctx, cmds);
+    switched(ctx, ctx.layout.socketPath);
   },
 };
 
 export const inPlace: Strategy = {
-  name: "in_place",
+  ...strategyTraits({ deployment_strategy: "in_place" }),
   facts: (host, layout) => [
     ...deployProbes(host, layout),
     slotUnitsProbe(host, layout),
@@ -99,4 +108,14 @@ export const inPlace: Strategy = {
     recordRelease,
     pruneVenvs,
   ],
+  activate: (host) => {
+    throw new UserError(
+      `Use activate with bluegreen only: ${host.name} deploys with in_place, which goes live on deploy`,
+    );
+  },
+  rollback: (host) => {
+    throw new UserError(
+      `Redeploy an earlier tag instead: ${host.name} uses in_place, which keeps no previous release (djaploy deploy --release TAG)`,
+    );
+  },
 };

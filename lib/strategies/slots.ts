@@ -7,12 +7,20 @@
  * refuses. The slot that loses traffic is drained before it stops.
  */
 import { posix } from "node:path";
-import type { Step, StepContext } from "../module.ts";
+import { note, RUN_ID, type Step, type StepContext } from "../module.ts";
 import type { FactProbe } from "../facts.ts";
 import { type ChainResult, displayCommand } from "../executor.ts";
 import type { HostConfig } from "../config/types.ts";
-import { type Layout, type Slot, type SlotLayout, slotLayout, SLOTS } from "../layout.ts";
 import {
+  type Layout,
+  otherSlot,
+  type Slot,
+  type SlotLayout,
+  slotLayout,
+  SLOTS,
+} from "../layout.ts";
+import {
+  ALREADY_LIVE,
   deployProbes,
   type DeployState,
   healthCheckCommand,
@@ -30,7 +38,8 @@ import {
   syncProcessUnits,
 } from "../processes.ts";
 import { putFile } from "../remote_ops.ts";
-import { type RemoteCommand, shScript } from "../remote_command.ts";
+import { type PlannedCommand, type RemoteCommand, shScript } from "../remote_command.ts";
+import { currentLinkProbe } from "./releases.ts";
 import { chainFailure, runChain } from "../chain.ts";
 import { gunicornUnit } from "../../templates/systemd_unit.ts";
 import { drainConfinement, webConfinement } from "../confinement.ts";
@@ -38,11 +47,12 @@ import { hardeningProperties } from "../../templates/hardening.ts";
 import { DRAIN_AND_STOP_SH, SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
 import { exitCodeMeaning, lastLines, UserError } from "../errors.ts";
 
-export const SLOT_STRATEGIES = ["zero_downtime", "bluegreen"];
-
-export function isSlotStrategy(host: HostConfig): boolean {
-  return SLOT_STRATEGIES.includes(host.deployment_strategy);
-}
+/** Provided by startSlot: the slot units this run started (the facts predate them). */
+const STARTED = note<ReadonlySet<string>>("started units");
+/** Provided by a switch (switched): where the live socket link points now (the fact predates it). */
+const LIVE_SOCKET = note<string>("live socket");
+/** Provided by a switch (noteLive): where the processes run now; read by restartOtherServices. */
+const LIVE_NOW = note<ProcessTarget>("live now");
 
 /** The app's in_place unit (`{app}.service`), which a slot strategy takes over from. */
 export function inPlaceUnit(host: HostConfig): string {
@@ -109,7 +119,7 @@ export function slotFacts(host: HostConfig, layout: Layout): FactProbe[] {
     liveSocketProbe(layout),
     slotUnitsProbe(host, layout),
     drainUnitsProbe(host, layout),
-    linkProbe("current-link", layout.currentLink),
+    currentLinkProbe(layout),
     ...SLOTS.map((s) => linkProbe(`slot-link:${s}`, slotLayout(host, layout, s).dir)),
     processUnitsProbe(host),
   ];
@@ -132,6 +142,12 @@ export function activeSlot(ctx: StepContext): Slot | undefined {
   if (link !== undefined) return undefined; // in_place's socket, or something else: no slot serves
   const state = liveState(ctx);
   return state?.slots ? state.active : undefined;
+}
+
+/** The idle slot: the one not serving (blue when none serves yet), where a new release starts. */
+export function idleSlot(ctx: StepContext): Slot {
+  const active = activeSlot(ctx);
+  return active ? otherSlot(active) : "blue";
 }
 
 export function unitState(ctx: StepContext, unit: string): { enabled: string; active: string } {
@@ -223,7 +239,7 @@ export async function startSlot(
     });
   }
   ctx.log.debug(r.stdout.trim());
-  ctx.notes.set(`started:${s.unitName}`, true);
+  ctx.shared.set(STARTED, new Set([...ctx.shared.get(STARTED) ?? [], s.unitName]));
   ctx.changed(`started ${s.unitName}`);
 }
 
@@ -239,27 +255,46 @@ async function failedAtCgroupStep(ctx: StepContext, unit: string): Promise<boole
 
 /**
  * The command that points the live-socket link at a slot's socket: new
- * connections go there (atomic, no nginx reload). Undefined when it already does.
+ * connections go there (atomic, no nginx reload). Undefined when it already
+ * does. Whoever runs it calls `switched` once it ran.
  */
 export function switchTrafficCommand(
   ctx: StepContext,
   socketPath: string,
-): RemoteCommand | undefined {
-  const live = ctx.facts.get(liveSocketProbe(ctx.layout));
-  if (live === socketPath && !ctx.notes.get("switched")) return undefined;
-  ctx.notes.set("switched", true);
-  ctx.changed(`traffic -> ${socketPath}`);
-  return { argv: shScript(SWITCH_SOCKET_SH, ctx.layout.liveSocket, socketPath), as: "root" };
+): PlannedCommand | undefined {
+  const live = ctx.shared.get(LIVE_SOCKET) ?? ctx.facts.get(liveSocketProbe(ctx.layout));
+  if (live === socketPath) return undefined;
+  return {
+    command: { argv: shScript(SWITCH_SOCKET_SH, ctx.layout.liveSocket, socketPath), as: "root" },
+    change: `traffic -> ${socketPath}`,
+  };
 }
 
-export function isCommand(c: RemoteCommand | undefined): c is RemoteCommand {
+/** After a switch to `socketPath` ran: later switches of this run start from there. */
+export function switched(ctx: StepContext, socketPath: string): void {
+  ctx.shared.set(LIVE_SOCKET, socketPath);
+}
+
+export function isCommand<C extends PlannedCommand | RemoteCommand>(c: C | undefined): c is C {
   return c !== undefined;
 }
 
+/** A command that changes nothing worth reporting on its own, as a planned one. */
+export function planned(command: RemoteCommand | undefined): PlannedCommand | undefined {
+  return command && { command };
+}
+
+/** Reports what the commands of `done`, which ran, changed. */
+export function reportChanges(ctx: StepContext, done: readonly PlannedCommand[]): void {
+  for (const p of done) if (p.change) ctx.changed(p.change);
+}
+
 /** Taking over from in_place: its unit no longer starts at boot ({app}-slots.service starts the live slot). */
-function retireInPlaceAtBoot(ctx: StepContext): RemoteCommand | undefined {
+function retireInPlaceAtBoot(ctx: StepContext): PlannedCommand | undefined {
   if (unitState(ctx, inPlaceUnit(ctx.host)).enabled !== "enabled") return undefined;
-  return { argv: ["systemctl", "disable", "--quiet", inPlaceUnit(ctx.host)], as: "root" };
+  return {
+    command: { argv: ["systemctl", "disable", "--quiet", inPlaceUnit(ctx.host)], as: "root" },
+  };
 }
 
 function drainUnitPrefix(unit: string): string {
@@ -280,17 +315,6 @@ function isDrainOf(name: string, unit: string): boolean {
  */
 export function drainUnitName(unit: string, runId: string): string {
   return `${drainUnitPrefix(unit)}-${runId}.service`;
-}
-
-/** This run's id in unit names: unique per run, and one word (no dash). */
-export function runId(ctx: StepContext): string {
-  let id = ctx.notes.get("runId") as string | undefined;
-  if (!id) {
-    const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
-    id = `r${Date.now().toString(36)}${rand}`;
-    ctx.notes.set("runId", id);
-  }
-  return id;
 }
 
 /**
@@ -317,8 +341,11 @@ export function clearDrainsCommands(ctx: StepContext, unit: string): RemoteComma
  * moved, so the deploy does not wait. startSlot cancels a pending drain
  * before reusing a slot.
  */
-export function drainCommand(ctx: StepContext, unit: string, socket: string): RemoteCommand {
-  ctx.changed(`stopping ${unit}`);
+export function drainCommand(ctx: StepContext, unit: string, socket: string): PlannedCommand {
+  return { command: drainUnitCommand(ctx, unit, socket), change: `stopping ${unit}` };
+}
+
+function drainUnitCommand(ctx: StepContext, unit: string, socket: string): RemoteCommand {
   return {
     argv: [
       "systemd-run",
@@ -326,7 +353,7 @@ export function drainCommand(ctx: StepContext, unit: string, socket: string): Re
       "--collect",
       // Queued, not awaited: the deploy has nothing to wait for.
       "--no-block",
-      `--unit=${drainUnitName(unit, runId(ctx))}`,
+      `--unit=${drainUnitName(unit, ctx.shared.need(RUN_ID))}`,
       ...hardeningProperties("drain", drainConfinement(ctx.host)),
       ...shScript(DRAIN_AND_STOP_SH, unit, socket, ctx.layout.liveSocket),
     ],
@@ -364,26 +391,10 @@ export function otherServices(host: HostConfig): string[] {
   return host.services.filter((s) => s !== host.app_name && s !== inPlaceUnit(host));
 }
 
-/**
- * The live slot runs this very code and venv, nothing changed in this run,
- * and its unit is up: a redeploy has nothing to do.
- */
-export function slotAlreadyLive(ctx: StepContext): boolean {
-  if (ctx.force || ctx.hostChanges.length > 0) return false;
-  const state = liveState(ctx);
+/** The live slot's unit, if a slot serves and its unit is up: what already-live asks of a slot strategy. */
+export function liveSlotUp(ctx: StepContext): boolean {
   const active = activeSlot(ctx);
-  if (!state || !active || state.tree !== ctx.release?.tree) return false;
-  if (state.venv !== ctx.notes.get("venv")) return false;
-  return unitState(ctx, slotOf(ctx, active).unitName).active === "active";
-}
-
-export function sayAlreadyLive(ctx: StepContext): void {
-  ctx.log.info(
-    `already live: ${ctx.release!.name} (${
-      ctx.release!.ref
-    }) runs and nothing changed; --force redeploys`,
-  );
-  ctx.notes.set("alreadyLive", true);
+  return active !== undefined && unitState(ctx, slotOf(ctx, active).unitName).active === "active";
 }
 
 /**
@@ -396,14 +407,14 @@ export function retireOthers(
   ctx: StepContext,
   live: Slot,
   opts: { keepOtherSlot?: boolean } = {},
-): RemoteCommand[] {
-  const other = slotOf(ctx, live === "blue" ? "green" : "blue");
+): PlannedCommand[] {
+  const other = slotOf(ctx, otherSlot(live));
   const candidates: [string, string][] = [[inPlaceUnit(ctx.host), ctx.layout.socketPath]];
   if (!opts.keepOtherSlot) candidates.push([other.unitName, other.socketPath]);
-  const cmds: RemoteCommand[] = [];
+  const cmds: PlannedCommand[] = [];
   for (const [unit, socket] of candidates) {
     // A unit stopped by this run's own earlier steps is not in the facts; ask nothing twice.
-    if (unitState(ctx, unit).active === "active" || ctx.notes.get(`started:${unit}`)) {
+    if (unitState(ctx, unit).active === "active" || ctx.shared.get(STARTED)?.has(unit)) {
       cmds.push(drainCommand(ctx, unit, socket));
     }
   }
@@ -412,13 +423,13 @@ export function retireOthers(
 
 /** Where the app's processes run after this run: what it switched to, or what is live. */
 function processTarget(ctx: StepContext): ProcessTarget | undefined {
-  return ctx.notes.get("liveNow") as ProcessTarget | undefined ??
+  return ctx.shared.get(LIVE_NOW) ??
     liveProcessTarget(ctx.host, ctx.layout, liveState(ctx));
 }
 
 /** Records what traffic moved to, for restartOtherServices: the processes follow it. */
 export function noteLive(ctx: StepContext, codeDir: string, venv: string): void {
-  ctx.notes.set("liveNow", { manageDir: posix.join(codeDir, ctx.layout.manageRel), venv });
+  ctx.shared.set(LIVE_NOW, { manageDir: posix.join(codeDir, ctx.layout.manageRel), venv });
 }
 
 /**
@@ -433,10 +444,10 @@ export const restartOtherServices: Step = {
   async run(ctx) {
     const live = processTarget(ctx);
     const procs = live ? await syncProcessUnits(ctx, live) : { changed: [], all: [] };
-    const others = ctx.notes.get("alreadyLive") ? [] : otherServices(ctx.host);
+    const others = ctx.shared.get(ALREADY_LIVE) ? [] : otherServices(ctx.host);
     const restart = [
       ...others,
-      ...(ctx.notes.has("liveNow") ? procs.all : procs.changed),
+      ...(ctx.shared.has(LIVE_NOW) ? procs.all : procs.changed),
     ];
     if (restart.length === 0) return;
     await ctx.exec.run({ argv: ["systemctl", "restart", ...restart], as: "root" });
@@ -454,27 +465,32 @@ export const restartOtherServices: Step = {
  */
 export async function switchAndCleanUp(
   ctx: StepContext,
-  records: readonly RemoteCommand[],
-  cleanup: readonly RemoteCommand[],
+  records: readonly PlannedCommand[],
+  cleanup: readonly PlannedCommand[],
   failure: (r: ChainResult, cmds: readonly RemoteCommand[]) => Error | Promise<Error> = (
     r,
     cmds,
   ) => chainFailure(ctx.exec, cmds, r),
 ): Promise<void> {
-  let cmds = [...records, ...cleanup];
+  let planned = [...records, ...cleanup];
+  let cmds = planned.map((p) => p.command);
   const r = await runChain(ctx.exec, cmds, { check: false });
-  if (r.failed === undefined) return;
-  if (r.failed < records.length) throw await failure(r, cmds);
+  if (r.failed !== undefined && r.failed < records.length) throw await failure(r, cmds);
   let failed: ChainResult = r;
   for (;;) {
-    warnCleanup(ctx, cmds[failed.failed!], failed);
-    cmds = cmds.slice(failed.failed! + 1);
+    // What ran before the failure (or all of it) changed the host.
+    reportChanges(ctx, planned.slice(0, failed.failed ?? planned.length));
+    if (failed.failed === undefined) return;
+    warnCleanup(ctx, cmds[failed.failed], failed);
+    planned = planned.slice(failed.failed + 1);
+    cmds = cmds.slice(failed.failed + 1);
     if (cmds.length === 0) return;
     failed = await runChain(ctx.exec, cmds, { check: false }).catch((err) => {
       ctx.log.warn(`cleanup after the switch did not finish: ${errorText(err)}`);
+      // Whether the rest ran is unknown: nothing more is reported.
+      planned = [];
       return { code: 0, stdout: "", stderr: "", ms: 0 };
     });
-    if (failed.failed === undefined) return;
   }
 }
 

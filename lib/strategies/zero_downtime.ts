@@ -4,88 +4,60 @@
  * health check does nginx switch to it (a graceful reload: no request is
  * refused or reset), `current` moves atomically, and the previous slot is
  * drained and stopped. A release that fails never gets traffic.
+ *
+ * rollback: the previous good release (or --release NAME) starts in the
+ * idle slot with its own virtualenv; its static files are collected again
+ * (the shared manifest is the newer release's), and traffic switches only
+ * once it answers. Migrations are never run backwards.
  */
 import { posix } from "node:path";
 import type { Step, StepContext } from "../module.ts";
 import type { Strategy } from "./strategy.ts";
 import type { FactProbe } from "../facts.ts";
-import type { Layout } from "../layout.ts";
-import { otherSlot, type Slot, type SlotLayout } from "../layout.ts";
-import { shScript } from "../remote_command.ts";
+import type { Layout, SlotLayout } from "../layout.ts";
+import { type PlannedCommand, shScript } from "../remote_command.ts";
 import {
+  ALREADY_LIVE,
   checkConfigured,
   dependencies,
   liveState,
   migrateAndCollectstatic,
+  noteIfAlreadyLive,
   pruneVenvsCommand,
   type ReleaseRecord,
   releaseRecord,
+  runDjangoTasks,
   setTarget,
   target,
+  VENV,
 } from "../deploy_steps.ts";
 import {
   activeSlot,
+  idleSlot,
   isCommand,
+  liveSlotUp,
   noteLive,
+  planned,
   pointLinkCommand,
   recordSlotsCommand,
   restartOtherServices,
   retireOthers,
-  sayAlreadyLive,
-  slotAlreadyLive,
   slotFacts,
   slotFiles,
   slotOf,
   startSlot,
   switchAndCleanUp,
+  switched,
   switchTrafficCommand,
 } from "./slots.ts";
-import type { RemoteCommand } from "../remote_command.ts";
+import { currentRelease, linkShared, type ReleaseEntry, releasesProbe } from "./releases.ts";
+import { strategyTraits } from "./traits.ts";
 import type { HostConfig } from "../config/types.ts";
+import { UserError } from "../errors.ts";
 import { writeVersionFile } from "../version_file.ts";
-
-/** One release folder as the host has it. */
-export interface ReleaseEntry {
-  readonly name: string;
-  readonly failed: boolean;
-  /** The record written when it passed its health check. */
-  readonly record?: Record<string, unknown>;
-}
-
-export function releasesProbe(layout: Layout): FactProbe<ReleaseEntry[]> {
-  return {
-    name: "releases",
-    argv: shScript(
-      `for d in "$1"/*/; do [ -d "$d" ] || continue; n=\${d%/}; n=\${n##*/}
-if [ -f "$d.djaploy-failed" ]; then printf '%s\\tfailed\\n' "$n"
-else printf '%s\\t%s\\n' "$n" "$(tr -d '\\n' < "$d.djaploy-release.json" 2>/dev/null)"; fi; done; true`,
-      layout.releasesDir,
-    ),
-    parse: (out) =>
-      out.split("\n").filter(Boolean).map((line) => {
-        const [name, rest = ""] = line.split("\t");
-        // A release gets its record only when it goes live: one without a
-        // record failed, or its deploy was cut short. It never counts as good.
-        if (rest === "failed" || rest === "") return { name, failed: true };
-        try {
-          return { name, failed: false, record: JSON.parse(rest) };
-        } catch {
-          return { name, failed: true };
-        }
-      }).sort((a, b) => a.name.localeCompare(b.name)),
-  };
-}
 
 function facts(host: HostConfig, layout: Layout): FactProbe[] {
   return [...slotFacts(host, layout), releasesProbe(layout)];
-}
-
-/** The release `current` points at, if any. */
-export function currentRelease(ctx: StepContext): string | undefined {
-  const link = ctx.facts.get(
-    slotFacts(ctx.host, ctx.layout).find((p) => p.name === "current-link")!,
-  );
-  return typeof link === "string" ? posix.basename(link) : undefined;
 }
 
 const newRelease: Step = {
@@ -100,14 +72,12 @@ const newRelease: Step = {
       releases.some((r) => r.name === current)
     ) {
       setTarget(ctx, posix.join(ctx.layout.releasesDir, current));
-      ctx.notes.set("releaseName", current);
       await writeVersionFile(ctx, posix.join(ctx.layout.releasesDir, current));
       return;
     }
     const name = ctx.release!.name;
     const dir = posix.join(ctx.layout.releasesDir, name);
     setTarget(ctx, dir);
-    ctx.notes.set("releaseName", name);
     const { changed } = await ctx.exec.sync({
       source: ctx.release!.artifactDir,
       dest: dir,
@@ -125,44 +95,15 @@ const newRelease: Step = {
   },
 };
 
-/** Links project paths that must survive deploys (uploads) to shared/. */
-export async function linkShared(
-  ctx: StepContext,
-  dir: string,
-  paths: readonly string[],
-): Promise<void> {
-  await ctx.exec.run({
-    argv: shScript(
-      `set -e
-dir=$1 shared=$2; shift 2
-for p; do
-  mkdir -p "$shared/$p"
-  if [ -e "$dir/$p" ] && [ ! -L "$dir/$p" ] && [ -n "$(ls -A "$dir/$p" 2>/dev/null)" ]; then cp -an "$dir/$p/." "$shared/$p/"; fi
-  rm -rf "$dir/$p"; mkdir -p "$(dirname "$dir/$p")"; ln -s "$shared/$p" "$dir/$p"
-done`,
-      dir,
-      ctx.layout.sharedDir,
-      ...paths,
-    ),
-    as: ctx.host.app_user,
-  });
-}
-
-/** The idle slot: the one not serving (blue when none serves yet). */
-function idleSlot(ctx: StepContext): Slot {
-  const active = activeSlot(ctx);
-  return active ? otherSlot(active) : "blue";
-}
-
 const startNew: Step = {
   name: "start new release",
   async run(ctx) {
-    if (slotAlreadyLive(ctx)) return sayAlreadyLive(ctx);
+    if (noteIfAlreadyLive(ctx, liveSlotUp)) return;
     const slot = slotOf(ctx, idleSlot(ctx));
     const dir = target(ctx).codeDir;
     const link = pointLinkCommand(ctx, slot.dir, posix.relative(posix.dirname(slot.dir), dir));
     try {
-      await startSlot(ctx, slot, ctx.notes.get("venv") as string, [link]);
+      await startSlot(ctx, slot, ctx.shared.need(VENV), [link]);
     } catch (err) {
       if (dir !== posix.join(ctx.layout.releasesDir, currentRelease(ctx) ?? "")) {
         await ctx.exec.run({
@@ -187,7 +128,7 @@ export async function goLive(
   slot: SlotLayout,
   dir: string,
   record: ReleaseRecord & { activated_at: string },
-  extra: { records?: readonly RemoteCommand[]; cleanup?: readonly RemoteCommand[] } = {},
+  extra: { records?: readonly PlannedCommand[]; cleanup?: readonly PlannedCommand[] } = {},
 ): Promise<void> {
   const before = activeSlot(ctx);
   const slots = { ...(liveState(ctx)?.slots ?? {}) };
@@ -199,13 +140,16 @@ export async function goLive(
     [
       // As root (one sudo): traffic moves, and root's record says so.
       switchTrafficCommand(ctx, slot.socketPath),
-      recordSlotsCommand(ctx, { ...record, active: slot.slot, slots }),
+      planned(recordSlotsCommand(ctx, { ...record, active: slot.slot, slots })),
       // As the app user: what rollback and `releases` read.
       ...extra.records ?? [],
-      pointLinkCommand(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir)),
+      planned(
+        pointLinkCommand(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir)),
+      ),
     ].filter(isCommand),
     [...retireOthers(ctx, slot.slot), ...extra.cleanup ?? []],
   );
+  switched(ctx, slot.socketPath);
   ctx.changed(`current -> releases/${posix.basename(dir)}`);
   // The processes run in `current`, which now links this release.
   noteLive(ctx, ctx.layout.currentLink, record.venv);
@@ -215,7 +159,7 @@ export async function goLive(
 const switchToNew: Step = {
   name: "switch traffic",
   async run(ctx) {
-    if (ctx.notes.get("alreadyLive")) return;
+    if (ctx.shared.get(ALREADY_LIVE)) return;
     const slot = slotOf(ctx, idleSlot(ctx));
     const dir = target(ctx).codeDir;
     const record = {
@@ -226,11 +170,13 @@ const switchToNew: Step = {
     await goLive(ctx, slot, dir, record, {
       // The release's own record: what rollback and `releases` read.
       records: [{
-        argv: shScript('cat > "$1/.djaploy-release.json"', dir),
-        as: ctx.host.app_user,
-        stdin: JSON.stringify(record) + "\n",
+        command: {
+          argv: shScript('cat > "$1/.djaploy-release.json"', dir),
+          as: ctx.host.app_user,
+          stdin: JSON.stringify(record) + "\n",
+        },
       }],
-      cleanup: [...pruneCommands(ctx)].filter(isCommand),
+      cleanup: pruneCommands(ctx).filter(isCommand),
     });
   },
 };
@@ -250,10 +196,10 @@ export function releasesToPrune(
  * The commands that delete old releases (see releasesToPrune), once the new
  * one is live, and the virtualenvs no kept release uses.
  */
-function pruneCommands(ctx: StepContext): (RemoteCommand | undefined)[] {
+function pruneCommands(ctx: StepContext): (PlannedCommand | undefined)[] {
   const entries = ctx.facts.get(releasesProbe(ctx.layout));
   const cmd = pruneCommand(ctx);
-  const gone = new Set(cmd ? cmd.argv.slice(3).map((p) => posix.basename(p)) : []);
+  const gone = new Set(cmd ? cmd.command.argv.slice(3).map((p) => posix.basename(p)) : []);
   const keptVenvs = entries
     .filter((r) => !gone.has(r.name))
     .map((r) => typeof r.record?.venv === "string" ? r.record.venv : undefined);
@@ -262,7 +208,7 @@ function pruneCommands(ctx: StepContext): (RemoteCommand | undefined)[] {
 }
 
 /** The command that deletes old releases (see releasesToPrune), once the new one is live. */
-function pruneCommand(ctx: StepContext): RemoteCommand | undefined {
+function pruneCommand(ctx: StepContext): PlannedCommand | undefined {
   const live = posix.basename(target(ctx).codeDir);
   const releases = [
     ...ctx.facts.get(releasesProbe(ctx.layout)).filter((r) => r.name !== live),
@@ -271,15 +217,66 @@ function pruneCommand(ctx: StepContext): RemoteCommand | undefined {
   const previous = currentRelease(ctx);
   const gone = releasesToPrune(releases, ctx.host.keep_releases, new Set([live, previous ?? ""]));
   if (gone.length === 0) return undefined;
-  ctx.changed(`removed ${gone.length} old release${gone.length === 1 ? "" : "s"}`);
   return {
-    argv: ["rm", "-rf", "--", ...gone.map((n) => posix.join(ctx.layout.releasesDir, n))],
-    as: ctx.host.app_user,
+    command: {
+      argv: ["rm", "-rf", "--", ...gone.map((n) => posix.join(ctx.layout.releasesDir, n))],
+      as: ctx.host.app_user,
+    },
+    change: `removed ${gone.length} old release${gone.length === 1 ? "" : "s"}`,
+  };
+}
+
+/** `rollback`: to the release named `wanted`, or the good one before the live one. */
+export function releaseRollbackStep(wanted: string | undefined): Step {
+  return {
+    name: "rollback",
+    async run(ctx) {
+      const releases = ctx.facts.get(releasesProbe(ctx.layout));
+      const current = currentRelease(ctx);
+      const good = releases.filter((r) => !r.failed && r.record && r.name !== current);
+      const chosen = wanted
+        ? releases.find((r) => r.name === wanted)
+        : good.filter((r) => !current || r.name < current).pop();
+      if (!chosen) {
+        throw new UserError(
+          wanted
+            ? `Choose a release that exists on ${ctx.host.name}: "${wanted}" is not in releases/`
+            : `Cannot roll back on ${ctx.host.name}: no earlier good release is kept`,
+          {
+            hint: `Kept: ${
+              releases.map((r) => `${r.name}${r.failed ? " (failed)" : ""}`).join(", ") || "none"
+            }`,
+          },
+        );
+      }
+      if (chosen.failed || !chosen.record) {
+        throw new UserError(
+          `Choose another release: ${chosen.name} on ${ctx.host.name} never passed its health check`,
+        );
+      }
+      if (chosen.name === current) {
+        throw new UserError(`Nothing to do: ${chosen.name} is live on ${ctx.host.name}`);
+      }
+      const record = chosen.record as Record<string, string>;
+      const dir = posix.join(ctx.layout.releasesDir, chosen.name);
+      setTarget(ctx, dir);
+      ctx.shared.set(VENV, record.venv);
+      const slot = slotOf(ctx, idleSlot(ctx));
+      await runDjangoTasks(ctx, { migrate: false, collectstatic: true });
+      const link = pointLinkCommand(ctx, slot.dir, posix.relative(posix.dirname(slot.dir), dir));
+      await startSlot(ctx, slot, record.venv, [link]);
+      const next = {
+        ...(record as unknown as ReleaseRecord),
+        activated_at: new Date().toISOString(),
+      };
+      await goLive(ctx, slot, dir, next);
+      await restartOtherServices.run(ctx);
+    },
   };
 }
 
 export const zeroDowntime: Strategy = {
-  name: "zero_downtime",
+  ...strategyTraits({ deployment_strategy: "zero_downtime" }),
   facts,
   files: slotFiles,
   plan: (phase) => [
@@ -295,4 +292,14 @@ export const zeroDowntime: Strategy = {
     restartOtherServices,
     ...phase("deploy:start"),
   ],
+  activate: (host) => {
+    throw new UserError(
+      `Use activate with bluegreen only: ${host.name} deploys with zero_downtime, which goes live on deploy`,
+    );
+  },
+  rollback: (_host, release) => releaseRollbackStep(release),
+  releases: {
+    kept: (ctx) => ctx.facts.get(releasesProbe(ctx.layout)),
+    current: currentRelease,
+  },
 };

@@ -8,7 +8,7 @@
  * "server"), from `tailscale cert` for the node's tailnet name ([tailscale]
  * cert = true), or, with pregenerate_certificates, are self-signed stand-ins.
  */
-import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
+import { defineModule, note, type Step, type StepContext } from "../../lib/module.ts";
 import type { FactProbe } from "../../lib/facts.ts";
 import type { HostConfig } from "../../lib/config/types.ts";
 import { putFile, sha256 } from "../../lib/remote_ops.ts";
@@ -40,10 +40,10 @@ import {
 } from "../../templates/cert_scripts.ts";
 import { fetchTailnetCertificate, statusProbe, tailnetCertFiles } from "../tailscale/mod.ts";
 
-/** Notes a command leaves for the step: certificates to install, by name. */
-export const INCOMING_CERTS = "certs:incoming";
-/** Note: install from the server's own certbot lineages (issue_on = "server"). */
-export const FROM_LINEAGE = "certs:from-lineage";
+/** Provided by sync-certs (issue_on = "controller"): certificates to install, by name. */
+export const INCOMING_CERTS = note<ReadonlyMap<string, IncomingCert>>("certs incoming");
+/** Provided by sync-certs and update-certs: install from the server's own certbot lineages (issue_on = "server"). */
+export const FROM_LINEAGE = note<boolean>("certs from lineage");
 /** Days a pregenerated self-signed certificate is valid. */
 export const SELF_SIGNED_DAYS = 90;
 
@@ -167,8 +167,7 @@ async function stageCertificate(
   const name = p.domain.name;
   const paths = certPaths(name);
   const both = [paths.fullchain, paths.privkey];
-  const incoming = (ctx.notes.get(INCOMING_CERTS) as Map<string, IncomingCert> | undefined)
-    ?.get(name);
+  const incoming = ctx.shared.get(INCOMING_CERTS)?.get(name);
   if (incoming) {
     const same = state.hashes.get(paths.fullchain) === sha256(incoming.fullchain) &&
       state.hashes.get(paths.privkey) === sha256(incoming.privkey.reveal());
@@ -178,7 +177,7 @@ async function stageCertificate(
     ctx.changed(`certificate ${name}`);
     return { staged: both, present: true };
   }
-  if (ctx.notes.get(FROM_LINEAGE)) {
+  if (ctx.shared.get(FROM_LINEAGE)) {
     const lineage = `${LETSENCRYPT_LIVE}/${name}`;
     const r = await stageCopy(
       ctx,

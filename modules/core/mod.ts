@@ -3,7 +3,14 @@
  * dependency tooling, the app's environment file and infra/deploy_files.
  */
 import { posix } from "node:path";
-import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
+import {
+  defineModule,
+  DEPLOY_FILES_CHANGED,
+  DEPLOY_FILES_DIR,
+  INSTALLED_PACKAGES,
+  type Step,
+  type StepContext,
+} from "../../lib/module.ts";
 import { dirsProbe, packagesProbe, userProbe } from "../../lib/probes.ts";
 import { putFile } from "../../lib/remote_ops.ts";
 import { runChain } from "../../lib/chain.ts";
@@ -95,7 +102,7 @@ async function aptInstall(ctx: StepContext): Promise<void> {
     );
   }
   // Facts read before the install are stale for these packages.
-  ctx.notes.set("installedPackages", missing);
+  ctx.shared.set(INSTALLED_PACKAGES, missing);
   ctx.changed(`installed ${missing.join(", ")}`);
 }
 
@@ -274,7 +281,7 @@ const dependencyTools: Step = {
 const deployFiles: Step = {
   name: "deploy files",
   async run(ctx) {
-    const dir = ctx.notes.get("deployFilesDir") as string | undefined;
+    const dir = ctx.shared.get(DEPLOY_FILES_DIR);
     if (!dir || ctx.deployFiles.size === 0) return;
     const { changed } = await ctx.exec.sync({
       source: dir,
@@ -283,7 +290,7 @@ const deployFiles: Step = {
       keepServerModes: true,
     });
     if (changed.length === 0) return;
-    ctx.notes.set("deployFilesChanged", changed.map((p) => "/" + p));
+    ctx.shared.set(DEPLOY_FILES_CHANGED, changed.map((p) => "/" + p));
     ctx.changed(`updated ${changed.length} files from deploy_files`);
   },
 };

@@ -8,7 +8,7 @@
  * litestream` restores to a point in time. See docs/operations-modules.md.
  */
 import { posix } from "node:path";
-import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
+import { defineModule, note, type Step, type StepContext } from "../../lib/module.ts";
 import type { FactProbe } from "../../lib/facts.ts";
 import type { HostConfig, LitestreamReplica } from "../../lib/config/types.ts";
 import type { Layout } from "../../lib/layout.ts";
@@ -40,6 +40,8 @@ export const LITESTREAM_UNIT = "litestream.service";
 export const LITESTREAM_UNIT_PATH = "/etc/systemd/system/litestream.service";
 /** The SHA-256 of the archive the installed binary came from. */
 export const LITESTREAM_MARKER = "/usr/local/lib/djaploy/litestream.sha256";
+/** Provided by the install and config steps: litestream runs a new binary or config; read by the service step. */
+const RESTART = note<boolean>("litestream restart");
 
 /** `uname -m` of the host. */
 export const archProbe: FactProbe<string> = {
@@ -149,7 +151,7 @@ const binary: Step = {
       as: "root",
     });
     await putFile(ctx, { path: LITESTREAM_MARKER, content: marker });
-    ctx.notes.set("litestream:restart", true);
+    ctx.shared.set(RESTART, true);
     ctx.changed(`installed litestream ${l.version} (${arch})`);
   },
 };
@@ -163,7 +165,7 @@ const config: Step = {
       mode: "0640",
       owner: `root:${ctx.host.app_user}`,
     });
-    if (wrote) ctx.notes.set("litestream:restart", true);
+    if (wrote) ctx.shared.set(RESTART, true);
   },
 };
 
@@ -187,7 +189,7 @@ const service: Step = {
         as: "root",
       });
       ctx.changed("started litestream");
-    } else if (wrote || ctx.notes.get("litestream:restart")) {
+    } else if (wrote || ctx.shared.get(RESTART)) {
       await ctx.exec.run({ argv: ["systemctl", "restart", LITESTREAM_UNIT], as: "root" });
       ctx.changed("restarted litestream");
     }

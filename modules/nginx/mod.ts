@@ -1,5 +1,11 @@
 /** nginx: the app's site (static and media from disk, the rest to gunicorn), tested before reload. */
-import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
+import {
+  defineModule,
+  DEPLOY_FILES_CHANGED,
+  INSTALLED_PACKAGES,
+  type Step,
+  type StepContext,
+} from "../../lib/module.ts";
 import { putFile } from "../../lib/remote_ops.ts";
 import { shScript } from "../../lib/remote_command.ts";
 import type { FactProbe } from "../../lib/facts.ts";
@@ -83,7 +89,7 @@ export async function testAndReload(ctx: StepContext): Promise<void> {
 const site: Step = {
   name: "nginx site",
   async run(ctx) {
-    const justInstalled = ((ctx.notes.get("installedPackages") ?? []) as string[]).includes(
+    const justInstalled = (ctx.shared.get(INSTALLED_PACKAGES) ?? []).includes(
       "nginx",
     );
     const state = ctx.facts.get(nginxProbe(ctx.layout));
@@ -100,7 +106,7 @@ const site: Step = {
       content: nginxUpstream(ctx.host.app_name, ctx.layout.liveSocket),
     });
     dirty = await putFile(ctx, { path: ctx.layout.nginxSitePath, content: siteText(ctx) }) || dirty;
-    const fromDeployFiles = ((ctx.notes.get("deployFilesChanged") ?? []) as string[])
+    const fromDeployFiles = (ctx.shared.get(DEPLOY_FILES_CHANGED) ?? [])
       .some((p) => p.startsWith("/etc/nginx/"));
     const fixes: string[][] = [];
     if (state.link !== ctx.layout.nginxSitePath) {

@@ -1,12 +1,18 @@
 /** systemd: the app's gunicorn unit; units reloaded and enabled when they change. */
 import { posix } from "node:path";
-import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
+import {
+  defineModule,
+  DEPLOY_FILES_CHANGED,
+  type Step,
+  type StepContext,
+} from "../../lib/module.ts";
 import { putFile } from "../../lib/remote_ops.ts";
 import { appUnitsProbe } from "../../lib/probes.ts";
 import { gunicornUnit, slotsBootUnit } from "../../templates/systemd_unit.ts";
 import { bootConfinement, webConfinement } from "../../lib/confinement.ts";
 import { stateProbe } from "../../lib/deploy_steps.ts";
 import { liveProcessTarget } from "../../lib/live_target.ts";
+import { hasSlots } from "../../lib/strategies/traits.ts";
 import { processUnitFiles, processUnitsProbe, syncProcessUnits } from "../../lib/processes.ts";
 
 function unitText(ctx: StepContext): string {
@@ -34,7 +40,7 @@ const units: Step = {
   async run(ctx) {
     // Slot strategies write their {app}-blue/-green units when they deploy;
     // here only the unit that starts the live slot at boot.
-    const slots = ctx.host.deployment_strategy !== "in_place";
+    const slots = hasSlots(ctx.host);
     const wrote = slots
       ? await putFile(ctx, {
         path: `/etc/systemd/system/${ctx.layout.slotsBootUnit}`,
@@ -45,7 +51,7 @@ const units: Step = {
         }),
       })
       : await putFile(ctx, { path: ctx.layout.unitPath, content: unitText(ctx) });
-    const fromDeployFiles = ((ctx.notes.get("deployFilesChanged") ?? []) as string[])
+    const fromDeployFiles = (ctx.shared.get(DEPLOY_FILES_CHANGED) ?? [])
       .some((p) => p.startsWith("/etc/systemd/"));
     const state = ctx.facts.get(appUnitsProbe(ctx.host));
     if (wrote || fromDeployFiles) {
@@ -85,9 +91,7 @@ export default defineModule({
   description: "The app's gunicorn service unit, enabled at boot",
   facts: (host, layout) => [appUnitsProbe(host), stateProbe(layout), processUnitsProbe(host)],
   files: (host, layout) => [
-    host.deployment_strategy === "in_place"
-      ? layout.unitPath
-      : `/etc/systemd/system/${layout.slotsBootUnit}`,
+    hasSlots(host) ? `/etc/systemd/system/${layout.slotsBootUnit}` : layout.unitPath,
     ...processUnitFiles(host),
   ],
   steps: { configure: [units, processUnits], "deploy:configure": [units] },

@@ -8,7 +8,7 @@
  * enabled) installs for nginx. See docs/operations-modules.md.
  */
 import { posix } from "node:path";
-import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
+import { defineModule, note, type Step, type StepContext } from "../../lib/module.ts";
 import type { FactProbe } from "../../lib/facts.ts";
 import type { HostConfig } from "../../lib/config/types.ts";
 import { unitsProbe } from "../../lib/probes.ts";
@@ -36,6 +36,8 @@ export const BINARY_MARKER = "/usr/local/lib/djaploy/tailscale.sha256";
 export const TAILSCALED_UNIT_PATH = "/etc/systemd/system/tailscaled.service";
 export const TAILSCALED_DEFAULTS_PATH = "/etc/default/tailscaled";
 export const CERT_DIR = "/etc/djaploy/tailscale";
+/** Provided by install: tailscaled runs a new binary or unit; read by daemon, which restarts it. */
+const RESTART = note<boolean>("tailscale restart");
 
 export interface TailscaleState {
   readonly installed: boolean;
@@ -152,7 +154,6 @@ async function installFromRepository(ctx: StepContext): Promise<void> {
     as: "root",
     env: { DEBIAN_FRONTEND: "noninteractive" },
   });
-  ctx.notes.set("tailscale:installed", true);
   ctx.changed("installed tailscale from its repository");
 }
 
@@ -172,7 +173,6 @@ async function installBinary(ctx: StepContext): Promise<void> {
       as: "root",
     });
     await putFile(ctx, { path: BINARY_MARKER, content: marker });
-    ctx.notes.set("tailscale:installed", true);
     ctx.changed(`installed tailscale ${t.version} (${arch})`);
     wrote = true;
   }
@@ -188,7 +188,7 @@ async function installBinary(ctx: StepContext): Promise<void> {
     content: TAILSCALED_DEFAULTS,
   });
   if (unit || defaults) await ctx.exec.run({ argv: ["systemctl", "daemon-reload"], as: "root" });
-  if (wrote || unit || defaults) ctx.notes.set("tailscale:restart", true);
+  if (wrote || unit || defaults) ctx.shared.set(RESTART, true);
 }
 
 const install: Step = {
@@ -209,7 +209,7 @@ const daemon: Step = {
         as: "root",
       });
       ctx.changed("started tailscaled");
-    } else if (ctx.notes.get("tailscale:restart")) {
+    } else if (ctx.shared.get(RESTART)) {
       await ctx.exec.run({ argv: ["systemctl", "restart", "tailscaled.service"], as: "root" });
       ctx.changed("restarted tailscaled");
     }
@@ -234,8 +234,8 @@ const join: Step = {
   },
 };
 
-/** Note: the tailnet name whose certificate `tailscale cert` fetched in this run. */
-export const CERT_FETCHED = "tailscale:cert";
+/** Provided by fetchTailnetCertificate: the tailnet name whose certificate it fetched in this run. */
+export const CERT_FETCHED = note<string>("tailscale cert");
 
 /** Where `tailscale cert` puts the node's certificate (with its chain) and key. */
 export function tailnetCertFiles(name: string): { cert: string; key: string } {
@@ -285,11 +285,11 @@ export async function tailnetName(ctx: StepContext): Promise<string> {
  * a new one. Returns the name.
  */
 export async function fetchTailnetCertificate(ctx: StepContext): Promise<string> {
-  const fetched = ctx.notes.get(CERT_FETCHED);
-  if (typeof fetched === "string") return fetched;
+  const fetched = ctx.shared.get(CERT_FETCHED);
+  if (fetched !== undefined) return fetched;
   const name = await tailnetName(ctx);
   await ctx.exec.run({ argv: shScript(CERT_SH, CERT_DIR, name), as: "root" });
-  ctx.notes.set(CERT_FETCHED, name);
+  ctx.shared.set(CERT_FETCHED, name);
   ctx.log.info(`certificate for ${name} in ${tailnetCertFiles(name).cert}`);
   return name;
 }

@@ -1,4 +1,5 @@
 /** The certs module's HTTPS step on a recorded host: what it sends, and that it sends nothing twice. */
+import { noteValue } from "../../lib/module.ts";
 import assert from "node:assert/strict";
 import { factsStdout, loadTestProject, sha256hex, withTempDir } from "../helpers/fixtures.ts";
 import { runRecorded } from "../helpers/plans.ts";
@@ -24,9 +25,12 @@ const KEY = "-----BEGIN PRIVATE KEY-----\nsecret-key-bytes\n-----END PRIVATE KEY
 async function setup(dir: string) {
   const loaded = await loadTestProject(dir, TOML);
   const plan = { ...modulePlanParts([certsModule], loaded.host), steps: [httpsStep] };
-  const notes = {
-    [INCOMING_CERTS]: new Map([["example.com", { fullchain: CHAIN, privkey: new Secret(KEY) }]]),
-  };
+  const notes = [
+    noteValue(
+      INCOMING_CERTS,
+      new Map([["example.com", { fullchain: CHAIN, privkey: new Secret(KEY) }]]),
+    ),
+  ];
   return { loaded, plan, notes };
 }
 

@@ -11,7 +11,7 @@ import { ConfigError, UserError } from "../../lib/errors.ts";
 import { modulePlanParts } from "../../lib/runner.ts";
 import type { RemoteCommand } from "../../lib/remote_command.ts";
 import type { HostPlan } from "../../lib/runner.ts";
-import type { ReleaseInfo } from "../../lib/module.ts";
+import { noteValue, type ReleaseInfo } from "../../lib/module.ts";
 import { Secret } from "../../lib/secret.ts";
 import { certificateHosts, hasTailnetCertificate } from "../../lib/certs/plan.ts";
 import { hostsToInstall, needsAcme } from "../../lib/commands/certs.ts";
@@ -111,7 +111,7 @@ Deno.test("sync-certs: tailscale cert's files are staged into /etc/djaploy/certs
     const run = await runRecorded({
       loaded,
       plan: syncPlan(loaded),
-      notes: { [FROM_LINEAGE]: true },
+      notes: [noteValue(FROM_LINEAGE, true)],
       facts: factsStdout({ certs: NO_CERTS, tailscale: { out: STATUS } }),
       respond: staged,
     });
@@ -293,12 +293,12 @@ Deno.test("hosts without a tailscale certificate are unaffected", async () => {
     const run = await runRecorded({
       loaded,
       plan: syncPlan(loaded),
-      notes: {
-        [INCOMING_CERTS]: new Map([["example.com", {
-          fullchain: CHAIN,
-          privkey: new Secret(KEY),
-        }]]),
-      },
+      notes: [
+        noteValue(
+          INCOMING_CERTS,
+          new Map([["example.com", { fullchain: CHAIN, privkey: new Secret(KEY) }]]),
+        ),
+      ],
       facts: factsStdout({ certs: NO_CERTS }),
     });
     assert.ok(run.result.ok, String(run.result.error));
@@ -332,12 +332,12 @@ Deno.test("an ACME domain and the tailnet name on one host: one server block eac
     const run = await runRecorded({
       loaded,
       plan: syncPlan(loaded),
-      notes: {
-        [INCOMING_CERTS]: new Map([["example.com", {
-          fullchain: CHAIN,
-          privkey: new Secret(KEY),
-        }]]),
-      },
+      notes: [
+        noteValue(
+          INCOMING_CERTS,
+          new Map([["example.com", { fullchain: CHAIN, privkey: new Secret(KEY) }]]),
+        ),
+      ],
       facts: factsStdout({ certs: NO_CERTS, tailscale: { out: STATUS } }),
       respond: staged,
     });

@@ -3,7 +3,7 @@
  * and a run of one on recorded hosts through the real runner.
  */
 import type { HostConfig } from "../../lib/config/types.ts";
-import type { Phase, ReleaseInfo } from "../../lib/module.ts";
+import type { NoteValue, Phase, ReleaseInfo } from "../../lib/module.ts";
 import { loadModules } from "../../lib/modules.ts";
 import { type HostPlan, type HostResult, modulePlanParts, runOnHosts } from "../../lib/runner.ts";
 import { strategyFor } from "../../lib/strategies/registry.ts";
@@ -17,6 +17,7 @@ import type { Secret } from "../../lib/secret.ts";
 import { SecretResolver } from "../../lib/resolve_secrets.ts";
 import type { Ui } from "../../lib/ui.ts";
 import type { RemoteCommand } from "../../lib/remote_command.ts";
+import { UserError } from "../../lib/errors.ts";
 import { appDirs, rootDirs } from "../../modules/core/mod.ts";
 import { processUnitFiles } from "../../lib/processes.ts";
 import type { HookRun } from "../../lib/hooks.ts";
@@ -84,14 +85,19 @@ export async function runRecorded(opts: {
   release?: ReleaseInfo;
   appEnv?: ReadonlyMap<string, string | Secret>;
   force?: boolean;
-  /** Notes every step starts with (command options, the deploy's version). */
-  notes?: Readonly<Record<string, unknown>>;
+  /** What every step starts with in ctx.shared (command options, the deploy's version). */
+  notes?: readonly NoteValue[];
   /** Resolve the config's secret references (ctx.secret), masked in the output. */
   secrets?: boolean;
   /** Collects the commands of each round trip that is a chain, in order. */
   chains?: RemoteCommand[][];
   /** The command's hooks (ctx.hook). */
   hooks?: HookRun;
+  /**
+   * The ssh connection drops while this command runs (it is recorded, its
+   * round trip's later commands are not): the error ssh's executor throws.
+   */
+  loseConnection?: (cmd: RemoteCommand) => boolean;
 }): Promise<RecordedRun> {
   const { ui, out, err } = collectingUi();
   const secrets = opts.secrets
@@ -119,9 +125,24 @@ export async function runRecorded(opts: {
         syncChanged: opts.syncChanged,
       });
       const chain = exec.chain.bind(exec);
-      exec.chain = (cmds) => {
+      const run = exec.run.bind(exec);
+      const lost = () =>
+        new UserError(
+          `Cannot connect to ${h.name} (${h.ssh_user}@${h.ssh_hostname}): ` +
+            `Connection to ${h.ssh_hostname} closed by remote host.`,
+        );
+      exec.chain = async (cmds) => {
         opts.chains?.push([...cmds]);
-        return chain(cmds);
+        const at = opts.loseConnection ? cmds.findIndex(opts.loseConnection) : -1;
+        if (at === -1) return await chain(cmds);
+        const r = await chain(cmds.slice(0, at + 1));
+        if (r.failed !== undefined) return r;
+        throw lost();
+      };
+      exec.run = async (cmd) => {
+        const r = await run(cmd);
+        if (opts.loseConnection?.(cmd)) throw lost();
+        return r;
       };
       return exec;
     },

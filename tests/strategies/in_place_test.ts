@@ -8,6 +8,8 @@ import { CommandError, UserError } from "../../lib/errors.ts";
 import { dependencyPlan } from "../../lib/dependencies.ts";
 import { layoutFor, venvDir } from "../../lib/layout.ts";
 import { MIGRATE_AND_COLLECTSTATIC_PY } from "../../templates/scripts.ts";
+import { strategyFor } from "../../lib/strategies/registry.ts";
+import { line, runStrategy } from "../helpers/strategy_runs.ts";
 import {
   factsStdout,
   type LoadedProject,
@@ -553,4 +555,38 @@ Deno.test("in_place: a failed deploy removes no virtualenv", async () => {
     assert.equal(r.result.ok, false);
     assert.ok(!r.exec.lines().some((l) => l.includes("rm -rf")));
   });
+});
+
+// in_place keeps nothing to go back to and goes live on deploy: activate and rollback refuse.
+Deno.test("in_place: activate and rollback are refused with what to do instead", async () => {
+  await withTempDir(async (dir) => {
+    const { host } = await loadTestProject(dir, 'project_name = "hello"\n');
+    const s = strategyFor(host);
+    assert.throws(
+      () => s.activate(host),
+      /Use activate with bluegreen only: web1 deploys with in_place, which goes live on deploy/,
+    );
+    assert.throws(
+      () => s.rollback(host, undefined),
+      /Redeploy an earlier tag instead: web1 uses in_place, which keeps no previous release/,
+    );
+  });
+});
+
+Deno.test("in_place: a connection lost during the restart fails the host there: no health check, no record", async () => {
+  const r = await runStrategy("in_place", {
+    loseConnection: (cmd) => cmd.argv[0] === "systemctl" && cmd.argv[1] === "restart",
+  });
+  assert.equal(r.result.ok, false);
+  assert.equal(r.result.failedStep, "restart services");
+  assert.match(String(r.result.error), /Cannot connect to web1 .*closed by remote host/);
+  const code = "/home/app/apps/hello/code";
+  const venvLink = "/home/app/apps/hello/venv";
+  assert.deepEqual(r.lines, [
+    line.upload(code),
+    line.buildVenv(r.venv, code),
+    line.app(`ln -sfn ${r.venv} ${venvLink}`),
+    line.manage(code, venvLink),
+    line.root("systemctl restart hello"),
+  ]);
 });

@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { ReleaseInfo } from "../../lib/module.ts";
+import { type NoteValue, noteValue, type ReleaseInfo } from "../../lib/module.ts";
+import { ACTIVATE } from "../../lib/strategies/strategy.ts";
 import type { RemoteCommand } from "../../lib/remote_command.ts";
 import { layoutFor } from "../../lib/layout.ts";
 import { drainUnitsProbe } from "../../lib/strategies/slots.ts";
@@ -37,7 +38,7 @@ async function deployOverGreen(
   opts: {
     respond?: Responder;
     facts?: Record<string, ProbeAnswer>;
-    notes?: Record<string, unknown>;
+    notes?: readonly NoteValue[];
   } = {},
 ): Promise<Run> {
   let run: Run | undefined;
@@ -177,7 +178,7 @@ Deno.test("zero_downtime: a failed traffic move fails the deploy and records not
 
 Deno.test("bluegreen: deploy --activate with a drain that fails after the switch succeeds with a warning and true records", async () => {
   const r = await deployOverGreen("bluegreen", {
-    notes: { activate: true },
+    notes: [noteValue(ACTIVATE, true)],
     facts: {
       // Taking over from in_place: its unit still runs and must drain.
       "slot-units": {

@@ -8,6 +8,22 @@ import {
   runRecorded,
   unitsShowOutput,
 } from "../helpers/plans.ts";
+import {
+  isHealthCheck,
+  isMigrate,
+  isSwitch,
+  line,
+  NEW,
+  OLD,
+  OLD_VENV,
+  oldRecord,
+  RELEASES,
+  runStrategy,
+  type StrategyRun,
+} from "../helpers/strategy_runs.ts";
+import type { RemoteCommand } from "../../lib/remote_command.ts";
+import type { HostConfig } from "../../lib/config/types.ts";
+import { strategyFor } from "../../lib/strategies/registry.ts";
 
 const DJAPLOY_TOML = `project_name = "hello"
 deployment_strategy = "zero_downtime"
@@ -238,4 +254,157 @@ Deno.test("zero_downtime: after the switch, old releases go and so do the virtua
     assert.ok(switched >= 0 && switched <= rmVenvs);
     assert.match(lines[rmVenvs], /-u app /);
   });
+});
+
+// Host-free runs of the whole strategy (tests/helpers/strategy_runs.ts): green serves
+// release 7, blue is stopped, releases/ keeps 5 to 7; the exact commands, in order.
+
+const BLUE = "/run/hello-blue/hello.sock";
+const BLUE_DIR = "/home/app/apps/hello/slots/blue";
+const CURRENT = "/home/app/apps/hello/current";
+const failHealth = (cmd: RemoteCommand) =>
+  isHealthCheck(BLUE)(cmd)
+    ? { code: 1, stderr: "djaploy: /healthz/ answered HTTP 500\n" }
+    : undefined;
+
+/** What every deploy of NEW sends before its slot starts. */
+function untilStarted(r: StrategyRun): string[] {
+  const rel = `${RELEASES}/${NEW}`;
+  return [
+    line.upload(rel, `${RELEASES}/${OLD(7)}`),
+    line.root("systemctl enable --quiet hello-slots.service"),
+    line.buildVenv(r.venv, rel),
+    line.manage(rel, r.venv),
+    line.unitFile("blue"),
+    line.link(BLUE_DIR, `../releases/${NEW}`),
+    line.root("systemctl daemon-reload"),
+    line.root("systemctl restart hello-blue.service"),
+    line.health(BLUE),
+  ];
+}
+
+Deno.test("zero_downtime deploy: the new release starts in the idle slot, then one round trip switches, records and drains", async () => {
+  const r = await runStrategy("zero_downtime");
+  assert.equal(r.result.ok, true, String(r.result.error));
+  assert.deepEqual(r.lines, [
+    ...untilStarted(r),
+    line.switchTo(BLUE),
+    line.state("blue"),
+    line.app(`sh -c 'cat > "$1/.djaploy-release.json"' sh ${RELEASES}/${NEW} < [stdin]`),
+    line.link(CURRENT, `releases/${NEW}`),
+    line.drain("green"),
+  ]);
+  assert.deepEqual(r.result.steps.find((s) => s.name === "switch traffic")!.changes, [
+    `traffic -> ${BLUE}`,
+    "stopping hello-green.service",
+    `current -> releases/${NEW}`,
+  ]);
+});
+
+Deno.test("zero_downtime deploy: a failed health check stops the new slot, marks the release failed, and moves no traffic", async () => {
+  const r = await runStrategy("zero_downtime", { respond: failHealth });
+  assert.equal(r.result.ok, false);
+  assert.equal(r.result.failedStep, "start new release");
+  assert.match(String(r.result.error), /Fix the app on web1: the health check failed: .*HTTP 500/);
+  assert.deepEqual(r.lines, [
+    ...untilStarted(r),
+    line.root("systemctl stop hello-blue.service"),
+    line.diagnose(BLUE_DIR, r.venv),
+    line.app(`touch ${RELEASES}/${NEW}/.djaploy-failed`),
+  ]);
+});
+
+Deno.test("zero_downtime deploy: a failed migrate stops the host there: no slot starts, no traffic moves", async () => {
+  const r = await runStrategy("zero_downtime", {
+    respond: (cmd) =>
+      isMigrate(cmd) ? { code: 1, stderr: "OperationalError: no such table\n" } : undefined,
+  });
+  assert.equal(r.result.ok, false);
+  assert.equal(r.result.failedStep, "migrate and collectstatic");
+  assert.match(String(r.result.error), /OperationalError: no such table/);
+  assert.deepEqual(r.lines, untilStarted(r).slice(0, 4));
+});
+
+Deno.test("zero_downtime deploy: a connection lost during the switch fails the host at that step and sends nothing more", async () => {
+  const r = await runStrategy("zero_downtime", { loseConnection: isSwitch });
+  assert.equal(r.result.ok, false);
+  assert.equal(r.result.failedStep, "switch traffic");
+  assert.match(String(r.result.error), /Cannot connect to web1 .*closed by remote host/);
+  // The next run reads where the link points, not state.json (the first test of this file).
+  assert.deepEqual(r.lines, [...untilStarted(r), line.switchTo(BLUE)]);
+});
+
+Deno.test("zero_downtime rollback: the previous release starts in the idle slot with its own venv, then switches", async () => {
+  const r = await runStrategy("zero_downtime", { run: { rollback: undefined } });
+  assert.equal(r.result.ok, true, String(r.result.error));
+  const rel = `${RELEASES}/${OLD(6)}`;
+  assert.deepEqual(r.lines, [
+    line.manage(rel, OLD_VENV),
+    line.unitFile("blue"),
+    line.link(BLUE_DIR, `../releases/${OLD(6)}`),
+    line.root("systemctl daemon-reload"),
+    line.root("systemctl restart hello-blue.service"),
+    line.health(BLUE),
+    line.switchTo(BLUE),
+    line.state("blue"),
+    line.link(CURRENT, `releases/${OLD(6)}`),
+    line.drain("green"),
+  ]);
+  const collect = r.exec.recorded.find((c) => c.command && isMigrate(c.command))!.command!;
+  assert.ok(collect.argv.some((a) => a.includes("MIGRATE = False")), "never migrates backwards");
+});
+
+Deno.test("zero_downtime rollback: a previous release that fails its health check gets no traffic", async () => {
+  const r = await runStrategy("zero_downtime", {
+    run: { rollback: undefined },
+    respond: failHealth,
+  });
+  assert.equal(r.result.ok, false);
+  assert.equal(r.result.failedStep, "rollback");
+  assert.match(String(r.result.error), /the health check failed/);
+  assert.equal(r.lines.at(-2), line.root("systemctl stop hello-blue.service"));
+  assert.equal(r.lines.at(-1), line.diagnose(BLUE_DIR, OLD_VENV));
+  assert.ok(!r.lines.includes(line.switchTo(BLUE)) && !r.lines.includes(line.state("blue")));
+});
+
+Deno.test("zero_downtime rollback --release: a connection lost during the switch fails the host and sends nothing more", async () => {
+  const r = await runStrategy("zero_downtime", {
+    run: { rollback: OLD(5) },
+    loseConnection: isSwitch,
+  });
+  assert.equal(r.result.ok, false);
+  assert.match(String(r.result.error), /Cannot connect to web1/);
+  assert.equal(r.lines[0], line.manage(`${RELEASES}/${OLD(5)}`, OLD_VENV));
+  assert.equal(r.lines.at(-1), line.switchTo(BLUE));
+  assert.ok(
+    !r.lines.includes(line.state("blue")),
+    "no record of a switch that may not have happened",
+  );
+});
+
+Deno.test("zero_downtime rollback: to the live release, or one that failed, is refused before anything is sent", async () => {
+  const live = await runStrategy("zero_downtime", { run: { rollback: OLD(7) } });
+  assert.match(
+    String(live.result.error),
+    /Nothing to do: 20261120T000007Z-0000007 is live on web1/,
+  );
+  const failed = await runStrategy("zero_downtime", {
+    run: { rollback: OLD(6) },
+    facts: {
+      "releases": { out: `${OLD(6)}\tfailed\n${OLD(7)}\t${JSON.stringify(oldRecord(7))}\n` },
+    },
+  });
+  assert.match(
+    String(failed.result.error),
+    /Choose another release: .* never passed its health check/,
+  );
+  assert.deepEqual([...live.lines, ...failed.lines], []);
+});
+
+Deno.test("zero_downtime activate: refused, it goes live on deploy", () => {
+  const host = { name: "web1", deployment_strategy: "zero_downtime" } as HostConfig;
+  assert.throws(
+    () => strategyFor(host).activate(host),
+    /Use activate with bluegreen only: web1 deploys with zero_downtime, which goes live on deploy/,
+  );
 });

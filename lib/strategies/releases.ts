@@ -1,0 +1,77 @@
+/**
+ * What the strategies share about releases: the folders zero_downtime keeps
+ * in releases/ (what `status` and `rollback` list), which of them `current`
+ * links, and the shared_resources every slot's code links to shared/.
+ */
+import { posix } from "node:path";
+import type { StepContext } from "../module.ts";
+import type { FactProbe } from "../facts.ts";
+import type { Layout } from "../layout.ts";
+import { shScript } from "../remote_command.ts";
+import { linkProbe } from "../probes.ts";
+
+/** One release folder as the host has it. */
+export interface ReleaseEntry {
+  readonly name: string;
+  readonly failed: boolean;
+  /** The record written when it passed its health check. */
+  readonly record?: Record<string, unknown>;
+}
+
+export function releasesProbe(layout: Layout): FactProbe<ReleaseEntry[]> {
+  return {
+    name: "releases",
+    argv: shScript(
+      `for d in "$1"/*/; do [ -d "$d" ] || continue; n=\${d%/}; n=\${n##*/}
+if [ -f "$d.djaploy-failed" ]; then printf '%s\\tfailed\\n' "$n"
+else printf '%s\\t%s\\n' "$n" "$(tr -d '\\n' < "$d.djaploy-release.json" 2>/dev/null)"; fi; done; true`,
+      layout.releasesDir,
+    ),
+    parse: (out) =>
+      out.split("\n").filter(Boolean).map((line) => {
+        const [name, rest = ""] = line.split("\t");
+        // A release gets its record only when it goes live: one without a
+        // record failed, or its deploy was cut short. It never counts as good.
+        if (rest === "failed" || rest === "") return { name, failed: true };
+        try {
+          return { name, failed: false, record: JSON.parse(rest) };
+        } catch {
+          return { name, failed: true };
+        }
+      }).sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}
+
+/** Where the `current` link points. */
+export function currentLinkProbe(layout: Layout) {
+  return linkProbe("current-link", layout.currentLink);
+}
+
+/** The release `current` points at, if any. */
+export function currentRelease(ctx: StepContext): string | undefined {
+  const link = ctx.facts.get(currentLinkProbe(ctx.layout));
+  return typeof link === "string" ? posix.basename(link) : undefined;
+}
+
+/** Links project paths that must survive deploys (uploads) to shared/. */
+export async function linkShared(
+  ctx: StepContext,
+  dir: string,
+  paths: readonly string[],
+): Promise<void> {
+  await ctx.exec.run({
+    argv: shScript(
+      `set -e
+dir=$1 shared=$2; shift 2
+for p; do
+  mkdir -p "$shared/$p"
+  if [ -e "$dir/$p" ] && [ ! -L "$dir/$p" ] && [ -n "$(ls -A "$dir/$p" 2>/dev/null)" ]; then cp -an "$dir/$p/." "$shared/$p/"; fi
+  rm -rf "$dir/$p"; mkdir -p "$(dirname "$dir/$p")"; ln -s "$shared/$p" "$dir/$p"
+done`,
+      dir,
+      ctx.layout.sharedDir,
+      ...paths,
+    ),
+    as: ctx.host.app_user,
+  });
+}
