@@ -23,7 +23,8 @@ import {
   serverCertbotArgs,
 } from "./certbot.ts";
 import { checkIssuable, type DomainPlan, planDomains, SERVER_CA_BUNDLE } from "./plan.ts";
-import { type DnsProvider, dnsProvider, type TxtRecord } from "./dns/provider.ts";
+import type { DnsProvider, TxtRecord } from "./dns/provider.ts";
+import { dnsProvider } from "./dns/registry.ts";
 import { DEPLOY_HOOK_PATH } from "../../templates/cert_scripts.ts";
 import { runOnHosts } from "../runner.ts";
 import { certsProbe, FROM_LINEAGE, httpsProbes, httpsStep } from "../../modules/certs/mod.ts";
