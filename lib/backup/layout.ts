@@ -9,7 +9,8 @@ import type { Layout } from "../layout.ts";
 import { REMOTE_NAME } from "./rclone_conf.ts";
 import { backupDatabases } from "./databases.ts";
 
-export type BackupBackend = "rclone" | "borg";
+export type { BackupBackend } from "./databases.ts";
+import type { BackupBackend } from "./databases.ts";
 export type RestoreBackend = BackupBackend | "litestream";
 export const RESTORE_BACKENDS: readonly RestoreBackend[] = ["rclone", "borg", "litestream"];
 
