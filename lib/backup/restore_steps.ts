@@ -18,8 +18,8 @@ import { UserError } from "../errors.ts";
 import { BACKUP_PY_PATH, backupLayout, borgBaseDir, PYTHON, restoreDir } from "./layout.ts";
 import { type BackupEntry, chooseBackup } from "./choose.ts";
 import { type BackupSource, requestWithSecrets } from "./source.ts";
-import { LITESTREAM_UNIT } from "../../modules/litestream/mod.ts";
-import { pinHostKey } from "../../modules/borg/mod.ts";
+import { LITESTREAM_UNIT } from "./litestream.ts";
+import { pinHostKey } from "./borg.ts";
 
 export interface RestoreOptions {
   readonly source: BackupSource;

@@ -11,7 +11,7 @@ import { posix } from "node:path";
 import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
 import type { FactProbe } from "../../lib/facts.ts";
 import type { HostConfig } from "../../lib/config/types.ts";
-import { unitsProbe } from "../../lib/probes.ts";
+import { archProbe, unitsProbe } from "../../lib/probes.ts";
 import { putFile, sha256 } from "../../lib/remote_ops.ts";
 import { shScript } from "../../lib/remote_command.ts";
 import { ConfigError, UserError } from "../../lib/errors.ts";
@@ -23,7 +23,6 @@ import {
   goArch,
   shipVerified,
 } from "../../lib/verified_download.ts";
-import { archProbe } from "../litestream/mod.ts";
 import {
   TAILSCALED_DEFAULTS,
   tailscaledUnit,
