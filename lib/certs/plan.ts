@@ -13,6 +13,8 @@ import type {
 } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
 
+/** The folder nginx serves `/.well-known/acme-challenge/` from (HTTP-01). */
+export const ACME_ROOT = "/var/www/acme";
 /** Where nginx reads certificates on every server: `<CERTS_DIR>/<name>/`. */
 export const CERTS_DIR = "/etc/djaploy/certs";
 /** The ACME server's CA bundle on servers (issue_on = "server" with acme_ca_bundle). */

@@ -26,7 +26,7 @@ import {
 } from "../certs/plan.ts";
 import { issueDue, type IssueOutcome, type IssueRun, storeOf } from "../certs/issue.ts";
 import { readStored } from "../certs/store.ts";
-import { statusProbe } from "../../modules/tailscale/mod.ts";
+import { statusProbe } from "../certs/tailnet.ts";
 import { acquireLocalLock } from "../certs/lock.ts";
 import { type CertInfo, daysLeft, isoDay, parseCertificate } from "../certs/x509.ts";
 import { notifyFailure, notifyWebhook } from "../certs/notify.ts";

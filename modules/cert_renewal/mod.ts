@@ -11,9 +11,8 @@ import { putFile } from "../../lib/remote_ops.ts";
 import { unitsProbe } from "../../lib/probes.ts";
 import { UserError } from "../../lib/errors.ts";
 import { RENEW_UNIT, renewService, renewTimer } from "../../templates/cert_scripts.ts";
-import { CERTS_DIR, SERVER_CA_BUNDLE } from "../../lib/certs/plan.ts";
+import { ACME_ROOT, CERTS_DIR, SERVER_CA_BUNDLE } from "../../lib/certs/plan.ts";
 import { certbotConfinement } from "../../lib/confinement.ts";
-import { ACME_ROOT } from "../nginx/mod.ts";
 
 const SERVICE_PATH = `/etc/systemd/system/${RENEW_UNIT}.service`;
 const TIMER_PATH = `/etc/systemd/system/${RENEW_UNIT}.timer`;

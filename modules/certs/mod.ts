@@ -15,8 +15,8 @@ import { putFile, sha256 } from "../../lib/remote_ops.ts";
 import { shScript } from "../../lib/remote_command.ts";
 import type { Secret } from "../../lib/secret.ts";
 import { UserError } from "../../lib/errors.ts";
-import { ACME_ROOT } from "../nginx/mod.ts";
 import {
+  ACME_ROOT,
   certPaths,
   CERTS_DIR,
   type DomainPlan,
@@ -38,7 +38,7 @@ import {
   STAGE_SH,
   WAIT_SERVED_SH,
 } from "../../templates/cert_scripts.ts";
-import { fetchTailnetCertificate, statusProbe, tailnetCertFiles } from "../tailscale/mod.ts";
+import { fetchTailnetCertificate, statusProbe, tailnetCertFiles } from "../../lib/certs/tailnet.ts";
 
 /** Notes a command leaves for the step: certificates to install, by name. */
 export const INCOMING_CERTS = "certs:incoming";

@@ -9,8 +9,8 @@ import { nginxUpstream } from "../../templates/nginx_upstream.ts";
 import { SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
 import { linkProbe } from "../../lib/probes.ts";
 import { UserError } from "../../lib/errors.ts";
+import { ACME_ROOT } from "../../lib/certs/plan.ts";
 
-export const ACME_ROOT = "/var/www/acme";
 const DEFAULT_SITE = "/etc/nginx/sites-enabled/default";
 
 interface NginxState {

@@ -21,7 +21,8 @@ import certsModule, {
   httpsStep,
   INCOMING_CERTS,
 } from "../../modules/certs/mod.ts";
-import tailscaleModule, { CERT_DIR, CERT_SH } from "../../modules/tailscale/mod.ts";
+import tailscaleModule from "../../modules/tailscale/mod.ts";
+import { CERT_DIR, CERT_SH } from "../../lib/certs/tailnet.ts";
 import {
   APPLY_SH,
   APPLY_TEST_FAILED,
