@@ -32,7 +32,7 @@ import type { DnsProvider, TxtRecord } from "./dns/provider.ts";
 import { dnsProvider } from "./dns/registry.ts";
 import { DEPLOY_HOOK_PATH } from "../../templates/cert_scripts.ts";
 import { runOnHosts } from "../runner.ts";
-import { certsProbe, FROM_LINEAGE, httpsProbes, httpsStep } from "../../modules/certs/mod.ts";
+import { certsProbe, FROM_LINEAGE, httpsProbes, httpsStep } from "./https.ts";
 import type { HostResult } from "../runner.ts";
 import type { FactProbe } from "../facts.ts";
 

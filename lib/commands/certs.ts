@@ -11,13 +11,14 @@ import { table, type Ui } from "../ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS, modulePlanParts, runPlan } from "./common.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { type HostResult, runOnHosts } from "../runner.ts";
-import certsModule, {
+import {
   certsProbe,
   FROM_LINEAGE,
+  httpsModuleParts,
   httpsStep,
   INCOMING_CERTS,
   type IncomingCert,
-} from "../../modules/certs/mod.ts";
+} from "../certs/https.ts";
 import {
   certificateHosts,
   checkIssuable,
@@ -162,7 +163,7 @@ function syncNotes(s: Session, certs: Map<string, IncomingCert>): Record<string,
 }
 
 function syncPlan(host: Parameters<typeof modulePlanParts>[1]) {
-  return { ...modulePlanParts([certsModule], host), steps: [httpsStep] };
+  return { ...modulePlanParts([{ name: "certs", ...httpsModuleParts }], host), steps: [httpsStep] };
 }
 
 /**
