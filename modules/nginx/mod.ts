@@ -8,7 +8,7 @@ import { nginxSite } from "../../templates/nginx_site.ts";
 import { nginxUpstream } from "../../templates/nginx_upstream.ts";
 import { SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
 import { linkProbe } from "../../lib/probes.ts";
-import { UserError } from "../../lib/errors.ts";
+import { testAndReload } from "../../lib/nginx.ts";
 import { ACME_ROOT } from "../../lib/certs/plan.ts";
 
 const DEFAULT_SITE = "/etc/nginx/sites-enabled/default";
@@ -67,17 +67,6 @@ function siteText(ctx: StepContext): string {
     acmeRoot: ACME_ROOT,
     snippetsDir: ctx.layout.nginxSnippetsDir,
   });
-}
-
-/** `nginx -t`, then reload (or start): a config that does not pass the test is never loaded. */
-export async function testAndReload(ctx: StepContext): Promise<void> {
-  const test = await ctx.exec.run({ argv: ["nginx", "-t", "-q"], as: "root", okCodes: [0, 1] });
-  if (test.code !== 0) {
-    throw new UserError(`Fix the nginx configuration on ${ctx.host.name}: nginx -t failed`, {
-      hint: test.stderr.trim(),
-    });
-  }
-  await ctx.exec.run({ argv: ["systemctl", "reload-or-restart", "nginx"], as: "root" });
 }
 
 const site: Step = {
