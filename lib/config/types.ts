@@ -270,7 +270,7 @@ export interface HostConfig {
   readonly health_check: HealthCheckConfig;
   readonly system: SystemConfig;
   readonly env: Readonly<Record<string, EnvValue>>;
-  /** Build python_version from source into /opt (modules/python) instead of installing Debian's. */
+  /** Build python_version from source into /opt (modules/core/python.ts) instead of installing Debian's. */
   readonly python_compile: boolean;
   /** The CPython source archive for python_compile. */
   readonly python_source_url?: string;

@@ -15,7 +15,7 @@ import { isSecretRef, Secret, type SecretRef } from "../../lib/secret.ts";
 import type { HostConfig } from "../../lib/config/types.ts";
 import type { Layout } from "../../lib/layout.ts";
 import { UserError } from "../../lib/errors.ts";
-import python, { buildPython } from "../python/mod.ts";
+import python, { buildPython } from "./python.ts";
 import { configuredManager, indexFiles, managerTool, toolsProbe } from "../../lib/dependencies.ts";
 
 /** The app's folders, made by the app user itself. */
@@ -50,7 +50,7 @@ export function rootDirs(layout: Layout): string[] {
 
 function corePackages(host: HostConfig): string[] {
   const py = `python${host.python_version}`;
-  // python_compile: Python comes from its sources (modules/python), not from Debian.
+  // python_compile: Python comes from its sources (modules/core/python.ts), not from Debian.
   const pkgs = host.python_compile ? ["rsync"] : [py, `${py}-venv`, "rsync"];
   const manager = configuredManager(host);
   if (manager === "pip") pkgs.push("python3-pip");

@@ -5,7 +5,8 @@
  * archive (python_source_url) is downloaded on the deploying machine and
  * checked against python_source_sha256 before it is sent; the build is
  * marked with that hash, so a second configure does not rebuild. The core
- * module runs these steps when python_compile is true.
+ * module runs these steps when python_compile is true (the core module's
+ * own file: python is not a module of its own).
  */
 import { defineModule, type Step } from "../../lib/module.ts";
 import type { HostConfig } from "../../lib/config/types.ts";
