@@ -36,7 +36,7 @@ import {
 } from "./notify.ts";
 import { errorExcerpt, withHistory } from "./history.ts";
 import { type DeployVersion, VERSION_NOTE } from "./version_file.ts";
-import { lockOwner } from "./commands/common.ts";
+import { lockOwner } from "./lock.ts";
 import { cacheDir } from "./cache.ts";
 import { highestVersionTag } from "./versioning.ts";
 

@@ -13,7 +13,8 @@ import {
 } from "../runner.ts";
 import type { ReleaseInfo } from "../module.ts";
 import type { HostConfig } from "../config/types.ts";
-import type { LockOwner } from "../lock.ts";
+export { lockOwner } from "../lock.ts";
+import { lockOwner } from "../lock.ts";
 
 export const COMMON_FLAGS: readonly FlagDef[] = [
   {
@@ -79,17 +80,6 @@ export const LOCK_FLAGS: readonly FlagDef[] = [
     description: "Wait this long for another run's deploy lock (default 0)",
   },
 ];
-
-export function lockOwner(commandLine: string): LockOwner {
-  let machine = "unknown";
-  try {
-    machine = Deno.hostname();
-  } catch {
-    // Without --allow-sys=hostname the owner record says "unknown".
-  }
-  const user = Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "unknown";
-  return { holder: `${user}@${machine}`, command: commandLine, since: new Date().toISOString() };
-}
 
 /** The options of runOnHosts that every command takes from its session. */
 export function sessionRunOptions(s: Session, ui: Ui = s.ui) {
