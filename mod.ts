@@ -42,4 +42,3 @@ export type { EnvironmentConfig, HostConfig, ProjectConfig } from "./lib/config/
 export { REDACTED, Secret } from "./lib/secret.ts";
 export { CommandError, ConfigError, UsageError, UserError } from "./lib/errors.ts";
 export { quote, render } from "./lib/shell.ts";
-export { main } from "./cli.ts";
