@@ -12,18 +12,22 @@
  */
 import { posix } from "node:path";
 import {
+  BACKUP_PY_PATH,
+  backupLayout,
   backupModule,
   type BackupModuleOptions,
+  configSecret,
+  type HostConfig,
   jobCredentials,
-} from "../../lib/backup/module_steps.ts";
-import { BACKUP_PY_PATH, backupLayout, PYTHON } from "../../lib/backup/layout.ts";
-import { configSecret } from "../../lib/backup/secrets.ts";
-import type { HostConfig } from "../../lib/config/types.ts";
-import type { Step } from "../../lib/module.ts";
-import type { Layout } from "../../lib/layout.ts";
-import { putFile, sha256 } from "../../lib/remote_ops.ts";
-import { Secret } from "../../lib/secret.ts";
-import { pinHostKey, validateBorg } from "../../lib/backup/borg.ts";
+  type Layout,
+  pinHostKey,
+  putFile,
+  PYTHON,
+  Secret,
+  sha256,
+  type Step,
+  validateBorg,
+} from "../../mod.ts";
 
 /** The ssh key file must end with a newline, or ssh refuses it. */
 function keyText(secret: Secret): Secret {

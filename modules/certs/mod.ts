@@ -8,11 +8,18 @@
  * "server"), from `tailscale cert` for the node's tailnet name ([tailscale]
  * cert = true), or, with pregenerate_certificates, are self-signed stand-ins.
  */
-import { defineModule, type Step } from "../../lib/module.ts";
-import { putFile } from "../../lib/remote_ops.ts";
-import { UserError } from "../../lib/errors.ts";
-import { CERTS_DIR, domainsForHost, SERVER_CA_BUNDLE } from "../../lib/certs/plan.ts";
-import { certsProbe, httpsModuleParts, httpsStep } from "../../lib/certs/https.ts";
+import {
+  CERTS_DIR,
+  certsProbe,
+  defineModule,
+  domainsForHost,
+  httpsModuleParts,
+  httpsStep,
+  putFile,
+  SERVER_CA_BUNDLE,
+  type Step,
+  UserError,
+} from "../../mod.ts";
 import { certDeployHook, DEPLOY_HOOK_PATH } from "../../templates/cert_scripts.ts";
 
 /** issue_on = "server": certbot, its deploy hook and the ACME server's CA on the host. */

@@ -3,20 +3,32 @@
  * dependency tooling, the app's environment file and infra/deploy_files.
  */
 import { posix } from "node:path";
-import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
-import { dirsProbe, packagesProbe, userProbe } from "../../lib/probes.ts";
-import { putFile } from "../../lib/remote_ops.ts";
-import { runChain } from "../../lib/chain.ts";
-import { type RemoteCommand, shScript } from "../../lib/remote_command.ts";
-import type { FactProbe } from "../../lib/facts.ts";
+import {
+  configuredManager,
+  defineModule,
+  dirsProbe,
+  type FactProbe,
+  type HostConfig,
+  indexFiles,
+  isSecretRef,
+  type Layout,
+  managerTool,
+  packagesProbe,
+  putFile,
+  type RemoteCommand,
+  runChain,
+  Secret,
+  type SecretRef,
+  shScript,
+  type Step,
+  type StepContext,
+  toolsProbe,
+  UserError,
+  userProbe,
+} from "../../mod.ts";
 import { envFile } from "../../templates/env_file.ts";
 import { INSTALL_TOOL_SH, runWrapper } from "../../templates/scripts.ts";
-import { isSecretRef, Secret, type SecretRef } from "../../lib/secret.ts";
-import type { HostConfig } from "../../lib/config/types.ts";
-import type { Layout } from "../../lib/layout.ts";
-import { UserError } from "../../lib/errors.ts";
 import python, { buildPython } from "./python.ts";
-import { configuredManager, indexFiles, managerTool, toolsProbe } from "../../lib/dependencies.ts";
 
 /** The app's folders, made by the app user itself. */
 export function appDirs(layout: Layout): string[] {

@@ -7,30 +7,31 @@
  * service restarts when either changes. `djaploy restore --backend
  * litestream` restores to a point in time. See docs/operations-modules.md.
  */
-import { defineModule, type Step } from "../../lib/module.ts";
-import { archProbe, unitsProbe } from "../../lib/probes.ts";
-import { putFile, sha256 } from "../../lib/remote_ops.ts";
-import { litestreamConfinement } from "../../lib/confinement.ts";
-import { shScript } from "../../lib/remote_command.ts";
-import { BACKUP_PY_PATH } from "../../lib/backup/layout.ts";
-import { putProgram } from "../../lib/backup/module_steps.ts";
 import {
+  archProbe,
+  BACKUP_PY_PATH,
   CHECK_SHA256_SH,
+  defineModule,
   downloadVerified,
   fillUrl,
   goArch,
-  shipVerified,
-} from "../../lib/verified_download.ts";
-import { litestreamUnit } from "../../templates/litestream.ts";
-import {
   LITESTREAM_BIN,
   LITESTREAM_CONFIG,
   LITESTREAM_MARKER,
   LITESTREAM_UNIT,
   LITESTREAM_UNIT_PATH,
   litestreamConfig,
+  litestreamConfinement,
+  putFile,
+  putProgram,
+  sha256,
+  shipVerified,
+  shScript,
+  type Step,
+  unitsProbe,
   validateLitestream,
-} from "../../lib/backup/litestream.ts";
+} from "../../mod.ts";
+import { litestreamUnit } from "../../templates/litestream.ts";
 
 const unitProbe = unitsProbe([LITESTREAM_UNIT], "units:litestream");
 

@@ -1,15 +1,19 @@
 /** nginx: the app's site (static and media from disk, the rest to gunicorn), tested before reload. */
-import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
-import { putFile } from "../../lib/remote_ops.ts";
-import { shScript } from "../../lib/remote_command.ts";
-import type { FactProbe } from "../../lib/facts.ts";
-import type { Layout } from "../../lib/layout.ts";
+import {
+  ACME_ROOT,
+  defineModule,
+  type FactProbe,
+  type Layout,
+  linkProbe,
+  putFile,
+  shScript,
+  type Step,
+  type StepContext,
+  testAndReload,
+} from "../../mod.ts";
 import { nginxSite } from "../../templates/nginx_site.ts";
 import { nginxUpstream } from "../../templates/nginx_upstream.ts";
 import { SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
-import { linkProbe } from "../../lib/probes.ts";
-import { testAndReload } from "../../lib/nginx.ts";
-import { ACME_ROOT } from "../../lib/certs/plan.ts";
 
 const DEFAULT_SITE = "/etc/nginx/sites-enabled/default";
 

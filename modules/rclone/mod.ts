@@ -6,10 +6,7 @@
  * (LoadCredential=) that runs as the app's user. `djaploy restore
  * --backend rclone` lists and restores. See docs/operations-modules.md.
  */
-import { backupModule } from "../../lib/backup/module_steps.ts";
-import { backupLayout } from "../../lib/backup/layout.ts";
-import { rcloneConf } from "../../lib/backup/rclone_conf.ts";
-import { rcloneRemote, validateRclone } from "../../lib/backup/rclone.ts";
+import { backupLayout, backupModule, rcloneConf, rcloneRemote, validateRclone } from "../../mod.ts";
 
 export default backupModule({
   backend: "rclone",

@@ -1,13 +1,20 @@
 /** systemd: the app's gunicorn unit; units reloaded and enabled when they change. */
 import { posix } from "node:path";
-import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
-import { putFile } from "../../lib/remote_ops.ts";
-import { appUnitsProbe } from "../../lib/probes.ts";
+import {
+  appUnitsProbe,
+  bootConfinement,
+  defineModule,
+  liveProcessTarget,
+  processUnitFiles,
+  processUnitsProbe,
+  putFile,
+  stateProbe,
+  type Step,
+  type StepContext,
+  syncProcessUnits,
+  webConfinement,
+} from "../../mod.ts";
 import { gunicornUnit, slotsBootUnit } from "../../templates/systemd_unit.ts";
-import { bootConfinement, webConfinement } from "../../lib/confinement.ts";
-import { stateProbe } from "../../lib/deploy_steps.ts";
-import { liveProcessTarget } from "../../lib/live_target.ts";
-import { processUnitFiles, processUnitsProbe, syncProcessUnits } from "../../lib/processes.ts";
 
 function unitText(ctx: StepContext): string {
   const h = ctx.host;

@@ -7,22 +7,27 @@
  * HTTPS certificate with `tailscale cert`, which the certs module (when
  * enabled) installs for nginx. See docs/operations-modules.md.
  */
-import { defineModule, type Step, type StepContext } from "../../lib/module.ts";
-import type { FactProbe } from "../../lib/facts.ts";
-import type { HostConfig } from "../../lib/config/types.ts";
-import { archProbe, unitsProbe } from "../../lib/probes.ts";
-import { putFile, sha256 } from "../../lib/remote_ops.ts";
-import { shScript } from "../../lib/remote_command.ts";
-import { ConfigError } from "../../lib/errors.ts";
-import { configSecret } from "../../lib/backup/secrets.ts";
-import { fetchTailnetCertificate, statusProbe } from "../../lib/certs/tailnet.ts";
 import {
+  archProbe,
   CHECK_SHA256_SH,
+  ConfigError,
+  configSecret,
+  defineModule,
   downloadVerified,
+  type FactProbe,
+  fetchTailnetCertificate,
   fillUrl,
   goArch,
+  type HostConfig,
+  putFile,
+  sha256,
   shipVerified,
-} from "../../lib/verified_download.ts";
+  shScript,
+  statusProbe,
+  type Step,
+  type StepContext,
+  unitsProbe,
+} from "../../mod.ts";
 import {
   TAILSCALED_DEFAULTS,
   tailscaledUnit,
