@@ -7,6 +7,7 @@ import type { HostConfig } from "../config/types.ts";
 import type { StepContext } from "../module.ts";
 import { BACKUP_PY_PATH, PYTHON } from "./layout.ts";
 
+/** Throws a ConfigError when `[borg]` lacks the repository or the passphrase. */
 export function validateBorg(host: HostConfig): void {
   const missing = (["repository", "passphrase"] as const).filter((k) => !host.borg[k]);
   if (missing.length) {

@@ -12,13 +12,18 @@ import { Secret } from "../secret.ts";
 import { type LitestreamReplicaData, litestreamYml } from "../../templates/litestream.ts";
 import { configSecret } from "./secrets.ts";
 
+/** Where the litestream binary is installed. */
 export const LITESTREAM_BIN = "/usr/local/bin/litestream";
+/** litestream's config (0640, secrets inside). */
 export const LITESTREAM_CONFIG = "/etc/litestream.yml";
+/** The litestream service. */
 export const LITESTREAM_UNIT = "litestream.service";
+/** Its unit file. */
 export const LITESTREAM_UNIT_PATH = "/etc/systemd/system/litestream.service";
 /** The SHA-256 of the archive the installed binary came from. */
 export const LITESTREAM_MARKER = "/usr/local/lib/djaploy/litestream.sha256";
 
+/** Throws a ConfigError when `[litestream]` lacks the checksum, a database or a replica. */
 export function validateLitestream(host: HostConfig): void {
   const l = host.litestream;
   const problem = !l.sha256

@@ -23,6 +23,7 @@ export async function rcloneRemote(
   return out;
 }
 
+/** Throws a ConfigError when `[rclone.remote]` is missing. */
 export function validateRclone(host: HostConfig): void {
   if (!host.rclone.remote) {
     throw new ConfigError(

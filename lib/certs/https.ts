@@ -49,6 +49,7 @@ export interface IncomingCert {
   readonly privkey: Secret;
 }
 
+/** What the certs probe finds on a host. */
 export interface CertsState {
   /** fullchain.pem text by certificate name, for what is installed. */
   readonly certs: ReadonlyMap<string, string>;
@@ -56,11 +57,13 @@ export interface CertsState {
   readonly hashes: ReadonlyMap<string, string>;
   /** Where the enabled HTTPS site links to. */
   readonly link?: string;
+  /** Whether certbot is installed. */
   readonly certbot: boolean;
 }
 
 const MARK = "@@djaploy-certs";
 
+/** Reads the installed certificates, the HTTPS files' hashes and the site link. */
 export function certsProbe(host: HostConfig): FactProbe<CertsState> {
   const tls = tlsPaths(host);
   return {

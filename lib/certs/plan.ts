@@ -22,12 +22,15 @@ export const SERVER_CA_BUNDLE = "/etc/djaploy/acme-ca.pem";
 /** certbot's own lineages on servers (issue_on = "server"). */
 export const LETSENCRYPT_LIVE = "/etc/letsencrypt/live";
 
+/** A certificate of the environment and the hosts that get it. */
 export interface DomainPlan {
+  /** The `[[certificates.domains]]` entry. */
   readonly domain: CertDomainConfig;
   /** `certificates.domains[i]`, for messages. */
   readonly where: string;
   /** name, then alt_names. */
   readonly names: readonly string[];
+  /** The hosts that install it. */
   readonly hosts: readonly HostConfig[];
 }
 

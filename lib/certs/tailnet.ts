@@ -11,7 +11,9 @@ import { UserError } from "../errors.ts";
 
 export const CERT_DIR = "/etc/djaploy/tailscale";
 
+/** What `tailscale status --json` says about the node. */
 export interface TailscaleState {
+  /** Whether tailscale is installed. */
   readonly installed: boolean;
   /** tailscale's BackendState: "Running" once joined. */
   readonly backendState?: string;
@@ -34,6 +36,7 @@ export function parseStatus(out: string): TailscaleState {
   }
 }
 
+/** The node's tailscale state. */
 export const statusProbe: FactProbe<TailscaleState> = {
   name: "tailscale",
   argv: shScript(
