@@ -25,6 +25,8 @@ export interface Layer {
   readonly may: readonly string[];
   /** Each folder matched by this glob is on its own: it may not import a sibling folder. */
   readonly isolated?: string;
+  /** Only these files (of other layers) may import this layer. */
+  readonly importedOnlyBy?: readonly string[];
 }
 
 const BASE = ["base"];
@@ -47,7 +49,12 @@ export const LAYERS: readonly Layer[] = [
   },
   // The engine's one way to the built-in modules: the table of them by name,
   // which the module loader (lib/modules.ts) reads as it reads a user's module.
-  { name: "builtins", files: ["modules/builtin.ts"], may: ["modules", "api"] },
+  {
+    name: "builtins",
+    files: ["modules/builtin.ts"],
+    may: ["modules", "api"],
+    importedOnlyBy: ["lib/modules.ts"],
+  },
   // Built-in modules are written as a user's module is: against mod.ts only,
   // plus their templates (pure functions and embedded programs, which a
   // user's module keeps in its own folder; the folder move puts them there).
@@ -209,6 +216,10 @@ export function wrongWay(edges: readonly Edge[], layers: readonly Layer[] = LAYE
       problems.push(
         `${from} imports ${to}: ${a.name} may not import ${b.name} ` +
           `(${a.name} may import ${[a.name, ...a.may].join(", ")})`,
+      );
+    } else if (b.importedOnlyBy && !b.importedOnlyBy.includes(from)) {
+      problems.push(
+        `${from} imports ${to}: only ${b.importedOnlyBy.join(", ")} may import ${b.name}`,
       );
     }
   }

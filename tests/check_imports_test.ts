@@ -17,10 +17,16 @@ import {
 
 const LAYERS: readonly Layer[] = [
   { name: "cli", files: ["cli.ts"], may: ["engine", "base"] },
+  {
+    name: "builtins",
+    files: ["modules/builtin.ts"],
+    may: ["modules"],
+    importedOnlyBy: ["lib/loader.ts"],
+  },
   { name: "modules", files: ["modules/**"], may: ["api"], isolated: "modules/*" },
   { name: "api", files: ["mod.ts"], may: ["base"] },
   { name: "base", files: ["lib/errors.ts", "templates/data.ts"], may: [] },
-  { name: "engine", files: ["lib/**"], may: ["base"] },
+  { name: "engine", files: ["lib/**"], may: ["builtins", "base"] },
 ];
 
 const e = (from: string, to: string): Edge => ({ from, to });
@@ -32,6 +38,8 @@ Deno.test("check_imports: imports down the layers pass", () => {
     e("modules/a/mod.ts", "mod.ts"),
     e("modules/a/mod.ts", "modules/a/steps.ts"),
     e("mod.ts", "lib/errors.ts"),
+    e("lib/loader.ts", "modules/builtin.ts"),
+    e("modules/builtin.ts", "modules/a/mod.ts"),
   ];
   assert.deepEqual(wrongWay(edges, LAYERS), []);
   assert.deepEqual(cycles(edges), []);
@@ -42,7 +50,12 @@ Deno.test("check_imports: an import up the layers is reported with what is allow
     "lib/errors.ts imports lib/run.ts: base may not import engine (base may import base)",
   ]);
   assert.deepEqual(wrongWay([e("lib/run.ts", "modules/a/mod.ts")], LAYERS), [
-    "lib/run.ts imports modules/a/mod.ts: engine may not import modules (engine may import engine, base)",
+    "lib/run.ts imports modules/a/mod.ts: engine may not import modules " +
+    "(engine may import engine, builtins, base)",
+  ]);
+  // The table of built-in modules is the loader's alone.
+  assert.deepEqual(wrongWay([e("lib/run.ts", "modules/builtin.ts")], LAYERS), [
+    "lib/run.ts imports modules/builtin.ts: only lib/loader.ts may import builtins",
   ]);
   // A module that skips mod.ts for the engine.
   assert.equal(wrongWay([e("modules/a/mod.ts", "lib/run.ts")], LAYERS).length, 1);
