@@ -16,7 +16,7 @@ import type { HostConfig } from "../config/types.ts";
 export { lockOwner } from "../lock.ts";
 import { lockOwner } from "../lock.ts";
 
-export const COMMON_FLAGS: readonly FlagDef[] = [
+export const COMMON_FLAGS = [
   {
     name: "config",
     type: "string",
@@ -26,9 +26,9 @@ export const COMMON_FLAGS: readonly FlagDef[] = [
   { name: "verbose", short: "v", type: "boolean", description: "Show details of every step" },
   { name: "quiet", short: "q", type: "boolean", description: "Show only results and errors" },
   { name: "help", short: "h", type: "boolean", description: "Show this help" },
-];
+] as const satisfies readonly FlagDef[];
 
-export const HOST_FLAGS: readonly FlagDef[] = [
+export const HOST_FLAGS = [
   {
     name: "env",
     short: "e",
@@ -43,7 +43,7 @@ export const HOST_FLAGS: readonly FlagDef[] = [
     description: "Only these hosts of the environment",
   },
   { name: "parallel", type: "number", valueName: "N", description: "Hosts at once (default: all)" },
-];
+] as const satisfies readonly FlagDef[];
 
 export interface PlanRun {
   readonly title: string;
@@ -66,20 +66,20 @@ export interface PlanRun {
 }
 
 /** For CI: stdout carries one JSON event a line (step, host, summary); the rest goes to stderr. */
-export const JSON_FLAG: FlagDef = {
+export const JSON_FLAG = {
   name: "json",
   type: "boolean",
   description: "Print one JSON event per line on stdout (each step and host, then a summary)",
-};
+} as const satisfies FlagDef;
 
-export const LOCK_FLAGS: readonly FlagDef[] = [
+export const LOCK_FLAGS = [
   {
     name: "lock-wait",
     type: "number",
     valueName: "SECONDS",
     description: "Wait this long for another run's deploy lock (default 0)",
   },
-];
+] as const satisfies readonly FlagDef[];
 
 /** The options of runOnHosts that every command takes from its session. */
 export function sessionRunOptions(s: Session, ui: Ui = s.ui) {
