@@ -44,7 +44,11 @@ import { exitCodeFor, type Interrupt, listenForStop, NO_INTERRUPT } from "./lib/
 
 interface Command {
   readonly def: CommandDef;
-  readonly run: (ui: Ui, args: Parsed, interrupt: Interrupt) => Promise<number>;
+  /**
+   * Gets what parseArgs made of the arguments with `def`; a command types its
+   * flags from its definition (ParsedFor in lib/cli_args.ts).
+   */
+  run(ui: Ui, args: Parsed, interrupt: Interrupt): Promise<number>;
   /** SIGINT/SIGTERM stop it between steps (lib/interrupt.ts) instead of ending the process. */
   readonly stoppable?: boolean;
   /** Has --json: stdout carries one JSON event a line, lines for people go to stderr. */

@@ -24,8 +24,25 @@ export interface CommandDef {
 
 export type Flags = Record<string, string | number | boolean | undefined>;
 
-export interface Parsed {
-  readonly flags: Flags;
+/** The value a flag of `type` parses to. */
+export type FlagValue<T extends FlagDef["type"]> = T extends "boolean" ? true
+  : T extends "number" ? number
+  : string;
+
+/**
+ * The parsed flags of a list of flag definitions, each typed by its own
+ * definition: `{ limit?: number; json?: true }`. Definitions declared
+ * `as const` keep their names; a plain `FlagDef` adds an index signature.
+ */
+export type FlagsOf<Fs extends readonly FlagDef[]> = {
+  readonly [F in Fs[number] as F["name"]]?: FlagValue<F["type"]>;
+};
+
+/** What parseArgs returns for a command: flags typed by its definition. */
+export type ParsedFor<D extends CommandDef> = Parsed<FlagsOf<D["flags"]>>;
+
+export interface Parsed<F = Flags> {
+  readonly flags: F;
   readonly positional: string[];
   /** Arguments after a bare `--`. */
   readonly rest: string[];
@@ -57,8 +74,19 @@ export function hostList(value: string, flag = "hosts"): string[] {
   return names;
 }
 
-export function parseArgs(argv: readonly string[], def: CommandDef): Parsed {
+/**
+ * Parses `argv` by `def`. Each flag's value has its definition's type (the
+ * parser checks it), so the result is typed by the definition: with a
+ * definition declared `as const`, `flags.limit` is a number.
+ */
+export function parseArgs<const D extends CommandDef>(
+  argv: readonly string[],
+  def: D,
+): ParsedFor<D> {
   const flags: Flags = {};
+  // Every value is set by its definition's type below: the one place the
+  // result takes the definition's types.
+  const typed = (p: Parsed) => p as unknown as ParsedFor<D>;
   const positional: string[] = [];
   const byName = new Map(def.flags.map((f) => [f.name, f]));
   const byShort = new Map(def.flags.filter((f) => f.short).map((f) => [f.short!, f]));
@@ -68,7 +96,7 @@ export function parseArgs(argv: readonly string[], def: CommandDef): Parsed {
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === "--") return { flags, positional, rest: argv.slice(i + 1) };
+    if (arg === "--") return typed({ flags, positional, rest: argv.slice(i + 1) });
     let flag: FlagDef | undefined;
     let inline: string | undefined;
     if (arg.startsWith("--")) {
@@ -113,7 +141,7 @@ export function parseArgs(argv: readonly string[], def: CommandDef): Parsed {
       flags[flag.name] = value;
     }
   }
-  return { flags, positional, rest: [] };
+  return typed({ flags, positional, rest: [] });
 }
 
 function unknownFlag(flag: string, def: CommandDef): UsageError {

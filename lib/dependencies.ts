@@ -25,6 +25,7 @@ export const LOCK_FILES: Record<DependencyManager, string> = {
 export interface ManagerTool {
   /** The pip package (and the executable's name). */
   readonly name: "uv" | "poetry";
+  /** The pinned version. */
   readonly version: string;
   /** /opt/djaploy/tools/<name>-<version> */
   readonly dir: string;

@@ -34,14 +34,23 @@ export const ALREADY_LIVE = note<boolean>("already live");
 
 /** One deployed release, as recorded on the host. */
 export interface ReleaseRecord {
+  /** The release's name: `{time}-{short commit}`. */
   readonly release: string;
+  /** The commit deployed. */
   readonly commit: string;
+  /** What was asked for: a tag, a branch, or "local". */
   readonly ref: string;
+  /** git tree hash of the artifact: equal trees are equal code. */
   readonly tree: string;
+  /** The virtualenv the release runs with. */
   readonly venv: string;
+  /** The Python the virtualenv was made with. */
   readonly python?: string;
+  /** When it was deployed (ISO 8601, UTC). */
   readonly deployed_at: string;
+  /** When it went live (ISO 8601, UTC), if it did. */
   readonly activated_at?: string;
+  /** The environment it was deployed to. */
   readonly environment: string;
   /** The deploy's version ([versioning]), also in the VERSION file next to the code. */
   readonly version?: string;
@@ -51,6 +60,7 @@ export interface ReleaseRecord {
   readonly static_hash?: string;
 }
 
+/** What a slot (blue or green) holds. */
 export interface SlotRecord extends ReleaseRecord {
   /** staged: running, not receiving traffic; active: receiving traffic; failed: did not pass its health check. */
   readonly state: "staged" | "active" | "stopped" | "failed";
@@ -61,8 +71,11 @@ export interface SlotRecord extends ReleaseRecord {
  * and for slot strategies which slot is active and what each one holds.
  */
 export interface DeployState extends ReleaseRecord {
+  /** The strategy of the deploy that wrote the state. */
   readonly strategy: string;
+  /** Slot strategies: the slot receiving traffic. */
   readonly active?: Slot;
+  /** Slot strategies: what each slot holds. */
   readonly slots?: Partial<Record<Slot, SlotRecord>>;
 }
 

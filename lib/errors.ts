@@ -3,9 +3,16 @@
  * stack and exits with `exitCode`; any other error is a bug and shows its stack.
  */
 
+/**
+ * An error the user can act on: cli.ts prints its message and hint, no stack, and exits with
+ * `exitCode`.
+ */
 export class UserError extends Error {
+  /** The exit code cli.ts ends with: 1, or 2 for usage and config errors. */
   readonly exitCode: number = 1;
+  /** What to do about it, printed below the message. */
   readonly hint?: string;
+  /** `message`: what to do first, then the state after a colon. */
   constructor(message: string, options?: { hint?: string; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "UserError";
@@ -15,7 +22,9 @@ export class UserError extends Error {
 
 /** A bad flag or argument: exit code 2. */
 export class UsageError extends UserError {
+  /** Usage errors exit with 2. */
   override readonly exitCode = 2;
+  /** `message`: what to do first, then the state after a colon. */
   constructor(message: string, options?: { hint?: string }) {
     super(message, options);
     this.name = "UsageError";
@@ -24,7 +33,9 @@ export class UsageError extends UserError {
 
 /** A bad configuration file or value: exit code 2. The message names file, line, key. */
 export class ConfigError extends UserError {
+  /** Config errors exit with 2. */
   override readonly exitCode = 2;
+  /** `message`: file:line, key, what was found and what is allowed. */
   constructor(message: string, options?: { hint?: string }) {
     super(message, options);
     this.name = "ConfigError";
@@ -48,10 +59,18 @@ export function exitCodeMeaning(code: number): string {
 
 /** A command that failed on a host (or locally), with what a person needs to act. */
 export class CommandError extends UserError {
+  /** The host it ran on (inventory `name`). */
   readonly host: string;
+  /** The command line, secrets masked. */
   readonly command: string;
+  /** Its exit code. */
   readonly code: number;
+  /** Its error output, secrets masked. */
   readonly stderr: string;
+  /**
+   * Builds the message from the host, command, exit code (with its meaning) and the last lines of
+   * stderr.
+   */
   constructor(
     opts: { host: string; command: string; code: number; stderr: string; hint?: string },
   ) {

@@ -7,13 +7,19 @@ import { CommandError } from "./errors.ts";
 import type { RemoteCommand } from "./remote_command.ts";
 import { toShell } from "./remote_command.ts";
 
+/** What a command on a host returned. */
 export interface ExecResult {
+  /** The exit code. */
   readonly code: number;
+  /** Standard output, as text. */
   readonly stdout: string;
+  /** Standard error, as text. */
   readonly stderr: string;
+  /** How long it took, in milliseconds. */
   readonly ms: number;
 }
 
+/** What an rsync to the host copies, and how. */
 export interface SyncOptions {
   /** A local directory; its contents are copied into `dest`. */
   readonly source: string;
@@ -33,14 +39,17 @@ export interface SyncOptions {
    * Otherwise files are made 0644/0755 (code).
    */
   readonly keepServerModes?: boolean;
+  /** Changes nothing on the host (`rsync --dry-run`): lists what would change. */
   readonly readOnly?: boolean;
 }
 
+/** What an rsync changed. */
 export interface SyncResult {
   /** Paths (relative to dest) that were created, changed or deleted. */
   readonly changed: readonly string[];
 }
 
+/** What an executor did in a run, for `-v` and the benchmarks. */
 export interface ExecutorStats {
   /** Remote commands run (each one a round trip). */
   commands: number;
@@ -52,10 +61,13 @@ export interface ExecutorStats {
   bytesSent: number;
 }
 
+/** How steps reach a host: ssh, local, or recording (tests and `--dry-run`). */
 export interface Executor {
   /** The host's display name (inventory `name`). */
   readonly host: string;
+  /** The user ssh logs in as. */
   readonly sshUser: string;
+  /** Counts of what this executor did so far. */
   readonly stats: ExecutorStats;
   /** Opens the connection (a no-op where there is none). */
   connect(): Promise<void>;
@@ -82,6 +94,7 @@ export interface Executor {
   close(): Promise<void>;
 }
 
+/** What a chain of commands returned: the output of all, and which one failed. */
 export interface ChainResult extends ExecResult {
   /** The index of the command that failed, if one did (the commands after it did not run). */
   readonly failed?: number;
@@ -89,6 +102,7 @@ export interface ChainResult extends ExecResult {
   readonly failedCode?: number;
 }
 
+/** Options of an interactive command. */
 export interface InteractiveOptions {
   /** Allocate a terminal on the host (ssh -t): when our stdin is a terminal. */
   readonly tty?: boolean;
@@ -96,7 +110,9 @@ export interface InteractiveOptions {
 
 /** A remote command that stays running: read its lines, write to its stdin, end it. */
 export interface HeldCommand {
+  /** The next line of its output, or undefined when it ended. */
   readLine(): Promise<string | undefined>;
+  /** Writes to its standard input. */
   write(text: string): Promise<void>;
   /** Closes its stdin and waits for it to end. */
   end(): Promise<ExecResult>;

@@ -11,12 +11,17 @@ import { UserError } from "./errors.ts";
 import { marker } from "./marker.ts";
 import { Buffer } from "node:buffer";
 
+/** A probe: a command run on the host and a pure parser of its output. */
 export interface FactProbe<T = unknown> {
+  /** Unique within a run: facts are stored under this name. */
   readonly name: string;
+  /** The command, run as root with the other probes of the run. */
   readonly argv: readonly string[];
+  /** Turns the command's output and exit code into the fact. */
   readonly parse: (stdout: string, code: number) => T;
 }
 
+/** The facts of one host: probe values and hashes of managed files, read at the start of a run. */
 export class Facts {
   readonly #values = new Map<string, unknown>();
   readonly #hashes = new Map<string, string>();
@@ -31,6 +36,7 @@ export class Facts {
     return this.#values.get(probe.name) as T;
   }
 
+  /** Replaces a fact, after a step changed what it describes. */
   set<T>(probe: FactProbe<T>, value: T): void {
     this.#values.set(probe.name, value);
   }
@@ -40,6 +46,7 @@ export class Facts {
     return this.#hashes.get(path);
   }
 
+  /** Records a managed file's new hash (undefined: removed) after a step wrote it. */
   setFileHash(path: string, hash: string | undefined): void {
     if (hash === undefined) this.#hashes.delete(path);
     else this.#hashes.set(path, hash);

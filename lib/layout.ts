@@ -5,6 +5,7 @@
 import { posix } from "node:path";
 import type { HostConfig } from "./config/types.ts";
 
+/** Where everything of an app lives on its server, derived from the host's config. */
 export interface Layout {
   /** /home/{app_user} */
   readonly homeDir: string;
@@ -22,7 +23,9 @@ export interface Layout {
   readonly configDir: string;
   /** The app's environment ([env]): root:{app_user} 0640 in configDir. */
   readonly envFile: string;
+  /** STATIC_ROOT: collectstatic's output, served by nginx. */
   readonly staticRoot: string;
+  /** MEDIA_ROOT: uploaded files, shared by every release. */
   readonly mediaRoot: string;
   /** Where the code runs from (in_place: code/; zero_downtime: current; bluegreen: a slot). */
   readonly codeDir: string;
@@ -39,11 +42,13 @@ export interface Layout {
    * app user cannot forge them.
    */
   readonly recordsDir: string;
+  /** state.json in recordsDir: the live release and, for slot strategies, the slots. */
   readonly stateFile: string;
   /** Where releases before the records moved to recordsDir kept state.json (app-owned). */
   readonly legacyStateFile: string;
   /** Slot strategies: the live slot's name, read at boot by `{app}-slots.service`. */
   readonly activeSlotFile: string;
+  /** Slot strategies: the unit that starts the active slot at boot, `{app}-slots.service`. */
   readonly slotsBootUnit: string;
   /**
    * {configDir}/dependencies.env: where the installers find the package
@@ -57,16 +62,21 @@ export interface Layout {
   readonly runScript: string;
   /** /run/{app_name}: the gunicorn socket's folder, made by systemd. */
   readonly runtimeDir: string;
+  /** The gunicorn socket nginx proxies to. */
   readonly socketPath: string;
   /** The gunicorn unit, `{app_name}.service`. */
   readonly unitName: string;
+  /** The gunicorn unit's file in /etc/systemd/system. */
   readonly unitPath: string;
+  /** The app's nginx site in sites-available. */
   readonly nginxSitePath: string;
+  /** Its link in sites-enabled. */
   readonly nginxEnabledPath: string;
   /** Snippets the app's server block includes: /etc/nginx/djaploy.d/{app_name}. */
   readonly nginxSnippetsDir: string;
   /** zero_downtime: one folder per release, and `current` linking the live one. */
   readonly releasesDir: string;
+  /** zero_downtime: the link to the live release. */
   readonly currentLink: string;
   /** Slot strategies: slots/blue and slots/green (folders, or links to releases). */
   readonly slotsDir: string;
@@ -82,6 +92,7 @@ export interface Layout {
   readonly manageRel: string;
   /** The directory manage.py is in, inside codeDir. */
   readonly manageDir: string;
+  /** manage.py's file name, in manageDir. */
   readonly manageFile: string;
 }
 
@@ -97,6 +108,7 @@ export function toolDir(tool: string, version: string): string {
   return posix.join(TOOLS_DIR, `${tool}-${version}`);
 }
 
+/** The host's paths and names, derived from its config. */
 export function layoutFor(host: HostConfig): Layout {
   const homeDir = posix.join("/home", host.app_user);
   const appDir = posix.join(homeDir, "apps", host.app_name);
@@ -145,6 +157,7 @@ export function layoutFor(host: HostConfig): Layout {
   };
 }
 
+/** A slot of the slot strategies (zero_downtime, bluegreen). */
 export type Slot = "blue" | "green";
 export const SLOTS: readonly Slot[] = ["blue", "green"];
 

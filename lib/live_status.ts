@@ -4,7 +4,10 @@
  * second and around every other line written. Without a terminal nothing of
  * this exists, so plain output never carries cursor codes.
  */
-import { formatMs } from "./ui.ts";
+/** A duration for people: `850ms`, `12.3s`. (Here, not in ui.ts, which imports this file.) */
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
 
 interface Running {
   step: string;

@@ -281,3 +281,15 @@ async function readThen(
   }
   return { stdout: lines.join("\n"), code: 255 };
 }
+
+/** Who holds a lock taken now for `commandLine`: `user@machine`, the command, the time. */
+export function lockOwner(commandLine: string): LockOwner {
+  let machine = "unknown";
+  try {
+    machine = Deno.hostname();
+  } catch {
+    // Without --allow-sys=hostname the owner record says "unknown".
+  }
+  const user = Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "unknown";
+  return { holder: `${user}@${machine}`, command: commandLine, since: new Date().toISOString() };
+}

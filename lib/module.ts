@@ -22,6 +22,7 @@ export const PHASES = [
   "deploy:pre",
   "deploy:start",
 ] as const;
+/** A phase of `configure` or `deploy` that modules attach steps to. */
 export type Phase = typeof PHASES[number];
 
 /** What is being deployed, known during deploy phases. */
@@ -38,6 +39,7 @@ export interface ReleaseInfo {
   readonly tree: string;
 }
 
+/** Where a step writes what it did, for the host's part of the output. */
 export interface HostLog {
   /** A line about what a step did (shown with -v, or always when it changed something). */
   info(message: string): void;
@@ -47,15 +49,25 @@ export interface HostLog {
   debug(message: string): void;
 }
 
+/** Everything a step gets: the host and its config, the executor, facts, log and run flags. */
 export interface StepContext {
+  /** The host's config, every setting resolved. */
   readonly host: HostConfig;
+  /** The environment the host is in. */
   readonly env: EnvironmentConfig;
+  /** infra/djaploy.toml. */
   readonly project: ProjectConfig;
+  /** The host's paths and names. */
   readonly layout: Layout;
+  /** Runs commands on the host and copies files to it. */
   readonly exec: Executor;
+  /** What was on the host at the start of the run (the modules' probes). */
   readonly facts: Facts;
+  /** The host's log. */
   readonly log: HostLog;
+  /** Aborted when the run stops (SIGINT, SIGTERM, a lost lock). */
   readonly signal: AbortSignal;
+  /** `--dry-run`: the executor records commands instead of running them. */
   readonly dryRun: boolean;
   /** Set during deploy phases. */
   readonly release?: ReleaseInfo;
@@ -176,8 +188,11 @@ export function newShared(initial: readonly NoteValue[] = []): Shared {
   return shared;
 }
 
+/** A named step of a module or strategy: a plain async function of the context. */
 export interface Step {
+  /** Shown in the output, one line per step and host. */
   readonly name: string;
+  /** Does the step's work on `ctx.host`; throws to fail the host. */
   readonly run: (ctx: StepContext) => Promise<void>;
   /**
    * Called instead of `run` when the run stops before this step (SIGINT or
@@ -187,9 +202,11 @@ export interface Step {
   readonly notStarted?: (ctx: StepContext, reason: unknown) => Promise<void>;
 }
 
+/** A module: named steps at phases, and what they need on the host. */
 export interface ModuleDefinition {
   /** The module's name: also the name of its config table, if it has one. */
   readonly name: string;
+  /** What the module does, in one line. */
   readonly description?: string;
   /** Probes this module's steps read, gathered once per host at the start of a run. */
   readonly facts?: (host: HostConfig, layout: Layout) => readonly FactProbe[];
@@ -197,6 +214,7 @@ export interface ModuleDefinition {
   readonly packages?: (host: HostConfig) => readonly string[];
   /** Remote files whose content hash the steps compare before writing. */
   readonly files?: (host: HostConfig, layout: Layout) => readonly string[];
+  /** The steps, by the phase they run in. */
   readonly steps?: Partial<Record<Phase, readonly Step[]>>;
   /**
    * Steps run at hook points (docs/hooks.md), on each host, after the

@@ -6,29 +6,9 @@ import { isAbsolute, resolve, toFileUrl } from "./paths.ts";
 import type { ModuleDefinition } from "./module.ts";
 import type { ModuleRef } from "./config/types.ts";
 import { ConfigError } from "./errors.ts";
-import core from "../modules/core/mod.ts";
-import nginx from "../modules/nginx/mod.ts";
-import systemd from "../modules/systemd/mod.ts";
-import certs from "../modules/certs/mod.ts";
-import certRenewal from "../modules/cert_renewal/mod.ts";
-import rclone from "../modules/rclone/mod.ts";
-import borg from "../modules/borg/mod.ts";
-import litestream from "../modules/litestream/mod.ts";
-import tailscale from "../modules/tailscale/mod.ts";
+import { BUILTIN } from "../modules/builtin.ts";
 import { verifiedModuleUrl } from "./pinned_module.ts";
 import { moduleUrlProblem } from "./config/module_ref.ts";
-
-export const BUILTIN: Readonly<Record<string, ModuleDefinition>> = {
-  core,
-  nginx,
-  systemd,
-  certs,
-  cert_renewal: certRenewal,
-  rclone,
-  borg,
-  litestream,
-  tailscale,
-};
 
 function isModule(value: unknown): value is ModuleDefinition {
   return typeof value === "object" && value !== null &&

@@ -96,3 +96,10 @@ export function appUnitsProbe(
   const boot = strategyTraits(host).hasSlots ? [`${host.app_name}-slots.service`] : [];
   return unitsProbe([...host.services, ...boot]);
 }
+
+/** `uname -m` of the host. */
+export const archProbe: FactProbe<string> = {
+  name: "uname-m",
+  argv: ["uname", "-m"],
+  parse: (out) => out.trim(),
+};

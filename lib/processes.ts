@@ -119,7 +119,9 @@ done; true`,
 
 /** Where the processes run: manage.py's folder of the live release, and its virtualenv. */
 export interface ProcessTarget {
+  /** The folder manage.py is in. */
   readonly manageDir: string;
+  /** The virtualenv the processes run with. */
   readonly venv: string;
 }
 
@@ -188,7 +190,9 @@ function scheduled(e: ScheduleEntry, layout: Layout) {
 
 /** What syncProcessUnits did: the process units whose file changed, and all of them. */
 export interface ProcessSync {
+  /** Process units whose file changed. */
   readonly changed: readonly string[];
+  /** Every process unit of the app. */
   readonly all: readonly string[];
 }
 

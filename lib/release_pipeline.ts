@@ -37,7 +37,7 @@ import {
 import { errorExcerpt, withHistory } from "./history.ts";
 import { type DeployVersion, VERSION_NOTE } from "./version_file.ts";
 import { strategyTraits } from "./strategies/traits.ts";
-import { lockOwner } from "./commands/common.ts";
+import { lockOwner } from "./lock.ts";
 import { cacheDir } from "./cache.ts";
 import { highestVersionTag } from "./versioning.ts";
 

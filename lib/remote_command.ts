@@ -5,7 +5,11 @@
 import { render } from "./shell.ts";
 import type { Secret } from "./secret.ts";
 
+/**
+ * A command for a host: argv plus who runs it, where, with what input and which exit codes pass.
+ */
 export interface RemoteCommand {
+  /** The program and its arguments; quoted in exactly one place (`render`). */
   readonly argv: readonly string[];
   /** Run as this user through `sudo -n` ("root", or the app user). Default: the ssh user. */
   readonly as?: string;

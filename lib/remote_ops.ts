@@ -9,8 +9,11 @@ import { shScript } from "./remote_command.ts";
 import { Secret } from "./secret.ts";
 import { isAppWritable } from "./layout.ts";
 
+/** A file to put on a host. */
 export interface FileSpec {
+  /** Absolute path on the host. */
   readonly path: string;
+  /** The content; a Secret never shows in logs or dry runs. */
   readonly content: string | Secret;
   /** Octal mode as text, e.g. "0644". */
   readonly mode?: string;
@@ -18,6 +21,7 @@ export interface FileSpec {
   readonly owner?: string;
 }
 
+/** The hex SHA-256 of `text`: what `Facts.fileHash` holds for a managed file. */
 export function sha256(text: string | Uint8Array): string {
   return createHash("sha256").update(text).digest("hex");
 }

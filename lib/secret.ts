@@ -8,6 +8,7 @@ export const REDACTED = "[REDACTED]";
 
 /** A reference to a secret as written in a config file: `env:NAME` or `file:PATH`. */
 export interface SecretRef {
+  /** Where the value is: an environment variable, a file, or 1Password. */
   readonly kind: "env" | "file" | "op";
   /** The part after the prefix: a variable name, a path or an `op://` URI. */
   readonly target: string;
@@ -25,25 +26,32 @@ export function parseSecretRef(value: string): SecretRef | undefined {
   return { kind: m[1] as "env" | "file", target: m[2], source: value };
 }
 
+/** Whether a config value is a secret reference rather than a plain value. */
 export function isSecretRef(value: unknown): value is SecretRef {
   return typeof value === "object" && value !== null && "kind" in value && "target" in value &&
     "source" in value;
 }
 
+/** A secret value: it prints as [REDACTED] everywhere and gives its value only to `reveal()`. */
 export class Secret {
   readonly #value: string;
+  /** Wraps `value`; it is masked in every output of the run from then on. */
   constructor(value: string) {
     this.#value = value;
   }
+  /** The value, where it is handed to the process that needs it. */
   reveal(): string {
     return this.#value;
   }
+  /** [REDACTED]. */
   toString(): string {
     return REDACTED;
   }
+  /** [REDACTED]. */
   toJSON(): string {
     return REDACTED;
   }
+  /** [REDACTED]. */
   [Symbol.for("Deno.customInspect")](): string {
     return REDACTED;
   }

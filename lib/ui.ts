@@ -156,9 +156,7 @@ export class Ui {
   }
 }
 
-export function formatMs(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`;
-}
+export { formatMs } from "./live_status.ts";
 
 /** Pads table rows into aligned columns. */
 export function table(rows: readonly (readonly string[])[]): string[] {

@@ -21,12 +21,15 @@ export const DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024;
 /** Where servers keep verified downloads, one folder per SHA-256. */
 export const SERVER_DOWNLOADS = "/var/cache/djaploy/downloads";
 
+/** A download whose SHA-256 was checked, kept in the local cache. */
 export interface VerifiedFile {
   /** The local folder holding only this file (named by its hash). */
   readonly dir: string;
+  /** The file itself. */
   readonly path: string;
   /** The file's name, from the URL. */
   readonly name: string;
+  /** Its SHA-256, as checked. */
   readonly sha256: string;
 }
 

@@ -47,6 +47,7 @@ export const PROTECTIONS = {
   umask: "the app's new files must be readable by other users (umask 0022 instead of 0027)",
 } as const;
 
+/** The name of a protection a project may relax (`[systemd] hardening`). */
 export type Protection = keyof typeof PROTECTIONS;
 export const PROTECTION_NAMES = Object.keys(PROTECTIONS) as Protection[];
 

@@ -136,3 +136,25 @@ Deno.test("commandHelp: the real commands list each of their flags", () => {
     }
   }
 });
+
+Deno.test("parseArgs: flags are typed by a definition declared as const", () => {
+  const def = {
+    name: "history",
+    summary: "History.",
+    flags: [
+      { name: "limit", type: "number", description: "N" },
+      { name: "env", type: "string", description: "E" },
+      { name: "json", type: "boolean", description: "J" },
+    ],
+  } as const satisfies CommandDef;
+  const { flags } = parseArgs(["--limit", "3", "--env", "prod", "--json"], def);
+  // Type-checked: each flag has its definition's type, with no cast.
+  const limit: number | undefined = flags.limit;
+  const env: string | undefined = flags.env;
+  const json: true | undefined = flags.json;
+  // @ts-expect-error: --limit is a number, not a string.
+  const wrong: string | undefined = flags.limit;
+  // @ts-expect-error: the definition has no --hosts.
+  flags.hosts;
+  assert.deepEqual([limit, env, json, wrong], [3, "prod", true, 3]);
+});

@@ -15,11 +15,7 @@ import { exitCodeOf, runExec } from "../lib/commands/exec.ts";
 import { followLogs, journalCommand, showLogs } from "../lib/commands/logs.ts";
 import { shellCommand } from "../lib/commands/ssh.ts";
 import { customPage } from "../lib/commands/maintenance.ts";
-import {
-  maintenanceOffStep,
-  maintenanceOnStep,
-  maintenanceProbe,
-} from "../modules/nginx/maintenance.ts";
+import { maintenanceOffStep, maintenanceOnStep, maintenanceProbe } from "../lib/maintenance.ts";
 import { maintenancePage, maintenanceSnippet } from "../templates/nginx_maintenance.ts";
 import { main } from "../cli.ts";
 import {

@@ -10,7 +10,9 @@ import { posix } from "node:path";
 import type { HostConfig } from "../config/types.ts";
 import type { Layout } from "../layout.ts";
 import { isSecretRef } from "../secret.ts";
-import type { BackupBackend } from "./layout.ts";
+
+/** A backup module that runs the backup program (litestream replicates on its own). */
+export type BackupBackend = "rclone" | "borg";
 
 /** One database of a backup: `name` is its file under db/ in the backup. */
 export interface BackupDatabase {

@@ -9,14 +9,17 @@ import type { Layout } from "../layout.ts";
 import { REMOTE_NAME } from "./rclone_conf.ts";
 import { backupDatabases } from "./databases.ts";
 
-export type BackupBackend = "rclone" | "borg";
+export type { BackupBackend } from "./databases.ts";
+import type { BackupBackend } from "./databases.ts";
 export type RestoreBackend = BackupBackend | "litestream";
 export const RESTORE_BACKENDS: readonly RestoreBackend[] = ["rclone", "borg", "litestream"];
 
 /** The backup program (templates/backup_py.ts), shared by every app on the server. */
 export const BACKUP_PY_PATH = "/usr/local/lib/djaploy/backup.py";
+/** The Python that runs the backup program: Debian's. */
 export const PYTHON = "/usr/bin/python3";
 
+/** Where a backup module keeps its settings, credentials and units on the server. */
 export interface BackupLayout {
   /**
    * /etc/djaploy/backups/{app}: root's, 0700: settings, credentials and the
@@ -26,8 +29,11 @@ export interface BackupLayout {
   readonly configDir: string;
   /** The backup program's settings for the timer's runs (JSON, no secrets). */
   readonly settingsFile: string;
+  /** rclone: rclone.conf, root's, 0600 (secrets inside). */
   readonly rcloneConf: string;
+  /** borg: the passphrase, root's, 0600. */
   readonly borgPassphrase: string;
+  /** borg: the ssh key for the repository, root's, 0600. */
   readonly borgSshKey: string;
   /** The repository host's ssh key, pinned by root the first time (`backup.py known-hosts`). */
   readonly borgKnownHosts: string;
@@ -37,8 +43,11 @@ export interface BackupLayout {
   readonly borgInitMarker: string;
   /** `{app}-backup-{backend}.service` and `.timer`. */
   readonly serviceName: string;
+  /** The timer's name. */
   readonly timerName: string;
+  /** The service's unit file. */
   readonly servicePath: string;
+  /** The timer's unit file. */
   readonly timerPath: string;
   /**
    * Snapshots are assembled here before upload (same file system as media:
@@ -48,6 +57,7 @@ export interface BackupLayout {
   readonly stagingDir: string;
 }
 
+/** The backup paths of `backend` for the host. */
 export function backupLayout(
   host: HostConfig,
   layout: Layout,

@@ -24,9 +24,13 @@ import {
   serverSettings,
 } from "./layout.ts";
 
+/** What a backup module built with `backupModule` declares. */
 export interface BackupModuleOptions {
+  /** The backend, also the module's name. */
   readonly backend: BackupBackend;
+  /** The module's description. */
   readonly description: string;
+  /** Debian packages the backend needs. */
   readonly packages: readonly string[];
   /** Throws a ConfigError when the host's table lacks what the module needs. */
   readonly validate: (host: HostConfig) => void;
@@ -75,6 +79,7 @@ export async function putProgram(ctx: StepContext): Promise<void> {
   }
 }
 
+/** A scheduled backup module: the backup program, credentials, settings and a systemd timer. */
 export function backupModule(o: BackupModuleOptions): ModuleDefinition {
   const program: Step = {
     name: "backup program",

@@ -19,8 +19,8 @@ import { UserError } from "../errors.ts";
 import { BACKUP_PY_PATH, backupLayout, borgBaseDir, PYTHON, restoreDir } from "./layout.ts";
 import { type BackupEntry, chooseBackup } from "./choose.ts";
 import { type BackupSource, requestWithSecrets } from "./source.ts";
-import { LITESTREAM_UNIT } from "../../modules/litestream/mod.ts";
-import { pinHostKey } from "../../modules/borg/mod.ts";
+import { LITESTREAM_UNIT } from "./litestream.ts";
+import { pinHostKey } from "./borg.ts";
 import { backupDatabases, DatabaseSettingError } from "./databases.ts";
 import { layoutFor } from "../layout.ts";
 

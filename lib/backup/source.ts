@@ -11,9 +11,9 @@ import { UsageError } from "../errors.ts";
 import { quoteList } from "../config/validators.ts";
 import { RESTORE_BACKENDS, type RestoreBackend, sourceSettings } from "./layout.ts";
 import { rcloneConf } from "./rclone_conf.ts";
-import { rcloneRemote, validateRclone } from "../../modules/rclone/mod.ts";
-import { validateBorg } from "../../modules/borg/mod.ts";
-import { litestreamConfig, validateLitestream } from "../../modules/litestream/mod.ts";
+import { rcloneRemote, validateRclone } from "./rclone.ts";
+import { validateBorg } from "./borg.ts";
+import { litestreamConfig, validateLitestream } from "./litestream.ts";
 
 export interface BackupSource {
   readonly backend: RestoreBackend;

@@ -11,7 +11,6 @@ import { ProgramNotFoundError } from "../process.ts";
 import { isSecretRef, Secret } from "../secret.ts";
 import { UserError } from "../errors.ts";
 import { shScript } from "../remote_command.ts";
-import { ACME_ROOT } from "../../modules/nginx/mod.ts";
 import { type CertInfo, parseCertificate, renewalReason } from "./x509.ts";
 import { type CertStore, certStore, ensureStore, readStored, storeDir } from "./store.ts";
 import { acquireLocalLock } from "./lock.ts";
@@ -22,12 +21,19 @@ import {
   LETSENCRYPT_STAGING,
   serverCertbotArgs,
 } from "./certbot.ts";
-import { checkIssuable, type DomainPlan, planDomains, SERVER_CA_BUNDLE } from "./plan.ts";
-import { type DnsProvider, dnsProvider, type TxtRecord } from "./dns/provider.ts";
+import {
+  ACME_ROOT,
+  checkIssuable,
+  type DomainPlan,
+  planDomains,
+  SERVER_CA_BUNDLE,
+} from "./plan.ts";
+import type { DnsProvider, TxtRecord } from "./dns/provider.ts";
+import { dnsProvider } from "./dns/registry.ts";
 import { DEPLOY_HOOK_PATH } from "../../templates/cert_scripts.ts";
 import { runOnHosts } from "../runner.ts";
 import { noteValue } from "../module.ts";
-import { certsProbe, FROM_LINEAGE, httpsProbes, httpsStep } from "../../modules/certs/mod.ts";
+import { certsProbe, FROM_LINEAGE, httpsProbes, httpsStep } from "./https.ts";
 import type { HostResult } from "../runner.ts";
 import type { FactProbe } from "../facts.ts";
 

@@ -13,6 +13,8 @@ import type {
 } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
 
+/** The folder nginx serves `/.well-known/acme-challenge/` from (HTTP-01). */
+export const ACME_ROOT = "/var/www/acme";
 /** Where nginx reads certificates on every server: `<CERTS_DIR>/<name>/`. */
 export const CERTS_DIR = "/etc/djaploy/certs";
 /** The ACME server's CA bundle on servers (issue_on = "server" with acme_ca_bundle). */
@@ -20,12 +22,15 @@ export const SERVER_CA_BUNDLE = "/etc/djaploy/acme-ca.pem";
 /** certbot's own lineages on servers (issue_on = "server"). */
 export const LETSENCRYPT_LIVE = "/etc/letsencrypt/live";
 
+/** A certificate of the environment and the hosts that get it. */
 export interface DomainPlan {
+  /** The `[[certificates.domains]]` entry. */
   readonly domain: CertDomainConfig;
   /** `certificates.domains[i]`, for messages. */
   readonly where: string;
   /** name, then alt_names. */
   readonly names: readonly string[];
+  /** The hosts that install it. */
   readonly hosts: readonly HostConfig[];
 }
 

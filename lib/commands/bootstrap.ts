@@ -5,7 +5,7 @@
  * off, once the new user has proved it can log in and use sudo. Safe to run
  * again: it changes only what differs.
  */
-import type { CommandDef, Parsed } from "../cli_args.ts";
+import type { CommandDef, ParsedFor } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS, sessionRunOptions } from "./common.ts";
@@ -21,7 +21,7 @@ import { UsageError, UserError } from "../errors.ts";
 import { expandHome, resolve } from "../paths.ts";
 import { sshdHardening, sudoersRule } from "../../templates/bootstrap.ts";
 
-export const bootstrapCommand: CommandDef = {
+export const bootstrapCommand = {
   name: "bootstrap",
   summary: "First login to new servers: create ssh_user with your public key and passwordless " +
     "sudo. Optionally turns off root and password logins; safe to run again.",
@@ -53,7 +53,7 @@ export const bootstrapCommand: CommandDef = {
     },
     ...COMMON_FLAGS,
   ],
-};
+} as const satisfies CommandDef;
 
 export const SSHD_DROP_IN = "/etc/ssh/sshd_config.d/10-djaploy.conf";
 export const sudoersPath = (user: string) => `/etc/sudoers.d/djaploy-${user}`;
@@ -213,12 +213,12 @@ async function readPublicKey(path: string): Promise<string> {
   return line.trim();
 }
 
-export async function bootstrap(ui: Ui, args: Parsed): Promise<number> {
+export async function bootstrap(ui: Ui, args: ParsedFor<typeof bootstrapCommand>): Promise<number> {
   const s = await openSession(ui, args.flags, "bootstrap");
   try {
-    const as = (args.flags.as as string | undefined) ?? "root";
-    const identity = args.flags.identity as string | undefined;
-    const keyFlag = args.flags["public-key"] as string | undefined;
+    const as = args.flags.as ?? "root";
+    const identity = args.flags.identity;
+    const keyFlag = args.flags["public-key"];
     const keys = new Map<string, Promise<string>>();
     const publicKey = (host: HostConfig) => {
       const path = keyFlag

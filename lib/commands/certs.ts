@@ -19,13 +19,14 @@ import {
 import { UsageError, UserError } from "../errors.ts";
 import { type HostResult, runOnHosts } from "../runner.ts";
 import { type NoteValue, noteValue } from "../module.ts";
-import certsModule, {
+import {
   certsProbe,
   FROM_LINEAGE,
+  httpsModuleParts,
   httpsStep,
   INCOMING_CERTS,
   type IncomingCert,
-} from "../../modules/certs/mod.ts";
+} from "../certs/https.ts";
 import {
   certificateHosts,
   checkIssuable,
@@ -34,7 +35,7 @@ import {
 } from "../certs/plan.ts";
 import { issueDue, type IssueOutcome, type IssueRun, storeOf } from "../certs/issue.ts";
 import { readStored } from "../certs/store.ts";
-import { statusProbe } from "../../modules/tailscale/mod.ts";
+import { statusProbe } from "../certs/tailnet.ts";
 import { acquireLocalLock } from "../certs/lock.ts";
 import { type CertInfo, daysLeft, isoDay, parseCertificate } from "../certs/x509.ts";
 import { notifyFailure, notifyWebhook } from "../certs/notify.ts";
@@ -170,7 +171,7 @@ function syncNotes(s: Session, certs: Map<string, IncomingCert>): NoteValue[] {
 }
 
 function syncPlan(host: Parameters<typeof modulePlanParts>[1]) {
-  return { ...modulePlanParts([certsModule], host), steps: [httpsStep] };
+  return { ...modulePlanParts([{ name: "certs", ...httpsModuleParts }], host), steps: [httpsStep] };
 }
 
 /**

@@ -13,10 +13,11 @@ import {
 } from "../runner.ts";
 import type { NoteValue, ReleaseInfo } from "../module.ts";
 import type { HostConfig } from "../config/types.ts";
-import type { LockOwner } from "../lock.ts";
 import { commandPoints, type HookedCommand, type HookRun, hookRun } from "../hooks.ts";
+export { lockOwner } from "../lock.ts";
+import { lockOwner } from "../lock.ts";
 
-export const COMMON_FLAGS: readonly FlagDef[] = [
+export const COMMON_FLAGS = [
   {
     name: "config",
     type: "string",
@@ -26,9 +27,9 @@ export const COMMON_FLAGS: readonly FlagDef[] = [
   { name: "verbose", short: "v", type: "boolean", description: "Show details of every step" },
   { name: "quiet", short: "q", type: "boolean", description: "Show only results and errors" },
   { name: "help", short: "h", type: "boolean", description: "Show this help" },
-];
+] as const satisfies readonly FlagDef[];
 
-export const HOST_FLAGS: readonly FlagDef[] = [
+export const HOST_FLAGS = [
   {
     name: "env",
     short: "e",
@@ -43,7 +44,7 @@ export const HOST_FLAGS: readonly FlagDef[] = [
     description: "Only these hosts of the environment",
   },
   { name: "parallel", type: "number", valueName: "N", description: "Hosts at once (default: all)" },
-];
+] as const satisfies readonly FlagDef[];
 
 export interface PlanRun {
   readonly title: string;
@@ -86,31 +87,20 @@ export function runExitCode(results: readonly HostResult[], hooks?: HookRun): nu
 }
 
 /** For CI: stdout carries one JSON event a line (step, host, summary); the rest goes to stderr. */
-export const JSON_FLAG: FlagDef = {
+export const JSON_FLAG = {
   name: "json",
   type: "boolean",
   description: "Print one JSON event per line on stdout (each step and host, then a summary)",
-};
+} as const satisfies FlagDef;
 
-export const LOCK_FLAGS: readonly FlagDef[] = [
+export const LOCK_FLAGS = [
   {
     name: "lock-wait",
     type: "number",
     valueName: "SECONDS",
     description: "Wait this long for another run's deploy lock (default 0)",
   },
-];
-
-export function lockOwner(commandLine: string): LockOwner {
-  let machine = "unknown";
-  try {
-    machine = Deno.hostname();
-  } catch {
-    // Without --allow-sys=hostname the owner record says "unknown".
-  }
-  const user = Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "unknown";
-  return { holder: `${user}@${machine}`, command: commandLine, since: new Date().toISOString() };
-}
+] as const satisfies readonly FlagDef[];
 
 /** The options of runOnHosts that every command takes from its session. */
 export function sessionRunOptions(s: Session, ui: Ui = s.ui) {

@@ -1,5 +1,5 @@
 /** `djaploy history`: the recent deploys, activations and rollbacks, read from every host. */
-import type { CommandDef, Parsed } from "../cli_args.ts";
+import type { CommandDef, ParsedFor } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS, sessionRunOptions } from "./common.ts";
@@ -8,7 +8,7 @@ import { runOnHosts } from "../runner.ts";
 import { historyProbe, type HistoryRecord, historyTable, mergeHistory } from "../history.ts";
 import { errorSummary } from "../runner.ts";
 
-export const historyCommand: CommandDef = {
+export const historyCommand = {
   name: "history",
   summary:
     "The recent deploys, activations and rollbacks on the environment's hosts, newest first.",
@@ -18,10 +18,10 @@ export const historyCommand: CommandDef = {
     { name: "json", type: "boolean", description: "Print JSON (an array of records)" },
     ...COMMON_FLAGS,
   ],
-};
+} as const satisfies CommandDef;
 
-export async function history(ui: Ui, args: Parsed): Promise<number> {
-  const limit = (args.flags.limit as number | undefined) ?? 20;
+export async function history(ui: Ui, args: ParsedFor<typeof historyCommand>): Promise<number> {
+  const limit = args.flags.limit ?? 20;
   // Step lines would get in the way of a table or JSON.
   const quiet = args.flags.verbose ? ui : ui.withVerbosity("quiet");
   const s = await openSession(quiet, args.flags, "history");

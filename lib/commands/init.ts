@@ -6,7 +6,7 @@
  * left alone. `--django-commands` also adds a Django app whose manage.py
  * commands run djaploy.
  */
-import type { CommandDef, Parsed } from "../cli_args.ts";
+import type { CommandDef, ParsedFor } from "../cli_args.ts";
 import type { Ui } from "../ui.ts";
 import { dirname, join, resolve } from "../paths.ts";
 import { detectDjangoProject, type DjangoProject } from "../django_project.ts";
@@ -27,7 +27,7 @@ export const INIT_ENVIRONMENTS = ["staging", "production"];
 /** What djaploy may leave in a project folder: ignored by git. */
 export const GITIGNORE_LINE = ".djaploy/";
 
-export const initCommand: CommandDef = {
+export const initCommand = {
   name: "init",
   summary:
     "Set up djaploy in a Django project: infra/djaploy.toml and staging and production inventories from what the project's files say. Never overwrites a file.",
@@ -51,7 +51,7 @@ export const initCommand: CommandDef = {
     },
     ...COMMON_FLAGS.filter((f) => f.name !== "config"),
   ],
-};
+} as const satisfies CommandDef;
 
 export type WriteOutcome = "wrote" | "exists";
 
@@ -113,8 +113,8 @@ export async function runInit(
   return { project, files, gitignore: await ensureGitignore(root) };
 }
 
-export async function init(ui: Ui, args: Parsed): Promise<number> {
-  const root = resolve((args.flags.dir as string | undefined) ?? Deno.cwd());
+export async function init(ui: Ui, args: ParsedFor<typeof initCommand>): Promise<number> {
+  const root = resolve(args.flags.dir ?? Deno.cwd());
   const r = await runInit(root, { djangoCommands: Boolean(args.flags["django-commands"]) });
   const p = r.project;
   ui.line(

@@ -4,7 +4,7 @@
  * the other `services`, the `[processes]` and `[[schedule]]` jobs, or the one
  * SERVICE named (a process or job by its name). `-f` follows one host.
  */
-import type { CommandDef, Parsed } from "../cli_args.ts";
+import type { CommandDef, ParsedFor } from "../cli_args.ts";
 import type { Ui } from "../ui.ts";
 import type { Executor } from "../executor.ts";
 import type { HostConfig } from "../config/types.ts";
@@ -25,7 +25,7 @@ import {
 
 export const DEFAULT_LINES = 100;
 
-export const logsCommand: CommandDef = {
+export const logsCommand = {
   name: "logs",
   summary:
     "Show the journal of the app's units: the live slot's for zero_downtime and bluegreen; -f follows one host.",
@@ -49,7 +49,7 @@ export const logsCommand: CommandDef = {
     },
     ...COMMON_FLAGS,
   ],
-};
+} as const satisfies CommandDef;
 
 export interface LogsOptions {
   readonly service?: string;
@@ -119,7 +119,7 @@ export async function showLogs(opts: {
   return code;
 }
 
-export async function logs(ui: Ui, args: Parsed): Promise<number> {
+export async function logs(ui: Ui, args: ParsedFor<typeof logsCommand>): Promise<number> {
   if (args.positional.length + args.rest.length > 1) {
     throw new UsageError(
       `Name at most one service: got ${[...args.positional, ...args.rest].join(" ")}`,
@@ -130,8 +130,8 @@ export async function logs(ui: Ui, args: Parsed): Promise<number> {
   const opts: LogsOptions = {
     service: args.positional[0] ?? args.rest[0],
     follow,
-    lines: (args.flags.lines as number | undefined) ?? DEFAULT_LINES,
-    since: args.flags.since as string | undefined,
+    lines: args.flags.lines ?? DEFAULT_LINES,
+    since: args.flags.since,
   };
   const remote = await openHosts(ui, args.flags, "logs", { single: follow });
   try {

@@ -22,7 +22,7 @@ import {
   maintenanceOnStep,
   maintenancePaths,
   maintenanceProbe,
-} from "../../modules/nginx/maintenance.ts";
+} from "../maintenance.ts";
 import { COMMON_FLAGS, lockOwner } from "./common.ts";
 import { ENV_FLAG, openHosts } from "./remote_hosts.ts";
 

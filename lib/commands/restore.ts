@@ -3,7 +3,7 @@
  * from its rclone, borg or litestream backups, into the same environment,
  * another one (production into staging), or onto this machine.
  */
-import type { CommandDef, Parsed } from "../cli_args.ts";
+import type { CommandDef, ParsedFor } from "../cli_args.ts";
 import { loadConfig, openSession, requireEnv } from "../session.ts";
 import { loadEnvironment } from "../config/load.ts";
 import type { Ui } from "../ui.ts";
@@ -19,7 +19,7 @@ import { restorePlan } from "../backup/restore_steps.ts";
 import { BACKUP_PY_PATH, PYTHON } from "../backup/layout.ts";
 import type { Flags } from "../cli_args.ts";
 
-export const restoreCommand: CommandDef = {
+export const restoreCommand = {
   name: "restore",
   summary: "Restore databases and media files from backups: into an environment or onto this " +
     "machine. rclone, borg or litestream; the app's services are stopped meanwhile.",
@@ -79,7 +79,7 @@ export const restoreCommand: CommandDef = {
     { name: "yes", short: "y", type: "boolean", description: "Do not ask before replacing data" },
     ...COMMON_FLAGS,
   ],
-};
+} as const satisfies CommandDef;
 
 function printBackups(ui: Ui, label: string, backups: readonly BackupEntry[]): void {
   ui.result(ui.bold(label));
@@ -98,7 +98,7 @@ function printBackups(ui: Ui, label: string, backups: readonly BackupEntry[]): v
   for (const line of table(rows)) ui.result(`  ${line}`);
 }
 
-export async function restore(ui: Ui, args: Parsed): Promise<number> {
+export async function restore(ui: Ui, args: ParsedFor<typeof restoreCommand>): Promise<number> {
   const flags = args.flags;
   const project = await loadConfig(flags);
   const sourceName = requireEnv(flags, "restore");
@@ -106,11 +106,11 @@ export async function restore(ui: Ui, args: Parsed): Promise<number> {
     throw new UsageError("Choose one of --date and --archive");
   }
   const date = flags.date === undefined ? undefined : parseDateFlag(String(flags.date));
-  const archive = flags.archive as string | undefined;
+  const archive = flags.archive;
   const sourceEnv = await loadEnvironment(project, sourceName);
-  const backend = pickBackend(sourceEnv, flags.backend as string | undefined);
-  const sourceHost = pickSourceHost(sourceEnv, backend, flags["from-host"] as string | undefined);
-  const target = (flags.target as string | undefined) ?? sourceName;
+  const backend = pickBackend(sourceEnv, flags.backend);
+  const sourceHost = pickSourceHost(sourceEnv, backend, flags["from-host"]);
+  const target = flags.target ?? sourceName;
   const local = target === "local";
   if (flags.output !== undefined && !local) {
     throw new UsageError("--output is for --target local");
@@ -149,7 +149,7 @@ export async function restore(ui: Ui, args: Parsed): Promise<number> {
     const chosen = chooseBackup(await listLocal(source), { date, archive, source: source.label });
     const out = resolve(
       Deno.cwd(),
-      (flags.output as string | undefined) ?? `restore-${sourceName}-${chosen.name}`,
+      flags.output ?? `restore-${sourceName}-${chosen.name}`,
     );
     ui.line(`fetching ${chosen.name} of ${source.label} into ${out}`);
     const manifest = await fetchLocal(source, chosen.name, out, {

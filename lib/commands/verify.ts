@@ -11,7 +11,7 @@ import { confinedUnits, EXPOSURE_SH, parseExposure, WEB_TARGET } from "../confin
 import { processUnits, scheduleUnitNames } from "../processes.ts";
 import { backupLayout } from "../backup/layout.ts";
 import { describeBackup } from "../backup/databases.ts";
-import { LITESTREAM_UNIT } from "../../modules/litestream/mod.ts";
+import { LITESTREAM_UNIT } from "../backup/litestream.ts";
 import { RENEW_UNIT } from "../../templates/cert_scripts.ts";
 import type { StepContext } from "../module.ts";
 

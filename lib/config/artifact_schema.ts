@@ -2,7 +2,7 @@
  * `[artifact]`: what the artifact holds besides git's files. `include` names
  * build outputs of `[prepare]` (lib/artifact_include.ts adds them).
  */
-import type { SectionSpec } from "./schema.ts";
+import type { SectionSpec } from "./spec.ts";
 import { arrayOf, describe, Invalid, refine, string } from "./validators.ts";
 
 /** `frontend/dist` (a trailing `/` is dropped): relative, no `.`, `..` or empty parts, no `.git`. */

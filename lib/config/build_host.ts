@@ -81,6 +81,7 @@ export function buildHost(merged: Readonly<Record<string, unknown>>): HostConfig
     }
   }
   host.extra = extra;
+  // The shape is the schema's; tests/config/types_schema_test.ts proves HostConfig matches it.
   return deepFreeze(host) as unknown as HostConfig;
 }
 

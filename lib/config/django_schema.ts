@@ -3,7 +3,7 @@
  * it cannot read without running them: the database aliases migrate runs
  * for (lib/deploy_steps.ts runDjangoTasks).
  */
-import type { SectionSpec } from "./schema.ts";
+import type { SectionSpec } from "./spec.ts";
 import { arrayOf, describe, Invalid, string } from "./validators.ts";
 
 /** A key of Django's DATABASES: a Python identifier-like alias. */

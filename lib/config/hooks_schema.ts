@@ -4,7 +4,7 @@
  * machine or on each host, as the app user or as root.
  */
 import { HOOK_POINTS, type HookCommand, type HookPoint } from "./types.ts";
-import type { KeySpec, SectionSpec } from "./schema.ts";
+import type { KeySpec, SectionSpec } from "./spec.ts";
 import { describe, Invalid, oneOf, string, tableEntry } from "./validators.ts";
 import { markdownTable } from "./release_schema.ts";
 

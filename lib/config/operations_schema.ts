@@ -4,7 +4,7 @@
  * size; schema.ts lists them among its SECTIONS and TOP_LEVEL_KEYS.
  * docs/operations-modules.md explains them with examples.
  */
-import type { KeySpec, SectionSpec } from "./schema.ts";
+import type { KeySpec, SectionSpec } from "./spec.ts";
 import {
   BORG_ENCRYPTIONS,
   type LitestreamReplica,

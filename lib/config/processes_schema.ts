@@ -3,7 +3,7 @@
  * keys and checks. The units they become are in templates/process_units.ts.
  */
 import type { ScheduleEntry } from "./types.ts";
-import type { KeySpec, SectionSpec } from "./schema.ts";
+import type { KeySpec, SectionSpec } from "./spec.ts";
 import { describe, Invalid, matching, string, tableEntry } from "./validators.ts";
 
 /** A process's or scheduled job's name: part of its unit's name. */

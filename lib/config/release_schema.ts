@@ -3,7 +3,7 @@
  * pipeline: docs/releases.md). Kept apart from schema.ts for size; schema.ts
  * lists them among its SECTIONS, passing the name patterns it owns.
  */
-import type { KeySpec, SectionSpec } from "./schema.ts";
+import type { KeySpec, SectionSpec } from "./spec.ts";
 import {
   CHANGELOG_GENERATORS,
   type ChangelogConfig,

@@ -32,8 +32,8 @@ import { HOOKS_SECTION } from "./hooks_schema.ts";
 import { ARTIFACT_SECTION } from "./artifact_schema.ts";
 import { DJANGO_SECTION } from "./django_schema.ts";
 
-/** Where a key may be written: djaploy.toml, an inventory's [defaults], or one of its [[hosts]]. */
-export type Scope = "project" | "defaults" | "host";
+export type { KeySpec, Scope, SectionSpec } from "./spec.ts";
+import type { KeySpec, Scope, SectionSpec } from "./spec.ts";
 export const ALL_SCOPES: readonly Scope[] = ["project", "defaults", "host"];
 export const SCOPE_LABELS: Readonly<Record<Scope, string>> = {
   project: "djaploy.toml",
@@ -161,44 +161,6 @@ function knownHostsFile(value: unknown, ctx: ParseContext): string {
     );
   }
   return path;
-}
-
-export interface KeySpec {
-  /** The type as shown in the docs. */
-  readonly type: string;
-  /** One line of markdown: what the key means. */
-  readonly doc: string;
-  /** Where the key may be written; a section's keys follow the section. */
-  readonly scopes?: readonly Scope[];
-  /** The scope in which the key must be written. */
-  readonly required?: Scope;
-  readonly parse: (value: unknown, ctx: ParseContext) => unknown;
-  /** The built-in value when no level sets the key. */
-  readonly defaultValue?: unknown;
-  /** A default computed from the settings resolved before this key (schema order). */
-  readonly derive?: (resolved: Readonly<Record<string, unknown>>) => unknown;
-  /** The default as shown in the docs (markdown), when the value itself does not say it. */
-  readonly defaultText?: string;
-}
-
-export interface SectionSpec {
-  /** The table name, e.g. `gunicorn` for `[gunicorn]`. */
-  readonly name: string;
-  readonly doc: string;
-  readonly scopes: readonly Scope[];
-  readonly keys: Readonly<Record<string, KeySpec>>;
-  /** Markdown shown after the section's key table in docs/configuration.md. */
-  readonly notes?: string;
-  /** For a table of free-form keys (`[env]`): the rule for any key. */
-  readonly anyKey?:
-    & {
-      readonly pattern: RegExp;
-      /** What a key is, in errors ("variable name" when not given). */
-      readonly label?: string;
-      /** A further rule for the key's name: the problem, or undefined when it passes. */
-      readonly checkName?: (key: string) => string | undefined;
-    }
-    & KeySpec;
 }
 
 function expandHome(path: string, ctx: ParseContext): string {

@@ -12,55 +12,27 @@
  */
 import { posix } from "node:path";
 import {
+  BACKUP_PY_PATH,
+  backupLayout,
   backupModule,
   type BackupModuleOptions,
+  configSecret,
+  type HostConfig,
   jobCredentials,
-} from "../../lib/backup/module_steps.ts";
-import { BACKUP_PY_PATH, backupLayout, PYTHON } from "../../lib/backup/layout.ts";
-import { configSecret } from "../../lib/backup/secrets.ts";
-import { ConfigError } from "../../lib/errors.ts";
-import type { HostConfig } from "../../lib/config/types.ts";
-import type { Step, StepContext } from "../../lib/module.ts";
-import type { Layout } from "../../lib/layout.ts";
-import { putFile, sha256 } from "../../lib/remote_ops.ts";
-import { Secret } from "../../lib/secret.ts";
-
-export function validateBorg(host: HostConfig): void {
-  const missing = (["repository", "passphrase"] as const).filter((k) => !host.borg[k]);
-  if (missing.length) {
-    throw new ConfigError(
-      `Configure the borg module for host ${host.name}: borg.${missing.join(" and borg.")} ${
-        missing.length > 1 ? "are" : "is"
-      } missing`,
-      {
-        hint: 'Add e.g. [borg] repository = "ssh://u123@u123.example.com:23/./backups/app", ' +
-          'passphrase = "env:BORG_PASSPHRASE" (see docs/operations-modules.md).',
-      },
-    );
-  }
-}
+  type Layout,
+  pinHostKey,
+  putFile,
+  PYTHON,
+  Secret,
+  sha256,
+  type Step,
+  validateBorg,
+} from "../../mod.ts";
 
 /** The ssh key file must end with a newline, or ssh refuses it. */
 function keyText(secret: Secret): Secret {
   const text = secret.reveal().replaceAll("\r\n", "\n");
   return new Secret(text.endsWith("\n") ? text : `${text}\n`);
-}
-
-/**
- * As root: pins the ssh key of the repository's host in root's known_hosts
- * (the first time; later runs only check it) and returns the file's text.
- */
-export async function pinHostKey(
-  ctx: Pick<StepContext, "exec">,
-  opts: { repository: string; knownHosts: string },
-): Promise<string> {
-  const r = await ctx.exec.run({
-    argv: [PYTHON, BACKUP_PY_PATH, "known-hosts"],
-    as: "root",
-    stdin: JSON.stringify({ repository: opts.repository, known_hosts: opts.knownHosts }),
-  });
-  const line = r.stdout.split("\n").find((l) => l.startsWith("@@djaploy-known-hosts "));
-  return line ? JSON.parse(line.slice("@@djaploy-known-hosts ".length)) : "";
 }
 
 function credentialFiles(host: HostConfig, layout: Layout): string[] {

@@ -6,14 +6,18 @@
  * the same test-and-restore as sync-certs. Debian's own certbot.timer is
  * turned off so that one schedule renews.
  */
-import { defineModule, type Step } from "../../lib/module.ts";
-import { putFile } from "../../lib/remote_ops.ts";
-import { unitsProbe } from "../../lib/probes.ts";
-import { UserError } from "../../lib/errors.ts";
+import {
+  ACME_ROOT,
+  certbotConfinement,
+  CERTS_DIR,
+  defineModule,
+  putFile,
+  SERVER_CA_BUNDLE,
+  type Step,
+  unitsProbe,
+  UserError,
+} from "../../mod.ts";
 import { RENEW_UNIT, renewService, renewTimer } from "../../templates/cert_scripts.ts";
-import { CERTS_DIR, SERVER_CA_BUNDLE } from "../../lib/certs/plan.ts";
-import { certbotConfinement } from "../../lib/confinement.ts";
-import { ACME_ROOT } from "../nginx/mod.ts";
 
 const SERVICE_PATH = `/etc/systemd/system/${RENEW_UNIT}.service`;
 const TIMER_PATH = `/etc/systemd/system/${RENEW_UNIT}.timer`;

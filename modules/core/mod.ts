@@ -4,26 +4,34 @@
  */
 import { posix } from "node:path";
 import {
+  configuredManager,
   defineModule,
   DEPLOY_FILES_CHANGED,
   DEPLOY_FILES_DIR,
+  dirsProbe,
+  type FactProbe,
+  type HostConfig,
+  indexFiles,
   INSTALLED_PACKAGES,
+  isSecretRef,
+  type Layout,
+  managerTool,
+  packagesProbe,
+  putFile,
+  type RemoteCommand,
+  runChain,
+  Secret,
+  type SecretRef,
+  shScript,
   type Step,
   type StepContext,
-} from "../../lib/module.ts";
-import { dirsProbe, packagesProbe, userProbe } from "../../lib/probes.ts";
-import { putFile } from "../../lib/remote_ops.ts";
-import { runChain } from "../../lib/chain.ts";
-import { type RemoteCommand, shScript } from "../../lib/remote_command.ts";
-import type { FactProbe } from "../../lib/facts.ts";
+  toolsProbe,
+  UserError,
+  userProbe,
+} from "../../mod.ts";
 import { envFile } from "../../templates/env_file.ts";
 import { INSTALL_TOOL_SH, runWrapper } from "../../templates/scripts.ts";
-import { isSecretRef, Secret, type SecretRef } from "../../lib/secret.ts";
-import type { HostConfig } from "../../lib/config/types.ts";
-import type { Layout } from "../../lib/layout.ts";
-import { UserError } from "../../lib/errors.ts";
-import python, { buildPython } from "../python/mod.ts";
-import { configuredManager, indexFiles, managerTool, toolsProbe } from "../../lib/dependencies.ts";
+import python, { buildPython } from "./python.ts";
 
 /** The app's folders, made by the app user itself. */
 export function appDirs(layout: Layout): string[] {
@@ -57,7 +65,7 @@ export function rootDirs(layout: Layout): string[] {
 
 function corePackages(host: HostConfig): string[] {
   const py = `python${host.python_version}`;
-  // python_compile: Python comes from its sources (modules/python), not from Debian.
+  // python_compile: Python comes from its sources (modules/core/python.ts), not from Debian.
   const pkgs = host.python_compile ? ["rsync"] : [py, `${py}-venv`, "rsync"];
   const manager = configuredManager(host);
   if (manager === "pip") pkgs.push("python3-pip");

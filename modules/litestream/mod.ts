@@ -7,48 +7,35 @@
  * service restarts when either changes. `djaploy restore --backend
  * litestream` restores to a point in time. See docs/operations-modules.md.
  */
-import { posix } from "node:path";
-import { defineModule, note, type Step, type StepContext } from "../../lib/module.ts";
-import type { FactProbe } from "../../lib/facts.ts";
-import type { HostConfig, LitestreamReplica } from "../../lib/config/types.ts";
-import type { Layout } from "../../lib/layout.ts";
-import { unitsProbe } from "../../lib/probes.ts";
-import { putFile, sha256 } from "../../lib/remote_ops.ts";
-import { litestreamConfinement } from "../../lib/confinement.ts";
-import { shScript } from "../../lib/remote_command.ts";
-import { ConfigError } from "../../lib/errors.ts";
-import { Secret } from "../../lib/secret.ts";
-import { configSecret } from "../../lib/backup/secrets.ts";
-import { BACKUP_PY_PATH } from "../../lib/backup/layout.ts";
-import { putProgram } from "../../lib/backup/module_steps.ts";
 import {
+  archProbe,
+  BACKUP_PY_PATH,
   CHECK_SHA256_SH,
+  defineModule,
   downloadVerified,
   fillUrl,
   goArch,
+  LITESTREAM_BIN,
+  LITESTREAM_CONFIG,
+  LITESTREAM_MARKER,
+  LITESTREAM_UNIT,
+  LITESTREAM_UNIT_PATH,
+  litestreamConfig,
+  litestreamConfinement,
+  note,
+  putFile,
+  putProgram,
+  sha256,
   shipVerified,
-} from "../../lib/verified_download.ts";
-import {
-  type LitestreamReplicaData,
-  litestreamUnit,
-  litestreamYml,
-} from "../../templates/litestream.ts";
+  shScript,
+  type Step,
+  unitsProbe,
+  validateLitestream,
+} from "../../mod.ts";
+import { litestreamUnit } from "../../templates/litestream.ts";
 
-export const LITESTREAM_BIN = "/usr/local/bin/litestream";
-export const LITESTREAM_CONFIG = "/etc/litestream.yml";
-export const LITESTREAM_UNIT = "litestream.service";
-export const LITESTREAM_UNIT_PATH = "/etc/systemd/system/litestream.service";
-/** The SHA-256 of the archive the installed binary came from. */
-export const LITESTREAM_MARKER = "/usr/local/lib/djaploy/litestream.sha256";
 /** Provided by the install and config steps: litestream runs a new binary or config; read by the service step. */
 const RESTART = note<boolean>("litestream restart");
-
-/** `uname -m` of the host. */
-export const archProbe: FactProbe<string> = {
-  name: "uname-m",
-  argv: ["uname", "-m"],
-  parse: (out) => out.trim(),
-};
 
 const unitProbe = unitsProbe([LITESTREAM_UNIT], "units:litestream");
 
@@ -60,70 +47,6 @@ tar -xzf "$1" -C "$tmp"
 bin=$(find "$tmp" -type f -name litestream | head -n 1)
 [ -n "$bin" ] || { echo "$1 holds no litestream program" >&2; exit 1; }
 install -m 0755 "$bin" "$3"`;
-
-export function validateLitestream(host: HostConfig): void {
-  const l = host.litestream;
-  const problem = !l.sha256
-    ? "litestream.sha256 is missing (the release archive's checksum)"
-    : l.databases.length === 0
-    ? "litestream.databases is empty"
-    : l.replicas.length === 0
-    ? "[[litestream.replicas]] is missing"
-    : undefined;
-  if (problem) {
-    throw new ConfigError(`Configure the litestream module for host ${host.name}: ${problem}`, {
-      hint: "See docs/operations-modules.md for a complete [litestream] table.",
-    });
-  }
-}
-
-async function replicaData(
-  ctx: Pick<StepContext, "secret" | "project">,
-  r: LitestreamReplica,
-  i: number,
-): Promise<LitestreamReplicaData> {
-  const reveal = async (v: string | LitestreamReplica["password"], key: string) =>
-    v === undefined
-      ? undefined
-      : typeof v === "string"
-      ? v
-      : (await configSecret(ctx, v, `litestream.replicas[${i}].${key}`)).reveal();
-  return {
-    type: r.type,
-    path: r.path,
-    bucket: r.bucket,
-    endpoint: r.endpoint,
-    region: r.region,
-    accessKeyId: await reveal(r.access_key_id, "access_key_id"),
-    secretAccessKey: await reveal(r.secret_access_key, "secret_access_key"),
-    forcePathStyle: r.force_path_style,
-    host: r.host,
-    user: r.user,
-    password: await reveal(r.password, "password"),
-    keyPath: r.key_path,
-    retention: r.retention,
-    syncInterval: r.sync_interval,
-  };
-}
-
-/** /etc/litestream.yml for `host` (secrets revealed, so a Secret when it holds any). */
-export async function litestreamConfig(
-  ctx: Pick<StepContext, "secret" | "project">,
-  host: HostConfig,
-  layout: Layout,
-): Promise<string | Secret> {
-  const l = host.litestream;
-  const replicas = await Promise.all(l.replicas.map((r, i) => replicaData(ctx, r, i)));
-  const text = litestreamYml(
-    l.databases.map((name) => ({ name, path: posix.join(layout.dataDir, name) })),
-    replicas,
-  );
-  const secret = l.replicas.some((r) =>
-    r.password !== undefined || r.secret_access_key !== undefined ||
-    (r.access_key_id !== undefined && typeof r.access_key_id !== "string")
-  );
-  return secret ? new Secret(text) : text;
-}
 
 /** backup.py: `djaploy restore --backend litestream` lists and restores through it. */
 const program: Step = {

@@ -1,22 +1,22 @@
 /** nginx: the app's site (static and media from disk, the rest to gunicorn), tested before reload. */
 import {
+  ACME_ROOT,
   defineModule,
   DEPLOY_FILES_CHANGED,
+  type FactProbe,
   INSTALLED_PACKAGES,
+  type Layout,
+  linkProbe,
+  putFile,
+  shScript,
   type Step,
   type StepContext,
-} from "../../lib/module.ts";
-import { putFile } from "../../lib/remote_ops.ts";
-import { shScript } from "../../lib/remote_command.ts";
-import type { FactProbe } from "../../lib/facts.ts";
-import type { Layout } from "../../lib/layout.ts";
+  testAndReload,
+} from "../../mod.ts";
 import { nginxSite } from "../../templates/nginx_site.ts";
 import { nginxUpstream } from "../../templates/nginx_upstream.ts";
 import { SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
-import { linkProbe } from "../../lib/probes.ts";
-import { UserError } from "../../lib/errors.ts";
 
-export const ACME_ROOT = "/var/www/acme";
 const DEFAULT_SITE = "/etc/nginx/sites-enabled/default";
 
 interface NginxState {
@@ -73,17 +73,6 @@ function siteText(ctx: StepContext): string {
     acmeRoot: ACME_ROOT,
     snippetsDir: ctx.layout.nginxSnippetsDir,
   });
-}
-
-/** `nginx -t`, then reload (or start): a config that does not pass the test is never loaded. */
-export async function testAndReload(ctx: StepContext): Promise<void> {
-  const test = await ctx.exec.run({ argv: ["nginx", "-t", "-q"], as: "root", okCodes: [0, 1] });
-  if (test.code !== 0) {
-    throw new UserError(`Fix the nginx configuration on ${ctx.host.name}: nginx -t failed`, {
-      hint: test.stderr.trim(),
-    });
-  }
-  await ctx.exec.run({ argv: ["systemctl", "reload-or-restart", "nginx"], as: "root" });
 }
 
 const site: Step = {

@@ -6,41 +6,7 @@
  * (LoadCredential=) that runs as the app's user. `djaploy restore
  * --backend rclone` lists and restores. See docs/operations-modules.md.
  */
-import { backupModule } from "../../lib/backup/module_steps.ts";
-import { backupLayout } from "../../lib/backup/layout.ts";
-import { rcloneConf } from "../../lib/backup/rclone_conf.ts";
-import { configSecret } from "../../lib/backup/secrets.ts";
-import { ConfigError } from "../../lib/errors.ts";
-import type { HostConfig } from "../../lib/config/types.ts";
-import type { StepContext } from "../../lib/module.ts";
-import { isSecretRef, type Secret } from "../../lib/secret.ts";
-
-/** The remote's options, secret references resolved. */
-export async function rcloneRemote(
-  ctx: Pick<StepContext, "secret" | "project">,
-  host: HostConfig,
-): Promise<Map<string, string | Secret>> {
-  const out = new Map<string, string | Secret>();
-  for (const [key, value] of Object.entries(host.rclone.remote ?? {})) {
-    out.set(
-      key,
-      isSecretRef(value) ? await configSecret(ctx, value, `rclone.remote.${key}`) : value,
-    );
-  }
-  return out;
-}
-
-export function validateRclone(host: HostConfig): void {
-  if (!host.rclone.remote) {
-    throw new ConfigError(
-      `Configure the rclone module for host ${host.name}: [rclone.remote] is missing`,
-      {
-        hint: 'Add e.g. [rclone.remote] type = "sftp", host = "backup.example.com", ' +
-          'user = "backup", pass = "env:BACKUP_PASSWORD" (see docs/operations-modules.md).',
-      },
-    );
-  }
-}
+import { backupLayout, backupModule, rcloneConf, rcloneRemote, validateRclone } from "../../mod.ts";
 
 export default backupModule({
   backend: "rclone",

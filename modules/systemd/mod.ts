@@ -1,19 +1,22 @@
 /** systemd: the app's gunicorn unit; units reloaded and enabled when they change. */
 import { posix } from "node:path";
 import {
+  appUnitsProbe,
+  bootConfinement,
   defineModule,
   DEPLOY_FILES_CHANGED,
+  hasSlots,
+  liveProcessTarget,
+  processUnitFiles,
+  processUnitsProbe,
+  putFile,
+  stateProbe,
   type Step,
   type StepContext,
-} from "../../lib/module.ts";
-import { putFile } from "../../lib/remote_ops.ts";
-import { appUnitsProbe } from "../../lib/probes.ts";
+  syncProcessUnits,
+  webConfinement,
+} from "../../mod.ts";
 import { gunicornUnit, slotsBootUnit } from "../../templates/systemd_unit.ts";
-import { bootConfinement, webConfinement } from "../../lib/confinement.ts";
-import { stateProbe } from "../../lib/deploy_steps.ts";
-import { liveProcessTarget } from "../../lib/live_target.ts";
-import { hasSlots } from "../../lib/strategies/traits.ts";
-import { processUnitFiles, processUnitsProbe, syncProcessUnits } from "../../lib/processes.ts";
 
 function unitText(ctx: StepContext): string {
   const h = ctx.host;

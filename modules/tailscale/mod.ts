@@ -7,68 +7,42 @@
  * HTTPS certificate with `tailscale cert`, which the certs module (when
  * enabled) installs for nginx. See docs/operations-modules.md.
  */
-import { posix } from "node:path";
-import { defineModule, note, type Step, type StepContext } from "../../lib/module.ts";
-import type { FactProbe } from "../../lib/facts.ts";
-import type { HostConfig } from "../../lib/config/types.ts";
-import { unitsProbe } from "../../lib/probes.ts";
-import { putFile, sha256 } from "../../lib/remote_ops.ts";
-import { shScript } from "../../lib/remote_command.ts";
-import { ConfigError, UserError } from "../../lib/errors.ts";
-import { configSecret } from "../../lib/backup/secrets.ts";
 import {
+  archProbe,
   CHECK_SHA256_SH,
+  ConfigError,
+  configSecret,
+  defineModule,
   downloadVerified,
+  type FactProbe,
+  fetchTailnetCertificate,
   fillUrl,
   goArch,
+  type HostConfig,
+  note,
+  putFile,
+  sha256,
   shipVerified,
-} from "../../lib/verified_download.ts";
-import { archProbe } from "../litestream/mod.ts";
+  shScript,
+  statusProbe,
+  type Step,
+  type StepContext,
+  unitsProbe,
+} from "../../mod.ts";
 import {
   TAILSCALED_DEFAULTS,
   tailscaledUnit,
   tailscaleSourcesList,
 } from "../../templates/tailscale.ts";
 
+/** Provided by install: tailscaled runs a new binary or unit; read by daemon, which restarts it. */
+const RESTART = note<boolean>("tailscale restart");
+
 export const KEYRING = "/usr/share/keyrings/tailscale-archive-keyring.gpg";
 export const SOURCES_LIST = "/etc/apt/sources.list.d/tailscale.list";
 export const BINARY_MARKER = "/usr/local/lib/djaploy/tailscale.sha256";
 export const TAILSCALED_UNIT_PATH = "/etc/systemd/system/tailscaled.service";
 export const TAILSCALED_DEFAULTS_PATH = "/etc/default/tailscaled";
-export const CERT_DIR = "/etc/djaploy/tailscale";
-/** Provided by install: tailscaled runs a new binary or unit; read by daemon, which restarts it. */
-const RESTART = note<boolean>("tailscale restart");
-
-export interface TailscaleState {
-  readonly installed: boolean;
-  /** tailscale's BackendState: "Running" once joined. */
-  readonly backendState?: string;
-  /** The node's MagicDNS name, without the final dot. */
-  readonly dnsName?: string;
-}
-
-/** Parses `tailscale status --json` (or "missing" when there is no tailscale). */
-export function parseStatus(out: string): TailscaleState {
-  if (out.trim() === "missing") return { installed: false };
-  try {
-    const j = JSON.parse(out) as { BackendState?: string; Self?: { DNSName?: string } };
-    return {
-      installed: true,
-      backendState: j.BackendState,
-      dnsName: j.Self?.DNSName?.replace(/\.$/, "") || undefined,
-    };
-  } catch {
-    return { installed: true };
-  }
-}
-
-export const statusProbe: FactProbe<TailscaleState> = {
-  name: "tailscale",
-  argv: shScript(
-    "command -v tailscale >/dev/null || { echo missing; exit 0; }; tailscale status --json 2>/dev/null; true",
-  ),
-  parse: (out) => parseStatus(out),
-};
 
 export const codenameProbe: FactProbe<string> = {
   name: "os-codename",
@@ -233,66 +207,6 @@ const join: Step = {
     );
   },
 };
-
-/** Provided by fetchTailnetCertificate: the tailnet name whose certificate it fetched in this run. */
-export const CERT_FETCHED = note<string>("tailscale cert");
-
-/** Where `tailscale cert` puts the node's certificate (with its chain) and key. */
-export function tailnetCertFiles(name: string): { cert: string; key: string } {
-  return {
-    cert: posix.join(CERT_DIR, `${name}.crt`),
-    key: posix.join(CERT_DIR, `${name}.key`),
-  };
-}
-
-// $1 folder, $2 tailnet name. umask 077 before tailscale writes: the key is never readable by
-// others, not even while it is written.
-export const CERT_SH = `set -e
-install -d -m 0755 "$1"
-umask 077
-tailscale cert --cert-file "$1/$2.crt" --key-file "$1/$2.key" "$2"
-chmod 0644 "$1/$2.crt"
-chmod 0600 "$1/$2.key"`;
-
-/** The node's tailnet (MagicDNS) name: from the facts, or asked again right after joining. */
-export async function tailnetName(ctx: StepContext): Promise<string> {
-  let name = ctx.facts.get(statusProbe).dnsName;
-  if (!name) {
-    const r = await ctx.exec.run({
-      argv: ["tailscale", "status", "--json"],
-      as: "root",
-      readOnly: true,
-    });
-    name = parseStatus(r.stdout).dnsName;
-  }
-  if (!name) {
-    throw new UserError(
-      `Enable HTTPS in the tailnet for ${ctx.host.name}: the node has no DNS name`,
-      {
-        hint:
-          "tailscale cert needs MagicDNS and HTTPS certificates turned on in the admin console.",
-      },
-    );
-  }
-  return name;
-}
-
-/**
- * Runs `tailscale cert` for the node's tailnet name, once per run: in
- * configure (this module's step), and in sync-certs and renew-certs (the
- * certs module's HTTPS step, which installs the result for nginx). tailscale
- * hands back its cached certificate until that is due for renewal, then gets
- * a new one. Returns the name.
- */
-export async function fetchTailnetCertificate(ctx: StepContext): Promise<string> {
-  const fetched = ctx.shared.get(CERT_FETCHED);
-  if (fetched !== undefined) return fetched;
-  const name = await tailnetName(ctx);
-  await ctx.exec.run({ argv: shScript(CERT_SH, CERT_DIR, name), as: "root" });
-  ctx.shared.set(CERT_FETCHED, name);
-  ctx.log.info(`certificate for ${name} in ${tailnetCertFiles(name).cert}`);
-  return name;
-}
 
 const cert: Step = {
   name: "tailscale cert",

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { factsStdout, loadTestProject, sha256hex, withTempDir } from "../helpers/fixtures.ts";
 import { runRecorded } from "../helpers/plans.ts";
 import { modulePlanParts } from "../../lib/runner.ts";
-import certsModule, { httpsStep, INCOMING_CERTS } from "../../modules/certs/mod.ts";
+import certsModule from "../../modules/certs/mod.ts";
+import { httpsStep, INCOMING_CERTS } from "../../lib/certs/https.ts";
 import { Secret } from "../../lib/secret.ts";
 import { APPLY_TEST_FAILED } from "../../templates/cert_scripts.ts";
 

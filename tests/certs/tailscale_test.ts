@@ -15,13 +15,10 @@ import { noteValue, type ReleaseInfo } from "../../lib/module.ts";
 import { Secret } from "../../lib/secret.ts";
 import { certificateHosts, hasTailnetCertificate } from "../../lib/certs/plan.ts";
 import { hostsToInstall, needsAcme } from "../../lib/commands/certs.ts";
-import certsModule, {
-  FROM_LINEAGE,
-  httpsProbes,
-  httpsStep,
-  INCOMING_CERTS,
-} from "../../modules/certs/mod.ts";
-import tailscaleModule, { CERT_DIR, CERT_SH } from "../../modules/tailscale/mod.ts";
+import certsModule from "../../modules/certs/mod.ts";
+import { FROM_LINEAGE, httpsProbes, httpsStep, INCOMING_CERTS } from "../../lib/certs/https.ts";
+import tailscaleModule from "../../modules/tailscale/mod.ts";
+import { CERT_DIR, CERT_SH } from "../../lib/certs/tailnet.ts";
 import {
   APPLY_SH,
   APPLY_TEST_FAILED,

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { nginxHttpsRedirect, nginxTlsSite } from "../../templates/nginx_tls.ts";
 import { nginxSite } from "../../templates/nginx_site.ts";
-import { parseCertsState } from "../../modules/certs/mod.ts";
+import { parseCertsState } from "../../lib/certs/https.ts";
 import { bunnyProvider } from "../../lib/certs/dns/bunny.ts";
 import { Secret } from "../../lib/secret.ts";
 import { UserError } from "../../lib/errors.ts";

@@ -23,7 +23,7 @@ import { backupService } from "../../templates/backup_units.ts";
 import { litestreamUnit } from "../../templates/litestream.ts";
 import { renewService } from "../../templates/cert_scripts.ts";
 import { CERTS_DIR } from "../../lib/certs/plan.ts";
-import { ACME_ROOT } from "../../modules/nginx/mod.ts";
+import { ACME_ROOT } from "../../lib/certs/plan.ts";
 
 const APP = "/home/app/apps/hello";
 

@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError } from "../../lib/errors.ts";
 import { Secret } from "../../lib/secret.ts";
-import { JOIN_SH, parseStatus, upFlags } from "../../modules/tailscale/mod.ts";
+import { JOIN_SH, upFlags } from "../../modules/tailscale/mod.ts";
+import { parseStatus } from "../../lib/certs/tailnet.ts";
 import { tailscaledUnit, tailscaleSourcesList } from "../../templates/tailscale.ts";
 import { sh, sha256hex, withTempDir, writtenFiles } from "../helpers/fixtures.ts";
 import {

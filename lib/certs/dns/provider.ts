@@ -1,11 +1,12 @@
 /**
  * DNS-01: a provider puts the `_acme-challenge` TXT record in place and takes
  * it away again. One file per provider; add a provider by adding a file and
- * its name to DNS_PROVIDERS (lib/config/types.ts) and PROVIDERS below.
+ * its name to DNS_PROVIDERS (lib/config/types.ts) and PROVIDERS
+ * (registry.ts). This file holds what a provider file needs, so no provider
+ * imports the registry that imports it.
  */
 import type { Secret } from "../../secret.ts";
 import { ConfigError } from "../../errors.ts";
-import { bunnyProvider } from "./bunny.ts";
 
 /** A TXT record a provider created, enough to remove it again. */
 export interface TxtRecord {
@@ -29,18 +30,6 @@ export interface ProviderSettings {
   readonly credentials: ReadonlyMap<string, Secret>;
   /** Where the domain's config is, for error messages (`certificates.domains[0]`). */
   readonly where: string;
-}
-
-type Factory = (settings: ProviderSettings) => DnsProvider;
-
-export const PROVIDERS: Readonly<Record<string, Factory>> = { bunny: bunnyProvider };
-
-export function dnsProvider(name: string, settings: ProviderSettings): DnsProvider {
-  const factory = PROVIDERS[name];
-  if (!factory) {
-    throw new ConfigError(`${settings.where}.dns_provider: unknown DNS provider "${name}"`);
-  }
-  return factory(settings);
 }
 
 /** A required credential, or a ConfigError naming the key to add. */

@@ -5,14 +5,19 @@
  * archive (python_source_url) is downloaded on the deploying machine and
  * checked against python_source_sha256 before it is sent; the build is
  * marked with that hash, so a second configure does not rebuild. The core
- * module runs these steps when python_compile is true.
+ * module runs these steps when python_compile is true (the core module's
+ * own file: python is not a module of its own).
  */
-import { defineModule, type Step } from "../../lib/module.ts";
-import type { HostConfig } from "../../lib/config/types.ts";
-import { ConfigError } from "../../lib/errors.ts";
-import { sha256 } from "../../lib/remote_ops.ts";
-import { shScript } from "../../lib/remote_command.ts";
-import { downloadVerified, shipVerified } from "../../lib/verified_download.ts";
+import {
+  ConfigError,
+  defineModule,
+  downloadVerified,
+  type HostConfig,
+  sha256,
+  shipVerified,
+  shScript,
+  type Step,
+} from "../../mod.ts";
 import { BUILD_PYTHON_SH } from "../../templates/python_build.ts";
 
 /** Debian packages a CPython build needs for its usual modules (ssl, sqlite3, ctypes, ...). */

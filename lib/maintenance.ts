@@ -1,19 +1,19 @@
 /**
- * Maintenance mode of the nginx module: `djaploy maintenance on` writes a
+ * Maintenance mode (nginx): `djaploy maintenance on` writes a
  * snippet into the folder the app's site includes, so that nginx answers
  * 503 with a page (the project's own from deploy_files, or a built-in one);
  * `off` removes it. Both test the configuration before reloading, and a
  * snippet nginx refuses is removed again.
  */
 import { posix } from "node:path";
-import type { Step, StepContext } from "../../lib/module.ts";
-import type { FactProbe } from "../../lib/facts.ts";
-import type { HostConfig } from "../../lib/config/types.ts";
-import type { Layout } from "../../lib/layout.ts";
-import { fileProbe } from "../../lib/probes.ts";
-import { putFile } from "../../lib/remote_ops.ts";
-import { maintenanceSnippet, WAIT_FOR_NGINX_PY } from "../../templates/nginx_maintenance.ts";
-import { testAndReload } from "./mod.ts";
+import type { Step, StepContext } from "./module.ts";
+import type { FactProbe } from "./facts.ts";
+import type { HostConfig } from "./config/types.ts";
+import type { Layout } from "./layout.ts";
+import { fileProbe } from "./probes.ts";
+import { putFile } from "./remote_ops.ts";
+import { maintenanceSnippet, WAIT_FOR_NGINX_PY } from "../templates/nginx_maintenance.ts";
+import { testAndReload } from "./nginx.ts";
 
 export const MAINTENANCE_PAGE = "maintenance.html";
 /** Seconds clients are asked to wait before trying again. */

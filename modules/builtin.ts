@@ -1,0 +1,27 @@
+/**
+ * The built-in modules by the name a project lists them under. The module
+ * loader (lib/modules.ts) imports this file and nothing else of modules/:
+ * the engine knows the built-ins only as modules, like a user's.
+ */
+import type { ModuleDefinition } from "../mod.ts";
+import core from "./core/mod.ts";
+import nginx from "./nginx/mod.ts";
+import systemd from "./systemd/mod.ts";
+import certs from "./certs/mod.ts";
+import certRenewal from "./cert_renewal/mod.ts";
+import rclone from "./rclone/mod.ts";
+import borg from "./borg/mod.ts";
+import litestream from "./litestream/mod.ts";
+import tailscale from "./tailscale/mod.ts";
+
+export const BUILTIN: Readonly<Record<string, ModuleDefinition>> = {
+  core,
+  nginx,
+  systemd,
+  certs,
+  cert_renewal: certRenewal,
+  rclone,
+  borg,
+  litestream,
+  tailscale,
+};

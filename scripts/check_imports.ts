@@ -1,0 +1,352 @@
+/**
+ * Fails when an import points the wrong way or closes a cycle.
+ *
+ *   deno run --allow-read --allow-run scripts/check_imports.ts
+ *
+ * The graph comes from `deno info --json` of the entry points (cli.ts,
+ * mod.ts); only the repository's own files count. Every file belongs to one
+ * layer of LAYERS (named exactly, else the first glob that matches); a layer may import itself and the
+ * layers in its `may` list, nothing else. A layer marked `isolated` is a set
+ * of folders that may not import each other (one built-in module may not
+ * import another). No file may reach itself through its imports.
+ *
+ * The rules are data: when folders move, edit LAYERS, and the map in
+ * docs/how-it-works.md ("Which file may import which").
+ */
+
+import { fileURLToPath } from "node:url";
+
+/** One layer: the files in it and the layers it may import. */
+export interface Layer {
+  readonly name: string;
+  /** Paths relative to the repository: `lib/commands/**`, `lib/*.ts`, `cli.ts`. */
+  readonly files: readonly string[];
+  /** The layers this one may import (besides itself). */
+  readonly may: readonly string[];
+  /** Each folder matched by this glob is on its own: it may not import a sibling folder. */
+  readonly isolated?: string;
+  /** Only these files (of other layers) may import this layer. */
+  readonly importedOnlyBy?: readonly string[];
+}
+
+const BASE = ["base"];
+const CONFIG = ["config", ...BASE];
+const TEMPLATES = ["templates", ...CONFIG];
+const HOST = ["host", ...TEMPLATES];
+const STEPS = ["steps", ...HOST];
+
+/**
+ * From the top (the CLI) down to the base; a layer imports only layers below
+ * it. `cli → commands → engine → {strategies, modules} → host/exec → config → base`,
+ * with the module API (mod.ts) between the modules and what it re-exports.
+ */
+export const LAYERS: readonly Layer[] = [
+  { name: "cli", files: ["cli.ts"], may: ["commands", "engine", "strategies", ...STEPS] },
+  {
+    name: "commands",
+    files: ["lib/commands/**", "lib/completions.ts"],
+    may: ["engine", "strategies", ...STEPS],
+  },
+  // The engine's one way to the built-in modules: the table of them by name,
+  // which the module loader (lib/modules.ts) reads as it reads a user's module.
+  {
+    name: "builtins",
+    files: ["modules/builtin.ts"],
+    may: ["modules", "api"],
+    importedOnlyBy: ["lib/modules.ts"],
+  },
+  // Built-in modules are written as a user's module is: against mod.ts only,
+  // plus their templates (pure functions and embedded programs, which a
+  // user's module keeps in its own folder; the folder move puts them there).
+  { name: "modules", files: ["modules/**"], may: ["api", "templates"], isolated: "modules/*" },
+  { name: "api", files: ["mod.ts"], may: STEPS },
+  { name: "strategies", files: ["lib/strategies/**"], may: STEPS },
+  // What strategies, modules and the engine share: the deploy steps and what
+  // they are built from (processes, the live target, unit confinement).
+  {
+    name: "steps",
+    files: [
+      "lib/deploy_steps.ts",
+      "lib/processes.ts",
+      "lib/live_target.ts",
+      "lib/version_file.ts",
+      "lib/confinement.ts",
+      "lib/dependencies.ts",
+      "lib/django_inputs.ts",
+      "lib/verified_download.ts",
+      "lib/backup/module_steps.ts",
+      "lib/backup/layout.ts",
+      "lib/backup/rclone_conf.ts",
+      "lib/backup/secrets.ts",
+      "lib/certs/plan.ts",
+      "lib/certs/https.ts",
+      "lib/certs/tailnet.ts",
+      "lib/backup/borg.ts",
+      "lib/backup/rclone.ts",
+      "lib/backup/litestream.ts",
+      "lib/nginx.ts",
+    ],
+    may: HOST,
+  },
+  // Running commands on a server: executors, ssh, facts, remote files, and
+  // the step contract (lib/module.ts) they are handed in.
+  {
+    name: "host",
+    files: [
+      // The strategies' traits by name (has slots, stages): a table that
+      // imports no strategy, read by probes, confinement and the live target.
+      "lib/strategies/traits.ts",
+      "lib/module.ts",
+      "lib/executor.ts",
+      "lib/recording_executor.ts",
+      "lib/process.ts",
+      "lib/ssh.ts",
+      "lib/remote_command.ts",
+      "lib/remote_ops.ts",
+      "lib/facts.ts",
+      "lib/probes.ts",
+      "lib/chain.ts",
+      "lib/lock.ts",
+      "lib/op.ts",
+      "lib/resolve_secrets.ts",
+    ],
+    may: TEMPLATES,
+  },
+  // Pure (data) => string functions and the programs they embed.
+  { name: "templates", files: ["templates/**"], may: CONFIG },
+  {
+    name: "config",
+    files: [
+      "lib/config/**",
+      "lib/layout.ts",
+      "lib/django_project.ts",
+      "lib/django_settings.ts",
+      "lib/backup/cron.ts",
+      "lib/backup/databases.ts",
+      // The table of systemd protections: data the config validates against.
+      "templates/hardening.ts",
+      "lib/backup/secret_refs.ts",
+    ],
+    may: BASE,
+  },
+  {
+    name: "base",
+    files: [
+      "lib/errors.ts",
+      "lib/secret.ts",
+      "lib/shell.ts",
+      "lib/paths.ts",
+      "lib/marker.ts",
+      "lib/limiter.ts",
+      "lib/version.ts",
+      "lib/cli_args.ts",
+      "lib/ui.ts",
+      "lib/live_status.ts",
+      "lib/deploy_report.ts",
+    ],
+    may: [],
+  },
+  // Everything else under lib/: sessions, the runner, releases, certificates, backups.
+  { name: "engine", files: ["lib/**"], may: ["builtins", "strategies", ...STEPS] },
+];
+
+/** The entry points whose imports are checked. */
+export const ENTRIES: readonly string[] = ["cli.ts", "mod.ts"];
+
+/** An import from one repository file to another (paths relative to the repository). */
+export interface Edge {
+  readonly from: string;
+  readonly to: string;
+}
+
+function globRegExp(glob: string): RegExp {
+  let re = "";
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === "*" && glob[i + 1] === "*") {
+      re += ".*";
+      i++;
+    } else if (c === "*") re += "[^/]*";
+    else re += c.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/**
+ * The layer a file belongs to, or undefined when no layer names it. A layer
+ * that names the file itself wins over one whose glob matches it, so a file
+ * can sit below the folder it is in (templates/hardening.ts is config data).
+ */
+export function layerOf(file: string, layers: readonly Layer[] = LAYERS): Layer | undefined {
+  return layers.find((l) => l.files.includes(file)) ??
+    layers.find((l) => l.files.some((g) => globRegExp(g).test(file)));
+}
+
+/** The folder of `file` matched by an `isolated` glob such as `modules/*`. */
+function isolatedFolder(file: string, glob: string): string | undefined {
+  const depth = glob.split("/").length;
+  const folder = file.split("/").slice(0, depth).join("/");
+  return file.split("/").length > depth && globRegExp(glob).test(folder) ? folder : undefined;
+}
+
+/** Every import that points the wrong way, and every file no layer names, as messages. */
+export function wrongWay(edges: readonly Edge[], layers: readonly Layer[] = LAYERS): string[] {
+  const problems: string[] = [];
+  const unplaced = new Set<string>();
+  for (const { from, to } of edges) {
+    const a = layerOf(from, layers);
+    const b = layerOf(to, layers);
+    for (const [file, layer] of [[from, a], [to, b]] as const) {
+      if (!layer && !unplaced.has(file)) {
+        unplaced.add(file);
+        problems.push(`${file}: is in no layer: add it to LAYERS in scripts/check_imports.ts`);
+      }
+    }
+    if (!a || !b) continue;
+    if (a === b) {
+      if (a.isolated) {
+        const fa = isolatedFolder(from, a.isolated);
+        const fb = isolatedFolder(to, a.isolated);
+        if (fa !== fb) {
+          problems.push(
+            `${from} imports ${to}: ${fa} may not import ${fb}; share it through mod.ts or lib/`,
+          );
+        }
+      }
+      continue;
+    }
+    if (!a.may.includes(b.name)) {
+      problems.push(
+        `${from} imports ${to}: ${a.name} may not import ${b.name} ` +
+          `(${a.name} may import ${[a.name, ...a.may].join(", ")})`,
+      );
+    } else if (b.importedOnlyBy && !b.importedOnlyBy.includes(from)) {
+      problems.push(
+        `${from} imports ${to}: only ${b.importedOnlyBy.join(", ")} may import ${b.name}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** Each import cycle once, as the files around it (`a.ts -> b.ts -> a.ts`). */
+export function cycles(edges: readonly Edge[]): string[] {
+  const next = new Map<string, string[]>();
+  for (const { from, to } of edges) {
+    if (!next.has(from)) next.set(from, []);
+    next.get(from)!.push(to);
+  }
+  // Tarjan's strongly connected components; each with more than one file,
+  // or a file importing itself, holds a cycle.
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[] = [];
+  let counter = 0;
+  const visit = (v: string) => {
+    index.set(v, counter);
+    low.set(v, counter++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of next.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop()!;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1 || (next.get(v) ?? []).includes(v)) {
+      found.push(cyclePath(new Set(component), next));
+    }
+  };
+  for (const v of [...next.keys()].sort()) if (!index.has(v)) visit(v);
+  return found;
+}
+
+/** One concrete loop through a strongly connected component, from its first file. */
+function cyclePath(component: Set<string>, next: Map<string, string[]>): string {
+  const start = [...component].sort()[0];
+  // Breadth-first back to the start: the shortest loop, the easiest to read.
+  const from = new Map<string, string>();
+  const queue = [start];
+  while (queue.length) {
+    const v = queue.shift()!;
+    for (const w of next.get(v) ?? []) {
+      if (!component.has(w)) continue;
+      if (w === start) {
+        const path = [start];
+        for (let u = v; u !== start; u = from.get(u)!) path.splice(1, 0, u);
+        return [...path, start].join(" -> ");
+      }
+      if (!from.has(w)) {
+        from.set(w, v);
+        queue.push(w);
+      }
+    }
+  }
+  return [...component].join(" -> ");
+}
+
+/** The repository's own imports, from the output of `deno info --json`. */
+export function edgesFromDenoInfo(info: unknown, root: string): Edge[] {
+  const prefix = new URL(root.endsWith("/") ? root : `${root}/`, "file:///").href;
+  const local = (s: string | undefined) =>
+    s?.startsWith(prefix) ? decodeURIComponent(s.slice(prefix.length)) : undefined;
+  const edges: Edge[] = [];
+  const modules = (info as { modules?: unknown[] }).modules ?? [];
+  for (const m of modules as { specifier: string; dependencies?: unknown[] }[]) {
+    const from = local(m.specifier);
+    if (!from) continue;
+    for (const d of (m.dependencies ?? []) as { code?: { specifier?: string } }[]) {
+      const to = local(d.code?.specifier) ??
+        local((d as { type?: { specifier?: string } }).type?.specifier);
+      if (to) edges.push({ from, to });
+    }
+  }
+  return edges;
+}
+
+async function denoInfo(entry: string, root: string): Promise<unknown> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: root,
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`deno info --json ${entry} failed`);
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/** Checks the repository at `root`: the problems found, none when it passes. */
+export async function checkRepository(root: string): Promise<string[]> {
+  const seen = new Set<string>();
+  const edges: Edge[] = [];
+  for (const entry of ENTRIES) {
+    for (const e of edgesFromDenoInfo(await denoInfo(entry, root), root)) {
+      const key = `${e.from}\0${e.to}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        edges.push(e);
+      }
+    }
+  }
+  return [...wrongWay(edges), ...cycles(edges).map((c) => `import cycle: ${c}`)];
+}
+
+if (import.meta.main) {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const problems = await checkRepository(root);
+  if (problems.length) {
+    const summary = `check_imports: ${problems.length} problem(s); the rules: docs/how-it-works.md`;
+    Deno.stderr.writeSync(new TextEncoder().encode([...problems, summary, ""].join("\n")));
+    Deno.exit(1);
+  }
+}
