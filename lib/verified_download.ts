@@ -11,6 +11,7 @@ import { posix } from "node:path";
 import { join } from "./paths.ts";
 import { UserError } from "./errors.ts";
 import type { StepContext } from "./module.ts";
+import { CHECK_SHA256_SH } from "./programs.gen.ts";
 
 /**
  * The largest file djaploy downloads for a module (a release tarball, a
@@ -162,5 +163,4 @@ export async function shipVerified(ctx: StepContext, file: VerifiedFile): Promis
 }
 
 /** Checks a shipped file's hash on the host again; arguments: path sha256. */
-export const CHECK_SHA256_SH = `set -e
-echo "$2  $1" | sha256sum -c --quiet - || { echo "$1: SHA-256 mismatch on the server" >&2; exit 1; }`;
+export { CHECK_SHA256_SH };

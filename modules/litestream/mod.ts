@@ -33,6 +33,7 @@ import {
   litestreamUnit,
   litestreamYml,
 } from "../../templates/litestream.ts";
+import { INSTALL_SH as INSTALL_SH_ONLY } from "./programs.gen.ts";
 
 export const LITESTREAM_BIN = "/usr/local/bin/litestream";
 export const LITESTREAM_CONFIG = "/etc/litestream.yml";
@@ -51,13 +52,7 @@ export const archProbe: FactProbe<string> = {
 const unitProbe = unitsProbe([LITESTREAM_UNIT], "units:litestream");
 
 // Arguments: archive sha256 destination.
-const INSTALL_SH = `${CHECK_SHA256_SH}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-tar -xzf "$1" -C "$tmp"
-bin=$(find "$tmp" -type f -name litestream | head -n 1)
-[ -n "$bin" ] || { echo "$1 holds no litestream program" >&2; exit 1; }
-install -m 0755 "$bin" "$3"`;
+const INSTALL_SH = CHECK_SHA256_SH + INSTALL_SH_ONLY;
 
 export function validateLitestream(host: HostConfig): void {
   const l = host.litestream;

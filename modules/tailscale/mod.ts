@@ -29,6 +29,12 @@ import {
   tailscaledUnit,
   tailscaleSourcesList,
 } from "../../templates/tailscale.ts";
+import {
+  CERT_SH,
+  INSTALL_BINARY_SH as INSTALL_BINARY_SH_ONLY,
+  INSTALL_KEYRING_SH as INSTALL_KEYRING_SH_ONLY,
+  JOIN_SH,
+} from "./programs.gen.ts";
 
 export const KEYRING = "/usr/share/keyrings/tailscale-archive-keyring.gpg";
 export const SOURCES_LIST = "/etc/apt/sources.list.d/tailscale.list";
@@ -77,27 +83,13 @@ export const codenameProbe: FactProbe<string> = {
 const daemonProbe = unitsProbe(["tailscaled.service"], "units:tailscaled");
 
 // Arguments: archive sha256 bin_dir.
-const INSTALL_BINARY_SH = `${CHECK_SHA256_SH}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-tar -xzf "$1" -C "$tmp"
-for p in tailscale tailscaled; do
-  f=$(find "$tmp" -type f -name "$p" | head -n 1)
-  [ -n "$f" ] || { echo "$1 holds no $p program" >&2; exit 1; }
-  install -m 0755 "$f" "$3/$p"
-done`;
+const INSTALL_BINARY_SH = CHECK_SHA256_SH + INSTALL_BINARY_SH_ONLY;
 
 // Arguments: keyring_file sha256 destination.
-const INSTALL_KEYRING_SH = `${CHECK_SHA256_SH}
-install -m 0644 "$1" "$3"`;
+const INSTALL_KEYRING_SH = CHECK_SHA256_SH + INSTALL_KEYRING_SH_ONLY;
 
 /** The key arrives on stdin and lives in a 0600 file only while `tailscale up` runs. */
-export const JOIN_SH = `set -e
-umask 077
-key=$(mktemp)
-trap 'rm -f "$key"' EXIT
-cat > "$key"
-tailscale up "--auth-key=file:$key" "$@"`;
+export { JOIN_SH };
 
 export function validateTailscale(host: HostConfig): void {
   const t = host.tailscale;
@@ -247,12 +239,7 @@ export function tailnetCertFiles(name: string): { cert: string; key: string } {
 
 // $1 folder, $2 tailnet name. umask 077 before tailscale writes: the key is never readable by
 // others, not even while it is written.
-export const CERT_SH = `set -e
-install -d -m 0755 "$1"
-umask 077
-tailscale cert --cert-file "$1/$2.crt" --key-file "$1/$2.key" "$2"
-chmod 0644 "$1/$2.crt"
-chmod 0600 "$1/$2.key"`;
+export { CERT_SH };
 
 /** The node's tailnet (MagicDNS) name: from the facts, or asked again right after joining. */
 export async function tailnetName(ctx: StepContext): Promise<string> {
