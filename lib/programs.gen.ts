@@ -2,75 +2,22 @@
 // Change the program's own file, then run `deno task embed`.
 
 /** lib/check_sha256.sh */
-export const CHECK_SHA256_SH = `set -e
-echo "$2  $1" | sha256sum -c --quiet - || { echo "$1: SHA-256 mismatch on the server" >&2; exit 1; }
-`;
+export const CHECK_SHA256_SH = "set -e\necho \"$2  $1\" | sha256sum -c --quiet - || { echo \"$1: SHA-256 mismatch on the server\" >&2; exit 1; }\n";
 
 /** lib/django_check.sh */
-export const DJANGO_CHECK_SH = `manage=$1; shift
-for py in "$@"; do
-  command -v "$py" >/dev/null 2>&1 || [ -x "$py" ] || continue
-  if "$py" -c 'import django' >/dev/null 2>&1; then
-    echo "python: $py" >&2
-    exec "$py" "$manage" check --deploy
-  fi
-done
-exit 127
-`;
+export const DJANGO_CHECK_SH = "manage=$1; shift\nfor py in \"$@\"; do\n  command -v \"$py\" >/dev/null 2>&1 || [ -x \"$py\" ] || continue\n  if \"$py\" -c 'import django' >/dev/null 2>&1; then\n    echo \"python: $py\" >&2\n    exec \"$py\" \"$manage\" check --deploy\n  fi\ndone\nexit 127\n";
 
 /** lib/exposure.sh */
-export const EXPOSURE_SH = `for u; do
-  [ -e "/etc/systemd/system/$u" ] || continue
-  systemd-analyze security --no-pager "$u" 2>/dev/null |
-    sed -n "s/^→ Overall exposure level for \\([^:]*\\): \\([0-9.]*\\) \\([A-Z]*\\).*/exposure \\1 \\2 \\3/p"
-done
-`;
+export const EXPOSURE_SH = "for u; do\n  [ -e \"/etc/systemd/system/$u\" ] || continue\n  systemd-analyze security --no-pager \"$u\" 2>/dev/null |\n    sed -n \"s/^→ Overall exposure level for \\([^:]*\\): \\([0-9.]*\\) \\([A-Z]*\\).*/exposure \\1 \\2 \\3/p\"\ndone\n";
 
 /** lib/history_append.sh */
-export const HISTORY_APPEND_SH = `f=$1
-umask 022
-mkdir -p "$(dirname "$f")"
-cat >> "$f"
-n=$(wc -l < "$f")
-if [ "$n" -gt 2000 ]; then tail -n 1000 "$f" > "$f.djaploy-new" && mv -f "$f.djaploy-new" "$f"; fi
-`;
+export const HISTORY_APPEND_SH = "f=$1\numask 022\nmkdir -p \"$(dirname \"$f\")\"\ncat >> \"$f\"\nn=$(wc -l < \"$f\")\nif [ \"$n\" -gt 2000 ]; then tail -n 1000 \"$f\" > \"$f.djaploy-new\" && mv -f \"$f.djaploy-new\" \"$f\"; fi\n";
 
 /** lib/lock.bash */
-export const LOCK_BASH = `lock=$1 owner=$2 wait=$3 timeout=$4
-dir=\${lock%/*}
-mkdir -p "$dir"
-case $(stat -c '%u:%A' "$dir") in 0:d????-??-?) ;; *)
-  echo "refusing $dir: it must be owned by root and writable by root only" >&2; exit 78;;
-esac
-exec 9>>"$lock"
-if [ "$wait" = 0 ]; then flock -n 9; else flock -w "$wait" 9; fi || {
-  echo "HELD $(cat "$lock.owner" 2>/dev/null)"
-  exit 75
-}
-started=$(cut -d' ' -f22 "/proc/$$/stat")
-printf '%s %s %s\\n' "$$" "$started" "$owner" > "$lock.owner"
-echo LOCKED
-if [ -n "$5" ]; then sh -c "$5" 9>&- </dev/null; printf '\\n%s %s\\n' "$6" "$?"; fi
-while read -r -t "$timeout" n; do echo "beat $n"; done
-rm -f "$lock.owner"
-`;
+export const LOCK_BASH = "lock=$1 owner=$2 wait=$3 timeout=$4\ndir=${lock%/*}\nmkdir -p \"$dir\"\ncase $(stat -c '%u:%A' \"$dir\") in 0:d????-??-?) ;; *)\n  echo \"refusing $dir: it must be owned by root and writable by root only\" >&2; exit 78;;\nesac\nexec 9>>\"$lock\"\nif [ \"$wait\" = 0 ]; then flock -n 9; else flock -w \"$wait\" 9; fi || {\n  echo \"HELD $(cat \"$lock.owner\" 2>/dev/null)\"\n  exit 75\n}\nstarted=$(cut -d' ' -f22 \"/proc/$$/stat\")\nprintf '%s %s %s\\n' \"$$\" \"$started\" \"$owner\" > \"$lock.owner\"\necho LOCKED\nif [ -n \"$5\" ]; then sh -c \"$5\" 9>&- </dev/null; printf '\\n%s %s\\n' \"$6\" \"$?\"; fi\nwhile read -r -t \"$timeout\" n; do echo \"beat $n\"; done\nrm -f \"$lock.owner\"\n";
 
 /** lib/put_file.sh */
-export const PUT_FILE_SH = `set -e
-umask 077
-mkdir -p "$(dirname "$1")"
-tmp="$1.djaploy-new"
-cat > "$tmp"
-chown "$2" "$tmp"
-chmod "$3" "$tmp"
-mv -f "$tmp" "$1"
-`;
+export const PUT_FILE_SH = "set -e\numask 077\nmkdir -p \"$(dirname \"$1\")\"\ntmp=\"$1.djaploy-new\"\ncat > \"$tmp\"\nchown \"$2\" \"$tmp\"\nchmod \"$3\" \"$tmp\"\nmv -f \"$tmp\" \"$1\"\n";
 
 /** lib/version_file.sh */
-export const VERSION_FILE_SH = `f=$1
-umask 022
-new=$(cat)
-mkdir -p "$(dirname "$f")"
-if [ -f "$f" ] && [ "$(grep -v '^DEPLOYED_AT=' "$f")" = "$(printf '%s\\n' "$new" | grep -v '^DEPLOYED_AT=')" ]; then echo unchanged; exit 0; fi
-printf '%s\\n' "$new" > "$f.djaploy-new" && mv -f "$f.djaploy-new" "$f" && echo written
-`;
+export const VERSION_FILE_SH = "f=$1\numask 022\nnew=$(cat)\nmkdir -p \"$(dirname \"$f\")\"\nif [ -f \"$f\" ] && [ \"$(grep -v '^DEPLOYED_AT=' \"$f\")\" = \"$(printf '%s\\n' \"$new\" | grep -v '^DEPLOYED_AT=')\" ]; then echo unchanged; exit 0; fi\nprintf '%s\\n' \"$new\" > \"$f.djaploy-new\" && mv -f \"$f.djaploy-new\" \"$f\" && echo written\n";

@@ -4,6 +4,8 @@
  * in its folder's `programs.gen.ts` (`health_check.py` -> HEALTH_CHECK_PY),
  * so that `deno bundle`, `deno compile` and a run from a URL carry them
  * without a text import (which needs an unstable flag) or a file beside them.
+ * Each program is one JSON string on one line: the program's own file is the
+ * one to read, and a copy line by line would show as duplicated code.
  *
  *   deno task embed           write the generated modules
  *   deno task embed --check   exit 1 when one is missing or out of date (CI)
@@ -33,11 +35,6 @@ export function constantName(file: string): string {
   return file.replace(/^_+/, "").replace(/[^A-Za-z0-9]+/g, "_").toUpperCase();
 }
 
-/** The text as a template literal: only `\`, the backtick and `${` need escaping. */
-function literal(text: string): string {
-  return "`" + text.replace(/\\/g, "\\\\").replace(/`/g, "\\`").replace(/\$\{/g, "\\${") + "`";
-}
-
 /** The generated module for one folder's programs. */
 export async function generate(dir: string, files: readonly string[]): Promise<string> {
   const out = [
@@ -46,7 +43,11 @@ export async function generate(dir: string, files: readonly string[]): Promise<s
   ];
   for (const file of files) {
     const text = await Deno.readTextFile(join(root, dir, file));
-    out.push("", `/** ${dir}/${file} */`, `export const ${constantName(file)} = ${literal(text)};`);
+    out.push(
+      "",
+      `/** ${dir}/${file} */`,
+      `export const ${constantName(file)} = ${JSON.stringify(text)};`,
+    );
   }
   return out.join("\n") + "\n";
 }

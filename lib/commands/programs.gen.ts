@@ -2,73 +2,16 @@
 // Change the program's own file, then run `deno task embed`.
 
 /** lib/commands/add_key.sh */
-export const ADD_KEY_SH = `set -e
-u=$1
-h=$(getent passwd "$u" | cut -d: -f6)
-g=$(id -gn "$u")
-install -d -m 0700 -o "$u" -g "$g" "$h/.ssh"
-f=$h/.ssh/authorized_keys
-touch "$f"
-if [ -s "$f" ] && [ -n "$(tail -c 1 "$f")" ]; then echo >> "$f"; fi
-cat >> "$f"
-chown "$u:$g" "$f"
-chmod 0600 "$f"
-`;
+export const ADD_KEY_SH = "set -e\nu=$1\nh=$(getent passwd \"$u\" | cut -d: -f6)\ng=$(id -gn \"$u\")\ninstall -d -m 0700 -o \"$u\" -g \"$g\" \"$h/.ssh\"\nf=$h/.ssh/authorized_keys\ntouch \"$f\"\nif [ -s \"$f\" ] && [ -n \"$(tail -c 1 \"$f\")\" ]; then echo >> \"$f\"; fi\ncat >> \"$f\"\nchown \"$u:$g\" \"$f\"\nchmod 0600 \"$f\"\n";
 
 /** lib/commands/lock_break.sh */
-export const LOCK_BREAK_SH = `lock=$1 pid=$2 started=$3
-case $pid in ''|0*|*[!0-9]*) echo "not-holder the PID is not a number"; exit 0;; esac
-flock -n "$lock" true && { echo gone; exit 0; }
-[ -d "/proc/$pid" ] || { echo "not-holder no process $pid runs"; exit 0; }
-[ "$(readlink "/proc/$pid/fd/9")" = "$lock" ] || {
-  echo "not-holder process $pid does not have the lock file open"; exit 0; }
-if [ -n "$started" ] && [ "$(cut -d' ' -f22 "/proc/$pid/stat")" != "$started" ]; then
-  echo "not-holder process $pid started at another time than the holder"; exit 0
-fi
-kill -TERM "$pid" 2>/dev/null || { echo gone; exit 0; }
-i=0
-while [ $i -lt 50 ]; do
-  if flock -n "$lock" rm -f "$lock.owner"; then echo freed; exit 0; fi
-  sleep 0.1; i=$((i + 1))
-done
-echo still-held
-`;
+export const LOCK_BREAK_SH = "lock=$1 pid=$2 started=$3\ncase $pid in ''|0*|*[!0-9]*) echo \"not-holder the PID is not a number\"; exit 0;; esac\nflock -n \"$lock\" true && { echo gone; exit 0; }\n[ -d \"/proc/$pid\" ] || { echo \"not-holder no process $pid runs\"; exit 0; }\n[ \"$(readlink \"/proc/$pid/fd/9\")\" = \"$lock\" ] || {\n  echo \"not-holder process $pid does not have the lock file open\"; exit 0; }\nif [ -n \"$started\" ] && [ \"$(cut -d' ' -f22 \"/proc/$pid/stat\")\" != \"$started\" ]; then\n  echo \"not-holder process $pid started at another time than the holder\"; exit 0\nfi\nkill -TERM \"$pid\" 2>/dev/null || { echo gone; exit 0; }\ni=0\nwhile [ $i -lt 50 ]; do\n  if flock -n \"$lock\" rm -f \"$lock.owner\"; then echo freed; exit 0; fi\n  sleep 0.1; i=$((i + 1))\ndone\necho still-held\n";
 
 /** lib/commands/lock_inspect.sh */
-export const LOCK_INSPECT_SH = `lock=$1 owner=$1.owner
-case $(stat -c '%u:%A' "\${lock%/*}" 2>/dev/null) in 0:d????-??-?) ;; *) echo free; exit 0;; esac
-[ -e "$lock" ] || { echo free; exit 0; }
-if flock -n "$lock" true; then
-  flock -n "$lock" rm -f "$owner"
-  echo free
-  exit 0
-fi
-echo held
-if [ -f "$owner" ] && [ ! -L "$owner" ]; then head -c 4096 "$owner"; fi
-`;
+export const LOCK_INSPECT_SH = "lock=$1 owner=$1.owner\ncase $(stat -c '%u:%A' \"${lock%/*}\" 2>/dev/null) in 0:d????-??-?) ;; *) echo free; exit 0;; esac\n[ -e \"$lock\" ] || { echo free; exit 0; }\nif flock -n \"$lock\" true; then\n  flock -n \"$lock\" rm -f \"$owner\"\n  echo free\n  exit 0\nfi\necho held\nif [ -f \"$owner\" ] && [ ! -L \"$owner\" ]; then head -c 4096 \"$owner\"; fi\n";
 
 /** lib/commands/put_sshd.sh */
-export const PUT_SSHD_SH = `set -e
-f=$1
-[ -e "$f" ] && cp -p "$f" "$f.djaploy-old"
-cat > "$f.djaploy-new"
-chmod 0644 "$f.djaploy-new"
-mv -f "$f.djaploy-new" "$f"
-if ! sshd -t 2>/tmp/djaploy-sshd-t; then
-  if [ -e "$f.djaploy-old" ]; then mv -f "$f.djaploy-old" "$f"; else rm -f "$f"; fi
-  cat /tmp/djaploy-sshd-t >&2
-  exit 1
-fi
-rm -f "$f.djaploy-old"
-systemctl reload ssh 2>/dev/null || systemctl reload sshd
-`;
+export const PUT_SSHD_SH = "set -e\nf=$1\n[ -e \"$f\" ] && cp -p \"$f\" \"$f.djaploy-old\"\ncat > \"$f.djaploy-new\"\nchmod 0644 \"$f.djaploy-new\"\nmv -f \"$f.djaploy-new\" \"$f\"\nif ! sshd -t 2>/tmp/djaploy-sshd-t; then\n  if [ -e \"$f.djaploy-old\" ]; then mv -f \"$f.djaploy-old\" \"$f\"; else rm -f \"$f\"; fi\n  cat /tmp/djaploy-sshd-t >&2\n  exit 1\nfi\nrm -f \"$f.djaploy-old\"\nsystemctl reload ssh 2>/dev/null || systemctl reload sshd\n";
 
 /** lib/commands/put_sudoers.sh */
-export const PUT_SUDOERS_SH = `set -e
-umask 077
-tmp=/etc/sudoers.d/.djaploy-new
-cat > "$tmp"
-visudo -cqf "$tmp" || { rm -f "$tmp"; echo "visudo refused the rule" >&2; exit 1; }
-chmod 0440 "$tmp"
-mv -f "$tmp" "$1"
-`;
+export const PUT_SUDOERS_SH = "set -e\numask 077\ntmp=/etc/sudoers.d/.djaploy-new\ncat > \"$tmp\"\nvisudo -cqf \"$tmp\" || { rm -f \"$tmp\"; echo \"visudo refused the rule\" >&2; exit 1; }\nchmod 0440 \"$tmp\"\nmv -f \"$tmp\" \"$1\"\n";

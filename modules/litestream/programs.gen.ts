@@ -2,10 +2,4 @@
 // Change the program's own file, then run `deno task embed`.
 
 /** modules/litestream/install.sh */
-export const INSTALL_SH = `tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-tar -xzf "$1" -C "$tmp"
-bin=$(find "$tmp" -type f -name litestream | head -n 1)
-[ -n "$bin" ] || { echo "$1 holds no litestream program" >&2; exit 1; }
-install -m 0755 "$bin" "$3"
-`;
+export const INSTALL_SH = "tmp=$(mktemp -d)\ntrap 'rm -rf \"$tmp\"' EXIT\ntar -xzf \"$1\" -C \"$tmp\"\nbin=$(find \"$tmp\" -type f -name litestream | head -n 1)\n[ -n \"$bin\" ] || { echo \"$1 holds no litestream program\" >&2; exit 1; }\ninstall -m 0755 \"$bin\" \"$3\"\n";

@@ -2,34 +2,13 @@
 // Change the program's own file, then run `deno task embed`.
 
 /** modules/tailscale/cert.sh */
-export const CERT_SH = `set -e
-install -d -m 0755 "$1"
-umask 077
-tailscale cert --cert-file "$1/$2.crt" --key-file "$1/$2.key" "$2"
-chmod 0644 "$1/$2.crt"
-chmod 0600 "$1/$2.key"
-`;
+export const CERT_SH = "set -e\ninstall -d -m 0755 \"$1\"\numask 077\ntailscale cert --cert-file \"$1/$2.crt\" --key-file \"$1/$2.key\" \"$2\"\nchmod 0644 \"$1/$2.crt\"\nchmod 0600 \"$1/$2.key\"\n";
 
 /** modules/tailscale/install_binary.sh */
-export const INSTALL_BINARY_SH = `tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-tar -xzf "$1" -C "$tmp"
-for p in tailscale tailscaled; do
-  f=$(find "$tmp" -type f -name "$p" | head -n 1)
-  [ -n "$f" ] || { echo "$1 holds no $p program" >&2; exit 1; }
-  install -m 0755 "$f" "$3/$p"
-done
-`;
+export const INSTALL_BINARY_SH = "tmp=$(mktemp -d)\ntrap 'rm -rf \"$tmp\"' EXIT\ntar -xzf \"$1\" -C \"$tmp\"\nfor p in tailscale tailscaled; do\n  f=$(find \"$tmp\" -type f -name \"$p\" | head -n 1)\n  [ -n \"$f\" ] || { echo \"$1 holds no $p program\" >&2; exit 1; }\n  install -m 0755 \"$f\" \"$3/$p\"\ndone\n";
 
 /** modules/tailscale/install_keyring.sh */
-export const INSTALL_KEYRING_SH = `install -m 0644 "$1" "$3"
-`;
+export const INSTALL_KEYRING_SH = "install -m 0644 \"$1\" \"$3\"\n";
 
 /** modules/tailscale/join.sh */
-export const JOIN_SH = `set -e
-umask 077
-key=$(mktemp)
-trap 'rm -f "$key"' EXIT
-cat > "$key"
-tailscale up "--auth-key=file:$key" "$@"
-`;
+export const JOIN_SH = "set -e\numask 077\nkey=$(mktemp)\ntrap 'rm -f \"$key\"' EXIT\ncat > \"$key\"\ntailscale up \"--auth-key=file:$key\" \"$@\"\n";
