@@ -1,6 +1,6 @@
 /** The local cache folder (artifacts): outside the project, so git never sees it. */
 import { join } from "./paths.ts";
-import { sha256 } from "./remote_ops.ts";
+import { sha256 } from "./hash.ts";
 import type { ProjectConfig } from "./config/types.ts";
 
 export function cacheDir(project: ProjectConfig): string {

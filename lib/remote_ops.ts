@@ -3,12 +3,12 @@
  * wanted with what the facts say is there, and sends a command only when
  * they differ.
  */
-import { createHash } from "node:crypto";
 import type { StepContext } from "./module.ts";
 import { shScript } from "./remote_command.ts";
 import { Secret } from "./secret.ts";
 import { isAppWritable } from "./layout.ts";
 import { PUT_FILE_SH } from "./programs.gen.ts";
+import { sha256 } from "./hash.ts";
 
 export interface FileSpec {
   readonly path: string;
@@ -19,9 +19,7 @@ export interface FileSpec {
   readonly owner?: string;
 }
 
-export function sha256(text: string | Uint8Array): string {
-  return createHash("sha256").update(text).digest("hex");
-}
+export { sha256 };
 
 // put_file.sh writes to a temporary file with a private umask, then renames: readers see
 // the old or the new file, never half of one, and a secret is never readable

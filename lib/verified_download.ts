@@ -6,12 +6,12 @@
  * cached by hash; servers get them over the run's SSH connection (rsync), so
  * they need no access to the internet, and check the hash again.
  */
-import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { join } from "./paths.ts";
 import { UserError } from "./errors.ts";
 import type { StepContext } from "./module.ts";
 import { CHECK_SHA256_SH } from "./programs.gen.ts";
+import { sha256 as sha256Of } from "./hash.ts";
 
 /**
  * The largest file djaploy downloads for a module (a release tarball, a
@@ -38,10 +38,6 @@ export function localCacheDir(): string {
   if (xdg) return join(xdg, "djaploy", "downloads");
   const home = Deno.env.get("HOME");
   return join(home ?? "/tmp", ".cache", "djaploy", "downloads");
-}
-
-function hashOf(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** Fills `{name}` placeholders of a configured URL. */
@@ -76,7 +72,7 @@ export async function downloadVerified(
     const dir = join(cacheDir, want);
     const path = join(dir, name);
     const cached = await Deno.readFile(path).catch(() => undefined);
-    if (cached && hashOf(cached) === want) return { dir, path, name, sha256: want };
+    if (cached && sha256Of(cached) === want) return { dir, path, name, sha256: want };
   }
   const what = opts.what ?? name;
   let bytes: Uint8Array;
@@ -88,7 +84,7 @@ export async function downloadVerified(
       { hint: "Check the URL setting, and that this machine reaches it." },
     );
   }
-  const got = hashOf(bytes);
+  const got = sha256Of(bytes);
   // Unpinned (sha256 undefined): accepted as it is, and cached under its own hash.
   const want = sha256?.toLowerCase() ?? got;
   if (got !== want) {

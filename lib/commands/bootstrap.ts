@@ -15,7 +15,7 @@ import type { FactProbe } from "../facts.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { Executor } from "../executor.ts";
 import { userProbe } from "../probes.ts";
-import { sha256 } from "../remote_ops.ts";
+import { sha256 } from "../hash.ts";
 import { shScript } from "../remote_command.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { expandHome, resolve } from "../paths.ts";
