@@ -12,6 +12,7 @@ import { UserError } from "./errors.ts";
 import type { StepContext } from "./module.ts";
 import { CHECK_SHA256_SH } from "./programs.gen.ts";
 import { sha256 as sha256Of } from "./hash.ts";
+import { djaployCacheDir } from "./cache.ts";
 
 /**
  * The largest file djaploy downloads for a module (a release tarball, a
@@ -32,12 +33,7 @@ export interface VerifiedFile {
 }
 
 export function localCacheDir(): string {
-  const explicit = Deno.env.get("DJAPLOY_CACHE_DIR");
-  if (explicit) return join(explicit, "downloads");
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  if (xdg) return join(xdg, "djaploy", "downloads");
-  const home = Deno.env.get("HOME");
-  return join(home ?? "/tmp", ".cache", "djaploy", "downloads");
+  return join(djaployCacheDir(), "downloads");
 }
 
 /** Fills `{name}` placeholders of a configured URL. */
