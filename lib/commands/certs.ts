@@ -8,7 +8,7 @@ import type { CommandDef, Flags, Parsed } from "../cli_args.ts";
 import type { EnvironmentConfig, HostConfig } from "../config/types.ts";
 import { loadConfig, openSession, type Session } from "../session.ts";
 import { table, type Ui } from "../ui.ts";
-import { COMMON_FLAGS, HOST_FLAGS, modulePlanParts, runPlan } from "./common.ts";
+import { COMMON_FLAGS, ENV_FLAG, HOST_FLAGS, modulePlanParts, runPlan } from "./common.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { type HostResult, runOnHosts } from "../runner.ts";
 import certsModule, {
@@ -30,8 +30,6 @@ import { statusProbe } from "../../modules/tailscale/mod.ts";
 import { acquireLocalLock } from "../certs/lock.ts";
 import { type CertInfo, daysLeft, isoDay, parseCertificate } from "../certs/x509.ts";
 import { notifyFailure, notifyWebhook } from "../certs/notify.ts";
-
-const ENV_FLAG = HOST_FLAGS.filter((f) => f.name === "env");
 
 export const updateCertsCommand: CommandDef = {
   name: "update-certs",
@@ -72,7 +70,7 @@ export const certsCommand: CommandDef = {
   name: "certs",
   summary: "List the certificates in the local store and on each host, with expiry dates.",
   flags: [
-    ...ENV_FLAG,
+    ENV_FLAG,
     { name: "json", type: "boolean", description: "Print JSON" },
     ...COMMON_FLAGS,
   ],

@@ -27,20 +27,26 @@ export const COMMON_FLAGS: readonly FlagDef[] = [
   { name: "help", short: "h", type: "boolean", description: "Show this help" },
 ];
 
+/** `--env NAME`: every command that acts on an environment's hosts. */
+export const ENV_FLAG: FlagDef = {
+  name: "env",
+  short: "e",
+  type: "string",
+  valueName: "NAME",
+  description: "Environment: a file in infra/inventory/",
+};
+
+/** `--hosts A,B`: a subset of the environment's hosts. */
+export const HOSTS_FLAG: FlagDef = {
+  name: "hosts",
+  type: "string",
+  valueName: "A,B",
+  description: "Only these hosts of the environment",
+};
+
 export const HOST_FLAGS: readonly FlagDef[] = [
-  {
-    name: "env",
-    short: "e",
-    type: "string",
-    valueName: "NAME",
-    description: "Environment: a file in infra/inventory/",
-  },
-  {
-    name: "hosts",
-    type: "string",
-    valueName: "A,B",
-    description: "Only these hosts of the environment",
-  },
+  ENV_FLAG,
+  HOSTS_FLAG,
   { name: "parallel", type: "number", valueName: "N", description: "Hosts at once (default: all)" },
 ];
 

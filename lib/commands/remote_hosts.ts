@@ -28,14 +28,6 @@ export const HOST_FLAG: FlagDef = {
   description: "The host to use (default: the environment's first host)",
 };
 
-export const ENV_FLAG: FlagDef = {
-  name: "env",
-  short: "e",
-  type: "string",
-  valueName: "NAME",
-  description: "Environment: a file in infra/inventory/",
-};
-
 export interface RemoteHosts {
   readonly project: ProjectConfig;
   readonly env: EnvironmentConfig;
