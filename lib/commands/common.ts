@@ -1,6 +1,7 @@
 /** Flags shared by commands, and running a plan on a session's hosts. */
-import type { FlagDef } from "../cli_args.ts";
-import type { Session } from "../session.ts";
+import type { FlagDef, Flags } from "../cli_args.ts";
+import { UsageError } from "../errors.ts";
+import { loadConfig, type Session } from "../session.ts";
 import type { Ui } from "../ui.ts";
 import {
   type HostPlan,
@@ -49,6 +50,18 @@ export const HOST_FLAGS: readonly FlagDef[] = [
   HOSTS_FLAG,
   { name: "parallel", type: "number", valueName: "N", description: "Hosts at once (default: all)" },
 ];
+
+/** --env, or the only environment there is. */
+export async function withEnv(flags: Flags, command: string): Promise<Flags> {
+  if (flags.env) return flags;
+  const project = await loadConfig(flags);
+  if (project.environments.length === 1) return { ...flags, env: project.environments[0] };
+  throw new UsageError(
+    `djaploy ${command} needs --env NAME: which environment to act on (${
+      project.environments.join(", ") || "none in infra/inventory/"
+    })`,
+  );
+}
 
 export interface PlanRun {
   readonly title: string;
