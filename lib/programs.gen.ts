@@ -16,6 +16,9 @@ export const HISTORY_APPEND_SH = "f=$1\numask 022\nmkdir -p \"$(dirname \"$f\")\
 /** lib/lock.bash */
 export const LOCK_BASH = "lock=$1 owner=$2 wait=$3 timeout=$4\ndir=${lock%/*}\nmkdir -p \"$dir\"\ncase $(stat -c '%u:%A' \"$dir\") in 0:d????-??-?) ;; *)\n  echo \"refusing $dir: it must be owned by root and writable by root only\" >&2; exit 78;;\nesac\nexec 9>>\"$lock\"\nif [ \"$wait\" = 0 ]; then flock -n 9; else flock -w \"$wait\" 9; fi || {\n  echo \"HELD $(cat \"$lock.owner\" 2>/dev/null)\"\n  exit 75\n}\nstarted=$(cut -d' ' -f22 \"/proc/$$/stat\")\nprintf '%s %s %s\\n' \"$$\" \"$started\" \"$owner\" > \"$lock.owner\"\necho LOCKED\nif [ -n \"$5\" ]; then sh -c \"$5\" 9>&- </dev/null; printf '\\n%s %s\\n' \"$6\" \"$?\"; fi\nwhile read -r -t \"$timeout\" n; do echo \"beat $n\"; done\nrm -f \"$lock.owner\"\n";
 
+/** lib/process_units_list.sh */
+export const PROCESS_UNITS_LIST_SH = "cd \"$1\" || exit 0\nfor f in \"$2\"-*.service \"$2\"-*.timer; do\n  [ -f \"$f\" ] && grep -qxF -- \"$3\" \"$f\" && printf '%s\\n' \"$f\"\ndone; true\n";
+
 /** lib/put_file.sh */
 export const PUT_FILE_SH = "set -e\numask 077\nmkdir -p \"$(dirname \"$1\")\"\ntmp=\"$1.djaploy-new\"\ncat > \"$tmp\"\nchown \"$2\" \"$tmp\"\nchmod \"$3\" \"$tmp\"\nmv -f \"$tmp\" \"$1\"\n";
 

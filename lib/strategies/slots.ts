@@ -37,6 +37,7 @@ import { drainConfinement, webConfinement } from "../confinement.ts";
 import { hardeningProperties } from "../../templates/hardening.ts";
 import { DRAIN_AND_STOP_SH, SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
 import { exitCodeMeaning, lastLines, UserError } from "../errors.ts";
+import { SWITCH_LINK_SH } from "./programs.gen.ts";
 
 export const SLOT_STRATEGIES = ["zero_downtime", "bluegreen"];
 
@@ -338,12 +339,7 @@ export function drainCommand(ctx: StepContext, unit: string, socket: string): Re
 export function pointLinkCommand(ctx: StepContext, link: string, dest: string): RemoteCommand {
   return {
     argv: shScript(
-      `set -e
-link=$1 dest=$2
-mkdir -p "\${link%/*}"
-if [ -d "$link" ] && [ ! -L "$link" ]; then mv "$link" "$link.replaced-$(date +%Y%m%dT%H%M%S)"; fi
-ln -sfn "$dest" "$link.new"
-mv -fT "$link.new" "$link"`,
+      SWITCH_LINK_SH,
       link,
       dest,
     ),

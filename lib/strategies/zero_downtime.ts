@@ -43,6 +43,7 @@ import {
 import type { RemoteCommand } from "../remote_command.ts";
 import type { HostConfig } from "../config/types.ts";
 import { writeVersionFile } from "../version_file.ts";
+import { LIST_RELEASES_SH, SHARE_DIRS_SH } from "./programs.gen.ts";
 
 /** One release folder as the host has it. */
 export interface ReleaseEntry {
@@ -56,9 +57,7 @@ export function releasesProbe(layout: Layout): FactProbe<ReleaseEntry[]> {
   return {
     name: "releases",
     argv: shScript(
-      `for d in "$1"/*/; do [ -d "$d" ] || continue; n=\${d%/}; n=\${n##*/}
-if [ -f "$d.djaploy-failed" ]; then printf '%s\\tfailed\\n' "$n"
-else printf '%s\\t%s\\n' "$n" "$(tr -d '\\n' < "$d.djaploy-release.json" 2>/dev/null)"; fi; done; true`,
+      LIST_RELEASES_SH,
       layout.releasesDir,
     ),
     parse: (out) =>
@@ -133,13 +132,7 @@ export async function linkShared(
 ): Promise<void> {
   await ctx.exec.run({
     argv: shScript(
-      `set -e
-dir=$1 shared=$2; shift 2
-for p; do
-  mkdir -p "$shared/$p"
-  if [ -e "$dir/$p" ] && [ ! -L "$dir/$p" ] && [ -n "$(ls -A "$dir/$p" 2>/dev/null)" ]; then cp -an "$dir/$p/." "$shared/$p/"; fi
-  rm -rf "$dir/$p"; mkdir -p "$(dirname "$dir/$p")"; ln -s "$shared/$p" "$dir/$p"
-done`,
+      SHARE_DIRS_SH,
       dir,
       ctx.layout.sharedDir,
       ...paths,
