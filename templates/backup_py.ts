@@ -1,5 +1,5 @@
 /**
- * The backup program installed on servers by the rclone and borg modules
+ * The backup program (templates/backup.py) installed on servers by the rclone and borg modules
  * (python3 is on every server; the sqlite3 command line is not). Constant
  * text: settings come from a JSON file (the timer's runs) or, with secrets,
  * on stdin (restore and listing), never in arguments.
