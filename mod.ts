@@ -38,7 +38,14 @@ export { shScript } from "./lib/remote_command.ts";
 export type { ExecResult, Executor, SyncOptions, SyncResult } from "./lib/executor.ts";
 export type { Layout } from "./lib/layout.ts";
 export { layoutFor } from "./lib/layout.ts";
-export type { EnvironmentConfig, HostConfig, ProjectConfig } from "./lib/config/types.ts";
+export type {
+  EnvironmentConfig,
+  HookCommand,
+  HookPoint,
+  HostConfig,
+  ProjectConfig,
+} from "./lib/config/types.ts";
+export { HOOK_POINTS } from "./lib/config/types.ts";
 export { REDACTED, Secret } from "./lib/secret.ts";
 export { CommandError, ConfigError, UsageError, UserError } from "./lib/errors.ts";
 export { quote, render } from "./lib/shell.ts";

@@ -1,7 +1,8 @@
 /**
  * Artifacts: the project's files at a git ref, as a folder in the local
  * cache, ready to be shipped with rsync. Built with `git archive`, so
- * export-ignore is honoured. Equal git trees are equal artifacts: a cached
+ * export-ignore is honoured. `[artifact] include` adds build outputs to the
+ * tree (lib/artifact_include.ts). Equal trees are equal artifacts: a cached
  * one is reused.
  */
 import { join } from "node:path";
@@ -9,6 +10,13 @@ import { runProcess } from "./process.ts";
 import { UsageError, UserError } from "./errors.ts";
 import { editDistance } from "./config/did_you_mean.ts";
 import type { ReleaseInfo } from "./module.ts";
+import {
+  copyIncluded,
+  type IncludedFile,
+  includedFiles,
+  scratchGit,
+  treeWithIncluded,
+} from "./artifact_include.ts";
 
 export type ArtifactMode = "latest" | "local" | "release";
 
@@ -23,9 +31,18 @@ export interface ArtifactRequest {
   readonly now?: Date;
   /** Remove all but the newest artifacts after building (default true; a dry run removes none). */
   readonly prune?: boolean;
+  /** `[artifact] include`: paths relative to projectDir added to git's files. */
+  readonly include?: readonly string[];
+  /** Leave out included paths that do not exist, listing them (a dry run, which runs no [prepare]). */
+  readonly missingOk?: boolean;
 }
 
-export type Artifact = ReleaseInfo;
+export interface Artifact extends ReleaseInfo {
+  /** The tree git has for the code, without included build outputs. */
+  readonly gitTree: string;
+  /** Included paths left out because they do not exist (only with `missingOk`). */
+  readonly missing: readonly string[];
+}
 
 async function git(cwd: string, args: string[], env?: Record<string, string>): Promise<string> {
   const r = await runProcess("git", args, { cwd, env });
@@ -136,7 +153,40 @@ export async function buildArtifact(req: ArtifactRequest): Promise<Artifact> {
     throw notInGit(req.projectDir);
   }
   const [top, prefix = ""] = inside.stdout.split("\n");
-  const { commit, ref, tree } = await resolve(req, top, prefix.trim());
+  const resolved = await resolve(req, top, prefix.trim());
+  const include = req.include ?? [];
+  if (include.length === 0) return await fromTree(req, top, resolved, { gitTree: resolved.tree });
+  // Walked before the scratch folder exists: a bad path leaves nothing behind.
+  const { files, missing } = await includedFiles(req.projectDir, include, req);
+  const artifacts = join(req.cacheDir, "artifacts");
+  const scratch = join(artifacts, `objects.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    const g = await scratchGit(top, scratch);
+    const tree = files.length
+      ? await treeWithIncluded(g, resolved.tree, include, files)
+      : resolved.tree;
+    return await fromTree(req, top, { ...resolved, tree }, {
+      gitTree: resolved.tree,
+      missing,
+      overlay: files.length ? { include, files } : undefined,
+    });
+  } finally {
+    await Deno.remove(scratch, { recursive: true }).catch(() => undefined);
+  }
+}
+
+async function fromTree(
+  req: ArtifactRequest,
+  top: string,
+  { commit, ref, tree }: Resolved,
+  extra: {
+    gitTree: string;
+    missing?: readonly string[];
+    /** Build outputs copied in after git's files are unpacked. */
+    overlay?: { include: readonly string[]; files: readonly IncludedFile[] };
+  },
+): Promise<Artifact> {
+  const more = { gitTree: extra.gitTree, missing: extra.missing ?? [] };
   const short = commit.slice(0, 7);
   const name = `${timestamp(req.now ?? new Date())}-${short}`;
   const artifacts = join(req.cacheDir, "artifacts");
@@ -147,11 +197,15 @@ export async function buildArtifact(req: ArtifactRequest): Promise<Artifact> {
   if (existing) {
     const now = new Date();
     await Deno.utime(existing, now, now); // the newest artifacts are the ones kept
-    return { name, artifactDir: existing, commit, ref, tree };
+    return { name, artifactDir: existing, commit, ref, tree, ...more };
   }
 
   const slug = ref.replace(/[^A-Za-z0-9._-]+/g, "-");
-  const dirName = `${req.appName}-${slug}-${short}-${timestamp(req.now ?? new Date())}`;
+  // The tree in the name: the same commit with other files (--local, build outputs) built in
+  // the same second must not take this artifact's folder for its own.
+  const dirName = `${req.appName}-${slug}-${short}-${tree.slice(0, 7)}-${
+    timestamp(req.now ?? new Date())
+  }`;
   const dir = join(artifacts, dirName);
   // Private names: two runs building the same tree at once must not remove each other's files.
   const own = `${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
@@ -159,9 +213,11 @@ export async function buildArtifact(req: ArtifactRequest): Promise<Artifact> {
   const tar = `${dir}.${own}.tar`;
   await Deno.mkdir(tmp, { recursive: true });
   try {
-    await git(top, ["archive", "--format=tar", "-o", tar, tree]);
+    // git's files; build outputs are copied in below (their blobs were hashed, never written).
+    await git(top, ["archive", "--format=tar", "-o", tar, extra.gitTree]);
     const x = await runProcess("tar", ["-xf", tar, "-C", tmp]);
     if (x.code !== 0) throw new UserError(`Unpack the artifact: tar failed: ${x.stderr.trim()}`);
+    if (extra.overlay) await copyIncluded(tmp, extra.overlay.include, extra.overlay.files);
     await Deno.rename(tmp, dir).catch(async (err) => {
       // Another run finished the same artifact first: use theirs.
       if (!(await Deno.stat(dir).then(() => true, () => false))) throw err;
@@ -175,7 +231,7 @@ export async function buildArtifact(req: ArtifactRequest): Promise<Artifact> {
   }
   const built = await Deno.realPath(byTree);
   if (req.prune !== false) await pruneArtifacts(artifacts, 5);
-  return { name, artifactDir: built, commit, ref, tree };
+  return { name, artifactDir: built, commit, ref, tree, ...more };
 }
 
 /** Keeps the newest `keep` artifacts in the cache. */

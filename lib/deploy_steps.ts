@@ -331,15 +331,34 @@ export async function runDjangoTasks(
 ): Promise<void> {
   if (!tasks.migrate && !tasks.collectstatic) return;
   // manage.py shell -c takes no arguments: the values follow the program, as Python literals.
+  // Aliases are checked by the schema ([A-Za-z0-9_-]): a JSON list is a Python list.
   const code = `${MIGRATE_AND_COLLECTSTATIC_PY}\n` +
     `MIGRATE = ${pythonLiteral(tasks.migrate)}\n` +
     `COLLECTSTATIC = ${pythonLiteral(tasks.collectstatic)}\n` +
-    "migrate_and_collectstatic(MIGRATE, COLLECTSTATIC)\n";
+    `DATABASES = ${JSON.stringify(ctx.host.django.databases)}\n` +
+    "migrate_and_collectstatic(MIGRATE, COLLECTSTATIC, DATABASES)\n";
   const out = await ctx.exec.run(manageCommand(ctx, ["shell", "-c", code], t));
   const applied = out.stdout.split("\n").filter((l) => /Applying .* OK/.test(l)).length;
   const copied = /(\d+) static files? copied/.exec(out.stdout)?.[1];
-  if (tasks.migrate === "check" && /^djaploy: 0 migrations to apply$/m.test(out.stdout)) {
-    ctx.log.info("skipped migrate: the database has every migration of this code");
+  if (tasks.migrate === "check") {
+    const dbs = ctx.host.django.databases;
+    const migrated = [...out.stdout.matchAll(/^djaploy: migrate --database (\S+)$/gm)].map((m) =>
+      m[1]
+    );
+    const skipped = dbs.filter((d) => !migrated.includes(d));
+    if (/^djaploy: 0 migrations to apply$/m.test(out.stdout)) {
+      ctx.log.info(
+        dbs.length === 1
+          ? "skipped migrate: the database has every migration of this code"
+          : `skipped migrate: each database (${dbs.join(", ")}) has every migration of this code`,
+      );
+    } else if (dbs.length > 1 && skipped.length) {
+      ctx.log.info(
+        `migrated ${migrated.join(", ")}; skipped ${skipped.join(", ")}: ${
+          skipped.length === 1 ? "it has" : "they have"
+        } every migration of this code`,
+      );
+    }
   }
   if (applied) ctx.changed(`applied ${applied} migration${applied === 1 ? "" : "s"}`);
   if (copied && copied !== "0") ctx.changed(`copied ${copied} static files`);
@@ -364,9 +383,17 @@ export function setTasksDir(ctx: StepContext, codeDir: string): void {
   ctx.notes.set("tasks.codeDir", codeDir);
 }
 
+/** Where migrate, collectstatic and the release command run (see setTasksDir). */
+export function tasksTarget(ctx: StepContext): Target {
+  const t = target(ctx);
+  const dir = ctx.notes.get("tasks.codeDir") as string | undefined;
+  return dir ? { ...t, codeDir: dir, manageDir: posix.join(dir, ctx.layout.manageRel) } : t;
+}
+
 export const migrateAndCollectstatic: Step = {
   name: "migrate and collectstatic",
   async run(ctx) {
+    await ctx.hook("before_migrate");
     const inputs = await djangoInputs(ctx.release!.artifactDir, {
       dependencyHash: ctx.notes.get("dependencyHash") as string,
       python: ctx.host.python_version,
@@ -381,13 +408,8 @@ export const migrateAndCollectstatic: Step = {
         "skipped collectstatic: the files, settings and [env] it reads are unchanged since the live release (--force runs it)",
       );
     }
-    const t = target(ctx);
-    const dir = ctx.notes.get("tasks.codeDir") as string | undefined;
-    await runDjangoTasks(
-      ctx,
-      { migrate, collectstatic },
-      dir ? { ...t, codeDir: dir, manageDir: posix.join(dir, ctx.layout.manageRel) } : t,
-    );
+    await runDjangoTasks(ctx, { migrate, collectstatic }, tasksTarget(ctx));
+    await ctx.hook("after_migrate");
   },
 };
 
@@ -412,6 +434,8 @@ export const restartServices: Step = {
       ? procs.changed
       : [...ctx.host.services, ...procs.all];
     if (restart.length === 0) return;
+    // in_place moves traffic by restarting the app on the new code.
+    if (!ctx.notes.get("alreadyLive")) await ctx.hook("before_switch");
     await ctx.exec.run({ argv: ["systemctl", "restart", ...restart], as: "root" });
     ctx.changed(`restarted ${restart.join(", ")}`);
   },
@@ -534,8 +558,11 @@ export async function healthCheck(ctx: StepContext, socketPath: string): Promise
 
 export const healthCheckStep: Step = {
   name: "health check",
-  run: (ctx) =>
-    ctx.notes.get("alreadyLive") ? Promise.resolve() : healthCheck(ctx, ctx.layout.socketPath),
+  async run(ctx) {
+    if (ctx.notes.get("alreadyLive")) return;
+    await healthCheck(ctx, ctx.layout.socketPath);
+    await ctx.hook("after_switch");
+  },
 };
 
 /** The record of the release this run deployed. */

@@ -3,7 +3,7 @@
  * `deploy`. A step is a plain async function that gets everything through
  * its context. Built-in modules use nothing else.
  */
-import type { EnvironmentConfig, HostConfig, ProjectConfig } from "./config/types.ts";
+import type { EnvironmentConfig, HookPoint, HostConfig, ProjectConfig } from "./config/types.ts";
 import type { Executor } from "./executor.ts";
 import type { FactProbe, Facts } from "./facts.ts";
 import type { Layout } from "./layout.ts";
@@ -77,6 +77,14 @@ export interface StepContext {
    * to activate only once every host staged a healthy slot.
    */
   barrier(name: string): Promise<void>;
+  /**
+   * Runs the hooks of a point that happens on this host (`before_migrate`,
+   * `after_migrate`, `before_switch`, `after_switch`): `[hooks]` commands
+   * (remote ones here, local ones on the deploying machine) and the modules'
+   * `hooks` steps. A failing before_* (or after_migrate) hook throws; a
+   * failing after_* hook is reported and the step goes on (lib/hooks.ts).
+   */
+  hook(point: HookPoint): Promise<void>;
   /** Marks the running step as having changed something on the host. */
   changed(what?: string): void;
   /**
@@ -109,6 +117,13 @@ export interface ModuleDefinition {
   /** Remote files whose content hash the steps compare before writing. */
   readonly files?: (host: HostConfig, layout: Layout) => readonly string[];
   readonly steps?: Partial<Record<Phase, readonly Step[]>>;
+  /**
+   * Steps run at hook points (docs/hooks.md), on each host, after the
+   * `[hooks]` commands of the same point: e.g. `{ after_switch: [purgeCdn] }`.
+   * They fail like hooks: before the switch a failure stops the command,
+   * after it the failure is reported and nothing is undone.
+   */
+  readonly hooks?: Partial<Record<HookPoint, readonly Step[]>>;
 }
 
 /** Declares a module; returns it unchanged, typed. */

@@ -3,7 +3,9 @@
  * written for the live release, the ones no longer in the config removed,
  * one daemon-reload for all of it. The strategies call syncProcessUnits
  * where traffic has moved (and in activate and rollback), then restart the
- * processes together with the other `services`.
+ * processes together with the other `services`. With [notifications], a
+ * failed job is announced by `{app}-notify-failure@.service`
+ * (templates/job_failure.ts), written here too.
  */
 import { posix } from "node:path";
 import type { HostConfig, ScheduleEntry } from "./config/types.ts";
@@ -15,6 +17,15 @@ import { shScript } from "./remote_command.ts";
 import { putFile } from "./remote_ops.ts";
 import { runChain } from "./chain.ts";
 import { webConfinement } from "./confinement.ts";
+import { layoutFor } from "./layout.ts";
+import { VERSION } from "./version.ts";
+import { configSecret } from "./backup/secrets.ts";
+import {
+  JOB_FAILURE_PY,
+  JOB_FAILURE_PY_PATH,
+  jobFailureUnit,
+  type JobFailureUnitData,
+} from "../templates/job_failure.ts";
 import {
   processMarker,
   type ProcessRun,
@@ -40,6 +51,38 @@ export function scheduleUnitNames(
   return { service: `${base}.service`, timer: `${base}.timer` };
 }
 
+/** The template unit that announces a failed job: `{app}-notify-failure@.service`. */
+export function jobFailureUnitName(host: HostConfig): string {
+  return `${host.app_name}-notify-failure@.service`;
+}
+
+/** The root-only file (0600) holding the webhook URL the announcement is sent to. */
+export function webhookFile(layout: Layout): string {
+  return posix.join(layout.configDir, "notify-webhook");
+}
+
+/**
+ * The announcement's settings when failed jobs are announced: the project
+ * has [notifications] with a webhook_url and notify_on_failure, and the host
+ * has scheduled jobs. Undefined otherwise.
+ */
+export function jobFailureNotifier(
+  ctx: Pick<StepContext, "host" | "layout" | "project" | "env">,
+): JobFailureUnitData | undefined {
+  const n = ctx.project.notifications;
+  if (!n?.webhook_url || !n.notify_on_failure || ctx.host.schedule.length === 0) return undefined;
+  return {
+    appName: ctx.host.app_name,
+    displayName: n.display_name,
+    environment: ctx.env.name,
+    host: ctx.host.name,
+    kind: n.kind,
+    timeout: n.timeout,
+    webhookFile: webhookFile(ctx.layout),
+    version: VERSION,
+  };
+}
+
 /** The process units of the config, in its order. */
 export function processUnits(host: HostConfig): string[] {
   return Object.keys(host.processes).map((n) => processUnitName(host, n));
@@ -48,9 +91,15 @@ export function processUnits(host: HostConfig): string[] {
 /** Every unit file the config's processes and schedule need. */
 export function processUnitFiles(host: HostConfig): string[] {
   return [
-    ...processUnits(host),
-    ...host.schedule.flatMap((e) => Object.values(scheduleUnitNames(host, e.name))),
-  ].map((u) => posix.join(UNIT_DIR, u));
+    ...[
+      ...processUnits(host),
+      ...host.schedule.flatMap((e) => Object.values(scheduleUnitNames(host, e.name))),
+      jobFailureUnitName(host),
+    ].map((u) => posix.join(UNIT_DIR, u)),
+    // Whether failed jobs are announced is the project's [notifications]: hashed either way.
+    webhookFile(layoutFor(host)),
+    JOB_FAILURE_PY_PATH,
+  ];
 }
 
 /** The unit files on the host that djaploy wrote for the app's processes and schedule. */
@@ -76,10 +125,15 @@ export interface ProcessTarget {
 interface WantedUnit {
   readonly unit: string;
   readonly content: string;
-  readonly kind: "process" | "job" | "timer";
+  readonly kind: "process" | "job" | "timer" | "notifier";
 }
 
-export function wantedUnits(host: HostConfig, layout: Layout, live: ProcessTarget): WantedUnit[] {
+export function wantedUnits(
+  host: HostConfig,
+  layout: Layout,
+  live: ProcessTarget,
+  notifier?: JobFailureUnitData,
+): WantedUnit[] {
   const run: ProcessRun = {
     appName: host.app_name,
     appUser: host.app_user,
@@ -97,7 +151,13 @@ export function wantedUnits(host: HostConfig, layout: Layout, live: ProcessTarge
     const { service, timer } = scheduleUnitNames(host, e.name);
     out.push({
       unit: service,
-      content: scheduleService({ ...run, name: e.name, run: scheduled(e, layout) }),
+      content: scheduleService({
+        ...run,
+        name: e.name,
+        run: scheduled(e, layout),
+        // %n: the job's own unit, the notifier's instance.
+        onFailure: notifier ? jobFailureUnitName(host).replace("@.", "@%n.") : undefined,
+      }),
       kind: "job",
     });
     out.push({
@@ -109,6 +169,13 @@ export function wantedUnits(host: HostConfig, layout: Layout, live: ProcessTarge
         onCalendar: e.on_calendar,
       }),
       kind: "timer",
+    });
+  }
+  if (notifier) {
+    out.push({
+      unit: jobFailureUnitName(host),
+      content: jobFailureUnit(notifier),
+      kind: "notifier",
     });
   }
   return out;
@@ -135,7 +202,27 @@ export async function syncProcessUnits(
   ctx: StepContext,
   live: ProcessTarget,
 ): Promise<ProcessSync> {
-  const wanted = wantedUnits(ctx.host, ctx.layout, live);
+  const notifier = jobFailureNotifier(ctx);
+  const cmds: RemoteCommand[] = [];
+  if (notifier) {
+    // Before the units that name them: the URL (root's alone; systemd hands it to the
+    // notifier) and the program.
+    const url = await configSecret(
+      ctx,
+      ctx.project.notifications!.webhook_url!,
+      "notifications.webhook_url",
+    );
+    await putFile(ctx, { path: notifier.webhookFile, content: url, mode: "0600" });
+    if (await putFile(ctx, { path: JOB_FAILURE_PY_PATH, content: JOB_FAILURE_PY })) {
+      // putFile makes a missing folder 0700: the notifier's dynamic user must reach the program.
+      cmds.push({ argv: ["chmod", "0755", posix.dirname(JOB_FAILURE_PY_PATH)], as: "root" });
+    }
+  } else if (ctx.facts.fileHash(webhookFile(ctx.layout)) !== undefined) {
+    cmds.push({ argv: ["rm", "-f", "--", webhookFile(ctx.layout)], as: "root" });
+    ctx.facts.setFileHash(webhookFile(ctx.layout), undefined);
+    ctx.changed(`removed ${webhookFile(ctx.layout)}`);
+  }
+  const wanted = wantedUnits(ctx.host, ctx.layout, live, notifier);
   const written: WantedUnit[] = [];
   for (const w of wanted) {
     if (await putFile(ctx, { path: posix.join(UNIT_DIR, w.unit), content: w.content })) {
@@ -144,14 +231,17 @@ export async function syncProcessUnits(
   }
   const names = new Set(wanted.map((w) => w.unit));
   const stale = ctx.facts.get(processUnitsProbe(ctx.host)).filter((u) => !names.has(u));
-  const cmds: RemoteCommand[] = [];
+  // A template (the notifier) is never enabled nor started by its own name.
+  const running = stale.filter((u) => !u.includes("@."));
   if (stale.length) {
     // 1, 5: already stopped or unknown to systemd.
-    cmds.push({
-      argv: ["systemctl", "disable", "--now", "--quiet", "--", ...stale],
-      as: "root",
-      okCodes: [0, 1, 5],
-    });
+    if (running.length) {
+      cmds.push({
+        argv: ["systemctl", "disable", "--now", "--quiet", "--", ...running],
+        as: "root",
+        okCodes: [0, 1, 5],
+      });
+    }
     cmds.push({
       argv: ["rm", "-f", "--", ...stale.map((u) => posix.join(UNIT_DIR, u))],
       as: "root",
@@ -162,7 +252,9 @@ export async function syncProcessUnits(
     cmds.push({ argv: ["systemctl", "daemon-reload"], as: "root" });
   }
   // A job's service has no [Install]: its timer starts it.
-  const enable = written.filter((w) => w.kind !== "job").map((w) => w.unit);
+  const enable = written.filter((w) => w.kind !== "job" && w.kind !== "notifier").map((w) =>
+    w.unit
+  );
   if (enable.length) {
     cmds.push({ argv: ["systemctl", "enable", "--quiet", "--", ...enable], as: "root" });
   }

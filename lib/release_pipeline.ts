@@ -44,7 +44,7 @@ export interface PipelineOptions {
 
 export interface ReleasePipeline {
   /** After the artifact is built: decides the version and writes the changelog. */
-  prepare(release: ReleaseInfo): Promise<void>;
+  prepare(release: ReleaseInfo & { readonly gitTree?: string }): Promise<void>;
   /** Notes every host's steps start with (the VERSION file's content). */
   notes(): Record<string, unknown>;
   /** The plan's steps, recording each host's outcome in its history. */
@@ -208,7 +208,7 @@ export function releasePipeline(s: Session, opts: PipelineOptions): ReleasePipel
 async function decideReleaseVersion(
   s: Session,
   opts: PipelineOptions,
-  r: ReleaseInfo,
+  r: ReleaseInfo & { readonly gitTree?: string },
   facts: TagFacts,
 ): Promise<VersionDecision> {
   const versioning = s.project.versioning!;
@@ -216,7 +216,9 @@ async function decideReleaseVersion(
     mode: opts.mode,
     releaseTag: opts.tag,
     ...facts,
-    dirty: opts.mode === "local" && await treeDiffersFromHead(s.project.repo_dir, r.tree),
+    // Build outputs ([artifact] include) do not make a version dirty: git's files do.
+    dirty: opts.mode === "local" &&
+      await treeDiffersFromHead(s.project.repo_dir, r.gitTree ?? r.tree),
     increment: versioning.increment_type,
     bump: opts.bump,
   });

@@ -18,6 +18,7 @@ import { acquireLock, type HeldLock, type LockOwner } from "./lock.ts";
 import { Barrier } from "./barrier.ts";
 import { RecordingExecutor } from "./recording_executor.ts";
 import { StoppedError, throwIfStopped } from "./interrupt.ts";
+import type { HookRun } from "./hooks.ts";
 
 export interface StepResult {
   readonly name: string;
@@ -105,6 +106,8 @@ export interface RunOptions {
   readonly lock?: { readonly owner: LockOwner; readonly waitSeconds: number };
   /** Hosts already being opened (openHost), by name: the rest are opened when their turn comes. */
   readonly opening?: ReadonlyMap<string, Opening>;
+  /** The hooks steps run with ctx.hook (lib/hooks.ts); none without. */
+  readonly hooks?: HookRun;
 }
 
 /** The facts, files and packages the enabled modules declare for a host. */
@@ -267,6 +270,7 @@ async function runHost(
         hostChanges,
         force: opts.force ?? false,
         barrier: (name) => barrier.arrive(name, host.name),
+        hook: (point) => opts.hooks?.atHost(ctx, point) ?? Promise.resolve(),
         secret: opts.secrets ? (value, where) => opts.secrets!.secret(value, where) : undefined,
         changed: (what) => {
           changes.push(what ?? "changed");

@@ -24,9 +24,9 @@ export interface UiOptions {
   readonly writeErr?: (text: string) => void;
 }
 
-/** One line of `--json` output: what happened to a host (or the run, for "summary"). */
+/** One line of `--json` output: what happened to a host (or the run, for "summary"; a failed after_* hook). */
 export interface UiEvent {
-  readonly event: "step" | "host" | "summary";
+  readonly event: "step" | "host" | "summary" | "hook";
   readonly [key: string]: unknown;
 }
 

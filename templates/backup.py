@@ -542,6 +542,8 @@ def fetch(req, secrets, dest):
         conf = secrets.file("litestream_yml")
         databases = []
         for db in src["databases"]:
+            if req.get("databases") and db["name"] not in req["databases"]:
+                continue
             out = os.path.join(dest, "db", db["name"])
             os.makedirs(os.path.dirname(out), exist_ok=True)
             argv = ["litestream", "restore", "-config", conf, "-o", out]
@@ -571,9 +573,34 @@ def fetch(req, secrets, dest):
         raise Failure("backup %s has no manifest.json: it is not a complete djaploy backup" % name)
     with open(manifest_path) as f:
         manifest = json.load(f)
-    for db in manifest["databases"]:
+    for db in chosen_databases(req, manifest, name):
         run([sys.executable, "-c", CHECK, os.path.join(dest, "db", db["name"])])
     return manifest
+
+
+def chosen_databases(req, manifest, backup):
+    """The backup's databases to restore: those --database names (each must be in the backup),
+    else all; each must be one the target's configuration names, when it names any."""
+    held = [db["name"] for db in manifest["databases"]]
+    chosen = req.get("databases")
+    if chosen:
+        missing = [n for n in chosen if n not in held]
+        if missing:
+            raise Failure("Choose a database that backup %s holds: it has no %s; it holds %s"
+                          % (backup, ", ".join(missing), ", ".join(held) or "no database"))
+    picked = [db for db in manifest["databases"] if not chosen or db["name"] in chosen]
+    expected = req.get("expected")
+    if expected is not None:
+        unknown = [db["name"] for db in picked if db["name"] not in expected]
+        if unknown:
+            raise Failure(
+                "Choose the databases to restore with --database, or list %s in the target's "
+                "%s: backup %s holds %s, which the target's configuration does not name "
+                "(%s names %s)" % (
+                    ", ".join(unknown), req.get("expected_key") or "databases setting", backup,
+                    ", ".join(unknown),
+                    req.get("expected_from") or "it", ", ".join(expected) or "none"))
+    return picked
 
 
 def swap_in(src, dest):
@@ -617,7 +644,7 @@ def database_target(t, name):
 
 def apply(req, dest, manifest):
     t = req["target"]
-    for db in manifest["databases"]:
+    for db in chosen_databases(req, manifest, req["backup"]):
         path = database_target(t, db["name"])
         # SQLite writes its journal next to a database.
         os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
@@ -661,7 +688,7 @@ def cmd_fetch():
         secrets.close()
     manifest_of(dest)
     log("fetched %s: %d databases%s, integrity ok" % (
-        req["backup"], len(manifest["databases"]),
+        req["backup"], len(chosen_databases(req, manifest, req["backup"])),
         "" if req["db_only"] else ", " + (", ".join(manifest["files"]) or "no files")))
 
 
@@ -676,7 +703,8 @@ def cmd_apply():
         apply(req, dest, manifest)
     finally:
         shutil.rmtree(dest, ignore_errors=True)
-    result = {"ok": True, "databases": [d["name"] for d in manifest["databases"]],
+    result = {"ok": True,
+              "databases": [d["name"] for d in chosen_databases(req, manifest, req["backup"])],
               "files": [] if req["db_only"] else manifest["files"]}
     print("@@djaploy-restore " + json.dumps(result), flush=True)
 

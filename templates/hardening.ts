@@ -7,7 +7,14 @@
  */
 
 /** What runs in a unit, which decides what it may do. */
-export type UnitKind = "web" | "boot" | "backup" | "certbot" | "litestream" | "drain";
+export type UnitKind =
+  | "web"
+  | "boot"
+  | "backup"
+  | "certbot"
+  | "litestream"
+  | "drain"
+  | "notify";
 
 /**
  * The protections a project may relax with `[systemd] hardening`, each with
@@ -125,6 +132,15 @@ const PROFILES: Readonly<Record<UnitKind, Profile>> = {
     privateNetwork: false,
     capabilities: [],
     privateUsers: false,
+    umask: "0077",
+  },
+  // A dynamic user (neither root nor the app user) that POSTs one message to a webhook:
+  // it reads only its credential and talks HTTP(S) (unix sockets for name lookups).
+  notify: {
+    families: WEB_FAMILIES,
+    privateNetwork: false,
+    capabilities: [],
+    privateUsers: true,
     umask: "0077",
   },
   // litestream as the app user: reads the databases, ships WAL to a replica.

@@ -4,6 +4,7 @@
  * of what was detected in the project.
  */
 import type { DjangoProject } from "../lib/django_project.ts";
+import { procfileToml, releaseRest } from "./init_procfile.ts";
 
 /** A TOML basic string (JSON strings are valid TOML basic strings). */
 const str = (s: string) => JSON.stringify(s);
@@ -49,6 +50,7 @@ export function initDjaployToml(p: DjangoProject): string {
       : "# No WSGI_APPLICATION found: name the WSGI callable as module:attribute.\n" +
         `# wsgi_module = "${p.projectName}.wsgi:application"`,
     "workers = 2",
+    ...procfileToml(p),
     "",
     "[nginx]",
     '# The domains nginx serves, separated by spaces ("_": any). Set it per',
@@ -98,6 +100,7 @@ export function initDjaployToml(p: DjangoProject): string {
       lines.push(`# ${name} = ${str(value)}`);
     }
   }
+  lines.push(...releaseTable(p));
   const notes = settingsNotes(p);
   if (notes.length) {
     lines.push("", "# What your settings should change (djaploy init printed it too):");
@@ -106,6 +109,29 @@ export function initDjaployToml(p: DjangoProject): string {
     }
   }
   return lines.join("\n") + "\n";
+}
+
+/**
+ * The Procfile's `release:` line without what djaploy runs itself (migrate,
+ * collectstatic): undefined when nothing else is left. A line with `;` or
+ * `||` stays whole, its logic is the user's.
+ */
+export function procfileReleaseCommand(p: Pick<DjangoProject, "procfile">): string | undefined {
+  const line = p.procfile?.find((e) => e.type === "release")?.command;
+  return line ? releaseRest(line) || undefined : undefined;
+}
+
+/** `[release] command` from the Procfile (docs/hooks.md), when it has more than migrate. */
+function releaseTable(p: DjangoProject): string[] {
+  const command = procfileReleaseCommand(p);
+  if (!command) return [];
+  return [
+    "",
+    "[release]",
+    "# From the Procfile's release: line (djaploy runs migrate and collectstatic itself):",
+    "# run once per deploy in the new release, before traffic moves. See docs/hooks.md.",
+    `command = ${str(command)}`,
+  ];
 }
 
 /** Where init puts the app's data on the servers: the data folder of `app_user = "app"`. */

@@ -70,7 +70,12 @@ export type ScheduledCommand =
  * the run in progress instead); its last result stays for `status`.
  */
 export function scheduleService(
-  d: ProcessRun & { name: string; run: ScheduledCommand },
+  d: ProcessRun & {
+    name: string;
+    run: ScheduledCommand;
+    /** The unit systemd starts when a run fails (`OnFailure=`): the announcement. */
+    onFailure?: string;
+  },
 ): string {
   const exec = "shell" in d.run
     ? `/bin/sh -c ${systemdQuote(d.run.shell)}`
@@ -78,7 +83,7 @@ export function scheduleService(
   return `${processMarker(d.appName)}
 [Unit]
 Description=${d.appName}: scheduled job ${d.name}
-
+${d.onFailure ? `OnFailure=${d.onFailure}\n` : ""}
 [Service]
 Type=oneshot
 ${runLines(d)}

@@ -67,12 +67,15 @@ export { INSTALL_TOOL_SH };
 
 /**
  * migrate and collectstatic in one Python process (each alone costs a Django
- * start-up). Defines `migrate_and_collectstatic(migrate, collectstatic)`:
- * manage.py shell -c runs it with a call appended. migrate "check" asks Django itself whether the database the
- * settings point at lacks a migration of the code (the plan `migrate` would
- * run), and migrates only then: exact whatever moved (the code, the
- * settings, [env], the database file), for the price of loading the
- * migration graph, which migrate does anyway.
+ * start-up). Defines `migrate_and_collectstatic(migrate, collectstatic,
+ * databases)`: manage.py shell -c runs it with a call appended. databases:
+ * the aliases of `[django] databases`, each migrated in turn (`migrate
+ * --database ALIAS`); one the settings do not define stops the script
+ * (exit 3) before anything is migrated. migrate "check" asks Django itself,
+ * for each alias, whether that database lacks a migration of the code (the
+ * plan `migrate` would run), and migrates only those: exact whatever moved
+ * (the code, the settings, [env], a database file), for the price of
+ * loading the migration graph, which migrate does anyway.
  */
 export { MIGRATE_AND_COLLECTSTATIC_PY };
 

@@ -302,11 +302,11 @@ Deno.test("init: reports a Procfile's worker and release lines, whitenoise, runt
     assert.match(r.out, /^found manage\.py, settings shop\.settings, WSGI shop\.wsgi:app,/m);
     assert.match(
       r.out,
-      /^Procfile release: .*createcachetable: djaploy runs migrate and collectstatic on every deploy; run the rest from a module of yours/m,
+      /^Procfile release: .*createcachetable: djaploy runs migrate and collectstatic on every deploy; the rest goes in \[release\] command/m,
     );
     assert.match(
       r.out,
-      /^Procfile worker: celery -A shop worker: djaploy runs only the web process: run this one as a systemd service of its own/m,
+      /^Procfile worker: celery -A shop worker: written to \[processes\] worker \(a systemd unit of the app, restarted on every deploy\)$/m,
     );
     assert.match(
       r.out,

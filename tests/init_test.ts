@@ -291,3 +291,65 @@ Deno.test({
     });
   },
 });
+
+Deno.test("init: a Procfile's non-web lines become [processes]; release: [release] command", async () => {
+  await withHello(async (dir) => {
+    await writeFiles(dir, {
+      Procfile: [
+        "web: gunicorn hello.wsgi --log-file -",
+        "worker: celery -A hello worker -l info",
+        "rq_high: python manage.py rqworker high",
+        "Beat: celery -A hello beat",
+        "blue: python manage.py slots",
+        "9lives: python cat.py",
+        "release: python manage.py migrate --noinput && python manage.py createcachetable",
+        "",
+      ].join("\n"),
+    });
+    const r = await cli(["init", "--dir", dir, "--no-check"]);
+    assert.equal(r.code, 0, r.err);
+    const toml = await Deno.readTextFile(join(dir, "infra/djaploy.toml"));
+    const loaded = await loadEnvironment(
+      await loadProject({ configPath: join(dir, "infra/djaploy.toml"), cwd: dir }),
+      "staging",
+    );
+    assert.deepEqual(loaded.hosts[0].processes, {
+      worker: "celery -A hello worker -l info",
+      rq_high: "python manage.py rqworker high",
+      beat: "celery -A hello beat",
+    }, "web is djaploy's gunicorn; names are lower-cased");
+    assert.match(
+      toml,
+      /^# Procfile blue: not written \(must not be "blue", .*\); add it under another name:\n# blue = "python manage\.py slots"$/m,
+    );
+    assert.match(toml, /^# Procfile 9lives: not written \(a process's name must match /m);
+    assert.equal(
+      loaded.hosts[0].release?.command,
+      "python manage.py createcachetable",
+      "what djaploy does not run itself becomes [release] command",
+    );
+    assert.match(
+      r.out,
+      /^Procfile worker: celery -A hello worker -l info: written to \[processes\] worker /m,
+    );
+    assert.match(r.out, /^Procfile blue: .*: not written to \[processes\]: must not be "blue"/m);
+    assert.match(r.out, /^Procfile release: .*: .*the rest goes in \[release\] command/m);
+  });
+});
+
+Deno.test("init: a Procfile with web and a migrate-only release writes no [processes]", async () => {
+  await withHello(async (dir) => {
+    await writeFiles(dir, {
+      Procfile: "web: gunicorn hello.wsgi\nrelease: python manage.py migrate\n",
+    });
+    const r = await cli(["init", "--dir", dir, "--no-check"]);
+    assert.equal(r.code, 0, r.err);
+    const toml = await Deno.readTextFile(join(dir, "infra/djaploy.toml"));
+    assert.doesNotMatch(toml, /\[processes\]/);
+    assert.doesNotMatch(toml, /^\[release\]/m, "migrate alone: djaploy runs it itself");
+    assert.match(
+      r.out,
+      /^Procfile release: python manage\.py migrate: djaploy runs migrate and collectstatic on every deploy$/m,
+    );
+  });
+});

@@ -65,3 +65,43 @@ Deno.test("release pipeline: when no host ran there is no tag, no push and no no
     assert.equal(hook.requests.length, 1);
   });
 });
+
+Deno.test("release pipeline: --local with build outputs ([artifact] include) is not a dirty version; git's changes are", async () => {
+  await withTempDir(async (dir) => {
+    const loaded = await loadTestProject(
+      dir,
+      ['project_name = "hello"', "[versioning]", "push_tags = false"].join("\n") + "\n",
+    );
+    const git = await sh(
+      "git init -q -b main && git -c user.name=t -c user.email=t@example.test add -A && " +
+        "git -c user.name=t -c user.email=t@example.test -c commit.gpgsign=false " +
+        "commit -q -m one && git tag v1.0.0 && git rev-parse HEAD HEAD^{tree}",
+      [],
+      { cwd: dir },
+    );
+    assert.equal(git.code, 0, git.stderr);
+    const [commit, headTree] = git.stdout.trim().split("\n");
+    const version = async (release: { tree: string; gitTree?: string }) => {
+      const { ui, out } = collectingUi();
+      const session = {
+        ui,
+        project: loaded.project,
+        env: loaded.env,
+        hosts: loaded.env.hosts,
+        dryRun: true,
+        secrets: new SecretResolver({ baseDir: dir, onSecret: (v) => ui.addSecret(v) }),
+      } as unknown as Session;
+      const pipeline = releasePipeline(session, { mode: "local", commandLine: "deploy --local" });
+      await pipeline.prepare({ name: "r", artifactDir: dir, commit, ref: "local", ...release });
+      return /^version (\S+)/m.exec(out.join(""))?.[1];
+    };
+    // The artifact's tree holds the build outputs; git's tree is HEAD's.
+    const withOutputs = "0123456789abcdef0123456789abcdef01234567";
+    assert.equal(await version({ tree: withOutputs, gitTree: headTree }), "v1.0.0+local");
+    assert.match(
+      String(await version({ tree: withOutputs })),
+      /-dirty$/,
+      "the check means something",
+    );
+  });
+});

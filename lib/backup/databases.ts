@@ -1,8 +1,9 @@
 /**
  * Which SQLite files the rclone and borg modules back up: the module's
  * `databases` setting, else the file the app itself uses (`DATABASE_PATH`,
- * or a `sqlite:` `DATABASE_URL` in [env]), else every SQLite file found in
- * the data folder at backup time. The job runs as the app's user, so every
+ * or a `sqlite:` `DATABASE_URL` in [env]; with several `[django] databases`
+ * the setting is required, since [env] names one file), else every SQLite
+ * file found in the data folder at backup time. The job runs as the app's user, so every
  * file must be in a folder that user owns: its home.
  */
 import { posix } from "node:path";
@@ -93,6 +94,19 @@ export function backupDatabases(
   }
   const envPath = host.env.DATABASE_PATH;
   const envUrl = host.env.DATABASE_URL;
+  const aliases = host.django.databases;
+  if (aliases.length > 1 && (envPath !== undefined || envUrl !== undefined)) {
+    // [env] names one file; the other databases' files are in settings djaploy does not run.
+    throw new DatabaseSettingError({
+      key: [backend, "databases"],
+      message:
+        `is required with ${aliases.length} databases in [django] databases (${
+          aliases.join(", ")
+        }): ${envPath !== undefined ? "DATABASE_PATH" : "DATABASE_URL"} in [env] names one ` +
+        `file; list each SQLite database's file (a database server's data is not backed up ` +
+        `by ${backend})`,
+    });
+  }
   if (typeof envPath === "string" && typeof envUrl === "string") {
     const fromUrl = sqliteUrlPath(envUrl);
     if (fromUrl !== undefined && fromUrl !== envPath) {

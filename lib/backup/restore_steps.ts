@@ -20,6 +20,8 @@ import { type BackupEntry, chooseBackup } from "./choose.ts";
 import { type BackupSource, requestWithSecrets } from "./source.ts";
 import { LITESTREAM_UNIT } from "../../modules/litestream/mod.ts";
 import { pinHostKey } from "../../modules/borg/mod.ts";
+import { backupDatabases, DatabaseSettingError } from "./databases.ts";
+import { layoutFor } from "../layout.ts";
 
 export interface RestoreOptions {
   readonly source: BackupSource;
@@ -27,6 +29,28 @@ export interface RestoreOptions {
   /** A backup's name (`--archive`), as --list shows it. */
   readonly archive?: string;
   readonly dbOnly: boolean;
+  /** `--database`: only these databases of the backup, by the name --list shows (implies dbOnly). */
+  readonly databases?: readonly string[];
+}
+
+/**
+ * The names of the databases the target host's configuration says its app
+ * uses (rclone.databases / borg.databases, else [env]), as a backup names
+ * them; undefined when it does not say (every SQLite file of the data folder,
+ * litestream's own list, a setting the backup check refuses).
+ */
+export function expectedDatabases(
+  host: HostConfig,
+  backend: BackupSource["backend"],
+): { names: string[]; from: string } | undefined {
+  if (backend === "litestream") return undefined;
+  try {
+    const plan = backupDatabases(host, layoutFor(host), backend);
+    return plan.scan ? undefined : { names: plan.databases.map((d) => d.name), from: plan.from };
+  } catch (e) {
+    if (e instanceof DatabaseSettingError) return undefined;
+    throw e;
+  }
 }
 
 const TOOLS: Readonly<Record<string, { program: string; pkg?: string }>> = {
@@ -152,9 +176,14 @@ const restore: (o: RestoreOptions) => Step = (o) => ({
   name: "restore data",
   async run(ctx: StepContext) {
     const backup = ctx.notes.get("restore:backup") as string;
+    const expected = expectedDatabases(ctx.host, o.source.backend);
     const request = {
       backup,
-      db_only: o.dbOnly,
+      db_only: o.dbOnly || (o.databases?.length ?? 0) > 0,
+      databases: o.databases?.length ? o.databases : null,
+      expected: expected?.names ?? null,
+      expected_from: expected?.from ?? null,
+      expected_key: `${o.source.backend}.databases`,
       timestamp: o.source.backend === "litestream" && o.date ? o.date.toISOString() : null,
       target: {
         home_dir: ctx.layout.homeDir,

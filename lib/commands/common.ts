@@ -15,6 +15,7 @@ import {
 import type { ReleaseInfo } from "../module.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { LockOwner } from "../lock.ts";
+import { commandPoints, type HookedCommand, type HookRun, hookRun } from "../hooks.ts";
 
 export const COMMON_FLAGS: readonly FlagDef[] = [
   {
@@ -81,6 +82,26 @@ export interface PlanRun {
   readonly together?: boolean;
   /** Hosts opened early (openEarly), by name. */
   readonly opening?: ReadonlyMap<string, Opening>;
+  /** The command's hooks (commandHooks): its own points around the hosts' steps, ctx.hook within. */
+  readonly hooks?: HookRun;
+}
+
+/** The hooks of a command run in this session (docs/hooks.md). */
+export function commandHooks(s: Session, command: HookedCommand): HookRun {
+  return hookRun({
+    command,
+    ui: s.ui,
+    dryRun: s.dryRun,
+    project: s.project,
+    envName: s.env.name,
+    modules: (host) => s.modules(host),
+    signal: s.signal,
+  });
+}
+
+/** A command's exit code: 1 when a host failed, or an after_* hook did (nothing undone). */
+export function runExitCode(results: readonly HostResult[], hooks?: HookRun): number {
+  return results.every((r) => r.ok) && !hooks?.failures.length ? 0 : 1;
 }
 
 /** For CI: stdout carries one JSON event a line (step, host, summary); the rest goes to stderr. */
@@ -157,7 +178,25 @@ export async function openEarly(
 /** Runs a plan on every host of the session, prints the summary, returns the results. */
 export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
   const plans = new Map<string, HostPlan>();
-  for (const host of s.hosts) plans.set(host.name, await run.plan(host));
+  const hooks = run.hooks;
+  const points = hooks && commandPoints(hooks.command);
+  for (const host of s.hosts) {
+    const plan = await run.plan(host);
+    plans.set(
+      host.name,
+      points
+        ? {
+          ...plan,
+          steps: [
+            ...await hooks.hostSteps(points.before, host),
+            ...plan.steps,
+            ...await hooks.hostSteps(points.after, host),
+          ],
+        }
+        : plan,
+    );
+  }
+  if (points) await hooks.local(points.before, s.hosts);
   const results = await runOnHosts({
     ...sessionRunOptions(s),
     release: run.release,
@@ -168,8 +207,12 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
     together: run.together,
     lock: planLock(run),
     opening: run.opening,
+    hooks,
     plan: (h) => plans.get(h.name)!,
   });
+  if (points && results.length > 0 && results.every((r) => r.ok)) {
+    await hooks.local(points.after, s.hosts);
+  }
   if (s.dryRun) {
     for (const r of results) {
       s.ui.result("");
@@ -180,6 +223,7 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
     }
   }
   printSummary(s.ui, results, run.title, s.dryRun ? undefined : run.release?.name);
+  hooks?.report();
   return results;
 }
 

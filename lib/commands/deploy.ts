@@ -5,19 +5,27 @@ import { hostsToRetry, lastRunPath, readLastRun, recordRun } from "../last_run.t
 import { loadEnvironment } from "../config/load.ts";
 import type { Ui } from "../ui.ts";
 import {
+  commandHooks,
   COMMON_FLAGS,
   HOST_FLAGS,
   JSON_FLAG,
   LOCK_FLAGS,
   modulePlanParts,
   openEarly,
+  runExitCode,
   runPlan,
 } from "./common.ts";
+import { releaseCommandStep } from "../release_command.ts";
 import type { HostPlan } from "../runner.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { Session } from "../session.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { type ArtifactMode, buildArtifact, releaseCommit } from "../artifact.ts";
+import { IncludeError } from "../artifact_include.ts";
+import { displayPath } from "../config/load.ts";
+import { formatProblems } from "../config/problems.ts";
+import { ConfigError } from "../errors.ts";
+import type { ProjectConfig } from "../config/types.ts";
 import { strategyFor } from "../strategies/registry.ts";
 import { layoutFor } from "../layout.ts";
 import { runProcess } from "../process.ts";
@@ -116,8 +124,12 @@ export async function deploy(
     }`;
     const activate = Boolean(args.flags.activate);
     const batchSize = (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling;
-    const together = s.hosts.some((h) => h.deployment_strategy === "bluegreen");
+    // Hosts wait for each other at barriers: bluegreen's activation, the release command.
+    const together = s.hosts.some((h) =>
+      h.deployment_strategy === "bluegreen" || h.release.command !== undefined
+    );
     const pipeline = releasePipeline(s, { mode, tag, bump, commandLine, activate });
+    const hooks = commandHooks(s, "deploy");
     const plans = new Map<string, Promise<HostPlan>>();
     const lockRun = {
       lock: true,
@@ -149,6 +161,10 @@ export async function deploy(
       throwIfStopped(s.stop, "building the artifact");
       if (mode === "latest") await warnUncommitted(ui, s.project.repo_dir);
       const t = performance.now();
+      const include = s.project.artifact?.include ?? [];
+      if (mode === "release" && include.length) {
+        await warnReleaseOutputs(ui, s.project.repo_dir, tag!);
+      }
       const release = await pipeline.stage("build artifact", () =>
         buildArtifact({
           mode,
@@ -157,11 +173,20 @@ export async function deploy(
           cacheDir: cacheDir(s.project),
           appName: s.project.project_name,
           prune: !s.dryRun,
+          include,
+          // A dry run ran no [prepare]: outputs not built yet are left out, and said so.
+          missingOk: s.dryRun && !args.flags["skip-prepare"],
+        }).catch(async (err) => {
+          throw err instanceof IncludeError ? await includeConfigError(s.project, err) : err;
         }));
+      for (const path of release.missing) {
+        ui.line(`dry run: [artifact] include ${path} is not built yet ([prepare] did not run)`);
+      }
+      const shipped = include.filter((p) => !release.missing.includes(p));
       ui.line(
-        `artifact ${release.name} (${release.ref} ${release.commit.slice(0, 7)}) ready  ${
-          ui.dim(formatMs(performance.now() - t))
-        }`,
+        `artifact ${release.name} (${release.ref} ${release.commit.slice(0, 7)}${
+          shipped.length ? ` + ${shipped.join(", ")}` : ""
+        }) ready  ${ui.dim(formatMs(performance.now() - t))}`,
       );
       throwIfStopped(s.stop, "the version and changelog");
       await pipeline.stage("version", () => pipeline.prepare(release));
@@ -178,6 +203,7 @@ export async function deploy(
         maxFail: maxFailCount(maxFailFlag ?? s.env.max_fail, s.hosts.length),
         together,
         opening,
+        hooks,
       });
       if (!s.dryRun) {
         await recordRun(s.project, s.env.name, results, release.name).catch((e) =>
@@ -191,7 +217,7 @@ export async function deploy(
         }
       }
       await pipeline.finish(results);
-      return results.length > 0 && results.every((r) => r.ok) ? 0 : 1;
+      return results.length > 0 ? runExitCode(results, hooks) : 1;
     } finally {
       await Promise.all([...opening.values()].map((o) => o.release()));
     }
@@ -259,13 +285,50 @@ async function hostPlan(
   const modules = await s.modules(host);
   const strategy = strategyFor(host);
   const parts = modulePlanParts(modules, host);
-  const phase = (p: Phase) => modules.flatMap((m) => m.steps?.[p] ?? []);
+  // The release command ends deploy:pre: the new code is ready, no traffic moved yet.
+  const release = releaseCommandStep(s.hosts[0].name);
+  const phase = (p: Phase) => [
+    ...modules.flatMap((m) => m.steps?.[p] ?? []),
+    ...(p === "deploy:pre" && host.release.command !== undefined ? [release] : []),
+  ];
   return {
     ...parts,
     probes: [...parts.probes, ...strategy.facts(host, layoutFor(host))],
     files: [...parts.files, ...(strategy.files?.(host, layoutFor(host)) ?? [])],
     steps: pipeline.steps(strategy.plan(phase)),
   };
+}
+
+/** An [artifact] include path that cannot be shipped, as a config error naming file:line and key. */
+async function includeConfigError(project: ProjectConfig, err: IncludeError): Promise<ConfigError> {
+  const source = await Deno.readTextFile(project.config_path).catch(() => "");
+  const file = displayPath(project.config_path, project.cwd ?? Deno.cwd());
+  const [message] = formatProblems(
+    [{ path: ["artifact", "include", err.index], message: err.problem }],
+    file,
+    source,
+  );
+  return new ConfigError(message, { hint: err.hint });
+}
+
+/**
+ * --release ships build outputs from the working tree, where [prepare] ran:
+ * says so when the working tree is not at the tag's commit.
+ */
+async function warnReleaseOutputs(ui: Ui, repoDir: string, tag: string): Promise<void> {
+  const [head, tagged] = await Promise.all([
+    runProcess("git", ["rev-parse", "-q", "--verify", "HEAD^{commit}"], { cwd: repoDir }),
+    runProcess("git", ["rev-parse", "-q", "--verify", `refs/tags/${tag}^{commit}`], {
+      cwd: repoDir,
+    }),
+  ]);
+  if (head.stdout.trim() === tagged.stdout.trim()) return;
+  ui.warn(
+    `Check out ${tag} before deploying it to ship its own build outputs: [artifact] include ` +
+      `takes them from the working tree, which [prepare] built at ${
+        head.stdout.trim().slice(0, 7) || "no commit"
+      }, not at ${tagged.stdout.trim().slice(0, 7)}`,
+  );
 }
 
 /** Runs the [prepare] commands on this machine; a dry run lists them and runs none. */

@@ -19,6 +19,7 @@ import {
   settingsNotes,
 } from "../../templates/init_files.ts";
 import { runDeployCheck } from "../django_check.ts";
+import { procfilePlan } from "../../templates/init_procfile.ts";
 import { DJANGO_APP, djangoCommandFiles } from "../../templates/django_commands.ts";
 import { COMMON_FLAGS } from "./common.ts";
 
@@ -157,19 +158,20 @@ export async function init(ui: Ui, args: Parsed): Promise<number> {
 /** What init found besides the settings: Procfile lines, the Python version's source, the health check. */
 export function projectReport(p: DjangoProject): string[] {
   const out: string[] = [];
-  for (const e of p.procfile ?? []) {
-    const what = e.type === "web"
+  for (const e of procfilePlan(p.procfile ?? [])) {
+    const what = e.kind === "web"
       ? `djaploy runs gunicorn itself: [gunicorn] wsgi_module = "${
         p.wsgiModule ?? "?"
       }" (workers, timeout and extra_args there too)`
-      : e.type === "release" && /\bmigrate\b/.test(e.command) && !/&&|;/.test(e.command)
+      : e.kind === "release" && e.rest === ""
       ? "djaploy runs migrate and collectstatic on every deploy"
-      : e.type === "release"
-      ? "djaploy runs migrate and collectstatic on every deploy; run the rest from a module of " +
-        "yours (docs/modules.md)"
-      : "djaploy runs only the web process: run this one as a systemd service of its own " +
-        "(a unit in infra/deploy_files and `services`, docs/configuration.md)";
-    out.push(`Procfile ${e.type}: ${e.command}: ${what}`);
+      : e.kind === "release"
+      ? "djaploy runs migrate and collectstatic on every deploy; the rest goes in [release] " +
+        "command, run once per deploy before traffic moves (docs/hooks.md)"
+      : e.kind === "process"
+      ? `written to [processes] ${e.name} (a systemd unit of the app, restarted on every deploy)`
+      : `not written to [processes]: ${e.reason}; add it there under another name`;
+    out.push(`Procfile ${e.entry.type}: ${e.entry.command}: ${what}`);
   }
   if (p.pythonVersionSource) {
     out.push(

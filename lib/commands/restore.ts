@@ -8,7 +8,7 @@ import { loadConfig, openSession, requireEnv } from "../session.ts";
 import { loadEnvironment } from "../config/load.ts";
 import type { Ui } from "../ui.ts";
 import { table } from "../ui.ts";
-import { COMMON_FLAGS, HOST_FLAGS, runPlan } from "./common.ts";
+import { commandHooks, COMMON_FLAGS, HOST_FLAGS, runExitCode, runPlan } from "./common.ts";
 import { UsageError } from "../errors.ts";
 import { SecretResolver } from "../resolve_secrets.ts";
 import { join, resolve } from "../paths.ts";
@@ -56,6 +56,13 @@ export const restoreCommand: CommandDef = {
       description: "This backup, by the name --list shows (default: the latest)",
     },
     { name: "db-only", type: "boolean", description: "Restore the databases, not the media files" },
+    {
+      name: "database",
+      type: "string",
+      valueName: "NAME[,NAME]",
+      description: "Only these databases of the backup, by their file names in it " +
+        "(hello.sqlite3, analytics.sqlite3); implies --db-only",
+    },
     { name: "list", type: "boolean", description: "List the backups and change nothing" },
     {
       name: "output",
@@ -107,6 +114,20 @@ export async function restore(ui: Ui, args: Parsed): Promise<number> {
   const local = target === "local";
   if (flags.output !== undefined && !local) {
     throw new UsageError("--output is for --target local");
+  }
+  const databases = flags.database === undefined
+    ? undefined
+    : String(flags.database).split(",").map((d) => d.trim());
+  if (databases?.some((d) => d === "")) {
+    throw new UsageError(
+      `Give --database the file names of databases in the backup, separated by commas (--list ` +
+        `shows the backups): got "${flags.database}"`,
+    );
+  }
+  if (databases && local) {
+    throw new UsageError(
+      "Drop --database with --target local: it fetches every database of the backup into a folder of its own",
+    );
   }
 
   // Listing and restoring onto this machine read the backups from here.
@@ -178,16 +199,24 @@ export async function restore(ui: Ui, args: Parsed): Promise<number> {
       }
       if (!confirm(`Replace the data of ${target} (${hosts}) with ${what}?`)) return 1;
     }
+    const hooks = commandHooks(s, "restore");
     const results = await runPlan(s, {
       title: `restore ${target} from ${source.label}`,
+      hooks,
       plan: (host) =>
         Promise.resolve(
-          restorePlan(host, { source, date, archive, dbOnly: Boolean(flags["db-only"]) }),
+          restorePlan(host, {
+            source,
+            date,
+            archive,
+            dbOnly: Boolean(flags["db-only"]),
+            databases,
+          }),
         ),
       lock: true,
       commandLine: `djaploy restore --env ${sourceName} --target ${target}`,
     });
-    return results.every((r) => r.ok) ? 0 : 1;
+    return runExitCode(results, hooks);
   } finally {
     await s.close();
   }

@@ -2,7 +2,16 @@
 import type { CommandDef, Parsed } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
-import { COMMON_FLAGS, HOST_FLAGS, JSON_FLAG, LOCK_FLAGS, lockOwner, runPlan } from "./common.ts";
+import {
+  commandHooks,
+  COMMON_FLAGS,
+  HOST_FLAGS,
+  JSON_FLAG,
+  LOCK_FLAGS,
+  lockOwner,
+  runExitCode,
+  runPlan,
+} from "./common.ts";
 import { layoutFor } from "../layout.ts";
 import { activateStep, rollbackStep } from "../strategies/bluegreen.ts";
 import { releaseRollbackStep } from "../strategies/rollback.ts";
@@ -41,7 +50,7 @@ export const rollbackCommand: CommandDef = {
 async function runSlotCommand(
   ui: Ui,
   args: Parsed,
-  name: string,
+  name: "activate" | "rollback",
   step: (host: HostConfig) => Step,
   notes: Record<string, unknown> = {},
   interrupt: Interrupt = NO_INTERRUPT,
@@ -56,8 +65,10 @@ async function runSlotCommand(
       mask: (t: string) => ui.mask(t),
       deployed: deployedFromState,
     };
+    const hooks = commandHooks(s, name);
     const results = await runPlan(s, {
       title: `${name} ${s.env.name}`,
+      hooks,
       lock: true,
       lockWait: args.flags["lock-wait"] as number | undefined,
       commandLine: `${name} --env ${s.env.name}`,
@@ -73,7 +84,7 @@ async function runSlotCommand(
         });
       },
     });
-    return results.every((r) => r.ok) ? 0 : 1;
+    return runExitCode(results, hooks);
   } finally {
     await s.close();
   }

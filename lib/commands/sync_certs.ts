@@ -3,7 +3,14 @@ import type { CommandDef, Parsed } from "../cli_args.ts";
 import type { EnvironmentConfig, HostConfig } from "../config/types.ts";
 import { openSession, type Session } from "../session.ts";
 import type { Ui } from "../ui.ts";
-import { COMMON_FLAGS, HOST_FLAGS, modulePlanParts, runPlan } from "./common.ts";
+import {
+  commandHooks,
+  COMMON_FLAGS,
+  HOST_FLAGS,
+  modulePlanParts,
+  runExitCode,
+  runPlan,
+} from "./common.ts";
 import certsModule, {
   FROM_LINEAGE,
   httpsStep,
@@ -66,12 +73,14 @@ export async function syncCerts(ui: Ui, args: Parsed): Promise<number> {
     const certs = s.env.certificates!.issue_on === "controller"
       ? await incoming(s, (m) => ui.warn(m))
       : new Map();
+    const hooks = commandHooks(s, "sync_certs");
     const results = await runPlan(s, {
       title: `sync-certs ${s.env.name}${s.dryRun ? " (dry run)" : ""}`,
       plan: (host) => Promise.resolve(syncPlan(host)),
       notes: syncNotes(s, certs),
+      hooks,
     });
-    return results.every((r) => r.ok) ? 0 : 1;
+    return runExitCode(results, hooks);
   } finally {
     await s.close();
   }

@@ -2,7 +2,7 @@
  * Merges the levels of settings (host > inventory [defaults] > djaploy.toml)
  * and fills in built-in and derived defaults, giving a complete HostConfig.
  */
-import type { HostConfig, PrepareConfig } from "./types.ts";
+import type { ArtifactConfig, HostConfig, PrepareConfig } from "./types.ts";
 import type { Layer } from "./validate_layer.ts";
 import { keyScopes, type KeySpec, moduleTableName, SECTIONS, TOP_LEVEL_KEYS } from "./schema.ts";
 import { isTable } from "./validators.ts";
@@ -87,6 +87,11 @@ export function buildHost(merged: Readonly<Record<string, unknown>>): HostConfig
 /** The [prepare] settings of djaploy.toml with defaults. */
 export function buildPrepare(project: Layer): PrepareConfig {
   return deepFreeze(resolveDefaults(project).prepare) as PrepareConfig;
+}
+
+/** The [artifact] settings of djaploy.toml with defaults. */
+export function buildArtifactConfig(project: Layer): ArtifactConfig {
+  return deepFreeze(resolveDefaults(project).artifact) as ArtifactConfig;
 }
 
 function isSchemaKey(key: string): boolean {

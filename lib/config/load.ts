@@ -9,7 +9,14 @@ import { dirname, join, relative, resolve } from "node:path";
 import { parse, TomlError } from "npm:smol-toml@1.4.2";
 import { ConfigError, UsageError } from "../errors.ts";
 import type { EnvironmentConfig, HostConfig, ModuleRef, ProjectConfig } from "./types.ts";
-import { buildHost, buildPrepare, deepFreeze, mergeLayers, resolveDefaults } from "./build_host.ts";
+import {
+  buildArtifactConfig,
+  buildHost,
+  buildPrepare,
+  deepFreeze,
+  mergeLayers,
+  resolveDefaults,
+} from "./build_host.ts";
 import type { MaxFail } from "./max_fail.ts";
 import { buildCertificates, checkTailnetCertificates } from "./certificates.ts";
 import { checkBackupDatabases } from "./backup_databases.ts";
@@ -51,6 +58,7 @@ export async function loadProject(
     repo_dir: dirname(infraDir),
     project_name: layer.project_name as string,
     prepare: buildPrepare(layer),
+    artifact: buildArtifactConfig(layer),
     ...releaseSettings(layer),
     environments: await listEnvironments(join(infraDir, "inventory")),
     cwd,

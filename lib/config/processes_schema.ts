@@ -13,7 +13,8 @@ export const PROCESS_NAME = /^[a-z][a-z0-9_-]{0,40}$/;
 const RESERVED = ["blue", "green", "slots", "web"];
 const RESERVED_PREFIXES = ["schedule-", "backup-", "drain"];
 
-function processName(name: string): string | undefined {
+/** What is wrong with a process's name (the pattern aside), or undefined when it may be used. */
+export function processName(name: string): string | undefined {
   if (RESERVED.includes(name) || RESERVED_PREFIXES.some((p) => name.startsWith(p))) {
     return `must not be ${RESERVED.map((r) => JSON.stringify(r)).join(", ")} or start with ${
       RESERVED_PREFIXES.map((r) => JSON.stringify(r)).join(", ")

@@ -119,7 +119,7 @@ const CHANGELOG_KEYS_DOC = "Keys of the `[notifications.changelog_config]` table
   );
 
 /** A markdown table padded the way `deno fmt` pads it. */
-function markdownTable(header: string[], rows: string[][]): string {
+export function markdownTable(header: string[], rows: string[][]): string {
   const cells = [header, ...rows].map((r) => r.map((c) => c.replaceAll("|", "\\|")));
   const widths = header.map((_, i) => Math.max(3, ...cells.map((r) => r[i].length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
@@ -127,12 +127,36 @@ function markdownTable(header: string[], rows: string[][]): string {
   return [line(cells[0]), rule, ...cells.slice(1).map(line)].join("\n");
 }
 
-/** The two tables, given the name pattern of environments and the relative-path check. */
+/** `[release]`: the command every deploy runs once, in the new release, before traffic moves. */
+const RELEASE_SECTION: SectionSpec = {
+  name: "release",
+  doc: "What a deploy runs once in the new release before traffic moves (docs/hooks.md). " +
+    "Its versions, tags and changelog are `[versioning]` and `[notifications]`.",
+  scopes: ["project", "defaults", "host"],
+  keys: {
+    command: {
+      type: "string",
+      parse: refine(string({ lines: true }), (s) => {
+        if (s.trim() === "") throw new Invalid(`must be a non-empty command: got ${describe(s)}`);
+        return s;
+      }),
+      defaultText: "none",
+      doc: "A shell command line, Heroku's Procfile `release:` (e.g. `python manage.py " +
+        "createcachetable`): run after migrate, on the first host of the deploy in inventory " +
+        "order, as the app user with the app's environment, in the new release's manage.py " +
+        "folder with its virtualenv first in `PATH`. No host moves traffic before it " +
+        "succeeded; when it fails, the deploy stops on every host and the old release serves.",
+    },
+  },
+};
+
+/** The tables, given the name pattern of environments and the relative-path check. */
 export function releaseSections(opts: {
   readonly envName: RegExp;
   readonly relativePath: (value: unknown, ctx: ParseContext) => string;
 }): SectionSpec[] {
   return [
+    RELEASE_SECTION,
     {
       name: "versioning",
       doc:
@@ -186,7 +210,9 @@ export function releaseSections(opts: {
           type: "boolean",
           parse: boolean(),
           defaultValue: true,
-          doc: "Announce failed deploys: the failed host and step and a short error excerpt.",
+          doc: "Announce failed deploys (the failed host and step and a short error excerpt) and " +
+            "failed `[[schedule]]` jobs (sent by the server: docs/releases.md, " +
+            '"Failed scheduled jobs").',
         },
         display_name: {
           type: "string",

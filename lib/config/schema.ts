@@ -28,6 +28,9 @@ import { parseMaxFail } from "./max_fail.ts";
 import { parseHardening, PROTECTION_DOC } from "./hardening.ts";
 import { operationsSections, PYTHON_SOURCE_KEYS } from "./operations_schema.ts";
 import { PROCESSES_SECTION, SCHEDULE_KEY } from "./processes_schema.ts";
+import { HOOKS_SECTION } from "./hooks_schema.ts";
+import { ARTIFACT_SECTION } from "./artifact_schema.ts";
+import { DJANGO_SECTION } from "./django_schema.ts";
 
 /** Where a key may be written: djaploy.toml, an inventory's [defaults], or one of its [[hosts]]. */
 export type Scope = "project" | "defaults" | "host";
@@ -714,6 +717,7 @@ export const SECTIONS: readonly SectionSpec[] = [
       },
     },
   },
+  ARTIFACT_SECTION,
   {
     name: "certificates",
     doc:
@@ -837,6 +841,8 @@ export const SECTIONS: readonly SectionSpec[] = [
     notes: PROTECTION_DOC,
   },
   PROCESSES_SECTION,
+  HOOKS_SECTION,
+  DJANGO_SECTION,
   ...releaseSections({ envName: SAFE_NAME, relativePath }),
   ...operationsSections(),
 ];

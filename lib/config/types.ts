@@ -105,6 +105,12 @@ export interface PrepareConfig {
   readonly commands: readonly string[];
 }
 
+/** `[artifact]`. */
+export interface ArtifactConfig {
+  /** Build outputs added to the artifact, relative to the project's folder. */
+  readonly include: readonly string[];
+}
+
 /** A module as listed in `modules`: a built-in name, a path, or a URL with an optional pin. */
 export interface ModuleRef {
   /** As written: a built-in name, a path or a URL. */
@@ -230,10 +236,59 @@ export interface TailscaleConfig {
   readonly cert: boolean;
 }
 
+/**
+ * Named points of djaploy's commands where hooks run (docs/hooks.md), in
+ * the words Capistrano and Deployer users know: before and after a deploy,
+ * its migrations, the switch of traffic to another release, and the
+ * activate, rollback, restore and sync-certs commands.
+ */
+export const HOOK_POINTS = [
+  "before_deploy",
+  "after_deploy",
+  "before_migrate",
+  "after_migrate",
+  "before_switch",
+  "after_switch",
+  "before_activate",
+  "after_activate",
+  "before_rollback",
+  "after_rollback",
+  "before_restore",
+  "after_restore",
+  "before_sync_certs",
+  "after_sync_certs",
+] as const;
+/** A hook point's name: `before_deploy`, `after_switch`, ... */
+export type HookPoint = typeof HOOK_POINTS[number];
+
+/** One `[[hooks.<point>]]` entry: a shell command line, run here or on each host. */
+export interface HookCommand {
+  readonly run: string;
+  /** `local`: on the deploying machine, in the project's folder; `remote`: on each host. */
+  readonly on: "local" | "remote";
+  /** remote: the app user (with the app's environment) or root (in `/`). */
+  readonly user: "app" | "root";
+}
+
+/** `[hooks]`: the commands of each hook point, in order. */
+export type HooksConfig = Readonly<Partial<Record<HookPoint, readonly HookCommand[]>>>;
+
+/** `[release]`: what runs once per deploy in the new release before traffic moves. */
+export interface ReleaseConfig {
+  /** A shell command line (Procfile `release:`), run on one host in manage.py's folder. */
+  readonly command?: string;
+}
+
 /** `[systemd]`: how djaploy's units run. */
 export interface SystemdConfig {
   /** The protections turned off (templates/hardening.ts), from `hardening`. */
   readonly hardening: readonly Protection[];
+}
+
+/** `[django]`: what djaploy knows of the project's settings. */
+export interface DjangoConfig {
+  /** Aliases of settings.DATABASES, in the order migrate runs for them. */
+  readonly databases: readonly string[];
 }
 
 /** Everything that applies to one host after merging host > env defaults > project > built-ins. */
@@ -280,6 +335,10 @@ export interface HostConfig {
   readonly litestream: LitestreamConfig;
   readonly tailscale: TailscaleConfig;
   readonly systemd: SystemdConfig;
+  readonly release: ReleaseConfig;
+  readonly hooks: HooksConfig;
+  /** `[django]`: the database aliases migrate runs for (lib/config/django_schema.ts). */
+  readonly django: DjangoConfig;
   /** Tables that belong to modules outside the built-in schema, by table name. */
   readonly extra: Readonly<Record<string, unknown>>;
 }
@@ -351,6 +410,8 @@ export interface ProjectConfig {
   readonly repo_dir: string;
   readonly project_name: string;
   readonly prepare: PrepareConfig;
+  /** [artifact]; absent in a ProjectConfig made by hand (no build outputs). */
+  readonly artifact?: ArtifactConfig;
   /** [versioning]; absent when djaploy.toml has no such table (no versions, tags or VERSION file). */
   readonly versioning?: VersioningConfig;
   /** [notifications]; absent when djaploy.toml has no such table. */

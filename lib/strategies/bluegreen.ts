@@ -143,6 +143,7 @@ export async function activateSlot(
   const active: SlotRecord = { ...record, state: "active", activated_at: new Date().toISOString() };
   slots[slotName] = active;
   const health = healthCheckCommand(ctx, slot.socketPath);
+  await ctx.hook("before_switch");
   // One round trip: the check, then (only if it passes) the switch with its
   // record, then the cleanup, which may fail with a warning only.
   await switchAndCleanUp(
@@ -169,6 +170,7 @@ export async function activateSlot(
   );
   ctx.changed(`activated ${slotName} (${record.release})`);
   noteLive(ctx, slot.dir, record.venv);
+  await ctx.hook("after_switch");
 }
 
 /** deploy --activate (and the very first deploy): activate once every host has staged. */

@@ -186,6 +186,7 @@ export async function goLive(
   const slots = { ...(liveState(ctx)?.slots ?? {}) };
   if (before && slots[before]) slots[before] = { ...slots[before]!, state: "stopped" };
   slots[slot.slot] = { ...record, state: "active" };
+  await ctx.hook("before_switch");
   await switchAndCleanUp(
     ctx,
     [
@@ -201,6 +202,7 @@ export async function goLive(
   ctx.changed(`current -> releases/${posix.basename(dir)}`);
   // The processes run in `current`, which now links this release.
   noteLive(ctx, ctx.layout.currentLink, record.venv);
+  await ctx.hook("after_switch");
 }
 
 const switchToNew: Step = {

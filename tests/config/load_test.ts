@@ -882,6 +882,7 @@ Deno.test("host: every key gets its built-in default", async () => {
     ssh_user: "deploy",
     strict_host_key_checking: false,
     deployment_strategy: "in_place",
+    django: { databases: ["default"] },
     services: ["hello"],
     schedule: [],
     modules: [
@@ -955,6 +956,8 @@ Deno.test("host: every key gets its built-in default", async () => {
       cert: false,
     },
     systemd: { hardening: [] },
+    hooks: {},
+    release: {},
     extra: {},
   });
   assert.ok(

@@ -23,10 +23,16 @@ export interface StubServer {
 
 export type StubHandler = (req: RecordedRequest, index: number) => Response | Promise<Response>;
 
+/** Where a stub listens: 127.0.0.1 unless test hosts must reach it ("0.0.0.0"). */
+export interface StubOptions {
+  readonly hostname?: string;
+}
+
 /** Starts a server that records every request and answers with `handler`. */
-export function startStub(handler: StubHandler): StubServer {
+export function startStub(handler: StubHandler, opts: StubOptions = {}): StubServer {
   const requests: RecordedRequest[] = [];
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+  const hostname = opts.hostname ?? "127.0.0.1";
+  const server = Deno.serve({ hostname, port: 0, onListen: () => {} }, async (req) => {
     const body = await req.text();
     let json: unknown;
     try {
@@ -56,7 +62,7 @@ export function startStub(handler: StubHandler): StubServer {
 }
 
 /** A Slack incoming webhook: checks the message format (text and blocks) and answers "ok". */
-export function slackStub(): StubServer {
+export function slackStub(opts: StubOptions = {}): StubServer {
   return startStub((req) => {
     const msg = req.json as { text?: unknown; blocks?: unknown } | undefined;
     if (
@@ -66,7 +72,7 @@ export function slackStub(): StubServer {
       return new Response("invalid_payload", { status: 400 });
     }
     return new Response("ok");
-  });
+  }, opts);
 }
 
 /**

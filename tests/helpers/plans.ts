@@ -19,6 +19,8 @@ import type { Ui } from "../../lib/ui.ts";
 import type { RemoteCommand } from "../../lib/remote_command.ts";
 import { appDirs, rootDirs } from "../../modules/core/mod.ts";
 import { processUnitFiles } from "../../lib/processes.ts";
+import type { HookRun } from "../../lib/hooks.ts";
+import { releaseCommandStep } from "../../lib/release_command.ts";
 import {
   collectingUi,
   factsAnswer,
@@ -39,12 +41,21 @@ export async function configurePlan(host: HostConfig, repoDir: string): Promise<
   };
 }
 
-/** As `djaploy deploy` plans a host. */
-export async function deployPlan(host: HostConfig, repoDir: string): Promise<HostPlan> {
+/** As `djaploy deploy` plans a host; `leader` runs the release command (default: this host). */
+export async function deployPlan(
+  host: HostConfig,
+  repoDir: string,
+  leader = host.name,
+): Promise<HostPlan> {
   const modules = await loadModules(host.modules, repoDir);
   const strategy = strategyFor(host);
   const parts = modulePlanParts(modules, host);
-  const phase = (p: Phase) => modules.flatMap((m) => m.steps?.[p] ?? []);
+  const phase = (p: Phase) => [
+    ...modules.flatMap((m) => m.steps?.[p] ?? []),
+    ...(p === "deploy:pre" && host.release.command !== undefined
+      ? [releaseCommandStep(leader)]
+      : []),
+  ];
   return {
     ...parts,
     probes: [...parts.probes, ...strategy.facts(host, layoutFor(host))],
@@ -79,6 +90,8 @@ export async function runRecorded(opts: {
   secrets?: boolean;
   /** Collects the commands of each round trip that is a chain, in order. */
   chains?: RemoteCommand[][];
+  /** The command's hooks (ctx.hook). */
+  hooks?: HookRun;
 }): Promise<RecordedRun> {
   const { ui, out, err } = collectingUi();
   const secrets = opts.secrets
@@ -118,6 +131,7 @@ export async function runRecorded(opts: {
     force: opts.force,
     notes: opts.notes,
     secrets,
+    hooks: opts.hooks,
   });
   return { result: results[0], exec: exec!, out: out.join(""), err: err.join(""), ui };
 }

@@ -144,9 +144,16 @@ async function restore(
   const fetched = await py(script, ["fetch"], { stdin: JSON.stringify(request), env });
   assert.equal(fetched.code, 0, fetched.stderr + fetched.stdout);
   assert.match(fetched.stdout, /integrity ok/);
-  const { target } = request;
+  // apply gets the request without the credentials, as restore sends it.
+  const { target, databases, expected } = request;
   const applied = await py(script, ["apply"], {
-    stdin: JSON.stringify({ backup: request.backup, db_only: request.db_only, target }),
+    stdin: JSON.stringify({
+      backup: request.backup,
+      db_only: request.db_only,
+      databases,
+      expected,
+      target,
+    }),
     env,
   });
   assert.equal(applied.code, 0, applied.stderr + applied.stdout);
@@ -244,6 +251,54 @@ Deno.test({
       // No secret file is left behind (they live in a private temp folder for one command).
       assert.doesNotMatch(restored.stdout + restored.stderr, /djaploy-secrets/);
       await assert.rejects(Deno.lstat(join(dir, "restored", ".restore")), "staging is removed");
+
+      // Several databases: --database picks some; a name the backup lacks, or a database the
+      // target's configuration does not name, is refused at fetch (the app still runs).
+      const only = { ...target(dir), data_dir: join(dir, "only", "data") };
+      const base2 = { source, rclone_conf: rcloneConf, backup: names[0], db_only: true };
+      const lacking = await py(script, ["fetch"], {
+        stdin: JSON.stringify({ ...base2, databases: ["nope.db"], target: only }),
+      });
+      assert.notEqual(lacking.code, 0);
+      assert.match(
+        lacking.stderr + lacking.stdout,
+        new RegExp(
+          `Choose a database that backup ${
+            names[0]
+          } holds: it has no nope\\.db; it holds app\\.sqlite3, sub/other\\.db`,
+        ),
+      );
+      const unnamed = await py(script, ["fetch"], {
+        stdin: JSON.stringify({
+          ...base2,
+          expected: ["app.sqlite3"],
+          expected_from: "env.DATABASE_PATH",
+          expected_key: "rclone.databases",
+          target: only,
+        }),
+      });
+      assert.notEqual(unnamed.code, 0);
+      assert.match(
+        unnamed.stderr + unnamed.stdout,
+        new RegExp(
+          "Choose the databases to restore with --database, or list sub/other\\.db in the " +
+            `target's rclone\\.databases: backup ${names[0]} holds sub/other\\.db, which the ` +
+            "target's configuration does not name \\(env\\.DATABASE_PATH names app\\.sqlite3\\)",
+        ),
+      );
+      await assert.rejects(Deno.lstat(only.staging_dir), "a refused fetch leaves no staging");
+      const picked = await restore(script, {
+        ...base2,
+        databases: ["sub/other.db"],
+        expected: ["app.sqlite3", "sub/other.db"],
+        target: only,
+      });
+      assert.match(
+        picked.stdout,
+        /@@djaploy-restore \{"ok": true, "databases": \["sub\/other\.db"\]/,
+      );
+      assert.equal((await count(join(only.data_dir, "sub", "other.db")))[0], "ok");
+      await assert.rejects(Deno.lstat(join(only.data_dir, "app.sqlite3")), "not chosen");
     });
   },
 });

@@ -272,6 +272,16 @@ Deno.test("rclone module: the database the app uses (DATABASE_PATH, a sqlite DAT
       ],
       /rclone backs up \/home\/app\/data\/a\.sqlite3, \/home\/app\/data\/b\.sqlite3 \(rclone\.databases\)/,
     ],
+    [
+      // Several [django] databases: each one's file, listed.
+      '[django]\ndatabases = ["default", "analytics"]\n\n[env]\nDATABASE_PATH = "/home/app/data/hello.sqlite3"\n\n' +
+      '[rclone]\ndatabases = ["hello.sqlite3", "analytics.sqlite3"]\n',
+      [
+        { name: "hello.sqlite3", path: "/home/app/data/hello.sqlite3" },
+        { name: "analytics.sqlite3", path: "/home/app/data/analytics.sqlite3" },
+      ],
+      /rclone backs up \/home\/app\/data\/hello\.sqlite3, \/home\/app\/data\/analytics\.sqlite3 \(rclone\.databases\)/,
+    ],
   ];
   for (const [extra, databases, line] of cases) {
     await withTempDir(async (dir) => {
@@ -316,6 +326,11 @@ Deno.test("rclone module: a database the job cannot read or djaploy cannot know 
       '[env]\nDATABASE_PATH = "/home/app/data/a.sqlite3"\n' +
       'DATABASE_URL = "sqlite:////home/app/data/b.sqlite3"\n',
       /djaploy\.toml(:\d+)?: rclone\.databases: is required: DATABASE_PATH \("\/home\/app\/data\/a\.sqlite3"\) and DATABASE_URL \("\/home\/app\/data\/b\.sqlite3"\) in \[env\] name different files/,
+    ],
+    [
+      // [env] names one file; the analytics database would silently be left out.
+      '[django]\ndatabases = ["default", "analytics"]\n\n[env]\nDATABASE_PATH = "/home/app/data/hello.sqlite3"\n',
+      /djaploy\.toml(:\d+)?: rclone\.databases: is required with 2 databases in \[django\] databases \(default, analytics\): DATABASE_PATH in \[env\] names one file; list each SQLite database's file/,
     ],
     [
       '[rclone]\ndatabases = ["/home/other/db.sqlite3"]\n',

@@ -172,6 +172,11 @@ Deno.test("restore plan: the app user lists, fetches and puts in place (credenti
     assert.deepEqual(requests[1], {
       backup: "2025-01-02T030000Z",
       db_only: false,
+      databases: null,
+      // No database setting in this config: every SQLite file of the data folder was backed up.
+      expected: null,
+      expected_from: null,
+      expected_key: "rclone.databases",
       timestamp: null,
       target,
     }, "apply gets no credentials");
@@ -318,6 +323,11 @@ Deno.test("djaploy restore: flag errors exit 2 before any connection", async () 
       [["--backend", "borg"], /Enable the borg module in test/],
       [["--output", "x"], /--output is for --target local/],
       [["--target", "nope"], /Unknown environment "nope"/],
+      [["--database", "a.sqlite3,"], /Give --database the file names of databases in the backup/],
+      [
+        ["--database", "a.sqlite3", "--target", "local"],
+        /Drop --database with --target local/,
+      ],
     ];
     if (!Deno.stdin.isTerminal()) {
       cases.push([[], /Add --yes to restore without a terminal/]);
@@ -332,5 +342,52 @@ Deno.test("djaploy restore: flag errors exit 2 before any connection", async () 
       assert.equal(code, 2, `${flags.join(" ")}: ${err.join("")}`);
       assert.match(err.join(""), message, flags.join(" "));
     }
+  });
+});
+
+Deno.test("restore plan, several databases: --database and the target's databases reach the program; --database implies databases only", async () => {
+  await withTempDir(async (dir) => {
+    const loaded = await project(
+      dir,
+      TOML + '\n[django]\ndatabases = ["default", "analytics"]\n\n[env]\n' +
+        'DATABASE_PATH = "/home/app/data/hello.sqlite3"\n\n' +
+        '[rclone]\ndatabases = ["hello.sqlite3", "analytics.sqlite3"]\n',
+      { secrets: { pw: "the-sftp-password-123" } },
+    );
+    const source = await backupSource({
+      project: loaded.project,
+      env: loaded.env,
+      backend: "rclone",
+      host: loaded.host,
+      secrets: new SecretResolver({ onSecret: () => {}, baseDir: loaded.project.repo_dir }),
+    });
+    const requests: Record<string, unknown>[] = [];
+    const r = await runRecordedWithSecrets({
+      loaded,
+      plan: restorePlan(loaded.host, {
+        source,
+        dbOnly: false,
+        databases: ["analytics.sqlite3"],
+      }),
+      facts: { "user:app": { out: "app:x:1001:1001::/home/app:/bin/bash" } },
+      respond: (cmd) => {
+        if (cmd.argv[2] === "list") return { stdout: JSON.stringify(BACKUPS) + "\n" };
+        if (cmd.argv[2] === "fetch") requests.push(JSON.parse((cmd.stdin as Secret).reveal()));
+        if (cmd.argv[2] === "apply") {
+          requests.push(JSON.parse(String(cmd.stdin)));
+          return { stdout: '@@djaploy-restore {"ok": true, "databases": ["analytics.sqlite3"]}\n' };
+        }
+        return undefined;
+      },
+    });
+    assert.equal(r.result.ok, true, String(r.result.error));
+    for (const request of requests) {
+      assert.equal(request.db_only, true);
+      assert.deepEqual(request.databases, ["analytics.sqlite3"]);
+      assert.deepEqual(request.expected, ["hello.sqlite3", "analytics.sqlite3"]);
+      assert.equal(request.expected_from, "rclone.databases");
+    }
+    assert.equal(requests.length, 2);
+    assert.match(r.out, /restored 1 database from 2025-01-02T030000Z/);
   });
 });
