@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { runProcess } from "./process.ts";
 import { UsageError, UserError } from "./errors.ts";
-import { editDistance } from "./cli_args.ts";
+import { editDistance } from "./config/did_you_mean.ts";
 import type { ReleaseInfo } from "./module.ts";
 import {
   copyIncluded,

@@ -4,6 +4,9 @@
  * that say what is allowed.
  */
 import { shown, UsageError } from "./errors.ts";
+import { editDistance } from "./config/did_you_mean.ts";
+
+export { editDistance };
 
 export interface FlagDef {
   readonly name: string;
@@ -151,21 +154,6 @@ function unknownFlag(flag: string, def: CommandDef): UsageError {
     `Unknown option ${flag} for "djaploy ${def.name}"${near ? ` (did you mean ${near}?)` : ""}`,
     { hint: `See: djaploy ${def.name} --help` },
   );
-}
-
-export function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(
-        d[i - 1][j] + 1,
-        d[i][j - 1] + 1,
-        d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-  }
-  return d[a.length][b.length];
 }
 
 export function commandHelp(def: CommandDef): string {

@@ -9,6 +9,7 @@ import type { HostConfig } from "./config/types.ts";
 import { type Layout, slotLayout, SLOTS } from "./layout.ts";
 import type { Confinement } from "../templates/hardening.ts";
 import { strategyTraits } from "./strategies/traits.ts";
+import { EXPOSURE_SH } from "./programs.gen.ts";
 
 /** Folders that may not exist when the unit starts are marked optional ("-"). */
 const optional = (path: string) => `-${path}`;
@@ -168,11 +169,7 @@ export function confinedUnits(
  * `systemd-analyze security`'s verdict line for each unit whose file exists:
  * `<unit> <exposure> <predicate>`.
  */
-export const EXPOSURE_SH = `for u; do
-  [ -e "/etc/systemd/system/$u" ] || continue
-  systemd-analyze security --no-pager "$u" 2>/dev/null |
-    sed -n "s/^→ Overall exposure level for \\([^:]*\\): \\([0-9.]*\\) \\([A-Z]*\\).*/exposure \\1 \\2 \\3/p"
-done`;
+export { EXPOSURE_SH };
 
 /** The lines EXPOSURE_SH printed, by unit. */
 export function parseExposure(out: string): Map<string, { exposure: number; predicate: string }> {

@@ -4,7 +4,7 @@
  * virtualenv is reused and no installer runs.
  */
 import { join, posix } from "node:path";
-import { sha256 } from "./remote_ops.ts";
+import { sha256 } from "./hash.ts";
 import type { DependencyManager, HostConfig } from "./config/types.ts";
 import { UserError } from "./errors.ts";
 import { toolDir } from "./layout.ts";

@@ -364,6 +364,11 @@ export function manageCommand(ctx: StepContext, args: readonly string[], t: Targ
   };
 }
 
+/** A string or boolean as Python source (a JSON string is a valid Python string literal). */
+function pythonLiteral(value: string | boolean): string {
+  return typeof value === "boolean" ? (value ? "True" : "False") : JSON.stringify(value);
+}
+
 /**
  * Runs migrate and/or collectstatic for the target, in one Python process.
  * migrate "check": only if Django says the database lacks a migration.
@@ -374,12 +379,13 @@ export async function runDjangoTasks(
   t: Target = target(ctx),
 ): Promise<void> {
   if (!tasks.migrate && !tasks.collectstatic) return;
-  const migrate = tasks.migrate === "check" ? '"check"' : tasks.migrate ? "True" : "False";
-  const code = MIGRATE_AND_COLLECTSTATIC_PY
-    .replace("MIGRATE = True", `MIGRATE = ${migrate}`)
-    .replace("COLLECTSTATIC = True", `COLLECTSTATIC = ${tasks.collectstatic ? "True" : "False"}`)
-    // Aliases are checked by the schema ([A-Za-z0-9_-]): a JSON list is a Python list.
-    .replace('DATABASES = ["default"]', `DATABASES = ${JSON.stringify(ctx.host.django.databases)}`);
+  // manage.py shell -c takes no arguments: the values follow the program, as Python literals.
+  // Aliases are checked by the schema ([A-Za-z0-9_-]): a JSON list is a Python list.
+  const code = `${MIGRATE_AND_COLLECTSTATIC_PY}\n` +
+    `MIGRATE = ${pythonLiteral(tasks.migrate)}\n` +
+    `COLLECTSTATIC = ${pythonLiteral(tasks.collectstatic)}\n` +
+    `DATABASES = ${JSON.stringify(ctx.host.django.databases)}\n` +
+    "migrate_and_collectstatic(MIGRATE, COLLECTSTATIC, DATABASES)\n";
   const out = await ctx.exec.run(manageCommand(ctx, ["shell", "-c", code], t));
   const applied = out.stdout.split("\n").filter((l) => /Applying .* OK/.test(l)).length;
   const copied = /(\d+) static files? copied/.exec(out.stdout)?.[1];
@@ -515,9 +521,10 @@ export function healthCheckCommand(
 /** The command that runs the probe's request once through Django in `t`, as the app user. */
 export function healthDiagnosisCommand(ctx: StepContext, t: Target): RemoteCommand {
   const { path } = healthProbe(ctx.host);
-  const code = HEALTH_DIAGNOSIS_PY
-    .replace('PATH = "/"', `PATH = ${JSON.stringify(path)}`)
-    .replace('HOST = "localhost"', `HOST = ${JSON.stringify(ctx.host.health_check.host)}`);
+  const code = `${HEALTH_DIAGNOSIS_PY}\n` +
+    `PATH = ${pythonLiteral(path)}\n` +
+    `HOST = ${pythonLiteral(ctx.host.health_check.host)}\n` +
+    "diagnose(PATH, HOST)\n";
   const cmd = manageCommand(ctx, ["shell", "-c", code], t);
   // An app that hangs must not hang the deploy that already failed.
   return { ...cmd, argv: ["timeout", "60", ...cmd.argv], okCodes: [0, 1, 124] };

@@ -6,6 +6,7 @@
  */
 import { dirname, join } from "./paths.ts";
 import { runProcess } from "./process.ts";
+import { DJANGO_CHECK_SH } from "./programs.gen.ts";
 
 export interface DeployCheckIssue {
   /** Django's check id, e.g. `security.W004`. */
@@ -26,16 +27,7 @@ export function parseCheckOutput(text: string): DeployCheckIssue[] {
   return issues;
 }
 
-// Tries each Python in turn; 127 when none imports Django.
-const SCRIPT = `manage=$1; shift
-for py in "$@"; do
-  command -v "$py" >/dev/null 2>&1 || [ -x "$py" ] || continue
-  if "$py" -c 'import django' >/dev/null 2>&1; then
-    echo "python: $py" >&2
-    exec "$py" "$manage" check --deploy
-  fi
-done
-exit 127`;
+// django_check.sh tries each Python in turn; 127 when none imports Django.
 
 /**
  * Runs `manage.py check --deploy` in the project with `env` added to this
@@ -57,7 +49,7 @@ export async function runDeployCheck(
   ];
   const r = await runProcess(
     "sh",
-    ["-c", SCRIPT, "sh", join(root, managePy), ...new Set(pythons)],
+    ["-c", DJANGO_CHECK_SH, "sh", join(root, managePy), ...new Set(pythons)],
     {
       cwd: manageDir,
       env: { ...Deno.env.toObject(), PYTHONDONTWRITEBYTECODE: "1", ...env },

@@ -16,7 +16,7 @@
  * which is exact whatever moved, the database included.
  */
 import { join, relative } from "./paths.ts";
-import { sha256 } from "./remote_ops.ts";
+import { sha256 } from "./hash.ts";
 
 export interface DjangoInputs {
   readonly static: string;

@@ -12,6 +12,7 @@ import { deployVersion } from "./version_file.ts";
 import { parseDeployState, stateProbe } from "./deploy_steps.ts";
 import { CommandError, exitCodeMeaning, lastLines, UserError } from "./errors.ts";
 import { formatMs, table } from "./ui.ts";
+import { HISTORY_APPEND_SH } from "./programs.gen.ts";
 
 export interface HistoryRecord {
   /** When the command finished on the host, ISO 8601 UTC. */
@@ -96,12 +97,7 @@ export async function deployedFromState(ctx: StepContext): Promise<Deployed> {
   return { version: state.version, commit: state.commit, ref: state.ref, release: state.release };
 }
 
-export const HISTORY_APPEND_SH = `f=$1
-umask 022
-mkdir -p "$(dirname "$f")"
-cat >> "$f"
-n=$(wc -l < "$f")
-if [ "$n" -gt 2000 ]; then tail -n 1000 "$f" > "$f.djaploy-new" && mv -f "$f.djaploy-new" "$f"; fi`;
+export { HISTORY_APPEND_SH };
 
 /** Appends one record to the host's history file (root's record). */
 export async function appendHistory(ctx: StepContext, record: HistoryRecord): Promise<void> {

@@ -8,6 +8,7 @@
 import type { Executor, HeldCommand } from "./executor.ts";
 import { UserError } from "./errors.ts";
 import { marker } from "./marker.ts";
+import { LOCK_BASH } from "./programs.gen.ts";
 
 /** How often djaploy tells the holding shell it is still there, and how long that shell waits. */
 export interface LockTiming {
@@ -35,30 +36,13 @@ export function lockPath(appName: string): string {
   return `/run/djaploy/${appName}.lock`;
 }
 
-// $1 lock file, $2 owner (JSON), $3 seconds to wait, $4 seconds without a
+// lock.bash: $1 lock file, $2 owner (JSON), $3 seconds to wait, $4 seconds without a
 // heartbeat before giving up, $5 a script to run once locked (optional), $6
 // the mark that ends its output (a nonce per run: lib/marker.ts).
 // Prints LOCKED, the script's output and `<mark> <exit code>`, or HELD <owner line>
 // and exits 75. Holds the lock while stdin stays open and heartbeats keep
 // coming; answers each heartbeat line N with "beat N". The owner file says
 // "<pid> <start time of pid> <owner>": unlock checks both before it signals.
-export const LOCK_SH = `lock=$1 owner=$2 wait=$3 timeout=$4
-dir=\${lock%/*}
-mkdir -p "$dir"
-case $(stat -c '%u:%A' "$dir") in 0:d????-??-?) ;; *)
-  echo "refusing $dir: it must be owned by root and writable by root only" >&2; exit 78;;
-esac
-exec 9>>"$lock"
-if [ "$wait" = 0 ]; then flock -n 9; else flock -w "$wait" 9; fi || {
-  echo "HELD $(cat "$lock.owner" 2>/dev/null)"
-  exit 75
-}
-started=$(cut -d' ' -f22 "/proc/$$/stat")
-printf '%s %s %s\\n' "$$" "$started" "$owner" > "$lock.owner"
-echo LOCKED
-if [ -n "$5" ]; then sh -c "$5" 9>&- </dev/null; printf '\\n%s %s\\n' "$6" "$?"; fi
-while read -r -t "$timeout" n; do echo "beat $n"; done
-rm -f "$lock.owner"`;
 
 /** The owner file's text: "<pid> <start time> <json>" (or "<pid> <json>", written before start times). */
 export interface OwnerRecord {
@@ -117,7 +101,7 @@ export async function acquireLock(
     argv: [
       "bash",
       "-c",
-      LOCK_SH,
+      LOCK_BASH,
       "bash",
       lockPath(appName),
       JSON.stringify(owner),

@@ -33,6 +33,7 @@ import {
   scheduleService,
   scheduleTimer,
 } from "../templates/process_units.ts";
+import { PROCESS_UNITS_LIST_SH } from "./programs.gen.ts";
 
 const UNIT_DIR = "/etc/systemd/system";
 
@@ -106,10 +107,8 @@ export function processUnitsProbe(host: HostConfig): FactProbe<string[]> {
   return {
     name: "process-units",
     argv: shScript(
-      `cd ${UNIT_DIR} || exit 0
-for f in "$1"-*.service "$1"-*.timer; do
-  [ -f "$f" ] && grep -qxF -- "$2" "$f" && printf '%s\\n' "$f"
-done; true`,
+      PROCESS_UNITS_LIST_SH,
+      UNIT_DIR,
       host.app_name,
       processMarker(host.app_name),
     ),

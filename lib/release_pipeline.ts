@@ -5,41 +5,30 @@
  * host succeeded, the annotated tag (tag environments only), its push and
  * the announcement; after a failure, the failure announcement and no tag.
  * Nothing here can fail a deploy that succeeded: tag, push and webhook
- * problems are warnings.
+ * problems are warnings. Each concern has its file: release_changelog.ts,
+ * release_tag.ts, release_announce.ts; this one decides the version and
+ * puts them in order.
  */
-import { join } from "node:path";
 import type { Session } from "./session.ts";
 import type { ArtifactMode } from "./artifact.ts";
 import { type NoteValue, noteValue, type ReleaseInfo, type Step } from "./module.ts";
 import type { HostResult } from "./runner.ts";
 import { UsageError, UserError } from "./errors.ts";
 import { type BumpKind, decideVersion, type VersionDecision } from "./versioning.ts";
-import {
-  annotatedTagMessage,
-  commitsBetween,
-  createTag,
-  pushRemote,
-  pushTag,
-  type TagFacts,
-  tagFacts,
-  treeDiffersFromHead,
-} from "./release_git.ts";
-import { type ChangelogResult, generateChangelog } from "./changelog.ts";
-import {
-  type DeployReport,
-  failurePayload,
-  type FailureReport,
-  type HostFailure,
-  maskStrings,
-  postJson,
-  successPayload,
-} from "./notify.ts";
+import { type TagFacts, tagFacts, treeDiffersFromHead } from "./release_git.ts";
+import { failurePayload, type FailureReport, successPayload } from "./notify.ts";
 import { errorExcerpt, withHistory } from "./history.ts";
 import { type DeployVersion, VERSION_NOTE } from "./version_file.ts";
-import { strategyTraits } from "./strategies/traits.ts";
 import { lockOwner } from "./lock.ts";
-import { cacheDir } from "./cache.ts";
-import { highestVersionTag } from "./versioning.ts";
+import { type ReleaseChangelog, releaseChangelog } from "./release_changelog.ts";
+import { tagRelease } from "./release_tag.ts";
+import {
+  announce,
+  hostFailures,
+  reportBase,
+  type RunFacts,
+  strategyText,
+} from "./release_announce.ts";
 
 export interface PipelineOptions {
   readonly mode: ArtifactMode;
@@ -76,162 +65,39 @@ export function releasePipeline(s: Session, opts: PipelineOptions): ReleasePipel
       { hint: "See docs/releases.md." },
     );
   }
-  const startedAt = performance.now();
-  const who = lockOwner(opts.commandLine).holder;
-  const repo = project.repo_dir;
+  const run: RunFacts = {
+    startedAt: performance.now(),
+    who: lockOwner(opts.commandLine).holder,
+  };
   let release: ReleaseInfo | undefined;
   let decision: VersionDecision | undefined;
-  let changelog: (ChangelogResult | { text: string; source: "tag" }) | undefined;
+  let changelog: ReleaseChangelog | undefined;
 
   const tagHere = () =>
     Boolean(versioning && decision?.newTag && versioning.tag_environments.includes(env.name));
 
-  async function writeChangelog(facts: TagFacts, r: ReleaseInfo): Promise<void> {
-    if (decision?.existingTag) {
-      const message = withoutTitle(
-        await annotatedTagMessage(repo, decision.existingTag),
-        decision.existingTag,
-      );
-      if (message) {
-        changelog = { text: message, source: "tag" };
-        ui.debug(`changelog: the message of tag ${decision.existingTag}`);
-        return;
-      }
-    }
-    const previous = decision ? decision.previousTag : highestVersionTag(
-      facts.mergedTags.filter((t) => !facts.tagsAtCommit.includes(t)),
-    )?.tag;
-    const generator = s.dryRun ? "simple" : notifications?.changelog_generator ?? "simple";
-    const uncommitted = r.ref === "local" && decision?.version.endsWith("-dirty") === true;
-    // The same commit and range give the same text, whichever environment it goes to first.
-    const cacheFile = join(
-      cacheDir(project),
-      "changelogs",
-      `${r.commit}-${previous ?? "root"}-${generator}${uncommitted ? "-dirty" : ""}.json`,
+  async function failureAnnounced(
+    report: Omit<FailureReport, keyof ReturnType<typeof reportBase>>,
+  ) {
+    await announce(
+      s,
+      "failure",
+      failurePayload(notifications!.kind, {
+        ...reportBase(s, run, decision?.version),
+        ...report,
+      }),
     );
-    const cached = await Deno.readTextFile(cacheFile).then(JSON.parse, () => undefined);
-    if (cached?.text) {
-      changelog = cached;
-      ui.debug(`changelog: cached (${cached.source})`);
-      return;
-    }
-    const commits = await commitsBetween(repo, previous, r.commit);
-    const cfg = notifications?.changelog_config;
-    changelog = await generateChangelog({
-      generator,
-      commits,
-      uncommitted,
-      llm: generator === "llm" && cfg
-        ? {
-          apiUrl: cfg.api_url,
-          model: cfg.model,
-          apiKey: cfg.api_key === undefined
-            ? undefined
-            : await s.secrets.secret(cfg.api_key, "notifications.changelog_config.api_key"),
-          timeoutMs: cfg.timeout * 1000,
-          app: notifications!.display_name,
-          version: decision?.version ?? r.commit.slice(0, 7),
-        }
-        : undefined,
-    });
-    if ("warning" in changelog && changelog.warning) ui.warn(changelog.warning);
-    ui.debug(`changelog (${changelog.source}, ${commits.length} commits):\n${changelog.text}`);
-    if (!s.dryRun && !("warning" in changelog && changelog.warning)) {
-      await Deno.mkdir(join(cacheDir(project), "changelogs"), { recursive: true });
-      await Deno.writeTextFile(cacheFile, JSON.stringify(changelog));
-    }
-  }
-
-  async function announce(kind: "success" | "failure", body: unknown): Promise<void> {
-    if (!notifications?.webhook_url || s.dryRun) return;
-    const url = await s.secrets.secret(notifications.webhook_url, "notifications.webhook_url");
-    const r = await postJson({
-      url,
-      body: maskStrings(body, (t) => ui.mask(t)),
-      timeoutMs: notifications.timeout * 1000,
-    });
-    if (r.ok) {
-      ui.line(
-        `notified ${notifications.kind}: deploy ${kind === "success" ? "succeeded" : "failed"}`,
-      );
-    } else {ui.warn(
-        `could not notify ${notifications.kind}: ${r.reason}; the deploy's result is unchanged`,
-      );}
-  }
-
-  function base() {
-    return {
-      app: notifications?.display_name ?? project.project_name,
-      project: project.project_name,
-      environment: env.name,
-      version: decision?.version,
-      hosts: s.hosts.map((h) => h.name),
-      durationSeconds: (performance.now() - startedAt) / 1000,
-      deployedBy: who,
-      time: new Date().toISOString(),
-    };
-  }
-
-  function strategyText(): string {
-    const names = [...new Set(s.hosts.map((h) => h.deployment_strategy))];
-    const staged = s.hosts.some((h) => strategyTraits(h).stages) && !opts.activate;
-    return names.join(", ") + (staged ? " (staged where not yet live: djaploy activate)" : "");
-  }
-
-  async function tagAndPush(): Promise<string | undefined> {
-    const tag = decision!.newTag!;
-    try {
-      await createTag(repo, {
-        name: tag,
-        commit: release!.commit,
-        message: tagMessage(tag, changelog?.text ?? ""),
-      });
-    } catch (err) {
-      ui.warn(`could not create the tag ${tag}: ${errorExcerpt(err, (t) => ui.mask(t))}`);
-      return undefined;
-    }
-    ui.line(`tagged ${tag} (${release!.commit.slice(0, 7)})`);
-    if (!versioning!.push_tags) return tag;
-    const remote = await pushRemote(repo);
-    if (!remote) {
-      ui.warn(`not pushing ${tag}: the repository has no remote (push it with git push --tags)`);
-      return tag;
-    }
-    try {
-      await pushTag(repo, remote, tag);
-      ui.line(`pushed ${tag} to ${remote}`);
-    } catch (err) {
-      ui.warn(
-        `could not push ${tag} to ${remote}: ${errorExcerpt(err, (t) => ui.mask(t))}`,
-      );
-    }
-    return tag;
   }
 
   return {
     async prepare(r) {
       release = r;
       if (!versioning && !notifications) return;
-      const facts = await tagFacts(repo, r.commit);
-      if (versioning) {
-        decision = decideVersion({
-          mode: opts.mode,
-          releaseTag: opts.tag,
-          ...facts,
-          // Build outputs ([artifact] include) do not make a version dirty: git's files do.
-          dirty: opts.mode === "local" && await treeDiffersFromHead(repo, r.gitTree ?? r.tree),
-          increment: versioning.increment_type,
-          bump: opts.bump,
-        });
-        if (decision.warning) ui.warn(decision.warning);
-        const tagging = tagHere()
-          ? `; tagged once every host succeeded`
-          : decision.newTag
-          ? `; no tag (${env.name} is not in tag_environments)`
-          : "";
-        ui.line(`version ${decision.version} (${decision.reason}${tagging})`);
+      const facts = await tagFacts(project.repo_dir, r.commit);
+      if (versioning) decision = await decideReleaseVersion(s, opts, r, facts);
+      if (tagHere() || notifications) {
+        changelog = await releaseChangelog(s, { release: r, facts, decision });
       }
-      if (tagHere() || notifications) await writeChangelog(facts, r);
     },
 
     notes() {
@@ -248,8 +114,8 @@ export function releasePipeline(s: Session, opts: PipelineOptions): ReleasePipel
     steps(steps) {
       return withHistory(steps, {
         command: "deploy",
-        who,
-        startedAt,
+        who: run.who,
+        startedAt: run.startedAt,
         mask: (t) => ui.mask(t),
       });
     },
@@ -272,37 +138,40 @@ export function releasePipeline(s: Session, opts: PipelineOptions): ReleasePipel
       if (!ok) {
         if (tagHere()) ui.line(`not tagging ${decision!.newTag}: not every host succeeded`);
         if (!notifications?.notify_on_failure) return;
-        const failures: HostFailure[] = results.filter((r) => !r.ok).map((r) => ({
-          host: r.host,
-          step: r.failedStep ?? "unknown",
-          error: errorExcerpt(r.error, (t) => ui.mask(t)),
-        }));
-        const report: FailureReport = {
-          ...base(),
+        await failureAnnounced({
           commit: release?.commit,
           ref: release?.ref,
           succeededHosts: results.filter((r) => r.ok).map((r) => r.host),
-          failures,
-        };
-        await announce("failure", failurePayload(notifications.kind, report));
+          failures: hostFailures(s, results),
+        });
         return;
       }
-      const tag = tagHere() ? await tagAndPush() : decision?.existingTag;
+      const tag = tagHere()
+        ? await tagRelease(ui, project.repo_dir, {
+          tag: decision!.newTag!,
+          commit: release!.commit,
+          changelog: changelog?.text ?? "",
+          push: versioning!.push_tags,
+        })
+        : decision?.existingTag;
       if (!notifications?.notify || !release) return;
       const short = release.commit.slice(0, 7);
       const previous = decision?.previousTag;
-      const report: DeployReport = {
-        ...base(),
-        tag,
-        commit: release.commit,
-        ref: release.ref,
-        previousVersion: previous,
-        commitRange: previous ? `${previous}..${short}` : short,
-        strategy: strategyText(),
-        changelog: changelog?.text ?? "",
-        changelogSource: changelog?.source ?? "simple",
-      };
-      await announce("success", successPayload(notifications.kind, report));
+      await announce(
+        s,
+        "success",
+        successPayload(notifications.kind, {
+          ...reportBase(s, run, decision?.version),
+          tag,
+          commit: release.commit,
+          ref: release.ref,
+          previousVersion: previous,
+          commitRange: previous ? `${previous}..${short}` : short,
+          strategy: strategyText(s, opts.activate),
+          changelog: changelog?.text ?? "",
+          changelogSource: changelog?.source ?? "simple",
+        }),
+      );
     },
 
     async stage(step, fn) {
@@ -319,8 +188,7 @@ export function releasePipeline(s: Session, opts: PipelineOptions): ReleasePipel
     // A mistyped flag or tag (exit code 2) touched nothing: no one needs to hear of it.
     if (error instanceof UserError && error.exitCode === 2) return;
     if (s.dryRun || !notifications?.notify_on_failure) return;
-    const report: FailureReport = {
-      ...base(),
+    await failureAnnounced({
       commit: release?.commit,
       ref: release?.ref,
       succeededHosts: [],
@@ -332,20 +200,34 @@ export function releasePipeline(s: Session, opts: PipelineOptions): ReleasePipel
           ? "a [prepare] command failed"
           : errorExcerpt(error, (t) => ui.mask(t)),
       }],
-    };
-    await announce("failure", failurePayload(notifications.kind, report));
+    });
   }
 }
 
-/** An annotated tag's message: the tag's name as its title, then the changelog. */
-export function tagMessage(tag: string, changelog: string): string {
-  return `${tag}\n\n${changelog}`.trim();
-}
-
-/** The changelog in a tag's message (without the title tagMessage adds). */
-export function withoutTitle(message: string | undefined, tag: string): string | undefined {
-  if (message === undefined) return undefined;
-  const lines = message.split("\n");
-  if (lines[0].trim() !== tag) return message.trim() || undefined;
-  return lines.slice(1).join("\n").trim() || undefined;
+/** The version of the release ([versioning]), said on the console with whether it is tagged here. */
+async function decideReleaseVersion(
+  s: Session,
+  opts: PipelineOptions,
+  r: ReleaseInfo & { readonly gitTree?: string },
+  facts: TagFacts,
+): Promise<VersionDecision> {
+  const versioning = s.project.versioning!;
+  const decision = decideVersion({
+    mode: opts.mode,
+    releaseTag: opts.tag,
+    ...facts,
+    // Build outputs ([artifact] include) do not make a version dirty: git's files do.
+    dirty: opts.mode === "local" &&
+      await treeDiffersFromHead(s.project.repo_dir, r.gitTree ?? r.tree),
+    increment: versioning.increment_type,
+    bump: opts.bump,
+  });
+  if (decision.warning) s.ui.warn(decision.warning);
+  const tagging = decision.newTag && versioning.tag_environments.includes(s.env.name)
+    ? `; tagged once every host succeeded`
+    : decision.newTag
+    ? `; no tag (${s.env.name} is not in tag_environments)`
+    : "";
+  s.ui.line(`version ${decision.version} (${decision.reason}${tagging})`);
+  return decision;
 }

@@ -3,11 +3,12 @@
  * wanted with what the facts say is there, and sends a command only when
  * they differ.
  */
-import { createHash } from "node:crypto";
 import type { StepContext } from "./module.ts";
 import { shScript } from "./remote_command.ts";
 import { Secret } from "./secret.ts";
 import { isAppWritable } from "./layout.ts";
+import { PUT_FILE_SH } from "./programs.gen.ts";
+import { sha256 } from "./hash.ts";
 
 /** A file to put on a host. */
 export interface FileSpec {
@@ -21,24 +22,13 @@ export interface FileSpec {
   readonly owner?: string;
 }
 
-/** The hex SHA-256 of `text`: what `Facts.fileHash` holds for a managed file. */
-export function sha256(text: string | Uint8Array): string {
-  return createHash("sha256").update(text).digest("hex");
-}
+export { sha256 };
 
-// Written to a temporary file with a private umask, then renamed: readers see
+// put_file.sh writes to a temporary file with a private umask, then renames: readers see
 // the old or the new file, never half of one, and a secret is never readable
 // by others, not even for a moment. Root runs this only in folders the app
 // user cannot write (putFile checks): there the temporary name cannot be a
 // link planted to redirect the write, the chown or the rename.
-const PUT_FILE = `set -e
-umask 077
-mkdir -p "$(dirname "$1")"
-tmp="$1.djaploy-new"
-cat > "$tmp"
-chown "$2" "$tmp"
-chmod "$3" "$tmp"
-mv -f "$tmp" "$1"`;
 
 /**
  * Writes a file on the host when its content differs from the facts. Returns
@@ -59,7 +49,7 @@ export async function putFile(ctx: StepContext, spec: FileSpec): Promise<boolean
   const hash = sha256(text);
   if (ctx.facts.fileHash(spec.path) === hash) return false;
   await ctx.exec.run({
-    argv: shScript(PUT_FILE, spec.path, spec.owner ?? "root:root", spec.mode ?? "0644"),
+    argv: shScript(PUT_FILE_SH, spec.path, spec.owner ?? "root:root", spec.mode ?? "0644"),
     as: "root",
     stdin: spec.content instanceof Secret ? spec.content : text,
   });

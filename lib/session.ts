@@ -55,18 +55,73 @@ export function requireEnv(flags: Flags, command: string): string {
   return env;
 }
 
+/** `--host` (one) or `--hosts` (a list), whichever the command has; undefined: all. */
+export function wantedHosts(flags: Flags): string[] | undefined {
+  const flag = flags.host !== undefined ? "host" : "hosts";
+  const list = flags[flag] as string | undefined;
+  if (list === undefined) return undefined;
+  const names = hostList(list, flag);
+  if (flag === "host" && names.length !== 1) {
+    throw new UsageError(`--host takes one host name: got "${list}"`, {
+      hint: "djaploy exec --hosts A,B runs on several hosts",
+    });
+  }
+  return names;
+}
+
+/** The config, and the environment `--env` names with the hosts --host/--hosts keep. */
+export async function loadTarget(
+  flags: Flags,
+  command: string,
+): Promise<{ project: ProjectConfig; env: EnvironmentConfig }> {
+  const project = await loadConfig(flags);
+  const envName = requireEnv(flags, command);
+  const env = await loadEnvironment(project, envName, { hosts: wantedHosts(flags) });
+  return { project, env };
+}
+
+/**
+ * ssh executors that share one private folder for their control sockets
+ * (removed by close) and one limit on connections starting at once.
+ */
+export interface Connections {
+  ssh(host: HostConfig, socketName: string): SshExecutor;
+  close(): Promise<void>;
+}
+
+export async function openConnections(
+  opts: { readonly signal: AbortSignal; readonly warn: (message: string) => void },
+): Promise<Connections> {
+  const controlDir = await Deno.makeTempDir({ dir: await shortTmp(), prefix: "djaploy-" });
+  await Deno.chmod(controlDir, 0o700);
+  const startLimiter = new Limiter(MAX_CONNECTION_STARTS);
+  const opened: SshExecutor[] = [];
+  return {
+    ssh(host, socketName) {
+      const exec = new SshExecutor(host, {
+        controlDir,
+        socketName,
+        startLimiter,
+        signal: opts.signal,
+        warn: opts.warn,
+      });
+      opened.push(exec);
+      return exec;
+    },
+    async close() {
+      await Promise.all(opened.map((e) => e.close()));
+      await Deno.remove(controlDir, { recursive: true }).catch(() => undefined);
+    },
+  };
+}
+
 export async function openSession(
   ui: Ui,
   flags: Flags,
   command: string,
   interrupt: Interrupt = NO_INTERRUPT,
 ): Promise<Session> {
-  const project = await loadConfig(flags);
-  const envName = requireEnv(flags, command);
-  const hostsFlag = flags.hosts as string | undefined;
-  const env = await loadEnvironment(project, envName, {
-    hosts: hostsFlag === undefined ? undefined : hostList(hostsFlag),
-  });
+  const { project, env } = await loadTarget(flags, command);
   const files = await listDeployFiles(project.infra_dir, env.name);
   for (const host of env.hosts) checkDeployFilesPlaces(files, host);
   const secrets = new SecretResolver({
@@ -84,11 +139,11 @@ export async function openSession(
     if (!moduleCache.has(key)) moduleCache.set(key, loadModules(host.modules, project.repo_dir));
     await moduleCache.get(key);
   }
-  const controlDir = await Deno.makeTempDir({ dir: await shortTmp(), prefix: "djaploy-" });
-  await Deno.chmod(controlDir, 0o700);
-  const startLimiter = new Limiter(MAX_CONNECTION_STARTS);
+  const connections = await openConnections({
+    signal: interrupt.force,
+    warn: (m) => ui.warn(m),
+  });
   const dryRun = Boolean(flags["dry-run"]);
-  const executors: Executor[] = [];
   return {
     ui,
     project,
@@ -104,23 +159,12 @@ export async function openSession(
     signal: interrupt.force,
     stop: interrupt.stop,
     executor(host, index) {
-      const ssh = new SshExecutor(host, {
-        controlDir,
-        socketName: String(index),
-        startLimiter,
-        signal: interrupt.force,
-        warn: (m) => ui.warn(m),
-      });
-      const exec = dryRun
+      const ssh = connections.ssh(host, String(index));
+      return dryRun
         ? new RecordingExecutor({ host: host.name, sshUser: host.ssh_user, passThrough: ssh })
         : ssh;
-      executors.push(exec);
-      return exec;
     },
-    async close() {
-      await Promise.all(executors.map((e) => e.close()));
-      await Deno.remove(controlDir, { recursive: true }).catch(() => undefined);
-    },
+    close: () => connections.close(),
   };
 }
 

@@ -80,6 +80,16 @@ export class SshExecutor implements Executor {
     return [...sshPolicyArgs(this.#config), "-o", `ControlPath=${this.#controlPath}`];
   }
 
+  /** A client of the running master (never a master itself); `extra` goes before the host. */
+  #clientArgs(extra: readonly string[] = []): string[] {
+    return [...this.baseArgs(), "-o", "ControlMaster=no", ...extra];
+  }
+
+  /** The ssh argv that runs `cmd` on the host through the master. */
+  #commandArgs(cmd: RemoteCommand): string[] {
+    return [...this.#clientArgs(), this.#config.ssh_hostname, "--", toShell(cmd, this.sshUser)];
+  }
+
   /** Starts the master once; every caller shares its outcome, a failure included. */
   connect(): Promise<void> {
     this.#connecting ??= this.#opts.startLimiter.run(() => this.#startMaster());
@@ -131,18 +141,11 @@ export class SshExecutor implements Executor {
         : typeof cmd.stdin === "string"
         ? cmd.stdin
         : cmd.stdin.reveal();
-      const result = await runProcess(
-        "ssh",
-        [
-          ...this.baseArgs(),
-          "-o",
-          "ControlMaster=no",
-          this.#config.ssh_hostname,
-          "--",
-          toShell(cmd, this.sshUser),
-        ],
-        { stdin, signal: this.#opts.signal, detached: true },
-      );
+      const result = await runProcess("ssh", this.#commandArgs(cmd), {
+        stdin,
+        signal: this.#opts.signal,
+        detached: true,
+      });
       this.#noticeFallback(result.stderr);
       if (result.code === 255) throw connectError(this.#config, 255, result.stderr);
       return checkResult(this.host, this.sshUser, cmd, result);
@@ -155,18 +158,10 @@ export class SshExecutor implements Executor {
     await this.connect();
     await this.#checkMaster();
     this.stats.commands++;
-    const p = startProcess(
-      "ssh",
-      [
-        ...this.baseArgs(),
-        "-o",
-        "ControlMaster=no",
-        this.#config.ssh_hostname,
-        "--",
-        toShell(cmd, this.sshUser),
-      ],
-      { signal: this.#opts.signal, detached: true },
-    );
+    const p = startProcess("ssh", this.#commandArgs(cmd), {
+      signal: this.#opts.signal,
+      detached: true,
+    });
     return { readLine: () => p.readLine(), write: (t) => p.write(t), end: () => p.close() };
   }
 
@@ -175,7 +170,7 @@ export class SshExecutor implements Executor {
     await this.#checkMaster();
     this.stats.commands++;
     // LogLevel=ERROR: no "Connection to ... closed." after a terminal session.
-    const args = [...this.baseArgs(), "-o", "ControlMaster=no", "-o", "LogLevel=ERROR"];
+    const args = this.#clientArgs(["-o", "LogLevel=ERROR"]);
     if (opts.tty) args.push("-t");
     args.push(this.#config.ssh_hostname);
     if (cmd.argv.length > 0) args.push("--", toShell(cmd, this.sshUser));
@@ -189,7 +184,7 @@ export class SshExecutor implements Executor {
     try {
       await this.#checkMaster();
       this.stats.syncs++;
-      const args = rsyncArgs(opts, rsyncRsh(["ssh", ...this.baseArgs(), "-o", "ControlMaster=no"]));
+      const args = rsyncArgs(opts, rsyncRsh(["ssh", ...this.#clientArgs()]));
       args.push(
         `${opts.source.replace(/\/+$/, "")}/`,
         rsyncDestination(this.#config.ssh_hostname, `${opts.dest}/`),
@@ -292,13 +287,14 @@ const isProxyJump = (option: string) => /^proxyjump=/i.test(option);
 
 /** What every connection of a host gets, the jump host's included: all but user, port and jump. */
 function connectionOptions(c: HostConfig): string[] {
-  const args = [
+  return [
     // First: for each option, ssh takes the first value it is given (ConnectTimeout=30 wins).
     ...(c.ssh_options ?? []).filter((o) => !isProxyJump(o)).flatMap((o) => ["-o", o]),
-    "-o",
-    "BatchMode=yes",
-    "-o",
-    `StrictHostKeyChecking=${c.strict_host_key_checking ? "yes" : "accept-new"}`,
+    ...sshTrustArgs({
+      strict: c.strict_host_key_checking,
+      knownHostsFile: c.known_hosts_file,
+      key: c.ssh_key,
+    }),
     "-o",
     "ConnectTimeout=10",
     "-o",
@@ -309,8 +305,24 @@ function connectionOptions(c: HostConfig): string[] {
     "-o",
     "ForwardAgent=no",
   ];
-  if (c.known_hosts_file) args.push("-o", `UserKnownHostsFile=${c.known_hosts_file}`);
-  if (c.ssh_key) args.push("-i", c.ssh_key, "-o", "IdentitiesOnly=yes");
+}
+
+/**
+ * Never a prompt, the host-key policy (a new host accepted once, or only
+ * known ones), a known_hosts file and only the given key: what djaploy's own
+ * connections and the borg client it runs here (BORG_RSH) both use.
+ */
+export function sshTrustArgs(
+  o: { readonly strict?: boolean; readonly knownHostsFile?: string; readonly key?: string },
+): string[] {
+  const args = [
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    `StrictHostKeyChecking=${o.strict ? "yes" : "accept-new"}`,
+  ];
+  if (o.knownHostsFile) args.push("-o", `UserKnownHostsFile=${o.knownHostsFile}`);
+  if (o.key) args.push("-i", o.key, "-o", "IdentitiesOnly=yes");
   return args;
 }
 

@@ -6,11 +6,13 @@
  * cached by hash; servers get them over the run's SSH connection (rsync), so
  * they need no access to the internet, and check the hash again.
  */
-import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { join } from "./paths.ts";
 import { UserError } from "./errors.ts";
 import type { StepContext } from "./module.ts";
+import { CHECK_SHA256_SH } from "./programs.gen.ts";
+import { sha256 as sha256Of } from "./hash.ts";
+import { djaployCacheDir } from "./cache.ts";
 
 /**
  * The largest file djaploy downloads for a module (a release tarball, a
@@ -34,16 +36,7 @@ export interface VerifiedFile {
 }
 
 export function localCacheDir(): string {
-  const explicit = Deno.env.get("DJAPLOY_CACHE_DIR");
-  if (explicit) return join(explicit, "downloads");
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  if (xdg) return join(xdg, "djaploy", "downloads");
-  const home = Deno.env.get("HOME");
-  return join(home ?? "/tmp", ".cache", "djaploy", "downloads");
-}
-
-function hashOf(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+  return join(djaployCacheDir(), "downloads");
 }
 
 /** Fills `{name}` placeholders of a configured URL. */
@@ -78,7 +71,7 @@ export async function downloadVerified(
     const dir = join(cacheDir, want);
     const path = join(dir, name);
     const cached = await Deno.readFile(path).catch(() => undefined);
-    if (cached && hashOf(cached) === want) return { dir, path, name, sha256: want };
+    if (cached && sha256Of(cached) === want) return { dir, path, name, sha256: want };
   }
   const what = opts.what ?? name;
   let bytes: Uint8Array;
@@ -90,7 +83,7 @@ export async function downloadVerified(
       { hint: "Check the URL setting, and that this machine reaches it." },
     );
   }
-  const got = hashOf(bytes);
+  const got = sha256Of(bytes);
   // Unpinned (sha256 undefined): accepted as it is, and cached under its own hash.
   const want = sha256?.toLowerCase() ?? got;
   if (got !== want) {
@@ -165,5 +158,4 @@ export async function shipVerified(ctx: StepContext, file: VerifiedFile): Promis
 }
 
 /** Checks a shipped file's hash on the host again; arguments: path sha256. */
-export const CHECK_SHA256_SH = `set -e
-echo "$2  $1" | sha256sum -c --quiet - || { echo "$1: SHA-256 mismatch on the server" >&2; exit 1; }`;
+export { CHECK_SHA256_SH };

@@ -14,6 +14,7 @@
 import { posix } from "node:path";
 import { note, type StepContext } from "./module.ts";
 import { shScript } from "./remote_command.ts";
+import { VERSION_FILE_SH } from "./programs.gen.ts";
 
 /** What a deploy writes into the VERSION file; the run starts with it in VERSION_NOTE. */
 export interface DeployVersion {
@@ -52,12 +53,7 @@ export function versionFileFilters(ctx: StepContext): string[] {
   return v ? [`P /${v.path}`] : [];
 }
 
-export const VERSION_FILE_SH = `f=$1
-umask 022
-new=$(cat)
-mkdir -p "$(dirname "$f")"
-if [ -f "$f" ] && [ "$(grep -v '^DEPLOYED_AT=' "$f")" = "$(printf '%s\\n' "$new" | grep -v '^DEPLOYED_AT=')" ]; then echo unchanged; exit 0; fi
-printf '%s\\n' "$new" > "$f.djaploy-new" && mv -f "$f.djaploy-new" "$f" && echo written`;
+export { VERSION_FILE_SH };
 
 /** Writes the VERSION file into `codeDir` (atomically: hard-linked releases are never changed). */
 export async function writeVersionFile(ctx: StepContext, codeDir: string): Promise<void> {

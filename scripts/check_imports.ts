@@ -126,6 +126,7 @@ export const LAYERS: readonly Layer[] = [
       // The table of systemd protections: data the config validates against.
       "templates/hardening.ts",
       "lib/backup/secret_refs.ts",
+      "lib/cache.ts",
     ],
     may: BASE,
   },
@@ -143,6 +144,11 @@ export const LAYERS: readonly Layer[] = [
       "lib/ui.ts",
       "lib/live_status.ts",
       "lib/deploy_report.ts",
+      "lib/hash.ts",
+      "lib/config/did_you_mean.ts",
+      // The embedded programs (scripts/embed.ts): string constants.
+      "lib/programs.gen.ts",
+      "lib/**/programs.gen.ts",
     ],
     may: [],
   },

@@ -39,9 +39,10 @@ HOST_DEPS="debootstrap systemd-container iptables rsync openssh-client curl"
 # What the tests add: shells for completions, load, ACME, backup tools,
 # Debian's Django for the test that runs `python3 manage.py deploy` here, and
 # for the package-index test: pip/wheel/setuptools (it builds its wheels) and
-# Poetry 1.3 (it writes the poetry.lock the hosts' Poetry installs from).
+# Poetry 1.3 (it writes the poetry.lock the hosts' Poetry installs from);
+# shellcheck for CI's check of the shell programs djaploy runs on servers.
 TEST_DEPS="zsh fish wrk certbot pebble openssl borgbackup rclone sqlite3 python3-django
-  python3-pip python3-wheel python3-setuptools python3-poetry"
+  python3-pip python3-wheel python3-setuptools python3-poetry shellcheck"
 
 cmd_deps() {
   local need=() pkgs=$HOST_DEPS

@@ -3,6 +3,7 @@
  * /etc/nginx/djaploy.d/<app>/), answering every request with 503 and a page,
  * and the page itself when the project brings none.
  */
+import { WAIT_FOR_NGINX_PY } from "./programs.gen.ts";
 
 export interface MaintenanceData {
   /** The folder holding the page (the snippets folder). */
@@ -71,22 +72,4 @@ export function maintenancePage(appName: string): string {
  * with anything else ("0"): a reload only signals nginx, and its old workers
  * serve the old configuration for a moment. Arguments: port host want_503 tries.
  */
-export const WAIT_FOR_NGINX_PY = `import http.client, sys, time
-port, host, want, tries = sys.argv[1:5]
-last = "no answer"
-for _ in range(int(tries)):
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
-        conn.request("GET", "/", headers={"Host": host})
-        resp = conn.getresponse()
-        resp.read()
-        conn.close()
-        if (resp.status == 503) == (want == "1"):
-            sys.exit(0)
-        last = "HTTP %d" % resp.status
-    except OSError as err:
-        last = str(err)
-    time.sleep(0.1)
-print("nginx on port %s answered %s" % (port, last), file=sys.stderr)
-sys.exit(1)
-`;
+export { WAIT_FOR_NGINX_PY };

@@ -8,6 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { expandHome, join } from "../paths.ts";
 import { type ProcessResult, ProgramNotFoundError, runProcess } from "../process.ts";
 import { quote } from "../shell.ts";
+import { sshTrustArgs } from "../ssh.ts";
 import { UsageError, UserError } from "../errors.ts";
 import type { BackupEntry } from "./choose.ts";
 import type { BackupSource } from "./source.ts";
@@ -61,11 +62,15 @@ async function withCredentials<T>(
       const key = await file("ssh_key");
       // The repository host's key is checked like djaploy's own ssh: the source host's
       // known_hosts_file (or ssh's own), kept from run to run, a new host accepted once.
-      const strict = source.host.strict_host_key_checking ? "yes" : "accept-new";
-      const rsh = ["ssh", "-o", "BatchMode=yes", "-o", `StrictHostKeyChecking=${strict}`];
-      if (key) rsh.push("-i", key, "-o", "IdentitiesOnly=yes");
       const knownHosts = source.host.known_hosts_file;
-      if (knownHosts) rsh.push("-o", `UserKnownHostsFile=${expandHome(knownHosts)}`);
+      const rsh = [
+        "ssh",
+        ...sshTrustArgs({
+          strict: source.host.strict_host_key_checking,
+          knownHostsFile: knownHosts ? expandHome(knownHosts) : undefined,
+          key,
+        }),
+      ];
       const remotePath = source.settings.remote_path as string | undefined;
       // No BORG_*_IS_OK answers: a repository borg does not trust here stops with borg's question.
       return await fn({

@@ -8,6 +8,7 @@
  */
 import { join } from "../paths.ts";
 import { quote } from "../shell.ts";
+import { CERTBOT_HOOK_SH } from "./programs.gen.ts";
 
 export interface HookRequest {
   readonly phase: "auth" | "cleanup";
@@ -22,24 +23,7 @@ export interface HookRequest {
 }
 
 // $1: auth | cleanup. Answers: a file whose first line is "ok" or "error", then a message.
-export const HOOK_SH = `#!/bin/sh
-# Written by djaploy for one certbot run: hands the ACME challenge to djaploy and waits.
-dir=$(dirname "$0")
-req="$dir/$$"
-printf '%s\\n%s\\n%s\\n%s\\n%s\\n' "$1" "$CERTBOT_DOMAIN" "\${CERTBOT_TOKEN:-}" \\
-  "\${CERTBOT_VALIDATION:-}" "\${CERTBOT_REMAINING_CHALLENGES:-0}" > "$req.tmp"
-mv "$req.tmp" "$req.req"
-i=0
-while [ ! -f "$req.res" ]; do
-  i=$((i + 1))
-  if [ "$i" -gt 6000 ]; then echo "djaploy did not answer the $1 hook within 10 minutes" >&2; exit 1; fi
-  sleep 0.1
-done
-status=$(head -n 1 "$req.res")
-tail -n +2 "$req.res" >&2
-rm -f "$req.res"
-[ "$status" = ok ]
-`;
+export const HOOK_SH = CERTBOT_HOOK_SH;
 
 export function parseHookRequest(text: string): HookRequest | undefined {
   const [phase, domain, token, validation, remaining] = text.split("\n");

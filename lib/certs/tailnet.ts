@@ -8,6 +8,7 @@ import { note, type StepContext } from "../module.ts";
 import type { FactProbe } from "../facts.ts";
 import { shScript } from "../remote_command.ts";
 import { UserError } from "../errors.ts";
+import { TAILNET_CERT_SH } from "./programs.gen.ts";
 
 export const CERT_DIR = "/etc/djaploy/tailscale";
 
@@ -56,14 +57,9 @@ export function tailnetCertFiles(name: string): { cert: string; key: string } {
   };
 }
 
-// $1 folder, $2 tailnet name. umask 077 before tailscale writes: the key is never readable by
-// others, not even while it is written.
-export const CERT_SH = `set -e
-install -d -m 0755 "$1"
-umask 077
-tailscale cert --cert-file "$1/$2.crt" --key-file "$1/$2.key" "$2"
-chmod 0644 "$1/$2.crt"
-chmod 0600 "$1/$2.key"`;
+// tailnet_cert.sh: $1 folder, $2 tailnet name. umask 077 before tailscale writes: the key
+// is never readable by others, not even while it is written.
+export const CERT_SH: string = TAILNET_CERT_SH;
 
 /** The node's tailnet (MagicDNS) name: from the facts, or asked again right after joining. */
 export async function tailnetName(ctx: StepContext): Promise<string> {

@@ -15,11 +15,12 @@ import type { FactProbe } from "../facts.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { Executor } from "../executor.ts";
 import { userProbe } from "../probes.ts";
-import { sha256 } from "../remote_ops.ts";
+import { sha256 } from "../hash.ts";
 import { shScript } from "../remote_command.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { expandHome, resolve } from "../paths.ts";
 import { sshdHardening, sudoersRule } from "../../templates/bootstrap.ts";
+import { ADD_KEY_SH, PUT_SSHD_SH, PUT_SUDOERS_SH } from "./programs.gen.ts";
 
 export const bootstrapCommand = {
   name: "bootstrap",
@@ -78,43 +79,11 @@ export function authorizedKeysProbe(user: string): FactProbe<string[]> {
   };
 }
 
-// Appends the key on stdin, after a newline if the file lacks its last one.
-const ADD_KEY_SH = `set -e
-u=$1
-h=$(getent passwd "$u" | cut -d: -f6)
-g=$(id -gn "$u")
-install -d -m 0700 -o "$u" -g "$g" "$h/.ssh"
-f=$h/.ssh/authorized_keys
-touch "$f"
-if [ -s "$f" ] && [ -n "$(tail -c 1 "$f")" ]; then echo >> "$f"; fi
-cat >> "$f"
-chown "$u:$g" "$f"
-chmod 0600 "$f"`;
-
-// A sudoers file is checked with visudo before it is put in place: a broken one locks sudo.
-// The temp name has a dot, which sudo's includedir skips.
-const PUT_SUDOERS_SH = `set -e
-umask 077
-tmp=/etc/sudoers.d/.djaploy-new
-cat > "$tmp"
-visudo -cqf "$tmp" || { rm -f "$tmp"; echo "visudo refused the rule" >&2; exit 1; }
-chmod 0440 "$tmp"
-mv -f "$tmp" "$1"`;
-
-// The new drop-in is tested with sshd -t; if sshd refuses it, the old one comes back.
-const PUT_SSHD_SH = `set -e
-f=$1
-[ -e "$f" ] && cp -p "$f" "$f.djaploy-old"
-cat > "$f.djaploy-new"
-chmod 0644 "$f.djaploy-new"
-mv -f "$f.djaploy-new" "$f"
-if ! sshd -t 2>/tmp/djaploy-sshd-t; then
-  if [ -e "$f.djaploy-old" ]; then mv -f "$f.djaploy-old" "$f"; else rm -f "$f"; fi
-  cat /tmp/djaploy-sshd-t >&2
-  exit 1
-fi
-rm -f "$f.djaploy-old"
-systemctl reload ssh 2>/dev/null || systemctl reload sshd`;
+// The programs bootstrap runs (files in this folder):
+// add_key.sh appends the key on stdin, after a newline if the file lacks its last one.
+// put_sudoers.sh checks a sudoers file with visudo before it is put in place: a broken one
+// locks sudo. The temp name has a dot, which sudo's includedir skips.
+// put_sshd.sh tests the new drop-in with sshd -t; if sshd refuses it, the old one comes back.
 
 export interface BootstrapOptions {
   readonly publicKey: (host: HostConfig) => Promise<string>;

@@ -1,6 +1,7 @@
 /** Flags shared by commands, and running a plan on a session's hosts. */
-import type { FlagDef } from "../cli_args.ts";
-import type { Session } from "../session.ts";
+import type { FlagDef, Flags } from "../cli_args.ts";
+import { UsageError } from "../errors.ts";
+import { loadConfig, type Session } from "../session.ts";
 import type { Ui } from "../ui.ts";
 import {
   type HostPlan,
@@ -29,22 +30,40 @@ export const COMMON_FLAGS = [
   { name: "help", short: "h", type: "boolean", description: "Show this help" },
 ] as const satisfies readonly FlagDef[];
 
+/** `--env NAME`: every command that acts on an environment's hosts. */
+export const ENV_FLAG = {
+  name: "env",
+  short: "e",
+  type: "string",
+  valueName: "NAME",
+  description: "Environment: a file in infra/inventory/",
+} as const satisfies FlagDef;
+
+/** `--hosts A,B`: a subset of the environment's hosts. */
+export const HOSTS_FLAG: FlagDef = {
+  name: "hosts",
+  type: "string",
+  valueName: "A,B",
+  description: "Only these hosts of the environment",
+} as const satisfies FlagDef;
+
 export const HOST_FLAGS = [
-  {
-    name: "env",
-    short: "e",
-    type: "string",
-    valueName: "NAME",
-    description: "Environment: a file in infra/inventory/",
-  },
-  {
-    name: "hosts",
-    type: "string",
-    valueName: "A,B",
-    description: "Only these hosts of the environment",
-  },
+  ENV_FLAG,
+  HOSTS_FLAG,
   { name: "parallel", type: "number", valueName: "N", description: "Hosts at once (default: all)" },
 ] as const satisfies readonly FlagDef[];
+
+/** --env, or the only environment there is. */
+export async function withEnv(flags: Flags, command: string): Promise<Flags> {
+  if (flags.env) return flags;
+  const project = await loadConfig(flags);
+  if (project.environments.length === 1) return { ...flags, env: project.environments[0] };
+  throw new UsageError(
+    `djaploy ${command} needs --env NAME: which environment to act on (${
+      project.environments.join(", ") || "none in infra/inventory/"
+    })`,
+  );
+}
 
 export interface PlanRun {
   readonly title: string;

@@ -11,8 +11,8 @@ import type { HostConfig } from "../config/types.ts";
 import { UsageError } from "../errors.ts";
 import { layoutFor } from "../layout.ts";
 import { type RemoteCommand, shScript } from "../remote_command.ts";
-import { COMMON_FLAGS } from "./common.ts";
-import { ENV_FLAG, openHosts } from "./remote_hosts.ts";
+import { COMMON_FLAGS, ENV_FLAG, HOSTS_FLAG } from "./common.ts";
+import { openHosts } from "./remote_hosts.ts";
 
 export const execCommand: CommandDef = {
   name: "exec",
@@ -21,12 +21,7 @@ export const execCommand: CommandDef = {
   args: "-- COMMAND [ARGS...]",
   flags: [
     ENV_FLAG,
-    {
-      name: "hosts",
-      type: "string",
-      valueName: "A,B",
-      description: "Only these hosts of the environment",
-    },
+    HOSTS_FLAG,
     {
       name: "app-user",
       type: "boolean",

@@ -12,10 +12,9 @@ import { UsageError, UserError } from "../errors.ts";
 import { layoutFor } from "../layout.ts";
 import { appUnits, liveTarget, unitFor } from "../live_target.ts";
 import type { RemoteCommand } from "../remote_command.ts";
-import { COMMON_FLAGS } from "./common.ts";
+import { COMMON_FLAGS, ENV_FLAG } from "./common.ts";
 import {
   eachHost,
-  ENV_FLAG,
   HOST_FLAG,
   interactive,
   openHosts,

@@ -23,8 +23,8 @@ import {
   maintenancePaths,
   maintenanceProbe,
 } from "../maintenance.ts";
-import { COMMON_FLAGS, lockOwner } from "./common.ts";
-import { ENV_FLAG, openHosts } from "./remote_hosts.ts";
+import { COMMON_FLAGS, ENV_FLAG, HOSTS_FLAG, lockOwner } from "./common.ts";
+import { openHosts } from "./remote_hosts.ts";
 
 const ACTIONS = ["on", "off", "status"] as const;
 type Action = typeof ACTIONS[number];
@@ -36,12 +36,7 @@ export const maintenanceCommand: CommandDef = {
   args: "on|off|status",
   flags: [
     ENV_FLAG,
-    {
-      name: "hosts",
-      type: "string",
-      valueName: "A,B",
-      description: "Only these hosts of the environment",
-    },
+    HOSTS_FLAG,
     { name: "dry-run", type: "boolean", description: "Show the commands, change nothing" },
     ...COMMON_FLAGS,
   ],

@@ -10,15 +10,8 @@ import type { HostConfig } from "../config/types.ts";
 import { UsageError } from "../errors.ts";
 import { layoutFor } from "../layout.ts";
 import { liveManageCommand, liveTarget } from "../live_target.ts";
-import { COMMON_FLAGS } from "./common.ts";
-import {
-  ENV_FLAG,
-  HOST_FLAG,
-  interactive,
-  openHosts,
-  readState,
-  stdinIsTerminal,
-} from "./remote_hosts.ts";
+import { COMMON_FLAGS, ENV_FLAG } from "./common.ts";
+import { HOST_FLAG, interactive, openHosts, readState, stdinIsTerminal } from "./remote_hosts.ts";
 
 export const manageCommand: CommandDef = {
   name: "manage",

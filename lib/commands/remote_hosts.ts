@@ -6,16 +6,12 @@
  * a deploy needs. Ctrl-C or SIGTERM ends the remote commands it started and
  * lets the command return, so connections are closed on the way out.
  */
-import { type FlagDef, type Flags, hostList } from "../cli_args.ts";
-import { loadEnvironment } from "../config/load.ts";
+import type { FlagDef, Flags } from "../cli_args.ts";
 import type { EnvironmentConfig, HostConfig, ProjectConfig } from "../config/types.ts";
-import { UsageError } from "../errors.ts";
 import type { Executor, InteractiveOptions } from "../executor.ts";
 import type { RemoteCommand } from "../remote_command.ts";
-import { Limiter } from "../limiter.ts";
-import { SshExecutor } from "../ssh.ts";
 import type { Ui } from "../ui.ts";
-import { loadConfig, requireEnv } from "../session.ts";
+import { loadTarget, openConnections } from "../session.ts";
 import { gatherFacts } from "../facts.ts";
 import { type DeployState, stateProbe } from "../deploy_steps.ts";
 import { layoutFor } from "../layout.ts";
@@ -26,14 +22,6 @@ export const HOST_FLAG: FlagDef = {
   type: "string",
   valueName: "NAME",
   description: "The host to use (default: the environment's first host)",
-};
-
-export const ENV_FLAG: FlagDef = {
-  name: "env",
-  short: "e",
-  type: "string",
-  valueName: "NAME",
-  description: "Environment: a file in infra/inventory/",
 };
 
 export interface RemoteHosts {
@@ -59,10 +47,7 @@ export async function openHosts(
   command: string,
   opts: OpenHostsOptions = {},
 ): Promise<RemoteHosts> {
-  const project = await loadConfig(flags);
-  const envName = requireEnv(flags, command);
-  const wanted = hostNames(flags);
-  const env = await loadEnvironment(project, envName, { hosts: wanted });
+  const { project, env } = await loadTarget(flags, command);
   let hosts = env.hosts;
   if (opts.single && hosts.length > 1) {
     ui.warn(
@@ -71,49 +56,21 @@ export async function openHosts(
     );
     hosts = hosts.slice(0, 1);
   }
-  const controlDir = await Deno.makeTempDir({ dir: await shortTmp(), prefix: "djaploy-" });
-  await Deno.chmod(controlDir, 0o700);
   const abort = new AbortController();
+  const connections = await openConnections({ signal: abort.signal, warn: (m) => ui.warn(m) });
   const onSignal = () => abort.abort();
   for (const s of SIGNALS) Deno.addSignalListener(s, onSignal);
-  const limiter = new Limiter(8);
-  const executors: Executor[] = [];
   return {
     project,
     env,
     hosts,
     signal: abort.signal,
-    executor(host) {
-      const exec = new SshExecutor(host, {
-        controlDir,
-        socketName: String(env.hosts.indexOf(host)),
-        startLimiter: limiter,
-        signal: abort.signal,
-        warn: (m) => ui.warn(m),
-      });
-      executors.push(exec);
-      return exec;
-    },
+    executor: (host) => connections.ssh(host, String(env.hosts.indexOf(host))),
     async close() {
       for (const s of SIGNALS) Deno.removeSignalListener(s, onSignal);
-      await Promise.all(executors.map((e) => e.close()));
-      await Deno.remove(controlDir, { recursive: true }).catch(() => undefined);
+      await connections.close();
     },
   };
-}
-
-/** `--host` (one) or `--hosts` (a list), whichever the command has. */
-function hostNames(flags: Flags): string[] | undefined {
-  const flag = flags.host !== undefined ? "host" : "hosts";
-  const list = flags[flag] as string | undefined;
-  if (list === undefined) return undefined;
-  const names = hostList(list, flag);
-  if (flag === "host" && names.length !== 1) {
-    throw new UsageError(`--host takes one host name: got "${list}"`, {
-      hint: "djaploy exec --hosts A,B runs on several hosts",
-    });
-  }
-  return names;
 }
 
 /** The host's deploy state (root's state.json), read in one round trip. */
@@ -132,11 +89,6 @@ export async function eachHost<T>(
   fn: (host: HostConfig) => Promise<T>,
 ): Promise<PromiseSettledResult<T>[]> {
   return await Promise.allSettled(hosts.map((h) => fn(h)));
-}
-
-/** /tmp when it exists: socket paths must stay under ~104 bytes, and $TMPDIR can be long. */
-async function shortTmp(): Promise<string | undefined> {
-  return await Deno.stat("/tmp").then((s) => (s.isDirectory ? "/tmp" : undefined), () => undefined);
 }
 
 /** Runs a command attached to the terminal; every executor djaploy runs commands with has this. */

@@ -9,8 +9,8 @@ import type { HostConfig } from "../config/types.ts";
 import type { RemoteCommand } from "../remote_command.ts";
 import { UsageError } from "../errors.ts";
 import { layoutFor } from "../layout.ts";
-import { COMMON_FLAGS } from "./common.ts";
-import { ENV_FLAG, HOST_FLAG, interactive, openHosts, stdinIsTerminal } from "./remote_hosts.ts";
+import { COMMON_FLAGS, ENV_FLAG } from "./common.ts";
+import { HOST_FLAG, interactive, openHosts, stdinIsTerminal } from "./remote_hosts.ts";
 
 export const sshCommand: CommandDef = {
   name: "ssh",

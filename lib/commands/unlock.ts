@@ -17,6 +17,7 @@ import { UsageError, UserError } from "../errors.ts";
 import { shScript } from "../remote_command.ts";
 import type { Executor } from "../executor.ts";
 import { openHosts } from "./remote_hosts.ts";
+import { LOCK_BREAK_SH, LOCK_INSPECT_SH } from "./programs.gen.ts";
 
 export const unlockCommand: CommandDef = {
   name: "unlock",
@@ -29,39 +30,13 @@ export const unlockCommand: CommandDef = {
   ],
 };
 
-// $1 lock file. Prints "free" or "held", then the owner record (if it is a
+// lock_inspect.sh: $1 lock file. Prints "free" or "held", then the owner record (if it is a
 // regular file in a folder only root writes). A free lock's record is stale:
 // it is removed under the lock, so no new holder's record goes with it.
-const INSPECT_SH = `lock=$1 owner=$1.owner
-case $(stat -c '%u:%A' "\${lock%/*}" 2>/dev/null) in 0:d????-??-?) ;; *) echo free; exit 0;; esac
-[ -e "$lock" ] || { echo free; exit 0; }
-if flock -n "$lock" true; then
-  flock -n "$lock" rm -f "$owner"
-  echo free
-  exit 0
-fi
-echo held
-if [ -f "$owner" ] && [ ! -L "$owner" ]; then head -c 4096 "$owner"; fi`;
 
-// $1 lock file, $2 PID, $3 its start time (may be empty). Signals the PID
+// lock_break.sh: $1 lock file, $2 PID, $3 its start time (may be empty). Signals the PID
 // only if it is the lock's holder; prints what it found: freed, gone,
 // not-holder <why>, or still-held.
-const BREAK_SH = `lock=$1 pid=$2 started=$3
-case $pid in ''|0*|*[!0-9]*) echo "not-holder the PID is not a number"; exit 0;; esac
-flock -n "$lock" true && { echo gone; exit 0; }
-[ -d "/proc/$pid" ] || { echo "not-holder no process $pid runs"; exit 0; }
-[ "$(readlink "/proc/$pid/fd/9")" = "$lock" ] || {
-  echo "not-holder process $pid does not have the lock file open"; exit 0; }
-if [ -n "$started" ] && [ "$(cut -d' ' -f22 "/proc/$pid/stat")" != "$started" ]; then
-  echo "not-holder process $pid started at another time than the holder"; exit 0
-fi
-kill -TERM "$pid" 2>/dev/null || { echo gone; exit 0; }
-i=0
-while [ $i -lt 50 ]; do
-  if flock -n "$lock" rm -f "$lock.owner"; then echo freed; exit 0; fi
-  sleep 0.1; i=$((i + 1))
-done
-echo still-held`;
 
 export type LockState =
   | { readonly held: false }
@@ -70,7 +45,7 @@ export type LockState =
 /** Whether the app's deploy lock is held on the host, and by whom its record says. */
 export async function inspectLock(exec: Executor, appName: string): Promise<LockState> {
   const r = await exec.run({
-    argv: shScript(INSPECT_SH, lockPath(appName)),
+    argv: shScript(LOCK_INSPECT_SH, lockPath(appName)),
     as: "root",
   });
   const [state, ...rest] = r.stdout.split("\n");
@@ -88,7 +63,7 @@ export async function breakLock(
 ): Promise<BreakResult> {
   if (!record.pid) return { notHolder: "its owner record names no process" };
   const r = await exec.run({
-    argv: shScript(BREAK_SH, lockPath(appName), String(record.pid), record.started ?? ""),
+    argv: shScript(LOCK_BREAK_SH, lockPath(appName), String(record.pid), record.started ?? ""),
     as: "root",
   });
   const out = r.stdout.trim();

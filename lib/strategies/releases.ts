@@ -9,6 +9,7 @@ import type { FactProbe } from "../facts.ts";
 import type { Layout } from "../layout.ts";
 import { shScript } from "../remote_command.ts";
 import { linkProbe } from "../probes.ts";
+import { LIST_RELEASES_SH, SHARE_DIRS_SH } from "./programs.gen.ts";
 
 /** One release folder as the host has it. */
 export interface ReleaseEntry {
@@ -21,12 +22,7 @@ export interface ReleaseEntry {
 export function releasesProbe(layout: Layout): FactProbe<ReleaseEntry[]> {
   return {
     name: "releases",
-    argv: shScript(
-      `for d in "$1"/*/; do [ -d "$d" ] || continue; n=\${d%/}; n=\${n##*/}
-if [ -f "$d.djaploy-failed" ]; then printf '%s\\tfailed\\n' "$n"
-else printf '%s\\t%s\\n' "$n" "$(tr -d '\\n' < "$d.djaploy-release.json" 2>/dev/null)"; fi; done; true`,
-      layout.releasesDir,
-    ),
+    argv: shScript(LIST_RELEASES_SH, layout.releasesDir),
     parse: (out) =>
       out.split("\n").filter(Boolean).map((line) => {
         const [name, rest = ""] = line.split("\t");
@@ -61,13 +57,7 @@ export async function linkShared(
 ): Promise<void> {
   await ctx.exec.run({
     argv: shScript(
-      `set -e
-dir=$1 shared=$2; shift 2
-for p; do
-  mkdir -p "$shared/$p"
-  if [ -e "$dir/$p" ] && [ ! -L "$dir/$p" ] && [ -n "$(ls -A "$dir/$p" 2>/dev/null)" ]; then cp -an "$dir/$p/." "$shared/$p/"; fi
-  rm -rf "$dir/$p"; mkdir -p "$(dirname "$dir/$p")"; ln -s "$shared/$p" "$dir/$p"
-done`,
+      SHARE_DIRS_SH,
       dir,
       ctx.layout.sharedDir,
       ...paths,

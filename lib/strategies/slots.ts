@@ -46,6 +46,7 @@ import { drainConfinement, webConfinement } from "../confinement.ts";
 import { hardeningProperties } from "../../templates/hardening.ts";
 import { DRAIN_AND_STOP_SH, SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
 import { exitCodeMeaning, lastLines, UserError } from "../errors.ts";
+import { SWITCH_LINK_SH } from "./programs.gen.ts";
 
 /** Provided by startSlot: the slot units this run started (the facts predate them). */
 const STARTED = note<ReadonlySet<string>>("started units");
@@ -365,12 +366,7 @@ function drainUnitCommand(ctx: StepContext, unit: string, socket: string): Remot
 export function pointLinkCommand(ctx: StepContext, link: string, dest: string): RemoteCommand {
   return {
     argv: shScript(
-      `set -e
-link=$1 dest=$2
-mkdir -p "\${link%/*}"
-if [ -d "$link" ] && [ ! -L "$link" ]; then mv "$link" "$link.replaced-$(date +%Y%m%dT%H%M%S)"; fi
-ln -sfn "$dest" "$link.new"
-mv -fT "$link.new" "$link"`,
+      SWITCH_LINK_SH,
       link,
       dest,
     ),

@@ -33,6 +33,7 @@ import {
   validateLitestream,
 } from "../../mod.ts";
 import { litestreamUnit } from "../../templates/litestream.ts";
+import { INSTALL_SH as INSTALL_SH_ONLY } from "./programs.gen.ts";
 
 /** Provided by the install and config steps: litestream runs a new binary or config; read by the service step. */
 const RESTART = note<boolean>("litestream restart");
@@ -40,13 +41,7 @@ const RESTART = note<boolean>("litestream restart");
 const unitProbe = unitsProbe([LITESTREAM_UNIT], "units:litestream");
 
 // Arguments: archive sha256 destination.
-const INSTALL_SH = `${CHECK_SHA256_SH}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-tar -xzf "$1" -C "$tmp"
-bin=$(find "$tmp" -type f -name litestream | head -n 1)
-[ -n "$bin" ] || { echo "$1 holds no litestream program" >&2; exit 1; }
-install -m 0755 "$bin" "$3"`;
+const INSTALL_SH = CHECK_SHA256_SH + INSTALL_SH_ONLY;
 
 /** backup.py: `djaploy restore --backend litestream` lists and restores through it. */
 const program: Step = {

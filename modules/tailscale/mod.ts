@@ -34,6 +34,11 @@ import {
   tailscaledUnit,
   tailscaleSourcesList,
 } from "../../templates/tailscale.ts";
+import {
+  INSTALL_BINARY_SH as INSTALL_BINARY_SH_ONLY,
+  INSTALL_KEYRING_SH as INSTALL_KEYRING_SH_ONLY,
+  JOIN_SH,
+} from "./programs.gen.ts";
 
 /** Provided by install: tailscaled runs a new binary or unit; read by daemon, which restarts it. */
 const RESTART = note<boolean>("tailscale restart");
@@ -53,27 +58,13 @@ export const codenameProbe: FactProbe<string> = {
 const daemonProbe = unitsProbe(["tailscaled.service"], "units:tailscaled");
 
 // Arguments: archive sha256 bin_dir.
-const INSTALL_BINARY_SH = `${CHECK_SHA256_SH}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-tar -xzf "$1" -C "$tmp"
-for p in tailscale tailscaled; do
-  f=$(find "$tmp" -type f -name "$p" | head -n 1)
-  [ -n "$f" ] || { echo "$1 holds no $p program" >&2; exit 1; }
-  install -m 0755 "$f" "$3/$p"
-done`;
+const INSTALL_BINARY_SH = CHECK_SHA256_SH + INSTALL_BINARY_SH_ONLY;
 
 // Arguments: keyring_file sha256 destination.
-const INSTALL_KEYRING_SH = `${CHECK_SHA256_SH}
-install -m 0644 "$1" "$3"`;
+const INSTALL_KEYRING_SH = CHECK_SHA256_SH + INSTALL_KEYRING_SH_ONLY;
 
 /** The key arrives on stdin and lives in a 0600 file only while `tailscale up` runs. */
-export const JOIN_SH = `set -e
-umask 077
-key=$(mktemp)
-trap 'rm -f "$key"' EXIT
-cat > "$key"
-tailscale up "--auth-key=file:$key" "$@"`;
+export { JOIN_SH };
 
 export function validateTailscale(host: HostConfig): void {
   const t = host.tailscale;

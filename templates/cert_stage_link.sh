@@ -1,0 +1,2 @@
+set -e
+ln -sfn "$2" "$1.djaploy-new"
