@@ -73,6 +73,13 @@ export const deployCommand: CommandDef = {
       valueName: "N|N%",
       description: "Hosts that may fail before a rolling deploy stops (default: max_fail, or 0)",
     },
+    {
+      name: "canary",
+      type: "string",
+      valueName: "N",
+      description:
+        "Deploy the first N hosts first; the rest start once they pass (default: canary, or 0)",
+    },
     { name: "dry-run", type: "boolean", description: "Show the commands per host, change nothing" },
     ...BUMP_FLAGS,
     ...LOCK_FLAGS,
@@ -116,6 +123,7 @@ export async function deploy(
     }`;
     const activate = Boolean(args.flags.activate);
     const batchSize = (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling;
+    const canary = canaryOption(args.flags.canary as string | undefined) ?? s.env.canary;
     const together = s.hosts.some((h) => h.deployment_strategy === "bluegreen");
     const pipeline = releasePipeline(s, { mode, tag, bump, commandLine, activate });
     const plans = new Map<string, Promise<HostPlan>>();
@@ -132,7 +140,13 @@ export async function deploy(
     const opening = await openEarly(
       s,
       lockRun,
-      batchSize ? batchSize : together ? s.hosts.length : s.parallel,
+      canary > 0 && canary < s.hosts.length
+        ? canary
+        : batchSize
+        ? batchSize
+        : together
+        ? s.hosts.length
+        : s.parallel,
     );
     try {
       if (!args.flags["skip-prepare"]) {
@@ -176,6 +190,7 @@ export async function deploy(
         notes: { activate, ...pipeline.notes() },
         batchSize,
         maxFail: maxFailCount(maxFailFlag ?? s.env.max_fail, s.hosts.length),
+        canary,
         together,
         opening,
       });
@@ -237,6 +252,15 @@ export function maxFailOption(value: string | undefined): MaxFail | undefined {
     if (e instanceof Invalid) throw new UsageError(`--max-fail ${e.problem}`);
     throw e;
   }
+}
+
+/** `--canary N`: a whole number of hosts, 0 (no canary) or more. */
+export function canaryOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(value)) {
+    throw new UsageError(`--canary must be a number of hosts (0 or more): got "${value}"`);
+  }
+  return Number(value);
 }
 
 /** Says which tracked files differ from HEAD: a deploy of HEAD does not ship them. */
