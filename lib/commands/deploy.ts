@@ -108,6 +108,7 @@ export async function deploy(
 ): Promise<number> {
   const { mode, tag } = artifactMode(args.flags);
   const maxFailFlag = maxFailOption(args.flags["max-fail"] as string | undefined);
+  const canaryFlag = canaryOption(args.flags.canary as string | undefined);
   const bump = bumpFromFlags(args.flags);
   const flags = args.flags["retry-failed"] ? await retryFailedFlags(ui, args.flags) : args.flags;
   if (!flags) return 0;
@@ -123,7 +124,7 @@ export async function deploy(
     }`;
     const activate = Boolean(args.flags.activate);
     const batchSize = (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling;
-    const canary = canaryOption(args.flags.canary as string | undefined) ?? s.env.canary;
+    const canary = canaryFlag ?? s.env.canary;
     const together = s.hosts.some((h) => h.deployment_strategy === "bluegreen");
     const pipeline = releasePipeline(s, { mode, tag, bump, commandLine, activate });
     const plans = new Map<string, Promise<HostPlan>>();
