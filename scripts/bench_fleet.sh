@@ -21,6 +21,9 @@
 
 fleet_ssh=(-i "$key" -o UserKnownHostsFile="$work/known_hosts" -o StrictHostKeyChecking=accept-new
   -o BatchMode=yes -o ControlMaster=auto -o "ControlPath=$work/cm-%h" -o ControlPersist=yes)
+# Host names and addresses: djbf1 at 10.231.200.2, and so on.
+fleet_prefix=${BENCH_FLEET_PREFIX:-djbf}
+fleet_index=${BENCH_FLEET_INDEX:-200}
 fon() { ssh "${fleet_ssh[@]}" "deploy@$1" "$2"; }
 
 # What a host has used so far, in clock ticks (1/100 s), and how many logins sshd accepted.
@@ -60,13 +63,13 @@ fleet_boot() {
   sed -i 's/^deployment_strategy = .*/deployment_strategy = "zero_downtime"/' "$dir/infra/djaploy.toml"
   mkdir -p "$work/ip"
   for i in $(seq 1 "$count"); do
-    hosts+=("djbf$i")
-    (scripts/testhosts.sh up "djbf$i" $((199 + i)) >"$work/ip/$i") &
+    hosts+=("$fleet_prefix$i")
+    (scripts/testhosts.sh up "$fleet_prefix$i" $((fleet_index + i - 1)) >"$work/ip/$i") &
     if ((i % 8 == 0)); then wait; fi
   done
   wait
   for i in $(seq 1 "$count"); do
-    [ -s "$work/ip/$i" ] || { echo "bench: host djbf$i did not boot" >&2; return 1; }
+    [ -s "$work/ip/$i" ] || { echo "bench: host $fleet_prefix$i did not boot" >&2; return 1; }
   done
 }
 
