@@ -64,7 +64,10 @@ fleet_boot() {
   mkdir -p "$work/ip"
   for i in $(seq 1 "$count"); do
     hosts+=("$fleet_prefix$i")
-    (scripts/testhosts.sh up "$fleet_prefix$i" $((fleet_index + i - 1)) >"$work/ip/$i") &
+    # Once more on failure, as the e2e harness does: under load a boot may fail a unit
+    # (systemd-user-sessions) that lets the deploy user log in.
+    (scripts/testhosts.sh up "$fleet_prefix$i" $((fleet_index + i - 1)) >"$work/ip/$i" ||
+      scripts/testhosts.sh up "$fleet_prefix$i" $((fleet_index + i - 1)) >"$work/ip/$i") &
     if ((i % 8 == 0)); then wait; fi
   done
   wait
