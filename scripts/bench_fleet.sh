@@ -175,8 +175,8 @@ fleet_row() {
     per=$(printf '%.1f ms' "$(echo "($mc - ${fleet_cpu1[$label]}) * 1000 / ($n - 1)" | bc -l)")
   fi
   floor=$(echo "scale=3; $ms / $(nproc)" | bc)
-  printf '| %s hosts: %s | %.2f s | %.2f s | %s | %.2f s | %s MB | %s | %s | %.2f s | %.2f s | %.2f |\n' \
-    "$n" "$label" "$mw" "$mc" "${per:--}" "$(echo "$totals" | median)" "$(echo "$peaks" | median)" \
+  printf '| %s: %s | %.2f s | %.2f s | %s | %.2f s | %s MB | %s | %s | %.2f s | %.2f s | %.2f |\n' \
+    "$n host$([ "$n" = 1 ] || echo s)" "$label" "$mw" "$mc" "${per:--}" "$(echo "$totals" | median)" "$(echo "$peaks" | median)" \
     "$(echo "$logins" | median)" "${conn:-?}" "$ms" "$floor" \
     "$(if [ "$(echo "$floor > 0" | bc)" = 1 ]; then echo "$mw / $floor" | bc -l; else echo 0; fi)"
 }
