@@ -13,7 +13,7 @@ import { UsageError, UserError } from "./lib/errors.ts";
 import { colorWanted, Ui, type Verbosity } from "./lib/ui.ts";
 import { LiveStatus } from "./lib/live_status.ts";
 import { VERSION } from "./lib/version.ts";
-import { cpuUsage } from "node:process";
+import { cpuUsage, resourceUsage } from "node:process";
 import { configure, configureCommand } from "./lib/commands/configure.ts";
 import { deploy, deployCommand } from "./lib/commands/deploy.ts";
 import { verify, verifyCommand } from "./lib/commands/verify.ts";
@@ -165,7 +165,8 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     if (received) code = exitCodeFor(received);
     const cpu = cpuUsage();
     ui.debug(
-      `djaploy used ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s of CPU ` +
+      `djaploy used ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s of CPU and ` +
+        `${Math.round(resourceUsage().maxRSS / 1024)} MB of memory at most ` +
         "(this process; ssh, rsync and git not counted)",
     );
     return code;

@@ -47,6 +47,8 @@ export interface HostResult {
   readonly stats: ExecutorStats;
   /** What a dry run would have sent. */
   readonly recorded?: readonly string[];
+  /** The host was in the canary batch (deployed and health-checked before the rest). */
+  readonly canary?: boolean;
 }
 
 /** What a step came to, in the output and the `--json` events. */
@@ -72,6 +74,7 @@ function hostEvent(r: HostResult): UiEvent {
     status: hostStatus(r),
     ms: Math.round(r.ms),
     changed,
+    ...(r.canary ? { canary: true } : {}),
     ...(r.ok ? {} : { step: r.failedStep, error: errorSummary(r.error) }),
   };
 }
@@ -108,8 +111,17 @@ export interface RunOptions {
   readonly together?: boolean;
   /** Hosts at a time; a batch with a failed host stops the rollout (0: all at once). */
   readonly batchSize?: number;
-  /** Hosts that may fail before the rollout stops (no later batch starts); default 0. */
+  /**
+   * Hosts that may fail before the rollout stops: no later batch, and no host
+   * still waiting for a free slot (--parallel), starts; default 0.
+   */
   readonly maxFail?: number;
+  /**
+   * The first this many hosts go first, alone, as their own batch: any of them
+   * failing (its steps include the health check) stops the rollout, whatever
+   * max_fail says. 0: no canary.
+   */
+  readonly canary?: number;
   /** Resolves secrets of the config that steps ask for (ctx.secret), masked in the run's output. */
   readonly secrets?: SecretResolver;
   /** Hold the app's deploy lock on each host for the whole run (not in dry runs). */
@@ -136,56 +148,126 @@ export function modulePlanParts(
 
 export async function runOnHosts(opts: RunOptions): Promise<HostResult[]> {
   const width = Math.max(...opts.hosts.map((h) => h.name.length));
-  const size = opts.batchSize && opts.batchSize > 0 ? opts.batchSize : opts.hosts.length;
+  const batches = rolloutBatches(opts.hosts.length, opts.batchSize ?? 0, opts.canary ?? 0);
+  const canary = batches.length > 1 && (opts.canary ?? 0) > 0 ? batches[0].count : 0;
+  const maxFail = opts.maxFail ?? 0;
+  const env = opts.env.name;
   const results: HostResult[] = [];
-  for (let start = 0; start < opts.hosts.length; start += size) {
-    const batch = opts.hosts.slice(start, start + size);
-    if (opts.stop?.aborted) {
-      for (const host of batch) results.push(notStarted(opts.ui, host.name, opts.stop));
-      continue;
-    }
-    const failed = results.filter((r) => !r.ok).length;
-    if (failed > (opts.maxFail ?? 0)) {
-      for (const host of batch) {
-        results.push(notStarted(opts.ui, host.name, undefined, { failed, env: opts.env.name }));
-      }
-      continue;
-    }
-    if (size < opts.hosts.length) {
-      opts.ui.line(opts.ui.dim(`batch: ${batch.map((h) => h.name).join(", ")}`));
+  // Hosts that ran and failed (not the ones never started): what max_fail counts.
+  let failed = 0;
+  // Why no further host starts, once that is decided.
+  let halt: NotStartedReason | undefined;
+  for (const { start, count } of batches) {
+    const batch = opts.hosts.slice(start, start + count);
+    const isCanary = start === 0 && canary > 0;
+    if (batches.length > 1) {
+      const label = isCanary ? "canary" : "batch";
+      opts.ui.line(opts.ui.dim(`${label}: ${batch.map((h) => h.name).join(", ")}`));
     }
     // Hosts of a batch may wait for each other (barrier): with batches they all run at once.
-    const limiter = new Limiter(opts.batchSize || opts.together ? batch.length : opts.parallel);
-    const barrier = new Barrier(batch.map((h) => h.name));
-    results.push(
-      ...await Promise.all(
-        batch.map((host, i) => limiter.run(() => runHost(opts, host, start + i, width, barrier))),
-      ),
+    const limiter = new Limiter(
+      opts.batchSize || opts.together || isCanary ? batch.length : opts.parallel,
     );
+    const barrier = new Barrier(batch.map((h) => h.name));
+    // Checked when a host's turn comes: one waiting for a free slot (--parallel) may never start.
+    const turn = async (host: HostConfig, index: number): Promise<HostResult> => {
+      const why = opts.stop?.aborted ? { stopped: opts.stop } : halt;
+      if (why) {
+        barrier.finish(host.name, false);
+        await closeUnused(opts.opening?.get(host.name));
+        return notStarted(opts.ui, host.name, why);
+      }
+      const r = await runHost(opts, host, index, width, barrier, isCanary);
+      if (!r.ok) failed++;
+      if (!halt && failed > maxFail) halt = { failed, maxFail, env, within: true };
+      return r;
+    };
+    const done = await Promise.all(batch.map((h, i) => limiter.run(() => turn(h, start + i))));
+    results.push(...done);
+    if (isCanary && done.some((r) => !r.ok)) {
+      halt = { env, canary: done.filter((r) => !r.ok).map((r) => r.host) };
+    } else if (halt?.within) {
+      halt = { ...halt, within: false };
+    }
   }
   return results;
 }
 
-function notStarted(
-  ui: Ui,
-  host: string,
-  stopped?: AbortSignal,
-  { failed = 0, env = "" } = {},
-): HostResult {
+/** An early-opened host that will not run: its lock and connection are given back. */
+async function closeUnused(opening: Opening | undefined): Promise<void> {
+  if (!opening) return;
+  await opening.release();
+  await opening.exec.close();
+}
+
+/**
+ * The batches of a rollout, as start and count: the canary's hosts first (its
+ * own batch), then `batchSize` hosts at a time (0: the rest at once).
+ */
+export function rolloutBatches(
+  total: number,
+  batchSize: number,
+  canary: number,
+): { start: number; count: number }[] {
+  const batches: { start: number; count: number }[] = [];
+  let start = 0;
+  if (canary > 0 && canary < total) {
+    batches.push({ start: 0, count: canary });
+    start = canary;
+  }
+  const size = batchSize > 0 ? batchSize : total;
+  for (; start < total; start += size) {
+    batches.push({ start, count: Math.min(size, total - start) });
+  }
+  return batches;
+}
+
+/** Why a host was not started: a signal, a failed canary, or more failures than max_fail. */
+interface NotStartedReason {
+  readonly stopped?: AbortSignal;
+  readonly failed?: number;
+  readonly maxFail?: number;
+  readonly env?: string;
+  /** The canary hosts that failed. */
+  readonly canary?: readonly string[];
+  /** The failures came in this host's own batch (hosts waiting for a free slot). */
+  readonly within?: boolean;
+}
+
+function notStarted(ui: Ui, host: string, why: NotStartedReason): HostResult {
+  const { stopped, failed = 0, maxFail = 0, env = "" } = why;
   const reason = stopped?.reason;
+  const hosts = (n: number) => `${n} host${n === 1 ? "" : "s"}`;
+  const hint = "Fix the failed hosts, then finish the rollout with: " +
+    `djaploy deploy --env ${env} --retry-failed`;
   const result: HostResult = {
     host,
     ok: false,
-    failedStep: stopped ? "stopped before starting" : "not started (an earlier batch failed)",
+    failedStep: stopped
+      ? "stopped before starting"
+      : why.canary
+      ? "not started (the canary failed)"
+      : why.within
+      ? "not started (too many hosts failed)"
+      : "not started (an earlier batch failed)",
     error: stopped
       ? new StoppedError(reason instanceof StoppedError ? reason.signal : "SIGINT", "this host")
+      : why.canary
+      ? new UserError(
+        `Not deployed: the canary (${why.canary.join(", ")}) failed, so the rollout stopped ` +
+          "before the other hosts",
+        { hint },
+      )
+      : why.within
+      ? new UserError(
+        `Not deployed: ${hosts(failed)} failed, more than max_fail (${maxFail}) allows, ` +
+          "so no more hosts were started",
+        { hint },
+      )
       : new UserError(
-        `Not deployed: ${failed} host${failed === 1 ? "" : "s"} of earlier batches failed, ` +
+        `Not deployed: ${hosts(failed)} of earlier batches failed, ` +
           "more than max_fail allows, so the rollout stopped",
-        {
-          hint: "Fix the failed hosts, then finish the rollout with: " +
-            `djaploy deploy --env ${env} --retry-failed`,
-        },
+        { hint },
       ),
     steps: [],
     ms: 0,
@@ -201,6 +283,7 @@ async function runHost(
   index: number,
   width: number,
   barrier: Barrier,
+  canary = false,
 ): Promise<HostResult> {
   const { ui } = opts;
   const started = performance.now();
@@ -238,6 +321,7 @@ async function runHost(
       ms: performance.now() - started,
       stats: exec.stats,
       recorded: exec instanceof RecordingExecutor ? exec.lines() : undefined,
+      ...(canary ? { canary } : {}),
       ...extra,
     };
     ui.event(hostEvent(result));
@@ -430,8 +514,20 @@ export function printSummary(
   for (const line of table(rows)) ui.result(line);
   const ok = results.length > 0 && results.every((r) => r.ok);
   const groups = release ? rolloutGroups(results) : undefined;
-  if (groups && !ok) {
+  const canary = results.filter((r) => r.canary);
+  if (canary.length) {
+    const failed = canary.filter((r) => !r.ok).map((r) => r.host);
     ui.result("");
+    ui.result(
+      `canary ${canary.map((r) => r.host).join(", ")}: ${
+        failed.length
+          ? `failed (${failed.join(", ")}), the other hosts were not started`
+          : "ok, then the other hosts"
+      }`,
+    );
+  }
+  if (groups && !ok) {
+    if (!canary.length) ui.result("");
     const list = (hosts: string[]) => hosts.length ? hosts.join(", ") : "none";
     ui.result(`new release ${release}: ${list(groups.new)}`);
     if (groups.failed.length) {
@@ -451,6 +547,7 @@ export function printSummary(
     ok,
     hosts: Object.fromEntries(results.map((r) => [r.host, hostStatus(r)])),
     ...(groups ? { release, rollout: groups } : {}),
+    ...(canary.length ? { canary: canary.map((r) => r.host) } : {}),
   });
   for (const r of results) {
     if (r.ok) continue;

@@ -4,6 +4,9 @@
 # nothing, it measures.
 #   scripts/bench.sh [runs] [pattern]   runs per measurement (default 5; the median is
 #                                       reported); only the rows whose label matches pattern
+#   scripts/bench.sh fleet [runs] [host counts...]
+#                                       the fleet benchmark (default: 3 runs, 1 and 4 hosts;
+#                                       16 and 32 hosts are opt-in: `fleet 3 1 4 16 32`)
 #
 # Before each timed run the script waits until the servers are quiet: the
 # previous deploy's old slot has finished draining in the background, and a
@@ -12,6 +15,8 @@ set -euo pipefail
 trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+fleet=0
+if [ "${1:-}" = fleet ]; then fleet=1; shift; fi
 runs=${1:-5}
 only=${2:-}
 deno=$(scripts/deno.sh)
@@ -24,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 key=$(scripts/testhosts.sh key)
-perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid --allow-run=ssh,rsync,git,tar,sh)
+perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid --allow-run=ssh,rsync,git,tar,sh,setsid)
 export HELLO_SECRET_KEY=bench-secret NO_COLOR=1
 
 dj() { "$deno" run "${perms[@]}" "$root/cli.ts" "$@"; }
@@ -149,6 +154,15 @@ first_deploy() {
   done
   report "$label" "$ssh" "$walls" "$cpus" "$totals"
 }
+
+if [ "$fleet" = 1 ]; then
+  # shellcheck source=scripts/bench_fleet.sh
+  . "$root/scripts/bench_fleet.sh"
+  runs=${1:-3}
+  shift $(($# > 0 ? 1 : 0))
+  fleet_main "${@:-1 4}"
+  exit 0
+fi
 
 echo "| What (median of $runs runs) | Wall | CPU: djaploy | CPU: with ssh, rsync, git | SSH per host |"
 echo "| --- | --- | --- | --- | --- |"

@@ -110,6 +110,9 @@ cmd_up() {
   # Outbound NAT so that apt on the host reaches the Debian mirror.
   ip netns exec "$name" ip route add default via "10.231.$idx.1"
   sysctl -qw net.ipv4.ip_forward=1
+  # Each host's systemd holds inotify instances; the kernel's default of 128 per user is
+  # reached at about 20 hosts ("Failed to allocate manager object: Too many open files").
+  [ "$(sysctl -n fs.inotify.max_user_instances)" -ge 4096 ] || sysctl -qw fs.inotify.max_user_instances=4096
   iptables -t nat -C POSTROUTING -s 10.231.0.0/16 ! -d 10.231.0.0/16 -j MASQUERADE 2>/dev/null \
     || iptables -t nat -A POSTROUTING -s 10.231.0.0/16 ! -d 10.231.0.0/16 -j MASQUERADE
   setsid systemd-nspawn -q -b --volatile=overlay -D "$dir/rootfs" --machine="$name" --register=no --keep-unit \

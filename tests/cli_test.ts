@@ -406,6 +406,14 @@ Deno.test("cli: deploy --max-fail takes a count or a percentage; anything else i
   }
 });
 
+Deno.test("cli: deploy --canary takes a number of hosts; anything else is a usage error", async () => {
+  for (const bad of ["one", "-1", "1.5", "25%"]) {
+    const r = await run(["deploy", "--env", "test", `--canary=${bad}`]);
+    assert.equal(r.code, 2, bad);
+    assert.match(r.err, /^error: --canary must be a number of hosts \(0 or more\): got /);
+  }
+});
+
 Deno.test("cli: deploy, configure, activate and rollback take --json; status keeps its own --json", async () => {
   for (const command of ["deploy", "configure", "activate", "rollback"]) {
     const r = await run([command, "--help"]);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { printSummary, runOnHosts } from "../lib/runner.ts";
+import { hostStatus, printSummary, rolloutBatches, runOnHosts } from "../lib/runner.ts";
+import { hostsToRetry } from "../lib/last_run.ts";
 import { RecordingExecutor } from "../lib/recording_executor.ts";
 import { UserError } from "../lib/errors.ts";
 import type { Step, StepContext } from "../lib/module.ts";
@@ -307,4 +308,206 @@ Deno.test("runner: the summary table shows a host the rollout never reached as n
     err,
     /hint: Fix the failed hosts, then finish the rollout with: djaploy deploy --env test --retry-failed/,
   );
+});
+
+interface FleetRun {
+  readonly failOn?: readonly string[];
+  /** How long each host's step takes, ms (default 0). */
+  readonly delay?: Readonly<Record<string, number>>;
+  readonly parallel?: number;
+  readonly batchSize?: number;
+  readonly maxFail?: number;
+  readonly canary?: number;
+  readonly json?: boolean;
+}
+
+/** One step on six hosts; it logs when each host starts and ends it, and fails on `failOn`. */
+async function fleet(o: FleetRun) {
+  return await withTempDir(async (dir) => {
+    const inventory = ["web-1", "web-2", "web-3", "web-4", "web-5", "web-6"]
+      .map((n, i) => `[[hosts]]\nname = "${n}"\nssh_hostname = "10.0.0.${i + 1}"\n`).join("\n");
+    const { project, env } = await loadTestProject(dir, 'project_name = "hello"\n', inventory);
+    const collected = collectingUi();
+    const ui = o.json ? collected.ui.withEvents() : collected.ui;
+    const log: string[] = [];
+    const step: Step = {
+      name: "start and health-check",
+      async run(ctx) {
+        const host = ctx.host.name;
+        log.push(`${host} start`);
+        await new Promise((r) => setTimeout(r, o.delay?.[host] ?? 0));
+        log.push(`${host} end`);
+        if (o.failOn?.includes(host)) throw new UserError("the new release did not answer");
+      },
+    };
+    const results = await runOnHosts({
+      ui,
+      project,
+      env,
+      hosts: env.hosts,
+      parallel: o.parallel ?? 6,
+      dryRun: false,
+      signal: new AbortController().signal,
+      executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
+      plan: () => ({ steps: [step], probes: [], files: [], packages: [] }),
+      appEnv: () => new Map(),
+      deployFiles: new Set(),
+      batchSize: o.batchSize,
+      maxFail: o.maxFail,
+      canary: o.canary,
+    });
+    printSummary(ui, results, "deploy", "20261202-abc1234");
+    const started = log.filter((l) => l.endsWith(" start")).map((l) => l.split(" ")[0]);
+    return {
+      results,
+      log,
+      started,
+      status: results.map((r) => [r.host, hostStatus(r), r.failedStep]),
+      out: collected.out.join(""),
+      err: collected.err.join(""),
+    };
+  });
+}
+
+Deno.test("runner: canary: the first host deploys and passes its health check before any other starts", async () => {
+  const { log, results, out } = await fleet({ canary: 1, delay: { "web-1": 30 } });
+  assert.deepEqual(log.slice(0, 2), ["web-1 start", "web-1 end"]);
+  assert.equal(log.length, 12);
+  assert.ok(results.every((r) => r.ok));
+  assert.deepEqual(results.map((r) => Boolean(r.canary)), [
+    true,
+    false,
+    false,
+    false,
+    false,
+    false,
+  ]);
+  assert.match(out, /canary: web-1\n[\s\S]*batch: web-2, web-3, web-4, web-5, web-6\n/);
+  assert.match(out, /^canary web-1: ok, then the other hosts$/m);
+});
+
+Deno.test("runner: a failed canary stops the rollout, whatever max_fail allows; the rest is untouched", async () => {
+  const { started, status, out, err } = await fleet({
+    canary: 2,
+    failOn: ["web-2"],
+    maxFail: 5,
+  });
+  assert.deepEqual(started, ["web-1", "web-2"], "no other host was touched");
+  assert.deepEqual(status, [
+    ["web-1", "ok", undefined],
+    ["web-2", "failed", "start and health-check"],
+    ["web-3", "not_started", "not started (the canary failed)"],
+    ["web-4", "not_started", "not started (the canary failed)"],
+    ["web-5", "not_started", "not started (the canary failed)"],
+    ["web-6", "not_started", "not started (the canary failed)"],
+  ]);
+  assert.match(out, /^canary web-1, web-2: failed \(web-2\), the other hosts were not started$/m);
+  assert.match(out, /^new release 20261202-abc1234: web-1$/m);
+  assert.match(out, /^failed, on the previous or the new release .*: web-2$/m);
+  assert.match(out, /^not started, still on the previous release: web-3, web-4, web-5, web-6$/m);
+  assert.match(
+    err,
+    /web-3: not started \(the canary failed\): Not deployed: the canary \(web-2\) failed, so the rollout stopped before the other hosts\n {2}hint: Fix the failed hosts, then finish the rollout with: djaploy deploy --env test --retry-failed/,
+  );
+});
+
+Deno.test("runner: canary, then batches: the canary is its own batch, then batch_size at a time", async () => {
+  const { out, started, results } = await fleet({ canary: 1, batchSize: 2, failOn: ["web-3"] });
+  assert.match(out, /canary: web-1\n[\s\S]*batch: web-2, web-3\n/);
+  assert.deepEqual(started.sort(), ["web-1", "web-2", "web-3"], "max_fail 0 stops after web-3");
+  assert.deepEqual(results.map((r) => hostStatus(r)), [
+    "ok",
+    "ok",
+    "failed",
+    "not_started",
+    "not_started",
+    "not_started",
+  ]);
+  assert.match(results[3].failedStep!, /an earlier batch failed/);
+});
+
+Deno.test("runner: canary events: the host events and the summary name the canary", async () => {
+  const { out } = await fleet({ canary: 1, failOn: ["web-1"], json: true });
+  const events = out.trimEnd().split("\n").map((l) => JSON.parse(l));
+  const host1 = events.find((e) => e.event === "host" && e.host === "web-1");
+  assert.equal(host1.canary, true);
+  assert.equal(host1.status, "failed");
+  const summary = events.at(-1);
+  assert.deepEqual(summary.canary, ["web-1"]);
+  assert.deepEqual(summary.rollout.not_started, ["web-2", "web-3", "web-4", "web-5", "web-6"]);
+});
+
+Deno.test("runner: rolloutBatches: canary first, then batches; a canary of every host is one batch", () => {
+  assert.deepEqual(rolloutBatches(6, 0, 0), [{ start: 0, count: 6 }]);
+  assert.deepEqual(rolloutBatches(6, 0, 1), [{ start: 0, count: 1 }, { start: 1, count: 5 }]);
+  assert.deepEqual(rolloutBatches(5, 2, 1), [
+    { start: 0, count: 1 },
+    { start: 1, count: 2 },
+    { start: 3, count: 2 },
+  ]);
+  assert.deepEqual(rolloutBatches(3, 2, 0), [{ start: 0, count: 2 }, { start: 2, count: 1 }]);
+  assert.deepEqual(rolloutBatches(2, 0, 2), [{ start: 0, count: 2 }]);
+  assert.deepEqual(rolloutBatches(2, 0, 5), [{ start: 0, count: 2 }]);
+});
+
+Deno.test("runner: max_fail without batches: with --parallel 2, no host starts once too many failed", async () => {
+  // web-1 fails at once; web-2 is still running and finishes; nobody else starts.
+  const { started, status, err } = await fleet({
+    parallel: 2,
+    failOn: ["web-1"],
+    delay: { "web-2": 30 },
+  });
+  assert.deepEqual(started, ["web-1", "web-2"]);
+  assert.deepEqual(status, [
+    ["web-1", "failed", "start and health-check"],
+    ["web-2", "ok", undefined],
+    ["web-3", "not_started", "not started (too many hosts failed)"],
+    ["web-4", "not_started", "not started (too many hosts failed)"],
+    ["web-5", "not_started", "not started (too many hosts failed)"],
+    ["web-6", "not_started", "not started (too many hosts failed)"],
+  ]);
+  assert.match(
+    err,
+    /web-3: not started \(too many hosts failed\): Not deployed: 1 host failed, more than max_fail \(0\) allows, so no more hosts were started/,
+  );
+});
+
+Deno.test("runner: max_fail without batches: hosts go on starting while no more than max_fail failed", async () => {
+  // Two at a time: web-1 (fails, 1 of 1 allowed) frees its slot first, web-3 takes it; web-3 fails
+  // (2 > 1) while web-2 still runs: web-4, web-5 and web-6 never start.
+  const { started, status } = await fleet({
+    parallel: 2,
+    maxFail: 1,
+    failOn: ["web-1", "web-3"],
+    delay: { "web-1": 0, "web-2": 80, "web-3": 10 },
+  });
+  assert.deepEqual(started, ["web-1", "web-2", "web-3"]);
+  assert.deepEqual(status.map(([h, s]) => `${h} ${s}`), [
+    "web-1 failed",
+    "web-2 ok",
+    "web-3 failed",
+    "web-4 not_started",
+    "web-5 not_started",
+    "web-6 not_started",
+  ]);
+  // The same with max_fail 2: every host runs.
+  const tolerant = await fleet({ parallel: 2, maxFail: 2, failOn: ["web-1", "web-3"] });
+  assert.equal(tolerant.started.length, 6);
+});
+
+Deno.test("runner: max_fail without batches: the hosts never started are the ones --retry-failed deploys", async () => {
+  const { results } = await fleet({ parallel: 1, failOn: ["web-2"] });
+  assert.deepEqual(
+    hostsToRetry(
+      {
+        env: "test",
+        hosts: Object.fromEntries(
+          results.map((r) => [r.host, { status: hostStatus(r), at: "2026-12-02T07:00:00Z" }]),
+        ),
+      },
+      ["web-1", "web-2", "web-3", "web-4", "web-5", "web-6"],
+    ),
+    ["web-2", "web-3", "web-4", "web-5", "web-6"],
+  );
+  assert.deepEqual(results.map((r) => r.steps.length), [1, 1, 0, 0, 0, 0], "web-3 on never ran");
 });

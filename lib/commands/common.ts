@@ -80,6 +80,8 @@ export interface PlanRun {
   readonly batchSize?: number;
   /** Hosts that may fail before a rolling deploy stops (resolved max_fail). */
   readonly maxFail?: number;
+  /** Hosts deployed first, on their own (resolved canary). */
+  readonly canary?: number;
   readonly together?: boolean;
   /** Hosts opened early (openEarly), by name. */
   readonly opening?: ReadonlyMap<string, Opening>;
@@ -194,6 +196,7 @@ export async function runPlan(s: Session, run: PlanRun): Promise<HostResult[]> {
     notes: run.notes,
     batchSize: run.batchSize,
     maxFail: run.maxFail,
+    canary: run.canary,
     together: run.together,
     lock: planLock(run),
     opening: run.opening,

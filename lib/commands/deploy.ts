@@ -82,6 +82,13 @@ export const deployCommand: CommandDef = {
       valueName: "N|N%",
       description: "Hosts that may fail before a rolling deploy stops (default: max_fail, or 0)",
     },
+    {
+      name: "canary",
+      type: "string",
+      valueName: "N",
+      description:
+        "Deploy the first N hosts first; the rest start once they pass (default: canary, or 0)",
+    },
     { name: "dry-run", type: "boolean", description: "Show the commands per host, change nothing" },
     ...BUMP_FLAGS,
     ...LOCK_FLAGS,
@@ -110,6 +117,7 @@ export async function deploy(
 ): Promise<number> {
   const { mode, tag } = artifactMode(args.flags);
   const maxFailFlag = maxFailOption(args.flags["max-fail"] as string | undefined);
+  const canaryFlag = canaryOption(args.flags.canary as string | undefined);
   const bump = bumpFromFlags(args.flags);
   const flags = args.flags["retry-failed"] ? await retryFailedFlags(ui, args.flags) : args.flags;
   if (!flags) return 0;
@@ -125,6 +133,7 @@ export async function deploy(
     }`;
     const activate = Boolean(args.flags.activate);
     const batchSize = (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling;
+    const canary = canaryFlag ?? s.env.canary;
     // Hosts wait for each other at barriers: a staging strategy's activation, the release command.
     const together = s.hosts.some((h) => strategyFor(h).stages || h.release.command !== undefined);
     const pipeline = releasePipeline(s, { mode, tag, bump, commandLine, activate });
@@ -143,7 +152,13 @@ export async function deploy(
     const opening = await openEarly(
       s,
       lockRun,
-      batchSize ? batchSize : together ? s.hosts.length : s.parallel,
+      canary > 0 && canary < s.hosts.length
+        ? canary
+        : batchSize
+        ? batchSize
+        : together
+        ? s.hosts.length
+        : s.parallel,
     );
     try {
       if (!args.flags["skip-prepare"]) {
@@ -200,6 +215,7 @@ export async function deploy(
         notes: [noteValue(ACTIVATE, activate), ...pipeline.notes()],
         batchSize,
         maxFail: maxFailCount(maxFailFlag ?? s.env.max_fail, s.hosts.length),
+        canary,
         together,
         opening,
         hooks,
@@ -262,6 +278,15 @@ export function maxFailOption(value: string | undefined): MaxFail | undefined {
     if (e instanceof Invalid) throw new UsageError(`--max-fail ${e.problem}`);
     throw e;
   }
+}
+
+/** `--canary N`: a whole number of hosts, 0 (no canary) or more. */
+export function canaryOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(value)) {
+    throw new UsageError(`--canary must be a number of hosts (0 or more): got "${value}"`);
+  }
+  return Number(value);
 }
 
 /** Says which tracked files differ from HEAD: a deploy of HEAD does not ship them. */

@@ -122,8 +122,10 @@ export async function loadEnvironment(
     },
   });
   if (opts.hosts !== undefined) hosts = selectHosts(hosts, opts.hosts, envName);
-  const max_fail = resolveDefaults(mergeLayers([settings, layers.defaults])).max_fail as MaxFail;
-  return deepFreeze({ name: envName, inventory_path: path, hosts, certificates, max_fail });
+  const envWide = resolveDefaults(mergeLayers([settings, layers.defaults]));
+  const max_fail = envWide.max_fail as MaxFail;
+  const canary = envWide.canary as number;
+  return deepFreeze({ name: envName, inventory_path: path, hosts, certificates, max_fail, canary });
 }
 
 function validateInventory(

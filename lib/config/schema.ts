@@ -437,6 +437,15 @@ export const TOP_LEVEL_KEYS: Readonly<Record<string, KeySpec>> = {
       "hosts than this failed: a number of hosts, or a percentage of the hosts deployed to " +
       '(`"25%"`, rounded down). 0: the first failure stops it. `--max-fail` overrides it.',
   },
+  canary: {
+    type: "integer",
+    scopes: ["project", "defaults"],
+    parse: integer({ min: 0 }),
+    defaultValue: 0,
+    doc: "Deploy this many hosts first (the environment's first hosts), on their own: the rest " +
+      "start only once each of them deployed and passed its health check; a failed canary " +
+      "stops the rollout, whatever `max_fail` says. 0: no canary. `--canary` overrides it.",
+  },
   ...PYTHON_SOURCE_KEYS,
 };
 

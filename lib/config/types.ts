@@ -548,6 +548,8 @@ export interface EnvironmentConfig {
   readonly certificates?: CertificatesConfig;
   /** Hosts of a rolling deploy that may fail before it stops (djaploy.toml or [defaults]). */
   readonly max_fail: MaxFail;
+  /** Hosts deployed first, on their own, before the rest (djaploy.toml or [defaults]); 0: none. */
+  readonly canary: number;
 }
 
 /** Which part of the version a release increments. */

@@ -160,6 +160,18 @@ const BAD: BadCase[] = [
       "[[hosts]]: allowed in djaploy.toml, inventory [defaults]",
   },
   {
+    name: "canary on one host (it is the environment's)",
+    files: inv(...host, "canary = 1"),
+    env: "production",
+    message: "infra/inventory/production.toml:4: hosts[0].canary: not allowed in inventory " +
+      "[[hosts]]: allowed in djaploy.toml, inventory [defaults]",
+  },
+  {
+    name: "a negative canary",
+    files: proj('project_name = "hello"', "canary = -1"),
+    message: "infra/djaploy.toml:2: canary: must be at least 0: got -1",
+  },
+  {
     name: "a port out of range",
     files: proj('project_name = "hello"', "ssh_port = 70000"),
     message: "infra/djaploy.toml:2: ssh_port: must be between 1 and 65535: got 70000",
@@ -1270,6 +1282,32 @@ Deno.test("defaultHealthHost: a concrete server name, else ssh_hostname, else lo
   // An alias from ~/.ssh/config with "_" is no Host header.
   assert.equal(defaultHealthHost("_", "my_server"), "localhost");
   assert.equal(defaultHealthHost("_"), "localhost");
+});
+
+Deno.test("environment: canary from djaploy.toml, overridden by the inventory's [defaults]", async () => {
+  const load = (files: Files) =>
+    withFiles(files, async (dir) => {
+      const project = await loadProject({ cwd: dir });
+      return (await loadEnvironment(project, "production")).canary;
+    });
+  assert.equal(
+    await load({ "infra/djaploy.toml": PROJECT, "infra/inventory/production.toml": PRODUCTION }),
+    0,
+  );
+  assert.equal(
+    await load({
+      "infra/djaploy.toml": lines('project_name = "hello"', "canary = 2"),
+      "infra/inventory/production.toml": PRODUCTION,
+    }),
+    2,
+  );
+  assert.equal(
+    await load({
+      "infra/djaploy.toml": lines('project_name = "hello"', "canary = 2"),
+      "infra/inventory/production.toml": lines("[defaults]", "canary = 1", "") + PRODUCTION,
+    }),
+    1,
+  );
 });
 
 Deno.test("environment: max_fail from djaploy.toml, overridden by the inventory's [defaults]", async () => {

@@ -110,3 +110,93 @@ e2eTest(
     });
   },
 );
+
+const VIEWS = await Deno.readTextFile(
+  new URL("../../examples/hello/pages/views.py", import.meta.url),
+);
+
+e2eTest(
+  "fleet: a canary whose health check fails stops the rollout with the other hosts untouched; a good release goes canary first, then the rest",
+  async () => {
+    await withHosts(["web-1", "web-2", "web-3"], async (hosts) => {
+      const [, web2, web3] = hosts;
+      const project = await makeProject({ hosts, strategy: "zero_downtime" });
+      const inventory = await Deno.readTextFile(`${project.infraDir}/inventory/test.toml`);
+      await project.write("infra/inventory/test.toml", `[defaults]\ncanary = 1\n\n${inventory}`);
+      await project.write("pages/message.txt", "Before\n");
+      await project.commit("A canary of one host");
+      ok(await djaploy(project, ["configure", "--env", "test"]), "configure");
+      ok(await djaploy(project, ["deploy", "--env", "test"]), "first deploy");
+      for (const host of hosts) assert.equal(await pageMessage(host), "Before");
+      const releasesOf = async (host: TestHost) => {
+        const r = await djaploy(project, ["releases", "--env", "test", "--hosts", host.name]);
+        ok(r, `releases on ${host.name}`);
+        return r.stdout;
+      };
+      const untouched = [await releasesOf(web2), await releasesOf(web3)];
+
+      // A release whose health view fails: the canary refuses it, nobody else gets it.
+      await project.write(
+        "pages/views.py",
+        VIEWS.replace(
+          "def health(request):\n",
+          'def health(request):\n    raise RuntimeError("the health view fails on purpose")\n',
+        ),
+      );
+      await project.write("pages/message.txt", "Broken\n");
+      await project.commit("Broken health check");
+      const broken = await djaploy(project, ["deploy", "--env", "test", "--json"]);
+      assert.equal(broken.code, 1, broken.output);
+      const events = broken.stdout.trimEnd().split("\n").map((line) => JSON.parse(line));
+      const hostEvents = Object.fromEntries(
+        events.filter((e) => e.event === "host").map((e) => [e.host, [e.status, e.canary]]),
+      );
+      assert.deepEqual(hostEvents, {
+        "web-1": ["failed", true],
+        "web-2": ["not_started", undefined],
+        "web-3": ["not_started", undefined],
+      });
+      assert.ok(
+        !events.some((e) => e.event === "step" && e.host !== "web-1"),
+        "no step ran on web-2 or web-3",
+      );
+      const summary = events.at(-1);
+      assert.deepEqual(summary.canary, ["web-1"]);
+      assert.deepEqual(summary.rollout, {
+        new: [],
+        failed: ["web-1"],
+        not_started: ["web-2", "web-3"],
+      });
+      assert.match(broken.stderr, /the health check failed: GET \/health\/ .* answered HTTP 500/);
+      assert.match(
+        broken.stderr,
+        /^canary web-1: failed \(web-1\), the other hosts were not started$/m,
+      );
+      assert.match(broken.stderr, /^not started, still on the previous release: web-2, web-3$/m);
+      for (const host of hosts) assert.equal(await pageMessage(host), "Before");
+      assert.deepEqual(
+        [await releasesOf(web2), await releasesOf(web3)],
+        untouched,
+        "web-2 and web-3 got no new release",
+      );
+
+      // Fixed: --retry-failed deploys the canary first, alone, then the other two.
+      await project.write("pages/views.py", VIEWS);
+      await project.write("pages/message.txt", "Fixed\n");
+      await project.commit("Fixed");
+      const fixed = await djaploy(project, ["deploy", "--env", "test", "--retry-failed"]);
+      ok(fixed, "deploy --retry-failed of the fix");
+      assert.match(fixed.output, /^retrying web-1, web-2, web-3: /m);
+      assert.match(fixed.output, /^canary: web-1\n/m);
+      // Everything web-1 did (its health-checked start and the switch) came before the others began.
+      const [canaryPart, rest] = fixed.output.split(/^batch: web-2, web-3\n/m);
+      assert.ok(rest !== undefined, fixed.output);
+      assert.match(canaryPart, /^web-1 +\S+ +start new release/m);
+      assert.match(canaryPart, /^web-1 +\S+ +switch traffic/m);
+      assert.doesNotMatch(canaryPart, /^web-[23] /m);
+      assert.match(fixed.output, /^batch: web-2, web-3$/m);
+      assert.match(fixed.output, /^canary web-1: ok, then the other hosts$/m);
+      for (const host of hosts) assert.equal(await pageMessage(host), "Fixed");
+    });
+  },
+);

@@ -15,7 +15,7 @@ export const DJAPLOY_PERMISSIONS: readonly string[] = [
   "--allow-env",
   "--allow-net",
   "--allow-sys=hostname,uid",
-  "--allow-run=ssh,rsync,git,tar,sh,op,certbot,openssl,rclone,borg",
+  "--allow-run=ssh,rsync,git,tar,sh,setsid,op,certbot,openssl,rclone,borg",
   // Deno's own default import hosts, and this machine (modules served while developing them).
   "--allow-import=deno.land,jsr.io,esm.sh,cdn.jsdelivr.net,raw.githubusercontent.com," +
   "gist.githubusercontent.com,127.0.0.1,localhost",
