@@ -5,6 +5,7 @@ import { putFile } from "../../lib/remote_ops.ts";
 import { appUnitsProbe } from "../../lib/probes.ts";
 import { gunicornUnit, slotsBootUnit } from "../../templates/systemd_unit.ts";
 import { bootConfinement, webConfinement } from "../../lib/confinement.ts";
+import { slotLayout } from "../../lib/layout.ts";
 import { stateProbe } from "../../lib/deploy_steps.ts";
 import { liveProcessTarget } from "../../lib/live_target.ts";
 import { processUnitFiles, processUnitsProbe, syncProcessUnits } from "../../lib/processes.ts";
@@ -41,6 +42,11 @@ const units: Step = {
         content: slotsBootUnit({
           appName: ctx.host.app_name,
           activeSlotFile: ctx.layout.activeSlotFile,
+          liveSocket: ctx.layout.liveSocket,
+          slotSockets: {
+            blue: slotLayout(ctx.host, ctx.layout, "blue").socketPath,
+            green: slotLayout(ctx.host, ctx.layout, "green").socketPath,
+          },
           confinement: bootConfinement(ctx.host, ctx.layout),
         }),
       })
