@@ -199,11 +199,16 @@ export async function goLive(
       // As root (one sudo): traffic moves, and root's record says so.
       switchTrafficCommand(ctx, slot.socketPath),
       recordSlotsCommand(ctx, { ...record, active: slot.slot, slots }),
-      // As the app user: what rollback and `releases` read.
+    ].filter(isCommand),
+    [
+      // As the app user, in the app's folder: what rollback and `releases` read. Traffic has
+      // moved by now, so a failure here (a full disk) is a warning like the cleanup's, not a
+      // failed deploy whose records say the old release serves.
       ...extra.records ?? [],
       pointLinkCommand(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir)),
+      ...retireOthers(ctx, slot.slot),
+      ...extra.cleanup ?? [],
     ].filter(isCommand),
-    [...retireOthers(ctx, slot.slot), ...extra.cleanup ?? []],
   );
   ctx.changed(`current -> releases/${posix.basename(dir)}`);
   // The processes run in `current`, which now links this release.
@@ -267,7 +272,11 @@ function pruneCommand(ctx: StepContext): RemoteCommand | undefined {
     { name: live, failed: false },
   ];
   const previous = currentRelease(ctx);
-  const gone = releasesToPrune(releases, ctx.host.keep_releases, new Set([live, previous ?? ""]));
+  // What root's record names as live: `current` and the release's own record may lag behind
+  // it (written after the switch, they can fail on a full disk).
+  const recorded = liveState(ctx)?.release;
+  const protect = new Set([live, previous ?? "", typeof recorded === "string" ? recorded : ""]);
+  const gone = releasesToPrune(releases, ctx.host.keep_releases, protect);
   if (gone.length === 0) return undefined;
   ctx.changed(`removed ${gone.length} old release${gone.length === 1 ? "" : "s"}`);
   return {
