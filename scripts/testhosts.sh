@@ -168,8 +168,15 @@ cmd_reboot() {
   for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null || true
   for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  boot "$name" "$dir"
-  wait_ssh "$name" "$dir" "$ip"
+  # A boot can fail for the controller's reasons (systemd saw "Too many open files" once,
+  # with many hosts at once): then once more.
+  (boot "$name" "$dir" && wait_ssh "$name" "$dir" "$ip") || {
+    echo "testhosts: host $name did not come back, booting it once more" >&2
+    kill -9 "$(cat "$STATE/$name.pid")" 2>/dev/null || true
+    sleep 1
+    boot "$name" "$dir"
+    wait_ssh "$name" "$dir" "$ip"
+  }
 }
 
 cmd_down() {
