@@ -232,6 +232,7 @@ export async function setUpBench(
   const views = await Deno.readTextFile(`${project.dir}/pages/views.py`);
   await project.write("pages/views.py", views + VIEWS_EXTRA);
   await project.write("pages/message.txt", "base\n");
+  await writeCss(project, "base");
   const commit = await project.commit("base");
   ok(await djaploy(project, ["configure", "--env", "test"]), "configure");
   if (opts.diskFull) {
@@ -258,25 +259,46 @@ export async function setUpBench(
 }
 
 /** The page's message, or why there is none. */
-async function serving(host: TestHost): Promise<{ message?: string; why: string }> {
+async function serving(
+  host: TestHost,
+): Promise<{ message?: string; why: string; mix?: string }> {
   try {
     const page = await httpGet(`http://${host.ip}/`, { timeoutMs: 10_000 });
     const m = /<h1 id="message">([^<]*)<\/h1>/.exec(page.body);
-    if (page.status === 200 && m) return { message: m[1].trim(), why: "" };
+    if (page.status === 200 && m) {
+      const message = m[1].trim();
+      const href = /<link rel="stylesheet" href="([^"]+)">/.exec(page.body)?.[1];
+      const css = href
+        ? await httpGet(`http://${host.ip}${href}`, { timeoutMs: 10_000 })
+        : undefined;
+      if (css?.status !== 200 || !css.body.includes(`/* release: ${message} */`)) {
+        const mix = `the page of "${message}" links ${href}, which answers ${css?.status}: ${
+          css?.body.trim().split("\n").at(-1)
+        }`;
+        return { message, why: `a mix: ${mix}`, mix };
+      }
+      return { message, why: "" };
+    }
     return { why: `GET / answered ${page.status}: ${page.body.slice(0, 300)}` };
   } catch (err) {
     return { why: `GET / failed: ${err}` };
   }
 }
 
-/** The site serves one of `messages`, and status, the live socket and the records agree. */
+/**
+ * The site serves one of `messages`, and status, the live socket and the records agree.
+ * A page with another release's static files fails, unless `mixOk` (then it is returned).
+ */
 async function assertServes(
   bench: Bench,
   messages: readonly string[],
   commitOf: string | ((message: string) => string),
+  mixOk = false,
 ): Promise<string> {
   const now = await serving(bench.host);
   assert.ok(now.message !== undefined, now.why);
+  assert.ok(mixOk || now.mix === undefined, now.why);
+  lastMix = now.mix;
   assert.ok(messages.includes(now.message), `the site serves "${now.message}", not ${messages}`);
   const commit = typeof commitOf === "string" ? commitOf : commitOf(now.message);
   const status = await djaploy(bench.project, ["status", "--env", "test", "--json"]);
@@ -291,6 +313,9 @@ async function assertServes(
   assert.equal(host.active_slot, slot, `status names the live slot:\n${status.stdout}`);
   return now.message;
 }
+
+/** What the last assertServes saw mixed, if anything. */
+let lastMix: string | undefined;
 
 /** Parses `--json` events as they arrive and calls `onStep` with each step event. */
 function eventReader(onStep: (step: string, status: string) => void) {
@@ -324,10 +349,26 @@ function cutRules(ip: string, op: "-I" | "-D"): string {
   return `iptables -w ${op} INPUT -s ${ip} -j DROP && iptables -w ${op} OUTPUT -d ${ip} -j DROP`;
 }
 
+const CSS = "pages/static/pages/hello.css";
+
+/**
+ * Each release's stylesheet names its message: with ManifestStaticFilesStorage the page links
+ * `hello.<hash>.css`, so a page whose stylesheet is missing or another release's is a mix of two
+ * releases (code and manifest from one, static files from the other).
+ */
+async function writeCss(project: TestProject, message: string): Promise<void> {
+  const css = await Deno.readTextFile(`${project.dir}/${CSS}`);
+  await project.write(
+    CSS,
+    `${css.replace(/\n\/\* release: .* \*\/\n$/, "\n").trimEnd()}\n/* release: ${message} */\n`,
+  );
+}
+
 /** Prepares the commit that makes `phase` slow enough to be hit, and commits it. */
 async function commitCell(bench: Bench, phase: Phase, message: string): Promise<string> {
   const { project } = bench;
   await project.write("pages/message.txt", `${message}\n`);
+  await writeCss(project, message);
   // Whatever the last cell made slow is not slow any more.
   await project.write("slow_start.txt", "0");
   if (phase === "upload") {
@@ -455,7 +496,22 @@ export async function runCell(bench: Bench, phase: Phase, fault: Fault): Promise
     }
     note = `served ${Math.round(performance.now() - t0)} ms after SSH answered again`;
   }
-  const served = await assertServes(bench, [previous.message, message], (m) => commits.get(m)!);
+  // A known bug (docs/faults.md, "Found and not fixed"): the releases share STATIC_ROOT and its
+  // manifest, so once a run's collectstatic ran, the live release's workers that load the manifest
+  // afterwards link that run's static files. Only then is a mix let through (and recorded): when
+  // the run started its collectstatic (the step before it ended; a run cut off in that step may
+  // have finished it on the host).
+  const collected = steps.some((e) => e.step === "dependencies" && e.status !== "failed");
+  const served = await assertServes(
+    bench,
+    [previous.message, message],
+    (m) => commits.get(m)!,
+    collected,
+  );
+  if (lastMix !== undefined) {
+    assert.equal(served, previous.message, `a mix with the new release serving: ${lastMix}`);
+    note = [note, `MIX (known bug): ${lastMix}`].filter(Boolean).join("; ");
+  }
   if (faulted.code === 0) {
     assert.equal(served, message, `djaploy said it deployed:\n${faulted.output}`);
   }
