@@ -92,8 +92,8 @@ export type {
   SyncOptions,
   SyncResult,
 } from "./lib/executor.ts";
-export type { Layout, Slot } from "./lib/layout.ts";
-export { layoutFor } from "./lib/layout.ts";
+export type { Layout, Slot, SlotLayout } from "./lib/layout.ts";
+export { layoutFor, slotLayout } from "./lib/layout.ts";
 export { hasSlots } from "./lib/strategies/traits.ts";
 export { HOOK_POINTS } from "./lib/config/types.ts";
 export type {

@@ -167,11 +167,13 @@ export function otherSlot(slot: Slot): Slot {
 
 /** Where one slot of the slot strategies lives and runs. */
 export interface SlotLayout {
+  /** Which slot: blue or green. */
   readonly slot: Slot;
   /** slots/{slot}: a folder (bluegreen) or a link to a release (zero_downtime). */
   readonly dir: string;
   /** `{app}-{slot}.service` */
   readonly unitName: string;
+  /** /etc/systemd/system/{app}-{slot}.service */
   readonly unitPath: string;
   /** /run/{app}-{slot} */
   readonly runtimeDir: string;
@@ -179,6 +181,7 @@ export interface SlotLayout {
   readonly socketPath: string;
 }
 
+/** The folders, unit and socket of `slot` of the host's app. */
 export function slotLayout(host: HostConfig, layout: Layout, slot: Slot): SlotLayout {
   const unitName = `${host.app_name}-${slot}.service`;
   const runtimeDir = `/run/${host.app_name}-${slot}`;

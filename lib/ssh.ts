@@ -242,12 +242,10 @@ export class SshExecutor implements Executor {
   }
 
   #noticeFallback(stderr: string): void {
-    if (/mux_client|ControlSocket .* already exists|disabling multiplexing/.test(stderr)) {
+    const warning = fallbackWarning(this.host, stderr);
+    if (warning) {
       this.stats.connections++;
-      this.#opts.warn?.(
-        `${this.host}: sshd refused a session on the shared connection, so ssh logged in again; ` +
-          `check MaxSessions in the server's sshd_config`,
-      );
+      this.#opts.warn?.(warning);
     }
   }
 
@@ -264,6 +262,26 @@ export class SshExecutor implements Executor {
     if (next) next();
     else this.#sessions--;
   }
+}
+
+/**
+ * What to tell people when ssh left the shared connection and logged in
+ * again (its stderr says so), or undefined. Only sshd refusing the session
+ * points at MaxSessions; a connection that broke (the network, sshd gone)
+ * says what ssh said instead.
+ */
+export function fallbackWarning(host: string, stderr: string): string | undefined {
+  if (!/mux_client|ControlSocket .* already exists|disabling multiplexing/.test(stderr)) {
+    return undefined;
+  }
+  if (/Session open refused by peer|administratively prohibited/i.test(stderr)) {
+    return `${host}: sshd refused a session on the shared connection, so ssh logged in again; ` +
+      `check MaxSessions in the server's sshd_config`;
+  }
+  const said = stderr.split("\n").map((l) => l.trim()).find((l) =>
+    /mux_client|ControlSocket|multiplexing/.test(l)
+  );
+  return `${host}: the shared SSH connection broke, so ssh logged in again (ssh said: ${said})`;
 }
 
 /**

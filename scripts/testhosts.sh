@@ -3,7 +3,9 @@
 #
 #   scripts/testhosts.sh deps [--demo]        install the controller's Debian packages (--demo: only the hosts')
 #   scripts/testhosts.sh image                build (or reuse) the cached base image; prints its dir
-#   scripts/testhosts.sh up NAME INDEX        boot host NAME at 10.231.INDEX.2 (controller side .1)
+#   scripts/testhosts.sh up NAME INDEX [--persistent]
+#                                             boot host NAME at 10.231.INDEX.2 (controller side .1)
+#   scripts/testhosts.sh reboot NAME          reboot it (inside) and boot it again; --persistent hosts only
 #   scripts/testhosts.sh down NAME            stop host NAME and remove its namespace
 #   scripts/testhosts.sh down-all             stop every host this script started
 #
@@ -11,10 +13,15 @@
 # writes go to memory and vanish when it stops), so every test
 # starts from the same clean server. The image has a `deploy` user with
 # passwordless sudo and the controller's test key, as a fresh cloud server has.
+# With --persistent the host's writes go to a folder on disk instead (an
+# overlay mounted here, removed by `down`), so it keeps its state across
+# `reboot`: a volatile host would come back from a reboot as the bare image.
 set -euo pipefail
 
 CACHE=${DJAPLOY_TESTHOST_CACHE:-/var/cache/djaploy-testhosts}
 STATE=${DJAPLOY_TESTHOST_STATE:-/run/djaploy-testhosts}
+# The persistent hosts' disks (--persistent).
+DISK=${DJAPLOY_TESTHOST_DISK:-/var/tmp/djaploy-testhosts}
 MIRROR=${DJAPLOY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # What a fresh server has, plus the app's Python dependencies (PyPI is not
 # reachable here, so the example app takes Django and gunicorn from Debian).
@@ -96,10 +103,17 @@ cmd_image() {
 }
 
 cmd_up() {
-  local name=${1:?usage: up NAME INDEX} idx=${2:?usage: up NAME INDEX}
+  local name=${1:?usage: up NAME INDEX} idx=${2:?usage: up NAME INDEX} persistent=${3:-}
   local dir; dir=$(cmd_image)
   mkdir -p "$STATE"
   cmd_down "$name" 2>/dev/null || true
+  if [ "$persistent" = --persistent ]; then
+    # The host's writes land in $DISK/$name/upper, on the controller's disk: a reboot keeps them.
+    local disk=$DISK/$name
+    mkdir -p "$disk/upper" "$disk/work" "$disk/root"
+    mount -t overlay overlay -o "lowerdir=$dir/rootfs,upperdir=$disk/upper,workdir=$disk/work" "$disk/root"
+    echo "$disk/root" >"$STATE/$name.root"
+  fi
   ip netns add "$name"
   ip link add "v$name" type veth peer name host0 netns "$name"
   ip addr add "10.231.$idx.1/30" dev "v$name"
@@ -115,10 +129,23 @@ cmd_up() {
   [ "$(sysctl -n fs.inotify.max_user_instances)" -ge 4096 ] || sysctl -qw fs.inotify.max_user_instances=4096
   iptables -t nat -C POSTROUTING -s 10.231.0.0/16 ! -d 10.231.0.0/16 -j MASQUERADE 2>/dev/null \
     || iptables -t nat -A POSTROUTING -s 10.231.0.0/16 ! -d 10.231.0.0/16 -j MASQUERADE
-  setsid systemd-nspawn -q -b --volatile=overlay -D "$dir/rootfs" --machine="$name" --register=no --keep-unit \
-    --network-namespace-path="/run/netns/$name" >"$STATE/$name.log" 2>&1 </dev/null &
+  : >"$STATE/$name.log"
+  boot "$name" "$dir"
+  wait_ssh "$name" "$dir" "10.231.$idx.2"
+}
+
+# Starts systemd-nspawn for host $1 (image $2): on its persistent root, or a volatile overlay.
+boot() {
+  local name=$1 dir=$2
+  local root=(--volatile=overlay -D "$dir/rootfs")
+  [ -f "$STATE/$name.root" ] && root=(-D "$(cat "$STATE/$name.root")")
+  setsid systemd-nspawn -q -b "${root[@]}" --machine="$name" --register=no --keep-unit \
+    --network-namespace-path="/run/netns/$name" >>"$STATE/$name.log" 2>&1 </dev/null &
   echo $! >"$STATE/$name.pid"
-  local ip=10.231.$idx.2 i
+}
+
+wait_ssh() {
+  local name=$1 dir=$2 ip=$3 i
   for i in $(seq 1 300); do
     # timeout: during boot sshd may accept and then stall the login (PAM waiting for logind).
     if timeout 5 ssh -q -i "$dir/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
@@ -131,6 +158,31 @@ cmd_up() {
   die "host $name did not answer on SSH within 60 s (log: $STATE/$name.log)"
 }
 
+# Reboots a --persistent host: `systemctl reboot` inside (nspawn then exits, as a
+# machine's power cycles), then boots it again on the same disk and waits for SSH.
+cmd_reboot() {
+  local name=${1:?usage: reboot NAME}
+  [ -f "$STATE/$name.root" ] || die "host $name is not --persistent: a reboot would lose its state"
+  local dir; dir=$(cmd_image)
+  local pid; pid=$(cat "$STATE/$name.pid")
+  local ip; ip=$(ip netns exec "$name" ip -4 -o addr show host0 | awk '{sub(/\/.*/, "", $4); print $4}')
+  timeout 10 ssh -q -i "$dir/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -o ConnectTimeout=5 "root@$ip" 'systemctl reboot' 2>/dev/null || true
+  local i
+  for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  # A boot can fail for the controller's reasons (systemd saw "Too many open files" once,
+  # with many hosts at once): then once more.
+  (boot "$name" "$dir" && wait_ssh "$name" "$dir" "$ip") || {
+    echo "testhosts: host $name did not come back, booting it once more" >&2
+    kill -9 "$(cat "$STATE/$name.pid")" 2>/dev/null || true
+    sleep 1
+    boot "$name" "$dir"
+    wait_ssh "$name" "$dir" "$ip"
+  }
+}
+
 cmd_down() {
   local name=${1:?usage: down NAME}
   if [ -f "$STATE/$name.pid" ]; then
@@ -139,6 +191,11 @@ cmd_down() {
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
     rm -f "$STATE/$name.pid"
+  fi
+  if [ -f "$STATE/$name.root" ]; then
+    umount "$(cat "$STATE/$name.root")" 2>/dev/null || true
+    rm -rf "${DISK:?}/$name"
+    rm -f "$STATE/$name.root"
   fi
   ip netns del "$name" 2>/dev/null || true
   ip link del "v$name" 2>/dev/null || true
@@ -156,7 +213,8 @@ case "${1:-}" in
   image) cmd_image ;;
   key) echo "$(cmd_image)/id_ed25519" ;;
   up) shift; cmd_up "$@" ;;
+  reboot) shift; cmd_reboot "$@" ;;
   down) shift; cmd_down "$@" ;;
   down-all) cmd_down_all ;;
-  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

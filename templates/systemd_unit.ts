@@ -33,6 +33,10 @@ export function systemdQuote(arg: string): string {
   return `"${escaped.replace(/(["\\])/g, "\\$1")}"`;
 }
 
+function posixDirname(path: string): string {
+  return path.replace(/\/[^/]*$/, "") || "/";
+}
+
 export function gunicornUnit(d: GunicornUnitData): string {
   const exec = [
     d.python,
@@ -89,14 +93,33 @@ WantedBy=multi-user.target
  * record, /var/lib/djaploy/apps/{app}/active-slot). Switching slots then only
  * rewrites that file, instead of enabling and disabling units (each a
  * systemd reload). Whatever the file holds, only blue or green is started.
+ * /run is empty after a reboot: before that, the live-socket link nginx
+ * connects through is made again, pointing at that slot's socket (with full
+ * privileges, `+`: the link lives in root's /run/djaploy, which the confined
+ * unit may not write; `-`: if that fails, the slot starts all the same).
  */
 export function slotsBootUnit(
-  d: { appName: string; activeSlotFile: string; confinement: Confinement },
+  d: {
+    appName: string;
+    activeSlotFile: string;
+    liveSocket: string;
+    slotSockets: Readonly<Record<"blue" | "green", string>>;
+    confinement: Confinement;
+  },
 ): string {
   const script = [
     `slot=$(cat ${d.activeSlotFile} 2>/dev/null) || exit 0`,
     `case "$slot" in blue|green) ;; *) echo "${d.activeSlotFile}: not blue or green" >&2; exit 1 ;; esac`,
     `exec systemctl start --no-block ${d.appName}-"$slot".service`,
+  ].join("; ");
+  const link = [
+    "set -e",
+    "umask 022",
+    `slot=$(cat ${d.activeSlotFile} 2>/dev/null) || exit 0`,
+    `case "$slot" in blue) s=${d.slotSockets.blue} ;; green) s=${d.slotSockets.green} ;; *) exit 0 ;; esac`,
+    `mkdir -p -m 0755 ${posixDirname(d.liveSocket)}`,
+    `ln -sfn "$s" ${d.liveSocket}.new`,
+    `mv -fT ${d.liveSocket}.new ${d.liveSocket}`,
   ].join("; ");
   return `# Written by djaploy: starts the live slot of ${d.appName} at boot.
 [Unit]
@@ -106,6 +129,7 @@ After=network.target
 [Service]
 Type=oneshot
 RemainAfterExit=yes
+ExecStartPre=-+/bin/sh -c ${systemdQuote(link)}
 ExecStart=/bin/sh -c ${systemdQuote(script)}
 ${hardening("boot", d.confinement)}
 [Install]

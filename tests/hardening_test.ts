@@ -68,10 +68,13 @@ Deno.test("hardening: the boot unit is root without capabilities, network or hom
     slotsBootUnit({
       appName: "hello",
       activeSlotFile: layout.activeSlotFile,
+      liveSocket: layout.liveSocket,
+      slotSockets: { blue: "/run/hello-blue/hello.sock", green: "/run/hello-green/hello.sock" },
       confinement: bootConfinement(host, layout),
     }).split("[Service]\n")[1],
     `Type=oneshot
 RemainAfterExit=yes
+ExecStartPre=-+/bin/sh -c "set -e; umask 022; slot=$$(cat ${layout.activeSlotFile} 2>/dev/null) || exit 0; case \\"$$slot\\" in blue) s=/run/hello-blue/hello.sock ;; green) s=/run/hello-green/hello.sock ;; *) exit 0 ;; esac; mkdir -p -m 0755 /run/djaploy; ln -sfn \\"$$s\\" /run/djaploy/hello.sock.new; mv -fT /run/djaploy/hello.sock.new /run/djaploy/hello.sock"
 ExecStart=/bin/sh -c "slot=$$(cat ${layout.activeSlotFile} 2>/dev/null) || exit 0; case \\"$$slot\\" in blue|green) ;; *) echo \\"${layout.activeSlotFile}: not blue or green\\" >&2; exit 1 ;; esac; exec systemctl start --no-block hello-\\"$$slot\\".service"
 # Confinement (djaploy; relax with [systemd] hardening).
 NoNewPrivileges=yes

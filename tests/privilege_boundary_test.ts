@@ -136,6 +136,8 @@ Deno.test("boot unit: starts only blue or green, whatever the record holds", asy
     const unit = slotsBootUnit({
       appName: "hello",
       activeSlotFile: record,
+      liveSocket: join(dir, "run/djaploy/hello.sock"),
+      slotSockets: { blue: "/run/hello-blue/hello.sock", green: "/run/hello-green/hello.sock" },
       confinement: { writable: [] },
     });
     // The unit's ExecStart, unquoted as systemd would ($$ is a literal $).
@@ -163,5 +165,33 @@ Deno.test("boot unit: starts only blue or green, whatever the record holds", asy
     await Deno.writeTextFile(record, "green\n");
     assert.equal((await sh(script, [], { env })).code, 0);
     assert.equal(await calls(), "start --no-block hello-green.service\n");
+  });
+});
+
+Deno.test("boot unit: after a reboot (an empty /run) the live-socket link names the live slot's socket", async () => {
+  await withTempDir(async (dir) => {
+    const record = join(dir, "active-slot");
+    const live = join(dir, "run/djaploy/hello.sock");
+    const unit = slotsBootUnit({
+      appName: "hello",
+      activeSlotFile: record,
+      liveSocket: live,
+      slotSockets: { blue: "/run/hello-blue/hello.sock", green: "/run/hello-green/hello.sock" },
+      confinement: { writable: [] },
+    });
+    const m = /^ExecStartPre=-\+\/bin\/sh -c "(.*)"$/m.exec(unit);
+    assert.ok(m, unit);
+    const script = m[1].replaceAll("$$", "$").replaceAll('\\"', '"');
+    await Deno.writeTextFile(record, "green\n");
+    assert.equal((await sh(script, [])).code, 0);
+    assert.equal(await Deno.readLink(live), "/run/hello-green/hello.sock");
+    assert.equal((await Deno.stat(join(dir, "run/djaploy"))).mode! & 0o777, 0o755);
+    // Anything else in the record: no link is made, and the unit goes on.
+    await Deno.remove(live);
+    for (const planted of ["blue;id\n", "../x\n"]) {
+      await Deno.writeTextFile(record, planted);
+      assert.equal((await sh(script, [])).code, 0, planted);
+      await assert.rejects(Deno.lstat(live), Deno.errors.NotFound);
+    }
   });
 });

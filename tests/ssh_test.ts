@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { rsyncArgs, rsyncDestination, rsyncRsh, SshExecutor } from "../lib/ssh.ts";
+import { fallbackWarning, rsyncArgs, rsyncDestination, rsyncRsh, SshExecutor } from "../lib/ssh.ts";
 import { Limiter } from "../lib/limiter.ts";
 import { UserError } from "../lib/errors.ts";
 import { render } from "../lib/shell.ts";
@@ -173,4 +173,22 @@ Deno.test("ssh: a jump host that does not answer is named in the error's hint", 
       await exec.close();
     }
   });
+});
+
+Deno.test("fallbackWarning: only a session sshd refused points at MaxSessions; a broken connection says what ssh said", () => {
+  assert.equal(fallbackWarning("web-1", "Warning: Permanently added 'x' to the list\n"), undefined);
+  assert.match(
+    fallbackWarning(
+      "web-1",
+      "mux_client_request_session: session request failed: Session open refused by peer\n",
+    )!,
+    /^web-1: sshd refused a session .*MaxSessions/,
+  );
+  const broken = fallbackWarning(
+    "web-1",
+    "mux_client_request_session: read from master failed: Broken pipe\n",
+  )!;
+  assert.doesNotMatch(broken, /MaxSessions/);
+  assert.match(broken, /^web-1: the shared SSH connection broke, so ssh logged in again/);
+  assert.match(broken, /read from master failed: Broken pipe/);
 });

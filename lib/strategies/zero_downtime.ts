@@ -141,13 +141,18 @@ export async function goLive(
       // As root (one sudo): traffic moves, and root's record says so.
       switchTrafficCommand(ctx, slot.socketPath),
       planned(recordSlotsCommand(ctx, { ...record, active: slot.slot, slots })),
-      // As the app user: what rollback and `releases` read.
+    ].filter(isCommand),
+    [
+      // As the app user, in the app's folder: what rollback and `releases` read. Traffic has
+      // moved by now, so a failure here (a full disk) is a warning like the cleanup's, not a
+      // failed deploy whose records say the old release serves.
       ...extra.records ?? [],
       planned(
         pointLinkCommand(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir)),
       ),
+      ...retireOthers(ctx, slot.slot),
+      ...extra.cleanup ?? [],
     ].filter(isCommand),
-    [...retireOthers(ctx, slot.slot), ...extra.cleanup ?? []],
   );
   switched(ctx, slot.socketPath);
   ctx.changed(`current -> releases/${posix.basename(dir)}`);
@@ -215,7 +220,11 @@ function pruneCommand(ctx: StepContext): PlannedCommand | undefined {
     { name: live, failed: false },
   ];
   const previous = currentRelease(ctx);
-  const gone = releasesToPrune(releases, ctx.host.keep_releases, new Set([live, previous ?? ""]));
+  // What root's record names as live: `current` and the release's own record may lag behind
+  // it (written after the switch, they can fail on a full disk).
+  const recorded = liveState(ctx)?.release;
+  const protect = new Set([live, previous ?? "", typeof recorded === "string" ? recorded : ""]);
+  const gone = releasesToPrune(releases, ctx.host.keep_releases, protect);
   if (gone.length === 0) return undefined;
   return {
     command: {

@@ -10,6 +10,7 @@ import {
   processUnitFiles,
   processUnitsProbe,
   putFile,
+  slotLayout,
   stateProbe,
   type Step,
   type StepContext,
@@ -50,6 +51,11 @@ const units: Step = {
         content: slotsBootUnit({
           appName: ctx.host.app_name,
           activeSlotFile: ctx.layout.activeSlotFile,
+          liveSocket: ctx.layout.liveSocket,
+          slotSockets: {
+            blue: slotLayout(ctx.host, ctx.layout, "blue").socketPath,
+            green: slotLayout(ctx.host, ctx.layout, "green").socketPath,
+          },
           confinement: bootConfinement(ctx.host, ctx.layout),
         }),
       })

@@ -302,3 +302,48 @@ Deno.test("startSlot: a start that fails for another reason is not retried", asy
   assert.match(String(r.result.error), /hello-blue\.service did not start/);
   assert.equal(restarts, 1);
 });
+
+const isReleaseRecord = (c: RemoteCommand | undefined) =>
+  c !== undefined && c.argv.some((a) => a.includes(".djaploy-release.json"));
+
+Deno.test("zero_downtime: a full disk after the switch (no room for the release's record) is a warning; root's records are true and the cleanup still runs", async () => {
+  const r = await deployOverGreen("zero_downtime", {
+    respond: (cmd) =>
+      isReleaseRecord(cmd)
+        ? { code: 1, stderr: "sh: 1: cannot create: No space left on device" }
+        : undefined,
+  });
+  assert.equal(r.result.ok, true, `the deploy succeeded: ${r.result.error}`);
+  assert.match(r.err, /No space left on device/);
+  const state = writtenState(r);
+  assert.equal(state.active, "blue", "state.json names the slot that serves");
+  assert.equal(state.release, NEW);
+  const cmds = commands(r);
+  assert.ok(cmds.findIndex(isDrain) > cmds.findIndex(isReleaseRecord), "the old slot drains");
+  assert.ok(cmds.some(isCurrent(r)), "current moved");
+});
+
+Deno.test("zero_downtime: the release root's record names as live is never pruned, even without its own record and with `current` behind", async () => {
+  const layout = (r: Run) => layoutFor(r.loaded.host);
+  // green serves release 7 (state.json), whose own record a full disk kept from being written,
+  // and `current` still names release 6.
+  const r = await deployOverGreen("zero_downtime", {
+    facts: {
+      "current-link": { out: `/home/app/apps/hello/releases/20261120T000006Z-0000000\n` },
+      "releases": {
+        out: [1, 2, 3, 4, 5, 6].map((n) =>
+          `20261120T00000${n}Z-0000000\t${
+            JSON.stringify({ release: `20261120T00000${n}Z-0000000` })
+          }\n`
+        ).join("") + "20261120T000007Z-0000000\t\n",
+      },
+    },
+  });
+  assert.equal(r.result.ok, true, String(r.result.error));
+  const pruned = commands(r).filter(isPrune).flatMap((c) => c!.argv.slice(3));
+  assert.ok(pruned.length > 0, "pruning had work to do");
+  assert.ok(
+    !pruned.includes(`${layout(r).releasesDir}/20261120T000007Z-0000000`),
+    `the live release was pruned: ${pruned}`,
+  );
+});

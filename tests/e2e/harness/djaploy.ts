@@ -31,6 +31,8 @@ export interface DjaployOptions {
   readonly timeoutMs?: number;
   /** Called with the started djaploy process (e.g. to kill it mid-run). */
   readonly onSpawn?: (child: Deno.ChildProcess) => void;
+  /** Called with each chunk of stdout as it arrives (e.g. to follow `--json` events). */
+  readonly onStdout?: (chunk: string) => void;
 }
 
 /**
@@ -56,6 +58,7 @@ export async function djaploy(
     stdin: opts.stdin,
     timeoutMs: opts.timeoutMs,
     onSpawn: opts.onSpawn,
+    onStdout: opts.onStdout,
   });
   if (VERBOSE) {
     log(`$ djaploy ${args.join(" ")}  # exit ${result.code} in ${result.ms} ms\n${result.output}`);

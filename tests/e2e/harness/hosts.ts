@@ -24,11 +24,22 @@ export interface TestHost {
   readonly bootMs: number;
   /** Runs a shell command on the host as `deploy` (fresh ssh login, no host-key checks). */
   ssh(command: string, opts?: { stdin?: string; timeoutMs?: number }): Promise<RunResult>;
+  /**
+   * Reboots the host (`systemctl reboot` inside, then boots it again) and
+   * resolves with the milliseconds until SSH answered again. Only for hosts
+   * booted with `persistent`: a volatile host would lose its state.
+   */
+  reboot(): Promise<number>;
 }
 
 export interface WithHostsOptions {
   /** Leave the hosts (and projects made for them) running; default `DJAPLOY_E2E_KEEP=1`. */
   readonly keep?: boolean;
+  /**
+   * The hosts keep their files on disk instead of in memory, so that
+   * `reboot()` brings them back as they were (scripts/testhosts.sh --persistent).
+   */
+  readonly persistent?: boolean;
 }
 
 type Cleanup = () => Promise<void>;
@@ -60,7 +71,9 @@ export async function withHosts<T>(
   let result: T;
   try {
     for (const _ of names) slots.push(await claimSlot());
-    const booted = await Promise.allSettled(names.map((name, i) => boot(name, slots[i], key)));
+    const booted = await Promise.allSettled(
+      names.map((name, i) => boot(name, slots[i], key, opts.persistent ?? false)),
+    );
     const errors = booted.flatMap((r) => r.status === "rejected" ? [String(r.reason)] : []);
     if (errors.length > 0) throw new Error(errors.join("\n"));
     const hosts = booted.map((r) => (r as PromiseFulfilledResult<TestHost>).value);
@@ -77,17 +90,23 @@ export async function withHosts<T>(
   return result;
 }
 
-async function boot(name: string, index: number, key: string): Promise<TestHost> {
+async function boot(
+  name: string,
+  index: number,
+  key: string,
+  persistent: boolean,
+): Promise<TestHost> {
   const nsName = `djt${index}`;
   const ip = `10.231.${index}.2`;
-  let up = await run("bash", [TESTHOSTS, "up", nsName, String(index)], { timeoutMs: 120_000 });
+  const upArgs = [TESTHOSTS, "up", nsName, String(index), ...(persistent ? ["--persistent"] : [])];
+  let up = await run("bash", upArgs, { timeoutMs: 120_000 });
   if (up.code !== 0) {
     // A container that did not come up is the test machine's trouble, not djaploy's: say so
     // and try once more from scratch (`up` tears down what is left first).
     log(
       `djaploy e2e: host ${name} (${nsName}) did not boot, trying once more: ${up.stderr.trim()}`,
     );
-    up = await run("bash", [TESTHOSTS, "up", nsName, String(index)], { timeoutMs: 120_000 });
+    up = await run("bash", upArgs, { timeoutMs: 120_000 });
   }
   if (up.code !== 0) {
     throw new Error(`Host ${name} (${nsName}, ${ip}) did not boot: ${up.stderr.trim()}`);
@@ -100,7 +119,15 @@ async function boot(name: string, index: number, key: string): Promise<TestHost>
     ], opts);
     return { code, stdout, stderr };
   };
-  return { name, ip, nsName, index, key, bootMs: up.ms, ssh };
+  const reboot = async () => {
+    if (!persistent) throw new Error(`Boot ${name} with { persistent: true } to reboot it`);
+    const r = await run("bash", [TESTHOSTS, "reboot", nsName], { timeoutMs: 120_000 });
+    if (r.code !== 0) {
+      throw new Error(`Host ${name} (${nsName}) did not reboot: ${r.stderr.trim()}`);
+    }
+    return r.ms;
+  };
+  return { name, ip, nsName, index, key, bootMs: up.ms, ssh, reboot };
 }
 
 /** Tears down (or, when kept, marks as kept); returns what went wrong. */

@@ -24,6 +24,8 @@ export interface RunOptions {
   readonly timeoutMs?: number;
   /** Called with the started process (e.g. to kill it mid-run). */
   readonly onSpawn?: (child: Deno.ChildProcess) => void;
+  /** Called with each chunk of stdout as it arrives (e.g. to follow `--json` events). */
+  readonly onStdout?: (chunk: string) => void;
 }
 
 /** Runs a program to completion and captures its output; never throws for an exit code. */
@@ -55,16 +57,17 @@ export async function run(
     }
     opts.onSpawn?.(child);
     const chunks: string[] = [];
-    const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const collect = async (stream: ReadableStream<Uint8Array>, each?: (chunk: string) => void) => {
       let text = "";
       for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
         text += chunk;
         chunks.push(chunk);
+        each?.(chunk);
       }
       return text;
     };
     const [stdout, stderr, status] = await Promise.all([
-      collect(child.stdout),
+      collect(child.stdout, opts.onStdout),
       collect(child.stderr),
       child.status,
       opts.stdin === undefined ? undefined : feed(child.stdin, opts.stdin),
