@@ -57,6 +57,8 @@ project() {
     git add -A && git commit -qm init)
   (cd "$dir" && dj configure --env bench >/dev/null)
   if [ "$deploy" = deploy ]; then (cd "$dir" && dj deploy --env bench --activate >/dev/null); fi
+  # Once, on the first server booted: printed under the table.
+  [ -n "$calibration" ] || calibration=$(calibration_line "$(on "$(ips "$dir" | head -n 1)" "bash -c '$CALIBRATE' python3")")
 }
 
 # quiet DIR: waits (at most 30 s) until no old slot is still draining on the project's hosts,
@@ -88,6 +90,22 @@ measure() {
     "$(grep -oE '[0-9]+ conn, [0-9]+ cmds, [0-9]+ rsync( \([0-9]+ [kM]?B\))?' "$out" | tail -1)"
 }
 median() { grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# The machine's speed, printed beside the figures so that runs on machines of other speeds
+# compare: the time and CPU of importing Django's ORM (the bulk of a Django start-up), 5 times.
+CALIBRATE='TIMEFORMAT="%R %U %S"; for i in 1 2 3 4 5; do { time $0 -c "import django.db.models"; } 2>&1; done'
+calibration_medians() { awk '{print $1}' <<<"$1" | median | tr '\n' ' '; awk '{print $2 + $3}' <<<"$1" | median; }
+# calibration_line HOST_TIMES: the line, from a test host's timings and the controller's own.
+calibration_line() {
+  local here hw hc cw cc
+  here=$(bash -c "$CALIBRATE" /usr/bin/python3)
+  read -r hw hc <<<"$(calibration_medians "$1")"
+  read -r cw cc <<<"$(calibration_medians "$here")"
+  echo "calibration: python3 -c 'import django.db.models', median of 5: on a test host ${hw} s" \
+    "(CPU ${hc} s), on the controller ${cw} s (CPU ${cc} s); $(nproc) cores;" \
+    "load average$(uptime | sed 's/.*load average//')"
+}
+calibration=""
 
 # report LABEL SSH WALLS CPUS TOTALS: one table row from the runs' figures.
 report() {
@@ -177,9 +195,11 @@ row "zero_downtime, 4 hosts, with that ssh_options: one-line change" "$work/zk4"
 row "bluegreen: deploy --activate of a one-line change" "$work/blg" 1 deploy --env bench --activate
 row "bluegreen: redeploy, nothing changed (already live)" "$work/blg" 0 deploy --env bench --activate
 first_deploy "zero_downtime: first deploy onto a configured server" zero_downtime
-wanted "djaploy --help" || exit 0
-helps=""
-for _ in $(seq 1 "$runs"); do
-  t0=$(date +%s.%N); dj --help >/dev/null; t1=$(date +%s.%N); helps+="$(echo "$t1 - $t0" | bc)"$'\n'
-done
-printf '| djaploy --help | %.2f s | | | |\n' "$(echo "$helps" | median)"
+if wanted "djaploy --help"; then
+  helps=""
+  for _ in $(seq 1 "$runs"); do
+    t0=$(date +%s.%N); dj --help >/dev/null; t1=$(date +%s.%N); helps+="$(echo "$t1 - $t0" | bc)"$'\n'
+  done
+  printf '| djaploy --help | %.2f s | | | |\n' "$(echo "$helps" | median)"
+fi
+[ -z "$calibration" ] || printf '\n%s\n' "$calibration"

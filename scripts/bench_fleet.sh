@@ -86,20 +86,7 @@ fleet_env() {
   done
 }
 
-# The time and CPU of importing Django's ORM (the bulk of a Django start-up), 5 times: "wall cpu" medians.
-FLEET_CALIBRATE='TIMEFORMAT="%R %U %S"; for i in 1 2 3 4 5; do { time $0 -c "import django.db.models"; } 2>&1; done'
-fleet_medians() { awk '{print $1}' <<<"$1" | median | tr '\n' ' '; awk '{print $2 + $3}' <<<"$1" | median; }
-
-fleet_calibration() {
-  local host here
-  host=$(fon "$1" "bash -c '$FLEET_CALIBRATE' python3")
-  here=$(bash -c "$FLEET_CALIBRATE" /usr/bin/python3)
-  read -r hw hc <<<"$(fleet_medians "$host")"
-  read -r cw cc <<<"$(fleet_medians "$here")"
-  echo "calibration: python3 -c 'import django.db.models', median of 5: on a test host ${hw} s" \
-    "(CPU ${hc} s), on the controller ${cw} s (CPU ${cc} s); $(nproc) cores;" \
-    "load average$(uptime | sed 's/.*load average//')"
-}
+fleet_calibration() { calibration_line "$(fon "$1" "bash -c '$CALIBRATE' python3")"; }
 
 # fleet_idle IPS...: ticks per host for a reading pair around `sleep 1` and `sleep 3`; sets
 # fleet_overhead (ticks per host per reading pair) and fleet_idle_rate (ticks per host per second).
