@@ -126,7 +126,7 @@ Deno.test("commandHelp: usage, summary, aliases and every flag with its value na
 });
 
 Deno.test("commandHelp: the real commands list each of their flags", () => {
-  for (const def of [deployCommand, configureCommand, verifyCommand]) {
+  for (const def of [deployCommand, configureCommand, verifyCommand] as CommandDef[]) {
     const help = commandHelp(def);
     assert.match(help, new RegExp(`^Usage: djaploy ${def.name} \\[options\\]`));
     for (const f of def.flags) {

@@ -1,5 +1,5 @@
 /** `djaploy deploy`: build an artifact from git and roll it out with the host's strategy. */
-import type { CommandDef, Flags, Parsed } from "../cli_args.ts";
+import type { CommandDef, Flags, Parsed, ParsedFor } from "../cli_args.ts";
 import { loadConfig, openSession, requireEnv } from "../session.ts";
 import { hostsToRetry, lastRunPath, readLastRun, recordRun } from "../last_run.ts";
 import { loadEnvironment } from "../config/load.ts";
@@ -40,7 +40,7 @@ import { uncommittedChanges } from "../release_git.ts";
 import { type MaxFail, maxFailCount, parseMaxFail } from "../config/max_fail.ts";
 import { Invalid } from "../config/validators.ts";
 
-export const deployCommand: CommandDef = {
+export const deployCommand = {
   name: "deploy",
   summary:
     "Deploy the app: build from git, ship, install dependencies, migrate, collectstatic, restart.",
@@ -95,7 +95,7 @@ export const deployCommand: CommandDef = {
     JSON_FLAG,
     ...COMMON_FLAGS,
   ],
-};
+} as const satisfies CommandDef;
 
 export function artifactMode(flags: Parsed["flags"]): { mode: ArtifactMode; tag?: string } {
   const given = (["latest", "local", "release"] as const).filter((f) => flags[f] !== undefined);
@@ -112,12 +112,12 @@ export function artifactMode(flags: Parsed["flags"]): { mode: ArtifactMode; tag?
 
 export async function deploy(
   ui: Ui,
-  args: Parsed,
+  args: ParsedFor<typeof deployCommand>,
   interrupt: Interrupt = NO_INTERRUPT,
 ): Promise<number> {
   const { mode, tag } = artifactMode(args.flags);
-  const maxFailFlag = maxFailOption(args.flags["max-fail"] as string | undefined);
-  const canaryFlag = canaryOption(args.flags.canary as string | undefined);
+  const maxFailFlag = maxFailOption(args.flags["max-fail"]);
+  const canaryFlag = canaryOption(args.flags.canary);
   const bump = bumpFromFlags(args.flags);
   const flags = args.flags["retry-failed"] ? await retryFailedFlags(ui, args.flags) : args.flags;
   if (!flags) return 0;
@@ -132,7 +132,7 @@ export async function deploy(
       mode === "release" ? ` --release ${tag}` : ` --${mode}`
     }`;
     const activate = Boolean(args.flags.activate);
-    const batchSize = (args.flags["batch-size"] as number | undefined) ?? s.hosts[0]?.rolling;
+    const batchSize = args.flags["batch-size"] ?? s.hosts[0]?.rolling;
     const canary = canaryFlag ?? s.env.canary;
     // Hosts wait for each other at barriers: a staging strategy's activation, the release command.
     const together = s.hosts.some((h) => strategyFor(h).stages || h.release.command !== undefined);
@@ -141,7 +141,7 @@ export async function deploy(
     const plans = new Map<string, Promise<HostPlan>>();
     const lockRun = {
       lock: true,
-      lockWait: args.flags["lock-wait"] as number | undefined,
+      lockWait: args.flags["lock-wait"],
       commandLine,
       plan: (host: HostConfig) => {
         if (!plans.has(host.name)) plans.set(host.name, hostPlan(s, host, pipeline));

@@ -1,5 +1,5 @@
 /** `activate` and `rollback`: move traffic between what is already on the hosts. */
-import type { CommandDef, Parsed } from "../cli_args.ts";
+import type { CommandDef, ParsedFor } from "../cli_args.ts";
 import { openSession } from "../session.ts";
 import type { Ui } from "../ui.ts";
 import {
@@ -19,13 +19,13 @@ import { type Interrupt, NO_INTERRUPT } from "../interrupt.ts";
 import type { HostConfig } from "../config/types.ts";
 import { deployedFromState, withHistory } from "../history.ts";
 
-export const activateCommand: CommandDef = {
+export const activateCommand = {
   name: "activate",
   summary: "bluegreen: send traffic to the staged slot on every host (health-checked first).",
   flags: [...HOST_FLAGS, ...LOCK_FLAGS, JSON_FLAG, ...COMMON_FLAGS],
-};
+} as const satisfies CommandDef;
 
-export const rollbackCommand: CommandDef = {
+export const rollbackCommand = {
   name: "rollback",
   summary:
     "Go back: bluegreen to the other slot (if it runs and answers), zero_downtime to the previous (or --release) release.",
@@ -41,11 +41,11 @@ export const rollbackCommand: CommandDef = {
     JSON_FLAG,
     ...COMMON_FLAGS,
   ],
-};
+} as const satisfies CommandDef;
 
 async function runSlotCommand(
   ui: Ui,
-  args: Parsed,
+  args: ParsedFor<typeof activateCommand>,
   name: "activate" | "rollback",
   step: (host: HostConfig) => Step,
   interrupt: Interrupt = NO_INTERRUPT,
@@ -65,7 +65,7 @@ async function runSlotCommand(
       title: `${name} ${s.env.name}`,
       hooks,
       lock: true,
-      lockWait: args.flags["lock-wait"] as number | undefined,
+      lockWait: args.flags["lock-wait"],
       commandLine: `${name} --env ${s.env.name}`,
       together: true,
       plan: (host) => {
@@ -87,7 +87,7 @@ async function runSlotCommand(
 
 export function activate(
   ui: Ui,
-  args: Parsed,
+  args: ParsedFor<typeof activateCommand>,
   interrupt: Interrupt = NO_INTERRUPT,
 ): Promise<number> {
   return runSlotCommand(
@@ -101,10 +101,10 @@ export function activate(
 
 export function rollback(
   ui: Ui,
-  args: Parsed,
+  args: ParsedFor<typeof rollbackCommand>,
   interrupt: Interrupt = NO_INTERRUPT,
 ): Promise<number> {
-  const release = args.flags.release as string | undefined;
+  const release = args.flags.release;
   return runSlotCommand(
     ui,
     args,
