@@ -171,19 +171,25 @@ Deno.test("hooks (in_place): traffic moves with the restart: before_switch befor
   });
 });
 
+/** A zero_downtime deploy on a configured host whose command `failing` (a hook's echo) exits 3. */
+async function zeroDowntimeFailingAt(dir: string, failing: string) {
+  const loaded = await loadTestProject(dir, toml("zero_downtime"));
+  const t = timeline();
+  const { hooks, err } = hooksFor(loaded, t.local);
+  const r = await runRecorded({
+    loaded,
+    plan: await deployPlan(loaded.host, loaded.project.repo_dir),
+    facts: factsStdout(await configuredHostAnswers(loaded)),
+    release: await release(dir),
+    respond: t.respond(failing),
+    hooks,
+  });
+  return { r, t, hooks, err };
+}
+
 Deno.test("hooks: a failing before_switch hook stops the deploy before traffic moves, nothing recorded as live", async () => {
   await withTempDir(async (dir) => {
-    const loaded = await loadTestProject(dir, toml("zero_downtime"));
-    const t = timeline();
-    const { hooks } = hooksFor(loaded, t.local);
-    const r = await runRecorded({
-      loaded,
-      plan: await deployPlan(loaded.host, loaded.project.repo_dir),
-      facts: factsStdout(await configuredHostAnswers(loaded)),
-      release: await release(dir),
-      respond: t.respond("R-before_switch"),
-      hooks,
-    });
+    const { r, t } = await zeroDowntimeFailingAt(dir, "R-before_switch");
     assert.equal(r.result.ok, false);
     assert.equal(r.result.failedStep, "switch traffic");
     assert.match(String(r.result.error), /Fix the before_switch hook "echo R-before_switch"/);
@@ -201,17 +207,7 @@ Deno.test("hooks: a failing before_switch hook stops the deploy before traffic m
 
 Deno.test("hooks: a failing after_switch hook is reported, the switch stands and later hooks still run", async () => {
   await withTempDir(async (dir) => {
-    const loaded = await loadTestProject(dir, toml("zero_downtime"));
-    const t = timeline();
-    const { hooks, err } = hooksFor(loaded, t.local);
-    const r = await runRecorded({
-      loaded,
-      plan: await deployPlan(loaded.host, loaded.project.repo_dir),
-      facts: factsStdout(await configuredHostAnswers(loaded)),
-      release: await release(dir),
-      respond: t.respond("R-after_switch"),
-      hooks,
-    });
+    const { r, t, hooks, err } = await zeroDowntimeFailingAt(dir, "R-after_switch");
     assert.equal(r.result.ok, true, String(r.result.error));
     assert.ok(t.events.includes("switch"));
     assert.ok(t.events.includes("ROOT-after_switch"), "the next hook of the point still runs");
@@ -227,17 +223,7 @@ Deno.test("hooks: a failing after_switch hook is reported, the switch stands and
 
 Deno.test("hooks: a failing after_migrate hook stops the deploy before the release command and the switch", async () => {
   await withTempDir(async (dir) => {
-    const loaded = await loadTestProject(dir, toml("zero_downtime"));
-    const t = timeline();
-    const { hooks } = hooksFor(loaded, t.local);
-    const r = await runRecorded({
-      loaded,
-      plan: await deployPlan(loaded.host, loaded.project.repo_dir),
-      facts: factsStdout(await configuredHostAnswers(loaded)),
-      release: await release(dir),
-      respond: t.respond("ROOT-after_migrate"),
-      hooks,
-    });
+    const { r, t } = await zeroDowntimeFailingAt(dir, "ROOT-after_migrate");
     assert.equal(r.result.ok, false);
     assert.deepEqual(t.events, withLocal(ORDER.slice(0, 5)));
   });
