@@ -1,11 +1,37 @@
 import assert from "node:assert/strict";
-import { hostStatus, printSummary, rolloutBatches, runOnHosts } from "../lib/runner.ts";
+import {
+  hostStatus,
+  printSummary,
+  rolloutBatches,
+  runOnHosts,
+  type RunOptions,
+} from "../lib/runner.ts";
 import { hostsToRetry } from "../lib/last_run.ts";
 import { RecordingExecutor } from "../lib/recording_executor.ts";
 import { UserError } from "../lib/errors.ts";
 import type { Step, StepContext } from "../lib/module.ts";
 import { InterruptController, StoppedError } from "../lib/interrupt.ts";
 import { collectingUi, loadTestProject, withTempDir } from "./helpers/fixtures.ts";
+
+/** runOnHosts on recorded hosts of `env`, each running `steps`; `o` adds or overrides options. */
+function recordedRun(
+  base: Pick<RunOptions, "ui" | "project" | "env">,
+  steps: readonly Step[],
+  o: Partial<RunOptions> = {},
+) {
+  return runOnHosts({
+    ...base,
+    hosts: base.env.hosts,
+    parallel: base.env.hosts.length,
+    dryRun: false,
+    signal: new AbortController().signal,
+    executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
+    plan: () => ({ steps, probes: [], files: [], packages: [] }),
+    appEnv: () => new Map(),
+    deployFiles: new Set(),
+    ...o,
+  });
+}
 
 const INVENTORY = ["web-1", "web-2", "web-3", "web-4"]
   .map((n, i) => `[[hosts]]\nname = "${n}"\nssh_hostname = "10.0.0.${i + 1}"\n`).join("\n");
@@ -24,18 +50,8 @@ async function rollout(failOn: string | undefined) {
         return Promise.resolve();
       },
     };
-    const results = await runOnHosts({
-      ui,
-      project,
-      env,
-      hosts: env.hosts,
+    const results = await recordedRun({ ui, project, env }, [step], {
       parallel: 4,
-      dryRun: false,
-      signal: new AbortController().signal,
-      executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
-      plan: () => ({ steps: [step], probes: [], files: [], packages: [] }),
-      appEnv: () => new Map(),
-      deployFiles: new Set(),
       batchSize: 2,
     });
     return { results, ran, out: out.join("") };
@@ -91,19 +107,10 @@ Deno.test("runner: a signal during a step lets it finish, starts no other step a
         },
       },
     ];
-    const results = await runOnHosts({
-      ui,
-      project,
-      env,
-      hosts: env.hosts,
+    const results = await recordedRun({ ui, project, env }, steps, {
       parallel: 4,
-      dryRun: false,
       signal: interrupt.force,
       stop: interrupt.stop,
-      executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
-      plan: () => ({ steps, probes: [], files: [], packages: [] }),
-      appEnv: () => new Map(),
-      deployFiles: new Set(),
       batchSize: 2,
     });
     assert.deepEqual(ran, [
@@ -142,18 +149,9 @@ Deno.test("runner: a failed step shows how long it ran, not 0ms", async () => {
         throw new UserError("the new release answered HTTP 400");
       },
     };
-    const [result] = await runOnHosts({
-      ui,
-      project,
-      env,
+    const [result] = await recordedRun({ ui, project, env }, [step], {
       hosts: env.hosts.slice(0, 1),
       parallel: 1,
-      dryRun: false,
-      signal: new AbortController().signal,
-      executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
-      plan: () => ({ steps: [step], probes: [], files: [], packages: [] }),
-      appEnv: () => new Map(),
-      deployFiles: new Set(),
     });
     const failed = result.steps.find((s) => s.error);
     assert.ok(failed && failed.ms >= 140, `the failed step's time: ${failed?.ms}`);
@@ -175,18 +173,8 @@ Deno.test("runner: --json events: one JSON object a line per step and host, then
         return Promise.resolve();
       },
     };
-    const results = await runOnHosts({
-      ui,
-      project,
-      env,
-      hosts: env.hosts,
+    const results = await recordedRun({ ui, project, env }, [step], {
       parallel: 4,
-      dryRun: false,
-      signal: new AbortController().signal,
-      executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
-      plan: () => ({ steps: [step], probes: [], files: [], packages: [] }),
-      appEnv: () => new Map(),
-      deployFiles: new Set(),
       batchSize: 2,
     });
     printSummary(ui, results, "deploy");
@@ -243,18 +231,8 @@ async function rolloutWith(failOn: readonly string[], maxFail: number) {
         return Promise.resolve();
       },
     };
-    const results = await runOnHosts({
-      ui,
-      project,
-      env,
-      hosts: env.hosts,
+    const results = await recordedRun({ ui, project, env }, [step], {
       parallel: 6,
-      dryRun: false,
-      signal: new AbortController().signal,
-      executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
-      plan: () => ({ steps: [step], probes: [], files: [], packages: [] }),
-      appEnv: () => new Map(),
-      deployFiles: new Set(),
       batchSize: 2,
       maxFail,
     });
@@ -340,18 +318,8 @@ async function fleet(o: FleetRun) {
         if (o.failOn?.includes(host)) throw new UserError("the new release did not answer");
       },
     };
-    const results = await runOnHosts({
-      ui,
-      project,
-      env,
-      hosts: env.hosts,
+    const results = await recordedRun({ ui, project, env }, [step], {
       parallel: o.parallel ?? 6,
-      dryRun: false,
-      signal: new AbortController().signal,
-      executor: (h) => new RecordingExecutor({ host: h.name, sshUser: h.ssh_user }),
-      plan: () => ({ steps: [step], probes: [], files: [], packages: [] }),
-      appEnv: () => new Map(),
-      deployFiles: new Set(),
       batchSize: o.batchSize,
       maxFail: o.maxFail,
       canary: o.canary,
