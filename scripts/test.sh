@@ -16,8 +16,42 @@ fi
 # Each test tears its own hosts down (tests/e2e/harness); no blanket teardown here,
 # which would also stop the hosts of another test run on this machine.
 perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys --allow-run)
-if [ $# -gt 0 ]; then exec "$deno" test "${perms[@]}" "$@"; fi
-# Unit tests first (a minute): a failure there shows before the end-to-end tests start.
-mapfile -t units < <(find tests -name '*_test.ts' -not -path 'tests/e2e/*' | sort)
-"$deno" test "${perms[@]}" "${units[@]}"
-exec "$deno" test "${perms[@]}" tests/e2e/
+# Each run's output is kept so that the closing line can add up both runs in the
+# plain form CI systems read: "tests: N passed, N failed, N skipped".
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+passed=0 failed=0 skipped=0
+run_tests() {
+  local status=0
+  "$deno" test "${perms[@]}" "$@" 2>&1 | tee "$log" || status=$?
+  # deno's summary: "ok | 62 passed (6 steps) | 0 failed | 1 ignored (30m12s)"
+  local summary
+  summary=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -n 1 || true)
+  if [ -z "$summary" ]; then
+    echo "test.sh: deno test printed no summary (exit $status)" >&2
+    failed=$((failed + 1))
+  else
+    passed=$((passed + $(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$summary")))
+    failed=$((failed + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$summary")))
+    if grep -q ' ignored' <<<"$summary"; then
+      skipped=$((skipped + $(sed -E 's/.* ([0-9]+) ignored.*/\1/' <<<"$summary")))
+    fi
+  fi
+  return "$status"
+}
+closing() {
+  echo "tests: $passed passed, $failed failed, $skipped skipped"
+}
+status=0
+if [ $# -gt 0 ]; then
+  run_tests "$@" || status=$?
+else
+  # Unit tests first (a minute or two): a failure there shows before the
+  # end-to-end tests start, and stops the run.
+  mapfile -t units < <(find tests -name '*_test.ts' -not -path 'tests/e2e/*' | sort)
+  run_tests "${units[@]}" || status=$?
+  if [ "$status" = 0 ]; then run_tests tests/e2e/ || status=$?; fi
+fi
+closing
+if [ "$status" = 0 ] && [ "$failed" != 0 ]; then status=1; fi
+exit "$status"
