@@ -41,6 +41,12 @@ import { bootstrap, bootstrapCommand } from "./lib/commands/bootstrap.ts";
 import { init, initCommand } from "./lib/commands/init.ts";
 import { completions, completionsCommand } from "./lib/commands/completions.ts";
 import { exitCodeFor, type Interrupt, listenForStop, NO_INTERRUPT } from "./lib/interrupt.ts";
+import { provideBuiltinModules } from "./lib/modules.ts";
+import { BUILTIN } from "./modules/builtin.ts";
+
+// The engine knows the built-in modules only through this table, as it knows
+// a user's module through its path or URL.
+provideBuiltinModules(BUILTIN);
 
 interface Command {
   readonly def: CommandDef;

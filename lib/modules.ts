@@ -1,14 +1,24 @@
 /**
  * The modules of a run: built-ins by name, custom ones from a path (relative
  * to the project's root) or a URL, all with the same API.
+ *
+ * The engine does not import the built-in modules: the program that runs it
+ * (cli.ts) hands their table over once with `provideBuiltinModules`, so
+ * modules/ depends on the engine's public API (mod.ts) and never the other way.
  */
 import { isAbsolute, resolve, toFileUrl } from "./paths.ts";
 import type { ModuleDefinition } from "./module.ts";
 import type { ModuleRef } from "./config/types.ts";
 import { ConfigError } from "./errors.ts";
-import { BUILTIN } from "../modules/builtin.ts";
 import { verifiedModuleUrl } from "./pinned_module.ts";
 import { moduleUrlProblem } from "./config/module_ref.ts";
+
+let builtins: Readonly<Record<string, ModuleDefinition>> = {};
+
+/** The built-in modules by the name a project lists them under (see modules/builtin.ts). */
+export function provideBuiltinModules(table: Readonly<Record<string, ModuleDefinition>>): void {
+  builtins = table;
+}
 
 function isModule(value: unknown): value is ModuleDefinition {
   return typeof value === "object" && value !== null &&
@@ -22,8 +32,13 @@ export async function loadModules(
 ): Promise<ModuleDefinition[]> {
   const out: ModuleDefinition[] = [];
   for (const ref of refs) {
-    const builtin = BUILTIN[ref.spec];
-    if (builtin) {
+    if (ref.kind === "builtin" || Object.hasOwn(builtins, ref.spec)) {
+      const builtin = builtins[ref.spec];
+      if (!builtin) {
+        throw new Error(
+          `built-in module "${ref.spec}" was not provided: the program must call provideBuiltinModules`,
+        );
+      }
       out.push(builtin);
       continue;
     }

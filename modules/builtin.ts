@@ -1,7 +1,8 @@
 /**
- * The built-in modules by the name a project lists them under. The module
- * loader (lib/modules.ts) imports this file and nothing else of modules/:
- * the engine knows the built-ins only as modules, like a user's.
+ * The built-in modules by the name a project lists them under. cli.ts hands
+ * this table to the module loader (provideBuiltinModules in lib/modules.ts):
+ * the engine imports nothing of modules/ and knows the built-ins only as
+ * modules, like a user's.
  */
 import type { ModuleDefinition } from "../mod.ts";
 import core from "./core/mod.ts";

@@ -41,19 +41,23 @@ const STEPS = ["steps", ...HOST];
  * with the module API (mod.ts) between the modules and what it re-exports.
  */
 export const LAYERS: readonly Layer[] = [
-  { name: "cli", files: ["cli.ts"], may: ["commands", "engine", "strategies", ...STEPS] },
+  {
+    name: "cli",
+    files: ["cli.ts"],
+    may: ["commands", "engine", "builtins", "strategies", ...STEPS],
+  },
   {
     name: "commands",
     files: ["lib/commands/**", "lib/completions.ts"],
     may: ["engine", "strategies", ...STEPS],
   },
-  // The engine's one way to the built-in modules: the table of them by name,
-  // which the module loader (lib/modules.ts) reads as it reads a user's module.
+  // The table of the built-in modules by name: cli.ts hands it to the module
+  // loader (provideBuiltinModules), which reads it as it reads a user's module.
   {
     name: "builtins",
     files: ["modules/builtin.ts"],
     may: ["modules", "api"],
-    importedOnlyBy: ["lib/modules.ts"],
+    importedOnlyBy: ["cli.ts"],
   },
   // Built-in modules are written as a user's module is: against mod.ts only,
   // plus their templates (pure functions and embedded programs, which a

@@ -2,6 +2,7 @@
  * The host plans `djaploy configure` and `djaploy deploy` build (lib/commands/),
  * and a run of one on recorded hosts through the real runner.
  */
+import "./builtins.ts";
 import type { HostConfig } from "../../lib/config/types.ts";
 import type { NoteValue, Phase, ReleaseInfo } from "../../lib/module.ts";
 import { loadModules } from "../../lib/modules.ts";

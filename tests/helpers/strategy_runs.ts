@@ -3,6 +3,7 @@
  * where green serves an older release, recorded through the real runner,
  * and the commands they sent as comparable lines.
  */
+import "./builtins.ts";
 import { join } from "node:path";
 import type { Strategy as StrategyName } from "../../lib/config/types.ts";
 import {

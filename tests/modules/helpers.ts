@@ -4,6 +4,7 @@
  * (with a secret resolver, as `djaploy configure` has), and a local HTTP
  * server for the files modules download.
  */
+import "../helpers/builtins.ts";
 import { join } from "node:path";
 import type { HostPlan, HostResult } from "../../lib/runner.ts";
 import { runOnHosts } from "../../lib/runner.ts";
