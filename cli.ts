@@ -8,16 +8,21 @@ import {
   editDistance,
   parseArgs,
   type Parsed,
-} from "./lib/cli_args.ts";
+} from "./lib/cli/args.ts";
 import { UsageError, UserError } from "./lib/errors.ts";
-import { colorWanted, Ui, type Verbosity } from "./lib/ui.ts";
-import { LiveStatus } from "./lib/live_status.ts";
+import { colorWanted, Ui, type Verbosity } from "./lib/output/ui.ts";
+import { LiveStatus } from "./lib/output/live_status.ts";
 import { VERSION } from "./lib/version.ts";
 import { cpuUsage, resourceUsage } from "node:process";
 import { configure, configureCommand } from "./lib/commands/configure.ts";
 import { deploy, deployCommand } from "./lib/commands/deploy.ts";
 import { verify, verifyCommand } from "./lib/commands/verify.ts";
-import { activate, activateCommand, rollback, rollbackCommand } from "./lib/commands/slots.ts";
+import {
+  activate,
+  activateCommand,
+  rollback,
+  rollbackCommand,
+} from "./lib/commands/activate_rollback.ts";
 import { releases, releasesCommand, status, statusCommand } from "./lib/commands/status.ts";
 import { unlock, unlockCommand } from "./lib/commands/unlock.ts";
 import {
@@ -40,8 +45,8 @@ import { restore, restoreCommand } from "./lib/commands/restore.ts";
 import { bootstrap, bootstrapCommand } from "./lib/commands/bootstrap.ts";
 import { init, initCommand } from "./lib/commands/init.ts";
 import { completions, completionsCommand } from "./lib/commands/completions.ts";
-import { exitCodeFor, type Interrupt, listenForStop, NO_INTERRUPT } from "./lib/interrupt.ts";
-import { provideBuiltinModules } from "./lib/modules.ts";
+import { exitCodeFor, type Interrupt, listenForStop, NO_INTERRUPT } from "./lib/cli/interrupt.ts";
+import { provideBuiltinModules } from "./lib/engine/module_loader.ts";
 import { BUILTIN } from "./modules/builtin.ts";
 
 // The engine knows the built-in modules only through this table, as it knows
@@ -52,10 +57,10 @@ interface Command {
   readonly def: CommandDef;
   /**
    * Gets what parseArgs made of the arguments with `def`; a command types its
-   * flags from its definition (ParsedFor in lib/cli_args.ts).
+   * flags from its definition (ParsedFor in lib/cli/args.ts).
    */
   run(ui: Ui, args: Parsed, interrupt: Interrupt): Promise<number>;
-  /** SIGINT/SIGTERM stop it between steps (lib/interrupt.ts) instead of ending the process. */
+  /** SIGINT/SIGTERM stop it between steps (lib/cli/interrupt.ts) instead of ending the process. */
   readonly stoppable?: boolean;
   /** Has --json: stdout carries one JSON event a line, lines for people go to stderr. */
   readonly events?: boolean;

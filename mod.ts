@@ -54,7 +54,7 @@ export {
   note,
   noteValue,
   PHASES,
-} from "./lib/module.ts";
+} from "./lib/engine/module_api.ts";
 export type {
   HostLog,
   ModuleDefinition,
@@ -65,10 +65,10 @@ export type {
   Shared,
   Step,
   StepContext,
-} from "./lib/module.ts";
-export type { FactProbe } from "./lib/facts.ts";
-export { Facts } from "./lib/facts.ts";
-export { asApp, asRoot, type FileSpec, putFile, sha256 } from "./lib/remote_ops.ts";
+} from "./lib/engine/module_api.ts";
+export type { FactProbe } from "./lib/host/facts.ts";
+export { Facts } from "./lib/host/facts.ts";
+export { asApp, asRoot, type FileSpec, putFile, sha256 } from "./lib/host/remote_ops.ts";
 export {
   appUnitsProbe,
   archProbe,
@@ -78,10 +78,10 @@ export {
   packagesProbe,
   unitsProbe,
   userProbe,
-} from "./lib/probes.ts";
-export { runChain } from "./lib/chain.ts";
-export type { RemoteCommand } from "./lib/remote_command.ts";
-export { shScript } from "./lib/remote_command.ts";
+} from "./lib/host/probes.ts";
+export { runChain } from "./lib/exec/chain.ts";
+export type { RemoteCommand } from "./lib/exec/remote_command.ts";
+export { shScript } from "./lib/exec/remote_command.ts";
 export type {
   ChainResult,
   ExecResult,
@@ -91,9 +91,9 @@ export type {
   InteractiveOptions,
   SyncOptions,
   SyncResult,
-} from "./lib/executor.ts";
-export type { Layout, Slot, SlotLayout } from "./lib/layout.ts";
-export { layoutFor, slotLayout } from "./lib/layout.ts";
+} from "./lib/exec/executor.ts";
+export type { Layout, Slot, SlotLayout } from "./lib/host/layout.ts";
+export { layoutFor, slotLayout } from "./lib/host/layout.ts";
 export { hasSlots } from "./lib/strategies/traits.ts";
 export { HOOK_POINTS } from "./lib/config/types.ts";
 export type {
@@ -138,7 +138,7 @@ export type {
   VersioningConfig,
 } from "./lib/config/types.ts";
 export type { MaxFail } from "./lib/config/max_fail.ts";
-export { isSecretRef, REDACTED, Secret, type SecretRef } from "./lib/secret.ts";
+export { isSecretRef, REDACTED, Secret, type SecretRef } from "./lib/secrets/secret.ts";
 export { CommandError, ConfigError, UsageError, UserError } from "./lib/errors.ts";
 export { type Dialect, quote, render } from "./lib/shell.ts";
 
@@ -151,18 +151,23 @@ export {
   goArch,
   shipVerified,
   type VerifiedFile,
-} from "./lib/verified_download.ts";
+} from "./lib/host/verified_download.ts";
 export {
   bootConfinement,
   certbotConfinement,
   litestreamConfinement,
   webConfinement,
-} from "./lib/confinement.ts";
-export { testAndReload } from "./lib/nginx.ts";
-export { stateProbe } from "./lib/deploy_steps.ts";
-export { liveProcessTarget } from "./lib/live_target.ts";
-export { processUnitFiles, processUnitsProbe, syncProcessUnits } from "./lib/processes.ts";
-export { configuredManager, indexFiles, managerTool, toolsProbe } from "./lib/dependencies.ts";
+} from "./lib/host/confinement.ts";
+export { testAndReload } from "./lib/host/nginx.ts";
+export { stateProbe } from "./lib/deploy/steps.ts";
+export { liveProcessTarget } from "./lib/deploy/live_target.ts";
+export { processUnitFiles, processUnitsProbe, syncProcessUnits } from "./lib/deploy/processes.ts";
+export {
+  configuredManager,
+  indexFiles,
+  managerTool,
+  toolsProbe,
+} from "./lib/deploy/dependencies.ts";
 export {
   backupModule,
   type BackupModuleOptions,
@@ -191,6 +196,6 @@ export type { CertsState } from "./lib/certs/https.ts";
 export type { TailscaleState } from "./lib/certs/tailnet.ts";
 export type { DomainPlan } from "./lib/certs/plan.ts";
 export { type Confinement, type Protection, PROTECTIONS } from "./templates/hardening.ts";
-export type { DeployState, ReleaseRecord, SlotRecord } from "./lib/deploy_steps.ts";
-export type { ManagerTool } from "./lib/dependencies.ts";
-export type { ProcessSync, ProcessTarget } from "./lib/processes.ts";
+export type { DeployState, ReleaseRecord, SlotRecord } from "./lib/deploy/steps.ts";
+export type { ManagerTool } from "./lib/deploy/dependencies.ts";
+export type { ProcessSync, ProcessTarget } from "./lib/deploy/processes.ts";

@@ -1,6 +1,6 @@
 /**
  * The built-in modules by the name a project lists them under. cli.ts hands
- * this table to the module loader (provideBuiltinModules in lib/modules.ts):
+ * this table to the module loader (provideBuiltinModules in lib/engine/module_loader.ts):
  * the engine imports nothing of modules/ and knows the built-ins only as
  * modules, like a user's.
  */

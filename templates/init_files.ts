@@ -3,7 +3,7 @@
  * environment, with comments that say what each key is for. Pure functions
  * of what was detected in the project.
  */
-import type { DjangoProject } from "../lib/django_project.ts";
+import type { DjangoProject } from "../lib/django/project.ts";
 import { procfileToml, releaseRest } from "./init_procfile.ts";
 
 /** A TOML basic string (JSON strings are valid TOML basic strings). */

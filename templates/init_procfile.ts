@@ -4,8 +4,8 @@
  * line, what djaploy does not already run (migrate, collectstatic) becomes
  * `[release] command` (written by init_files.ts). Pure functions of the detected project.
  */
-import type { DjangoProject } from "../lib/django_project.ts";
-import type { ProcfileEntry } from "../lib/django_settings.ts";
+import type { DjangoProject } from "../lib/django/project.ts";
+import type { ProcfileEntry } from "../lib/django/settings.ts";
 import { PROCESS_NAME, processName } from "../lib/config/processes_schema.ts";
 
 const str = (s: string) => JSON.stringify(s);

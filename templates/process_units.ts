@@ -9,7 +9,7 @@ import { systemdQuote } from "./systemd_unit.ts";
 
 /**
  * The line that marks a unit as one of these for one app: the files that
- * carry it and are no longer in the config are removed (lib/processes.ts).
+ * carry it and are no longer in the config are removed (lib/deploy/processes.ts).
  */
 export function processMarker(appName: string): string {
   return `# djaploy-managed: processes of ${appName}`;

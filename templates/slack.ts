@@ -4,7 +4,7 @@
  * Limits respected: header 150 characters, a section's text 3000, a field
  * 2000, at most 10 fields.
  */
-import type { DeployReport, FailureReport } from "../lib/deploy_report.ts";
+import type { DeployReport, FailureReport } from "../lib/release/report.ts";
 import { VERSION } from "../lib/version.ts";
 
 export interface SlackMessage {

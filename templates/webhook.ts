@@ -3,7 +3,7 @@
  * docs/releases.md): one object per deploy, `event` saying which kind.
  * Keys are snake_case and stable; new keys may be added.
  */
-import type { DeployReport, FailureReport } from "../lib/deploy_report.ts";
+import type { DeployReport, FailureReport } from "../lib/release/report.ts";
 import { VERSION } from "../lib/version.ts";
 
 export function webhookSuccess(r: DeployReport): Record<string, unknown> {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildArtifact } from "../lib/artifact.ts";
+import { buildArtifact } from "../lib/deploy/artifact.ts";
 import { ConfigError, UsageError } from "../lib/errors.ts";
-import { IncludeError } from "../lib/artifact_include.ts";
+import { IncludeError } from "../lib/deploy/artifact_include.ts";
 import { withTempDir } from "./helpers/fixtures.ts";
 
 async function git(cwd: string, ...args: string[]): Promise<string> {

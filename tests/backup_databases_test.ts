@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { appDatabaseDir, sqliteUrlPath } from "../lib/backup/databases.ts";
-import { webConfinement } from "../lib/confinement.ts";
-import { layoutFor } from "../lib/layout.ts";
+import { webConfinement } from "../lib/host/confinement.ts";
+import { layoutFor } from "../lib/host/layout.ts";
 import { withTempDir } from "./helpers/fixtures.ts";
 import { project } from "./modules/helpers.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Barrier } from "../lib/barrier.ts";
+import { Barrier } from "../lib/engine/barrier.ts";
 
 Deno.test("barrier: resolves once every host arrived (or finished without needing it)", async () => {
   const b = new Barrier(["web-1", "web-2", "web-3"]);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { chainCommand, runChain } from "../lib/chain.ts";
+import { chainCommand, runChain } from "../lib/exec/chain.ts";
 import { CommandError } from "../lib/errors.ts";
-import { RecordingExecutor } from "../lib/recording_executor.ts";
-import { Secret } from "../lib/secret.ts";
-import { shScript } from "../lib/remote_command.ts";
+import { RecordingExecutor } from "../lib/exec/recording_executor.ts";
+import { Secret } from "../lib/secrets/secret.ts";
+import { shScript } from "../lib/exec/remote_command.ts";
 import { withTempDir, writeFiles } from "./helpers/fixtures.ts";
 import { ShellExecutor } from "./helpers/shell_executor.ts";
 

@@ -7,8 +7,8 @@ import {
   llmRequest,
   NO_CHANGES,
   simpleChangelog,
-} from "../lib/changelog.ts";
-import { Secret } from "../lib/secret.ts";
+} from "../lib/release/changelog_writers.ts";
+import { Secret } from "../lib/secrets/secret.ts";
 import { chatCompletionsStub, startStub } from "./helpers/http_stub.ts";
 
 const c = (subject: string, parents = 1): CommitInfo => ({ sha: "x", parents, subject });

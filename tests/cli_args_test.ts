@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type CommandDef, commandHelp, editDistance, parseArgs } from "../lib/cli_args.ts";
+import { type CommandDef, commandHelp, editDistance, parseArgs } from "../lib/cli/args.ts";
 import { UsageError } from "../lib/errors.ts";
 import { deployCommand } from "../lib/commands/deploy.ts";
 import { configureCommand } from "../lib/commands/configure.ts";

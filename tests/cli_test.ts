@@ -363,7 +363,7 @@ for (const c of BAD_FLAGS) {
 
 Deno.test("cli: an unexpected error prints one masked line and no stack; --verbose adds the masked stack", async () => {
   const { reportUnexpected } = await import("../cli.ts");
-  const { Ui } = await import("../lib/ui.ts");
+  const { Ui } = await import("../lib/output/ui.ts");
   for (const verbosity of ["normal", "verbose"] as const) {
     const err: string[] = [];
     const ui = new Ui({ verbosity, color: false, write: () => {}, writeErr: (t) => err.push(t) });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { COMMANDS, main } from "../cli.ts";
-import { argChoices, completionScript, shortSummary } from "../lib/completions.ts";
+import { argChoices, completionScript, shortSummary } from "../lib/cli/completion_scripts.ts";
 import { withTempDir, writeFiles } from "./helpers/fixtures.ts";
 
 async function script(shell: string): Promise<{ code: number; text: string; err: string }> {

@@ -5,17 +5,21 @@
  */
 import assert from "node:assert/strict";
 import { UserError } from "../lib/errors.ts";
-import { layoutFor } from "../lib/layout.ts";
-import type { DeployState } from "../lib/deploy_steps.ts";
-import { appUnits, liveTarget, unitFor } from "../lib/live_target.ts";
-import { RecordingExecutor } from "../lib/recording_executor.ts";
-import type { RemoteCommand } from "../lib/remote_command.ts";
+import { layoutFor } from "../lib/host/layout.ts";
+import type { DeployState } from "../lib/deploy/steps.ts";
+import { appUnits, liveTarget, unitFor } from "../lib/deploy/live_target.ts";
+import { RecordingExecutor } from "../lib/exec/recording_executor.ts";
+import type { RemoteCommand } from "../lib/exec/remote_command.ts";
 import { runManage } from "../lib/commands/manage.ts";
 import { exitCodeOf, runExec } from "../lib/commands/exec.ts";
 import { followLogs, journalCommand, showLogs } from "../lib/commands/logs.ts";
 import { shellCommand } from "../lib/commands/ssh.ts";
 import { customPage } from "../lib/commands/maintenance.ts";
-import { maintenanceOffStep, maintenanceOnStep, maintenanceProbe } from "../lib/maintenance.ts";
+import {
+  maintenanceOffStep,
+  maintenanceOnStep,
+  maintenanceProbe,
+} from "../lib/host/maintenance.ts";
 import { maintenancePage, maintenanceSnippet } from "../templates/nginx_maintenance.ts";
 import { main } from "../cli.ts";
 import {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { dependencyPlan, detectManager } from "../lib/dependencies.ts";
+import { dependencyPlan, detectManager } from "../lib/deploy/dependencies.ts";
 import type { HostConfig } from "../lib/config/types.ts";
 import { UserError } from "../lib/errors.ts";
 import { loadTestProject, withTempDir, writeFiles } from "./helpers/fixtures.ts";

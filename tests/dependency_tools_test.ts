@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError, UserError } from "../lib/errors.ts";
-import { Secret } from "../lib/secret.ts";
-import { indexFiles, installerCommand, managerTool } from "../lib/dependencies.ts";
+import { Secret } from "../lib/secrets/secret.ts";
+import { indexFiles, installerCommand, managerTool } from "../lib/deploy/dependencies.ts";
 import { INSTALL_TOOL_SH } from "../templates/scripts.ts";
 import {
   factsStdout,

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { RemoteCommand } from "../lib/remote_command.ts";
-import type { ReleaseInfo } from "../lib/module.ts";
-import type { Responder } from "../lib/recording_executor.ts";
+import type { RemoteCommand } from "../lib/exec/remote_command.ts";
+import type { ReleaseInfo } from "../lib/engine/module_api.ts";
+import type { Responder } from "../lib/exec/recording_executor.ts";
 import { MIGRATE_AND_COLLECTSTATIC_PY } from "../templates/scripts.ts";
 import { factsStdout, loadTestProject, withTempDir, writeFiles } from "./helpers/fixtures.ts";
 import { configuredHostAnswers, deployPlan, runRecorded } from "./helpers/plans.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { djangoInputs, isStaticInput } from "../lib/django_inputs.ts";
+import { djangoInputs, isStaticInput } from "../lib/django/static_inputs.ts";
 import { withTempDir, writeFiles } from "./helpers/fixtures.ts";
 
 Deno.test("isStaticInput: every non-Python file, settings modules and static folders; not views or migrations", () => {

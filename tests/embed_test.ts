@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { constantName } from "../scripts/embed.ts";
 import { BACKUP_PY, MIGRATE_AND_COLLECTSTATIC_PY } from "../templates/programs.gen.ts";
-import { LOCK_BASH } from "../lib/programs.gen.ts";
+import { LOCK_BASH } from "../lib/host/programs.gen.ts";
 import { withTempDir } from "./helpers/fixtures.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -37,7 +37,7 @@ Deno.test("embed: the generated modules hold each program's file exactly", async
     MIGRATE_AND_COLLECTSTATIC_PY,
     await Deno.readTextFile(join(root, "templates", "migrate_and_collectstatic.py")),
   );
-  assert.equal(LOCK_BASH, await Deno.readTextFile(join(root, "lib", "lock.bash")));
+  assert.equal(LOCK_BASH, await Deno.readTextFile(join(root, "lib", "host", "lock.bash")));
   const r = await embed(root, "--check");
   assert.equal(r.code, 0, r.stderr);
 });

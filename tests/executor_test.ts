@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { checkResult, displayCommand, parseBytesSent, parseItemized } from "../lib/executor.ts";
-import { rsyncArgs, SshExecutor } from "../lib/ssh.ts";
-import { Limiter } from "../lib/limiter.ts";
+import {
+  checkResult,
+  displayCommand,
+  parseBytesSent,
+  parseItemized,
+} from "../lib/exec/executor.ts";
+import { rsyncArgs, SshExecutor } from "../lib/exec/ssh.ts";
+import { Limiter } from "../lib/exec/limiter.ts";
 import { CommandError } from "../lib/errors.ts";
-import { Secret } from "../lib/secret.ts";
+import { Secret } from "../lib/secrets/secret.ts";
 import { loadTestProject, withTempDir, writeFiles } from "./helpers/fixtures.ts";
 
 async function rsync(args: readonly string[]): Promise<string> {

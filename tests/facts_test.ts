@@ -7,10 +7,10 @@ import {
   fileHashesProbe,
   gatherFacts,
   splitFactsOutput,
-} from "../lib/facts.ts";
-import { dirsProbe, fileProbe, packagesProbe, unitsProbe, userProbe } from "../lib/probes.ts";
-import { sha256 } from "../lib/remote_ops.ts";
-import { RecordingExecutor } from "../lib/recording_executor.ts";
+} from "../lib/host/facts.ts";
+import { dirsProbe, fileProbe, packagesProbe, unitsProbe, userProbe } from "../lib/host/probes.ts";
+import { sha256 } from "../lib/host/remote_ops.ts";
+import { RecordingExecutor } from "../lib/exec/recording_executor.ts";
 import { UserError } from "../lib/errors.ts";
 import { sh, withTempDir, writeFiles } from "./helpers/fixtures.ts";
 import { ShellExecutor } from "./helpers/shell_executor.ts";

@@ -1,5 +1,5 @@
 /**
- * The confinement of djaploy's units (templates/hardening.ts, lib/confinement.ts)
+ * The confinement of djaploy's units (templates/hardening.ts, lib/host/confinement.ts)
  * and the `[systemd] hardening` setting that relaxes it.
  */
 import assert from "node:assert/strict";
@@ -19,8 +19,8 @@ import {
   litestreamConfinement,
   parseExposure,
   webConfinement,
-} from "../lib/confinement.ts";
-import { layoutFor } from "../lib/layout.ts";
+} from "../lib/host/confinement.ts";
+import { layoutFor } from "../lib/host/layout.ts";
 import { loadEnvironment, loadProject } from "../lib/config/load.ts";
 import { ConfigError } from "../lib/errors.ts";
 import type { HostConfig } from "../lib/config/types.ts";

@@ -1,16 +1,16 @@
-/** [hooks] and [release] in the config, and the hook runner's own points (lib/hooks.ts). */
+/** [hooks] and [release] in the config, and the hook runner's own points (lib/engine/hooks.ts). */
 import assert from "node:assert/strict";
 import { loadEnvironment, loadProject } from "../lib/config/load.ts";
 import { ConfigError } from "../lib/errors.ts";
-import { hookAborts, hookRun, remoteHookCommand } from "../lib/hooks.ts";
-import { layoutFor } from "../lib/layout.ts";
-import { toShell } from "../lib/remote_command.ts";
-import { RecordingExecutor } from "../lib/recording_executor.ts";
+import { hookAborts, hookRun, remoteHookCommand } from "../lib/engine/hooks.ts";
+import { layoutFor } from "../lib/host/layout.ts";
+import { toShell } from "../lib/exec/remote_command.ts";
+import { RecordingExecutor } from "../lib/exec/recording_executor.ts";
 import { defineModule, type StepContext } from "../mod.ts";
 import { collectingUi, loadTestProject, withTempDir, writeFiles } from "./helpers/fixtures.ts";
 import { join } from "node:path";
 import { main } from "../cli.ts";
-import { Ui } from "../lib/ui.ts";
+import { Ui } from "../lib/output/ui.ts";
 import { procfileReleaseCommand } from "../templates/init_files.ts";
 
 async function loadError(dir: string, toml: string): Promise<string> {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "../cli.ts";
-import { analyseDebug, analyseSettings, findAssignment } from "../lib/django_settings.ts";
+import { analyseDebug, analyseSettings, findAssignment } from "../lib/django/settings.ts";
 import { applyPrintedEdits, parsePrintedEdits } from "./helpers/init_edits.ts";
 import { withTempDir } from "./helpers/fixtures.ts";
 import { loadEnvironment, loadProject } from "../lib/config/load.ts";

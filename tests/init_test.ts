@@ -15,7 +15,7 @@ import {
   parseSettingsModule,
   parseWsgiApplication,
   projectNameFrom,
-} from "../lib/django_project.ts";
+} from "../lib/django/project.ts";
 import { DJANGO_COMMANDS } from "../templates/django_commands.ts";
 import { withTempDir, writeFiles } from "./helpers/fixtures.ts";
 

@@ -7,10 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { ReleaseInfo } from "../lib/module.ts";
-import { Secret } from "../lib/secret.ts";
-import { layoutFor } from "../lib/layout.ts";
-import { wantedUnits } from "../lib/processes.ts";
+import type { ReleaseInfo } from "../lib/engine/module_api.ts";
+import { Secret } from "../lib/secrets/secret.ts";
+import { layoutFor } from "../lib/host/layout.ts";
+import { wantedUnits } from "../lib/deploy/processes.ts";
 import { JOB_FAILURE_PY, jobFailureUnit } from "../templates/job_failure.ts";
 import { VERSION } from "../lib/version.ts";
 import {

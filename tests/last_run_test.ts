@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { hostsToRetry, lastRunPath, readLastRun, recordRun } from "../lib/last_run.ts";
+import { hostsToRetry, lastRunPath, readLastRun, recordRun } from "../lib/engine/last_run.ts";
 import { retryFailedFlags } from "../lib/commands/deploy.ts";
-import type { HostResult } from "../lib/runner.ts";
+import type { HostResult } from "../lib/engine/runner.ts";
 import { UsageError, UserError } from "../lib/errors.ts";
 import { main } from "../cli.ts";
 import { collectingUi, loadTestProject, withTempDir } from "./helpers/fixtures.ts";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { LiveStatus } from "../lib/live_status.ts";
-import { Ui } from "../lib/ui.ts";
-import { runOnHosts } from "../lib/runner.ts";
-import { RecordingExecutor } from "../lib/recording_executor.ts";
-import type { Step } from "../lib/module.ts";
+import { LiveStatus } from "../lib/output/live_status.ts";
+import { Ui } from "../lib/output/ui.ts";
+import { runOnHosts } from "../lib/engine/runner.ts";
+import { RecordingExecutor } from "../lib/exec/recording_executor.ts";
+import type { Step } from "../lib/engine/module_api.ts";
 import { loadTestProject, withTempDir } from "./helpers/fixtures.ts";
 
 /** A terminal that knows newline, cursor-up (ESC [ n A) and erase-below (ESC [ J). */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { acquireLock, lockPath, parseOwner } from "../lib/lock.ts";
+import { acquireLock, lockPath, parseOwner } from "../lib/host/deploy_lock.ts";
 import { breakLock, inspectLock } from "../lib/commands/unlock.ts";
 import { UserError } from "../lib/errors.ts";
 import { ShellExecutor } from "./helpers/shell_executor.ts";

@@ -1,12 +1,12 @@
 import { nginxUpstream } from "../templates/nginx_upstream.ts";
 import assert from "node:assert/strict";
 import { UserError } from "../lib/errors.ts";
-import { Secret } from "../lib/secret.ts";
+import { Secret } from "../lib/secrets/secret.ts";
 import { envFile } from "../templates/env_file.ts";
 import { gunicornUnit } from "../templates/systemd_unit.ts";
 import { nginxSite } from "../templates/nginx_site.ts";
 import { runWrapper } from "../templates/scripts.ts";
-import type { Responder } from "../lib/recording_executor.ts";
+import type { Responder } from "../lib/exec/recording_executor.ts";
 import {
   factsStdout,
   type LoadedProject,
@@ -23,7 +23,7 @@ import {
   unitsShowOutput,
 } from "./helpers/plans.ts";
 import { appDirs } from "../modules/core/mod.ts";
-import { layoutFor } from "../lib/layout.ts";
+import { layoutFor } from "../lib/host/layout.ts";
 
 const SECRET_VALUE = "s3cret-django-key-value";
 const APP_ENV = new Map<string, string | Secret>([

@@ -6,9 +6,9 @@ import {
   maskStrings,
   postJson,
   successPayload,
-} from "../lib/notify.ts";
+} from "../lib/release/notify.ts";
 import { escapeMrkdwn } from "../templates/slack.ts";
-import { Secret } from "../lib/secret.ts";
+import { Secret } from "../lib/secrets/secret.ts";
 import { VERSION } from "../lib/version.ts";
 import { slackStub, startStub } from "./helpers/http_stub.ts";
 

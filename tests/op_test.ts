@@ -1,9 +1,9 @@
 /** 1Password references through a stand-in `op` on PATH that answers like the real CLI. */
 import assert from "node:assert/strict";
-import { readOpReferences } from "../lib/op.ts";
-import { secretRefsOf, SecretResolver } from "../lib/resolve_secrets.ts";
+import { readOpReferences } from "../lib/secrets/op.ts";
+import { secretRefsOf, SecretResolver } from "../lib/secrets/resolve.ts";
 import { ConfigError } from "../lib/errors.ts";
-import { parseSecretRef, type SecretRef } from "../lib/secret.ts";
+import { parseSecretRef, type SecretRef } from "../lib/secrets/secret.ts";
 import { makeOpStub, type OpStub } from "./helpers/op_stub.ts";
 import { loadTestProject, sh, withTempDir, writeFiles } from "./helpers/fixtures.ts";
 

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { isAppWritable, layoutFor } from "../lib/layout.ts";
-import { parseDeployState } from "../lib/deploy_steps.ts";
-import { putFile } from "../lib/remote_ops.ts";
-import type { StepContext } from "../lib/module.ts";
+import { isAppWritable, layoutFor } from "../lib/host/layout.ts";
+import { parseDeployState } from "../lib/deploy/steps.ts";
+import { putFile } from "../lib/host/remote_ops.ts";
+import type { StepContext } from "../lib/engine/module_api.ts";
 import { checkDeployFilesPlaces, listDeployFiles } from "../lib/config/deploy_files.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { slotsBootUnit } from "../templates/systemd_unit.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ProgramNotFoundError, runProcess, startProcess } from "../lib/process.ts";
+import { ProgramNotFoundError, runProcess, startProcess } from "../lib/exec/process.ts";
 
 /** The child's pid, session id and parent pid, as the child sees them. */
 const WHO = "read -r pid _ _ _ _ sid _ < /proc/$$/stat; echo $$ $sid $PPID";

@@ -1,4 +1,4 @@
-/** lib/release_git.ts against real git repositories in temp folders, with a local bare remote. */
+/** lib/release/git.ts against real git repositories in temp folders, with a local bare remote. */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
@@ -10,10 +10,10 @@ import {
   tagFacts,
   treeDiffersFromHead,
   uncommittedChanges,
-} from "../lib/release_git.ts";
+} from "../lib/release/git.ts";
 import { warnUncommitted } from "../lib/commands/deploy.ts";
-import { Ui } from "../lib/ui.ts";
-import { simpleChangelog } from "../lib/changelog.ts";
+import { Ui } from "../lib/output/ui.ts";
+import { simpleChangelog } from "../lib/release/changelog_writers.ts";
 import { sh, withTempDir } from "./helpers/fixtures.ts";
 
 const GIT_ENV = {

@@ -1,10 +1,10 @@
 /** The release pipeline's end of a deploy: no tag, push or notice when no host ran. */
 import assert from "node:assert/strict";
-import { releasePipeline } from "../lib/release_pipeline.ts";
-import type { Session } from "../lib/session.ts";
-import type { HostResult } from "../lib/runner.ts";
-import { SecretResolver } from "../lib/resolve_secrets.ts";
-import { newStats } from "../lib/executor.ts";
+import { releasePipeline } from "../lib/release/pipeline.ts";
+import type { Session } from "../lib/engine/session.ts";
+import type { HostResult } from "../lib/engine/runner.ts";
+import { SecretResolver } from "../lib/secrets/resolve.ts";
+import { newStats } from "../lib/exec/executor.ts";
 import { collectingUi, loadTestProject, sh, withTempDir } from "./helpers/fixtures.ts";
 import { startStub } from "./helpers/http_stub.ts";
 

@@ -6,14 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { noteValue, type ReleaseInfo } from "../lib/module.ts";
-import type { RemoteCommand } from "../lib/remote_command.ts";
+import { noteValue, type ReleaseInfo } from "../lib/engine/module_api.ts";
+import type { RemoteCommand } from "../lib/exec/remote_command.ts";
 import {
   type DeployVersion,
   VERSION_FILE_SH,
   VERSION_NOTE,
   versionFileText,
-} from "../lib/version_file.ts";
+} from "../lib/deploy/version_file.ts";
 import {
   HISTORY_APPEND_SH,
   type HistoryRecord,
@@ -21,11 +21,11 @@ import {
   mergeHistory,
   parseHistory,
   withHistory,
-} from "../lib/history.ts";
+} from "../lib/host/history_records.ts";
 import { UserError } from "../lib/errors.ts";
 import { factsStdout, loadTestProject, withTempDir, writeFiles } from "./helpers/fixtures.ts";
 import { configuredHostAnswers, deployPlan, runRecorded } from "./helpers/plans.ts";
-import type { HostPlan } from "../lib/runner.ts";
+import type { HostPlan } from "../lib/engine/runner.ts";
 
 const VERSION: DeployVersion = {
   version: "v1.2.4",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { shScript, toShell, wrapArgv } from "../lib/remote_command.ts";
+import { shScript, toShell, wrapArgv } from "../lib/exec/remote_command.ts";
 import { sh, withTempDir } from "./helpers/fixtures.ts";
 
 const SSH_USER = "deploy";

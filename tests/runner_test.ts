@@ -5,12 +5,12 @@ import {
   rolloutBatches,
   runOnHosts,
   type RunOptions,
-} from "../lib/runner.ts";
-import { hostsToRetry } from "../lib/last_run.ts";
-import { RecordingExecutor } from "../lib/recording_executor.ts";
+} from "../lib/engine/runner.ts";
+import { hostsToRetry } from "../lib/engine/last_run.ts";
+import { RecordingExecutor } from "../lib/exec/recording_executor.ts";
 import { UserError } from "../lib/errors.ts";
-import type { Step, StepContext } from "../lib/module.ts";
-import { InterruptController, StoppedError } from "../lib/interrupt.ts";
+import type { Step, StepContext } from "../lib/engine/module_api.ts";
+import { InterruptController, StoppedError } from "../lib/cli/interrupt.ts";
 import { collectingUi, loadTestProject, withTempDir } from "./helpers/fixtures.ts";
 
 /** runOnHosts on recorded hosts of `env`, each running `steps`; `o` adds or overrides options. */

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
-import { isSecretRef, maskSecrets, parseSecretRef, REDACTED, Secret } from "../lib/secret.ts";
-import { Ui } from "../lib/ui.ts";
+import {
+  isSecretRef,
+  maskSecrets,
+  parseSecretRef,
+  REDACTED,
+  Secret,
+} from "../lib/secrets/secret.ts";
+import { Ui } from "../lib/output/ui.ts";
 
 const VALUE = "hunter2-very-secret";
 

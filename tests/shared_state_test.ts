@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { newShared, note, noteValue } from "../lib/module.ts";
+import { newShared, note, noteValue } from "../lib/engine/module_api.ts";
 
 Deno.test("shared state: a key, not its name, identifies a value; a run starts with its note values", () => {
   const mine = note<string>("token");

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fallbackWarning, rsyncArgs, rsyncDestination, rsyncRsh, SshExecutor } from "../lib/ssh.ts";
-import { Limiter } from "../lib/limiter.ts";
+import {
+  fallbackWarning,
+  rsyncArgs,
+  rsyncDestination,
+  rsyncRsh,
+  SshExecutor,
+} from "../lib/exec/ssh.ts";
+import { Limiter } from "../lib/exec/limiter.ts";
 import { UserError } from "../lib/errors.ts";
 import { render } from "../lib/shell.ts";
 import type { HostConfig } from "../lib/config/types.ts";

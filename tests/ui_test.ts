@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { colorWanted, Ui } from "../lib/ui.ts";
+import { colorWanted, Ui } from "../lib/output/ui.ts";
 import { main } from "../cli.ts";
 
 // deno-lint-ignore no-control-regex

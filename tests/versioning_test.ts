@@ -9,7 +9,7 @@ import {
   nextVersion,
   parseVersionTag,
   type VersionInputs,
-} from "../lib/versioning.ts";
+} from "../lib/release/semver.ts";
 import { UsageError } from "../lib/errors.ts";
 
 const v = (tag: string) => parseVersionTag(tag)!.version;

@@ -4,7 +4,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import type { HostConfig } from "../config/types.ts";
-import type { StepContext } from "../module.ts";
+import type { StepContext } from "../engine/module_api.ts";
 import { BACKUP_PY_PATH, PYTHON } from "./layout.ts";
 
 /** Throws a ConfigError when `[borg]` lacks the repository or the passphrase. */

@@ -8,8 +8,8 @@
  */
 import { posix } from "node:path";
 import type { HostConfig } from "../config/types.ts";
-import type { Layout } from "../layout.ts";
-import { isSecretRef } from "../secret.ts";
+import type { Layout } from "../host/layout.ts";
+import { isSecretRef } from "../secrets/secret.ts";
 
 /** A backup module that runs the backup program (litestream replicates on its own). */
 export type BackupBackend = "rclone" | "borg";

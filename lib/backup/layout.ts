@@ -5,7 +5,7 @@
  */
 import { posix } from "node:path";
 import type { HostConfig } from "../config/types.ts";
-import type { Layout } from "../layout.ts";
+import type { Layout } from "../host/layout.ts";
 import { REMOTE_NAME } from "./rclone_conf.ts";
 import { backupDatabases } from "./databases.ts";
 

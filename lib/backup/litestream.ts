@@ -5,10 +5,10 @@
  */
 import { posix } from "node:path";
 import type { HostConfig, LitestreamReplica } from "../config/types.ts";
-import type { Layout } from "../layout.ts";
-import type { StepContext } from "../module.ts";
+import type { Layout } from "../host/layout.ts";
+import type { StepContext } from "../engine/module_api.ts";
 import { ConfigError } from "../errors.ts";
-import { Secret } from "../secret.ts";
+import { Secret } from "../secrets/secret.ts";
 import { type LitestreamReplicaData, litestreamYml } from "../../templates/litestream.ts";
 import { configSecret } from "./secrets.ts";
 

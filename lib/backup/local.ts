@@ -6,9 +6,9 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { expandHome, join } from "../paths.ts";
-import { type ProcessResult, ProgramNotFoundError, runProcess } from "../process.ts";
+import { type ProcessResult, ProgramNotFoundError, runProcess } from "../exec/process.ts";
 import { quote } from "../shell.ts";
-import { sshTrustArgs } from "../ssh.ts";
+import { sshTrustArgs } from "../exec/ssh.ts";
 import { UsageError, UserError } from "../errors.ts";
 import type { BackupEntry } from "./choose.ts";
 import type { BackupSource } from "./source.ts";

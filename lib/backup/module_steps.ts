@@ -7,13 +7,18 @@
  */
 import { posix } from "node:path";
 import type { HostConfig } from "../config/types.ts";
-import type { Layout } from "../layout.ts";
-import { defineModule, type ModuleDefinition, type Step, type StepContext } from "../module.ts";
-import { unitsProbe } from "../probes.ts";
-import { type FileSpec, putFile } from "../remote_ops.ts";
+import type { Layout } from "../host/layout.ts";
+import {
+  defineModule,
+  type ModuleDefinition,
+  type Step,
+  type StepContext,
+} from "../engine/module_api.ts";
+import { unitsProbe } from "../host/probes.ts";
+import { type FileSpec, putFile } from "../host/remote_ops.ts";
 import { BACKUP_PY } from "../../templates/backup_py.ts";
 import { backupService, backupTimer } from "../../templates/backup_units.ts";
-import { backupConfinement } from "../confinement.ts";
+import { backupConfinement } from "../host/confinement.ts";
 import { cronToOnCalendar } from "./cron.ts";
 import { describeBackup } from "./databases.ts";
 import {

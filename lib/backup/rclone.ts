@@ -4,8 +4,8 @@
  */
 import { ConfigError } from "../errors.ts";
 import type { HostConfig } from "../config/types.ts";
-import type { StepContext } from "../module.ts";
-import { isSecretRef, type Secret } from "../secret.ts";
+import type { StepContext } from "../engine/module_api.ts";
+import { isSecretRef, type Secret } from "../secrets/secret.ts";
 import { configSecret } from "./secrets.ts";
 
 /** The remote's options, secret references resolved. */

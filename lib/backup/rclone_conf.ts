@@ -5,7 +5,7 @@
  * is a reversible encoding, not encryption, so the file stays a Secret.
  */
 import { createCipheriv, createHmac } from "node:crypto";
-import { Secret } from "../secret.ts";
+import { Secret } from "../secrets/secret.ts";
 
 /** The remote's name in rclone.conf: paths are `djaploy:<path>`. */
 export const REMOTE_NAME = "djaploy";

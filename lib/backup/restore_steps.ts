@@ -9,12 +9,12 @@
  * program on stdin; borg's known_hosts is root's pinned file, read by root.
  */
 import type { HostConfig } from "../config/types.ts";
-import type { HostPlan } from "../runner.ts";
-import { note, type Step, type StepContext } from "../module.ts";
-import { userProbe } from "../probes.ts";
+import type { HostPlan } from "../engine/runner.ts";
+import { note, type Step, type StepContext } from "../engine/module_api.ts";
+import { userProbe } from "../host/probes.ts";
 import { strategyTraits } from "../strategies/traits.ts";
 import { putProgram } from "./module_steps.ts";
-import { shScript } from "../remote_command.ts";
+import { shScript } from "../exec/remote_command.ts";
 import { UserError } from "../errors.ts";
 import { BACKUP_PY_PATH, backupLayout, borgBaseDir, PYTHON, restoreDir } from "./layout.ts";
 import { type BackupEntry, chooseBackup } from "./choose.ts";
@@ -22,7 +22,7 @@ import { type BackupSource, requestWithSecrets } from "./source.ts";
 import { LITESTREAM_UNIT } from "./litestream.ts";
 import { pinHostKey } from "./borg.ts";
 import { backupDatabases, DatabaseSettingError } from "./databases.ts";
-import { layoutFor } from "../layout.ts";
+import { layoutFor } from "../host/layout.ts";
 
 export interface RestoreOptions {
   readonly source: BackupSource;

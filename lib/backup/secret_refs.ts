@@ -1,5 +1,5 @@
 /** The secret references of the operations modules' tables ([rclone], [borg], [litestream], [tailscale]). */
-import { isSecretRef, type SecretRef } from "../secret.ts";
+import { isSecretRef, type SecretRef } from "../secrets/secret.ts";
 import type { HostConfig } from "../config/types.ts";
 
 /**

@@ -1,7 +1,7 @@
 /** Secrets of the operations modules' tables, resolved for a step. */
-import type { StepContext } from "../module.ts";
-import { SecretResolver } from "../resolve_secrets.ts";
-import type { Secret, SecretRef } from "../secret.ts";
+import type { StepContext } from "../engine/module_api.ts";
+import { SecretResolver } from "../secrets/resolve.ts";
+import type { Secret, SecretRef } from "../secrets/secret.ts";
 
 /**
  * Resolves a secret reference of the host's config through the run's

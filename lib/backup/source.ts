@@ -4,9 +4,9 @@
  * The same source serves listing and restoring, here or on a target host.
  */
 import type { EnvironmentConfig, HostConfig, ProjectConfig } from "../config/types.ts";
-import { layoutFor } from "../layout.ts";
-import type { SecretResolver } from "../resolve_secrets.ts";
-import { Secret } from "../secret.ts";
+import { layoutFor } from "../host/layout.ts";
+import type { SecretResolver } from "../secrets/resolve.ts";
+import { Secret } from "../secrets/secret.ts";
 import { UsageError } from "../errors.ts";
 import { quoteList } from "../config/validators.ts";
 import { RESTORE_BACKENDS, type RestoreBackend, sourceSettings } from "./layout.ts";

@@ -6,12 +6,12 @@
  * certs module runs this step; `djaploy sync-certs` and `renew-certs` run it
  * alone, which is why it lives here and not in modules/certs/.
  */
-import { type ModuleDefinition, note, type Step, type StepContext } from "../module.ts";
-import type { FactProbe } from "../facts.ts";
+import { type ModuleDefinition, note, type Step, type StepContext } from "../engine/module_api.ts";
+import type { FactProbe } from "../host/facts.ts";
 import type { HostConfig } from "../config/types.ts";
-import { sha256 } from "../remote_ops.ts";
-import { shScript } from "../remote_command.ts";
-import type { Secret } from "../secret.ts";
+import { sha256 } from "../host/remote_ops.ts";
+import { shScript } from "../exec/remote_command.ts";
+import type { Secret } from "../secrets/secret.ts";
 import { UserError } from "../errors.ts";
 import {
   ACME_ROOT,

@@ -3,18 +3,18 @@
  * (this machine or the server), answer its challenges, and report per
  * certificate. Never prints key material: only names, dates and serials.
  */
-import type { Session } from "../session.ts";
+import type { Session } from "../engine/session.ts";
 import type { HostConfig } from "../config/types.ts";
-import type { Executor } from "../executor.ts";
-import { runProcess } from "../process.ts";
-import { ProgramNotFoundError } from "../process.ts";
-import { isSecretRef, Secret } from "../secret.ts";
+import type { Executor } from "../exec/executor.ts";
+import { runProcess } from "../exec/process.ts";
+import { ProgramNotFoundError } from "../exec/process.ts";
+import { isSecretRef, Secret } from "../secrets/secret.ts";
 import { UserError } from "../errors.ts";
-import { shScript } from "../remote_command.ts";
+import { shScript } from "../exec/remote_command.ts";
 import { type CertInfo, parseCertificate, renewalReason } from "./x509.ts";
 import { type CertStore, certStore, ensureStore, readStored, storeDir } from "./store.ts";
-import { acquireLocalLock } from "./lock.ts";
-import { type HookRequest, withHookServer } from "./hooks.ts";
+import { acquireLocalLock } from "./issue_lock.ts";
+import { type HookRequest, withHookServer } from "./certbot_hooks.ts";
 import {
   certbotProblem,
   controllerCertbotArgs,
@@ -31,11 +31,11 @@ import {
 import type { DnsProvider, TxtRecord } from "./dns/provider.ts";
 import { dnsProvider } from "./dns/registry.ts";
 import { DEPLOY_HOOK_PATH } from "../../templates/cert_scripts.ts";
-import { runOnHosts } from "../runner.ts";
-import { noteValue } from "../module.ts";
+import { runOnHosts } from "../engine/runner.ts";
+import { noteValue } from "../engine/module_api.ts";
 import { certsProbe, FROM_LINEAGE, httpsProbes, httpsStep } from "./https.ts";
-import type { HostResult } from "../runner.ts";
-import type { FactProbe } from "../facts.ts";
+import type { HostResult } from "../engine/runner.ts";
+import type { FactProbe } from "../host/facts.ts";
 
 export interface IssueOutcome {
   readonly name: string;

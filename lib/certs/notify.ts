@@ -5,9 +5,9 @@
  * the message on its standard input (mail, ...). The message is masked like
  * every other output: no secret, no key material.
  */
-import { runProcess } from "../process.ts";
-import { postJson } from "../notify.ts";
-import type { Secret } from "../secret.ts";
+import { runProcess } from "../exec/process.ts";
+import { postJson } from "../release/notify.ts";
+import type { Secret } from "../secrets/secret.ts";
 
 export interface FailureNotice {
   readonly env: string;

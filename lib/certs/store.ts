@@ -6,7 +6,7 @@
  */
 import { join } from "../paths.ts";
 import type { CertificatesConfig, ProjectConfig } from "../config/types.ts";
-import { Secret } from "../secret.ts";
+import { Secret } from "../secrets/secret.ts";
 import { type CertInfo, parseCertificate } from "./x509.ts";
 import { UserError } from "../errors.ts";
 

@@ -4,9 +4,9 @@
  * and `djaploy certs` share.
  */
 import { posix } from "node:path";
-import { note, type StepContext } from "../module.ts";
-import type { FactProbe } from "../facts.ts";
-import { shScript } from "../remote_command.ts";
+import { note, type StepContext } from "../engine/module_api.ts";
+import type { FactProbe } from "../host/facts.ts";
+import { shScript } from "../exec/remote_command.ts";
 import { UserError } from "../errors.ts";
 import { TAILNET_CERT_SH } from "./programs.gen.ts";
 

@@ -5,18 +5,18 @@
  * off, once the new user has proved it can log in and use sudo. Safe to run
  * again: it changes only what differs.
  */
-import type { CommandDef, ParsedFor } from "../cli_args.ts";
-import { openSession } from "../session.ts";
-import type { Ui } from "../ui.ts";
+import type { CommandDef, ParsedFor } from "../cli/args.ts";
+import { openSession } from "../engine/session.ts";
+import type { Ui } from "../output/ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS, sessionRunOptions } from "./common.ts";
-import { printSummary, runOnHosts } from "../runner.ts";
-import type { Step, StepContext } from "../module.ts";
-import type { FactProbe } from "../facts.ts";
+import { printSummary, runOnHosts } from "../engine/runner.ts";
+import type { Step, StepContext } from "../engine/module_api.ts";
+import type { FactProbe } from "../host/facts.ts";
 import type { HostConfig } from "../config/types.ts";
-import type { Executor } from "../executor.ts";
-import { userProbe } from "../probes.ts";
+import type { Executor } from "../exec/executor.ts";
+import { userProbe } from "../host/probes.ts";
 import { sha256 } from "../hash.ts";
-import { shScript } from "../remote_command.ts";
+import { shScript } from "../exec/remote_command.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { expandHome, resolve } from "../paths.ts";
 import { sshdHardening, sudoersRule } from "../../templates/bootstrap.ts";

@@ -1,7 +1,7 @@
 /** What the certificate commands print: a certificate in a line, an issue outcome, failures. */
-import type { Ui } from "../ui.ts";
+import type { Ui } from "../output/ui.ts";
 import { UserError } from "../errors.ts";
-import type { HostResult } from "../runner.ts";
+import type { HostResult } from "../engine/runner.ts";
 import type { IssueOutcome } from "../certs/issue.ts";
 import { type CertInfo, daysLeft, isoDay } from "../certs/x509.ts";
 

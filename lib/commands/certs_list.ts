@@ -1,9 +1,9 @@
 /** `certs`: the certificates in the local store and on each host, with expiry dates. */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import { openSession } from "../session.ts";
-import { table, type Ui } from "../ui.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
+import { openSession } from "../engine/session.ts";
+import { table, type Ui } from "../output/ui.ts";
 import { COMMON_FLAGS, ENV_FLAG, withEnv } from "./common.ts";
-import { runOnHosts } from "../runner.ts";
+import { runOnHosts } from "../engine/runner.ts";
 import { certsProbe } from "../certs/https.ts";
 import { hasTailnetCertificate, planDomains } from "../certs/plan.ts";
 import { storeOf } from "../certs/issue.ts";

@@ -1,8 +1,8 @@
 /** Flags shared by commands, and running a plan on a session's hosts. */
-import type { FlagDef, Flags } from "../cli_args.ts";
+import type { FlagDef, Flags } from "../cli/args.ts";
 import { UsageError } from "../errors.ts";
-import { loadConfig, type Session } from "../session.ts";
-import type { Ui } from "../ui.ts";
+import { loadConfig, type Session } from "../engine/session.ts";
+import type { Ui } from "../output/ui.ts";
 import {
   type HostPlan,
   type HostResult,
@@ -11,12 +11,12 @@ import {
   type Opening,
   printSummary,
   runOnHosts,
-} from "../runner.ts";
-import type { NoteValue, ReleaseInfo } from "../module.ts";
+} from "../engine/runner.ts";
+import type { NoteValue, ReleaseInfo } from "../engine/module_api.ts";
 import type { HostConfig } from "../config/types.ts";
-import { commandPoints, type HookedCommand, type HookRun, hookRun } from "../hooks.ts";
-export { lockOwner } from "../lock.ts";
-import { lockOwner } from "../lock.ts";
+import { commandPoints, type HookedCommand, type HookRun, hookRun } from "../engine/hooks.ts";
+export { lockOwner } from "../host/deploy_lock.ts";
+import { lockOwner } from "../host/deploy_lock.ts";
 
 export const COMMON_FLAGS = [
   {

@@ -1,8 +1,8 @@
 /** `djaploy completions bash|zsh|fish`: prints the shell's completion script. */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import type { Ui } from "../ui.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
+import type { Ui } from "../output/ui.ts";
 import { UsageError } from "../errors.ts";
-import { completionScript, type Shell, SHELLS } from "../completions.ts";
+import { completionScript, type Shell, SHELLS } from "../cli/completion_scripts.ts";
 
 export const completionsCommand: CommandDef = {
   name: "completions",

@@ -1,8 +1,8 @@
 /** `djaploy configure`: prepare servers (idempotent). */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import { openSession } from "../session.ts";
-import type { Ui } from "../ui.ts";
-import { type Interrupt, NO_INTERRUPT } from "../interrupt.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
+import { openSession } from "../engine/session.ts";
+import type { Ui } from "../output/ui.ts";
+import { type Interrupt, NO_INTERRUPT } from "../cli/interrupt.ts";
 import { COMMON_FLAGS, HOST_FLAGS, JSON_FLAG, modulePlanParts, runPlan } from "./common.ts";
 
 export const configureCommand: CommandDef = {

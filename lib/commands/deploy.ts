@@ -1,9 +1,9 @@
 /** `djaploy deploy`: build an artifact from git and roll it out with the host's strategy. */
-import type { CommandDef, Flags, Parsed, ParsedFor } from "../cli_args.ts";
-import { loadConfig, openSession, requireEnv } from "../session.ts";
-import { hostsToRetry, lastRunPath, readLastRun, recordRun } from "../last_run.ts";
+import type { CommandDef, Flags, Parsed, ParsedFor } from "../cli/args.ts";
+import { loadConfig, openSession, requireEnv } from "../engine/session.ts";
+import { hostsToRetry, lastRunPath, readLastRun, recordRun } from "../engine/last_run.ts";
 import { loadEnvironment } from "../config/load.ts";
-import type { Ui } from "../ui.ts";
+import type { Ui } from "../output/ui.ts";
 import {
   commandHooks,
   COMMON_FLAGS,
@@ -15,28 +15,28 @@ import {
   runExitCode,
   runPlan,
 } from "./common.ts";
-import { releaseCommandStep } from "../release_command.ts";
-import type { HostPlan } from "../runner.ts";
+import { releaseCommandStep } from "../deploy/release_command.ts";
+import type { HostPlan } from "../engine/runner.ts";
 import type { HostConfig } from "../config/types.ts";
-import type { Session } from "../session.ts";
+import type { Session } from "../engine/session.ts";
 import { UsageError, UserError } from "../errors.ts";
-import { type ArtifactMode, buildArtifact, releaseCommit } from "../artifact.ts";
-import { IncludeError } from "../artifact_include.ts";
+import { type ArtifactMode, buildArtifact, releaseCommit } from "../deploy/artifact.ts";
+import { IncludeError } from "../deploy/artifact_include.ts";
 import { displayPath } from "../config/load.ts";
 import { formatProblems } from "../config/problems.ts";
 import { ConfigError } from "../errors.ts";
 import type { ProjectConfig } from "../config/types.ts";
 import { strategyFor } from "../strategies/registry.ts";
 import { ACTIVATE } from "../strategies/strategy.ts";
-import { layoutFor } from "../layout.ts";
-import { runProcess } from "../process.ts";
-import { noteValue, type Phase } from "../module.ts";
+import { layoutFor } from "../host/layout.ts";
+import { runProcess } from "../exec/process.ts";
+import { noteValue, type Phase } from "../engine/module_api.ts";
 import { cacheDir } from "../cache.ts";
-import { formatMs } from "../ui.ts";
-import { BUMP_FLAGS, bumpFromFlags } from "../versioning.ts";
-import { type ReleasePipeline, releasePipeline } from "../release_pipeline.ts";
-import { type Interrupt, NO_INTERRUPT, throwIfStopped } from "../interrupt.ts";
-import { uncommittedChanges } from "../release_git.ts";
+import { formatMs } from "../output/ui.ts";
+import { BUMP_FLAGS, bumpFromFlags } from "../release/semver.ts";
+import { type ReleasePipeline, releasePipeline } from "../release/pipeline.ts";
+import { type Interrupt, NO_INTERRUPT, throwIfStopped } from "../cli/interrupt.ts";
+import { uncommittedChanges } from "../release/git.ts";
 import { type MaxFail, maxFailCount, parseMaxFail } from "../config/max_fail.ts";
 import { Invalid } from "../config/validators.ts";
 

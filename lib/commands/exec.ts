@@ -4,13 +4,13 @@
  * argv (no shell: `-- sh -c '...'` for pipes). Exit code: the host's own with
  * one host, else 1 when any host failed.
  */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import type { Ui } from "../ui.ts";
-import type { Executor } from "../executor.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
+import type { Ui } from "../output/ui.ts";
+import type { Executor } from "../exec/executor.ts";
 import type { HostConfig } from "../config/types.ts";
 import { UsageError } from "../errors.ts";
-import { layoutFor } from "../layout.ts";
-import { type RemoteCommand, shScript } from "../remote_command.ts";
+import { layoutFor } from "../host/layout.ts";
+import { type RemoteCommand, shScript } from "../exec/remote_command.ts";
 import { COMMON_FLAGS, ENV_FLAG, HOSTS_FLAG } from "./common.ts";
 import { openHosts } from "./remote_hosts.ts";
 

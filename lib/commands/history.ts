@@ -1,12 +1,17 @@
 /** `djaploy history`: the recent deploys, activations and rollbacks, read from every host. */
-import type { CommandDef, ParsedFor } from "../cli_args.ts";
-import { openSession } from "../session.ts";
-import type { Ui } from "../ui.ts";
+import type { CommandDef, ParsedFor } from "../cli/args.ts";
+import { openSession } from "../engine/session.ts";
+import type { Ui } from "../output/ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS, sessionRunOptions } from "./common.ts";
-import { layoutFor } from "../layout.ts";
-import { runOnHosts } from "../runner.ts";
-import { historyProbe, type HistoryRecord, historyTable, mergeHistory } from "../history.ts";
-import { errorSummary } from "../runner.ts";
+import { layoutFor } from "../host/layout.ts";
+import { runOnHosts } from "../engine/runner.ts";
+import {
+  historyProbe,
+  type HistoryRecord,
+  historyTable,
+  mergeHistory,
+} from "../host/history_records.ts";
+import { errorSummary } from "../engine/runner.ts";
 
 export const historyCommand = {
   name: "history",

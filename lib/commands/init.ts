@@ -6,10 +6,10 @@
  * left alone. `--django-commands` also adds a Django app whose manage.py
  * commands run djaploy.
  */
-import type { CommandDef, ParsedFor } from "../cli_args.ts";
-import type { Ui } from "../ui.ts";
+import type { CommandDef, ParsedFor } from "../cli/args.ts";
+import type { Ui } from "../output/ui.ts";
 import { dirname, join, resolve } from "../paths.ts";
-import { detectDjangoProject, type DjangoProject } from "../django_project.ts";
+import { detectDjangoProject, type DjangoProject } from "../django/project.ts";
 import {
   allowedHostsEnv,
   formatSettingsNote,
@@ -18,7 +18,7 @@ import {
   initProjectEnv,
   settingsNotes,
 } from "../../templates/init_files.ts";
-import { runDeployCheck } from "../django_check.ts";
+import { runDeployCheck } from "../django/check.ts";
 import { procfilePlan } from "../../templates/init_procfile.ts";
 import { DJANGO_APP, djangoCommandFiles } from "../../templates/django_commands.ts";
 import { COMMON_FLAGS } from "./common.ts";

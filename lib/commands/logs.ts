@@ -4,14 +4,14 @@
  * the other `services`, the `[processes]` and `[[schedule]]` jobs, or the one
  * SERVICE named (a process or job by its name). `-f` follows one host.
  */
-import type { CommandDef, ParsedFor } from "../cli_args.ts";
-import type { Ui } from "../ui.ts";
-import type { Executor } from "../executor.ts";
+import type { CommandDef, ParsedFor } from "../cli/args.ts";
+import type { Ui } from "../output/ui.ts";
+import type { Executor } from "../exec/executor.ts";
 import type { HostConfig } from "../config/types.ts";
 import { UsageError, UserError } from "../errors.ts";
-import { layoutFor } from "../layout.ts";
-import { appUnits, liveTarget, unitFor } from "../live_target.ts";
-import type { RemoteCommand } from "../remote_command.ts";
+import { layoutFor } from "../host/layout.ts";
+import { appUnits, liveTarget, unitFor } from "../deploy/live_target.ts";
+import type { RemoteCommand } from "../exec/remote_command.ts";
 import { COMMON_FLAGS, ENV_FLAG } from "./common.ts";
 import {
   eachHost,

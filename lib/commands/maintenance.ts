@@ -4,16 +4,16 @@
  * infra/deploy_files/<env>/etc/nginx/djaploy.d/<app>/maintenance.html when
  * the project has one, else a built-in page.
  */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import type { Ui } from "../ui.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
+import type { Ui } from "../output/ui.ts";
 import type { HostConfig } from "../config/types.ts";
 import { UsageError } from "../errors.ts";
 import { join } from "../paths.ts";
-import { layoutFor } from "../layout.ts";
-import { type HostPlan, printSummary, runOnHosts } from "../runner.ts";
-import type { Step } from "../module.ts";
-import { RecordingExecutor } from "../recording_executor.ts";
-import type { Executor } from "../executor.ts";
+import { layoutFor } from "../host/layout.ts";
+import { type HostPlan, printSummary, runOnHosts } from "../engine/runner.ts";
+import type { Step } from "../engine/module_api.ts";
+import { RecordingExecutor } from "../exec/recording_executor.ts";
+import type { Executor } from "../exec/executor.ts";
 import { maintenancePage } from "../../templates/nginx_maintenance.ts";
 import {
   maintenanceFiles,
@@ -22,7 +22,7 @@ import {
   maintenanceOnStep,
   maintenancePaths,
   maintenanceProbe,
-} from "../maintenance.ts";
+} from "../host/maintenance.ts";
 import { COMMON_FLAGS, ENV_FLAG, HOSTS_FLAG, lockOwner } from "./common.ts";
 import { openHosts } from "./remote_hosts.ts";
 

@@ -3,13 +3,13 @@
  * the app's virtualenv and environment; a terminal on the host when ours is
  * one (createsuperuser, shell, dbshell). Its exit code is djaploy's.
  */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import type { Ui } from "../ui.ts";
-import type { Executor } from "../executor.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
+import type { Ui } from "../output/ui.ts";
+import type { Executor } from "../exec/executor.ts";
 import type { HostConfig } from "../config/types.ts";
 import { UsageError } from "../errors.ts";
-import { layoutFor } from "../layout.ts";
-import { liveManageCommand, liveTarget } from "../live_target.ts";
+import { layoutFor } from "../host/layout.ts";
+import { liveManageCommand, liveTarget } from "../deploy/live_target.ts";
 import { COMMON_FLAGS, ENV_FLAG } from "./common.ts";
 import { HOST_FLAG, interactive, openHosts, readState, stdinIsTerminal } from "./remote_hosts.ts";
 

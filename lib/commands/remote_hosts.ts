@@ -6,15 +6,15 @@
  * a deploy needs. Ctrl-C or SIGTERM ends the remote commands it started and
  * lets the command return, so connections are closed on the way out.
  */
-import type { FlagDef, Flags } from "../cli_args.ts";
+import type { FlagDef, Flags } from "../cli/args.ts";
 import type { EnvironmentConfig, HostConfig, ProjectConfig } from "../config/types.ts";
-import type { Executor, InteractiveOptions } from "../executor.ts";
-import type { RemoteCommand } from "../remote_command.ts";
-import type { Ui } from "../ui.ts";
-import { loadTarget, openConnections } from "../session.ts";
-import { gatherFacts } from "../facts.ts";
-import { type DeployState, stateProbe } from "../deploy_steps.ts";
-import { layoutFor } from "../layout.ts";
+import type { Executor, InteractiveOptions } from "../exec/executor.ts";
+import type { RemoteCommand } from "../exec/remote_command.ts";
+import type { Ui } from "../output/ui.ts";
+import { loadTarget, openConnections } from "../engine/session.ts";
+import { gatherFacts } from "../host/facts.ts";
+import { type DeployState, stateProbe } from "../deploy/steps.ts";
+import { layoutFor } from "../host/layout.ts";
 
 /** `--host NAME`: the one host of a single-host command. */
 export const HOST_FLAG: FlagDef = {

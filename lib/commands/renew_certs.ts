@@ -1,14 +1,14 @@
 /** `renew-certs`: update-certs and sync-certs in one run, for cron. */
-import type { CommandDef, Parsed } from "../cli_args.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
 import type { EnvironmentConfig, HostConfig } from "../config/types.ts";
-import { openSession } from "../session.ts";
-import type { Ui } from "../ui.ts";
+import { openSession } from "../engine/session.ts";
+import type { Ui } from "../output/ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS } from "./common.ts";
 import { UserError } from "../errors.ts";
-import { type HostResult, runOnHosts } from "../runner.ts";
+import { type HostResult, runOnHosts } from "../engine/runner.ts";
 import { certificateHosts, hasTailnetCertificate, planDomains } from "../certs/plan.ts";
 import { issueDue, type IssueRun, storeOf } from "../certs/issue.ts";
-import { acquireLocalLock } from "../certs/lock.ts";
+import { acquireLocalLock } from "../certs/issue_lock.ts";
 import { notifyFailure, notifyWebhook } from "../certs/notify.ts";
 import { describeCert, reportFailures } from "./cert_report.ts";
 import { incoming, needsAcme, syncNotes, syncPlan } from "./sync_certs.ts";

@@ -3,21 +3,21 @@
  * from its rclone, borg or litestream backups, into the same environment,
  * another one (production into staging), or onto this machine.
  */
-import type { CommandDef, ParsedFor } from "../cli_args.ts";
-import { loadConfig, openSession, requireEnv } from "../session.ts";
+import type { CommandDef, ParsedFor } from "../cli/args.ts";
+import { loadConfig, openSession, requireEnv } from "../engine/session.ts";
 import { loadEnvironment } from "../config/load.ts";
-import type { Ui } from "../ui.ts";
-import { table } from "../ui.ts";
+import type { Ui } from "../output/ui.ts";
+import { table } from "../output/ui.ts";
 import { commandHooks, COMMON_FLAGS, HOST_FLAGS, runExitCode, runPlan } from "./common.ts";
 import { UsageError } from "../errors.ts";
-import { SecretResolver } from "../resolve_secrets.ts";
+import { SecretResolver } from "../secrets/resolve.ts";
 import { join, resolve } from "../paths.ts";
 import { type BackupEntry, chooseBackup, parseDateFlag } from "../backup/choose.ts";
 import { backupSource, pickBackend, pickSourceHost, requestWithSecrets } from "../backup/source.ts";
 import { fetchLocal, listLocal } from "../backup/local.ts";
 import { restorePlan } from "../backup/restore_steps.ts";
 import { BACKUP_PY_PATH, PYTHON } from "../backup/layout.ts";
-import type { Flags } from "../cli_args.ts";
+import type { Flags } from "../cli/args.ts";
 
 export const restoreCommand = {
   name: "restore",

@@ -3,12 +3,12 @@
  * the inventory's address, port, key and known_hosts), or with --app-user
  * as the app user in the app's folder. Its exit code is djaploy's.
  */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import type { Ui } from "../ui.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
+import type { Ui } from "../output/ui.ts";
 import type { HostConfig } from "../config/types.ts";
-import type { RemoteCommand } from "../remote_command.ts";
+import type { RemoteCommand } from "../exec/remote_command.ts";
 import { UsageError } from "../errors.ts";
-import { layoutFor } from "../layout.ts";
+import { layoutFor } from "../host/layout.ts";
 import { COMMON_FLAGS, ENV_FLAG } from "./common.ts";
 import { HOST_FLAG, interactive, openHosts, stdinIsTerminal } from "./remote_hosts.ts";
 

@@ -1,19 +1,24 @@
 /** `status` and `releases`: what runs where, read in one round trip per host. */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import { openSession } from "../session.ts";
-import type { Ui } from "../ui.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
+import { openSession } from "../engine/session.ts";
+import type { Ui } from "../output/ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS, sessionRunOptions } from "./common.ts";
-import { layoutFor, SLOTS } from "../layout.ts";
+import { layoutFor, SLOTS } from "../host/layout.ts";
 import { type ReleaseEntry, releasesProbe } from "../strategies/releases.ts";
 import { strategyFor } from "../strategies/registry.ts";
 import { traitsNamed } from "../strategies/traits.ts";
 import { slotFacts, slotOf, slotUnitsProbe } from "../strategies/slots.ts";
-import { liveState } from "../deploy_steps.ts";
-import { runOnHosts } from "../runner.ts";
-import { appUnitsProbe } from "../probes.ts";
-import { type JobStatus, jobStatus, processStatusProbe, processUnitName } from "../processes.ts";
-import { table } from "../ui.ts";
-import type { Step } from "../module.ts";
+import { liveState } from "../deploy/steps.ts";
+import { runOnHosts } from "../engine/runner.ts";
+import { appUnitsProbe } from "../host/probes.ts";
+import {
+  type JobStatus,
+  jobStatus,
+  processStatusProbe,
+  processUnitName,
+} from "../deploy/processes.ts";
+import { table } from "../output/ui.ts";
+import type { Step } from "../engine/module_api.ts";
 
 export const statusCommand: CommandDef = {
   name: "status",

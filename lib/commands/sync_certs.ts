@@ -1,8 +1,8 @@
 /** `sync-certs`: installs the certificates on the servers and switches nginx to HTTPS. */
-import type { CommandDef, Parsed } from "../cli_args.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
 import type { EnvironmentConfig, HostConfig } from "../config/types.ts";
-import { openSession, type Session } from "../session.ts";
-import type { Ui } from "../ui.ts";
+import { openSession, type Session } from "../engine/session.ts";
+import type { Ui } from "../output/ui.ts";
 import {
   commandHooks,
   COMMON_FLAGS,
@@ -18,7 +18,7 @@ import {
   INCOMING_CERTS,
   type IncomingCert,
 } from "../certs/https.ts";
-import { type NoteValue, noteValue } from "../module.ts";
+import { type NoteValue, noteValue } from "../engine/module_api.ts";
 import { checkIssuable, hasTailnetCertificate, planDomains } from "../certs/plan.ts";
 import { storeOf } from "../certs/issue.ts";
 import { readStored } from "../certs/store.ts";

@@ -9,13 +9,13 @@
  * is held, that PID has the lock file open as the holder does (fd 9), and its
  * start time is the one recorded (a PID reused by another process differs).
  */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import type { Ui } from "../ui.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
+import type { Ui } from "../output/ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS } from "./common.ts";
-import { describeOwner, lockPath, type OwnerRecord, parseOwner } from "../lock.ts";
+import { describeOwner, lockPath, type OwnerRecord, parseOwner } from "../host/deploy_lock.ts";
 import { UsageError, UserError } from "../errors.ts";
-import { shScript } from "../remote_command.ts";
-import type { Executor } from "../executor.ts";
+import { shScript } from "../exec/remote_command.ts";
+import type { Executor } from "../exec/executor.ts";
 import { openHosts } from "./remote_hosts.ts";
 import { LOCK_BREAK_SH, LOCK_INSPECT_SH } from "./programs.gen.ts";
 

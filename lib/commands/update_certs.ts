@@ -1,7 +1,7 @@
 /** `update-certs`: issues or renews the certificates that are due. */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import { openSession } from "../session.ts";
-import type { Ui } from "../ui.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
+import { openSession } from "../engine/session.ts";
+import type { Ui } from "../output/ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS, withEnv } from "./common.ts";
 import { issueDue } from "../certs/issue.ts";
 import { outcomeLine, reportFailures } from "./cert_report.ts";

@@ -1,19 +1,19 @@
 /** `djaploy verify`: is the config valid, are the local tools there, can every host be reached? */
-import type { CommandDef, Parsed } from "../cli_args.ts";
-import { loadConfig, openSession } from "../session.ts";
-import type { Ui } from "../ui.ts";
+import type { CommandDef, Parsed } from "../cli/args.ts";
+import { loadConfig, openSession } from "../engine/session.ts";
+import type { Ui } from "../output/ui.ts";
 import { COMMON_FLAGS, HOST_FLAGS, runPlan } from "./common.ts";
-import { runProcess } from "../process.ts";
+import { runProcess } from "../exec/process.ts";
 import { UserError } from "../errors.ts";
-import type { Step } from "../module.ts";
-import { shScript } from "../remote_command.ts";
-import { confinedUnits, EXPOSURE_SH, parseExposure, WEB_TARGET } from "../confinement.ts";
-import { processUnits, scheduleUnitNames } from "../processes.ts";
+import type { Step } from "../engine/module_api.ts";
+import { shScript } from "../exec/remote_command.ts";
+import { confinedUnits, EXPOSURE_SH, parseExposure, WEB_TARGET } from "../host/confinement.ts";
+import { processUnits, scheduleUnitNames } from "../deploy/processes.ts";
 import { backupLayout } from "../backup/layout.ts";
 import { describeBackup } from "../backup/databases.ts";
 import { LITESTREAM_UNIT } from "../backup/litestream.ts";
 import { RENEW_UNIT } from "../../templates/cert_scripts.ts";
-import type { StepContext } from "../module.ts";
+import type { StepContext } from "../engine/module_api.ts";
 
 export const verifyCommand: CommandDef = {
   name: "verify",

@@ -1,6 +1,6 @@
 /**
  * `[artifact]`: what the artifact holds besides git's files. `include` names
- * build outputs of `[prepare]` (lib/artifact_include.ts adds them).
+ * build outputs of `[prepare]` (lib/deploy/artifact_include.ts adds them).
  */
 import type { SectionSpec } from "./spec.ts";
 import { arrayOf, describe, Invalid, refine, string } from "./validators.ts";

@@ -7,7 +7,7 @@
 import type { HostConfig } from "./types.ts";
 import type { Layer } from "./validate_layer.ts";
 import { ConfigError } from "../errors.ts";
-import { layoutFor } from "../layout.ts";
+import { layoutFor } from "../host/layout.ts";
 import { formatProblems } from "./problems.ts";
 import { backupDatabases, DatabaseSettingError } from "../backup/databases.ts";
 import { isTable } from "./validators.ts";

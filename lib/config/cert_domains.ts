@@ -2,7 +2,7 @@
  * `[[certificates.domains]]`: each entry is checked here, key by key, with
  * the same "must be ...: got ..." messages as the rest of the schema.
  */
-import { parseSecretRef, type SecretRef } from "../secret.ts";
+import { parseSecretRef, type SecretRef } from "../secrets/secret.ts";
 import { type CertDomainConfig, CHALLENGES, DNS_PROVIDERS } from "./types.ts";
 import { suggestion } from "./did_you_mean.ts";
 import {

@@ -13,7 +13,7 @@ import { posix } from "node:path";
 import { ConfigError } from "../errors.ts";
 import { SAFE_NAME } from "./schema.ts";
 import type { HostConfig } from "./types.ts";
-import { isAppWritable, layoutFor } from "../layout.ts";
+import { isAppWritable, layoutFor } from "../host/layout.ts";
 
 export interface DeployFile {
   /** Absolute path on the deploying machine. */

@@ -1,7 +1,7 @@
 /**
  * `[django]`: what djaploy must know of the Django project's settings that
  * it cannot read without running them: the database aliases migrate runs
- * for (lib/deploy_steps.ts runDjangoTasks).
+ * for (lib/deploy/steps.ts runDjangoTasks).
  */
 import type { SectionSpec } from "./spec.ts";
 import { arrayOf, describe, Invalid, string } from "./validators.ts";

@@ -12,7 +12,7 @@ import {
   type ReplicaType,
   TAILSCALE_INSTALLS,
 } from "./types.ts";
-import { parseSecretRef, type SecretRef } from "../secret.ts";
+import { parseSecretRef, type SecretRef } from "../secrets/secret.ts";
 import { CronError, cronToOnCalendar } from "../backup/cron.ts";
 import {
   arrayOf,

@@ -24,7 +24,7 @@ import {
   refine,
   string,
 } from "./validators.ts";
-import { parseSecretRef } from "../secret.ts";
+import { parseSecretRef } from "../secrets/secret.ts";
 import { suggestion } from "./did_you_mean.ts";
 
 const httpUrl = refine(string(), (s) => {

@@ -5,7 +5,7 @@
  * key is added here and nowhere else.
  */
 import { isIP } from "node:net";
-import { parseSecretRef, type SecretRef } from "../secret.ts";
+import { parseSecretRef, type SecretRef } from "../secrets/secret.ts";
 import { DEPENDENCY_MANAGERS, ISSUE_ON, STRATEGIES } from "./types.ts";
 import { DOMAIN_KEYS_DOC, parseCertDomains } from "./cert_domains.ts";
 import { parseModule } from "./module_ref.ts";

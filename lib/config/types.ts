@@ -3,7 +3,7 @@
  * Field names follow the TOML keys (and the Python djaploy's HostConfig) so
  * that a key in a config file and a property in code have the same name.
  */
-import type { SecretRef } from "../secret.ts";
+import type { SecretRef } from "../secrets/secret.ts";
 import type { Protection } from "../../templates/hardening.ts";
 import type { MaxFail } from "./max_fail.ts";
 

@@ -6,10 +6,10 @@
  * switches nginx to it. The previous slot keeps running: `rollback` is an
  * instant switch back.
  */
-import { note, type Step, type StepContext } from "../module.ts";
+import { note, type Step, type StepContext } from "../engine/module_api.ts";
 import { ACTIVATE, type Strategy } from "./strategy.ts";
-import { otherSlot, type Slot } from "../layout.ts";
-import { shScript } from "../remote_command.ts";
+import { otherSlot, type Slot } from "../host/layout.ts";
+import { shScript } from "../exec/remote_command.ts";
 import {
   ALREADY_LIVE,
   checkConfigured,
@@ -25,7 +25,7 @@ import {
   setTasksDir,
   type SlotRecord,
   VENV,
-} from "../deploy_steps.ts";
+} from "../deploy/steps.ts";
 import {
   activeSlot,
   idleSlot,
@@ -46,11 +46,11 @@ import {
   switchTrafficCommand,
   unitState,
 } from "./slots.ts";
-import { chainFailure } from "../chain.ts";
+import { chainFailure } from "../exec/chain.ts";
 import { linkShared } from "./releases.ts";
 import { strategyTraits } from "./traits.ts";
 import { UserError } from "../errors.ts";
-import { versionFileFilters, writeVersionFile } from "../version_file.ts";
+import { versionFileFilters, writeVersionFile } from "../deploy/version_file.ts";
 
 /** Provided by "upload to slot": the slot this deploy stages in (never the one serving). */
 const STAGING = note<Slot>("staging slot");

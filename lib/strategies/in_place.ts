@@ -2,10 +2,10 @@
  * in_place: the code is updated where it runs (code/), then services
  * restart. Simple and fast; visitors may see errors during the restart.
  */
-import { processUnitFiles, processUnitsProbe } from "../processes.ts";
+import { processUnitFiles, processUnitsProbe } from "../deploy/processes.ts";
 import type { Strategy } from "./strategy.ts";
-import type { Step } from "../module.ts";
-import { slotLayout, SLOTS } from "../layout.ts";
+import type { Step } from "../engine/module_api.ts";
+import { slotLayout, SLOTS } from "../host/layout.ts";
 import {
   drainCommand,
   isCommand,
@@ -16,10 +16,10 @@ import {
   switchTrafficCommand,
   unitState,
 } from "./slots.ts";
-import { commandsOf } from "../remote_command.ts";
+import { commandsOf } from "../exec/remote_command.ts";
 import { strategyTraits } from "./traits.ts";
 import { UserError } from "../errors.ts";
-import { runChain } from "../chain.ts";
+import { runChain } from "../exec/chain.ts";
 import {
   checkConfigured,
   dependencies,
@@ -30,8 +30,8 @@ import {
   pruneVenvs,
   recordRelease,
   restartServices,
-} from "../deploy_steps.ts";
-import { versionFileFilters, writeVersionFile } from "../version_file.ts";
+} from "../deploy/steps.ts";
+import { versionFileFilters, writeVersionFile } from "../deploy/version_file.ts";
 
 const uploadCode: Step = {
   name: "upload code",

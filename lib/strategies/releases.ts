@@ -4,11 +4,11 @@
  * links, and the shared_resources every slot's code links to shared/.
  */
 import { posix } from "node:path";
-import type { StepContext } from "../module.ts";
-import type { FactProbe } from "../facts.ts";
-import type { Layout } from "../layout.ts";
-import { shScript } from "../remote_command.ts";
-import { linkProbe } from "../probes.ts";
+import type { StepContext } from "../engine/module_api.ts";
+import type { FactProbe } from "../host/facts.ts";
+import type { Layout } from "../host/layout.ts";
+import { shScript } from "../exec/remote_command.ts";
+import { linkProbe } from "../host/probes.ts";
 import { LIST_RELEASES_SH, SHARE_DIRS_SH } from "./programs.gen.ts";
 
 /** One release folder as the host has it. */

@@ -7,9 +7,9 @@
  * refuses. The slot that loses traffic is drained before it stops.
  */
 import { posix } from "node:path";
-import { note, RUN_ID, type Step, type StepContext } from "../module.ts";
-import type { FactProbe } from "../facts.ts";
-import { type ChainResult, displayCommand } from "../executor.ts";
+import { note, RUN_ID, type Step, type StepContext } from "../engine/module_api.ts";
+import type { FactProbe } from "../host/facts.ts";
+import { type ChainResult, displayCommand } from "../exec/executor.ts";
 import type { HostConfig } from "../config/types.ts";
 import {
   type Layout,
@@ -18,7 +18,7 @@ import {
   type SlotLayout,
   slotLayout,
   SLOTS,
-} from "../layout.ts";
+} from "../host/layout.ts";
 import {
   ALREADY_LIVE,
   deployProbes,
@@ -28,21 +28,21 @@ import {
   liveState,
   type Target,
   writeStateCommand,
-} from "../deploy_steps.ts";
-import { linkProbe, unitsProbe } from "../probes.ts";
-import { liveProcessTarget } from "../live_target.ts";
+} from "../deploy/steps.ts";
+import { linkProbe, unitsProbe } from "../host/probes.ts";
+import { liveProcessTarget } from "../deploy/live_target.ts";
 import {
   type ProcessTarget,
   processUnitFiles,
   processUnitsProbe,
   syncProcessUnits,
-} from "../processes.ts";
-import { putFile } from "../remote_ops.ts";
-import { type PlannedCommand, type RemoteCommand, shScript } from "../remote_command.ts";
+} from "../deploy/processes.ts";
+import { putFile } from "../host/remote_ops.ts";
+import { type PlannedCommand, type RemoteCommand, shScript } from "../exec/remote_command.ts";
 import { currentLinkProbe } from "./releases.ts";
-import { chainFailure, runChain } from "../chain.ts";
+import { chainFailure, runChain } from "../exec/chain.ts";
 import { gunicornUnit } from "../../templates/systemd_unit.ts";
-import { drainConfinement, webConfinement } from "../confinement.ts";
+import { drainConfinement, webConfinement } from "../host/confinement.ts";
 import { hardeningProperties } from "../../templates/hardening.ts";
 import { DRAIN_AND_STOP_SH, SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
 import { exitCodeMeaning, lastLines, UserError } from "../errors.ts";

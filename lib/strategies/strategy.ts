@@ -3,9 +3,9 @@
  * among them, and what it does for `activate` and `rollback`. Callers ask
  * the strategy; they never compare its name.
  */
-import type { FactProbe } from "../facts.ts";
-import type { Layout } from "../layout.ts";
-import { note, type Phase, type Step, type StepContext } from "../module.ts";
+import type { FactProbe } from "../host/facts.ts";
+import type { Layout } from "../host/layout.ts";
+import { note, type Phase, type Step, type StepContext } from "../engine/module_api.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { StrategyTraits } from "./traits.ts";
 import type { ReleaseEntry } from "./releases.ts";

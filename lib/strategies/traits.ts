@@ -7,7 +7,7 @@
  * (probes, confinement, live target) can ask without pulling in the steps.
  */
 import { type HostConfig, STRATEGIES, type Strategy as StrategyName } from "../config/types.ts";
-import { type Layout, type Slot, slotLayout } from "../layout.ts";
+import { type Layout, type Slot, slotLayout } from "../host/layout.ts";
 
 export type { StrategyName };
 

@@ -11,11 +11,11 @@
  * once it answers. Migrations are never run backwards.
  */
 import { posix } from "node:path";
-import type { Step, StepContext } from "../module.ts";
+import type { Step, StepContext } from "../engine/module_api.ts";
 import type { Strategy } from "./strategy.ts";
-import type { FactProbe } from "../facts.ts";
-import type { Layout, SlotLayout } from "../layout.ts";
-import { type PlannedCommand, shScript } from "../remote_command.ts";
+import type { FactProbe } from "../host/facts.ts";
+import type { Layout, SlotLayout } from "../host/layout.ts";
+import { type PlannedCommand, shScript } from "../exec/remote_command.ts";
 import {
   ALREADY_LIVE,
   checkConfigured,
@@ -30,7 +30,7 @@ import {
   setTarget,
   target,
   VENV,
-} from "../deploy_steps.ts";
+} from "../deploy/steps.ts";
 import {
   activeSlot,
   idleSlot,
@@ -54,7 +54,7 @@ import { currentRelease, linkShared, type ReleaseEntry, releasesProbe } from "./
 import { strategyTraits } from "./traits.ts";
 import type { HostConfig } from "../config/types.ts";
 import { UserError } from "../errors.ts";
-import { writeVersionFile } from "../version_file.ts";
+import { writeVersionFile } from "../deploy/version_file.ts";
 
 function facts(host: HostConfig, layout: Layout): FactProbe[] {
   return [...slotFacts(host, layout), releasesProbe(layout)];

@@ -1,12 +1,12 @@
 /** The certs module's HTTPS step on a recorded host: what it sends, and that it sends nothing twice. */
-import { noteValue } from "../../lib/module.ts";
+import { noteValue } from "../../lib/engine/module_api.ts";
 import assert from "node:assert/strict";
 import { factsStdout, loadTestProject, sha256hex, withTempDir } from "../helpers/fixtures.ts";
 import { runRecorded } from "../helpers/plans.ts";
-import { modulePlanParts } from "../../lib/runner.ts";
+import { modulePlanParts } from "../../lib/engine/runner.ts";
 import certsModule from "../../modules/certs/mod.ts";
 import { httpsStep, INCOMING_CERTS } from "../../lib/certs/https.ts";
-import { Secret } from "../../lib/secret.ts";
+import { Secret } from "../../lib/secrets/secret.ts";
 import { APPLY_TEST_FAILED } from "../../templates/cert_scripts.ts";
 
 const TOML = `project_name = "hello"

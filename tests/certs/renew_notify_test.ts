@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { notifyWebhook, renewalFailurePayload } from "../../lib/certs/notify.ts";
-import { Secret } from "../../lib/secret.ts";
+import { Secret } from "../../lib/secrets/secret.ts";
 
 /** A local stand-in for the webhook: records the JSON bodies it is sent. */
 async function withReceiver(

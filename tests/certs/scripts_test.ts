@@ -12,8 +12,8 @@ import {
   certDeployHook,
   STAGE_SH,
 } from "../../templates/cert_scripts.ts";
-import { type HookRequest, withHookServer } from "../../lib/certs/hooks.ts";
-import { acquireLocalLock } from "../../lib/certs/lock.ts";
+import { type HookRequest, withHookServer } from "../../lib/certs/certbot_hooks.ts";
+import { acquireLocalLock } from "../../lib/certs/issue_lock.ts";
 
 /** A PATH with `nginx` (passes unless $dir/nginx-fails exists) and a `systemctl` that logs. */
 async function fakeTools(dir: string): Promise<Record<string, string>> {

@@ -8,11 +8,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError, UserError } from "../../lib/errors.ts";
-import { modulePlanParts } from "../../lib/runner.ts";
-import type { RemoteCommand } from "../../lib/remote_command.ts";
-import type { HostPlan } from "../../lib/runner.ts";
-import { noteValue, type ReleaseInfo } from "../../lib/module.ts";
-import { Secret } from "../../lib/secret.ts";
+import { modulePlanParts } from "../../lib/engine/runner.ts";
+import type { RemoteCommand } from "../../lib/exec/remote_command.ts";
+import type { HostPlan } from "../../lib/engine/runner.ts";
+import { noteValue, type ReleaseInfo } from "../../lib/engine/module_api.ts";
+import { Secret } from "../../lib/secrets/secret.ts";
 import { certificateHosts, hasTailnetCertificate } from "../../lib/certs/plan.ts";
 import { hostsToInstall, needsAcme } from "../../lib/commands/certs.ts";
 import certsModule from "../../modules/certs/mod.ts";

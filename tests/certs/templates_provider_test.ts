@@ -4,7 +4,7 @@ import { nginxHttpsRedirect, nginxTlsSite } from "../../templates/nginx_tls.ts";
 import { nginxSite } from "../../templates/nginx_site.ts";
 import { parseCertsState } from "../../lib/certs/https.ts";
 import { bunnyProvider } from "../../lib/certs/dns/bunny.ts";
-import { Secret } from "../../lib/secret.ts";
+import { Secret } from "../../lib/secrets/secret.ts";
 import { UserError } from "../../lib/errors.ts";
 
 const common = {

@@ -10,14 +10,14 @@ import { join } from "node:path";
 import { djaploy, e2eTest, httpGet, makeProject, type TestHost, withHosts } from "./harness.ts";
 import { ok, pageMessage } from "./harness/expect.ts";
 import { loadEnvironment, loadProject } from "../../lib/config/load.ts";
-import { layoutFor } from "../../lib/layout.ts";
+import { layoutFor } from "../../lib/host/layout.ts";
 import { backupLayout } from "../../lib/backup/layout.ts";
 import {
   backupConfinement,
   certbotConfinement,
   drainConfinement,
   litestreamConfinement,
-} from "../../lib/confinement.ts";
+} from "../../lib/host/confinement.ts";
 import { hardeningProperties } from "../../templates/hardening.ts";
 import { backupService } from "../../templates/backup_units.ts";
 import { litestreamUnit } from "../../templates/litestream.ts";

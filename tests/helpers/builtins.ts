@@ -3,7 +3,7 @@
  * as cli.ts does for the program, in tests that build sessions or plans
  * without going through cli.ts.
  */
-import { provideBuiltinModules } from "../../lib/modules.ts";
+import { provideBuiltinModules } from "../../lib/engine/module_loader.ts";
 import { BUILTIN } from "../../modules/builtin.ts";
 
 provideBuiltinModules(BUILTIN);

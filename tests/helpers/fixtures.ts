@@ -2,16 +2,16 @@ import { Buffer } from "node:buffer";
 /**
  * Shared fixtures for unit tests: running /bin/sh locally, temp folders,
  * a Ui that collects its output, a project loaded through the real config
- * loader, and answers to the facts command in the format lib/facts.ts reads.
+ * loader, and answers to the facts command in the format lib/host/facts.ts reads.
  */
 import { dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 import { loadEnvironment, loadProject } from "../../lib/config/load.ts";
 import type { EnvironmentConfig, HostConfig, ProjectConfig } from "../../lib/config/types.ts";
-import type { RemoteCommand } from "../../lib/remote_command.ts";
-import type { RecordedCommand } from "../../lib/recording_executor.ts";
-import { Secret } from "../../lib/secret.ts";
-import { Ui } from "../../lib/ui.ts";
+import type { RemoteCommand } from "../../lib/exec/remote_command.ts";
+import type { RecordedCommand } from "../../lib/exec/recording_executor.ts";
+import { Secret } from "../../lib/secrets/secret.ts";
+import { Ui } from "../../lib/output/ui.ts";
 
 export interface ShResult {
   readonly code: number;
@@ -102,7 +102,7 @@ export interface ProbeAnswer {
 const MARK_PLACEHOLDER = "@@djaploy-fact-MARK";
 
 /**
- * The facts command's stdout in the format of lib/facts.ts, built by hand,
+ * The facts command's stdout in the format of lib/host/facts.ts, built by hand,
  * with a placeholder for the run's mark: answer a facts command with
  * factsAnswer(cmd, stdout). A probe left out reads as not run (exit 127, no output).
  */
@@ -132,7 +132,7 @@ export function sha256hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** Files written by lib/remote_ops.ts putFile in a recording: path -> content. */
+/** Files written by lib/host/remote_ops.ts putFile in a recording: path -> content. */
 export function writtenFiles(recorded: readonly RecordedCommand[]): Map<string, string> {
   const files = new Map<string, string>();
   for (const r of recorded) {

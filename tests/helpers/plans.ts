@@ -4,25 +4,30 @@
  */
 import "./builtins.ts";
 import type { HostConfig } from "../../lib/config/types.ts";
-import type { NoteValue, Phase, ReleaseInfo } from "../../lib/module.ts";
-import { loadModules } from "../../lib/modules.ts";
-import { type HostPlan, type HostResult, modulePlanParts, runOnHosts } from "../../lib/runner.ts";
+import type { NoteValue, Phase, ReleaseInfo } from "../../lib/engine/module_api.ts";
+import { loadModules } from "../../lib/engine/module_loader.ts";
+import {
+  type HostPlan,
+  type HostResult,
+  modulePlanParts,
+  runOnHosts,
+} from "../../lib/engine/runner.ts";
 import { strategyFor } from "../../lib/strategies/registry.ts";
-import { layoutFor } from "../../lib/layout.ts";
+import { layoutFor } from "../../lib/host/layout.ts";
 import {
   RecordingExecutor,
   type RecordingOptions,
   type Responder,
-} from "../../lib/recording_executor.ts";
-import type { Secret } from "../../lib/secret.ts";
-import { SecretResolver } from "../../lib/resolve_secrets.ts";
-import type { Ui } from "../../lib/ui.ts";
-import type { RemoteCommand } from "../../lib/remote_command.ts";
+} from "../../lib/exec/recording_executor.ts";
+import type { Secret } from "../../lib/secrets/secret.ts";
+import { SecretResolver } from "../../lib/secrets/resolve.ts";
+import type { Ui } from "../../lib/output/ui.ts";
+import type { RemoteCommand } from "../../lib/exec/remote_command.ts";
 import { UserError } from "../../lib/errors.ts";
 import { appDirs, rootDirs } from "../../modules/core/mod.ts";
-import { processUnitFiles } from "../../lib/processes.ts";
-import type { HookRun } from "../../lib/hooks.ts";
-import { releaseCommandStep } from "../../lib/release_command.ts";
+import { processUnitFiles } from "../../lib/deploy/processes.ts";
+import type { HookRun } from "../../lib/engine/hooks.ts";
+import { releaseCommandStep } from "../../lib/deploy/release_command.ts";
 import {
   collectingUi,
   factsAnswer,

@@ -5,9 +5,9 @@ import {
   type Executor,
   type HeldCommand,
   newStats,
-} from "../../lib/executor.ts";
-import { startProcess } from "../../lib/process.ts";
-import { type RemoteCommand, toShell } from "../../lib/remote_command.ts";
+} from "../../lib/exec/executor.ts";
+import { startProcess } from "../../lib/exec/process.ts";
+import { type RemoteCommand, toShell } from "../../lib/exec/remote_command.ts";
 import { sh } from "./fixtures.ts";
 
 export class ShellExecutor implements Executor {

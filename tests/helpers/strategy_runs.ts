@@ -12,14 +12,14 @@ import {
   type ReleaseInfo,
   RUN_ID,
   type Step,
-} from "../../lib/module.ts";
-import type { RemoteCommand } from "../../lib/remote_command.ts";
-import type { Responder } from "../../lib/recording_executor.ts";
-import type { HostPlan } from "../../lib/runner.ts";
-import { layoutFor } from "../../lib/layout.ts";
+} from "../../lib/engine/module_api.ts";
+import type { RemoteCommand } from "../../lib/exec/remote_command.ts";
+import type { Responder } from "../../lib/exec/recording_executor.ts";
+import type { HostPlan } from "../../lib/engine/runner.ts";
+import { layoutFor } from "../../lib/host/layout.ts";
 import { strategyFor } from "../../lib/strategies/registry.ts";
-import { dependencyPlan } from "../../lib/dependencies.ts";
-import { venvDir } from "../../lib/layout.ts";
+import { dependencyPlan } from "../../lib/deploy/dependencies.ts";
+import { venvDir } from "../../lib/host/layout.ts";
 import {
   factsStdout,
   isFactsCommand,
@@ -146,7 +146,7 @@ export async function runStrategy(
   return out!;
 }
 
-/** The plan `activate` and `rollback` run on a host (lib/commands/slots.ts), without the history. */
+/** The plan `activate` and `rollback` run on a host (lib/commands/activate_rollback.ts), without the history. */
 export function commandPlan(loaded: LoadedProject, step: Step): HostPlan {
   const layout = layoutFor(loaded.host);
   const s = strategyFor(loaded.host);

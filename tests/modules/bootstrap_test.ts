@@ -7,10 +7,10 @@ import {
   SSHD_DROP_IN,
   sudoersPath,
 } from "../../lib/commands/bootstrap.ts";
-import { userProbe } from "../../lib/probes.ts";
-import { runOnHosts } from "../../lib/runner.ts";
-import { RecordingExecutor, type Responder } from "../../lib/recording_executor.ts";
-import { sha256 } from "../../lib/remote_ops.ts";
+import { userProbe } from "../../lib/host/probes.ts";
+import { runOnHosts } from "../../lib/engine/runner.ts";
+import { RecordingExecutor, type Responder } from "../../lib/exec/recording_executor.ts";
+import { sha256 } from "../../lib/host/remote_ops.ts";
 import { sshdHardening, sudoersRule } from "../../templates/bootstrap.ts";
 import { main } from "../../cli.ts";
 import {

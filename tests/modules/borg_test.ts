@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../../lib/errors.ts";
-import { Secret } from "../../lib/secret.ts";
+import { Secret } from "../../lib/secrets/secret.ts";
 import { withTempDir, writtenFiles } from "../helpers/fixtures.ts";
 import { configurePlan, project, runRecordedWithSecrets } from "./helpers.ts";
-import { sha256 } from "../../lib/remote_ops.ts";
+import { sha256 } from "../../lib/host/remote_ops.ts";
 import { operationsSecretRefs } from "../../lib/backup/secret_refs.ts";
-import { secretRefsOf } from "../../lib/resolve_secrets.ts";
+import { secretRefsOf } from "../../lib/secrets/resolve.ts";
 
 const PASSPHRASE = "correct horse battery staple 91";
 const KEY =

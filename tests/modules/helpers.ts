@@ -6,11 +6,11 @@
  */
 import "../helpers/builtins.ts";
 import { join } from "node:path";
-import type { HostPlan, HostResult } from "../../lib/runner.ts";
-import { runOnHosts } from "../../lib/runner.ts";
-import { RecordingExecutor, type Responder } from "../../lib/recording_executor.ts";
-import { SecretResolver } from "../../lib/resolve_secrets.ts";
-import type { Secret } from "../../lib/secret.ts";
+import type { HostPlan, HostResult } from "../../lib/engine/runner.ts";
+import { runOnHosts } from "../../lib/engine/runner.ts";
+import { RecordingExecutor, type Responder } from "../../lib/exec/recording_executor.ts";
+import { SecretResolver } from "../../lib/secrets/resolve.ts";
+import type { Secret } from "../../lib/secrets/secret.ts";
 import { configurePlan } from "../helpers/plans.ts";
 import {
   collectingUi,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError } from "../../lib/errors.ts";
-import { Secret } from "../../lib/secret.ts";
+import { Secret } from "../../lib/secrets/secret.ts";
 import { litestreamUnit, litestreamYml } from "../../templates/litestream.ts";
 import { sh, sha256hex, withTempDir, writtenFiles } from "../helpers/fixtures.ts";
 import {
@@ -18,11 +18,11 @@ import {
   tarGz,
   withCache,
 } from "./helpers.ts";
-import { sha256 } from "../../lib/remote_ops.ts";
+import { sha256 } from "../../lib/host/remote_ops.ts";
 import { backupSource } from "../../lib/backup/source.ts";
 import { restorePlan } from "../../lib/backup/restore_steps.ts";
 import { parseDateFlag } from "../../lib/backup/choose.ts";
-import { SecretResolver } from "../../lib/resolve_secrets.ts";
+import { SecretResolver } from "../../lib/secrets/resolve.ts";
 import { BACKUP_PY } from "../../templates/backup_py.ts";
 
 const SECRET_KEY = "s3-secret-key-0d9c1e";

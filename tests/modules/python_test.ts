@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError } from "../../lib/errors.ts";
-import { sha256 } from "../../lib/remote_ops.ts";
+import { sha256 } from "../../lib/host/remote_ops.ts";
 import { BUILD_PACKAGES } from "../../modules/core/python.ts";
 import { BUILD_PYTHON_SH } from "../../templates/python_build.ts";
 import { sh, sha256hex, withTempDir } from "../helpers/fixtures.ts";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createDecipheriv } from "node:crypto";
 import { CronError, cronToOnCalendar } from "../../lib/backup/cron.ts";
 import { obscure, rcloneConf } from "../../lib/backup/rclone_conf.ts";
-import { Secret } from "../../lib/secret.ts";
+import { Secret } from "../../lib/secrets/secret.ts";
 import { ConfigError } from "../../lib/errors.ts";
 import { BACKUP_PY } from "../../templates/backup_py.ts";
 import { sha256hex, withTempDir, writtenFiles } from "../helpers/fixtures.ts";

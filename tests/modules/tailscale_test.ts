@@ -8,7 +8,7 @@ import { unitsShowOutput } from "../helpers/plans.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ConfigError } from "../../lib/errors.ts";
-import { Secret } from "../../lib/secret.ts";
+import { Secret } from "../../lib/secrets/secret.ts";
 import { JOIN_SH, upFlags } from "../../modules/tailscale/mod.ts";
 import { parseStatus } from "../../lib/certs/tailnet.ts";
 import { tailscaledUnit, tailscaleSourcesList } from "../../templates/tailscale.ts";

@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { loadModules } from "../../lib/modules.ts";
-import { MODULE_MAX_BYTES, uncoveredImports, verifiedModuleUrl } from "../../lib/pinned_module.ts";
-import { fetchLimited } from "../../lib/verified_download.ts";
+import { loadModules } from "../../lib/engine/module_loader.ts";
+import {
+  MODULE_MAX_BYTES,
+  uncoveredImports,
+  verifiedModuleUrl,
+} from "../../lib/engine/pinned_module.ts";
+import { fetchLimited } from "../../lib/host/verified_download.ts";
 import { moduleUrlProblem, parseModule } from "../../lib/config/module_ref.ts";
 import { Invalid } from "../../lib/config/validators.ts";
 import { ConfigError } from "../../lib/errors.ts";

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { ReleaseInfo } from "../../lib/module.ts";
-import { dependencyPlan } from "../../lib/dependencies.ts";
-import { layoutFor, venvDir } from "../../lib/layout.ts";
-import { noteValue } from "../../lib/module.ts";
-import type { RemoteCommand } from "../../lib/remote_command.ts";
+import type { ReleaseInfo } from "../../lib/engine/module_api.ts";
+import { dependencyPlan } from "../../lib/deploy/dependencies.ts";
+import { layoutFor, venvDir } from "../../lib/host/layout.ts";
+import { noteValue } from "../../lib/engine/module_api.ts";
+import type { RemoteCommand } from "../../lib/exec/remote_command.ts";
 import type { HostConfig } from "../../lib/config/types.ts";
 import { ACTIVATE } from "../../lib/strategies/strategy.ts";
 import { strategyFor } from "../../lib/strategies/registry.ts";

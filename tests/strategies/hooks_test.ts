@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { ReleaseInfo } from "../../lib/module.ts";
-import type { RemoteCommand } from "../../lib/remote_command.ts";
-import { hookRun, type LocalRunner } from "../../lib/hooks.ts";
-import { runOnHosts } from "../../lib/runner.ts";
-import { RecordingExecutor } from "../../lib/recording_executor.ts";
+import type { ReleaseInfo } from "../../lib/engine/module_api.ts";
+import type { RemoteCommand } from "../../lib/exec/remote_command.ts";
+import { hookRun, type LocalRunner } from "../../lib/engine/hooks.ts";
+import { runOnHosts } from "../../lib/engine/runner.ts";
+import { RecordingExecutor } from "../../lib/exec/recording_executor.ts";
 import {
   collectingUi,
   factsAnswer,

@@ -1,12 +1,12 @@
-import { djangoInputs } from "../../lib/django_inputs.ts";
+import { djangoInputs } from "../../lib/django/static_inputs.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { RemoteCommand } from "../../lib/remote_command.ts";
-import type { ReleaseInfo } from "../../lib/module.ts";
-import type { Responder } from "../../lib/recording_executor.ts";
+import type { RemoteCommand } from "../../lib/exec/remote_command.ts";
+import type { ReleaseInfo } from "../../lib/engine/module_api.ts";
+import type { Responder } from "../../lib/exec/recording_executor.ts";
 import { CommandError, UserError } from "../../lib/errors.ts";
-import { dependencyPlan } from "../../lib/dependencies.ts";
-import { layoutFor, venvDir } from "../../lib/layout.ts";
+import { dependencyPlan } from "../../lib/deploy/dependencies.ts";
+import { layoutFor, venvDir } from "../../lib/host/layout.ts";
 import { MIGRATE_AND_COLLECTSTATIC_PY } from "../../templates/scripts.ts";
 import { strategyFor } from "../../lib/strategies/registry.ts";
 import { line, runStrategy } from "../helpers/strategy_runs.ts";

@@ -7,12 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { ReleaseInfo } from "../../lib/module.ts";
+import type { ReleaseInfo } from "../../lib/engine/module_api.ts";
 import type { LoadedProject } from "../helpers/fixtures.ts";
-import { layoutFor } from "../../lib/layout.ts";
+import { layoutFor } from "../../lib/host/layout.ts";
 import { activateStep, rollbackStep } from "../../lib/strategies/bluegreen.ts";
 import { slotFacts, slotFiles } from "../../lib/strategies/slots.ts";
-import { jobStatus, processStatusProbe, wantedUnits } from "../../lib/processes.ts";
+import { jobStatus, processStatusProbe, wantedUnits } from "../../lib/deploy/processes.ts";
 import { jobLine } from "../../lib/commands/status.ts";
 import {
   factsStdout,

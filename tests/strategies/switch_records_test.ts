@@ -7,10 +7,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type NoteValue, noteValue, type ReleaseInfo } from "../../lib/module.ts";
+import { type NoteValue, noteValue, type ReleaseInfo } from "../../lib/engine/module_api.ts";
 import { ACTIVATE } from "../../lib/strategies/strategy.ts";
-import type { RemoteCommand } from "../../lib/remote_command.ts";
-import { layoutFor } from "../../lib/layout.ts";
+import type { RemoteCommand } from "../../lib/exec/remote_command.ts";
+import { layoutFor } from "../../lib/host/layout.ts";
 import { drainUnitsProbe } from "../../lib/strategies/slots.ts";
 import { factsStdout, loadTestProject, withTempDir, writeFiles } from "../helpers/fixtures.ts";
 import type { LoadedProject, ProbeAnswer } from "../helpers/fixtures.ts";
@@ -21,7 +21,7 @@ import {
   runRecorded,
   unitsShowOutput,
 } from "../helpers/plans.ts";
-import type { Responder } from "../../lib/recording_executor.ts";
+import type { Responder } from "../../lib/exec/recording_executor.ts";
 
 const NEW = "20261126T070102Z-abc1234";
 const COLLISION =

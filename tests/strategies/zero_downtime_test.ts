@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { ReleaseInfo } from "../../lib/module.ts";
+import type { ReleaseInfo } from "../../lib/engine/module_api.ts";
 import { factsStdout, loadTestProject, withTempDir, writeFiles } from "../helpers/fixtures.ts";
 import {
   configuredHostAnswers,
@@ -21,7 +21,7 @@ import {
   runStrategy,
   type StrategyRun,
 } from "../helpers/strategy_runs.ts";
-import type { RemoteCommand } from "../../lib/remote_command.ts";
+import type { RemoteCommand } from "../../lib/exec/remote_command.ts";
 import type { HostConfig } from "../../lib/config/types.ts";
 import { strategyFor } from "../../lib/strategies/registry.ts";
 

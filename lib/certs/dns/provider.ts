@@ -5,7 +5,7 @@
  * (registry.ts). This file holds what a provider file needs, so no provider
  * imports the registry that imports it.
  */
-import type { Secret } from "../../secret.ts";
+import type { Secret } from "../../secrets/secret.ts";
 import { ConfigError } from "../../errors.ts";
 
 /** A TXT record a provider created, enough to remove it again. */

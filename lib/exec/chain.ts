@@ -1,0 +1,138 @@
+/**
+ * Several commands in one round trip. Each keeps its own user (sudo),
+ * folder, environment, input and accepted exit codes; they run in order and
+ * the chain stops at the first one that fails, whose command the error names.
+ * A step that sends commands which do not need each other's output sends
+ * them as one chain: a deploy's switch is one round trip, not five.
+ *
+ * Inputs travel as arguments of the chain, so a secret input is refused
+ * (arguments show in the process list): send secrets on their own.
+ */
+import type { ChainResult, Executor } from "./executor.ts";
+import { displayCommand } from "./executor.ts";
+import { type RemoteCommand, shScript, wrapArgv } from "./remote_command.ts";
+import { render } from "../shell.ts";
+import { CommandError } from "../errors.ts";
+import { marker } from "./marker.ts";
+
+/**
+ * The one command that runs `cmds` in order; exported for tests. Adjacent
+ * commands of the same user share one sudo.
+ */
+export function chainCommand(
+  cmds: readonly RemoteCommand[],
+  sshUser: string,
+  mark: string = marker("chain-failed"),
+): RemoteCommand {
+  const userOf = (cmd: RemoteCommand) => cmd.as ?? sshUser;
+  const inputs: string[] = [];
+  const lines: string[] = [];
+  for (let start = 0; start < cmds.length;) {
+    let end = start + 1;
+    while (end < cmds.length && userOf(cmds[end]) === userOf(cmds[start])) end++;
+    const user = userOf(cmds[start]);
+    const own = user === sshUser;
+    // The ssh user's commands read the chain's own arguments; a sudo group gets its inputs as its own.
+    const group = groupScript(cmds.slice(start, end), {
+      first: start,
+      user,
+      offset: own ? inputs.length : 0,
+      mark,
+    });
+    if (own) {
+      lines.push(group.script);
+    } else {
+      const refs = group.inputs.map((_, i) => `"\${${inputs.length + i + 1}}"`);
+      const sudo = wrapArgv({ argv: ["sh", "-c", group.script, "sh"], as: user }, sshUser);
+      lines.push(`${render(sudo)} ${refs.join(" ")} || exit 1`);
+    }
+    inputs.push(...group.inputs);
+    start = end;
+  }
+  return {
+    argv: shScript(lines.join("\n"), ...inputs),
+    readOnly: cmds.every((c) => c.readOnly),
+    okCodes: [0, 1],
+  };
+}
+
+/**
+ * The script of commands that run as `user`; `first` is the index of the
+ * first in the chain, `offset` the number of arguments before its inputs,
+ * `mark` what a failure's line on stderr starts with.
+ */
+function groupScript(
+  cmds: readonly RemoteCommand[],
+  o: { first: number; user: string; offset: number; mark: string },
+): { script: string; inputs: string[] } {
+  const inputs: string[] = [];
+  const lines = cmds.map((cmd, i) => {
+    if (cmd.stdin !== undefined && typeof cmd.stdin !== "string") {
+      throw new Error("A secret input cannot travel in a chain: run that command on its own");
+    }
+    let line = render(wrapArgv(cmd, o.user));
+    if (cmd.stdin !== undefined) {
+      inputs.push(cmd.stdin);
+      line = `printf '%s' "\${${o.offset + inputs.length}}" | ${line}`;
+    }
+    const ok = (cmd.okCodes ?? [0]).join("|");
+    return `${line}\nc=$?; case $c in ${ok}) ;; *) echo "${o.mark} ${
+      o.first + i
+    } $c" >&2; exit 1 ;; esac`;
+  });
+  return { script: lines.join("\n"), inputs };
+}
+
+/**
+ * Runs `cmds` in one round trip. A command that fails throws its
+ * CommandError, unless `check` is false: then the result says which failed.
+ */
+export async function runChain(
+  exec: Executor,
+  cmds: readonly RemoteCommand[],
+  opts: { check?: boolean } = {},
+): Promise<ChainResult> {
+  if (cmds.length === 0) return { code: 0, stdout: "", stderr: "", ms: 0 };
+  if (exec.chain) {
+    const r = await exec.chain(cmds);
+    if (r.failed === undefined || opts.check === false) return r;
+    throw chainFailure(exec, cmds, r);
+  }
+  const mark = marker("chain-failed");
+  const r = await exec.run(chainCommand(cmds, exec.sshUser, mark));
+  const m = new RegExp(`^${mark} (\\d+) (\\d+)$`, "m").exec(r.stderr);
+  if (!m) {
+    if (r.code !== 0) {
+      throw new CommandError({
+        host: exec.host,
+        command: cmds.map((c) => displayCommand(c, exec.sshUser)).join(" && "),
+        code: r.code,
+        stderr: r.stderr,
+      });
+    }
+    return r;
+  }
+  const failed = Number(m[1]);
+  const result = {
+    ...r,
+    stderr: r.stderr.replace(m[0], "").trim(),
+    failed,
+    failedCode: Number(m[2]),
+  };
+  if (opts.check === false) return result;
+  throw chainFailure(exec, cmds, result);
+}
+
+/** The error of a chain's failed command. */
+export function chainFailure(
+  exec: Executor,
+  cmds: readonly RemoteCommand[],
+  r: ChainResult,
+): CommandError {
+  return new CommandError({
+    host: exec.host,
+    command: displayCommand(cmds[r.failed ?? 0], exec.sshUser),
+    code: r.failedCode ?? r.code,
+    stderr: r.stderr || r.stdout,
+  });
+}

@@ -1,0 +1,237 @@
+/**
+ * The only module that starts processes. Everything else goes through
+ * `runProcess` (via an executor), so tests and --dry-run can record instead.
+ */
+
+export interface ProcessOptions {
+  readonly cwd?: string;
+  readonly env?: Readonly<Record<string, string>>;
+  /** Bytes or text written to the process's stdin, which is then closed. */
+  readonly stdin?: string | Uint8Array;
+  readonly signal?: AbortSignal;
+  /** Let the child use this terminal's stdin/stdout/stderr (interactive commands). */
+  readonly inherit?: boolean;
+  /** Called with each chunk of stdout as it arrives (live output). */
+  readonly onStdout?: (chunk: string) => void;
+  /** Discard stdout and stderr (for daemons that keep the pipes open). */
+  readonly quiet?: boolean;
+  /**
+   * Its own session (setsid): Ctrl-C at the terminal reaches djaploy only,
+   * which lets a running remote step finish (lib/cli/interrupt.ts).
+   */
+  readonly detached?: boolean;
+}
+
+export interface ProcessResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Wall time in milliseconds. */
+  readonly ms: number;
+}
+
+export class ProgramNotFoundError extends Error {
+  constructor(readonly program: string) {
+    super(`Program not found: ${program}`);
+    this.name = "ProgramNotFoundError";
+  }
+}
+
+/**
+ * How a child gets its own session. Deno's `detached` forks all of djaploy
+ * to call setsid() in the child, which costs 1-2.5 ms of CPU per process at
+ * djaploy's size (several per host and deploy); setsid(1) does the same in
+ * the new process, which is spawned without a fork. Used where it exists
+ * and djaploy may run it (--allow-run=...,setsid); otherwise `detached`.
+ */
+let setsidState: "unknown" | "use" | "avoid" = "unknown";
+
+function useSetsid(): boolean {
+  if (setsidState === "unknown") {
+    setsidState = "avoid";
+    try {
+      if (
+        Deno.build.os === "linux" &&
+        Deno.permissions.querySync({ name: "run", command: "setsid" }).state === "granted"
+      ) setsidState = "use";
+    } catch {
+      // Permissions that cannot be queried: the fork it is.
+    }
+  }
+  return setsidState === "use";
+}
+
+/** util-linux setsid(1) exits 127 with this when it cannot find the program. */
+const SETSID_NOT_FOUND = /^setsid: failed to execute /;
+
+/** Spawns `program`, in its own session when `detached` (through setsid(1) when it can). */
+function spawn(
+  program: string,
+  args: readonly string[],
+  options: Deno.CommandOptions,
+): { child: Deno.ChildProcess; viaSetsid: boolean } {
+  if (options.detached && useSetsid()) {
+    try {
+      const child = new Deno.Command("setsid", {
+        ...options,
+        args: [program, ...args],
+        detached: false,
+      }).spawn();
+      return { child, viaSetsid: true };
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      setsidState = "avoid"; // no setsid(1) here
+    }
+  }
+  try {
+    return {
+      child: new Deno.Command(program, { ...options, args: [...args] }).spawn(),
+      viaSetsid: false,
+    };
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new ProgramNotFoundError(program);
+    throw err;
+  }
+}
+
+export async function runProcess(
+  program: string,
+  args: readonly string[],
+  opts: ProcessOptions = {},
+): Promise<ProcessResult> {
+  const started = performance.now();
+  const stdio = opts.inherit ? "inherit" : opts.quiet ? "null" : "piped";
+  const { child, viaSetsid } = spawn(program, args, {
+    cwd: opts.cwd,
+    env: opts.env ? { ...opts.env } : undefined,
+    stdin: opts.inherit ? "inherit" : opts.stdin === undefined ? "null" : "piped",
+    stdout: stdio,
+    stderr: stdio,
+    signal: opts.signal,
+    detached: opts.detached,
+  });
+  const result = await finishProcess(child, started, opts);
+  if (viaSetsid && result.code === 127 && SETSID_NOT_FOUND.test(result.stderr)) {
+    throw new ProgramNotFoundError(program);
+  }
+  return result;
+}
+
+async function finishProcess(
+  child: Deno.ChildProcess,
+  started: number,
+  opts: ProcessOptions,
+): Promise<ProcessResult> {
+  if (opts.stdin !== undefined && !opts.inherit) {
+    const writer = child.stdin.getWriter();
+    const data = typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin;
+    try {
+      await writer.write(data);
+      await writer.close();
+    } catch {
+      // The process exited without reading all of its input; its exit code tells the rest.
+    }
+  }
+  if (opts.inherit || opts.quiet) {
+    const status = await child.status;
+    return { code: status.code, stdout: "", stderr: "", ms: performance.now() - started };
+  }
+  // Once a process ended because it was told to stop, its pipes may still be open elsewhere
+  // (an ssh master holds its mux clients' until the remote command ends): stop reading soon.
+  const stopped = opts.signal
+    ? child.status.then(() =>
+      opts.signal!.aborted
+        ? new Promise<void>((r) => setTimeout(r, 200))
+        : new Promise<void>(() => {})
+    )
+    : undefined;
+  const [stdout, stderr, status] = await Promise.all([
+    readAll(child.stdout, opts.onStdout, stopped),
+    readAll(child.stderr, undefined, stopped),
+    child.status,
+  ]);
+  return { code: status.code, stdout, stderr, ms: performance.now() - started };
+}
+
+async function readAll(
+  stream: ReadableStream<Uint8Array>,
+  onChunk?: (chunk: string) => void,
+  stop?: Promise<void>,
+): Promise<string> {
+  const decoder = new TextDecoder();
+  const reader = stream.getReader();
+  void stop?.then(() => reader.cancel().catch(() => undefined));
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    const part = decoder.decode(value, { stream: true });
+    text += part;
+    onChunk?.(part);
+  }
+  return text + decoder.decode();
+}
+
+/** A process that keeps running while we talk to it over stdin and read its stdout by line. */
+export interface LiveProcess {
+  /** The next line of stdout, or undefined at its end. */
+  readLine(): Promise<string | undefined>;
+  write(text: string): Promise<void>;
+  /** Closes stdin and waits for the process to end. */
+  close(): Promise<ProcessResult>;
+}
+
+export function startProcess(
+  program: string,
+  args: readonly string[],
+  opts: { signal?: AbortSignal; detached?: boolean } = {},
+): LiveProcess {
+  const started = performance.now();
+  const { child } = spawn(program, args, {
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: opts.signal,
+    detached: opts.detached,
+  });
+  const writer = child.stdin.getWriter();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stderr = readAll(child.stderr);
+  let buffer = "";
+  let rest = "";
+  let ended = false;
+  const encoder = new TextEncoder();
+  return {
+    async readLine() {
+      while (!buffer.includes("\n")) {
+        if (ended) break;
+        const { value, done } = await reader.read();
+        if (done) ended = true;
+        else buffer += value;
+      }
+      if (buffer === "" && ended) return undefined;
+      const i = buffer.indexOf("\n");
+      const line = i === -1 ? buffer : buffer.slice(0, i);
+      buffer = i === -1 ? "" : buffer.slice(i + 1);
+      return line;
+    },
+    async write(text) {
+      await writer.write(encoder.encode(text)).catch(() => undefined);
+    },
+    async close() {
+      await writer.close().catch(() => undefined);
+      while (!ended) {
+        const { value, done } = await reader.read();
+        if (done) ended = true;
+        else rest += value;
+      }
+      const status = await child.status;
+      return {
+        code: status.code,
+        stdout: buffer + rest,
+        stderr: await stderr,
+        ms: performance.now() - started,
+      };
+    },
+  };
+}

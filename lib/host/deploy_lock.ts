@@ -1,0 +1,279 @@
+/**
+ * The per-app deploy lock on each host. It is an flock held by a remote
+ * shell that lives only as long as djaploy's SSH session and its heartbeat:
+ * when djaploy ends, is killed, or loses the connection, the shell ends
+ * (stdin closes, or 30 s pass without a heartbeat) and the lock is free. No
+ * stale lock outlives its run; `djaploy unlock` exists for the rare case.
+ */
+import type { Executor, HeldCommand } from "../exec/executor.ts";
+import { UserError } from "../errors.ts";
+import { marker } from "../exec/marker.ts";
+import { LOCK_BASH } from "./programs.gen.ts";
+
+/** How often djaploy tells the holding shell it is still there, and how long that shell waits. */
+export interface LockTiming {
+  readonly heartbeatMs: number;
+  /** Seconds without a heartbeat after which the host gives the lock up. */
+  readonly timeoutSeconds: number;
+}
+
+export const LOCK_TIMING: LockTiming = { heartbeatMs: 10_000, timeoutSeconds: 30 };
+
+/** Seconds to wait for the holding shell to answer a heartbeat before calling the lock lost. */
+const ANSWER_MS = 10_000;
+
+export interface LockOwner {
+  /** user@machine */
+  readonly holder: string;
+  /** The djaploy command line, e.g. "deploy --env production". */
+  readonly command: string;
+  /** ISO 8601 time the lock was taken. */
+  readonly since: string;
+}
+
+/** In /run/djaploy/, which root makes and only root may write: root reads the owner file. */
+export function lockPath(appName: string): string {
+  return `/run/djaploy/${appName}.lock`;
+}
+
+// lock.bash: $1 lock file, $2 owner (JSON), $3 seconds to wait, $4 seconds without a
+// heartbeat before giving up, $5 a script to run once locked (optional), $6
+// the mark that ends its output (a nonce per run: lib/exec/marker.ts).
+// Prints LOCKED, the script's output and `<mark> <exit code>`, or HELD <owner line>
+// and exits 75. Holds the lock while stdin stays open and heartbeats keep
+// coming; answers each heartbeat line N with "beat N". The owner file says
+// "<pid> <start time of pid> <owner>": unlock checks both before it signals.
+
+/** The owner file's text: "<pid> <start time> <json>" (or "<pid> <json>", written before start times). */
+export interface OwnerRecord {
+  readonly pid?: number;
+  /** The holder's start time (/proc/PID/stat field 22), when recorded. */
+  readonly started?: string;
+  readonly owner?: LockOwner;
+}
+
+/** Parses the owner file's text; a pid is digits only, or there is none. */
+export function parseOwner(text: string): OwnerRecord {
+  const m = /^([1-9]\d{0,9})(?: (\d{1,20}))? (\{.*\})\s*$/.exec(text.trim());
+  if (!m) return {};
+  const started = m[2];
+  try {
+    return { pid: Number(m[1]), started, owner: JSON.parse(m[3]) as LockOwner };
+  } catch {
+    return { pid: Number(m[1]), started };
+  }
+}
+
+export function describeOwner(owner: LockOwner | undefined, now = new Date()): string {
+  if (!owner) return "an unknown run";
+  const secs = Math.max(0, Math.round((now.getTime() - Date.parse(owner.since)) / 1000));
+  return `${owner.holder} (djaploy ${owner.command}, since ${owner.since}, ${secs} s ago)`;
+}
+
+export interface HeldLock {
+  /** What the `then` script printed, and its exit code. */
+  readonly then?: { readonly stdout: string; readonly code: number };
+  /**
+   * Throws when the lock may no longer be held: its shell ended (killed,
+   * `djaploy unlock`, connection lost) or heartbeats stopped for longer than
+   * the host waits (this machine slept, djaploy was suspended). Cheap while
+   * heartbeats are answered; otherwise it asks the host once.
+   */
+  verify(): Promise<void>;
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the app's deploy lock on a host. `then`, a script, runs as root in
+ * the same round trip once the lock is held: a run reads the host's state
+ * (facts) that way, after the lock and without another command.
+ */
+export async function acquireLock(
+  exec: Executor,
+  appName: string,
+  owner: LockOwner,
+  waitSeconds: number,
+  then?: string,
+  timing: LockTiming = LOCK_TIMING,
+): Promise<HeldLock> {
+  const end = marker("locked-end");
+  const held: HeldCommand = await exec.hold({
+    argv: [
+      "bash",
+      "-c",
+      LOCK_BASH,
+      "bash",
+      lockPath(appName),
+      JSON.stringify(owner),
+      String(waitSeconds),
+      String(timing.timeoutSeconds),
+      ...(then ? [then, end] : []),
+    ],
+    as: "root",
+  });
+  const first = await held.readLine();
+  if (first !== "LOCKED") {
+    const result = await held.end();
+    if (first?.startsWith("HELD")) {
+      const { owner: other } = parseOwner(first.slice(5));
+      throw new UserError(
+        `Wait for the other run to finish: the deploy lock of ${appName} on ${exec.host} is held by ${
+          describeOwner(other)
+        }`,
+        {
+          hint:
+            `Retry with --lock-wait SECONDS, or if that run is gone for good: djaploy unlock --env <env>`,
+        },
+      );
+    }
+    throw new UserError(
+      `Take the deploy lock on ${exec.host}: the lock command failed (exit code ${result.code}): ${result.stderr.trim()}`,
+    );
+  }
+  const thenResult = then === undefined ? undefined : await readThen(held, end);
+  const beats = new Heartbeats(held, appName, exec.host, timing);
+  return {
+    then: thenResult,
+    verify: () => beats.verify(),
+    async release() {
+      beats.stop();
+      await held.end();
+    },
+  };
+}
+
+/** The wall clock and the monotonic one: a sleeping laptop stops the latter on some systems. */
+function now(): { wall: number; mono: number } {
+  return { wall: Date.now(), mono: performance.now() };
+}
+
+function ageMs(since: { wall: number; mono: number }): number {
+  const t = now();
+  return Math.max(t.wall - since.wall, t.mono - since.mono);
+}
+
+/**
+ * Numbered heartbeats and their answers. A heartbeat counts from when it
+ * was sent, not when its answer was read: an answer read late (after a
+ * suspend) proves nothing about the time in between.
+ */
+class Heartbeats {
+  readonly #held: HeldCommand;
+  readonly #what: string;
+  readonly #timing: LockTiming;
+  readonly #sent = new Map<number, { wall: number; mono: number }>();
+  #seq = 0;
+  #answeredUpTo = 0;
+  #answered = now();
+  #lost?: string;
+  #waiters: (() => void)[] = [];
+  readonly #timer: ReturnType<typeof setInterval>;
+
+  constructor(held: HeldCommand, appName: string, host: string, timing: LockTiming) {
+    this.#held = held;
+    this.#what = `the deploy lock of ${appName} on ${host}`;
+    this.#timing = timing;
+    this.#timer = setInterval(() => void this.#beat(), timing.heartbeatMs);
+    Deno.unrefTimer(this.#timer);
+    void this.#read();
+  }
+
+  async #read(): Promise<void> {
+    for (
+      let line = await this.#held.readLine();
+      line !== undefined;
+      line = await this.#held.readLine()
+    ) {
+      const m = /^beat (\d+)$/.exec(line);
+      if (!m) continue;
+      const n = Number(m[1]);
+      const sent = this.#sent.get(n);
+      for (const k of [...this.#sent.keys()]) if (k <= n) this.#sent.delete(k);
+      this.#answeredUpTo = Math.max(this.#answeredUpTo, n);
+      if (sent && sent.mono > this.#answered.mono) this.#answered = sent;
+      this.#wake();
+    }
+    this.#lost ??=
+      "the shell holding it on the host ended (killed, unlocked, or the connection closed)";
+    this.#wake();
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  async #beat(): Promise<number> {
+    const n = ++this.#seq;
+    this.#sent.set(n, now());
+    await this.#held.write(`${n}\n`);
+    return n;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#lost ??= "released";
+    this.#wake();
+  }
+
+  async verify(): Promise<void> {
+    this.#check();
+    // Answered within the last heartbeat period or so: the host still waits for the next.
+    const fresh = Math.min(this.#timing.heartbeatMs * 1.5, this.#timing.timeoutSeconds * 500);
+    if (ageMs(this.#answered) < fresh) return;
+    const gap = Math.round(ageMs(this.#answered) / 1000);
+    const n = await this.#beat();
+    const deadline = Date.now() + ANSWER_MS;
+    while (!this.#lost && !this.#isAnswered(n) && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    if (!this.#isAnswered(n)) {
+      this.#lost ??=
+        `no heartbeat reached the host for ${gap} s (it gives the lock up after ${this.#timing.timeoutSeconds} s): was this machine asleep, or djaploy suspended?`;
+    }
+    this.#check();
+  }
+
+  #isAnswered(n: number): boolean {
+    return this.#answeredUpTo >= n;
+  }
+
+  #check(): void {
+    if (!this.#lost) return;
+    throw new UserError(`Stopped: ${this.#what} was lost: ${this.#lost}`, {
+      hint: "Nothing more was changed on this host after that. Another run may hold the lock " +
+        "now: check with djaploy status, then run the command again.",
+    });
+  }
+}
+/** Reads the `then` script's output, up to its end mark. */
+async function readThen(
+  held: HeldCommand,
+  end: string,
+): Promise<{ stdout: string; code: number }> {
+  const lines: string[] = [];
+  for (let line = await held.readLine(); line !== undefined; line = await held.readLine()) {
+    const m = new RegExp(`^${end} (\\d+)$`).exec(line);
+    // The mark starts with a newline of its own, which is not the script's.
+    if (m) return { stdout: lines.map((l) => `${l}\n`).join("").slice(0, -1), code: Number(m[1]) };
+    lines.push(line);
+  }
+  return { stdout: lines.join("\n"), code: 255 };
+}
+
+/** Who holds a lock taken now for `commandLine`: `user@machine`, the command, the time. */
+export function lockOwner(commandLine: string): LockOwner {
+  let machine = "unknown";
+  try {
+    machine = Deno.hostname();
+  } catch {
+    // Without --allow-sys=hostname the owner record says "unknown".
+  }
+  const user = Deno.env.get("USER") ?? Deno.env.get("LOGNAME") ?? "unknown";
+  return { holder: `${user}@${machine}`, command: commandLine, since: new Date().toISOString() };
+}
