@@ -1,5 +1,5 @@
 /** `djaploy deploy`: build an artifact from git and roll it out with the host's strategy. */
-import type { CommandDef, Flags, Parsed, ParsedFor } from "../cli/args.ts";
+import type { CommandDef, ParsedFor } from "../cli/args.ts";
 import { loadConfig, openSession, requireEnv } from "../engine/session.ts";
 import { hostsToRetry, lastRunPath, readLastRun, recordRun } from "../engine/last_run.ts";
 import { loadEnvironment } from "../config/load.ts";
@@ -18,7 +18,7 @@ import {
 import { releaseCommandStep } from "../deploy/release_command.ts";
 import type { HostPlan } from "../engine/runner.ts";
 import type { HostConfig } from "../config/types.ts";
-import type { Session } from "../engine/session.ts";
+import type { Session, SessionFlags } from "../engine/session.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { type ArtifactMode, buildArtifact, releaseCommit } from "../deploy/artifact.ts";
 import { IncludeError } from "../deploy/artifact_include.ts";
@@ -97,7 +97,9 @@ export const deployCommand = {
   ],
 } as const satisfies CommandDef;
 
-export function artifactMode(flags: Parsed["flags"]): { mode: ArtifactMode; tag?: string } {
+export function artifactMode(
+  flags: { readonly latest?: true; readonly local?: true; readonly release?: string },
+): { mode: ArtifactMode; tag?: string } {
   const given = (["latest", "local", "release"] as const).filter((f) => flags[f] !== undefined);
   if (given.length > 1) {
     throw new UsageError(
@@ -106,7 +108,7 @@ export function artifactMode(flags: Parsed["flags"]): { mode: ArtifactMode; tag?
       }`,
     );
   }
-  if (given[0] === "release") return { mode: "release", tag: flags.release as string };
+  if (given[0] === "release") return { mode: "release", tag: flags.release };
   return { mode: given[0] ?? "latest" };
 }
 
@@ -245,7 +247,10 @@ export async function deploy(
  * --retry-failed: the flags with --hosts set to the hosts that did not
  * succeed in the last deploy to the environment; undefined when none is left.
  */
-export async function retryFailedFlags(ui: Ui, flags: Flags): Promise<Flags | undefined> {
+export async function retryFailedFlags<F extends SessionFlags>(
+  ui: Ui,
+  flags: F,
+): Promise<(F & { readonly hosts: string }) | undefined> {
   if (flags.hosts !== undefined) {
     throw new UsageError("Choose one of --hosts and --retry-failed: got both");
   }

@@ -15,7 +15,7 @@ import { RecordingExecutor } from "../exec/recording_executor.ts";
 import { secretRefsOf, SecretResolver } from "../secrets/resolve.ts";
 import { SshExecutor } from "../exec/ssh.ts";
 import type { Ui } from "../output/ui.ts";
-import { type Flags, hostList } from "../cli/args.ts";
+import { hostList } from "../cli/args.ts";
 import { join } from "../paths.ts";
 import type { Secret } from "../secrets/secret.ts";
 import { type Interrupt, NO_INTERRUPT } from "../cli/interrupt.ts";
@@ -43,12 +43,25 @@ export interface Session {
   close(): Promise<void>;
 }
 
-export async function loadConfig(flags: Flags): Promise<ProjectConfig> {
-  return await loadProject({ configPath: flags.config as string | undefined });
+/**
+ * The flags a session reads, typed as the commands define them (lib/commands/common.ts):
+ * a command's parsed flags fit, with or without each of them.
+ */
+export interface SessionFlags {
+  readonly config?: string;
+  readonly env?: string;
+  readonly host?: string;
+  readonly hosts?: string;
+  readonly parallel?: number;
+  readonly "dry-run"?: true;
 }
 
-export function requireEnv(flags: Flags, command: string): string {
-  const env = flags.env as string | undefined;
+export async function loadConfig(flags: SessionFlags): Promise<ProjectConfig> {
+  return await loadProject({ configPath: flags.config });
+}
+
+export function requireEnv(flags: SessionFlags, command: string): string {
+  const env = flags.env;
   if (!env) {
     throw new UsageError(`djaploy ${command} needs --env NAME: which environment to act on`);
   }
@@ -56,9 +69,9 @@ export function requireEnv(flags: Flags, command: string): string {
 }
 
 /** `--host` (one) or `--hosts` (a list), whichever the command has; undefined: all. */
-export function wantedHosts(flags: Flags): string[] | undefined {
+export function wantedHosts(flags: SessionFlags): string[] | undefined {
   const flag = flags.host !== undefined ? "host" : "hosts";
-  const list = flags[flag] as string | undefined;
+  const list = flags[flag];
   if (list === undefined) return undefined;
   const names = hostList(list, flag);
   if (flag === "host" && names.length !== 1) {
@@ -71,7 +84,7 @@ export function wantedHosts(flags: Flags): string[] | undefined {
 
 /** The config, and the environment `--env` names with the hosts --host/--hosts keep. */
 export async function loadTarget(
-  flags: Flags,
+  flags: SessionFlags,
   command: string,
 ): Promise<{ project: ProjectConfig; env: EnvironmentConfig }> {
   const project = await loadConfig(flags);
@@ -117,7 +130,7 @@ export async function openConnections(
 
 export async function openSession(
   ui: Ui,
-  flags: Flags,
+  flags: SessionFlags,
   command: string,
   interrupt: Interrupt = NO_INTERRUPT,
 ): Promise<Session> {
@@ -155,7 +168,7 @@ export async function openSession(
     deployFiles: new Set(files.map((f) => f.remotePath)),
     deployFilesDir: files.length ? join(project.infra_dir, "deploy_files", env.name) : undefined,
     dryRun,
-    parallel: (flags.parallel as number | undefined) ?? env.hosts.length,
+    parallel: flags.parallel ?? env.hosts.length,
     signal: interrupt.force,
     stop: interrupt.stop,
     executor(host, index) {
