@@ -7,6 +7,7 @@ import type { Session } from "../engine/session.ts";
 import type { HostResult } from "../engine/runner.ts";
 import { type HostFailure, maskStrings, postJson } from "./notify.ts";
 import { errorExcerpt } from "../host/history_records.ts";
+import { strategyTraits } from "../strategies/traits.ts";
 
 /** What the run knows about itself from its start. */
 export interface RunFacts {
@@ -34,7 +35,7 @@ export function reportBase(s: Session, run: RunFacts, version: string | undefine
 /** The strategies of the run's hosts, and whether bluegreen ones were only staged. */
 export function strategyText(s: Session, activate: boolean | undefined): string {
   const names = [...new Set(s.hosts.map((h) => h.deployment_strategy))];
-  const staged = names.includes("bluegreen") && !activate;
+  const staged = !activate && s.hosts.some((h) => strategyTraits(h).stages);
   return names.join(", ") + (staged ? " (staged where not yet live: djaploy activate)" : "");
 }
 
