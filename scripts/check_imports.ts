@@ -8,7 +8,8 @@
  * layer of LAYERS (named exactly, else the first glob that matches); a layer may import itself and the
  * layers in its `may` list, nothing else. A layer marked `isolated` is a set
  * of folders that may not import each other (one built-in module may not
- * import another). No file may reach itself through its imports.
+ * import another). No file may reach itself through its imports. And no file
+ * outside lib/strategies/ (and the config) compares a strategy's name.
  *
  * The rules are data: when folders move, edit LAYERS, and the map in
  * docs/how-it-works.md ("Which file may import which").
@@ -334,6 +335,37 @@ async function denoInfo(entry: string, root: string): Promise<unknown> {
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
+/** The strategies' names: only lib/strategies/ (and the config that accepts them) may compare them. */
+const STRATEGY_NAME = String.raw`"(?:in_place|zero_downtime|bluegreen)"`;
+const NAME_TEST = new RegExp(
+  String.raw`(?:[!=]==\s*${STRATEGY_NAME}|${STRATEGY_NAME}\s*[!=]==|case\s+${STRATEGY_NAME}|` +
+    String.raw`\.includes\(\s*${STRATEGY_NAME})`,
+);
+const MAY_NAME_STRATEGIES = /^(lib\/strategies\/|lib\/config\/)/;
+
+/**
+ * Strategy behaviour chosen by comparing a strategy's name outside
+ * lib/strategies/: each such line, as a message. A strategy carries its
+ * behaviour (lib/strategies/strategy.ts) and traits (traits.ts) instead.
+ */
+export function strategyNameTests(files: ReadonlyMap<string, string>): string[] {
+  const problems: string[] = [];
+  for (const [file, text] of files) {
+    if (MAY_NAME_STRATEGIES.test(file)) continue;
+    text.split("\n").forEach((line, i) => {
+      if (NAME_TEST.test(line)) {
+        problems.push(
+          `${file}:${
+            i + 1
+          }: compares a strategy's name: ask its traits (lib/strategies/traits.ts) ` +
+            `or the Strategy instead: ${line.trim()}`,
+        );
+      }
+    });
+  }
+  return problems;
+}
+
 /** Checks the repository at `root`: the problems found, none when it passes. */
 export async function checkRepository(root: string): Promise<string[]> {
   const seen = new Set<string>();
@@ -347,7 +379,17 @@ export async function checkRepository(root: string): Promise<string[]> {
       }
     }
   }
-  return [...wrongWay(edges), ...cycles(edges).map((c) => `import cycle: ${c}`)];
+  const sources = new Map<string, string>();
+  for (const file of new Set(edges.flatMap((e) => [e.from, e.to]))) {
+    if (file.endsWith(".ts") && !file.endsWith(".gen.ts")) {
+      sources.set(file, await Deno.readTextFile(`${root}/${file}`));
+    }
+  }
+  return [
+    ...wrongWay(edges),
+    ...cycles(edges).map((c) => `import cycle: ${c}`),
+    ...strategyNameTests(sources),
+  ];
 }
 
 if (import.meta.main) {

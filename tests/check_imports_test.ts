@@ -12,6 +12,7 @@ import {
   edgesFromDenoInfo,
   type Layer,
   layerOf,
+  strategyNameTests,
   wrongWay,
 } from "../scripts/check_imports.ts";
 
@@ -113,6 +114,23 @@ Deno.test("check_imports: deno info output gives the repository's own edges only
   assert.deepEqual(edgesFromDenoInfo(info, "/repo"), [
     e("cli.ts", "lib/a.ts"),
     e("cli.ts", "lib/t.ts"),
+  ]);
+});
+
+Deno.test("check_imports: a strategy's name compared outside lib/strategies/ is reported", () => {
+  const files = new Map([
+    ["lib/strategies/zero_downtime.ts", 'if (host.deployment_strategy === "bluegreen") x();'],
+    ["lib/config/schema.ts", 'const ok = value === "in_place";'],
+    ["lib/commands/status.ts", 'const a = 1;\nif (h.deployment_strategy !== "zero_downtime") {'],
+    ["lib/release/announce.ts", 'const staged = names.includes("bluegreen");'],
+    ["lib/engine/x.ts", 'switch (s) {\n  case "in_place":'],
+    ["lib/output/ui.ts", '// "bluegreen" in a comment or a message is not a test'],
+  ]);
+  const problems = strategyNameTests(files);
+  assert.deepEqual(problems.map((p) => p.split(": ")[0]), [
+    "lib/commands/status.ts:2",
+    "lib/release/announce.ts:1",
+    "lib/engine/x.ts:2",
   ]);
 });
 
