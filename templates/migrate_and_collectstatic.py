@@ -1,6 +1,7 @@
 from django.conf import settings
 import os
 import shutil
+import subprocess
 import sys
 from django.core.management import call_command
 
@@ -15,10 +16,10 @@ def fresh_static(static_dir, seed_from):
         sys.exit(3)
     new = static_dir + ".new"
     shutil.rmtree(new, ignore_errors=True)
+    os.makedirs(new)
     if os.path.isdir(seed_from):
-        shutil.copytree(seed_from, new, symlinks=True)
-    else:
-        os.makedirs(new)
+        # cp -a: several times faster than shutil.copytree for a folder of small files.
+        subprocess.run(["cp", "-a", "--", seed_from + "/.", new + "/"], check=True)
     shutil.rmtree(static_dir, ignore_errors=True)
     os.rename(new, static_dir)
 
