@@ -80,8 +80,11 @@ export { INSTALL_TOOL_SH };
 export { MIGRATE_AND_COLLECTSTATIC_PY };
 
 /**
- * Moves the live-socket link to another socket, atomically: a connect sees
- * the old target or the new one, never none. Arguments: link target.
+ * Moves root's live links, each atomically and in the order given: a connect
+ * (or nginx opening a static file) sees the old target or the new one, never
+ * none. Arguments: link target [link target ...]. A switch passes the
+ * live-static link before the live-socket link: pages of the new release
+ * then never meet the old static folder (the new one holds the old files too).
  */
 export { SWITCH_SOCKET_SH };
 

@@ -9,6 +9,11 @@ export interface GunicornUnitData {
   readonly runtimeDirectory: string;
   readonly python: string;
   readonly socketPath: string;
+  /**
+   * The unit's own STATIC_ROOT (gunicorn --env, over the env file's live
+   * link): the manifest its code reads is its release's, whatever is live.
+   */
+  readonly staticRoot?: string;
   readonly wsgiModule: string;
   readonly workers: number;
   readonly timeout: number;
@@ -19,6 +24,8 @@ export interface GunicornUnitData {
    * at its own socket whenever it starts (at boot too: /run is empty then).
    */
   readonly liveSocketLink?: string;
+  /** in_place: the live-static link nginx serves /static/ through; pointed at staticRoot with the socket. */
+  readonly liveStaticLink?: string;
   /** What the unit may write and read (templates/hardening.ts). */
   readonly confinement: Confinement;
 }
@@ -49,6 +56,7 @@ export function gunicornUnit(d: GunicornUnitData): string {
     "--bind",
     `unix:${d.socketPath}`,
     ...(d.preload ? ["--preload"] : []),
+    ...(d.staticRoot ? ["--env", `STATIC_ROOT=${d.staticRoot}`] : []),
     ...d.extraArgs,
     d.wsgiModule,
   ].map(systemdQuote).join(" ");
@@ -71,9 +79,14 @@ ${
     d.liveSocketLink
       ? `ExecStartPost=+/bin/sh -c ${
         systemdQuote(
-          `mkdir -p ${
-            d.liveSocketLink.replace(/\/[^/]*$/, "")
-          } && ln -sfn ${d.socketPath} ${d.liveSocketLink}.new && mv -fT ${d.liveSocketLink}.new ${d.liveSocketLink}`,
+          [
+            ...(d.liveStaticLink && d.staticRoot ? [[d.liveStaticLink, d.staticRoot]] : []),
+            [d.liveSocketLink, d.socketPath],
+          ].map(([link, to]) =>
+            `mkdir -p ${
+              posixDirname(link)
+            } && ln -sfn ${to} ${link}.new && mv -fT ${link}.new ${link}`
+          ).join(" && "),
         )
       }\n`
       : ""

@@ -20,7 +20,7 @@ databases = ["default", "analytics"]
 
 const MIGRATE =
   "sudo -n -H -u app -- env -C /home/app/apps/hello/code /etc/djaploy/apps/hello/run " +
-  "/home/app/apps/hello/venv/bin/python manage.py shell -c 'from django.conf import settings…'";
+  "env STATIC_ROOT=/home/app/apps/hello/shared/staticfiles /home/app/apps/hello/venv/bin/python manage.py shell -c 'from django.conf import settings…'";
 
 const isMigrate = (cmd: RemoteCommand) =>
   cmd.argv.some((a) => a.startsWith(MIGRATE_AND_COLLECTSTATIC_PY.slice(0, 40)));
@@ -74,6 +74,8 @@ Deno.test("[django] databases: one process asks the plan of each alias and migra
   assert.ok(r.exec.lines().includes(MIGRATE));
   assert.deepEqual(cmd.argv.slice(0, -1), [
     "/etc/djaploy/apps/hello/run",
+    "env",
+    "STATIC_ROOT=/home/app/apps/hello/shared/staticfiles",
     "/home/app/apps/hello/venv/bin/python",
     "manage.py",
     "shell",

@@ -82,8 +82,10 @@ Deno.test("configure: a fresh host gets packages, the user, directories, files, 
       // Where pip and uv find the package index (none configured: PyPI), and Poetry its credentials.
       put(DEPS_ENV, "root:app", "0640"),
       put(NETRC, "root:app", "0640"),
-      // nginx connects through /run/djaploy/hello.sock, a link to the live socket.
-      "sudo -n -H -- sh -c 'set -e…' sh /run/djaploy/hello.sock /run/hello/hello.sock",
+      // nginx connects through /run/djaploy/hello.sock, a link to the live socket, and serves
+      // /static/ through root's link to the live static folder (in_place's, until a slot's).
+      "sudo -n -H -- sh -c 'set -e…' sh /var/lib/djaploy/apps/hello/static " +
+      "/home/app/apps/hello/shared/staticfiles /run/djaploy/hello.sock /run/hello/hello.sock",
       put(UPSTREAM, "root:root", "0644"),
       put(SITE, "root:root", "0644"),
       "sudo -n -H -- ln -sfn /etc/nginx/sites-available/hello.conf /etc/nginx/sites-enabled/hello.conf",
@@ -140,7 +142,7 @@ Deno.test("configure: the files written hold the templates filled in from the ho
           ["DEBUG", "0"],
           ["MEDIA_ROOT", "/home/app/apps/hello/shared/media"],
           ["SECRET_KEY", SECRET_VALUE],
-          ["STATIC_ROOT", "/home/app/apps/hello/shared/staticfiles"],
+          ["STATIC_ROOT", "/var/lib/djaploy/apps/hello/static"],
         ]),
       ),
     );
@@ -152,7 +154,7 @@ Deno.test("configure: the files written hold the templates filled in from the ho
         listen: 80,
         clientMaxBodySize: "10m",
         upstreamFile: UPSTREAM,
-        staticRoot: "/home/app/apps/hello/shared/staticfiles",
+        staticRoot: "/var/lib/djaploy/apps/hello/static",
         mediaRoot: "/home/app/apps/hello/shared/media",
         acmeRoot: "/var/www/acme",
         snippetsDir: "/etc/nginx/djaploy.d/hello",
@@ -168,12 +170,14 @@ Deno.test("configure: the files written hold the templates filled in from the ho
         runtimeDirectory: "hello",
         python: "/home/app/apps/hello/venv/bin/python",
         socketPath: "/run/hello/hello.sock",
+        staticRoot: "/home/app/apps/hello/shared/staticfiles",
         wsgiModule: "hello.wsgi:application",
         workers: 2,
         timeout: 30,
         preload: true,
         extraArgs: [],
         liveSocketLink: "/run/djaploy/hello.sock",
+        liveStaticLink: "/var/lib/djaploy/apps/hello/static",
         confinement: {
           readable: ["/home/app/apps/hello"],
           writable: ["/home/app/data", "/home/app/apps/hello/shared/media"],

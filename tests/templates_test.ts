@@ -97,6 +97,31 @@ Deno.test("gunicornUnit: in_place points the live-socket link at its own socket 
   );
 });
 
+Deno.test("gunicornUnit: in_place moves the live-static link to its folder, then the socket link, whenever it starts", () => {
+  const unit = gunicornUnit({
+    ...UNIT,
+    staticRoot: "/home/app/apps/hello/shared/staticfiles",
+    liveSocketLink: "/run/djaploy/hello.sock",
+    liveStaticLink: "/var/lib/djaploy/apps/hello/static",
+  });
+  assert.match(
+    unit,
+    /\nExecStartPost=\+\/bin\/sh -c "mkdir -p \/var\/lib\/djaploy\/apps\/hello && ln -sfn \/home\/app\/apps\/hello\/shared\/staticfiles \/var\/lib\/djaploy\/apps\/hello\/static\.new && mv -fT \/var\/lib\/djaploy\/apps\/hello\/static\.new \/var\/lib\/djaploy\/apps\/hello\/static && mkdir -p \/run\/djaploy && ln -sfn /,
+  );
+});
+
+Deno.test("gunicornUnit: the unit's own STATIC_ROOT goes to gunicorn --env, over the env file's live link", () => {
+  const unit = gunicornUnit({
+    ...UNIT,
+    staticRoot: "/home/app/apps/hello/shared/staticfiles-blue",
+  });
+  assert.match(
+    unit,
+    /\nExecStart=\S+ -m gunicorn .* --env STATIC_ROOT=\/home\/app\/apps\/hello\/shared\/staticfiles-blue hello\.wsgi:application\n/,
+  );
+  assert.match(unit, /\nEnvironmentFile=/);
+});
+
 Deno.test("gunicornUnit: preload adds --preload before the app", () => {
   assert.match(gunicornUnit({ ...UNIT, preload: true }), / --preload hello\.wsgi:application\n/);
 });

@@ -270,7 +270,7 @@ export const httpsStep: Step = {
     const site = nginxTlsSite({
       appName: ctx.host.app_name,
       clientMaxBodySize: ctx.host.nginx.client_max_body_size,
-      staticRoot: ctx.layout.staticRoot,
+      staticRoot: ctx.layout.liveStatic,
       mediaRoot: ctx.layout.mediaRoot,
       acmeRoot: ACME_ROOT,
       snippetsDir: ctx.layout.nginxSnippetsDir,

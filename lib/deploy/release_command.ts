@@ -31,6 +31,7 @@ export function releaseCommand(ctx: StepContext, command: string): RemoteCommand
       "env",
       `PATH=${posix.join(venv, "bin")}:${SYSTEM_PATH}`,
       `VIRTUAL_ENV=${venv}`,
+      `STATIC_ROOT=${t.staticRoot}`,
       "sh",
       "-c",
       command,

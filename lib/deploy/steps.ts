@@ -31,6 +31,19 @@ export const TASKS_DIR = note<string>("tasks code dir");
 export const DJANGO_INPUTS = note<DjangoInputs>("django inputs");
 /** Provided by the step that found the release already live: later steps change nothing. */
 export const ALREADY_LIVE = note<boolean>("already live");
+/**
+ * Provided by a slot strategy (setStaticDir): the idle slot's static folder,
+ * this run's STATIC_ROOT. Without it: in_place's shared/staticfiles.
+ */
+export const STATIC_DIR = note<string>("static dir");
+/**
+ * Provided by migrate and collectstatic when it skipped collectstatic for a
+ * slot's folder: fill `to` from the live folder `from` when the slot starts
+ * (startSlot), not before (bluegreen's idle slot may still be rollback's).
+ */
+export const STATIC_SEED = note<{ readonly from: string; readonly to: string }>("static seed");
+/** Provided by a switch: where root's live-static link points now (the fact predates it). */
+export const LIVE_STATIC = note<string>("live static");
 
 /** One deployed release, as recorded on the host. */
 export interface ReleaseRecord {
@@ -223,8 +236,29 @@ export function deployProbes(host: HostConfig, layout: Layout): FactProbe[] {
     venvsProbe(layout),
     appUnitsProbe(host),
     linkProbe("venv-link", layout.venvLink),
+    liveStaticProbe(layout),
     toolsProbe(host),
   ];
+}
+
+/** Where root's live-static link (nginx's /static/) points. */
+export function liveStaticProbe(layout: Layout): FactProbe<string | undefined> {
+  return linkProbe("live-static", layout.liveStatic);
+}
+
+/**
+ * The static folder nginx serves now: where the live-static link points, or
+ * shared/staticfiles where there is no link yet (a new host, or one whose
+ * releases all shared that folder: djaploy before static files per slot).
+ */
+export function liveStaticDir(ctx: StepContext): string {
+  return ctx.shared.get(LIVE_STATIC) ?? ctx.facts.get(liveStaticProbe(ctx.layout)) ??
+    ctx.layout.staticRoot;
+}
+
+/** A slot strategy: this run collects into (or fills) `dir`, the idle slot's static folder. */
+export function setStaticDir(ctx: StepContext, dir: string): void {
+  ctx.shared.set(STATIC_DIR, dir);
 }
 
 /** Where the new code is and which Python runs it: set by the strategy, in_place by default. */
@@ -233,6 +267,8 @@ export interface Target {
   /** manage.py's folder. */
   readonly manageDir: string;
   readonly python: string;
+  /** STATIC_ROOT for what runs there: collectstatic's output, the manifest the code reads. */
+  readonly staticRoot: string;
 }
 
 export function setTarget(ctx: StepContext, codeDir: string): void {
@@ -247,7 +283,12 @@ export function target(ctx: StepContext): Target {
   const python = set !== undefined && venv
     ? posix.join(venv, "bin", "python")
     : posix.join(ctx.layout.venvLink, "bin", "python");
-  return { codeDir, manageDir: posix.join(codeDir, ctx.layout.manageRel), python };
+  return {
+    codeDir,
+    manageDir: posix.join(codeDir, ctx.layout.manageRel),
+    python,
+    staticRoot: ctx.shared.get(STATIC_DIR) ?? ctx.layout.staticRoot,
+  };
 }
 
 /** The host's deploy state as it was when the run started. */
@@ -358,7 +399,15 @@ export const linkVenv: Step = {
 /** manage.py run as the app user, with the app's environment, from manage.py's folder. */
 export function manageCommand(ctx: StepContext, args: readonly string[], t: Target = target(ctx)) {
   return {
-    argv: [ctx.layout.runScript, t.python, ctx.layout.manageFile, ...args],
+    // The env file's STATIC_ROOT is the live folder: the release's own folder overrides it.
+    argv: [
+      ctx.layout.runScript,
+      "env",
+      `STATIC_ROOT=${t.staticRoot}`,
+      t.python,
+      ctx.layout.manageFile,
+      ...args,
+    ],
     as: ctx.host.app_user,
     cwd: t.manageDir,
   };
@@ -372,10 +421,12 @@ function pythonLiteral(value: string | boolean): string {
 /**
  * Runs migrate and/or collectstatic for the target, in one Python process.
  * migrate "check": only if Django says the database lacks a migration.
+ * `seedFrom`: collectstatic first makes the target's static folder a copy of
+ * this one (the live folder), then collects over it.
  */
 export async function runDjangoTasks(
   ctx: StepContext,
-  tasks: { migrate: boolean | "check"; collectstatic: boolean },
+  tasks: { migrate: boolean | "check"; collectstatic: boolean; seedFrom?: string },
   t: Target = target(ctx),
 ): Promise<void> {
   if (!tasks.migrate && !tasks.collectstatic) return;
@@ -385,7 +436,9 @@ export async function runDjangoTasks(
     `MIGRATE = ${pythonLiteral(tasks.migrate)}\n` +
     `COLLECTSTATIC = ${pythonLiteral(tasks.collectstatic)}\n` +
     `DATABASES = ${JSON.stringify(ctx.host.django.databases)}\n` +
-    "migrate_and_collectstatic(MIGRATE, COLLECTSTATIC, DATABASES)\n";
+    `STATIC_DIR = ${pythonLiteral(t.staticRoot)}\n` +
+    `SEED_FROM = ${tasks.seedFrom === undefined ? "None" : pythonLiteral(tasks.seedFrom)}\n` +
+    "migrate_and_collectstatic(MIGRATE, COLLECTSTATIC, DATABASES, STATIC_DIR, SEED_FROM)\n";
   const out = await ctx.exec.run(manageCommand(ctx, ["shell", "-c", code], t));
   const applied = out.stdout.split("\n").filter((l) => /Applying .* OK/.test(l)).length;
   const copied = /(\d+) static files? copied/.exec(out.stdout)?.[1];
@@ -415,7 +468,7 @@ export async function runDjangoTasks(
 
 /** The app's environment as its env file has it, for hashing. */
 function envForHash(ctx: StepContext): Map<string, string> {
-  const vars = new Map([["STATIC_ROOT", ctx.layout.staticRoot], [
+  const vars = new Map([["STATIC_ROOT", ctx.layout.liveStatic], [
     "MEDIA_ROOT",
     ctx.layout.mediaRoot,
   ]]);
@@ -451,13 +504,25 @@ export const migrateAndCollectstatic: Step = {
     ctx.shared.set(DJANGO_INPUTS, inputs);
     // Always asked, even when this code is live: the database may have moved or gone back.
     const migrate = ctx.force ? true : "check";
-    const collectstatic = ctx.force || liveState(ctx)?.static_hash !== inputs.static;
+    const t = tasksTarget(ctx);
+    const live = liveStaticDir(ctx);
+    // A slot strategy's own folder (not the live one): filled from the live one, never shared.
+    const slotFolder = ctx.shared.has(STATIC_DIR) && t.staticRoot !== live;
+    const unchanged = !ctx.force && liveState(ctx)?.static_hash === inputs.static;
+    // in_place collects where it serves; coming from a slot strategy, that folder may be stale.
+    const collectstatic = !unchanged || (t.staticRoot !== live && !slotFolder);
     if (!collectstatic) {
       ctx.log.info(
         "skipped collectstatic: the files, settings and [env] it reads are unchanged since the live release (--force runs it)",
       );
+      // The slot starts with (hard links to) the live release's static files.
+      if (slotFolder) ctx.shared.set(STATIC_SEED, { from: live, to: t.staticRoot });
     }
-    await runDjangoTasks(ctx, { migrate, collectstatic }, tasksTarget(ctx));
+    await runDjangoTasks(
+      ctx,
+      { migrate, collectstatic, seedFrom: slotFolder ? live : undefined },
+      t,
+    );
     await ctx.hook("after_migrate");
   },
 };

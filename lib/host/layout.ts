@@ -23,8 +23,19 @@ export interface Layout {
   readonly configDir: string;
   /** The app's environment ([env]): root:{app_user} 0640 in configDir. */
   readonly envFile: string;
-  /** STATIC_ROOT: collectstatic's output, served by nginx. */
+  /**
+   * shared/staticfiles: in_place's STATIC_ROOT, collectstatic's output (and,
+   * before static files were per slot, every strategy's). The slot
+   * strategies collect into their slot's own folder (SlotLayout.staticRoot).
+   */
   readonly staticRoot: string;
+  /**
+   * {recordsDir}/static: root's link to the live static folder (in_place's
+   * staticRoot or the live slot's). nginx serves /static/ through it, and the
+   * env file's STATIC_ROOT names it (workers, `manage`, `exec`); it moves
+   * together with traffic, in the same root command.
+   */
+  readonly liveStatic: string;
   /** MEDIA_ROOT: uploaded files, shared by every release. */
   readonly mediaRoot: string;
   /** Where the code runs from (in_place: code/; zero_downtime: current; bluegreen: a slot). */
@@ -127,6 +138,7 @@ export function layoutFor(host: HostConfig): Layout {
     configDir,
     envFile: posix.join(configDir, "env"),
     staticRoot: posix.join(sharedDir, "staticfiles"),
+    liveStatic: posix.join(recordsDir, "static"),
     mediaRoot: posix.join(sharedDir, "media"),
     codeDir,
     venvLink: posix.join(appDir, "venv"),
@@ -179,6 +191,13 @@ export interface SlotLayout {
   readonly runtimeDir: string;
   /** /run/{app}-{slot}/{app}.sock */
   readonly socketPath: string;
+  /**
+   * shared/staticfiles-{slot}: the slot's STATIC_ROOT (its unit's, and
+   * collectstatic's when a deploy stages there). A deploy writes only the idle
+   * slot's folder, so the live release's files and manifest never change
+   * under it; nginx follows the live one (Layout.liveStatic).
+   */
+  readonly staticRoot: string;
 }
 
 /** The folders, unit and socket of `slot` of the host's app. */
@@ -192,6 +211,7 @@ export function slotLayout(host: HostConfig, layout: Layout, slot: Slot): SlotLa
     unitPath: `/etc/systemd/system/${unitName}`,
     runtimeDir,
     socketPath: posix.join(runtimeDir, `${host.app_name}.sock`),
+    staticRoot: posix.join(layout.sharedDir, `staticfiles-${slot}`),
   };
 }
 

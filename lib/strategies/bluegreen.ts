@@ -4,7 +4,9 @@
  * and leaves it running there, staged, reachable on its own socket for a
  * look; `activate` (or `deploy --activate`) health-checks it again and
  * switches nginx to it. The previous slot keeps running: `rollback` is an
- * instant switch back.
+ * instant switch back. Each slot collects its static files into its own
+ * folder (shared/staticfiles-{slot}); nginx's live-static link moves with
+ * traffic, so staging never changes what the live slot serves.
  */
 import { note, type Step, type StepContext } from "../engine/module_api.ts";
 import { ACTIVATE, type Strategy } from "./strategy.ts";
@@ -21,6 +23,7 @@ import {
   noteIfAlreadyLive,
   pruneVenvsCommand,
   releaseRecord,
+  setStaticDir,
   setTarget,
   setTasksDir,
   type SlotRecord,
@@ -39,6 +42,7 @@ import {
   slotFacts,
   slotFiles,
   slotOf,
+  slotStaticRoot,
   slotTarget,
   startSlot,
   switchAndCleanUp,
@@ -87,6 +91,7 @@ const uploadToSlot: Step = {
   async run(ctx) {
     const staging = idleSlot(ctx);
     setTarget(ctx, slotOf(ctx, staging).dir);
+    setStaticDir(ctx, slotOf(ctx, staging).staticRoot);
     ctx.shared.set(STAGING, staging);
     // The live slot already runs this code: upload only if something else changes (see startStaged).
     const active = activeSlot(ctx);
@@ -143,9 +148,11 @@ export async function activateSlot(
   record: SlotRecord,
 ): Promise<void> {
   const slot = slotOf(ctx, slotName);
-  const live = liveState(ctx);
+  const state = liveState(ctx);
   const before = activeSlot(ctx);
-  const slots = { ...(live?.slots ?? {}) };
+  const slots = { ...(state?.slots ?? {}) };
+  // Traffic and nginx's /static/ move together.
+  const live = { socketPath: slot.socketPath, staticRoot: slotStaticRoot(ctx, slot) };
   if (before && before !== slotName && slots[before]) {
     slots[before] = { ...slots[before]!, state: "staged" };
   }
@@ -159,7 +166,7 @@ export async function activateSlot(
     ctx,
     [
       health,
-      switchTrafficCommand(ctx, slot.socketPath),
+      switchTrafficCommand(ctx, live),
       planned(recordSlotsCommand(ctx, { ...active, active: slotName, slots })),
     ].filter(isCommand),
     // The other slot keeps running: rollback is a switch back.
@@ -177,7 +184,7 @@ export async function activateSlot(
         })
         : chainFailure(ctx.exec, cmds, r),
   );
-  switched(ctx, slot.socketPath);
+  switched(ctx, live);
   ctx.changed(`activated ${slotName} (${record.release})`);
   noteLive(ctx, slot.dir, record.venv);
   await ctx.hook("after_switch");

@@ -59,7 +59,8 @@ const uploadCode: Step = {
 const retireSlots: Step = {
   name: "retire slots",
   async run(ctx) {
-    const cmds = [switchTrafficCommand(ctx, ctx.layout.socketPath)].filter(isCommand);
+    const live = { socketPath: ctx.layout.socketPath, staticRoot: ctx.layout.staticRoot };
+    const cmds = [switchTrafficCommand(ctx, live)].filter(isCommand);
     for (const s of SLOTS) {
       const slot = slotLayout(ctx.host, ctx.layout, s);
       if (unitState(ctx, slot.unitName).active === "active") {
@@ -79,7 +80,7 @@ const retireSlots: Step = {
     }
     await runChain(ctx.exec, commandsOf(cmds));
     reportChanges(ctx, cmds);
-    switched(ctx, ctx.layout.socketPath);
+    switched(ctx, live);
   },
 };
 

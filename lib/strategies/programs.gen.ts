@@ -4,6 +4,9 @@
 /** lib/strategies/list_releases.sh */
 export const LIST_RELEASES_SH = "for d in \"$1\"/*/; do [ -d \"$d\" ] || continue; n=${d%/}; n=${n##*/}\nif [ -f \"$d.djaploy-failed\" ]; then printf '%s\\tfailed\\n' \"$n\"\nelse printf '%s\\t%s\\n' \"$n\" \"$(tr -d '\\n' < \"$d.djaploy-release.json\" 2>/dev/null)\"; fi; done; true\n";
 
+/** lib/strategies/seed_static.sh */
+export const SEED_STATIC_SH = "set -e\nfrom=$1 to=$2\nif [ \"$(readlink -f -- \"$to\")\" = \"$(readlink -f -- \"$from\")\" ]; then\n  echo \"djaploy: refusing to replace the live static folder $to\" >&2\n  exit 3\nfi\nrm -rf -- \"$to.new\"\nmkdir -p -- \"$to.new\"\nif [ -d \"$from\" ]; then cp -al -- \"$from/.\" \"$to.new/\"; fi\nrm -rf -- \"$to\"\nmv -T -- \"$to.new\" \"$to\"\n";
+
 /** lib/strategies/share_dirs.sh */
 export const SHARE_DIRS_SH = "set -e\ndir=$1 shared=$2; shift 2\nfor p; do\n  mkdir -p \"$shared/$p\"\n  if [ -e \"$dir/$p\" ] && [ ! -L \"$dir/$p\" ] && [ -n \"$(ls -A \"$dir/$p\" 2>/dev/null)\" ]; then cp -an \"$dir/$p/.\" \"$shared/$p/\"; fi\n  rm -rf \"${dir:?}/$p\"; mkdir -p \"$(dirname \"$dir/$p\")\"; ln -s \"$shared/$p\" \"$dir/$p\"\ndone\n";
 

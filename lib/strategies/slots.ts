@@ -25,7 +25,11 @@ import {
   type DeployState,
   healthCheckCommand,
   healthCheckError,
+  LIVE_STATIC,
   liveState,
+  liveStaticProbe,
+  STATIC_DIR,
+  STATIC_SEED,
   type Target,
   writeStateCommand,
 } from "../deploy/steps.ts";
@@ -46,7 +50,7 @@ import { drainConfinement, webConfinement } from "../host/confinement.ts";
 import { hardeningProperties } from "../../templates/hardening.ts";
 import { DRAIN_AND_STOP_SH, SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
 import { exitCodeMeaning, lastLines, UserError } from "../errors.ts";
-import { SWITCH_LINK_SH } from "./programs.gen.ts";
+import { SEED_STATIC_SH, SWITCH_LINK_SH } from "./programs.gen.ts";
 
 /** Provided by startSlot: the slot units this run started (the facts predate them). */
 const STARTED = note<ReadonlySet<string>>("started units");
@@ -122,8 +126,32 @@ export function slotFacts(host: HostConfig, layout: Layout): FactProbe[] {
     drainUnitsProbe(host, layout),
     currentLinkProbe(layout),
     ...SLOTS.map((s) => linkProbe(`slot-link:${s}`, slotLayout(host, layout, s).dir)),
+    slotStaticProbe(host, layout),
     processUnitsProbe(host),
   ];
+}
+
+/** The slots' static folders (shared/staticfiles-{slot}) that exist. */
+export function slotStaticProbe(host: HostConfig, layout: Layout): FactProbe<Set<string>> {
+  const dirs = SLOTS.map((s) => slotLayout(host, layout, s).staticRoot);
+  return {
+    name: "slot-static",
+    argv: shScript('for d; do [ -d "$d" ] && echo "$d"; done; true', ...dirs),
+    parse: (out) => new Set(out.split("\n").filter((d) => dirs.includes(d))),
+  };
+}
+
+/**
+ * The static folder of what `slot` runs: its own, or, for a slot that last
+ * started before static files were per slot (djaploy upgraded since, and its
+ * folder never made), shared/staticfiles, which the releases of that time
+ * shared and which this version never writes for a slot strategy.
+ */
+export function slotStaticRoot(ctx: StepContext, slot: SlotLayout): string {
+  const ownThisRun = ctx.shared.get(STATIC_DIR) === slot.staticRoot;
+  return ownThisRun || ctx.facts.get(slotStaticProbe(ctx.host, ctx.layout)).has(slot.staticRoot)
+    ? slot.staticRoot
+    : ctx.layout.staticRoot;
 }
 
 export function slotFiles(host: HostConfig, layout: Layout): string[] {
@@ -170,6 +198,7 @@ function slotUnit(ctx: StepContext, s: SlotLayout, venv: string): string {
     runtimeDirectory: posix.basename(s.runtimeDir),
     python: posix.join(venv, "bin", "python"),
     socketPath: s.socketPath,
+    staticRoot: s.staticRoot,
     wsgiModule: h.gunicorn.wsgi_module,
     workers: h.gunicorn.workers,
     timeout: h.gunicorn.timeout,
@@ -185,6 +214,7 @@ export function slotTarget(ctx: StepContext, s: SlotLayout, venv: string): Targe
     codeDir: s.dir,
     manageDir: posix.join(s.dir, ctx.layout.manageRel),
     python: posix.join(venv, "bin", "python"),
+    staticRoot: s.staticRoot,
   };
 }
 
@@ -193,7 +223,9 @@ export function slotTarget(ctx: StepContext, s: SlotLayout, venv: string): Targe
  * socket, in one round trip after `before` (e.g. pointing the slot at its
  * release). Drains of this slot still pending from an earlier run are
  * cancelled first (one would stop the slot this run starts), and any left
- * loaded are cleared. A slot that fails is stopped again: it never gets traffic.
+ * loaded are cleared. When collectstatic was skipped (STATIC_SEED), the
+ * slot's static folder first becomes hard links to the live one's files.
+ * A slot that fails is stopped again: it never gets traffic.
  */
 export async function startSlot(
   ctx: StepContext,
@@ -203,7 +235,9 @@ export async function startSlot(
 ): Promise<void> {
   const wrote = await putFile(ctx, { path: s.unitPath, content: slotUnit(ctx, s, venv) });
   const health = healthCheckCommand(ctx, s.socketPath);
+  const seed = ctx.shared.get(STATIC_SEED);
   const cmds: RemoteCommand[] = [
+    ...(seed?.to === s.staticRoot ? [seedStaticCommand(ctx, seed.from, seed.to)] : []),
     ...before,
     ...(wrote ? [{ argv: ["systemctl", "daemon-reload"], as: "root" }] : []),
     ...clearDrainsCommands(ctx, s.unitName),
@@ -244,6 +278,15 @@ export async function startSlot(
   ctx.changed(`started ${s.unitName}`);
 }
 
+/**
+ * The command that makes `to` (an idle slot's static folder) hard links to
+ * the files of `from` (the live one), as the app user: cheap, and nothing
+ * writes them afterwards (a later collectstatic into `to` starts from a copy).
+ */
+export function seedStaticCommand(ctx: StepContext, from: string, to: string): RemoteCommand {
+  return { argv: shScript(SEED_STATIC_SH, from, to), as: ctx.host.app_user };
+}
+
 /** Whether `unit`'s last start failed at systemd's CGROUP step (exit status 219). */
 async function failedAtCgroupStep(ctx: StepContext, unit: string): Promise<boolean> {
   const r = await ctx.exec.run({
@@ -254,26 +297,42 @@ async function failedAtCgroupStep(ctx: StepContext, unit: string): Promise<boole
   return r.stdout.trim() === "219";
 }
 
+/** What serves: the socket nginx connects to and the folder it serves /static/ from. */
+export interface LiveTarget {
+  readonly socketPath: string;
+  readonly staticRoot: string;
+}
+
 /**
- * The command that points the live-socket link at a slot's socket: new
- * connections go there (atomic, no nginx reload). Undefined when it already
- * does. Whoever runs it calls `switched` once it ran.
+ * The command that points root's live links at a slot's (or in_place's)
+ * socket and static folder, in one root command: the static link first, then
+ * the socket (atomic each, no nginx reload). New connections go to the new
+ * code, and nginx serves its static files. Undefined when both already point
+ * there. Whoever runs it calls `switched` once it ran.
  */
 export function switchTrafficCommand(
   ctx: StepContext,
-  socketPath: string,
+  to: LiveTarget,
 ): PlannedCommand | undefined {
   const live = ctx.shared.get(LIVE_SOCKET) ?? ctx.facts.get(liveSocketProbe(ctx.layout));
-  if (live === socketPath) return undefined;
+  const liveStatic = ctx.shared.get(LIVE_STATIC) ?? ctx.facts.get(liveStaticProbe(ctx.layout));
+  const args = [
+    ...(liveStatic === to.staticRoot ? [] : [ctx.layout.liveStatic, to.staticRoot]),
+    ...(live === to.socketPath ? [] : [ctx.layout.liveSocket, to.socketPath]),
+  ];
+  if (args.length === 0) return undefined;
   return {
-    command: { argv: shScript(SWITCH_SOCKET_SH, ctx.layout.liveSocket, socketPath), as: "root" },
-    change: `traffic -> ${socketPath}`,
+    command: { argv: shScript(SWITCH_SOCKET_SH, ...args), as: "root" },
+    change: live === to.socketPath
+      ? `static files -> ${to.staticRoot}`
+      : `traffic -> ${to.socketPath}`,
   };
 }
 
-/** After a switch to `socketPath` ran: later switches of this run start from there. */
-export function switched(ctx: StepContext, socketPath: string): void {
-  ctx.shared.set(LIVE_SOCKET, socketPath);
+/** After a switch to `to` ran: later switches of this run start from there. */
+export function switched(ctx: StepContext, to: LiveTarget): void {
+  ctx.shared.set(LIVE_SOCKET, to.socketPath);
+  ctx.shared.set(LIVE_STATIC, to.staticRoot);
 }
 
 export function isCommand<C extends PlannedCommand | RemoteCommand>(c: C | undefined): c is C {

@@ -5,10 +5,15 @@
  * refused or reset), `current` moves atomically, and the previous slot is
  * drained and stopped. A release that fails never gets traffic.
  *
+ * Static files: each slot has its own folder (shared/staticfiles-{slot}); a
+ * deploy fills only the idle slot's, and nginx's live-static link moves to it
+ * with traffic, so a deploy that stops anywhere leaves the live release's
+ * files and manifest untouched.
+ *
  * rollback: the previous good release (or --release NAME) starts in the
  * idle slot with its own virtualenv; its static files are collected again
- * (the shared manifest is the newer release's), and traffic switches only
- * once it answers. Migrations are never run backwards.
+ * into that slot's folder, and traffic switches only once it answers.
+ * Migrations are never run backwards.
  */
 import { posix } from "node:path";
 import type { Step, StepContext } from "../engine/module_api.ts";
@@ -21,12 +26,14 @@ import {
   checkConfigured,
   dependencies,
   liveState,
+  liveStaticDir,
   migrateAndCollectstatic,
   noteIfAlreadyLive,
   pruneVenvsCommand,
   type ReleaseRecord,
   releaseRecord,
   runDjangoTasks,
+  setStaticDir,
   setTarget,
   target,
   VENV,
@@ -63,6 +70,7 @@ function facts(host: HostConfig, layout: Layout): FactProbe[] {
 const newRelease: Step = {
   name: "new release",
   async run(ctx) {
+    setStaticDir(ctx, slotOf(ctx, idleSlot(ctx)).staticRoot);
     const live = liveState(ctx);
     const releases = ctx.facts.get(releasesProbe(ctx.layout));
     const current = currentRelease(ctx);
@@ -139,7 +147,7 @@ export async function goLive(
     ctx,
     [
       // As root (one sudo): traffic moves, and root's record says so.
-      switchTrafficCommand(ctx, slot.socketPath),
+      switchTrafficCommand(ctx, slot),
       planned(recordSlotsCommand(ctx, { ...record, active: slot.slot, slots })),
     ].filter(isCommand),
     [
@@ -154,7 +162,7 @@ export async function goLive(
       ...extra.cleanup ?? [],
     ].filter(isCommand),
   );
-  switched(ctx, slot.socketPath);
+  switched(ctx, slot);
   ctx.changed(`current -> releases/${posix.basename(dir)}`);
   // The processes run in `current`, which now links this release.
   noteLive(ctx, ctx.layout.currentLink, record.venv);
@@ -271,7 +279,13 @@ export function releaseRollbackStep(wanted: string | undefined): Step {
       setTarget(ctx, dir);
       ctx.shared.set(VENV, record.venv);
       const slot = slotOf(ctx, idleSlot(ctx));
-      await runDjangoTasks(ctx, { migrate: false, collectstatic: true });
+      setStaticDir(ctx, slot.staticRoot);
+      // Into the idle slot's folder, from a copy of the live one: the live files never change.
+      await runDjangoTasks(ctx, {
+        migrate: false,
+        collectstatic: true,
+        seedFrom: liveStaticDir(ctx),
+      });
       const link = pointLinkCommand(ctx, slot.dir, posix.relative(posix.dirname(slot.dir), dir));
       await startSlot(ctx, slot, record.venv, [link]);
       const next = {

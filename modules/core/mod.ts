@@ -181,7 +181,9 @@ const runScript: Step = {
 /** The env file's variables: [env] plus where static and media files go. */
 export function appEnvVars(ctx: StepContext): Map<string, string> {
   const vars = new Map<string, string>([
-    ["STATIC_ROOT", ctx.layout.staticRoot],
+    // The live static folder (root's link): workers, `manage` and `exec` see what nginx serves.
+    // The web units set their own folder (gunicorn --env), collectstatic the release's.
+    ["STATIC_ROOT", ctx.layout.liveStatic],
     ["MEDIA_ROOT", ctx.layout.mediaRoot],
   ]);
   for (const [k, v] of ctx.appEnv) vars.set(k, v instanceof Secret ? v.reveal() : v);

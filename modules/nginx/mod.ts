@@ -68,7 +68,7 @@ function siteText(ctx: StepContext): string {
     listen: h.nginx.listen,
     clientMaxBodySize: h.nginx.client_max_body_size,
     upstreamFile: ctx.layout.upstreamFile,
-    staticRoot: ctx.layout.staticRoot,
+    staticRoot: ctx.layout.liveStatic,
     mediaRoot: ctx.layout.mediaRoot,
     acmeRoot: ACME_ROOT,
     snippetsDir: ctx.layout.nginxSnippetsDir,
@@ -82,13 +82,20 @@ const site: Step = {
       "nginx",
     );
     const state = ctx.facts.get(nginxProbe(ctx.layout));
-    // A new server: the link points at in_place's socket until a deploy moves it
-    // (the in_place unit points it there itself whenever it starts).
-    if (ctx.facts.get(linkProbe("live-socket", ctx.layout.liveSocket)) === undefined) {
-      await ctx.exec.run({
-        argv: shScript(SWITCH_SOCKET_SH, ctx.layout.liveSocket, ctx.layout.socketPath),
-        as: "root",
-      });
+    // A new server: the links point at in_place's socket and static folder until a deploy
+    // moves them (the in_place unit points them there itself whenever it starts). A server
+    // whose releases shared shared/staticfiles (djaploy before static files per slot) serves
+    // from there until its next switch.
+    const links = [
+      ...(ctx.facts.get(linkProbe("live-static", ctx.layout.liveStatic)) === undefined
+        ? [ctx.layout.liveStatic, ctx.layout.staticRoot]
+        : []),
+      ...(ctx.facts.get(linkProbe("live-socket", ctx.layout.liveSocket)) === undefined
+        ? [ctx.layout.liveSocket, ctx.layout.socketPath]
+        : []),
+    ];
+    if (links.length) {
+      await ctx.exec.run({ argv: shScript(SWITCH_SOCKET_SH, ...links), as: "root" });
     }
     let dirty = await putFile(ctx, {
       path: ctx.layout.upstreamFile,
@@ -152,6 +159,7 @@ export default defineModule({
   facts: (_host, layout) => [
     nginxProbe(layout),
     linkProbe("live-socket", layout.liveSocket),
+    linkProbe("live-static", layout.liveStatic),
     mediaAclProbe(layout),
   ],
   files: (_host, layout) => [layout.nginxSitePath, layout.upstreamFile],

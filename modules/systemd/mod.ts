@@ -29,12 +29,14 @@ function unitText(ctx: StepContext): string {
     runtimeDirectory: posix.basename(ctx.layout.runtimeDir),
     python: posix.join(ctx.layout.venvLink, "bin", "python"),
     socketPath: ctx.layout.socketPath,
+    staticRoot: ctx.layout.staticRoot,
     wsgiModule: h.gunicorn.wsgi_module,
     workers: h.gunicorn.workers,
     timeout: h.gunicorn.timeout,
     preload: h.gunicorn.preload_app,
     extraArgs: h.gunicorn.extra_args,
     liveSocketLink: ctx.layout.liveSocket,
+    liveStaticLink: ctx.layout.liveStatic,
     confinement: webConfinement(h, ctx.layout),
   });
 }

@@ -36,6 +36,8 @@ const CANARY_MARK = "/root/canary-unit-started";
 const LEGITIMATE = [
   /^\/etc\/djaploy\/apps\/hello\/env /,
   /^\/var\/lib\/djaploy\/apps\/hello\/(state\.json|history\.jsonl|active-slot) /,
+  // Root's live-static link (nginx's /static/), moved with traffic: only ever to a static folder.
+  /^\/var\/lib\/djaploy\/apps\/hello\/static l 777 root:root -> \/home\/app\/apps\/hello\/shared\/staticfiles(-blue|-green)?$/,
   /^\/etc\/systemd\/system\/hello(-blue|-green|-slots)?\.service /,
   /^\/etc\/systemd\/system\/multi-user\.target\.wants\/hello(-blue|-green|-slots)?\.service /,
   /^\/etc\/nginx\/sites-available\/hello(-upstream)?\.conf /,

@@ -1,8 +1,9 @@
 /**
  * End to end: one host goes in_place -> zero_downtime -> bluegreen ->
  * in_place, a deploy after each change of deployment_strategy. Every deploy
- * succeeds and serves its text; the move from in_place to a slot strategy
- * refuses no request.
+ * succeeds and serves its text and its stylesheet from the folder of what
+ * serves (nginx's live-static link follows the strategy); the move from
+ * in_place to a slot strategy refuses no request.
  */
 import assert from "node:assert/strict";
 import {
@@ -10,7 +11,9 @@ import {
   e2eTest,
   failedRequests,
   formatLoad,
+  httpGet,
   makeProject,
+  type TestHost,
   type TestProject,
   withHosts,
   withLoad,
@@ -28,6 +31,24 @@ async function switchTo(project: TestProject, strategy: string, text: string): P
   await project.commit(`${strategy}: ${text}`);
 }
 
+/**
+ * nginx's /static/ is the folder of what serves (root's live-static link: in_place's
+ * shared/staticfiles, or the live slot's), and the stylesheet the page links answers there.
+ */
+async function assertStatic(host: TestHost, strategy: string): Promise<void> {
+  const r = await host.ssh(
+    "readlink /var/lib/djaploy/apps/hello/static; sudo -n cat /var/lib/djaploy/apps/hello/active-slot",
+  );
+  const [link, slot] = r.stdout.trim().split("\n");
+  const folder = strategy === "in_place" ? "staticfiles" : `staticfiles-${slot}`;
+  assert.equal(link, `/home/app/apps/hello/shared/${folder}`, `${strategy}: the live-static link`);
+  const page = await httpGet(`http://${host.ip}/`);
+  const href = /<link rel="stylesheet" href="([^"]+)">/.exec(page.body)?.[1];
+  assert.ok(href, `${strategy}: the page links no stylesheet: ${page.body.slice(0, 300)}`);
+  const css = await httpGet(`http://${host.ip}${href}`);
+  assert.equal(css.status, 200, `${strategy}: ${href} answered ${css.status}`);
+}
+
 async function strategyOnHost(project: TestProject): Promise<string> {
   const r = await djaploy(project, ["status", "--env", "test", "--json"]);
   ok(r, "status --json");
@@ -41,6 +62,7 @@ e2eTest("switch strategy: in_place -> zero_downtime -> bluegreen -> in_place", a
     ok(await djaploy(project, ["configure", "--env", "test"]), "configure");
     ok(await djaploy(project, ["deploy", "--env", "test"]), "in_place deploy");
     assert.equal(await pageMessage(host), "Hello from djaploy!");
+    await assertStatic(host, "in_place");
 
     // in_place -> zero_downtime, under light load.
     await switchTo(project, "zero_downtime", "Now zero_downtime");
@@ -54,6 +76,7 @@ e2eTest("switch strategy: in_place -> zero_downtime -> bluegreen -> in_place", a
     console.log(`${formatLoad("in_place -> zero_downtime switch", load)}; deploy ${ms} ms`);
     assert.ok(load.requests >= 50, `too few requests to prove anything:\n${load.output}`);
     assert.equal(await strategyOnHost(project), "zero_downtime");
+    await assertStatic(host, "zero_downtime");
     const inPlace = await host.ssh("systemctl is-active hello.service");
     assert.notEqual(inPlace.stdout.trim(), "active", "the in_place unit was stopped");
 
@@ -70,12 +93,14 @@ e2eTest("switch strategy: in_place -> zero_downtime -> bluegreen -> in_place", a
       assert.equal(await pageMessage(host), "Now bluegreen");
     }
     assert.equal(await strategyOnHost(project), "bluegreen");
+    await assertStatic(host, "bluegreen");
 
     // bluegreen -> in_place.
     await switchTo(project, "in_place", "Back to in_place");
     ok(await djaploy(project, ["deploy", "--env", "test"]), "deploy after the switch to in_place");
     assert.equal(await pageMessage(host), "Back to in_place");
     assert.equal(await strategyOnHost(project), "in_place");
+    await assertStatic(host, "in_place");
     const units = await host.ssh(
       "systemctl is-active hello.service; systemctl is-active hello-blue.service hello-green.service",
     );

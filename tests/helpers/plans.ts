@@ -201,6 +201,7 @@ export async function configuredHostAnswers(
       out: unitsShowOutput(Object.fromEntries(host.services.map((s) => [s, "enabled active"]))),
     },
     "live-socket": { out: `${layout.socketPath}\n` },
+    "live-static": { out: `${layout.staticRoot}\n` },
     "nginx:media-acl": { out: "yes\n" },
     "file-hashes": { out: sha256sumOutput(files) },
   };

@@ -67,6 +67,8 @@ export interface StrategyRunOptions {
   readonly notes?: readonly NoteValue[];
   /** What runs: the deploy (default), or the strategy's activate or rollback. */
   readonly run?: "deploy" | "activate" | { rollback: string | undefined };
+  /** The live release's static_hash (default: none, so collectstatic runs). */
+  readonly staticHash?: string;
 }
 
 /**
@@ -100,6 +102,7 @@ export async function runStrategy(
     const state = {
       strategy,
       ...oldRecord(7),
+      ...(opts.staticHash ? { static_hash: opts.staticHash } : {}),
       active: "green",
       slots: {
         green: { ...oldRecord(7), state: "active" },
@@ -120,8 +123,10 @@ export async function runStrategy(
         ...await configuredHostAnswers(loaded),
         "deploy-state": { out: JSON.stringify(state) },
         "live-socket": { out: "/run/hello-green/hello.sock\n" },
+        "live-static": { out: "/home/app/apps/hello/shared/staticfiles-green\n" },
         "current-link": { out: `${RELEASES}/${OLD(7)}\n` },
         "slot-link:blue": { out: `${RELEASES}/${OLD(6)}\n` },
+        "slot-static": { out: `${SHARED}/staticfiles-blue\n${SHARED}/staticfiles-green\n` },
         "slot-link:green": { out: `${RELEASES}/${OLD(7)}\n` },
         "slot-units": {
           out: unitsShowOutput({
@@ -173,7 +178,7 @@ export const isHealthCheck = (socket: string) => (cmd: RemoteCommand) =>
   cmd.argv[0] === "python3" && cmd.argv[3] === socket;
 /** Whether `cmd` is the move of the live socket link. */
 export const isSwitch = (cmd: RemoteCommand) =>
-  cmd.argv.includes("/run/djaploy/hello.sock") && cmd.argv.length === 6;
+  cmd.argv[0] === "sh" && cmd.argv.includes("/run/djaploy/hello.sock");
 /** Whether `cmd` is the migrate and collectstatic program. */
 export const isMigrate = (cmd: RemoteCommand) => cmd.argv.some((a) => a.includes("MIGRATE = "));
 
@@ -189,14 +194,17 @@ export const line = {
     line.app(
       `sh -c 'set -e…' sh ${venv} python3.11 pip 0 ${dir} '' /etc/djaploy/apps/hello/dependencies.env`,
     ),
-  manage: (dir: string, venv: string) =>
+  /** `statics`: the STATIC_ROOT collectstatic writes and the code reads (a slot's folder). */
+  manage: (dir: string, venv: string, statics: string) =>
     line.app(
-      `env -C ${dir} /etc/djaploy/apps/hello/run ${venv}/bin/python manage.py shell -c 'from django.conf import settings…'`,
+      `env -C ${dir} /etc/djaploy/apps/hello/run env STATIC_ROOT=${statics} ${venv}/bin/python manage.py shell -c 'from django.conf import settings…'`,
     ),
-  diagnose: (dir: string, venv: string) =>
+  diagnose: (dir: string, venv: string, statics: string) =>
     line.app(
-      `env -C ${dir} timeout 60 /etc/djaploy/apps/hello/run ${venv}/bin/python manage.py shell -c 'import logging, re, sys, traceback…'`,
+      `env -C ${dir} timeout 60 /etc/djaploy/apps/hello/run env STATIC_ROOT=${statics} ${venv}/bin/python manage.py shell -c 'import logging, re, sys, traceback…'`,
     ),
+  /** The idle slot's static folder becomes hard links to the live one's (collectstatic skipped). */
+  seedStatic: (from: string, to: string) => line.app(`sh -c 'set -e…' sh ${from} ${to}`),
   unitFile: (slot: string) =>
     line.root(
       `sh -c 'set -e…' sh /etc/systemd/system/hello-${slot}.service root:root 0644 < [stdin]`,
@@ -204,7 +212,11 @@ export const line = {
   link: (link: string, dest: string) => line.app(`sh -c 'set -e…' sh ${link} ${dest}`),
   health: (socket: string) =>
     `python3 -c 'import re, socket, sys, time…' ${socket} /healthz/ 10.0.0.1 200 100 0.1`,
-  switchTo: (socket: string) => line.root(`sh -c 'set -e…' sh /run/djaploy/hello.sock ${socket}`),
+  /** The live-static link to `statics`, then the live-socket link to `socket`, in one command. */
+  switchTo: (socket: string, statics: string) =>
+    line.root(
+      `sh -c 'set -e…' sh /var/lib/djaploy/apps/hello/static ${statics} /run/djaploy/hello.sock ${socket}`,
+    ),
   state: (slot: string) =>
     line.root(
       `sh -c 'umask 022; mkdir -p "\${1%/*}" && cat > "$1.new" && mv -f "$1.new" "$1" && if [ -n "$3" ]; then printf "%s\\n" "$3" > "$2.new" && mv -f "$2.new" "$2"; fi' sh /var/lib/djaploy/apps/hello/state.json /var/lib/djaploy/apps/hello/active-slot ${slot} < [stdin]`,

@@ -75,6 +75,7 @@ Deno.test("bluegreen: redeploying the live code asks the database from the live 
         "deploy-state": { out: JSON.stringify(state) },
         "venvs": { out: `${venv}\n` },
         "live-socket": { out: "/run/hello-blue/hello.sock\n" },
+        "live-static": { out: "/home/app/apps/hello/shared/staticfiles-blue\n" },
         "slot-units": {
           out: unitsShowOutput({
             "hello-blue.service": "enabled active",
@@ -146,6 +147,7 @@ Deno.test("bluegreen: activate keeps the two slots' virtualenvs and removes olde
         ...await configuredHostAnswers(loaded),
         "deploy-state": { out: JSON.stringify(state) },
         "live-socket": { out: "/run/hello-blue/hello.sock\n" },
+        "live-static": { out: "/home/app/apps/hello/shared/staticfiles-blue\n" },
         "slot-units": {
           out: unitsShowOutput({
             "hello-blue.service": "enabled active",
@@ -172,6 +174,7 @@ Deno.test("bluegreen: activate keeps the two slots' virtualenvs and removes olde
 
 const BLUE = "/run/hello-blue/hello.sock";
 const BLUE_DIR = "/home/app/apps/hello/slots/blue";
+const BLUE_STATIC = "/home/app/apps/hello/shared/staticfiles-blue";
 const failHealth = (cmd: RemoteCommand) =>
   isHealthCheck(BLUE)(cmd)
     ? { code: 1, stderr: "djaploy: /healthz/ answered HTTP 500\n" }
@@ -184,7 +187,7 @@ function untilStarted(r: StrategyRun): string[] {
     line.upload(BLUE_DIR),
     line.root("systemctl enable --quiet hello-slots.service"),
     line.buildVenv(r.venv, BLUE_DIR),
-    line.manage(BLUE_DIR, r.venv),
+    line.manage(BLUE_DIR, r.venv, BLUE_STATIC),
     line.unitFile("blue"),
     line.root("systemctl daemon-reload"),
     line.root("systemctl restart hello-blue.service"),
@@ -221,7 +224,7 @@ Deno.test("bluegreen deploy --activate: stages, then checks the slot again and s
     ...untilStarted(r),
     line.state("green"),
     line.health(BLUE),
-    line.switchTo(BLUE),
+    line.switchTo(BLUE, BLUE_STATIC),
     line.state("blue"),
   ]);
   const state = lastState(r);
@@ -241,7 +244,7 @@ Deno.test("bluegreen deploy: a failed health check stops the staged slot and rec
   assert.deepEqual(r.lines, [
     ...untilStarted(r),
     line.root("systemctl stop hello-blue.service"),
-    line.diagnose(BLUE_DIR, r.venv),
+    line.diagnose(BLUE_DIR, r.venv, BLUE_STATIC),
     line.state("green"),
   ]);
   const state = lastState(r);
@@ -262,18 +265,32 @@ Deno.test("bluegreen deploy: a failed migrate stops the host there: nothing star
 Deno.test("bluegreen activate: checks the staged slot, switches and records in one round trip; green keeps running", async () => {
   const r = await runStrategy("bluegreen", { run: "activate" });
   assert.equal(r.result.ok, true, String(r.result.error));
-  assert.deepEqual(r.lines, [line.health(BLUE), line.switchTo(BLUE), line.state("blue")]);
+  assert.deepEqual(r.lines, [
+    line.health(BLUE),
+    line.switchTo(BLUE, BLUE_STATIC),
+    line.state("blue"),
+  ]);
   assert.deepEqual(r.result.steps[0].changes, [
     `traffic -> ${BLUE}`,
     `activated blue (${OLD(6)})`,
   ]);
 });
 
+Deno.test("bluegreen rollback to a slot last started before static files were per slot: nginx serves shared/staticfiles again", async () => {
+  // Upgraded from a djaploy whose releases shared shared/staticfiles: blue never made its folder.
+  const r = await runStrategy("bluegreen", {
+    run: { rollback: undefined },
+    facts: { "slot-static": { out: "/home/app/apps/hello/shared/staticfiles-green\n" } },
+  });
+  assert.equal(r.result.ok, true, String(r.result.error));
+  assert.equal(r.lines[1], line.switchTo(BLUE, "/home/app/apps/hello/shared/staticfiles"));
+});
+
 Deno.test("bluegreen activate: a staged slot that fails its health check gets no traffic and no record", async () => {
   const r = await runStrategy("bluegreen", { run: "activate", respond: failHealth });
   assert.equal(r.result.ok, false);
   assert.match(String(r.result.error), /the health check failed/);
-  assert.deepEqual(r.lines, [line.health(BLUE), line.diagnose(BLUE_DIR, OLD_VENV)]);
+  assert.deepEqual(r.lines, [line.health(BLUE), line.diagnose(BLUE_DIR, OLD_VENV, BLUE_STATIC)]);
   assert.deepEqual(
     r.result.steps[0].changes,
     [],
@@ -286,7 +303,7 @@ Deno.test("bluegreen activate: a connection lost during the switch fails the hos
   assert.equal(r.result.ok, false);
   assert.equal(r.result.failedStep, "activate");
   assert.match(String(r.result.error), /Cannot connect to web1 .*closed by remote host/);
-  assert.deepEqual(r.lines, [line.health(BLUE), line.switchTo(BLUE)]);
+  assert.deepEqual(r.lines, [line.health(BLUE), line.switchTo(BLUE, BLUE_STATIC)]);
   assert.deepEqual(r.result.steps[0].changes, []);
 });
 
@@ -330,7 +347,11 @@ Deno.test("bluegreen activate: nothing staged, or a staged slot that is not runn
 Deno.test("bluegreen rollback: an instant switch back to the other slot, checked first", async () => {
   const r = await runStrategy("bluegreen", { run: { rollback: undefined } });
   assert.equal(r.result.ok, true, String(r.result.error));
-  assert.deepEqual(r.lines, [line.health(BLUE), line.switchTo(BLUE), line.state("blue")]);
+  assert.deepEqual(r.lines, [
+    line.health(BLUE),
+    line.switchTo(BLUE, BLUE_STATIC),
+    line.state("blue"),
+  ]);
   assert.match(r.out, /web1 serves 20261120T000006Z-0000006 \(c6\) from blue/);
 });
 
@@ -341,7 +362,7 @@ Deno.test("bluegreen rollback: a connection lost during the switch fails the hos
   });
   assert.equal(r.result.ok, false);
   assert.equal(r.result.failedStep, "rollback");
-  assert.deepEqual(r.lines, [line.health(BLUE), line.switchTo(BLUE)]);
+  assert.deepEqual(r.lines, [line.health(BLUE), line.switchTo(BLUE, BLUE_STATIC)]);
 });
 
 Deno.test("bluegreen rollback: an other slot that is not running is refused; --release is refused", async () => {

@@ -77,7 +77,7 @@ async function deploy(
 const FACTS = "sudo -n -H -- sh -c 'exec 2>/dev/null…' sh";
 const MIGRATE =
   "sudo -n -H -u app -- env -C /home/app/apps/hello/code /etc/djaploy/apps/hello/run " +
-  "/home/app/apps/hello/venv/bin/python manage.py shell -c 'from django.conf import settings…'";
+  "env STATIC_ROOT=/home/app/apps/hello/shared/staticfiles /home/app/apps/hello/venv/bin/python manage.py shell -c 'from django.conf import settings…'";
 const RESTART = "sudo -n -H -- systemctl restart hello";
 const HEALTH =
   "python3 -c 'import re, socket, sys, time…' /run/hello/hello.sock /healthz/ 10.0.0.1 200 100 0.1";
@@ -272,7 +272,7 @@ Deno.test("in_place: a failing migrate stops the host there: no restart, no heal
 
 const DIAGNOSIS =
   "sudo -n -H -u app -- env -C /home/app/apps/hello/code timeout 60 /etc/djaploy/apps/hello/run " +
-  "/home/app/apps/hello/venv/bin/python manage.py shell -c 'import logging, re, sys, traceback…'";
+  "env STATIC_ROOT=/home/app/apps/hello/shared/staticfiles /home/app/apps/hello/venv/bin/python manage.py shell -c 'import logging, re, sys, traceback…'";
 
 Deno.test("in_place: a failing health check runs the request through Django once, shows its traceback, names the unit", async () => {
   await withFixture(async (f) => {
@@ -392,7 +392,7 @@ Deno.test("in_place: migrate and collectstatic output is reported as changes", a
 /** The collectstatic hash of the fixture's release, with no [env]. */
 async function staticHash(f: Fixture, dependencyHash: string): Promise<string> {
   const env = new Map([
-    ["STATIC_ROOT", "/home/app/apps/hello/shared/staticfiles"],
+    ["STATIC_ROOT", "/var/lib/djaploy/apps/hello/static"],
     ["MEDIA_ROOT", "/home/app/apps/hello/shared/media"],
   ]);
   return (await djangoInputs(f.release.artifactDir, { dependencyHash, python: "3.11", env }))
@@ -586,7 +586,7 @@ Deno.test("in_place: a connection lost during the restart fails the host there: 
     line.upload(code),
     line.buildVenv(r.venv, code),
     line.app(`ln -sfn ${r.venv} ${venvLink}`),
-    line.manage(code, venvLink),
+    line.manage(code, venvLink, "/home/app/apps/hello/shared/staticfiles"),
     line.root("systemctl restart hello"),
   ]);
 });

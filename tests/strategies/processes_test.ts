@@ -177,7 +177,7 @@ Deno.test("processes: a first bluegreen deploy writes the units for the live slo
 
     const lines = r.exec.lines();
     const at = (s: string) => lines.findIndex((l) => l.endsWith(s));
-    const switched = at("sh /run/djaploy/hello.sock /run/hello-blue/hello.sock");
+    const switched = at(" /run/djaploy/hello.sock /run/hello-blue/hello.sock");
     const timerWritten = lines.findIndex((l) =>
       l.includes(`${UNITS}/hello-schedule-clearsessions.timer`)
     );
@@ -253,6 +253,7 @@ for (
           ...await answersWithUnits(loaded, `${APP}/slots/blue`, venv("b")),
           "deploy-state": { out: JSON.stringify(live) },
           "live-socket": { out: "/run/hello-blue/hello.sock\n" },
+          "live-static": { out: "/home/app/apps/hello/shared/staticfiles-blue\n" },
           "slot-units": BOTH_RUNNING,
         }),
       });
@@ -270,7 +271,7 @@ for (
       assert.equal(files.has(`${UNITS}/hello-schedule-clearsessions.timer`), false);
       const lines = r.exec.lines();
       const switched = lines.findIndex((l) =>
-        l.endsWith("sh /run/djaploy/hello.sock /run/hello-green/hello.sock")
+        l.endsWith(" /run/djaploy/hello.sock /run/hello-green/hello.sock")
       );
       const reload = lines.findIndex((l) => l.endsWith("systemctl daemon-reload"));
       const restart = lines.findIndex((l) => l.endsWith("systemctl restart hello-worker.service"));
@@ -305,6 +306,7 @@ Deno.test("processes: a bluegreen deploy that only stages leaves the worker on t
         ...await answersWithUnits(loaded, `${APP}/slots/blue`, venv("b")),
         "deploy-state": { out: JSON.stringify(live) },
         "live-socket": { out: "/run/hello-blue/hello.sock\n" },
+        "live-static": { out: "/home/app/apps/hello/shared/staticfiles-blue\n" },
         "slot-units": BOTH_RUNNING,
       }),
       release: await releaseIn(dir),

@@ -80,6 +80,7 @@ async function deployOverGreen(
         ...await configuredHostAnswers(loaded),
         "deploy-state": { out: JSON.stringify(state) },
         "live-socket": { out: "/run/hello-green/hello.sock\n" },
+        "live-static": { out: "/home/app/apps/hello/shared/staticfiles-green\n" },
         "current-link": { out: `${layout.releasesDir}/${old(7).release}\n` },
         "slot-units": {
           out: unitsShowOutput({

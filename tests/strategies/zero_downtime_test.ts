@@ -72,6 +72,7 @@ Deno.test("zero_downtime: the live link, not a stale state.json, decides which s
         ...await configuredHostAnswers(loaded),
         "deploy-state": { out: JSON.stringify(stale) },
         "live-socket": { out: "/run/hello-green/hello.sock\n" },
+        "live-static": { out: "/home/app/apps/hello/shared/staticfiles-green\n" },
         "slot-units": {
           out: unitsShowOutput({
             "hello-blue.service": "enabled inactive",
@@ -157,7 +158,7 @@ Deno.test("zero_downtime: with no path configured, / is probed before traffic mo
     const diagnosis = lines.find((l) => l.includes("timeout 60"))!;
     assert.match(
       diagnosis,
-      /^sudo -n -H -u app -- env -C \/home\/app\/apps\/hello\/slots\/blue timeout 60 \/etc\/djaploy\/apps\/hello\/run \/home\/app\/apps\/hello\/shared\/venv-[0-9a-f]+-py3\.11\/bin\/python manage\.py shell -c /,
+      /^sudo -n -H -u app -- env -C \/home\/app\/apps\/hello\/slots\/blue timeout 60 \/etc\/djaploy\/apps\/hello\/run env STATIC_ROOT=\/home\/app\/apps\/hello\/shared\/staticfiles-blue \/home\/app\/apps\/hello\/shared\/venv-[0-9a-f]+-py3\.11\/bin\/python manage\.py shell -c /,
     );
   });
 });
@@ -225,6 +226,7 @@ Deno.test("zero_downtime: after the switch, old releases go and so do the virtua
         ...await configuredHostAnswers(loaded),
         "deploy-state": { out: JSON.stringify(live) },
         "live-socket": { out: "/run/hello-blue/hello.sock\n" },
+        "live-static": { out: "/home/app/apps/hello/shared/staticfiles-blue\n" },
         "current-link": { out: "/home/app/apps/hello/releases/20261122T000000Z-0000003\n" },
         "releases": { out: releases + "\n" },
         // d: a build of a lock file no release kept (a failed deploy's).
@@ -261,6 +263,7 @@ Deno.test("zero_downtime: after the switch, old releases go and so do the virtua
 
 const BLUE = "/run/hello-blue/hello.sock";
 const BLUE_DIR = "/home/app/apps/hello/slots/blue";
+const BLUE_STATIC = "/home/app/apps/hello/shared/staticfiles-blue";
 const CURRENT = "/home/app/apps/hello/current";
 const failHealth = (cmd: RemoteCommand) =>
   isHealthCheck(BLUE)(cmd)
@@ -274,7 +277,7 @@ function untilStarted(r: StrategyRun): string[] {
     line.upload(rel, `${RELEASES}/${OLD(7)}`),
     line.root("systemctl enable --quiet hello-slots.service"),
     line.buildVenv(r.venv, rel),
-    line.manage(rel, r.venv),
+    line.manage(rel, r.venv, BLUE_STATIC),
     line.unitFile("blue"),
     line.link(BLUE_DIR, `../releases/${NEW}`),
     line.root("systemctl daemon-reload"),
@@ -288,7 +291,7 @@ Deno.test("zero_downtime deploy: the new release starts in the idle slot, then o
   assert.equal(r.result.ok, true, String(r.result.error));
   assert.deepEqual(r.lines, [
     ...untilStarted(r),
-    line.switchTo(BLUE),
+    line.switchTo(BLUE, BLUE_STATIC),
     line.state("blue"),
     line.app(`sh -c 'cat > "$1/.djaploy-release.json"' sh ${RELEASES}/${NEW} < [stdin]`),
     line.link(CURRENT, `releases/${NEW}`),
@@ -301,6 +304,54 @@ Deno.test("zero_downtime deploy: the new release starts in the idle slot, then o
   ]);
 });
 
+/** The Python program migrate and collectstatic ran. */
+function migrateCode(r: StrategyRun): string {
+  return r.exec.recorded.find((c) => c.command && isMigrate(c.command))!.command!.argv.at(-1)!;
+}
+
+const GREEN_STATIC = "/home/app/apps/hello/shared/staticfiles-green";
+
+Deno.test("zero_downtime deploy: collectstatic writes the idle slot's folder, a copy of the live one's; the live folder is never written", async () => {
+  const r = await runStrategy("zero_downtime");
+  const code = migrateCode(r);
+  assert.match(code, /^COLLECTSTATIC = True$/m);
+  assert.match(code, new RegExp(`^STATIC_DIR = "${BLUE_STATIC}"$`, "m"));
+  assert.match(code, new RegExp(`^SEED_FROM = "${GREEN_STATIC}"$`, "m"));
+  assert.ok(!r.lines.some((l) => l.includes(`STATIC_ROOT=${GREEN_STATIC}`)), r.lines.join("\n"));
+});
+
+Deno.test("zero_downtime deploy: with collectstatic skipped, the idle slot's folder becomes hard links to the live one's as the slot starts", async () => {
+  // The static_hash this release's inputs give: what the first run records.
+  const first = await runStrategy("zero_downtime");
+  const recorded = first.exec.recorded.find((c) =>
+    c.command?.argv.includes("/var/lib/djaploy/apps/hello/state.json")
+  );
+  const staticHash = JSON.parse(String(recorded!.command!.stdin)).static_hash;
+  assert.match(staticHash, /^[0-9a-f]{16}$/);
+  const r = await runStrategy("zero_downtime", { staticHash });
+  assert.equal(r.result.ok, true, String(r.result.error));
+  assert.match(migrateCode(r), /^COLLECTSTATIC = False$/m);
+  assert.match(
+    r.out,
+    /skipped collectstatic: the files, settings and \[env\] it reads are unchanged/,
+  );
+  const rel = `${RELEASES}/${NEW}`;
+  assert.deepEqual(r.lines.slice(0, 10), [
+    line.upload(rel, `${RELEASES}/${OLD(7)}`),
+    line.root("systemctl enable --quiet hello-slots.service"),
+    line.buildVenv(r.venv, rel),
+    line.manage(rel, r.venv, BLUE_STATIC),
+    line.unitFile("blue"),
+    // In the slot's start round trip, before the unit starts: its folder is complete.
+    line.seedStatic(GREEN_STATIC, BLUE_STATIC),
+    line.link(BLUE_DIR, `../releases/${NEW}`),
+    line.root("systemctl daemon-reload"),
+    line.root("systemctl restart hello-blue.service"),
+    line.health(BLUE),
+  ]);
+  assert.equal(r.lines[10], line.switchTo(BLUE, BLUE_STATIC));
+});
+
 Deno.test("zero_downtime deploy: a failed health check stops the new slot, marks the release failed, and moves no traffic", async () => {
   const r = await runStrategy("zero_downtime", { respond: failHealth });
   assert.equal(r.result.ok, false);
@@ -309,7 +360,7 @@ Deno.test("zero_downtime deploy: a failed health check stops the new slot, marks
   assert.deepEqual(r.lines, [
     ...untilStarted(r),
     line.root("systemctl stop hello-blue.service"),
-    line.diagnose(BLUE_DIR, r.venv),
+    line.diagnose(BLUE_DIR, r.venv, BLUE_STATIC),
     line.app(`touch ${RELEASES}/${NEW}/.djaploy-failed`),
   ]);
 });
@@ -331,7 +382,7 @@ Deno.test("zero_downtime deploy: a connection lost during the switch fails the h
   assert.equal(r.result.failedStep, "switch traffic");
   assert.match(String(r.result.error), /Cannot connect to web1 .*closed by remote host/);
   // The next run reads where the link points, not state.json (the first test of this file).
-  assert.deepEqual(r.lines, [...untilStarted(r), line.switchTo(BLUE)]);
+  assert.deepEqual(r.lines, [...untilStarted(r), line.switchTo(BLUE, BLUE_STATIC)]);
 });
 
 Deno.test("zero_downtime rollback: the previous release starts in the idle slot with its own venv, then switches", async () => {
@@ -339,13 +390,13 @@ Deno.test("zero_downtime rollback: the previous release starts in the idle slot 
   assert.equal(r.result.ok, true, String(r.result.error));
   const rel = `${RELEASES}/${OLD(6)}`;
   assert.deepEqual(r.lines, [
-    line.manage(rel, OLD_VENV),
+    line.manage(rel, OLD_VENV, BLUE_STATIC),
     line.unitFile("blue"),
     line.link(BLUE_DIR, `../releases/${OLD(6)}`),
     line.root("systemctl daemon-reload"),
     line.root("systemctl restart hello-blue.service"),
     line.health(BLUE),
-    line.switchTo(BLUE),
+    line.switchTo(BLUE, BLUE_STATIC),
     line.state("blue"),
     line.link(CURRENT, `releases/${OLD(6)}`),
     line.drain("green"),
@@ -363,8 +414,10 @@ Deno.test("zero_downtime rollback: a previous release that fails its health chec
   assert.equal(r.result.failedStep, "rollback");
   assert.match(String(r.result.error), /the health check failed/);
   assert.equal(r.lines.at(-2), line.root("systemctl stop hello-blue.service"));
-  assert.equal(r.lines.at(-1), line.diagnose(BLUE_DIR, OLD_VENV));
-  assert.ok(!r.lines.includes(line.switchTo(BLUE)) && !r.lines.includes(line.state("blue")));
+  assert.equal(r.lines.at(-1), line.diagnose(BLUE_DIR, OLD_VENV, BLUE_STATIC));
+  assert.ok(
+    !r.lines.includes(line.switchTo(BLUE, BLUE_STATIC)) && !r.lines.includes(line.state("blue")),
+  );
 });
 
 Deno.test("zero_downtime rollback --release: a connection lost during the switch fails the host and sends nothing more", async () => {
@@ -374,8 +427,8 @@ Deno.test("zero_downtime rollback --release: a connection lost during the switch
   });
   assert.equal(r.result.ok, false);
   assert.match(String(r.result.error), /Cannot connect to web1/);
-  assert.equal(r.lines[0], line.manage(`${RELEASES}/${OLD(5)}`, OLD_VENV));
-  assert.equal(r.lines.at(-1), line.switchTo(BLUE));
+  assert.equal(r.lines[0], line.manage(`${RELEASES}/${OLD(5)}`, OLD_VENV, BLUE_STATIC));
+  assert.equal(r.lines.at(-1), line.switchTo(BLUE, BLUE_STATIC));
   assert.ok(
     !r.lines.includes(line.state("blue")),
     "no record of a switch that may not have happened",

@@ -286,20 +286,19 @@ async function serving(
 }
 
 /**
- * The site serves one of `messages`, and status, the live socket and the records agree.
- * A page with another release's static files fails, unless `mixOk` (then it is returned).
+ * The site serves one of `messages`, and status, the live socket, the live static folder and
+ * the records agree. A page with another release's static files (a mix) fails.
  */
 async function assertServes(
   bench: Bench,
   messages: readonly string[],
   commitOf: string | ((message: string) => string),
-  mixOk = false,
 ): Promise<string> {
   // A run killed during its switch leaves that round trip running on the host for a moment (the
   // switch and root's record, one sudo): the page and status are read again once it has ended.
   for (let attempt = 1;; attempt++) {
     try {
-      return await checkServes(bench, messages, commitOf, mixOk);
+      return await checkServes(bench, messages, commitOf);
     } catch (err) {
       if (attempt === 3 || !String(err).includes("status names what serves")) throw err;
       await sleep(1000);
@@ -311,29 +310,29 @@ async function checkServes(
   bench: Bench,
   messages: readonly string[],
   commitOf: string | ((message: string) => string),
-  mixOk: boolean,
 ): Promise<string> {
   const now = await serving(bench.host);
   assert.ok(now.message !== undefined, now.why);
-  assert.ok(mixOk || now.mix === undefined, now.why);
-  lastMix = now.mix;
+  assert.ok(now.mix === undefined, now.why);
   assert.ok(messages.includes(now.message), `the site serves "${now.message}", not ${messages}`);
   const commit = typeof commitOf === "string" ? commitOf : commitOf(now.message);
   const status = await djaploy(bench.project, ["status", "--env", "test", "--json"]);
   ok(status, "status --json");
   const [host] = JSON.parse(status.stdout);
   assert.equal(host.live?.commit, commit, `status names what serves:\n${status.stdout}`);
-  const [socket, slot] = (await onHost(
+  const [socket, slot, statics] = (await onHost(
     bench.host,
-    "readlink /run/djaploy/hello.sock; sudo -n cat /var/lib/djaploy/apps/hello/active-slot",
+    "readlink /run/djaploy/hello.sock; sudo -n cat /var/lib/djaploy/apps/hello/active-slot; " +
+      "readlink /var/lib/djaploy/apps/hello/static",
   )).split("\n");
   assert.equal(socket, `/run/hello-${slot}/hello.sock`, "traffic goes where the records say");
+  assert.ok(
+    statics?.endsWith(`/shared/staticfiles-${slot}`),
+    `nginx serves the live slot's static files: the live-static link names ${statics}`,
+  );
   assert.equal(host.active_slot, slot, `status names the live slot:\n${status.stdout}`);
   return now.message;
 }
-
-/** What the last assertServes saw mixed, if anything. */
-let lastMix: string | undefined;
 
 /** Parses `--json` events as they arrive and calls `onStep` with each step event. */
 function eventReader(onStep: (step: string, status: string) => void) {
@@ -514,22 +513,9 @@ export async function runCell(bench: Bench, phase: Phase, fault: Fault): Promise
     }
     note = `served ${Math.round(performance.now() - t0)} ms after SSH answered again`;
   }
-  // A known bug (docs/faults.md, "Found and not fixed"): the releases share STATIC_ROOT and its
-  // manifest, so once a run's collectstatic ran, the live release's workers that load the manifest
-  // afterwards link that run's static files. Only then is a mix let through (and recorded): when
-  // the run started its collectstatic (the step before it ended; a run cut off in that step may
-  // have finished it on the host).
-  const collected = steps.some((e) => e.step === "dependencies" && e.status !== "failed");
-  const served = await assertServes(
-    bench,
-    [previous.message, message],
-    (m) => commits.get(m)!,
-    collected,
-  );
-  if (lastMix !== undefined) {
-    assert.equal(served, previous.message, `a mix with the new release serving: ${lastMix}`);
-    note = [note, `MIX (known bug): ${lastMix}`].filter(Boolean).join("; ");
-  }
+  // Never a mix: each slot collects into its own folder, and nginx's link to it moves with
+  // traffic, so the live release's static files and manifest are the ones it collected.
+  const served = await assertServes(bench, [previous.message, message], (m) => commits.get(m)!);
   if (faulted.code === 0) {
     assert.equal(served, message, `djaploy said it deployed:\n${faulted.output}`);
   }
