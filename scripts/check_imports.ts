@@ -101,6 +101,7 @@ export const LAYERS: readonly Layer[] = [
       "lib/recording_executor.ts",
       "lib/process.ts",
       "lib/ssh.ts",
+      "lib/ssh_mux.ts",
       "lib/remote_command.ts",
       "lib/remote_ops.ts",
       "lib/facts.ts",
