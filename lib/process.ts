@@ -210,9 +210,20 @@ export function startProcess(
     detached: opts.detached,
   });
   const writer = child.stdin.getWriter();
-  // Read and decoded here, not through a TextDecoderStream: one stream per pipe, not three.
-  const reader = child.stdout.getReader();
+  // Read into one buffer of our own (a default reader allocates 64 kB for every read, and the
+  // facts come in many small reads) and decoded here, not through a TextDecoderStream.
+  const reader = child.stdout.getReader({ mode: "byob" });
   const decoder = new TextDecoder();
+  let spare: Uint8Array | undefined;
+  /** The next chunk, decoded; undefined at the end (readLine and close may both be reading). */
+  const readText = async (): Promise<string | undefined> => {
+    const buf = spare ?? new Uint8Array(16 * 1024);
+    spare = undefined;
+    const { value, done } = await reader.read(buf);
+    const text = done ? undefined : decoder.decode(value, { stream: true });
+    if (value) spare = new Uint8Array(value.buffer);
+    return text;
+  };
   const stderr = child.stderr.text();
   // Complete lines not yet read (from `head` on), and the start of the next one. Each chunk is
   // split once: the facts a deploy reads under its lock come as one long burst of lines.
@@ -225,9 +236,9 @@ export function startProcess(
   return {
     async readLine() {
       while (head >= lines.length && !ended) {
-        const { value, done } = await reader.read();
-        const text = partial + (done ? decoder.decode() : decoder.decode(value, { stream: true }));
-        if (done) ended = true;
+        const chunk = await readText();
+        if (chunk === undefined) ended = true;
+        const text = partial + (chunk ?? decoder.decode());
         const parts = text.split("\n");
         partial = parts.pop()!;
         lines = parts;
@@ -245,11 +256,11 @@ export function startProcess(
     async close() {
       await writer.close().catch(() => undefined);
       while (!ended) {
-        const { value, done } = await reader.read();
-        if (done) {
+        const chunk = await readText();
+        if (chunk === undefined) {
           ended = true;
           rest += decoder.decode();
-        } else rest += decoder.decode(value, { stream: true });
+        } else rest += chunk;
       }
       const status = await child.status;
       const unread = lines.slice(head).map((l) => `${l}\n`).join("") + partial;
