@@ -106,6 +106,7 @@ export const LAYERS: readonly Layer[] = [
       "lib/exec/recording_executor.ts",
       "lib/exec/process.ts",
       "lib/exec/ssh.ts",
+      "lib/exec/ssh_mux.ts",
       "lib/exec/remote_command.ts",
       "lib/host/remote_ops.ts",
       "lib/host/facts.ts",

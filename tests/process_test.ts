@@ -38,3 +38,57 @@ Deno.test("process: output, errors and the exit code of a detached child, with i
   });
   assert.deepEqual([r.code, r.stdout, r.stderr], [3, "in\n", "err\n"]);
 });
+
+Deno.test("process: a live process's lines, whatever the chunks; close returns what was not read", async () => {
+  // Lines split across writes (and so across reads), a burst of many lines, a last line
+  // without its newline, and multi-byte characters split between chunks.
+  const script = [
+    "printf 'one\\ntw'; sleep 0.05; printf 'o\\n'",
+    'i=0; while [ $i -lt 500 ]; do echo "line $i"; i=$((i+1)); done',
+    "printf '\\303'; sleep 0.05; printf '\\251t\\303\\251\\n'",
+    "printf 'last'",
+  ].join("; ");
+  const p = startProcess("sh", ["-c", script], { detached: true });
+  assert.equal(await p.readLine(), "one");
+  assert.equal(await p.readLine(), "two");
+  for (let i = 0; i < 500; i++) assert.equal(await p.readLine(), `line ${i}`);
+  assert.equal(await p.readLine(), "été");
+  assert.equal(await p.readLine(), "last");
+  assert.equal(await p.readLine(), undefined);
+  assert.equal((await p.close()).stdout, "");
+
+  const q = startProcess("sh", ["-c", "printf 'a\\nb\\nc\\nd'; echo oops >&2; exit 4"]);
+  assert.equal(await q.readLine(), "a");
+  const r = await q.close();
+  assert.deepEqual([r.code, r.stdout, r.stderr], [4, "b\nc\nd", "oops\n"]);
+});
+
+Deno.test("process: output of a process that prints more than a pipe holds, with live chunks", async () => {
+  const big = 'i=0; while [ $i -lt 20000 ]; do echo "line $i"; i=$((i+1)); done; echo e >&2';
+  const whole = await runProcess("sh", ["-c", big], { detached: true });
+  const lines = whole.stdout.split("\n");
+  assert.equal(lines.length, 20001);
+  assert.equal(lines[19999], "line 19999");
+  assert.equal(whole.stderr, "e\n");
+  let chunks = "";
+  const live = await runProcess("sh", ["-c", big], { onStdout: (c) => (chunks += c) });
+  assert.equal(live.stdout, whole.stdout);
+  assert.equal(chunks, whole.stdout);
+});
+
+Deno.test("process: stopped by its signal, a child's result comes back (pipes held elsewhere)", async () => {
+  // The grandchild keeps stdout open after the child is killed, as an ssh master holds a mux
+  // client's pipes: the result must still come back soon after the child ended.
+  const ac = new AbortController();
+  const started = performance.now();
+  const run = runProcess("sh", ["-c", "sleep 1.5 & echo started; wait"], {
+    signal: ac.signal,
+    detached: true,
+  });
+  setTimeout(() => ac.abort(), 200);
+  const r = await run;
+  assert.notEqual(r.code, 0);
+  assert.ok(performance.now() - started < 1200, "did not wait for the grandchild's pipes");
+  // The output given up is read to its end when the grandchild ends (no operation left behind).
+  await new Promise((resolve) => setTimeout(resolve, 1700 - (performance.now() - started)));
+});

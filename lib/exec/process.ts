@@ -145,12 +145,27 @@ async function finishProcess(
         : new Promise<void>(() => {})
     )
     : undefined;
-  const [stdout, stderr, status] = await Promise.all([
-    readAll(child.stdout, opts.onStdout, stopped),
-    readAll(child.stderr, undefined, stopped),
-    child.status,
-  ]);
-  return { code: status.code, stdout, stderr, ms: performance.now() - started };
+  if (opts.onStdout) {
+    const [stdout, stderr, status] = await Promise.all([
+      readAll(child.stdout, opts.onStdout, stopped),
+      readAll(child.stderr, undefined, stopped),
+      child.status,
+    ]);
+    return { code: status.code, stdout, stderr, ms: performance.now() - started };
+  }
+  // Without live output, each pipe is read whole in one operation (no stream per chunk):
+  // the cheapest way for djaploy, which reads several commands' output per host.
+  const output = Promise.all([child.stdout.text(), child.stderr.text(), child.status]);
+  const done = stopped ? await Promise.race([output, stopped.then(() => undefined)]) : await output;
+  if (done) {
+    const [stdout, stderr, status] = done;
+    return { code: status.code, stdout, stderr, ms: performance.now() - started };
+  }
+  // Stopped, and the pipes still open elsewhere: their output is given up.
+  output.catch(() => undefined);
+  child.unref();
+  const status = await child.status;
+  return { code: status.code, stdout: "", stderr: "", ms: performance.now() - started };
 }
 
 async function readAll(
@@ -195,24 +210,44 @@ export function startProcess(
     detached: opts.detached,
   });
   const writer = child.stdin.getWriter();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const stderr = readAll(child.stderr);
-  let buffer = "";
+  // Read into one buffer of our own (a default reader allocates 64 kB for every read, and the
+  // facts come in many small reads) and decoded here, not through a TextDecoderStream.
+  const reader = child.stdout.getReader({ mode: "byob" });
+  const decoder = new TextDecoder();
+  let spare: Uint8Array | undefined;
+  /** The next chunk, decoded; undefined at the end (readLine and close may both be reading). */
+  const readText = async (): Promise<string | undefined> => {
+    const buf = spare ?? new Uint8Array(16 * 1024);
+    spare = undefined;
+    const { value, done } = await reader.read(buf);
+    const text = done ? undefined : decoder.decode(value, { stream: true });
+    if (value) spare = new Uint8Array(value.buffer);
+    return text;
+  };
+  const stderr = child.stderr.text();
+  // Complete lines not yet read (from `head` on), and the start of the next one. Each chunk is
+  // split once: the facts a deploy reads under its lock come as one long burst of lines.
+  let lines: string[] = [];
+  let head = 0;
+  let partial = "";
   let rest = "";
   let ended = false;
   const encoder = new TextEncoder();
   return {
     async readLine() {
-      while (!buffer.includes("\n")) {
-        if (ended) break;
-        const { value, done } = await reader.read();
-        if (done) ended = true;
-        else buffer += value;
+      while (head >= lines.length && !ended) {
+        const chunk = await readText();
+        if (chunk === undefined) ended = true;
+        const text = partial + (chunk ?? decoder.decode());
+        const parts = text.split("\n");
+        partial = parts.pop()!;
+        lines = parts;
+        head = 0;
       }
-      if (buffer === "" && ended) return undefined;
-      const i = buffer.indexOf("\n");
-      const line = i === -1 ? buffer : buffer.slice(0, i);
-      buffer = i === -1 ? "" : buffer.slice(i + 1);
+      if (head < lines.length) return lines[head++];
+      if (partial === "") return undefined;
+      const line = partial;
+      partial = "";
       return line;
     },
     async write(text) {
@@ -221,14 +256,17 @@ export function startProcess(
     async close() {
       await writer.close().catch(() => undefined);
       while (!ended) {
-        const { value, done } = await reader.read();
-        if (done) ended = true;
-        else rest += value;
+        const chunk = await readText();
+        if (chunk === undefined) {
+          ended = true;
+          rest += decoder.decode();
+        } else rest += chunk;
       }
       const status = await child.status;
+      const unread = lines.slice(head).map((l) => `${l}\n`).join("") + partial;
       return {
         code: status.code,
-        stdout: buffer + rest,
+        stdout: unread + rest,
         stderr: await stderr,
         ms: performance.now() - started,
       };

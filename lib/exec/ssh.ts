@@ -9,8 +9,9 @@
  * - A prompt for an unknown host key hanging the run: BatchMode, and
  *   StrictHostKeyChecking=accept-new (or yes).
  * - Masters left behind or reused across runs: each run has its own socket
- *   directory, masters are closed at the end, and ControlPersist makes an
- *   orphaned master exit by itself if djaploy is killed.
+ *   directory, masters are closed at the end (through the control socket,
+ *   lib/exec/ssh_mux.ts), and ControlPersist makes an orphaned master exit by
+ *   itself if djaploy is killed.
  * - A burst of new connections refused by sshd's MaxStartups: connection
  *   starts go through a shared limiter.
  * - Ctrl-C killing a remote command halfway: ssh and rsync run in their own
@@ -36,6 +37,7 @@ import type { RemoteCommand } from "./remote_command.ts";
 import { toShell } from "./remote_command.ts";
 import { quote, render } from "../shell.ts";
 import type { Limiter } from "./limiter.ts";
+import { exitMaster } from "./ssh_mux.ts";
 import { join } from "node:path";
 
 /** Seconds an idle master lives on after djaploy is gone (a safety net; we close it ourselves). */
@@ -224,6 +226,8 @@ export class SshExecutor implements Executor {
     if (!connecting) return;
     this.#connecting = undefined;
     if (!await connecting.then(() => true, () => false)) return;
+    // Through the control socket (lib/exec/ssh_mux.ts); `ssh -O exit` where djaploy may not open it.
+    if (await exitMaster(this.#controlPath) !== "unavailable") return;
     await runProcess("ssh", [...this.baseArgs(), "-O", "exit", this.#config.ssh_hostname], {
       quiet: true,
     }).catch(() => undefined);
@@ -231,7 +235,8 @@ export class SshExecutor implements Executor {
 
   async #checkMaster(): Promise<void> {
     try {
-      await Deno.lstat(this.#controlPath);
+      // Sync: a local socket's lstat is quick, and no thread pool hop per command.
+      Deno.lstatSync(this.#controlPath);
     } catch {
       this.#opts.warn?.(
         `${this.host}: the shared SSH connection was lost; opening a new one (each reconnect is a full login)`,

@@ -257,8 +257,9 @@ async function readThen(
   end: string,
 ): Promise<{ stdout: string; code: number }> {
   const lines: string[] = [];
+  const mark = new RegExp(`^${end} (\\d+)$`);
   for (let line = await held.readLine(); line !== undefined; line = await held.readLine()) {
-    const m = new RegExp(`^${end} (\\d+)$`).exec(line);
+    const m = mark.exec(line);
     // The mark starts with a newline of its own, which is not the script's.
     if (m) return { stdout: lines.map((l) => `${l}\n`).join("").slice(0, -1), code: Number(m[1]) };
     lines.push(line);

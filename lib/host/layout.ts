@@ -119,8 +119,24 @@ export function toolDir(tool: string, version: string): string {
   return posix.join(TOOLS_DIR, `${tool}-${version}`);
 }
 
-/** The host's paths and names, derived from its config. */
+/**
+ * Layouts made so far, by what they are derived from: every step of every host asks for its
+ * layout, and with many hosts rebuilding it each time showed in djaploy's own CPU.
+ */
+const layouts = new Map<string, Layout>();
+
+/** The host's paths and names, derived from its config (app_user, app_name, manage_py). */
 export function layoutFor(host: HostConfig): Layout {
+  const key = `${host.app_user}\0${host.app_name}\0${host.manage_py}`;
+  let layout = layouts.get(key);
+  if (!layout) {
+    layout = Object.freeze(makeLayout(host));
+    layouts.set(key, layout);
+  }
+  return layout;
+}
+
+function makeLayout(host: HostConfig): Layout {
   const homeDir = posix.join("/home", host.app_user);
   const appDir = posix.join(homeDir, "apps", host.app_name);
   const sharedDir = posix.join(appDir, "shared");
