@@ -246,12 +246,19 @@ export async function startSlot(
   ];
   const restart = cmds.length - (health ? 2 : 1);
   let r = await runChain(ctx.exec, cmds, { check: false });
-  if (r.failed === restart && await failedAtCgroupStep(ctx, s.unitName)) {
-    // systemd on a cgroup v1 or hybrid host may remove a unit's cgroup late after a stop (a
-    // drain moments ago) and then fail the next start at its CGROUP step: start it once more.
+  // systemd on a cgroup v1 or hybrid host may remove a unit's cgroup late after a stop (a drain
+  // moments ago; later still on a busy host) and then fail the next start at its CGROUP step:
+  // start it again, up to CGROUP_RETRIES times, after a pause that grows.
+  for (
+    let attempt = 1;
+    attempt <= CGROUP_RETRIES && r.failed === restart &&
+    await failedAtCgroupStep(ctx, s.unitName);
+    attempt++
+  ) {
     ctx.log.info(
       `${s.unitName} failed at systemd's CGROUP step right after a stop: starting again`,
     );
+    await new Promise((done) => setTimeout(done, CGROUP_PAUSE_MS * attempt));
     const again = [
       { argv: ["systemctl", "reset-failed", "--", s.unitName], as: "root", okCodes: [0, 1, 5] },
       ...cmds.slice(restart),
@@ -288,6 +295,10 @@ export function seedStaticCommand(ctx: StepContext, from: string, to: string): R
 }
 
 /** Whether `unit`'s last start failed at systemd's CGROUP step (exit status 219). */
+/** How often a start that failed at systemd's CGROUP step is tried again, and the first pause. */
+const CGROUP_RETRIES = 3;
+const CGROUP_PAUSE_MS = 250;
+
 async function failedAtCgroupStep(ctx: StepContext, unit: string): Promise<boolean> {
   const r = await ctx.exec.run({
     argv: ["systemctl", "show", "--property=ExecMainStatus", "--value", "--", unit],

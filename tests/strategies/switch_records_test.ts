@@ -287,6 +287,26 @@ Deno.test("startSlot: a start that fails at systemd's CGROUP step right after a 
   assert.equal(writtenState(r).active, "blue");
 });
 
+Deno.test("startSlot: on a busy host the CGROUP failure may come again: started up to three times more, then it fails", async () => {
+  for (const [failures, ok, starts] of [[3, true, 4], [4, false, 4]] as const) {
+    let restarts = 0;
+    const r = await deployOverGreen("zero_downtime", {
+      respond: (cmd) => {
+        if (cmd.argv.join(" ") === "systemctl restart hello-blue.service") {
+          return ++restarts <= failures
+            ? { code: 1, stderr: "Job for hello-blue.service failed" }
+            : {};
+        }
+        if (cmd.argv.includes("--property=ExecMainStatus")) return { stdout: "219\n" };
+        return undefined;
+      },
+    });
+    assert.equal(r.result.ok, ok, String(r.result.error));
+    assert.equal(restarts, starts);
+    if (!ok) assert.match(String(r.result.error), /hello-blue\.service did not start/);
+  }
+});
+
 Deno.test("startSlot: a start that fails for another reason is not retried", async () => {
   let restarts = 0;
   const r = await deployOverGreen("zero_downtime", {
