@@ -125,6 +125,9 @@ export function toolDir(tool: string, version: string): string {
  */
 const layouts = new Map<string, Layout>();
 
+/** All a layout is derived from: the cache's key, and all makeLayout may read (the compiler checks). */
+type LayoutInputs = Pick<HostConfig, "app_user" | "app_name" | "manage_py">;
+
 /** The host's paths and names, derived from its config (app_user, app_name, manage_py). */
 export function layoutFor(host: HostConfig): Layout {
   const key = `${host.app_user}\0${host.app_name}\0${host.manage_py}`;
@@ -136,7 +139,7 @@ export function layoutFor(host: HostConfig): Layout {
   return layout;
 }
 
-function makeLayout(host: HostConfig): Layout {
+function makeLayout(host: LayoutInputs): Layout {
   const homeDir = posix.join("/home", host.app_user);
   const appDir = posix.join(homeDir, "apps", host.app_name);
   const sharedDir = posix.join(appDir, "shared");
