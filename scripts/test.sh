@@ -17,7 +17,7 @@ fi
 # which would also stop the hosts of another test run on this machine.
 perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys --allow-run)
 # Each run's output is kept so that the closing line can add up both runs in the
-# plain form CI systems read: "tests: N passed, N failed, N skipped".
+# plain form CI systems read, alone on the last line: "N passed, N failed, N skipped".
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 passed=0 failed=0 skipped=0
@@ -40,7 +40,7 @@ run_tests() {
   return "$status"
 }
 closing() {
-  echo "tests: $passed passed, $failed failed, $skipped skipped"
+  echo "$passed passed, $failed failed, $skipped skipped"
 }
 status=0
 if [ $# -gt 0 ]; then
