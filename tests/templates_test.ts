@@ -217,6 +217,10 @@ Deno.test('envFile: sorted NAME="value" lines under a header, read alike by syst
     envFile(new Map()),
     "# Written by djaploy from [env]. Do not edit: the next deploy rewrites it.\n",
   );
+  // Code-point order, whatever this machine's locale (a collator puts "_" and lower case elsewhere).
+  const names = envFile(new Map(["a_b", "aB", "A_B", "AB", "AA"].map((k) => [k, ""])))
+    .split("\n").slice(1, -1).map((l) => l.split("=")[0]);
+  assert.deepEqual(names, ["AA", "AB", "A_B", "aB", "a_b"]);
 });
 
 const TRICKY = new Map([
