@@ -176,7 +176,7 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     if (received) code = exitCodeFor(received);
     const cpu = cpuUsage();
     ui.debug(
-      `djaploy used ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s of CPU and ` +
+      `djaploy used ${((cpu.user + cpu.system) / 1e6).toFixed(3)} s of CPU and ` +
         `${Math.round(resourceUsage().maxRSS / 1024)} MB of memory at most ` +
         "(this process; ssh, rsync and git not counted)",
     );
