@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
-import { acquireLock, lockPath, parseOwner } from "../lib/host/deploy_lock.ts";
+import { acquireLock, lockPath, parseOwner, runningUnderLock } from "../lib/host/deploy_lock.ts";
 import { breakLock, inspectLock } from "../lib/commands/unlock.ts";
-import { UserError } from "../lib/errors.ts";
+import { CommandError, UserError } from "../lib/errors.ts";
+import type { RemoteCommand } from "../lib/exec/remote_command.ts";
+import { Secret } from "../lib/secrets/secret.ts";
 import { ShellExecutor } from "./helpers/shell_executor.ts";
 
 const owner = (command: string) => ({
@@ -124,6 +126,117 @@ Deno.test("lock heartbeat: a holder ended on the host (djaploy unlock) is notice
     } finally {
       await lock.release();
     }
+  });
+});
+
+/** The command line of the process that ran a command: the held shell names the lock file. */
+const parentOf = (cmd: Partial<RemoteCommand> = {}): RemoteCommand => ({
+  argv: ["sh", "-c", 'tr "\\0" " " < "/proc/$PPID/cmdline"'],
+  as: "root",
+  ...cmd,
+});
+
+Deno.test("held lock: runs root commands in the shell that holds it, with their exact stdout, stderr, exit code and input, in order", async () => {
+  await withApp(async (app) => {
+    const exec = new ShellExecutor("root");
+    const lock = await acquireLock(exec, app, owner("deploy"), 0, "echo facts", {
+      heartbeatMs: 20,
+      timeoutSeconds: 5,
+    });
+    try {
+      const parent = await lock.run(parentOf());
+      assert.match(parent.stdout, new RegExp(lockPath(app)), "run by the shell holding the lock");
+      const input = "line one\nzweite Zeile: é ✓\n\nno newline at the end";
+      // Sent at once: each answer still reaches its own command.
+      const [echoed, failed, quiet, blank] = await Promise.all([
+        lock.run({ argv: ["cat"], as: "root", stdin: input }),
+        lock.run({ argv: ["sh", "-c", "printf 'out\\n'; printf 'err 1\\nerr 2' >&2; exit 7"] }),
+        lock.run({ argv: ["true"], as: "root", stdin: new Secret("s3cret\n") }),
+        lock.run({ argv: ["printf", "\\n\\n"], as: "root", cwd: "/tmp", env: { A: "b c" } }),
+      ]);
+      assert.equal(echoed.stdout, input);
+      assert.equal(echoed.code, 0);
+      assert.deepEqual([failed.code, failed.stdout, failed.stderr], [7, "out\n", "err 1\nerr 2"]);
+      assert.deepEqual([quiet.code, quiet.stdout, quiet.stderr], [0, "", ""]);
+      assert.equal(blank.stdout, "\n\n");
+      // Heartbeats went out all along; the lock is still surely held.
+      await new Promise((r) => setTimeout(r, 100));
+      await lock.verify();
+      const env = await lock.run({
+        argv: ["sh", "-c", 'echo "$A" "$PWD"'],
+        cwd: "/tmp",
+        env: { A: "b c" },
+      });
+      assert.equal(env.stdout, "b c /tmp\n");
+    } finally {
+      await lock.release();
+    }
+    assert.equal(exec.stats.commands, 1, "one process for the lock and every command");
+  });
+});
+
+Deno.test("held lock: a command running when the shell is ended fails as a lost lock, and so does every one after", async () => {
+  await withApp(async (app) => {
+    const exec = new ShellExecutor("root");
+    const lock = await acquireLock(exec, app, owner("deploy"), 0);
+    try {
+      const { pid } = await ownerRecord(app);
+      const running = lock.run({ argv: ["sleep", "1"], as: "root" });
+      await new Promise((r) => setTimeout(r, 200));
+      Deno.kill(pid, "SIGKILL");
+      await assert.rejects(running, lost(/the shell holding it on the host ended/));
+      assert.equal(lock.running, false);
+      await assert.rejects(() => lock.run({ argv: ["true"], as: "root" }), lost(/ended/));
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
+/** A ShellExecutor that counts the commands it ran as processes of their own. */
+class CountingExecutor extends ShellExecutor {
+  readonly lockShellRuns = true;
+  own: string[] = [];
+  override run(cmd: RemoteCommand) {
+    this.own.push(cmd.argv.join(" "));
+    return super.run(cmd);
+  }
+}
+
+Deno.test("runningUnderLock: root and app-user commands run in the held shell while the lock is held; the ssh user's, and all after release, run on their own", async () => {
+  await withApp(async (app) => {
+    const exec = new CountingExecutor("deploy-user-here");
+    // The lock is taken as root by a ShellExecutor whose ssh user is root (this machine).
+    const lock = await acquireLock(new ShellExecutor("root"), app, owner("deploy"), 0);
+    let held: typeof lock | undefined = lock;
+    const routed = runningUnderLock(exec, () => held);
+    try {
+      const r = await routed.run(parentOf());
+      assert.match(r.stdout, new RegExp(lockPath(app)));
+      assert.deepEqual(exec.own, [], "no process of its own");
+      assert.equal(routed.stats.commands, 1, "still counted as a command");
+      await assert.rejects(
+        () => routed.run({ argv: ["sh", "-c", "echo no >&2; exit 3"], as: "root" }),
+        (e: unknown) => e instanceof CommandError && e.code === 3 && /no/.test(e.stderr),
+      );
+      // Another user's command goes through sudo from the held (root) shell, never as root:
+      // this machine has no sudo, so it fails saying so.
+      await assert.rejects(
+        () => routed.run({ argv: ["id", "-un"], as: "app" }),
+        (e: unknown) => e instanceof CommandError && /sudo/.test(e.stderr) && e.code === 127,
+      );
+      assert.deepEqual(exec.own, []);
+      await routed.run({ argv: ["true"] }).catch(() => undefined);
+      await routed.run({ argv: ["true"], as: "deploy-user-here" }).catch(() => undefined);
+      // Input a shell variable cannot hold goes its own way.
+      await routed.run({ argv: ["true"], as: "root", stdin: "a\0b" }).catch(() => undefined);
+      assert.deepEqual(exec.own, ["true", "true", "true"]);
+    } finally {
+      await lock.release();
+      held = undefined;
+    }
+    await routed.run({ argv: ["true"], as: "root" }).catch(() => undefined);
+    assert.equal(exec.own.length, 4, "after release: its own process");
   });
 });
 

@@ -24,7 +24,12 @@ import { Limiter } from "../exec/limiter.ts";
 import { CommandError, UserError } from "../errors.ts";
 import type { Secret } from "../secrets/secret.ts";
 import type { SecretResolver } from "../secrets/resolve.ts";
-import { acquireLock, type HeldLock, type LockOwner } from "../host/deploy_lock.ts";
+import {
+  acquireLock,
+  type HeldLock,
+  type LockOwner,
+  runningUnderLock,
+} from "../host/deploy_lock.ts";
 import { Barrier } from "./barrier.ts";
 import { RecordingExecutor } from "../exec/recording_executor.ts";
 import { StoppedError, throwIfStopped } from "../cli/interrupt.ts";
@@ -447,7 +452,7 @@ export function openHost(
   })();
   opened.catch(() => undefined); // reported by whoever awaits it
   return {
-    exec,
+    exec: lock && exec.lockShellRuns ? runningUnderLock(exec, () => state.held) : exec,
     get phase() {
       return state.phase;
     },

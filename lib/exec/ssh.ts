@@ -61,6 +61,7 @@ export class SshExecutor implements Executor {
   readonly host: string;
   readonly sshUser: string;
   readonly stats: ExecutorStats = newStats();
+  readonly lockShellRuns = true;
   readonly #config: HostConfig;
   readonly #opts: SshOptions;
   readonly #controlPath: string;

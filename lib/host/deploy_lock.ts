@@ -5,9 +5,10 @@
  * (stdin closes, or 30 s pass without a heartbeat) and the lock is free. No
  * stale lock outlives its run; `djaploy unlock` exists for the rare case.
  */
-import type { Executor, HeldCommand } from "../exec/executor.ts";
+import { checkResult, type ExecResult, type Executor, type HeldCommand } from "../exec/executor.ts";
 import { UserError } from "../errors.ts";
 import { marker } from "../exec/marker.ts";
+import { type RemoteCommand, toShell } from "../exec/remote_command.ts";
 import { LOCK_BASH } from "./programs.gen.ts";
 
 /** How often djaploy tells the holding shell it is still there, and how long that shell waits. */
@@ -41,7 +42,8 @@ export function lockPath(appName: string): string {
 // the mark that ends its output (a nonce per run: lib/exec/marker.ts).
 // Prints LOCKED, the script's output and `<mark> <exit code>`, or HELD <owner line>
 // and exits 75. Holds the lock while stdin stays open and heartbeats keep
-// coming; answers each heartbeat line N with "beat N". The owner file says
+// coming; answers each heartbeat line N with "beat N", and runs the root
+// commands it is sent (HeldLock.run). The owner file says
 // "<pid> <start time of pid> <owner>": unlock checks both before it signals.
 
 /** The owner file's text: "<pid> <start time> <json>" (or "<pid> <json>", written before start times). */
@@ -80,6 +82,15 @@ export interface HeldLock {
    * heartbeats are answered; otherwise it asks the host once.
    */
   verify(): Promise<void>;
+  /** Whether the shell holding the lock is still there to run commands. */
+  readonly running: boolean;
+  /**
+   * Runs a command in the shell that holds the lock, as root or, through
+   * `sudo -u`, as the user it names: no process, no ssh session of its own.
+   * Its output comes whole when it ends; nothing else this host runs waits
+   * on it but the heartbeat answers.
+   */
+  run(cmd: RemoteCommand): Promise<ExecResult>;
   release(): Promise<void>;
 }
 
@@ -135,6 +146,10 @@ export async function acquireLock(
   return {
     then: thenResult,
     verify: () => beats.verify(),
+    get running() {
+      return beats.running;
+    },
+    run: (cmd) => beats.run(cmd),
     async release() {
       beats.stop();
       await held.end();
@@ -167,6 +182,8 @@ class Heartbeats {
   #answered = now();
   #lost?: string;
   #waiters: (() => void)[] = [];
+  /** Commands sent to the shell, in the order it runs them (and so answers). */
+  readonly #runs: HeldRun[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
 
   constructor(held: HeldCommand, appName: string, host: string, timing: LockTiming) {
@@ -184,6 +201,10 @@ class Heartbeats {
       line !== undefined;
       line = await this.#held.readLine()
     ) {
+      if (this.#runs.length && this.#runs[0].take(line)) {
+        if (this.#runs[0].done) this.#runs.shift();
+        continue;
+      }
       const m = /^beat (\d+)$/.exec(line);
       if (!m) continue;
       const n = Number(m[1]);
@@ -195,7 +216,31 @@ class Heartbeats {
     }
     this.#lost ??=
       "the shell holding it on the host ended (killed, unlocked, or the connection closed)";
+    for (const run of this.#runs.splice(0)) run.fail(this.#lostError());
     this.#wake();
+  }
+
+  get running(): boolean {
+    return this.#lost === undefined;
+  }
+
+  /** Sends `cmd` to the shell; its answer comes in order with the heartbeats'. */
+  async run(cmd: RemoteCommand): Promise<ExecResult> {
+    this.#check();
+    // As a root shell sends it: no sudo for root, `sudo -n -H -u USER` for another user.
+    const script = toShell({ ...cmd, as: cmd.as ?? "root" }, "root");
+    const input = cmd.stdin === undefined
+      ? ""
+      : typeof cmd.stdin === "string"
+      ? cmd.stdin
+      : cmd.stdin.reveal();
+    const mark = marker("held-run");
+    const run = new HeldRun(mark);
+    this.#runs.push(run);
+    const bytes = (t: string) => encoder.encode(t).length;
+    // One write: a heartbeat can go before or after it, never inside.
+    await this.#held.write(`run ${mark} ${bytes(script)} ${bytes(input)}\n${script}${input}`);
+    return await run.result;
   }
 
   #wake(): void {
@@ -244,12 +289,119 @@ class Heartbeats {
   }
 
   #check(): void {
-    if (!this.#lost) return;
-    throw new UserError(`Stopped: ${this.#what} was lost: ${this.#lost}`, {
+    if (this.#lost) throw this.#lostError();
+  }
+
+  #lostError(): UserError {
+    return new UserError(`Stopped: ${this.#what} was lost: ${this.#lost}`, {
       hint: "Nothing more was changed on this host after that. Another run may hold the lock " +
         "now: check with djaploy status, then run the command again.",
     });
   }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A command run by the shell that holds the lock, read from its output:
+ * "<mark> start", stdout, "<mark>", stderr, "<mark> <code>" (each mark after
+ * a newline of the shell's own, which is not the command's).
+ */
+class HeldRun {
+  readonly result: Promise<ExecResult>;
+  done = false;
+  #phase: "waiting" | "stdout" | "stderr" = "waiting";
+  readonly #stdout: string[] = [];
+  readonly #stderr: string[] = [];
+  readonly #mark: string;
+  readonly #started = performance.now();
+  #resolve!: (r: ExecResult) => void;
+  #reject!: (e: unknown) => void;
+
+  constructor(mark: string) {
+    this.#mark = mark;
+    this.result = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /** Takes a line of the shell's output if it is this command's; false for a heartbeat answer before it. */
+  take(line: string): boolean {
+    if (this.#phase === "waiting") {
+      if (line !== `${this.#mark} start`) return false;
+      this.#phase = "stdout";
+    } else if (this.#phase === "stdout") {
+      if (line === this.#mark) this.#phase = "stderr";
+      else this.#stdout.push(line);
+    } else if (
+      line.startsWith(`${this.#mark} `) && /^\d+$/.test(line.slice(this.#mark.length + 1))
+    ) {
+      this.done = true;
+      this.#resolve({
+        code: Number(line.slice(this.#mark.length + 1)),
+        stdout: joinLines(this.#stdout),
+        stderr: joinLines(this.#stderr),
+        ms: performance.now() - this.#started,
+      });
+    } else this.#stderr.push(line);
+    return true;
+  }
+
+  fail(error: unknown): void {
+    this.done = true;
+    this.#reject(error);
+  }
+}
+
+/** The text of lines read up to a mark that came after a newline of its own. */
+function joinLines(lines: readonly string[]): string {
+  return lines.map((l) => `${l}\n`).join("").slice(0, -1);
+}
+
+/**
+ * An executor whose commands as root or as the app user run in the shell
+ * that holds the host's deploy lock while it does (one process and ssh
+ * session fewer each); the ssh user's own commands, rsync, and every command
+ * once the lock is given back go as before. Only for executors that say so
+ * (`lockShellRuns`): a recording executor keeps recording each command.
+ */
+export function runningUnderLock(exec: Executor, held: () => HeldLock | undefined): Executor {
+  const routed: Executor = {
+    get host() {
+      return exec.host;
+    },
+    get sshUser() {
+      return exec.sshUser;
+    },
+    get stats() {
+      return exec.stats;
+    },
+    connect: () => exec.connect(),
+    async run(cmd) {
+      const lock = held();
+      const sudo = cmd.as !== undefined && cmd.as !== exec.sshUser;
+      if (!lock?.running || !sudo || hasNul(cmd)) return await exec.run(cmd);
+      exec.stats.commands++;
+      return checkResult(exec.host, exec.sshUser, cmd, await lock.run(cmd));
+    },
+    sync: (opts) => exec.sync(opts),
+    hold: (cmd) => exec.hold(cmd),
+    close: () => exec.close(),
+  };
+  if (exec.interactive) routed.interactive = (cmd, opts) => exec.interactive!(cmd, opts);
+  if (exec.chain) routed.chain = (cmds) => exec.chain!(cmds);
+  return routed;
+}
+
+/** Bytes a shell variable cannot hold: such a command goes its own way. */
+function hasNul(cmd: RemoteCommand): boolean {
+  const input = cmd.stdin === undefined
+    ? ""
+    : typeof cmd.stdin === "string"
+    ? cmd.stdin
+    : cmd.stdin.reveal();
+  return input.includes("\0") || cmd.argv.some((a) => a.includes("\0"));
 }
 /** Reads the `then` script's output, up to its end mark. */
 async function readThen(

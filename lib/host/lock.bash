@@ -13,5 +13,30 @@ started=$(cut -d' ' -f22 "/proc/$$/stat")
 printf '%s %s %s\n' "$$" "$started" "$owner" > "$lock.owner"
 echo LOCKED
 if [ -n "$5" ]; then sh -c "$5" 9>&- </dev/null; printf '\n%s %s\n' "$6" "$?"; fi
-while read -r -t "$timeout" n; do echo "beat $n"; done
+# Each line is a heartbeat N (answered "beat N"), or "run MARK SCRIPT_BYTES INPUT_BYTES" followed by
+# the script and its input, raw: the script runs as root like this shell, its input on stdin; out
+# come "MARK start", its stdout, a newline and MARK, its stderr, a newline and "MARK CODE".
+errors=$(mktemp "$dir/.held-stderr.XXXXXX") || exit 1
+trap 'rm -f "$errors"' EXIT
+while read -r -t "$timeout" n; do
+  case $n in
+    run\ *)
+      read -r _ mark size insize <<<"$n"
+      LC_ALL=C read -r -N "$size" script || exit 1
+      input=
+      if [ "$insize" != 0 ]; then LC_ALL=C read -r -N "$insize" input || exit 1; fi
+      echo "$mark start"
+      if [ "$insize" = 0 ]; then
+        bash -c "$script" 2>"$errors" 9>&- </dev/null
+      else
+        printf '%s' "$input" | bash -c "$script" 2>"$errors" 9>&-
+      fi
+      code=$?
+      printf '\n%s\n' "$mark"
+      cat "$errors"
+      printf '\n%s %s\n' "$mark" "$code"
+      ;;
+    *) echo "beat $n" ;;
+  esac
+done
 rm -f "$lock.owner"
