@@ -4,7 +4,7 @@ import { chainCommand, runChain } from "../lib/exec/chain.ts";
 import { CommandError } from "../lib/errors.ts";
 import { RecordingExecutor } from "../lib/exec/recording_executor.ts";
 import { Secret } from "../lib/secrets/secret.ts";
-import { type RemoteCommand, shScript } from "../lib/exec/remote_command.ts";
+import { shScript } from "../lib/exec/remote_command.ts";
 import { withTempDir, writeFiles } from "./helpers/fixtures.ts";
 import { ShellExecutor } from "./helpers/shell_executor.ts";
 
@@ -114,41 +114,6 @@ exec "$@"
     assert.equal(await Deno.readTextFile(join(dir, "c")), "C");
     assert.ok((await Deno.stat(join(dir, "made"))).isDirectory);
     await assert.rejects(Deno.stat(join(dir, "never")), Deno.errors.NotFound);
-    assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "root\napp\n");
-  });
-});
-
-Deno.test("runChain: with none for the ssh user, the chain is one root command: root's without sudo, the app user's through sudo -u", async () => {
-  await withTempDir(async (dir) => {
-    await writeFiles(dir, {
-      "bin/sudo": `#!/bin/sh
-user=root
-[ "$3" = -u ] && user=$4
-echo "$user" >> "${dir}/sudo.log"
-while [ "$1" != -- ]; do shift; done
-shift
-exec "$@"
-`,
-    });
-    await Deno.chmod(join(dir, "bin/sudo"), 0o755);
-    const sent: RemoteCommand[] = [];
-    const exec = new ShellExecutor("deploy", { PATH: `${dir}/bin:${Deno.env.get("PATH")}` });
-    const run = exec.run.bind(exec);
-    exec.run = (cmd) => {
-      sent.push(cmd);
-      return run(cmd);
-    };
-    const put = (name: string, text: string, as: string) => ({
-      argv: shScript('cat > "$1"', join(dir, name)),
-      stdin: text,
-      as,
-    });
-    await runChain(exec, [put("a", "A", "root"), put("b", "B", "root"), put("c", "C", "app")]);
-    assert.equal(sent.length, 1);
-    assert.equal(sent[0].as, "root", "one root command (a held lock's shell can run it)");
-    assert.equal(await Deno.readTextFile(join(dir, "a")), "A");
-    assert.equal(await Deno.readTextFile(join(dir, "c")), "C");
-    // The sudo of the root command itself, then the app user's: none inside for root's.
     assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "root\napp\n");
   });
 });

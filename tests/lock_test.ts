@@ -133,6 +133,7 @@ Deno.test("lock heartbeat: a holder ended on the host (djaploy unlock) is notice
 const parentOf = (cmd: Partial<RemoteCommand> = {}): RemoteCommand => ({
   argv: ["sh", "-c", 'tr "\\0" " " < "/proc/$PPID/cmdline"'],
   as: "root",
+  brief: true,
   ...cmd,
 });
 
@@ -203,7 +204,7 @@ class CountingExecutor extends ShellExecutor {
   }
 }
 
-Deno.test("runningUnderLock: root and app-user commands run in the held shell while the lock is held; the ssh user's, and all after release, run on their own", async () => {
+Deno.test("runningUnderLock: brief root and app-user commands run in the held shell while the lock is held; others, the ssh user's, and all after release, run on their own", async () => {
   await withApp(async (app) => {
     const exec = new CountingExecutor("deploy-user-here");
     // The lock is taken as root by a ShellExecutor whose ssh user is root (this machine).
@@ -216,27 +217,32 @@ Deno.test("runningUnderLock: root and app-user commands run in the held shell wh
       assert.deepEqual(exec.own, [], "no process of its own");
       assert.equal(routed.stats.commands, 1, "still counted as a command");
       await assert.rejects(
-        () => routed.run({ argv: ["sh", "-c", "echo no >&2; exit 3"], as: "root" }),
+        () => routed.run({ argv: ["sh", "-c", "echo no >&2; exit 3"], as: "root", brief: true }),
         (e: unknown) => e instanceof CommandError && e.code === 3 && /no/.test(e.stderr),
       );
       // Another user's command goes through sudo from the held (root) shell, never as root:
       // this machine has no sudo, so it fails saying so.
       await assert.rejects(
-        () => routed.run({ argv: ["id", "-un"], as: "app" }),
+        () => routed.run({ argv: ["id", "-un"], as: "app", brief: true }),
         (e: unknown) => e instanceof CommandError && /sudo/.test(e.stderr) && e.code === 127,
       );
       assert.deepEqual(exec.own, []);
-      await routed.run({ argv: ["true"] }).catch(() => undefined);
-      await routed.run({ argv: ["true"], as: "deploy-user-here" }).catch(() => undefined);
+      // A command that may run long never holds the lock's shell (nor the lock, once stopped).
+      await routed.run({ argv: ["true"], as: "root" }).catch(() => undefined);
+      await routed.run({ argv: ["true"], brief: true }).catch(() => undefined);
+      await routed.run({ argv: ["true"], as: "deploy-user-here", brief: true }).catch(() =>
+        undefined
+      );
       // Input a shell variable cannot hold goes its own way.
-      await routed.run({ argv: ["true"], as: "root", stdin: "a\0b" }).catch(() => undefined);
-      assert.deepEqual(exec.own, ["true", "true", "true"]);
+      await routed.run({ argv: ["true"], as: "root", stdin: "a\0b", brief: true })
+        .catch(() => undefined);
+      assert.deepEqual(exec.own, ["true", "true", "true", "true"]);
     } finally {
       await lock.release();
       held = undefined;
     }
-    await routed.run({ argv: ["true"], as: "root" }).catch(() => undefined);
-    assert.equal(exec.own.length, 4, "after release: its own process");
+    await routed.run({ argv: ["true"], as: "root", brief: true }).catch(() => undefined);
+    assert.equal(exec.own.length, 5, "after release: its own process");
   });
 });
 

@@ -99,14 +99,7 @@ export async function runChain(
     throw chainFailure(exec, cmds, r);
   }
   const mark = marker("chain-failed");
-  // None for the ssh user: one root chain, its root commands without sudo and the others through
-  // `sudo -u` (what a deploy's held lock shell runs itself: lib/host/deploy_lock.ts).
-  const asRoot = cmds.every((c) => c.as !== undefined && c.as !== exec.sshUser);
-  const r = await exec.run(
-    asRoot
-      ? { ...chainCommand(cmds, "root", mark), as: "root" }
-      : chainCommand(cmds, exec.sshUser, mark),
-  );
+  const r = await exec.run(chainCommand(cmds, exec.sshUser, mark));
   const m = new RegExp(`^${mark} (\\d+) (\\d+)$`, "m").exec(r.stderr);
   if (!m) {
     if (r.code !== 0) {

@@ -225,6 +225,16 @@ export function startProcess(
     return text;
   };
   const stderr = child.stderr.text();
+  // Stopped by `signal`: an ssh master may hold the pipes of its mux client open until the remote
+  // command ends, so stop reading soon after the process itself ended (as runProcess does).
+  const stopped = opts.signal
+    ? child.status.then(() =>
+      opts.signal!.aborted
+        ? new Promise<void>((r) => setTimeout(r, 200))
+        : new Promise<void>(() => {})
+    )
+    : undefined;
+  void stopped?.then(() => reader.cancel().catch(() => undefined));
   // Complete lines not yet read (from `head` on), and the start of the next one. Each chunk is
   // split once: the facts a deploy reads under its lock come as one long burst of lines.
   let lines: string[] = [];
@@ -267,7 +277,7 @@ export function startProcess(
       return {
         code: status.code,
         stdout: unread + rest,
-        stderr: await stderr,
+        stderr: stopped ? await Promise.race([stderr, stopped.then(() => "")]) : await stderr,
         ms: performance.now() - started,
       };
     },

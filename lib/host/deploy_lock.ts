@@ -360,11 +360,11 @@ function joinLines(lines: readonly string[]): string {
 }
 
 /**
- * An executor whose commands as root or as the app user run in the shell
- * that holds the host's deploy lock while it does (one process and ssh
- * session fewer each); the ssh user's own commands, rsync, and every command
- * once the lock is given back go as before. Only for executors that say so
- * (`lockShellRuns`): a recording executor keeps recording each command.
+ * An executor whose brief commands as root or as the app user run in the
+ * shell that holds the host's deploy lock while it does (one process and ssh
+ * session fewer each); other commands, the ssh user's own, rsync, and every
+ * command once the lock is given back go as before. Only for executors that
+ * say so (`lockShellRuns`): a recording executor keeps recording each command.
  */
 export function runningUnderLock(exec: Executor, held: () => HeldLock | undefined): Executor {
   const routed: Executor = {
@@ -381,7 +381,7 @@ export function runningUnderLock(exec: Executor, held: () => HeldLock | undefine
     async run(cmd) {
       const lock = held();
       const sudo = cmd.as !== undefined && cmd.as !== exec.sshUser;
-      if (!lock?.running || !sudo || hasNul(cmd)) return await exec.run(cmd);
+      if (!lock?.running || !cmd.brief || !sudo || hasNul(cmd)) return await exec.run(cmd);
       exec.stats.commands++;
       return checkResult(exec.host, exec.sshUser, cmd, await lock.run(cmd));
     },
