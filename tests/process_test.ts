@@ -92,3 +92,21 @@ Deno.test("process: stopped by its signal, a child's result comes back (pipes he
   // The output given up is read to its end when the grandchild ends (no operation left behind).
   await new Promise((resolve) => setTimeout(resolve, 1700 - (performance.now() - started)));
 });
+
+Deno.test("process: a held process stopped by its signal ends its lines and its close soon, pipes held elsewhere", async () => {
+  // As the shell holding the deploy lock, stopped by a second Ctrl-C while its ssh master
+  // keeps the pipes open until the remote command ends.
+  const ac = new AbortController();
+  const started = performance.now();
+  const p = startProcess("sh", ["-c", "sleep 1.5 & echo started; wait"], {
+    signal: ac.signal,
+    detached: true,
+  });
+  assert.equal(await p.readLine(), "started");
+  ac.abort();
+  assert.equal(await p.readLine(), undefined, "no more lines once it ended");
+  const r = await p.close();
+  assert.notEqual(r.code, 0);
+  assert.ok(performance.now() - started < 1200, "did not wait for the grandchild's pipes");
+  await new Promise((resolve) => setTimeout(resolve, 1700 - (performance.now() - started)));
+});

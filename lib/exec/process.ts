@@ -117,6 +117,21 @@ export async function runProcess(
   return result;
 }
 
+/**
+ * Resolves 200 ms after `child` ended, when it ended because `signal` told it to stop (and never
+ * otherwise): its pipes may still be open elsewhere (an ssh master holds its mux clients' until
+ * the remote command ends), so whoever reads them stops then.
+ */
+function stoppedAfterExit(
+  child: Deno.ChildProcess,
+  signal: AbortSignal | undefined,
+): Promise<void> | undefined {
+  if (!signal) return undefined;
+  return child.status.then(() =>
+    signal.aborted ? new Promise<void>((r) => setTimeout(r, 200)) : new Promise<void>(() => {})
+  );
+}
+
 async function finishProcess(
   child: Deno.ChildProcess,
   started: number,
@@ -136,15 +151,7 @@ async function finishProcess(
     const status = await child.status;
     return { code: status.code, stdout: "", stderr: "", ms: performance.now() - started };
   }
-  // Once a process ended because it was told to stop, its pipes may still be open elsewhere
-  // (an ssh master holds its mux clients' until the remote command ends): stop reading soon.
-  const stopped = opts.signal
-    ? child.status.then(() =>
-      opts.signal!.aborted
-        ? new Promise<void>((r) => setTimeout(r, 200))
-        : new Promise<void>(() => {})
-    )
-    : undefined;
+  const stopped = stoppedAfterExit(child, opts.signal);
   if (opts.onStdout) {
     const [stdout, stderr, status] = await Promise.all([
       readAll(child.stdout, opts.onStdout, stopped),
@@ -225,15 +232,7 @@ export function startProcess(
     return text;
   };
   const stderr = child.stderr.text();
-  // Stopped by `signal`: an ssh master may hold the pipes of its mux client open until the remote
-  // command ends, so stop reading soon after the process itself ended (as runProcess does).
-  const stopped = opts.signal
-    ? child.status.then(() =>
-      opts.signal!.aborted
-        ? new Promise<void>((r) => setTimeout(r, 200))
-        : new Promise<void>(() => {})
-    )
-    : undefined;
+  const stopped = stoppedAfterExit(child, opts.signal);
   void stopped?.then(() => reader.cancel().catch(() => undefined));
   // Complete lines not yet read (from `head` on), and the start of the next one. Each chunk is
   // split once: the facts a deploy reads under its lock come as one long burst of lines.
