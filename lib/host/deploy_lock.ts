@@ -42,7 +42,7 @@ export function lockPath(appName: string): string {
 // the mark that ends its output (a nonce per run: lib/exec/marker.ts).
 // Prints LOCKED, the script's output and `<mark> <exit code>`, or HELD <owner line>
 // and exits 75. Holds the lock while stdin stays open and heartbeats keep
-// coming; answers each heartbeat line N with "beat N", and runs the root
+// coming; answers each heartbeat line N with "beat N", and runs the brief
 // commands it is sent (HeldLock.run). The owner file says
 // "<pid> <start time of pid> <owner>": unlock checks both before it signals.
 
@@ -229,11 +229,7 @@ class Heartbeats {
     this.#check();
     // As a root shell sends it: no sudo for root, `sudo -n -H -u USER` for another user.
     const script = toShell({ ...cmd, as: cmd.as ?? "root" }, "root");
-    const input = cmd.stdin === undefined
-      ? ""
-      : typeof cmd.stdin === "string"
-      ? cmd.stdin
-      : cmd.stdin.reveal();
+    const input = inputOf(cmd);
     const mark = marker("held-run");
     const run = new HeldRun(mark);
     this.#runs.push(run);
@@ -394,14 +390,15 @@ export function runningUnderLock(exec: Executor, held: () => HeldLock | undefine
   return routed;
 }
 
+/** A command's input as text ("" for none), a secret's revealed. */
+function inputOf(cmd: RemoteCommand): string {
+  if (cmd.stdin === undefined) return "";
+  return typeof cmd.stdin === "string" ? cmd.stdin : cmd.stdin.reveal();
+}
+
 /** Bytes a shell variable cannot hold: such a command goes its own way. */
 function hasNul(cmd: RemoteCommand): boolean {
-  const input = cmd.stdin === undefined
-    ? ""
-    : typeof cmd.stdin === "string"
-    ? cmd.stdin
-    : cmd.stdin.reveal();
-  return input.includes("\0") || cmd.argv.some((a) => a.includes("\0"));
+  return inputOf(cmd).includes("\0") || cmd.argv.some((a) => a.includes("\0"));
 }
 /** Reads the `then` script's output, up to its end mark. */
 async function readThen(
