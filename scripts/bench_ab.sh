@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# djaploy's own CPU per extra host, two versions side by side: boots HOSTS test hosts once,
+# deploys them, then ROUNDS times runs a no-change redeploy of 1 host and of all, with A's
+# cli.ts, then with B's (alternating, so that a machine's drift touches both alike). Needs root.
+#   scripts/bench_ab.sh TREE_A TREE_B [HOSTS] [ROUNDS]   (default 32 hosts, 5 rounds)
+# A tree is a checkout of djaploy, e.g. `git worktree add /tmp/before <commit>`. Its `-v` must
+# print the CPU to the millisecond (since 36b3cfe). Not a test: it measures.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+a=$(cd "$1" && pwd) b=$(cd "$2" && pwd) n=${3:-32} rounds=${4:-5}
+deno=$(scripts/deno.sh)
+scripts/testhosts.sh deps >/dev/null
+key=$(scripts/testhosts.sh key)
+work=$(mktemp -d)
+hosts=()
+cleanup() {
+  for h in "${hosts[@]}"; do scripts/testhosts.sh down "$h" >/dev/null 2>&1 || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+dir=$work/p
+cp -r examples/hello "$dir"
+rm -f "$dir"/infra/inventory/*.toml
+sed -i 's/^deployment_strategy = .*/deployment_strategy = "zero_downtime"/' "$dir/infra/djaploy.toml"
+for i in $(seq 1 "$n"); do
+  hosts+=("djab$i")
+  (scripts/testhosts.sh up "djab$i" $((100 + i)) >"$work/ip$i" ||
+    scripts/testhosts.sh up "djab$i" $((100 + i)) >"$work/ip$i") &
+  if ((i % 8 == 0)); then wait; fi
+done
+wait
+for count in 1 "$n"; do
+  for i in $(seq 1 "$count"); do
+    printf '[[hosts]]\nname = "web-%s"\nssh_hostname = "%s"\nssh_key = "%s"\nknown_hosts_file = "%s/known_hosts"\n\n' \
+      "$i" "$(cat "$work/ip$i")" "$key" "$work"
+  done >"$dir/infra/inventory/e$count.toml"
+done
+(cd "$dir" && git init -q -b main && git config user.name bench && git config user.email bench@example.test &&
+  git add -A && git commit -qm init)
+export HELLO_SECRET_KEY=bench-secret NO_COLOR=1
+# shellcheck disable=SC2054 # commas inside the --allow-run value
+perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid --allow-run=ssh,rsync,git,tar,sh,setsid)
+(cd "$dir" && "$deno" run "${perms[@]}" "$b/cli.ts" configure --env "e$n" >/dev/null &&
+  "$deno" run "${perms[@]}" "$b/cli.ts" deploy --env "e$n" >/dev/null)
+# cpu TREE ENV: djaploy's own CPU seconds for a no-change redeploy.
+cpu() {
+  (cd "$dir" && "$deno" run "${perms[@]}" "$1/cli.ts" deploy --env "$2" -v 2>&1 </dev/null) |
+    grep -oE 'djaploy used [0-9.]+ s' | grep -oE '[0-9.]+'
+}
+echo "tree | CPU, 1 host | CPU, $n hosts"
+for _ in $(seq 1 "$rounds"); do
+  for t in "$a" "$b"; do
+    sleep 1
+    one=$(cpu "$t" e1)
+    sleep 2
+    all=$(cpu "$t" "e$n")
+    echo "$t $one $all" | tee -a "$work/raw"
+  done
+done
+for t in "$a" "$b"; do
+  grep "^$t " "$work/raw" | awk -v n="$n" '{print ($3 - $2) * 1000 / (n - 1)}' | sort -n |
+    awk -v t="$t" '{v[NR] = $1} END {
+      printf "%s: CPU per extra host, median of %d: %.1f ms (", t, NR, v[int((NR + 1) / 2)]
+      for (i = 1; i <= NR; i++) printf "%s%.1f", (i > 1 ? " " : ""), v[i]
+      print ")"
+    }'
+done
