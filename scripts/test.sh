@@ -46,8 +46,8 @@ status=0
 if [ $# -gt 0 ]; then
   run_tests "$@" || status=$?
 else
-  # One deno test run for the unit and end-to-end tests: one summary of deno's, then ours (the
-  # CI that runs this reads a run with two deno summaries as having run no test). The unit
+  # One deno test run for the unit and end-to-end tests: one summary of deno's, then ours (our
+  # CI read the two runs whose output had two deno summaries as having run no test). The unit
   # tests alone, in a minute: scripts/test.sh $(find tests -name '*_test.ts' -not -path 'tests/e2e/*')
   run_tests tests/ || status=$?
 fi

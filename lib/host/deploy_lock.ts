@@ -85,10 +85,9 @@ export interface HeldLock {
   /** Whether the shell holding the lock is still there to run commands. */
   readonly running: boolean;
   /**
-   * Runs a command in the shell that holds the lock, as root or, through
-   * `sudo -u`, as the user it names: no process, no ssh session of its own.
-   * Its output comes whole when it ends; nothing else this host runs waits
-   * on it but the heartbeat answers.
+   * Runs a root command in the shell that holds the lock: no process, no ssh
+   * session of its own. Its output comes whole when it ends; nothing else
+   * this host runs waits on it but the heartbeat answers.
    */
   run(cmd: RemoteCommand): Promise<ExecResult>;
   release(): Promise<void>;
@@ -224,11 +223,10 @@ class Heartbeats {
     return this.#lost === undefined;
   }
 
-  /** Sends `cmd` to the shell; its answer comes in order with the heartbeats'. */
+  /** Sends `cmd` to the (root) shell; its answer comes in order with the heartbeats'. */
   async run(cmd: RemoteCommand): Promise<ExecResult> {
     this.#check();
-    // As a root shell sends it: no sudo for root, `sudo -n -H -u USER` for another user.
-    const script = toShell({ ...cmd, as: cmd.as ?? "root" }, "root");
+    const script = toShell({ ...cmd, as: undefined }, "root");
     const input = inputOf(cmd);
     const mark = marker("held-run");
     const run = new HeldRun(mark);
@@ -356,11 +354,11 @@ function joinLines(lines: readonly string[]): string {
 }
 
 /**
- * An executor whose brief commands as root or as the app user run in the
- * shell that holds the host's deploy lock while it does (one process and ssh
- * session fewer each); other commands, the ssh user's own, rsync, and every
- * command once the lock is given back go as before. Only for executors that
- * say so (`lockShellRuns`): a recording executor keeps recording each command.
+ * An executor whose brief root commands run in the shell that holds the
+ * host's deploy lock while it does (one process and ssh session fewer each);
+ * every other command, and every command once the lock is given back, goes
+ * as before. Only for executors that say so (`lockShellRuns`): a recording
+ * executor keeps recording each command.
  */
 export function runningUnderLock(exec: Executor, held: () => HeldLock | undefined): Executor {
   const routed: Executor = {
@@ -376,8 +374,9 @@ export function runningUnderLock(exec: Executor, held: () => HeldLock | undefine
     connect: () => exec.connect(),
     async run(cmd) {
       const lock = held();
-      const sudo = cmd.as !== undefined && cmd.as !== exec.sshUser;
-      if (!lock?.running || !cmd.brief || !sudo || hasNul(cmd)) return await exec.run(cmd);
+      if (!lock?.running || !cmd.brief || cmd.as !== "root" || hasNul(cmd)) {
+        return await exec.run(cmd);
+      }
       exec.stats.commands++;
       return checkResult(exec.host, exec.sshUser, cmd, await lock.run(cmd));
     },
@@ -410,7 +409,7 @@ async function readThen(
   for (let line = await held.readLine(); line !== undefined; line = await held.readLine()) {
     const m = mark.exec(line);
     // The mark starts with a newline of its own, which is not the script's.
-    if (m) return { stdout: lines.map((l) => `${l}\n`).join("").slice(0, -1), code: Number(m[1]) };
+    if (m) return { stdout: joinLines(lines), code: Number(m[1]) };
     lines.push(line);
   }
   return { stdout: lines.join("\n"), code: 255 };
