@@ -1,5 +1,6 @@
 /** Which backup `restore` takes: the latest, the last one at a date, or one by name. */
 import { UsageError, UserError } from "../errors.ts";
+import { textOrder } from "../order.ts";
 
 /** One backup as backup.py and the local listing report it. */
 export interface BackupEntry {
@@ -42,7 +43,7 @@ export function chooseBackup(
   opts: { date?: Date; archive?: string; source: string },
 ): BackupEntry {
   const complete = backups.filter((b) => b.complete)
-    .sort((a, b) => a.time.localeCompare(b.time));
+    .sort((a, b) => textOrder(a.time, b.time));
   if (opts.archive !== undefined) {
     const found = complete.find((b) => b.name === opts.archive);
     if (!found) {

@@ -12,6 +12,7 @@ import { sshTrustArgs } from "../exec/ssh.ts";
 import { UsageError, UserError } from "../errors.ts";
 import type { BackupEntry } from "./choose.ts";
 import type { BackupSource } from "./source.ts";
+import { textOrder } from "../order.ts";
 
 const LOCK_ERRORS = ["Failed to create/acquire the lock", "LockTimeout", "lock.exclusive"];
 const STAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
@@ -142,7 +143,7 @@ export async function listLocal(source: BackupSource): Promise<BackupEntry[]> {
       return dirs.stdout.split("\n").map((l) => l.replace(/\/$/, "")).flatMap((name) => {
         const time = stampTime(name);
         return time ? [{ name, time, complete: complete.has(name) }] : [];
-      }).sort((a, b) => a.time.localeCompare(b.time));
+      }).sort((a, b) => textOrder(a.time, b.time));
     }
     const prefix = source.settings.archive_prefix as string;
     const r = await borgRead(tool, "list", [
@@ -156,7 +157,7 @@ export async function listLocal(source: BackupSource): Promise<BackupEntry[]> {
     return archives.flatMap((a) => {
       const time = stampTime(a.name.slice(prefix.length));
       return time ? [{ name: a.name, time, complete: true }] : [];
-    }).sort((a, b) => a.time.localeCompare(b.time));
+    }).sort((a, b) => textOrder(a.time, b.time));
   });
 }
 

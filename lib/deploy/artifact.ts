@@ -17,6 +17,7 @@ import {
   scratchGit,
   treeWithIncluded,
 } from "./artifact_include.ts";
+import { textOrder } from "../order.ts";
 
 export type ArtifactMode = "latest" | "local" | "release";
 
@@ -140,7 +141,7 @@ function notInGit(dir: string): UserError {
 export function closeTags(tag: string, tags: readonly string[], max = 5): string[] {
   const scored = tags.map((t) => ({ t, d: editDistance(t, tag) }))
     .filter(({ t, d }) => d <= Math.max(2, Math.floor(tag.length / 3)) || t.startsWith(tag));
-  scored.sort((a, b) => a.d - b.d || a.t.localeCompare(b.t));
+  scored.sort((a, b) => a.d - b.d || textOrder(a.t, b.t));
   return scored.slice(0, max).map(({ t }) => t);
 }
 

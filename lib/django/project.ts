@@ -17,6 +17,7 @@ import {
   procfileWsgi,
   type SettingsFacts,
 } from "./settings.ts";
+import { textOrder } from "../order.ts";
 
 export interface DjangoProject {
   /** The folder init was run for (the repository root). */
@@ -85,7 +86,7 @@ async function findFiles(root: string, name: string, depth: number): Promise<str
     if (level < depth) { for (const s of subdirs.sort()) await walk(join(dir, s), level + 1); }
   };
   await walk(root, 0);
-  return found.sort((a, b) => a.split("/").length - b.split("/").length || a.localeCompare(b));
+  return found.sort((a, b) => a.split("/").length - b.split("/").length || textOrder(a, b));
 }
 
 /** DJANGO_SETTINGS_MODULE as manage.py sets its default. */

@@ -13,6 +13,7 @@ import { parseDeployState, stateProbe } from "../deploy/steps.ts";
 import { CommandError, exitCodeMeaning, lastLines, UserError } from "../errors.ts";
 import { formatMs, table } from "../output/ui.ts";
 import { HISTORY_APPEND_SH } from "./programs.gen.ts";
+import { textOrder } from "../order.ts";
 
 export interface HistoryRecord {
   /** When the command finished on the host, ISO 8601 UTC. */
@@ -189,7 +190,7 @@ export function mergeHistory(
   perHost: readonly (readonly HistoryRecord[])[],
   limit: number,
 ): HistoryRecord[] {
-  return perHost.flat().sort((a, b) => b.time.localeCompare(a.time)).slice(0, limit);
+  return perHost.flat().sort((a, b) => textOrder(b.time, a.time)).slice(0, limit);
 }
 
 /** The table `djaploy history` prints. */

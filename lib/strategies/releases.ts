@@ -10,6 +10,7 @@ import type { Layout } from "../host/layout.ts";
 import { shScript } from "../exec/remote_command.ts";
 import { linkProbe } from "../host/probes.ts";
 import { LIST_RELEASES_SH, SHARE_DIRS_SH } from "./programs.gen.ts";
+import { textOrder } from "../order.ts";
 
 /** One release folder as the host has it. */
 export interface ReleaseEntry {
@@ -34,7 +35,7 @@ export function releasesProbe(layout: Layout): FactProbe<ReleaseEntry[]> {
         } catch {
           return { name, failed: true };
         }
-      }).sort((a, b) => a.name.localeCompare(b.name)),
+      }).sort((a, b) => textOrder(a.name, b.name)),
   };
 }
 
