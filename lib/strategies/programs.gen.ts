@@ -10,5 +10,8 @@ export const SEED_STATIC_SH = "set -e\nfrom=$1 to=$2\nif [ \"$(readlink -f -- \"
 /** lib/strategies/share_dirs.sh */
 export const SHARE_DIRS_SH = "set -e\ndir=$1 shared=$2; shift 2\nfor p; do\n  mkdir -p \"$shared/$p\"\n  if [ -e \"$dir/$p\" ] && [ ! -L \"$dir/$p\" ] && [ -n \"$(ls -A \"$dir/$p\" 2>/dev/null)\" ]; then cp -an \"$dir/$p/.\" \"$shared/$p/\"; fi\n  rm -rf \"${dir:?}/$p\"; mkdir -p \"$(dirname \"$dir/$p\")\"; ln -s \"$shared/$p\" \"$dir/$p\"\ndone\n";
 
+/** lib/strategies/start_unit.sh */
+export const START_UNIT_SH = "# systemctl restart UNIT (again after a CGROUP failure), as root; UNIT is $1.\n# A host with cgroup v1 or a hybrid setup may fail to remove a unit's cgroup when it stops\n# (\"Failed to kill control group ... Input/output error\"), then fail its next start at that step\n# (exit status 219): tried again here, up to three more times after pauses of 0.25, 0.5 and\n# 0.75 s, each announced on stdout. Any other failure ends it at once, with status 1.\nunit=$1\nfor pause in 0.25 0.5 0.75 last; do\n  systemctl restart -- \"$unit\" && exit 0\n  [ \"$pause\" != last ] || exit 1\n  [ \"$(systemctl show --property=ExecMainStatus --value -- \"$unit\")\" = 219 ] || exit 1\n  echo \"$unit failed at systemd's CGROUP step right after a stop: starting again\"\n  sleep \"$pause\"\n  systemctl reset-failed -- \"$unit\" 2>/dev/null\ndone\n";
+
 /** lib/strategies/switch_link.sh */
 export const SWITCH_LINK_SH = "set -e\nlink=$1 dest=$2\nmkdir -p \"${link%/*}\"\nif [ -d \"$link\" ] && [ ! -L \"$link\" ]; then mv \"$link\" \"$link.replaced-$(date +%Y%m%dT%H%M%S)\"; fi\nln -sfn \"$dest\" \"$link.new\"\nmv -fT \"$link.new\" \"$link\"\n";

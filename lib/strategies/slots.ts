@@ -50,7 +50,7 @@ import { drainConfinement, webConfinement } from "../host/confinement.ts";
 import { hardeningProperties } from "../../templates/hardening.ts";
 import { DRAIN_AND_STOP_SH, SWITCH_SOCKET_SH } from "../../templates/scripts.ts";
 import { exitCodeMeaning, lastLines, UserError } from "../errors.ts";
-import { SEED_STATIC_SH, SWITCH_LINK_SH } from "./programs.gen.ts";
+import { SEED_STATIC_SH, START_UNIT_SH, SWITCH_LINK_SH } from "./programs.gen.ts";
 
 /** Provided by startSlot: the slot units this run started (the facts predate them). */
 const STARTED = note<ReadonlySet<string>>("started units");
@@ -241,31 +241,15 @@ export async function startSlot(
     ...before,
     ...(wrote ? [{ argv: ["systemctl", "daemon-reload"], as: "root" }] : []),
     ...clearDrainsCommands(ctx, s.unitName),
-    { argv: ["systemctl", "restart", s.unitName], as: "root" },
+    // A start that fails at systemd's CGROUP step is tried again on the host (start_unit.sh).
+    { argv: shScript(START_UNIT_SH, s.unitName), as: "root" },
     ...(health ? [health] : []),
   ];
   const restart = cmds.length - (health ? 2 : 1);
-  let r = await runChain(ctx.exec, cmds, { check: false });
-  // systemd on a cgroup v1 or hybrid host may remove a unit's cgroup late after a stop (a drain
-  // moments ago; later still on a busy host) and then fail the next start at its CGROUP step:
-  // start it again, up to CGROUP_RETRIES times, after a pause that grows.
-  for (
-    let attempt = 1;
-    attempt <= CGROUP_RETRIES && r.failed === restart &&
-    await failedAtCgroupStep(ctx, s.unitName);
-    attempt++
-  ) {
-    ctx.log.info(
-      `${s.unitName} failed at systemd's CGROUP step right after a stop: starting again`,
-    );
-    await new Promise((done) => setTimeout(done, CGROUP_PAUSE_MS * attempt));
-    const again = [
-      { argv: ["systemctl", "reset-failed", "--", s.unitName], as: "root", okCodes: [0, 1, 5] },
-      ...cmds.slice(restart),
-    ];
-    const r2 = await runChain(ctx.exec, again, { check: false });
-    r = r2.failed === undefined ? r2 : { ...r2, failed: restart + Math.max(0, r2.failed - 1) };
-  }
+  const r = await runChain(ctx.exec, cmds, { check: false });
+  const retried =
+    `${s.unitName} failed at systemd's CGROUP step right after a stop: starting again`;
+  for (const line of r.stdout.split("\n")) if (line === retried) ctx.log.info(line);
   if (r.failed !== undefined && r.failed < restart) throw chainFailure(ctx.exec, cmds, r);
   if (r.failed !== undefined) {
     await ctx.exec.run({ argv: ["systemctl", "stop", s.unitName], as: "root", okCodes: [0, 1, 5] });
@@ -292,20 +276,6 @@ export async function startSlot(
  */
 export function seedStaticCommand(ctx: StepContext, from: string, to: string): RemoteCommand {
   return { argv: shScript(SEED_STATIC_SH, from, to), as: ctx.host.app_user };
-}
-
-/** Whether `unit`'s last start failed at systemd's CGROUP step (exit status 219). */
-/** How often a start that failed at systemd's CGROUP step is tried again, and the first pause. */
-const CGROUP_RETRIES = 3;
-const CGROUP_PAUSE_MS = 250;
-
-async function failedAtCgroupStep(ctx: StepContext, unit: string): Promise<boolean> {
-  const r = await ctx.exec.run({
-    argv: ["systemctl", "show", "--property=ExecMainStatus", "--value", "--", unit],
-    readOnly: true,
-    okCodes: [0, 1],
-  });
-  return r.stdout.trim() === "219";
 }
 
 /** What serves: the socket nginx connects to and the folder it serves /static/ from. */

@@ -210,6 +210,11 @@ export const line = {
       `sh -c 'set -e…' sh /etc/systemd/system/hello-${slot}.service root:root 0644 < [stdin]`,
     ),
   link: (link: string, dest: string) => line.app(`sh -c 'set -e…' sh ${link} ${dest}`),
+  /** A slot's start (lib/strategies/start_unit.sh). */
+  start: (unit: string) =>
+    line.root(
+      `sh -c '# systemctl restart UNIT (again after a CGROUP failure), as …' sh ${unit}`,
+    ),
   health: (socket: string) =>
     `python3 -c 'import re, socket, sys, time…' ${socket} /healthz/ 10.0.0.1 200 100 0.1`,
   /** The live-static link to `statics`, then the live-socket link to `socket`, in one command. */

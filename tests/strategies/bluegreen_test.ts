@@ -190,7 +190,7 @@ function untilStarted(r: StrategyRun): string[] {
     line.manage(BLUE_DIR, r.venv, BLUE_STATIC),
     line.unitFile("blue"),
     line.root("systemctl daemon-reload"),
-    line.root("systemctl restart hello-blue.service"),
+    line.start("hello-blue.service"),
     line.health(BLUE),
   ];
 }

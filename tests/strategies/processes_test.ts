@@ -315,7 +315,11 @@ Deno.test("processes: a bluegreen deploy that only stages leaves the worker on t
     const files = [...writtenFiles(r.exec.recorded).keys()];
     assert.deepEqual(files, [`${UNITS}/hello-green.service`]);
     const lines = r.exec.lines();
-    assert.ok(lines.some((l) => l.endsWith("systemctl restart hello-green.service")));
+    assert.ok(
+      lines.some((l) =>
+        l.endsWith(" sh hello-green.service") && l.includes("# systemctl restart UNIT")
+      ),
+    );
     assert.equal(lines.some((l) => l.includes("hello-worker")), false, lines.join("\n"));
   });
 });
