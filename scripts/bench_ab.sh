@@ -2,10 +2,14 @@
 # djaploy's own CPU per extra host, two versions side by side: boots HOSTS test hosts once,
 # deploys them, then ROUNDS times runs a no-change redeploy of 1 host and of all, with A's
 # cli.ts, then with B's (alternating, so that a machine's drift touches both alike). Needs root.
-#   scripts/bench_ab.sh TREE_A TREE_B [HOSTS] [ROUNDS]   (default 32 hosts, 5 rounds)
+#   scripts/bench_ab.sh [--change] TREE_A TREE_B [HOSTS] [ROUNDS]   (default 32 hosts, 5 rounds)
+# --change: each run deploys a one-line change instead (committed just before it, once the
+# drains of the run before have ended, as the fleet benchmark does).
 # A tree is a checkout of djaploy, e.g. `git worktree add /tmp/before <commit>`. Its `-v` must
 # print the CPU to the millisecond (since 36b3cfe). Not a test: it measures.
 set -euo pipefail
+change=0
+if [ "${1:-}" = --change ]; then change=1; shift; fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 a=$(cd "$1" && pwd) b=$(cd "$2" && pwd) n=${3:-32} rounds=${4:-5}
@@ -43,8 +47,24 @@ export HELLO_SECRET_KEY=bench-secret NO_COLOR=1
 perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid --allow-run=ssh,rsync,git,tar,sh,setsid)
 (cd "$dir" && "$deno" run "${perms[@]}" "$b/cli.ts" configure --env "e$n" >/dev/null &&
   "$deno" run "${perms[@]}" "$b/cli.ts" deploy --env "e$n" >/dev/null)
-# cpu TREE ENV: djaploy's own CPU seconds for a no-change redeploy.
+# quiet COUNT: waits until the first COUNT hosts run no drain.
+quiet() {
+  local i
+  for i in $(seq 1 "$1"); do
+    for _ in $(seq 1 150); do
+      [ -z "$(ssh -i "$key" -o BatchMode=yes -o UserKnownHostsFile="$work/known_hosts" \
+        "deploy@$(cat "$work/ip$i")" "systemctl list-units --no-legend --state=active 'djaploy-drain-*'")" ] && break
+      sleep 0.2
+    done
+  done
+}
+# cpu TREE ENV COUNT: djaploy's own CPU seconds for a no-change redeploy (with --change: of a
+# one-line change) of the first COUNT hosts.
 cpu() {
+  if [ "$change" = 1 ]; then
+    (cd "$dir" && echo "Change $RANDOM$RANDOM" >pages/message.txt && git commit -qam change)
+    quiet "$3"
+  fi
   (cd "$dir" && "$deno" run "${perms[@]}" "$1/cli.ts" deploy --env "$2" -v 2>&1 </dev/null) |
     grep -oE 'djaploy used [0-9.]+ s' | grep -oE '[0-9.]+'
 }
@@ -52,9 +72,9 @@ echo "tree | CPU, 1 host | CPU, $n hosts"
 for _ in $(seq 1 "$rounds"); do
   for t in "$a" "$b"; do
     sleep 1
-    one=$(cpu "$t" e1)
+    one=$(cpu "$t" e1 1)
     sleep 2
-    all=$(cpu "$t" "e$n")
+    all=$(cpu "$t" "e$n" "$n")
     echo "$t $one $all" | tee -a "$work/raw"
   done
 done
