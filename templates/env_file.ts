@@ -1,3 +1,5 @@
+import { textOrder } from "../lib/order.ts";
+
 /**
  * The app's environment file. The same text is read by systemd
  * (EnvironmentFile=) and by POSIX sh (bin/run). Their single-quote rules
@@ -9,12 +11,11 @@ export function envQuote(value: string): string {
 }
 
 /**
- * The file's text, variables in code-point order: the same on every machine
- * whatever its locale (and without loading a collator, 10 ms or more).
+ * The file's text, variables in textOrder: the same on every machine whatever its locale.
  */
 export function envFile(vars: ReadonlyMap<string, string>): string {
   const lines = ["# Written by djaploy from [env]. Do not edit: the next deploy rewrites it."];
-  for (const [k, v] of [...vars].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) {
+  for (const [k, v] of [...vars].sort(([a], [b]) => textOrder(a, b))) {
     lines.push(`${k}=${envQuote(v)}`);
   }
   return lines.join("\n") + "\n";

@@ -247,8 +247,7 @@ export async function startSlot(
   ];
   const restart = cmds.length - (health ? 2 : 1);
   const r = await runChain(ctx.exec, cmds, { check: false });
-  const retried =
-    `${s.unitName} failed at systemd's CGROUP step right after a stop: starting again`;
+  const retried = cgroupRetryLine(s.unitName);
   for (const line of r.stdout.split("\n")) if (line === retried) ctx.log.info(line);
   if (r.failed !== undefined && r.failed < restart) throw chainFailure(ctx.exec, cmds, r);
   if (r.failed !== undefined) {
@@ -267,6 +266,11 @@ export async function startSlot(
   ctx.log.debug(r.stdout.trim());
   ctx.shared.set(STARTED, new Set([...ctx.shared.get(STARTED) ?? [], s.unitName]));
   ctx.changed(`started ${s.unitName}`);
+}
+
+/** The line start_unit.sh prints before it starts `unit` again after a CGROUP failure. */
+export function cgroupRetryLine(unit: string): string {
+  return `${unit} failed at systemd's CGROUP step right after a stop: starting again`;
 }
 
 /**

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { START_UNIT_SH } from "../../lib/strategies/programs.gen.ts";
+import { cgroupRetryLine } from "../../lib/strategies/slots.ts";
 import { withTempDir } from "../helpers/fixtures.ts";
 
 /**
@@ -47,8 +48,8 @@ exit 0`),
 const RESTART = "systemctl restart -- hello-blue.service";
 const SHOW = "systemctl show --property=ExecMainStatus --value -- hello-blue.service";
 const RESET = "systemctl reset-failed -- hello-blue.service";
-const SAID =
-  "hello-blue.service failed at systemd's CGROUP step right after a stop: starting again\n";
+// What startSlot looks for in the program's output, to show it.
+const SAID = `${cgroupRetryLine("hello-blue.service")}\n`;
 
 Deno.test("start_unit.sh: a start that succeeds is one systemctl restart", async () => {
   const r = await start(0);

@@ -11,7 +11,7 @@ import { type NoteValue, noteValue, type ReleaseInfo } from "../../lib/engine/mo
 import { ACTIVATE } from "../../lib/strategies/strategy.ts";
 import type { RemoteCommand } from "../../lib/exec/remote_command.ts";
 import { layoutFor } from "../../lib/host/layout.ts";
-import { drainUnitsProbe } from "../../lib/strategies/slots.ts";
+import { cgroupRetryLine, drainUnitsProbe } from "../../lib/strategies/slots.ts";
 import { START_UNIT_SH } from "../../lib/strategies/programs.gen.ts";
 import { factsStdout, loadTestProject, withTempDir, writeFiles } from "../helpers/fixtures.ts";
 import type { LoadedProject, ProbeAnswer } from "../helpers/fixtures.ts";
@@ -23,6 +23,7 @@ import {
   unitsShowOutput,
 } from "../helpers/plans.ts";
 import type { Responder } from "../../lib/exec/recording_executor.ts";
+import { line } from "../helpers/strategy_runs.ts";
 
 const NEW = "20261126T070102Z-abc1234";
 const COLLISION =
@@ -234,9 +235,7 @@ Deno.test("drain units: drains of the slot left behind (any state, old fixed nam
   const both = "djaploy-drain-hello-blue.service djaploy-drain-hello-blue-rk2x9.service";
   const stop = lines.findIndex((l) => l.endsWith(`systemctl stop -- ${both}`));
   const reset = lines.findIndex((l) => l.endsWith(`systemctl reset-failed -- ${both}`));
-  const restart = lines.findIndex((l) =>
-    l.endsWith(" sh hello-blue.service") && l.includes("# systemctl restart UNIT")
-  );
+  const restart = lines.indexOf(line.start("hello-blue.service"));
   assert.ok(stop >= 0 && stop < reset && reset < restart, lines.join("\n"));
   assert.ok(!lines.some((l) => l.includes("hello-blue-extra")), "another unit is left alone");
 });
@@ -275,8 +274,7 @@ Deno.test("drain units probe: parses list-units, with or without the bullet of a
 const isStart = (cmd: RemoteCommand) => cmd.argv[2] === START_UNIT_SH;
 
 Deno.test("startSlot: the slot starts in one command that tries a CGROUP failure again on the host; what it says is shown", async () => {
-  const retried =
-    "hello-blue.service failed at systemd's CGROUP step right after a stop: starting again";
+  const retried = cgroupRetryLine("hello-blue.service");
   const r = await deployOverGreen("zero_downtime", {
     respond: (cmd) => isStart(cmd) ? { stdout: `${retried}\n` } : undefined,
   });
