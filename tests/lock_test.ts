@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { acquireLock, lockPath, parseOwner, runningUnderLock } from "../lib/host/deploy_lock.ts";
 import { breakLock, inspectLock } from "../lib/commands/unlock.ts";
 import { CommandError, UserError } from "../lib/errors.ts";
-import type { RemoteCommand } from "../lib/exec/remote_command.ts";
+import { type RemoteCommand, shScript } from "../lib/exec/remote_command.ts";
+import { runChain } from "../lib/exec/chain.ts";
+import { join } from "node:path";
+import { withTempDir, writeFiles } from "./helpers/fixtures.ts";
 import { Secret } from "../lib/secrets/secret.ts";
 import { ShellExecutor } from "./helpers/shell_executor.ts";
 
@@ -242,6 +245,65 @@ Deno.test("runningUnderLock: brief root commands run in the held shell while the
     }
     await routed.run({ argv: ["true"], as: "root", brief: true }).catch(() => undefined);
     assert.equal(exec.own.length, 6, "after release: its own process");
+  });
+});
+
+Deno.test("runChain, brief: a chain whose every command names its user runs in the held shell (root's as they are, another user's through sudo); not brief, or with an ssh-user command, it goes its own way", async () => {
+  await withApp(async (app) => {
+    await withTempDir(async (dir) => {
+      // A stand-in sudo that logs who it runs as, then runs the command after "--".
+      await writeFiles(dir, {
+        "bin/sudo": `#!/bin/sh
+user=root
+[ "$3" = -u ] && user=$4
+echo "$user" >> "${dir}/sudo.log"
+while [ "$1" != -- ]; do shift; done
+shift
+exec "$@"
+`,
+      });
+      await Deno.chmod(join(dir, "bin/sudo"), 0o755);
+      const env = { PATH: `${dir}/bin:${Deno.env.get("PATH")}` };
+      const exec = new CountingExecutor("deploy", env);
+      const lock = await acquireLock(new ShellExecutor("root", env), app, owner("deploy"), 0);
+      const routed = runningUnderLock(exec, () => lock);
+      const put = (name: string, text: string, as?: string) => ({
+        argv: shScript('cat > "$1"', join(dir, name)),
+        stdin: text,
+        as,
+      });
+      try {
+        const r = await runChain(routed, [
+          put("a", "A", "root"),
+          put("b", "B", "app"),
+          { argv: ["sh", "-c", "echo done"], as: "root" },
+        ], { brief: true });
+        assert.deepEqual(exec.own, [], "no process of its own");
+        assert.equal(routed.stats.commands, 1);
+        assert.equal(r.stdout.trim(), "done");
+        assert.equal(await Deno.readTextFile(join(dir, "a")), "A");
+        assert.equal(await Deno.readTextFile(join(dir, "b")), "B");
+        assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "app\n", "root's need none");
+
+        const failed = await runChain(routed, [
+          put("c", "C", "root"),
+          { argv: ["sh", "-c", "echo broken >&2; exit 3"], as: "app" },
+          { argv: ["touch", join(dir, "never")], as: "root" },
+        ], { brief: true, check: false });
+        assert.deepEqual([failed.failed, failed.failedCode, failed.stderr], [1, 3, "broken"]);
+        await assert.rejects(Deno.stat(join(dir, "never")), Deno.errors.NotFound);
+        assert.deepEqual(exec.own, []);
+
+        // Not brief (it may run long), or a command as the ssh user: its own process.
+        await runChain(routed, [put("d", "D", "root")]);
+        assert.equal(exec.own.length, 1);
+        await runChain(routed, [put("e", "E", "root"), put("f", "F")], { brief: true });
+        assert.equal(exec.own.length, 2);
+        assert.equal(await Deno.readTextFile(join(dir, "f")), "F");
+      } finally {
+        await lock.release();
+      }
+    });
   });
 });
 

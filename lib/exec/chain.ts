@@ -90,7 +90,7 @@ function groupScript(
 export async function runChain(
   exec: Executor,
   cmds: readonly RemoteCommand[],
-  opts: { check?: boolean } = {},
+  opts: { check?: boolean; brief?: boolean } = {},
 ): Promise<ChainResult> {
   if (cmds.length === 0) return { code: 0, stdout: "", stderr: "", ms: 0 };
   if (exec.chain) {
@@ -99,7 +99,7 @@ export async function runChain(
     throw chainFailure(exec, cmds, r);
   }
   const mark = marker("chain-failed");
-  const r = await exec.run(chainCommand(cmds, exec.sshUser, mark));
+  const r = await exec.run(oneCommand(exec, cmds, mark, opts.brief === true));
   const m = new RegExp(`^${mark} (\\d+) (\\d+)$`, "m").exec(r.stderr);
   if (!m) {
     if (r.code !== 0) {
@@ -121,6 +121,25 @@ export async function runChain(
   };
   if (opts.check === false) return result;
   throw chainFailure(exec, cmds, result);
+}
+
+/**
+ * The chain as one command. A brief chain (`brief`: done in well under a
+ * second, see RemoteCommand.brief) whose every command names its user is a
+ * brief root command, which the shell that holds the host's deploy lock may
+ * run (runningUnderLock: no ssh session of its own); root's commands then
+ * run as they are and the others through `sudo -u`, in the same order.
+ */
+function oneCommand(
+  exec: Executor,
+  cmds: readonly RemoteCommand[],
+  mark: string,
+  brief: boolean,
+): RemoteCommand {
+  if (brief && cmds.every((c) => c.as !== undefined)) {
+    return { ...chainCommand(cmds, "root", mark), as: "root", brief: true };
+  }
+  return chainCommand(cmds, exec.sshUser, mark);
 }
 
 /** The error of a chain's failed command. */

@@ -514,7 +514,9 @@ export async function switchAndCleanUp(
 ): Promise<void> {
   let planned = [...records, ...cleanup];
   let cmds = planned.map((p) => p.command);
-  const r = await runChain(ctx.exec, cmds, { check: false });
+  // Brief (links, records, queued drains, deleting old releases): the shell that holds the
+  // lock runs it, when there is one.
+  const r = await runChain(ctx.exec, cmds, { check: false, brief: true });
   if (r.failed !== undefined && r.failed < records.length) throw await failure(r, cmds);
   let failed: ChainResult = r;
   for (;;) {
@@ -525,7 +527,7 @@ export async function switchAndCleanUp(
     planned = planned.slice(failed.failed + 1);
     cmds = cmds.slice(failed.failed + 1);
     if (cmds.length === 0) return;
-    failed = await runChain(ctx.exec, cmds, { check: false }).catch((err) => {
+    failed = await runChain(ctx.exec, cmds, { check: false, brief: true }).catch((err) => {
       ctx.log.warn(`cleanup after the switch did not finish: ${errorText(err)}`);
       // Whether the rest ran is unknown: nothing more is reported.
       planned = [];

@@ -9,6 +9,7 @@ import {
 import { startProcess } from "../../lib/exec/process.ts";
 import { type RemoteCommand, toShell } from "../../lib/exec/remote_command.ts";
 import { sh } from "./fixtures.ts";
+import { quote } from "../../lib/shell.ts";
 
 export class ShellExecutor implements Executor {
   readonly host = "local";
@@ -27,7 +28,8 @@ export class ShellExecutor implements Executor {
   }
   hold(cmd: RemoteCommand): Promise<HeldCommand> {
     this.stats.commands++;
-    const p = startProcess("sh", ["-c", toShell(cmd, this.sshUser)]);
+    const env = Object.entries(this.env ?? {}).map(([k, v]) => `export ${k}=${quote(v)}\n`);
+    const p = startProcess("sh", ["-c", env.join("") + toShell(cmd, this.sshUser)]);
     return Promise.resolve({
       readLine: () => p.readLine(),
       write: (t) => p.write(t),
