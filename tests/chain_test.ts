@@ -5,8 +5,8 @@ import { CommandError } from "../lib/errors.ts";
 import { RecordingExecutor } from "../lib/exec/recording_executor.ts";
 import { Secret } from "../lib/secrets/secret.ts";
 import { shScript } from "../lib/exec/remote_command.ts";
-import { withTempDir, writeFiles } from "./helpers/fixtures.ts";
-import { ShellExecutor } from "./helpers/shell_executor.ts";
+import { withTempDir } from "./helpers/fixtures.ts";
+import { ShellExecutor, standInSudo } from "./helpers/shell_executor.ts";
 
 Deno.test("runChain: runs the commands in order in one round trip, each with its own input and folder", async () => {
   await withTempDir(async (dir) => {
@@ -81,19 +81,8 @@ Deno.test("RecordingExecutor: a chain is one round trip, shown as its commands u
 
 Deno.test("runChain: adjacent commands of one user share a sudo; inputs and failures keep their place", async () => {
   await withTempDir(async (dir) => {
-    // A stand-in sudo that logs who it runs as, then runs the command after "--".
-    await writeFiles(dir, {
-      "bin/sudo": `#!/bin/sh
-user=root
-[ "$3" = -u ] && user=$4
-echo "$user" >> "${dir}/sudo.log"
-while [ "$1" != -- ]; do shift; done
-shift
-exec "$@"
-`,
-    });
-    await Deno.chmod(join(dir, "bin/sudo"), 0o755);
-    const exec = new ShellExecutor("deploy", { PATH: `${dir}/bin:${Deno.env.get("PATH")}` });
+    const env = await standInSudo(dir);
+    const exec = new ShellExecutor("deploy", env);
     const put = (name: string, text: string, as?: string) => ({
       argv: shScript('cat > "$1"', join(dir, name)),
       stdin: text,

@@ -5,9 +5,9 @@ import { CommandError, UserError } from "../lib/errors.ts";
 import { type RemoteCommand, shScript } from "../lib/exec/remote_command.ts";
 import { runChain } from "../lib/exec/chain.ts";
 import { join } from "node:path";
-import { withTempDir, writeFiles } from "./helpers/fixtures.ts";
+import { withTempDir } from "./helpers/fixtures.ts";
 import { Secret } from "../lib/secrets/secret.ts";
-import { ShellExecutor } from "./helpers/shell_executor.ts";
+import { ShellExecutor, standInSudo } from "./helpers/shell_executor.ts";
 
 const owner = (command: string) => ({
   holder: "ops@laptop",
@@ -251,19 +251,7 @@ Deno.test("runningUnderLock: brief root commands run in the held shell while the
 Deno.test("runChain, brief: a chain whose every command names its user runs in the held shell (root's as they are, another user's through sudo); not brief, or with an ssh-user command, it goes its own way", async () => {
   await withApp(async (app) => {
     await withTempDir(async (dir) => {
-      // A stand-in sudo that logs who it runs as, then runs the command after "--".
-      await writeFiles(dir, {
-        "bin/sudo": `#!/bin/sh
-user=root
-[ "$3" = -u ] && user=$4
-echo "$user" >> "${dir}/sudo.log"
-while [ "$1" != -- ]; do shift; done
-shift
-exec "$@"
-`,
-      });
-      await Deno.chmod(join(dir, "bin/sudo"), 0o755);
-      const env = { PATH: `${dir}/bin:${Deno.env.get("PATH")}` };
+      const env = await standInSudo(dir);
       const exec = new CountingExecutor("deploy", env);
       const lock = await acquireLock(new ShellExecutor("root", env), app, owner("deploy"), 0);
       const routed = runningUnderLock(exec, () => lock);

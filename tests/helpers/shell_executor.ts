@@ -40,3 +40,24 @@ export class ShellExecutor implements Executor {
     return Promise.resolve();
   }
 }
+
+/**
+ * A stand-in sudo in `dir`/bin that logs who it runs as to `dir`/sudo.log, then runs the command
+ * after "--". Returns the environment (PATH) that finds it first.
+ */
+export async function standInSudo(dir: string): Promise<Record<string, string>> {
+  await Deno.mkdir(`${dir}/bin`, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/bin/sudo`,
+    `#!/bin/sh
+user=root
+[ "$3" = -u ] && user=$4
+echo "$user" >> "${dir}/sudo.log"
+while [ "$1" != -- ]; do shift; done
+shift
+exec "$@"
+`,
+  );
+  await Deno.chmod(`${dir}/bin/sudo`, 0o755);
+  return { PATH: `${dir}/bin:${Deno.env.get("PATH")}` };
+}
