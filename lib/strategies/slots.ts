@@ -514,8 +514,9 @@ export async function switchAndCleanUp(
 ): Promise<void> {
   let planned = [...records, ...cleanup];
   let cmds = planned.map((p) => p.command);
-  // Brief (links, records, queued drains, deleting old releases): the shell that holds the
-  // lock runs it, when there is one.
+  // Brief (links, records, queued drains): the shell that holds the lock runs it, when there
+  // is one. Pruning is the longest part (old releases, unused virtualenvs): if djaploy dies
+  // during it, the lock stays held until the deletion ends.
   const r = await runChain(ctx.exec, cmds, { check: false, brief: true });
   if (r.failed !== undefined && r.failed < records.length) throw await failure(r, cmds);
   let failed: ChainResult = r;
