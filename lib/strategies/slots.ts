@@ -247,8 +247,11 @@ export async function startSlot(
   ];
   const restart = cmds.length - (health ? 2 : 1);
   const r = await runChain(ctx.exec, cmds, { check: false });
+  // The retry lines are shown once, as info; the rest of the output only under -v.
   const retried = cgroupRetryLine(s.unitName);
-  for (const line of r.stdout.split("\n")) if (line === retried) ctx.log.info(line);
+  const lines = r.stdout.split("\n");
+  for (const line of lines) if (line === retried) ctx.log.info(line);
+  const rest = lines.filter((line) => line !== retried).join("\n").trim();
   if (r.failed !== undefined && r.failed < restart) throw chainFailure(ctx.exec, cmds, r);
   if (r.failed !== undefined) {
     await ctx.exec.run({ argv: ["systemctl", "stop", s.unitName], as: "root", okCodes: [0, 1, 5] });
@@ -263,7 +266,7 @@ export async function startSlot(
       hint: `See its log: journalctl -u ${s.unitName} -n 50`,
     });
   }
-  ctx.log.debug(r.stdout.trim());
+  if (rest) ctx.log.debug(rest);
   ctx.shared.set(STARTED, new Set([...ctx.shared.get(STARTED) ?? [], s.unitName]));
   ctx.changed(`started ${s.unitName}`);
 }

@@ -56,11 +56,13 @@ export async function writeFiles(dir: string, files: Record<string, string>): Pr
 }
 
 /** A Ui without colour whose output is collected. */
-export function collectingUi(): { ui: Ui; out: string[]; err: string[] } {
+export function collectingUi(
+  verbosity: "normal" | "verbose" = "normal",
+): { ui: Ui; out: string[]; err: string[] } {
   const out: string[] = [];
   const err: string[] = [];
   const ui = new Ui({
-    verbosity: "normal",
+    verbosity,
     color: false,
     write: (t) => out.push(t),
     writeErr: (t) => err.push(t),

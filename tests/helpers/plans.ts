@@ -104,8 +104,10 @@ export async function runRecorded(opts: {
    * round trip's later commands are not): the error ssh's executor throws.
    */
   loseConnection?: (cmd: RemoteCommand) => boolean;
+  /** The output of -v (the steps' debug lines). */
+  verbose?: boolean;
 }): Promise<RecordedRun> {
-  const { ui, out, err } = collectingUi();
+  const { ui, out, err } = collectingUi(opts.verbose ? "verbose" : "normal");
   const secrets = opts.secrets
     ? new SecretResolver({
       onSecret: (v) => ui.addSecret(v),

@@ -41,6 +41,7 @@ async function deployOverGreen(
     respond?: Responder;
     facts?: Record<string, ProbeAnswer>;
     notes?: readonly NoteValue[];
+    verbose?: boolean;
   } = {},
 ): Promise<Run> {
   let run: Run | undefined;
@@ -101,6 +102,7 @@ async function deployOverGreen(
       release,
       notes: opts.notes,
       chains,
+      verbose: opts.verbose,
     });
     run = { ...r, chains, loaded };
   });
@@ -289,6 +291,18 @@ Deno.test("startSlot: the slot starts in one command that tries a CGROUP failure
   );
   assert.ok(r.out.includes(retried), r.out);
   assert.equal(writtenState(r).active, "blue");
+});
+
+Deno.test("startSlot: under -v the CGROUP retry line is shown once, and the rest of the start's output too", async () => {
+  const retried = cgroupRetryLine("hello-blue.service");
+  const r = await deployOverGreen("zero_downtime", {
+    respond: (cmd) => isStart(cmd) ? { stdout: `${retried}\nstarted at last\n` } : undefined,
+    verbose: true,
+  });
+  assert.equal(r.result.ok, true, String(r.result.error));
+  const shown = (r.out + r.err).split(retried).length - 1;
+  assert.equal(shown, 1, r.out + r.err);
+  assert.ok((r.out + r.err).includes("started at last"), r.out + r.err);
 });
 
 Deno.test("startSlot: a start that fails (at once, or after the retries on the host) stops the slot and names it", async () => {
