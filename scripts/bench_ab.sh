@@ -47,16 +47,14 @@ export HELLO_SECRET_KEY=bench-secret NO_COLOR=1
 perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid --allow-run=ssh,rsync,git,tar,sh,setsid)
 (cd "$dir" && "$deno" run "${perms[@]}" "$b/cli.ts" configure --env "e$n" >/dev/null &&
   "$deno" run "${perms[@]}" "$b/cli.ts" deploy --env "e$n" >/dev/null)
+# shellcheck source=scripts/bench_drains.sh
+. "$root/scripts/bench_drains.sh"
+on() { ssh -i "$key" -o BatchMode=yes -o UserKnownHostsFile="$work/known_hosts" "deploy@$1" "$2"; }
 # quiet COUNT: waits until the first COUNT hosts run no drain.
 quiet() {
-  local i
-  for i in $(seq 1 "$1"); do
-    for _ in $(seq 1 150); do
-      [ -z "$(ssh -i "$key" -o BatchMode=yes -o UserKnownHostsFile="$work/known_hosts" \
-        "deploy@$(cat "$work/ip$i")" "systemctl list-units --no-legend --state=active 'djaploy-drain-*'")" ] && break
-      sleep 0.2
-    done
-  done
+  local i ips=()
+  for i in $(seq 1 "$1"); do ips+=("$(cat "$work/ip$i")"); done
+  drains_quiet on "${ips[@]}"
 }
 # cpu TREE ENV COUNT: djaploy's own CPU seconds for a no-change redeploy (with --change: of a
 # one-line change) of the first COUNT hosts.

@@ -102,17 +102,8 @@ fleet_idle() {
   if [ "$(echo "$fleet_overhead < 0" | bc)" = 1 ]; then fleet_overhead=0; fi
 }
 
-# fleet_quiet IPS...: no old slot still draining, then a second.
-fleet_quiet() {
-  local ip
-  for ip in "$@"; do
-    for _ in $(seq 1 150); do
-      [ -z "$(fon "$ip" "systemctl list-units --no-legend --state=active 'djaploy-drain-*'")" ] && break
-      sleep 0.2
-    done
-  done
-  sleep 1
-}
+# shellcheck source=scripts/bench_drains.sh
+. "$root/scripts/bench_drains.sh"
 
 # fleet_measure N ARGS...: one run; prints "wall cpu cpu_with_children peak_mb logins_per_host
 # server_cpu_s djaploy_conn_per_host".
@@ -150,7 +141,7 @@ fleet_row() {
       echo "Change $k $RANDOM" >"$work/fleet/pages/message.txt"
       (cd "$work/fleet" && git commit -qam "change $k")
     fi
-    fleet_quiet "${ips[@]}"
+    drains_quiet fon "${ips[@]}"
     m=$(cd "$work/fleet" && fleet_measure "$n" "$@")
     read -r w c t p l s conn <<<"$m"
     walls+="$w"$'\n'; cpus+="$c"$'\n'; totals+="$t"$'\n'; peaks+="$p"$'\n'; logins+="$l"$'\n'; servers+="$s"$'\n'
