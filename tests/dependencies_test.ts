@@ -36,10 +36,11 @@ Deno.test("dependencyPlan: the venv hash follows the lock file, Python and insta
     // Same inputs, same hash (a different folder does not matter).
     assert.equal((await dependencyPlan(host, `${dir}/b`)).hash, a.hash);
 
-    await writeFiles(dir, { "b/requirements.txt": "Django==5.2\n" });
+    // An artifact does not change once built: another lock is another artifact's.
+    await writeFiles(dir, { "c/requirements.txt": "Django==5.2\n" });
     const hashes = new Set([
       a.hash,
-      (await dependencyPlan(host, `${dir}/b`)).hash,
+      (await dependencyPlan(host, `${dir}/c`)).hash,
       (await dependencyPlan({ ...host, python_version: "3.12" }, `${dir}/a`)).hash,
       (await dependencyPlan(
         { ...host, dependencies: { ...host.dependencies, install_args: ["--no-deps"] } },
@@ -59,9 +60,30 @@ Deno.test("dependencyPlan: pyproject.toml counts for poetry and uv, not for pip"
     await writeFiles(dir, { "p/poetry.lock": "lock\n", "r/requirements.txt": "x\n" });
     const poetry = await dependencyPlan(host, `${dir}/p`);
     const pip = await dependencyPlan(host, `${dir}/r`);
-    await writeFiles(dir, { "p/pyproject.toml": "[project]\n", "r/pyproject.toml": "[project]\n" });
-    assert.notEqual((await dependencyPlan(host, `${dir}/p`)).hash, poetry.hash);
-    assert.equal((await dependencyPlan(host, `${dir}/r`)).hash, pip.hash);
+    await writeFiles(dir, {
+      "p2/poetry.lock": "lock\n",
+      "p2/pyproject.toml": "[project]\n",
+      "r2/requirements.txt": "x\n",
+      "r2/pyproject.toml": "[project]\n",
+    });
+    assert.notEqual((await dependencyPlan(host, `${dir}/p2`)).hash, poetry.hash);
+    assert.equal((await dependencyPlan(host, `${dir}/r2`)).hash, pip.hash);
+  });
+});
+
+Deno.test("dependencyPlan: made once per run for hosts that agree on what it reads, again for one that does not", async () => {
+  await withHost(async (host, dir) => {
+    await writeFiles(dir, { "a/requirements.txt": "Django==5.1\n" });
+    const first = await dependencyPlan(host, `${dir}/a`);
+    // The artifact is read once: a second host of the fleet does not read it again.
+    await Deno.remove(`${dir}/a/requirements.txt`);
+    const web2 = { ...host, name: "web2", ssh_hostname: "10.0.0.2" };
+    assert.equal((await dependencyPlan(web2, `${dir}/a`)).hash, first.hash);
+    // A host with another Python reads it for itself (here: it is gone, which is an error).
+    await assert.rejects(
+      () => dependencyPlan({ ...host, python_version: "3.12" }, `${dir}/a`),
+      UserError,
+    );
   });
 });
 

@@ -93,7 +93,34 @@ export async function detectManager(dir: string): Promise<DependencyManager | un
   return undefined;
 }
 
-export async function dependencyPlan(
+/** Plans already made this run, by artifact and what of the host they read. */
+const plans = new Map<string, Promise<DependencyPlan>>();
+
+/**
+ * The dependency plan for a release on a host: made once per run for hosts
+ * that agree on what it reads (the artifact, the manager and its version,
+ * the Python version, the install options), as a fleet's hosts usually do.
+ */
+export function dependencyPlan(host: HostConfig, artifactDir: string): Promise<DependencyPlan> {
+  const d = host.dependencies;
+  const key = JSON.stringify([
+    artifactDir,
+    d.manager ?? null,
+    d.uv_version ?? null,
+    d.poetry_version ?? null,
+    host.python_version,
+    d.install_args,
+    d.system_site_packages,
+  ]);
+  let plan = plans.get(key);
+  if (!plan) {
+    plan = makeDependencyPlan(host, artifactDir);
+    plans.set(key, plan);
+  }
+  return plan;
+}
+
+async function makeDependencyPlan(
   host: HostConfig,
   artifactDir: string,
 ): Promise<DependencyPlan> {
