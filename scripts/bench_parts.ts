@@ -19,22 +19,14 @@
  */
 import { join } from "node:path";
 import { dependencyPlan } from "../lib/deploy/dependencies.ts";
-import { layoutFor } from "../lib/host/layout.ts";
 import type { HostConfig } from "../lib/config/types.ts";
-import type { ReleaseInfo } from "../lib/engine/module_api.ts";
 import {
-  factsStdout,
   type LoadedProject,
   loadTestProject,
   withTempDir,
   writeFiles,
 } from "../tests/helpers/fixtures.ts";
-import {
-  configuredHostAnswers,
-  deployPlan,
-  runRecorded,
-  unitsShowOutput,
-} from "../tests/helpers/plans.ts";
+import { deployPlan, greenServesFacts, newRelease, runRecorded } from "../tests/helpers/plans.ts";
 
 const ROUNDS = 7;
 
@@ -56,50 +48,11 @@ const out = (line: string) => Deno.stdout.writeSync(new TextEncoder().encode(lin
 
 /** A one-line change on a host where green serves the release before. */
 async function deployOneHost(dir: string, loaded: LoadedProject): Promise<void> {
-  const layout = layoutFor(loaded.host);
-  const old = (n: number) => ({
-    release: `20261120T00000${n}Z-0000000`,
-    commit: `c${n}`,
-    ref: "main",
-    tree: `tree-${n}`,
-    venv: `${layout.sharedDir}/venv-old-py3.11`,
-    deployed_at: "2026-11-20T00:00:00Z",
-    environment: "test",
-  });
-  const release: ReleaseInfo = {
-    name: "20261126T070102Z-abc1234",
-    artifactDir: join(dir, "artifact"),
-    commit: "abc1234def5678",
-    ref: "main",
-    tree: "tree-new",
-  };
-  const state = {
-    strategy: "zero_downtime",
-    ...old(7),
-    active: "green",
-    slots: { green: { ...old(7), state: "active" }, blue: { ...old(6), state: "stopped" } },
-  };
   const r = await runRecorded({
     loaded,
     plan: await deployPlan(loaded.host, loaded.project.repo_dir),
-    facts: factsStdout({
-      ...await configuredHostAnswers(loaded),
-      "deploy-state": { out: JSON.stringify(state) },
-      "live-socket": { out: "/run/hello-green/hello.sock\n" },
-      "live-static": { out: `${layout.sharedDir}/staticfiles-green\n` },
-      "current-link": { out: `${layout.releasesDir}/${old(7).release}\n` },
-      "slot-units": {
-        out: unitsShowOutput({
-          "hello-blue.service": "enabled inactive",
-          "hello-green.service": "enabled active",
-        }),
-      },
-      "releases": {
-        out: [1, 2, 3, 4, 5, 6, 7].map((n) => `${old(n).release}\t${JSON.stringify(old(n))}\n`)
-          .join(""),
-      },
-    }),
-    release,
+    facts: await greenServesFacts(loaded, "zero_downtime"),
+    release: newRelease(join(dir, "artifact")),
   });
   if (!r.result.ok) throw new Error(`the recorded deploy failed: ${r.result.error}`);
 }

@@ -17,7 +17,13 @@ import {
   writeFiles,
   writtenFiles,
 } from "./helpers/fixtures.ts";
-import { configuredHostAnswers, configurePlan, deployPlan, runRecorded } from "./helpers/plans.ts";
+import {
+  configuredHostAnswers,
+  configurePlan,
+  deployPlan,
+  newRelease,
+  runRecorded,
+} from "./helpers/plans.ts";
 import type { LoadedProject } from "./helpers/fixtures.ts";
 
 const INDEX = "http://djt:pa55-index-w0rd@10.231.11.1:8123/simple/";
@@ -132,13 +138,7 @@ Deno.test("deploy with manager uv: `uv sync --frozen` runs from the tools venv, 
       "pyproject.toml": '[project]\nname = "hello"\n',
       "manage.py": "",
     });
-    const release = {
-      name: "20261126T070102Z-abc1234",
-      artifactDir,
-      commit: "abc1234def5678",
-      ref: "main",
-      tree: "tree-new",
-    };
+    const release = newRelease(artifactDir);
     const answers = await configuredHostAnswers(loaded, undefined, { secrets: true });
     const plan = await deployPlan(loaded.host, loaded.project.repo_dir);
     const r = await runRecorded({

@@ -10,7 +10,7 @@ import type { ReleaseInfo } from "../lib/engine/module_api.ts";
 import type { Responder } from "../lib/exec/recording_executor.ts";
 import { MIGRATE_AND_COLLECTSTATIC_PY } from "../templates/scripts.ts";
 import { factsStdout, loadTestProject, withTempDir, writeFiles } from "./helpers/fixtures.ts";
-import { configuredHostAnswers, deployPlan, runRecorded } from "./helpers/plans.ts";
+import { configuredHostAnswers, deployPlan, newRelease, runRecorded } from "./helpers/plans.ts";
 
 const TOML = `project_name = "hello"
 
@@ -30,13 +30,7 @@ async function deploy(toml: string, respond: Responder) {
     const loaded = await loadTestProject(dir, toml);
     const artifactDir = join(dir, "artifact");
     await writeFiles(artifactDir, { "requirements.txt": "Django==5.1\n", "manage.py": "" });
-    const release: ReleaseInfo = {
-      name: "20261126T070102Z-abc1234",
-      artifactDir,
-      commit: "abc1234def5678",
-      ref: "main",
-      tree: "tree-new",
-    };
+    const release: ReleaseInfo = newRelease(artifactDir);
     const plan = await deployPlan(loaded.host, loaded.project.repo_dir);
     return await runRecorded({
       loaded,

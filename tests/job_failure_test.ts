@@ -21,7 +21,7 @@ import {
   writeFiles,
   writtenFiles,
 } from "./helpers/fixtures.ts";
-import { configuredHostAnswers, deployPlan, runRecorded } from "./helpers/plans.ts";
+import { configuredHostAnswers, deployPlan, newRelease, runRecorded } from "./helpers/plans.ts";
 import { slackStub, startStub } from "./helpers/http_stub.ts";
 
 const HOOK = "https://hooks.slack.com/services/T0/B0/sekrit-token-123";
@@ -47,13 +47,7 @@ const JOB = `${UNITS}/hello-schedule-clearsessions.service`;
 async function releaseIn(dir: string): Promise<ReleaseInfo> {
   const artifactDir = join(dir, "artifact");
   await writeFiles(artifactDir, { "requirements.txt": "Django\n", "manage.py": "" });
-  return {
-    name: "20261126T070102Z-abc1234",
-    artifactDir,
-    commit: "abc1234def5678",
-    ref: "main",
-    tree: "tree-new",
-  };
+  return newRelease(artifactDir);
 }
 
 const EXPECTED_NOTIFIER = `# djaploy-managed: processes of hello

@@ -24,7 +24,7 @@ import {
 } from "../lib/host/history_records.ts";
 import { UserError } from "../lib/errors.ts";
 import { factsStdout, loadTestProject, withTempDir, writeFiles } from "./helpers/fixtures.ts";
-import { configuredHostAnswers, deployPlan, runRecorded } from "./helpers/plans.ts";
+import { configuredHostAnswers, deployPlan, newRelease, runRecorded } from "./helpers/plans.ts";
 import type { HostPlan } from "../lib/engine/runner.ts";
 
 const VERSION: DeployVersion = {
@@ -50,13 +50,7 @@ async function withDeploy(
       "requirements.txt": "Django==5.1\n",
       "manage.py": "#!/usr/bin/env python\n",
     });
-    const release: ReleaseInfo = {
-      name: "20261126T070102Z-abc1234",
-      artifactDir,
-      commit: "abc1234def5678",
-      ref: "main",
-      tree: "tree-new",
-    };
+    const release: ReleaseInfo = newRelease(artifactDir);
     const configured = await configuredHostAnswers(loaded);
     const base = await deployPlan(loaded.host, loaded.project.repo_dir);
     await fn(async (opts = {}) => {

@@ -220,3 +220,65 @@ export function unitsShowOutput(units: Readonly<Record<string, string>>): string
     return `Id=${id}\nActiveState=${active}\nUnitFileState=${enabled}\n`;
   }).join("\n");
 }
+
+/** The record of an older good release `n` (1-9) of the test project, as state.json keeps it. */
+export function olderRelease(loaded: LoadedProject, n: number) {
+  return {
+    release: `20261120T00000${n}Z-0000000`,
+    commit: `c${n}`,
+    ref: "main",
+    tree: `tree-${n}`,
+    venv: `${layoutFor(loaded.host).sharedDir}/venv-old-py3.11`,
+    deployed_at: "2026-11-20T00:00:00Z",
+    environment: "test",
+  };
+}
+
+/**
+ * The facts of a configured host of `strategy` where green serves release 7
+ * and blue holds release 6, stopped: seven good releases, so that pruning has
+ * work to do. `more` adds or replaces answers.
+ */
+export async function greenServesFacts(
+  loaded: LoadedProject,
+  strategy: "zero_downtime" | "bluegreen",
+  more: Record<string, ProbeAnswer> = {},
+): Promise<string> {
+  const layout = layoutFor(loaded.host);
+  const old = (n: number) => olderRelease(loaded, n);
+  const state = {
+    strategy,
+    ...old(7),
+    active: "green",
+    slots: { green: { ...old(7), state: "active" }, blue: { ...old(6), state: "stopped" } },
+  };
+  return factsStdout({
+    ...await configuredHostAnswers(loaded),
+    "deploy-state": { out: JSON.stringify(state) },
+    "live-socket": { out: "/run/hello-green/hello.sock\n" },
+    "live-static": { out: `${layout.sharedDir}/staticfiles-green\n` },
+    "current-link": { out: `${layout.releasesDir}/${old(7).release}\n` },
+    "slot-units": {
+      out: unitsShowOutput({
+        "hello-blue.service": "enabled inactive",
+        "hello-green.service": "enabled active",
+      }),
+    },
+    "releases": {
+      out: [1, 2, 3, 4, 5, 6, 7].map((n) => `${old(n).release}\t${JSON.stringify(old(n))}\n`)
+        .join(""),
+    },
+    ...more,
+  });
+}
+
+/** The release a test deploys: a one-line change (its tree differs from every older one's). */
+export function newRelease(artifactDir: string): ReleaseInfo {
+  return {
+    name: "20261126T070102Z-abc1234",
+    artifactDir,
+    commit: "abc1234def5678",
+    ref: "main",
+    tree: "tree-new",
+  };
+}

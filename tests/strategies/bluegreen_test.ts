@@ -26,6 +26,7 @@ import { factsStdout, loadTestProject, withTempDir, writeFiles } from "../helper
 import {
   configuredHostAnswers,
   deployPlan,
+  newRelease,
   runRecorded,
   unitsShowOutput,
 } from "../helpers/plans.ts";
@@ -43,13 +44,7 @@ Deno.test("bluegreen: redeploying the live code asks the database from the live 
     );
     const artifactDir = join(dir, "artifact");
     await writeFiles(artifactDir, { "requirements.txt": "Django\n", "manage.py": "" });
-    const release: ReleaseInfo = {
-      name: "20261126T070102Z-abc1234",
-      artifactDir,
-      commit: "abc1234def5678",
-      ref: "main",
-      tree: "tree-live",
-    };
+    const release: ReleaseInfo = { ...newRelease(artifactDir), tree: "tree-live" };
     const { hash } = await dependencyPlan(loaded.host, artifactDir);
     const venv = venvDir(layoutFor(loaded.host), hash, "3.11");
     const record = {

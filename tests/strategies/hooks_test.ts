@@ -20,7 +20,7 @@ import {
   withTempDir,
   writeFiles,
 } from "../helpers/fixtures.ts";
-import { configuredHostAnswers, deployPlan, runRecorded } from "../helpers/plans.ts";
+import { configuredHostAnswers, deployPlan, newRelease, runRecorded } from "../helpers/plans.ts";
 
 const HOOKS = ["before_migrate", "after_migrate", "before_switch", "after_switch"]
   .map((p) =>
@@ -37,13 +37,7 @@ function toml(strategy: string, extra = ""): string {
 async function release(dir: string): Promise<ReleaseInfo> {
   const artifactDir = join(dir, "artifact");
   await writeFiles(artifactDir, { "requirements.txt": "Django\n", "manage.py": "" });
-  return {
-    name: "20261126T070102Z-abc1234",
-    artifactDir,
-    commit: "abc1234def5678",
-    ref: "main",
-    tree: "tree-new",
-  };
+  return newRelease(artifactDir);
 }
 
 /** What a recorded command is, for the timeline: a hook, migrate, the release command, the switch. */

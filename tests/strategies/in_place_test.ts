@@ -21,6 +21,7 @@ import {
 import {
   configuredHostAnswers,
   deployPlan,
+  newRelease,
   runRecorded,
   unitsShowOutput,
 } from "../helpers/plans.ts";
@@ -46,13 +47,7 @@ async function withFixture(fn: (f: Fixture) => Promise<void>): Promise<void> {
       "requirements.txt": "Django==5.1\ngunicorn==23.0\n",
       "manage.py": "#!/usr/bin/env python\n",
     });
-    const release: ReleaseInfo = {
-      name: "20261126T070102Z-abc1234",
-      artifactDir,
-      commit: "abc1234def5678",
-      ref: "main",
-      tree: "tree-new",
-    };
+    const release: ReleaseInfo = newRelease(artifactDir);
     await fn({ loaded, release, configured: await configuredHostAnswers(loaded) });
   });
 }

@@ -27,6 +27,7 @@ import {
   configuredHostAnswers,
   configurePlan,
   deployPlan,
+  newRelease,
   runRecorded,
   unitsShowOutput,
 } from "../helpers/plans.ts";
@@ -131,13 +132,7 @@ WantedBy=timers.target
 async function releaseIn(dir: string): Promise<ReleaseInfo> {
   const artifactDir = join(dir, "artifact");
   await writeFiles(artifactDir, { "requirements.txt": "Django\n", "manage.py": "" });
-  return {
-    name: "20261126T070102Z-abc1234",
-    artifactDir,
-    commit: "abc1234def5678",
-    ref: "main",
-    tree: "tree-new",
-  };
+  return newRelease(artifactDir);
 }
 
 /** The configured host's facts, with the process units on disk as written for `dir` and `v`. */

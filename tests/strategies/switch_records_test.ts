@@ -7,17 +7,18 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type NoteValue, noteValue, type ReleaseInfo } from "../../lib/engine/module_api.ts";
+import { type NoteValue, noteValue } from "../../lib/engine/module_api.ts";
 import { ACTIVATE } from "../../lib/strategies/strategy.ts";
 import type { RemoteCommand } from "../../lib/exec/remote_command.ts";
 import { layoutFor } from "../../lib/host/layout.ts";
 import { cgroupRetryLine, drainUnitsProbe } from "../../lib/strategies/slots.ts";
 import { START_UNIT_SH } from "../../lib/strategies/programs.gen.ts";
-import { factsStdout, loadTestProject, withTempDir, writeFiles } from "../helpers/fixtures.ts";
+import { loadTestProject, withTempDir, writeFiles } from "../helpers/fixtures.ts";
 import type { LoadedProject, ProbeAnswer } from "../helpers/fixtures.ts";
 import {
-  configuredHostAnswers,
   deployPlan,
+  greenServesFacts,
+  newRelease,
   type RecordedRun,
   runRecorded,
   unitsShowOutput,
@@ -50,54 +51,14 @@ async function deployOverGreen(
       dir,
       `project_name = "hello"\ndeployment_strategy = "${strategy}"\n[health_check]\npath = "/healthz/"\n`,
     );
-    const layout = layoutFor(loaded.host);
     const artifactDir = join(dir, "artifact");
     await writeFiles(artifactDir, { "requirements.txt": "Django\n", "manage.py": "" });
-    const release: ReleaseInfo = {
-      name: NEW,
-      artifactDir,
-      commit: "abc1234def5678",
-      ref: "main",
-      tree: "tree-new",
-    };
-    const old = (n: number) => ({
-      release: `20261120T00000${n}Z-0000000`,
-      commit: `c${n}`,
-      ref: "main",
-      tree: `tree-${n}`,
-      venv: `${layout.sharedDir}/venv-old-py3.11`,
-      deployed_at: "2026-11-20T00:00:00Z",
-      environment: "test",
-    });
-    const state = {
-      strategy,
-      ...old(7),
-      active: "green",
-      slots: { green: { ...old(7), state: "active" }, blue: { ...old(6), state: "stopped" } },
-    };
+    const release = newRelease(artifactDir);
     const chains: RemoteCommand[][] = [];
     const r = await runRecorded({
       loaded,
       plan: await deployPlan(loaded.host, loaded.project.repo_dir),
-      facts: factsStdout({
-        ...await configuredHostAnswers(loaded),
-        "deploy-state": { out: JSON.stringify(state) },
-        "live-socket": { out: "/run/hello-green/hello.sock\n" },
-        "live-static": { out: "/home/app/apps/hello/shared/staticfiles-green\n" },
-        "current-link": { out: `${layout.releasesDir}/${old(7).release}\n` },
-        "slot-units": {
-          out: unitsShowOutput({
-            "hello-blue.service": "enabled inactive",
-            "hello-green.service": "enabled active",
-          }),
-        },
-        // Seven good releases: pruning has work to do.
-        "releases": {
-          out: [1, 2, 3, 4, 5, 6, 7].map((n) => `${old(n).release}\t${JSON.stringify(old(n))}\n`)
-            .join(""),
-        },
-        ...opts.facts,
-      }),
+      facts: await greenServesFacts(loaded, strategy, opts.facts),
       respond: opts.respond,
       release,
       notes: opts.notes,

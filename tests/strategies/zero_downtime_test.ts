@@ -5,6 +5,7 @@ import { factsStdout, loadTestProject, withTempDir, writeFiles } from "../helper
 import {
   configuredHostAnswers,
   deployPlan,
+  newRelease,
   runRecorded,
   unitsShowOutput,
 } from "../helpers/plans.ts";
@@ -43,13 +44,7 @@ Deno.test("zero_downtime: the live link, not a stale state.json, decides which s
     const loaded = await loadTestProject(dir, DJAPLOY_TOML);
     const artifactDir = join(dir, "artifact");
     await writeFiles(artifactDir, { "requirements.txt": "Django\n", "manage.py": "" });
-    const release: ReleaseInfo = {
-      name: "20261126T070102Z-abc1234",
-      artifactDir,
-      commit: "abc1234def5678",
-      ref: "main",
-      tree: "tree-new",
-    };
+    const release: ReleaseInfo = newRelease(artifactDir);
     const stale = {
       strategy: "zero_downtime",
       release: "r1",
@@ -118,13 +113,7 @@ Deno.test("zero_downtime: with no path configured, / is probed before traffic mo
     );
     const artifactDir = join(dir, "artifact");
     await writeFiles(artifactDir, { "requirements.txt": "Django\n", "manage.py": "" });
-    const release: ReleaseInfo = {
-      name: "20261126T070102Z-abc1234",
-      artifactDir,
-      commit: "abc1234def5678",
-      ref: "main",
-      tree: "tree-new",
-    };
+    const release: ReleaseInfo = newRelease(artifactDir);
     const r = await runRecorded({
       loaded,
       plan: await deployPlan(loaded.host, loaded.project.repo_dir),
@@ -183,13 +172,7 @@ Deno.test("zero_downtime: after the switch, old releases go and so do the virtua
     const loaded = await loadTestProject(dir, "keep_releases = 2\n" + DJAPLOY_TOML);
     const artifactDir = join(dir, "artifact");
     await writeFiles(artifactDir, { "requirements.txt": "Django\n", "manage.py": "" });
-    const release: ReleaseInfo = {
-      name: "20261126T070102Z-abc1234",
-      artifactDir,
-      commit: "abc1234def5678",
-      ref: "main",
-      tree: "tree-new",
-    };
+    const release: ReleaseInfo = newRelease(artifactDir);
     const shared = "/home/app/apps/hello/shared";
     const venv = (c: string) => `${shared}/venv-${c.repeat(16)}-py3.11`;
     const rec = (name: string, v: string) => ({
