@@ -222,7 +222,7 @@ export function unitsShowOutput(units: Readonly<Record<string, string>>): string
 }
 
 /** The record of an older good release `n` (1-9) of the test project, as state.json keeps it. */
-export function olderRelease(loaded: LoadedProject, n: number) {
+function olderRelease(loaded: LoadedProject, n: number) {
   return {
     release: `20261120T00000${n}Z-0000000`,
     commit: `c${n}`,
