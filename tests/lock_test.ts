@@ -4,7 +4,7 @@ import { breakLock, inspectLock } from "../lib/commands/unlock.ts";
 import { CommandError, UserError } from "../lib/errors.ts";
 import { type RemoteCommand, shScript } from "../lib/exec/remote_command.ts";
 import { runChain } from "../lib/exec/chain.ts";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { withTempDir } from "./helpers/fixtures.ts";
 import { Secret } from "../lib/secrets/secret.ts";
 import { ShellExecutor, standInSudo } from "./helpers/shell_executor.ts";
@@ -198,8 +198,24 @@ Deno.test("held lock: a command running when the shell is ended fails as a lost 
     } finally {
       await lock.release();
     }
+    // The killed shell's folder of command output stays behind until the next holder removes it.
+    assert.equal((await heldFolders(app)).length, 1);
+    const next = await acquireLock(exec, app, owner("deploy"), 0);
+    assert.equal((await heldFolders(app)).length, 1, "only the new holder's");
+    await next.release();
+    assert.deepEqual(await heldFolders(app), []);
   });
 });
+
+/** The folders of command output that holders of `app`'s lock made (`<lock>.held.XXXXXX`). */
+async function heldFolders(app: string): Promise<string[]> {
+  const base = lockPath(app).split("/").pop()!;
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dirname(lockPath(app)))) {
+    if (e.name.startsWith(`${base}.held.`)) names.push(e.name);
+  }
+  return names;
+}
 
 /** A ShellExecutor that counts the commands it ran as processes of their own. */
 class CountingExecutor extends ShellExecutor {
@@ -288,6 +304,56 @@ Deno.test("runChain, brief: a chain whose every command names its user runs in t
         await runChain(routed, [put("e", "E", "root"), put("f", "F")], { brief: true });
         assert.equal(exec.own.length, 2);
         assert.equal(await Deno.readTextFile(join(dir, "f")), "F");
+      } finally {
+        await lock.release();
+      }
+    });
+  });
+});
+
+Deno.test("held lock: no command it runs (root's, or the app user's through sudo) holds the shell's stdin, stdout or stderr", async () => {
+  // Those carry root's commands and their output for the rest of the run: a process of the app
+  // user's that held one (ptrace and pidfd_getfd reach a process of one's own user) could write
+  // into what djaploy reads from root.
+  await withApp(async (app) => {
+    await withTempDir(async (dir) => {
+      const env = await standInSudo(dir);
+      const exec = new CountingExecutor("deploy", env);
+      const lock = await acquireLock(new ShellExecutor("root", env), app, owner("deploy"), 0);
+      const routed = runningUnderLock(exec, () => lock);
+      try {
+        const { pid } = await ownerRecord(app);
+        const channel = await Promise.all(
+          [0, 1, 2].map((fd) => Deno.readLink(`/proc/${pid}/fd/${fd}`)),
+        );
+        assert.ok(channel.every((l) => l.startsWith("pipe:")), channel.join(" "));
+        const fds: RemoteCommand = {
+          argv: ["sh", "-c", 'for f in 0 1 2; do readlink "/proc/$$/fd/$f"; done'],
+        };
+        const chained = await runChain(routed, [
+          { ...fds, as: "root" },
+          { ...fds, as: "app" },
+          { ...fds, as: "app", stdin: "input" },
+        ], { brief: true });
+        assert.deepEqual(exec.own, [], "run by the shell that holds the lock");
+        assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "app\n", "one sudo for both");
+        const alone = await lock.run({ ...fds, as: "root", stdin: "input" });
+        const seen = [...chained.stdout.trim().split("\n"), ...alone.stdout.trim().split("\n")];
+        assert.equal(seen.length, 12, seen.join("\n"));
+        for (const [i, link] of seen.entries()) {
+          assert.ok(
+            !channel.includes(link),
+            `fd ${i % 3} of command ${Math.floor(i / 3)} is the lock shell's fd ${
+              channel.indexOf(link)
+            } (${link})`,
+          );
+        }
+        // Their output still comes back whole, in order.
+        const text = await lock.run({
+          argv: ["sh", "-c", "printf 'a\\n\\nb'; printf 'e' >&2; exit 4"],
+          as: "root",
+        });
+        assert.deepEqual([text.stdout, text.stderr, text.code], ["a\n\nb", "e", 4]);
       } finally {
         await lock.release();
       }

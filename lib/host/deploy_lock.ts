@@ -43,7 +43,9 @@ export function lockPath(appName: string): string {
 // Prints LOCKED, the script's output and `<mark> <exit code>`, or HELD <owner line>
 // and exits 75. Holds the lock while stdin stays open and heartbeats keep
 // coming; answers each heartbeat line N with "beat N", and runs the brief
-// commands it is sent (HeldLock.run). The owner file says
+// commands it is sent (HeldLock.run), each with its output in root-only files that are sent on
+// when it ended: no process a command starts (the app user's through sudo) ever holds the
+// channel that carries root's commands and output. The owner file says
 // "<pid> <start time of pid> <owner>": unlock checks both before it signals.
 
 /** The owner file's text: "<pid> <start time> <json>" (or "<pid> <json>", written before start times). */

@@ -16,27 +16,39 @@ if [ -n "$5" ]; then sh -c "$5" 9>&- </dev/null; printf '\n%s %s\n' "$6" "$?"; f
 # Each line is a heartbeat N (answered "beat N"), or "run MARK SCRIPT_BYTES INPUT_BYTES" followed by
 # the script and its input, raw: the script runs as root like this shell, its input on stdin; out
 # come "MARK start", its stdout, a newline and MARK, its stderr, a newline and "MARK CODE".
-errors=$(mktemp "$dir/.held-stderr.XXXXXX") || exit 1
-trap 'rm -f "$errors"' EXIT
-while read -r -t "$timeout" n; do
-  case $n in
+# A command's stdout and stderr go to files of its own in a folder only root may enter, and are sent
+# on once it ended: no process it starts (a chain's commands run as the app user through sudo) ever
+# holds this shell's stdin, stdout or stderr, which carry root's commands and their output for the
+# rest of the run. Each command's files are new: one an earlier process kept open is never read.
+# A folder left by an earlier holder (killed) goes: that holder is gone, as this shell holds the lock.
+rm -rf "$lock".held.*
+held=$(mktemp -d "$lock.held.XXXXXX") || exit 1
+trap 'rm -rf "$held"' EXIT
+n=0
+while read -r -t "$timeout" n_or_run; do
+  case $n_or_run in
     run\ *)
-      read -r _ mark size insize <<<"$n"
+      read -r _ mark size insize <<<"$n_or_run"
       LC_ALL=C read -r -N "$size" script || exit 1
       input=
       if [ "$insize" != 0 ]; then LC_ALL=C read -r -N "$insize" input || exit 1; fi
+      n=$((n + 1))
+      out=$held/$n.out err=$held/$n.err
       echo "$mark start"
       if [ "$insize" = 0 ]; then
-        bash -c "$script" 2>"$errors" 9>&- </dev/null
+        bash -c "$script" >"$out" 2>"$err" 9>&- </dev/null
       else
-        printf '%s' "$input" | bash -c "$script" 2>"$errors" 9>&-
+        printf '%s' "$input" | bash -c "$script" >"$out" 2>"$err" 9>&-
       fi
       code=$?
+      if [ -s "$out" ]; then cat "$out"; fi
       printf '\n%s\n' "$mark"
-      cat "$errors"
+      if [ -s "$err" ]; then cat "$err"; fi
       printf '\n%s %s\n' "$mark" "$code"
+      : >"$out"
+      : >"$err"
       ;;
-    *) echo "beat $n" ;;
+    *) echo "beat $n_or_run" ;;
   esac
 done
 rm -f "$lock.owner"
