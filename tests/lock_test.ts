@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { acquireLock, lockPath, parseOwner, runningUnderLock } from "../lib/host/deploy_lock.ts";
+import {
+  acquireLock,
+  type HeldLock,
+  lockPath,
+  parseOwner,
+  runningUnderLock,
+} from "../lib/host/deploy_lock.ts";
+import type { Executor } from "../lib/exec/executor.ts";
 import { breakLock, inspectLock } from "../lib/commands/unlock.ts";
 import { CommandError, UserError } from "../lib/errors.ts";
 import { type RemoteCommand, shScript } from "../lib/exec/remote_command.ts";
@@ -264,50 +271,67 @@ Deno.test("runningUnderLock: brief root commands run in the held shell while the
   });
 });
 
-Deno.test("runChain, brief: a chain whose every command names its user runs in the held shell (root's as they are, another user's through sudo); not brief, or with an ssh-user command, it goes its own way", async () => {
+/**
+ * A lock held as root by a ShellExecutor with a stand-in sudo, and a CountingExecutor
+ * (ssh user "deploy") routed through it; the lock is given back after `fn`.
+ */
+async function withRoutedLock(
+  fn: (t: {
+    app: string;
+    dir: string;
+    exec: CountingExecutor;
+    lock: HeldLock;
+    routed: Executor;
+  }) => Promise<void>,
+): Promise<void> {
   await withApp(async (app) => {
     await withTempDir(async (dir) => {
       const env = await standInSudo(dir);
       const exec = new CountingExecutor("deploy", env);
       const lock = await acquireLock(new ShellExecutor("root", env), app, owner("deploy"), 0);
-      const routed = runningUnderLock(exec, () => lock);
-      const put = (name: string, text: string, as?: string) => ({
-        argv: shScript('cat > "$1"', join(dir, name)),
-        stdin: text,
-        as,
-      });
       try {
-        const r = await runChain(routed, [
-          put("a", "A", "root"),
-          put("b", "B", "app"),
-          { argv: ["sh", "-c", "echo done"], as: "root" },
-        ], { brief: true });
-        assert.deepEqual(exec.own, [], "no process of its own");
-        assert.equal(routed.stats.commands, 1);
-        assert.equal(r.stdout.trim(), "done");
-        assert.equal(await Deno.readTextFile(join(dir, "a")), "A");
-        assert.equal(await Deno.readTextFile(join(dir, "b")), "B");
-        assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "app\n", "root's need none");
-
-        const failed = await runChain(routed, [
-          put("c", "C", "root"),
-          { argv: ["sh", "-c", "echo broken >&2; exit 3"], as: "app" },
-          { argv: ["touch", join(dir, "never")], as: "root" },
-        ], { brief: true, check: false });
-        assert.deepEqual([failed.failed, failed.failedCode, failed.stderr], [1, 3, "broken"]);
-        await assert.rejects(Deno.stat(join(dir, "never")), Deno.errors.NotFound);
-        assert.deepEqual(exec.own, []);
-
-        // Not brief (it may run long), or a command as the ssh user: its own process.
-        await runChain(routed, [put("d", "D", "root")]);
-        assert.equal(exec.own.length, 1);
-        await runChain(routed, [put("e", "E", "root"), put("f", "F")], { brief: true });
-        assert.equal(exec.own.length, 2);
-        assert.equal(await Deno.readTextFile(join(dir, "f")), "F");
+        await fn({ app, dir, exec, lock, routed: runningUnderLock(exec, () => lock) });
       } finally {
         await lock.release();
       }
     });
+  });
+}
+
+Deno.test("runChain, brief: a chain whose every command names its user runs in the held shell (root's as they are, another user's through sudo); not brief, or with an ssh-user command, it goes its own way", async () => {
+  await withRoutedLock(async ({ dir, exec, routed }) => {
+    const put = (name: string, text: string, as?: string) => ({
+      argv: shScript('cat > "$1"', join(dir, name)),
+      stdin: text,
+      as,
+    });
+    const r = await runChain(routed, [
+      put("a", "A", "root"),
+      put("b", "B", "app"),
+      { argv: ["sh", "-c", "echo done"], as: "root" },
+    ], { brief: true });
+    assert.deepEqual(exec.own, [], "no process of its own");
+    assert.equal(routed.stats.commands, 1);
+    assert.equal(r.stdout.trim(), "done");
+    assert.equal(await Deno.readTextFile(join(dir, "a")), "A");
+    assert.equal(await Deno.readTextFile(join(dir, "b")), "B");
+    assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "app\n", "root's need none");
+
+    const failed = await runChain(routed, [
+      put("c", "C", "root"),
+      { argv: ["sh", "-c", "echo broken >&2; exit 3"], as: "app" },
+      { argv: ["touch", join(dir, "never")], as: "root" },
+    ], { brief: true, check: false });
+    assert.deepEqual([failed.failed, failed.failedCode, failed.stderr], [1, 3, "broken"]);
+    await assert.rejects(Deno.stat(join(dir, "never")), Deno.errors.NotFound);
+    assert.deepEqual(exec.own, []);
+
+    // Not brief (it may run long), or a command as the ssh user: its own process.
+    await runChain(routed, [put("d", "D", "root")]);
+    assert.equal(exec.own.length, 1);
+    await runChain(routed, [put("e", "E", "root"), put("f", "F")], { brief: true });
+    assert.equal(exec.own.length, 2);
+    assert.equal(await Deno.readTextFile(join(dir, "f")), "F");
   });
 });
 
@@ -315,49 +339,39 @@ Deno.test("held lock: no command it runs (root's, or the app user's through sudo
   // Those carry root's commands and their output for the rest of the run: a process of the app
   // user's that held one (ptrace and pidfd_getfd reach a process of one's own user) could write
   // into what djaploy reads from root.
-  await withApp(async (app) => {
-    await withTempDir(async (dir) => {
-      const env = await standInSudo(dir);
-      const exec = new CountingExecutor("deploy", env);
-      const lock = await acquireLock(new ShellExecutor("root", env), app, owner("deploy"), 0);
-      const routed = runningUnderLock(exec, () => lock);
-      try {
-        const { pid } = await ownerRecord(app);
-        const channel = await Promise.all(
-          [0, 1, 2].map((fd) => Deno.readLink(`/proc/${pid}/fd/${fd}`)),
-        );
-        assert.ok(channel.every((l) => l.startsWith("pipe:")), channel.join(" "));
-        const fds: RemoteCommand = {
-          argv: ["sh", "-c", 'for f in 0 1 2; do readlink "/proc/$$/fd/$f"; done'],
-        };
-        const chained = await runChain(routed, [
-          { ...fds, as: "root" },
-          { ...fds, as: "app" },
-          { ...fds, as: "app", stdin: "input" },
-        ], { brief: true });
-        assert.deepEqual(exec.own, [], "run by the shell that holds the lock");
-        assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "app\n", "one sudo for both");
-        const alone = await lock.run({ ...fds, as: "root", stdin: "input" });
-        const seen = [...chained.stdout.trim().split("\n"), ...alone.stdout.trim().split("\n")];
-        assert.equal(seen.length, 12, seen.join("\n"));
-        for (const [i, link] of seen.entries()) {
-          assert.ok(
-            !channel.includes(link),
-            `fd ${i % 3} of command ${Math.floor(i / 3)} is the lock shell's fd ${
-              channel.indexOf(link)
-            } (${link})`,
-          );
-        }
-        // Their output still comes back whole, in order.
-        const text = await lock.run({
-          argv: ["sh", "-c", "printf 'a\\n\\nb'; printf 'e' >&2; exit 4"],
-          as: "root",
-        });
-        assert.deepEqual([text.stdout, text.stderr, text.code], ["a\n\nb", "e", 4]);
-      } finally {
-        await lock.release();
-      }
+  await withRoutedLock(async ({ app, dir, exec, lock, routed }) => {
+    const { pid } = await ownerRecord(app);
+    const channel = await Promise.all(
+      [0, 1, 2].map((fd) => Deno.readLink(`/proc/${pid}/fd/${fd}`)),
+    );
+    assert.ok(channel.every((l) => l.startsWith("pipe:")), channel.join(" "));
+    const fds: RemoteCommand = {
+      argv: ["sh", "-c", 'for f in 0 1 2; do readlink "/proc/$$/fd/$f"; done'],
+    };
+    const chained = await runChain(routed, [
+      { ...fds, as: "root" },
+      { ...fds, as: "app" },
+      { ...fds, as: "app", stdin: "input" },
+    ], { brief: true });
+    assert.deepEqual(exec.own, [], "run by the shell that holds the lock");
+    assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "app\n", "one sudo for both");
+    const alone = await lock.run({ ...fds, as: "root", stdin: "input" });
+    const seen = [...chained.stdout.trim().split("\n"), ...alone.stdout.trim().split("\n")];
+    assert.equal(seen.length, 12, seen.join("\n"));
+    for (const [i, link] of seen.entries()) {
+      assert.ok(
+        !channel.includes(link),
+        `fd ${i % 3} of command ${Math.floor(i / 3)} is the lock shell's fd ${
+          channel.indexOf(link)
+        } (${link})`,
+      );
+    }
+    // Their output still comes back whole, in order.
+    const text = await lock.run({
+      argv: ["sh", "-c", "printf 'a\\n\\nb'; printf 'e' >&2; exit 4"],
+      as: "root",
     });
+    assert.deepEqual([text.stdout, text.stderr, text.code], ["a\n\nb", "e", 4]);
   });
 });
 
