@@ -7,7 +7,7 @@
  * with migrate "check" and no collectstatic), and `manage.py migrate` with
  * nothing to do. Not a test: it measures.
  *
- *   scripts/deno.sh run -A scripts/bench_migrate_check.ts
+ *   "$(scripts/deno.sh)" run -A scripts/bench_migrate_check.ts
  */
 import { djaploy, makeProject, withHosts } from "../tests/e2e/harness.ts";
 import { MIGRATE_AND_COLLECTSTATIC_PY } from "../templates/scripts.ts";

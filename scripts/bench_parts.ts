@@ -15,7 +15,7 @@
  *
  * Not a test: it measures.
  *
- *   scripts/deno.sh run -A scripts/bench_parts.ts
+ *   "$(scripts/deno.sh)" run -A scripts/bench_parts.ts
  */
 import { join } from "node:path";
 import { dependencyPlan } from "../lib/deploy/dependencies.ts";
