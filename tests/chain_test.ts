@@ -6,7 +6,7 @@ import { RecordingExecutor } from "../lib/exec/recording_executor.ts";
 import { Secret } from "../lib/secrets/secret.ts";
 import { shScript } from "../lib/exec/remote_command.ts";
 import { withTempDir } from "./helpers/fixtures.ts";
-import { ShellExecutor, standInSudo } from "./helpers/shell_executor.ts";
+import { forger, ShellExecutor, standInSudo, waitFor } from "./helpers/shell_executor.ts";
 
 Deno.test("runChain: runs the commands in order in one round trip, each with its own input and folder", async () => {
   await withTempDir(async (dir) => {
@@ -79,7 +79,7 @@ Deno.test("RecordingExecutor: a chain is one round trip, shown as its commands u
   assert.equal(r.stderr, "no");
 });
 
-Deno.test("runChain: adjacent commands of one user share a sudo; inputs and failures keep their place", async () => {
+Deno.test("runChain: adjacent root commands share a sudo, the app user's get one each; inputs and failures keep their place", async () => {
   await withTempDir(async (dir) => {
     const env = await standInSudo(dir);
     const exec = new ShellExecutor("deploy", env);
@@ -103,7 +103,7 @@ Deno.test("runChain: adjacent commands of one user share a sudo; inputs and fail
     assert.equal(await Deno.readTextFile(join(dir, "c")), "C");
     assert.ok((await Deno.stat(join(dir, "made"))).isDirectory);
     await assert.rejects(Deno.stat(join(dir, "never")), Deno.errors.NotFound);
-    assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "root\napp\n");
+    assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "root\napp\napp\n");
   });
 });
 
@@ -118,5 +118,49 @@ Deno.test("runChain: ten inputs and more each reach their own command", async ()
     for (let i = 0; i < 12; i++) {
       assert.equal(await Deno.readTextFile(join(dir, `f${i}`)), `input ${i}`);
     }
+  });
+});
+
+Deno.test("runChain: a process the app user leaves running cannot forge or hide the failure of a command after its own", async () => {
+  await withTempDir(async (dir) => {
+    const exec = new ShellExecutor("root", await standInSudo(dir));
+    // Root's command succeeds while the app user's process claims the app user's command failed.
+    const flag = join(dir, "flag1");
+    const ok = await runChain(exec, [forger({ index: 0, code: 9, flag }), waitFor(flag)], {
+      check: false,
+    });
+    assert.equal(ok.failed, undefined, ok.stderr);
+    assert.equal(ok.stdout.trim(), "root-done", "what it wrote once its command ended is not read");
+    // Root's command fails; the forged line names a later command (as if the switch had run and
+    // only its cleanup failed).
+    const flag2 = join(dir, "flag2");
+    const failed = await runChain(exec, [
+      forger({ index: 2, code: 9, flag: flag2 }),
+      waitFor(flag2, 4),
+      { argv: ["true"], as: "root" },
+    ], { check: false });
+    assert.deepEqual([failed.failed, failed.failedCode], [1, 4], failed.stderr);
+  });
+});
+
+Deno.test("runChain: failure lines in the app user's own output change nothing: the chain's code and its last line decide", async () => {
+  await withTempDir(async (dir) => {
+    const exec = new ShellExecutor("root", await standInSudo(dir));
+    const flag = join(dir, "flag");
+    const ok = await runChain(
+      exec,
+      [forger({ index: 0, code: 9, flag, now: true }), waitFor(flag)],
+      {
+        check: false,
+      },
+    );
+    assert.equal(ok.failed, undefined, ok.stderr);
+    const flag2 = join(dir, "flag2");
+    const failed = await runChain(exec, [
+      forger({ index: 2, code: 9, flag: flag2, now: true }),
+      waitFor(flag2, 4),
+      { argv: ["true"], as: "root" },
+    ], { check: false });
+    assert.deepEqual([failed.failed, failed.failedCode], [1, 4], failed.stderr);
   });
 });

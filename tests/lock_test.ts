@@ -14,7 +14,7 @@ import { runChain } from "../lib/exec/chain.ts";
 import { basename, dirname, join } from "node:path";
 import { sh, withTempDir } from "./helpers/fixtures.ts";
 import { Secret } from "../lib/secrets/secret.ts";
-import { ShellExecutor, standInSudo } from "./helpers/shell_executor.ts";
+import { forger, ShellExecutor, standInSudo, waitFor } from "./helpers/shell_executor.ts";
 
 const owner = (command: string) => ({
   holder: "ops@laptop",
@@ -355,7 +355,7 @@ Deno.test("held lock: no command it runs (root's, or the app user's through sudo
       { ...fds, as: "app", stdin: "input" },
     ], { brief: true });
     assert.deepEqual(exec.own, [], "run by the shell that holds the lock");
-    assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "app\n", "one sudo for both");
+    assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "app\napp\n", "one sudo each");
     const alone = await lock.run({ ...fds, as: "root", stdin: "input" });
     const seen = [...chained.stdout.trim().split("\n"), ...alone.stdout.trim().split("\n")];
     assert.equal(seen.length, 12, seen.join("\n"));
@@ -462,5 +462,28 @@ Deno.test("unlock: never signals a PID that does not hold the lock (forged recor
       await other.status;
       await lock.release();
     }
+  });
+});
+
+Deno.test("held lock: a process the app user leaves running in a brief chain cannot forge or hide the failure of root's commands after it", async () => {
+  // The switch is such a chain: the app user's link, then root's records. A forged failure would
+  // fail a deploy whose traffic moved; a hidden one would pass a switch that did not happen.
+  await withRoutedLock(async ({ dir, exec, routed }) => {
+    const flag = join(dir, "flag1");
+    const ok = await runChain(routed, [forger({ index: 0, code: 9, flag }), waitFor(flag)], {
+      brief: true,
+      check: false,
+    });
+    assert.deepEqual(exec.own, [], "run by the shell that holds the lock");
+    assert.equal(ok.failed, undefined, ok.stderr);
+    assert.equal(ok.stdout.trim(), "root-done");
+    const flag2 = join(dir, "flag2");
+    const failed = await runChain(routed, [
+      forger({ index: 2, code: 9, flag: flag2, now: true }),
+      waitFor(flag2, 4),
+      { argv: ["true"], as: "root" },
+    ], { brief: true, check: false });
+    assert.deepEqual([failed.failed, failed.failedCode], [1, 4], failed.stderr);
+    assert.deepEqual(exec.own, []);
   });
 });

@@ -17,7 +17,14 @@ import { marker } from "./marker.ts";
 
 /**
  * The one command that runs `cmds` in order; exported for tests. Adjacent
- * commands of the same user share one sudo.
+ * commands of the same user share one sudo, but a user other than root and
+ * `sshUser` (the app user) is not trusted with what comes after: each of its
+ * commands runs through a sudo of its own, with its output in new files that
+ * only the chain's user may open, sent on once it ended, and the chain itself
+ * judges its exit code. A process the app user leaves running, or reaches
+ * (ptrace and pidfd_getfd work between processes of one user), then never
+ * holds the output of the commands after it, whose failure it could
+ * otherwise forge or hide.
  */
 export function chainCommand(
   cmds: readonly RemoteCommand[],
@@ -25,12 +32,21 @@ export function chainCommand(
   mark: string = marker("chain-failed"),
 ): RemoteCommand {
   const userOf = (cmd: RemoteCommand) => cmd.as ?? sshUser;
+  const apart = (user: string) => user !== sshUser && user !== "root";
   const inputs: string[] = [];
   const lines: string[] = [];
+  if (cmds.some((c) => apart(userOf(c)))) {
+    lines.push(`t=$(mktemp -d) || exit 1`, `trap 'rm -rf "$t"' EXIT`);
+  }
   for (let start = 0; start < cmds.length;) {
-    let end = start + 1;
-    while (end < cmds.length && userOf(cmds[end]) === userOf(cmds[start])) end++;
     const user = userOf(cmds[start]);
+    if (apart(user)) {
+      lines.push(apartLine(cmds[start], { index: start, sshUser, inputs, mark }));
+      start++;
+      continue;
+    }
+    let end = start + 1;
+    while (end < cmds.length && userOf(cmds[end]) === user) end++;
     const own = user === sshUser;
     // The ssh user's commands read the chain's own arguments; a sudo group gets its inputs as its own.
     const group = groupScript(cmds.slice(start, end), {
@@ -54,6 +70,31 @@ export function chainCommand(
     readOnly: cmds.every((c) => c.readOnly),
     okCodes: [0, 1],
   };
+}
+
+/**
+ * The lines that run the app user's command `index` through sudo, its output
+ * in files of its own (in the chain's folder `$t`), sent on once it ended.
+ */
+function apartLine(
+  cmd: RemoteCommand,
+  o: { index: number; sshUser: string; inputs: string[]; mark: string },
+): string {
+  if (cmd.stdin !== undefined && typeof cmd.stdin !== "string") {
+    throw new Error("A secret input cannot travel in a chain: run that command on its own");
+  }
+  const out = `"$t/${o.index}.out"`;
+  const err = `"$t/${o.index}.err"`;
+  let line = `${render(wrapArgv(cmd, o.sshUser))} >${out} 2>${err}`;
+  if (cmd.stdin === undefined) {
+    line += " </dev/null";
+  } else {
+    o.inputs.push(cmd.stdin);
+    line = `printf '%s' "\${${o.inputs.length}}" | ${line}`;
+  }
+  const ok = (cmd.okCodes ?? [0]).join("|");
+  return `${line}\nc=$?; if [ -s ${out} ]; then cat ${out}; fi; if [ -s ${err} ]; then cat ${err} >&2; fi
+case $c in ${ok}) ;; *) echo "${o.mark} ${o.index} $c" >&2; exit 1 ;; esac`;
 }
 
 /**
@@ -100,7 +141,11 @@ export async function runChain(
   }
   const mark = marker("chain-failed");
   const r = await exec.run(oneCommand(exec, cmds, mark, opts.brief === true));
-  const m = new RegExp(`^${mark} (\\d+) (\\d+)$`, "m").exec(r.stderr);
+  // Only a chain that failed has a failure line, and its own is the last: the app user's output
+  // comes before it and may hold copies.
+  const m = r.code === 1
+    ? lastMatch(new RegExp(`^${mark} (\\d+) (\\d+)$`, "gm"), r.stderr)
+    : undefined;
   if (!m) {
     if (r.code !== 0) {
       throw new CommandError({
@@ -115,12 +160,18 @@ export async function runChain(
   const failed = Number(m[1]);
   const result = {
     ...r,
-    stderr: r.stderr.replace(m[0], "").trim(),
+    stderr: (r.stderr.slice(0, m.index) + r.stderr.slice(m.index + m[0].length)).trim(),
     failed,
     failedCode: Number(m[2]),
   };
   if (opts.check === false) return result;
   throw chainFailure(exec, cmds, result);
+}
+
+function lastMatch(re: RegExp, text: string): RegExpExecArray | undefined {
+  let last: RegExpExecArray | undefined;
+  for (const m of text.matchAll(re)) last = m as RegExpExecArray;
+  return last;
 }
 
 /**

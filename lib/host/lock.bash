@@ -20,6 +20,7 @@ if [ -n "$5" ]; then sh -c "$5" 9>&- </dev/null; printf '\n%s %s\n' "$6" "$?"; f
 # on once it ended: no process it starts (a chain's commands run as the app user through sudo) ever
 # holds this shell's stdin, stdout or stderr, which carry root's commands and their output for the
 # rest of the run. Each command's files are new: one an earlier process kept open is never read.
+# Inside a chain, each of the app user's commands has files of its own too (lib/exec/chain.ts).
 # A folder left by an earlier holder (killed) goes: that holder is gone, as this shell holds the lock.
 rm -rf "$lock".held.*
 held=$(mktemp -d "$lock.held.XXXXXX") || exit 1

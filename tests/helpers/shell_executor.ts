@@ -7,7 +7,7 @@ import {
   newStats,
 } from "../../lib/exec/executor.ts";
 import { startProcess } from "../../lib/exec/process.ts";
-import { type RemoteCommand, toShell } from "../../lib/exec/remote_command.ts";
+import { type RemoteCommand, shScript, toShell } from "../../lib/exec/remote_command.ts";
 import { sh } from "./fixtures.ts";
 import { quote } from "../../lib/shell.ts";
 
@@ -60,4 +60,35 @@ exec "$@"
   );
   await Deno.chmod(`${dir}/bin/sudo`, 0o755);
   return { PATH: `${dir}/bin:${Deno.env.get("PATH")}` };
+}
+
+/**
+ * The app user's command, which leaves a process running that writes a chain failure line (the
+ * chain's mark, read from its command line as anyone can) naming command `index` with `code`, on
+ * stdout and stderr, then creates `flag`. `now` writes it before the command ends as well.
+ */
+export function forger(
+  o: { index: number; code: number; flag: string; now?: boolean },
+): RemoteCommand {
+  const script =
+    `mark=$(tr '\\0' '\\n' < /proc/$PPID/cmdline | grep -o '@@djaploy-chain-failed-[0-9a-f]\\{32\\}' | head -n 1)
+forge() { printf '\\nforged\\n%s %s %s\\n' "$mark" "$1" "$2"; printf '\\n%s %s %s\\n' "$mark" "$1" "$2" >&2; }
+if [ "$4" = now ]; then forge "$1" "$2"; fi
+(sleep 0.2; forge "$1" "$2"; touch "$3") &`;
+  return {
+    argv: shScript(script, String(o.index), String(o.code), o.flag, o.now ? "now" : ""),
+    as: "app",
+  };
+}
+
+/** Root's command that waits (10 s at most) for `flag`, then ends with `code`. */
+export function waitFor(flag: string, code = 0): RemoteCommand {
+  return {
+    argv: shScript(
+      'i=0; while [ ! -e "$1" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done; echo root-done; exit "$2"',
+      flag,
+      String(code),
+    ),
+    as: "root",
+  };
 }
