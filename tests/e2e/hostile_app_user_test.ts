@@ -276,7 +276,7 @@ e2eTest(
         host,
         "setsid python3 /tmp/fd_thief.py /tmp/thefts 600 </dev/null >/tmp/thief.out 2>&1 &",
       );
-      for (const text of ["Written over one", "Written over two"]) {
+      for (const text of ["Written over one", "Written over two", "Written over three"]) {
         await project.write("pages/message.txt", `${text}\n`);
         const commit = await project.commit(text);
         ok(await djaploy(project, ["deploy", "--env", "test"]), `deploy of "${text}"`);
