@@ -147,13 +147,8 @@ Deno.test("runChain: failure lines in the app user's own output change nothing: 
   await withTempDir(async (dir) => {
     const exec = new ShellExecutor("root", await standInSudo(dir));
     const flag = join(dir, "flag");
-    const ok = await runChain(
-      exec,
-      [forger({ index: 0, code: 9, flag, now: true }), waitFor(flag)],
-      {
-        check: false,
-      },
-    );
+    const cmds = [forger({ index: 0, code: 9, flag, now: true }), waitFor(flag)];
+    const ok = await runChain(exec, cmds, { check: false });
     assert.equal(ok.failed, undefined, ok.stderr);
     const flag2 = join(dir, "flag2");
     const failed = await runChain(exec, [

@@ -80,21 +80,32 @@ function apartLine(
   cmd: RemoteCommand,
   o: { index: number; sshUser: string; inputs: string[]; mark: string },
 ): string {
-  if (cmd.stdin !== undefined && typeof cmd.stdin !== "string") {
-    throw new Error("A secret input cannot travel in a chain: run that command on its own");
-  }
   const out = `"$t/${o.index}.out"`;
   const err = `"$t/${o.index}.err"`;
   let line = `${render(wrapArgv(cmd, o.sshUser))} >${out} 2>${err}`;
-  if (cmd.stdin === undefined) {
+  const input = inputOf(cmd);
+  if (input === undefined) {
     line += " </dev/null";
   } else {
-    o.inputs.push(cmd.stdin);
+    o.inputs.push(input);
     line = `printf '%s' "\${${o.inputs.length}}" | ${line}`;
   }
-  const ok = (cmd.okCodes ?? [0]).join("|");
   return `${line}\nc=$?; if [ -s ${out} ]; then cat ${out}; fi; if [ -s ${err} ]; then cat ${err} >&2; fi
-case $c in ${ok}) ;; *) echo "${o.mark} ${o.index} $c" >&2; exit 1 ;; esac`;
+${failureCheck(cmd, o.index, o.mark)}`;
+}
+
+/** A command's input, which travels as an argument of the chain: a secret one is refused. */
+function inputOf(cmd: RemoteCommand): string | undefined {
+  if (cmd.stdin !== undefined && typeof cmd.stdin !== "string") {
+    throw new Error("A secret input cannot travel in a chain: run that command on its own");
+  }
+  return cmd.stdin;
+}
+
+/** The line after command `index` (its exit code in `$c`) that ends the chain when it failed. */
+function failureCheck(cmd: RemoteCommand, index: number, mark: string): string {
+  const ok = (cmd.okCodes ?? [0]).join("|");
+  return `case $c in ${ok}) ;; *) echo "${mark} ${index} $c" >&2; exit 1 ;; esac`;
 }
 
 /**
@@ -108,18 +119,13 @@ function groupScript(
 ): { script: string; inputs: string[] } {
   const inputs: string[] = [];
   const lines = cmds.map((cmd, i) => {
-    if (cmd.stdin !== undefined && typeof cmd.stdin !== "string") {
-      throw new Error("A secret input cannot travel in a chain: run that command on its own");
-    }
     let line = render(wrapArgv(cmd, o.user));
-    if (cmd.stdin !== undefined) {
-      inputs.push(cmd.stdin);
+    const input = inputOf(cmd);
+    if (input !== undefined) {
+      inputs.push(input);
       line = `printf '%s' "\${${o.offset + inputs.length}}" | ${line}`;
     }
-    const ok = (cmd.okCodes ?? [0]).join("|");
-    return `${line}\nc=$?; case $c in ${ok}) ;; *) echo "${o.mark} ${
-      o.first + i
-    } $c" >&2; exit 1 ;; esac`;
+    return `${line}\nc=$?; ${failureCheck(cmd, o.first + i, o.mark)}`;
   });
   return { script: lines.join("\n"), inputs };
 }
