@@ -259,7 +259,7 @@ e2eTest("a hostile app user cannot make root write, chown or start what it names
 e2eTest(
   "a process of the app user's that writes into the output of its commands in root's chains cannot make a switch look failed",
   async () => {
-    // tests/fixtures/attacker/fd_thief.py stops each of the app user's processes that root's chains
+    // tests/fixtures/attacker/output_forger.py stops each of the app user's processes that root's chains
     // start (the switch's link, the new slot's static files, the release's record) with ptrace and
     // makes it write the chain's failure line, naming the chain's first command, to its stderr.
     // Where root's later commands share that output, the switch whose traffic moved reads as failed.
@@ -267,14 +267,16 @@ e2eTest(
       const project = await makeProject({ hosts: [host], strategy: "zero_downtime" });
       ok(await djaploy(project, ["configure", "--env", "test"]), "configure");
       ok(await djaploy(project, ["deploy", "--env", "test"]), "first deploy");
-      const thief = await Deno.readTextFile(
-        new URL("../fixtures/attacker/fd_thief.py", import.meta.url),
+      const forger = await Deno.readTextFile(
+        new URL("../fixtures/attacker/output_forger.py", import.meta.url),
       );
-      const put = await host.ssh("sudo -n -u app sh -c 'cat > /tmp/fd_thief.py'", { stdin: thief });
+      const put = await host.ssh("sudo -n -u app sh -c 'cat > /tmp/output_forger.py'", {
+        stdin: forger,
+      });
       assert.equal(put.code, 0, put.stderr);
       await attack(
         host,
-        "setsid python3 /tmp/fd_thief.py /tmp/thefts 600 </dev/null >/tmp/thief.out 2>&1 &",
+        "setsid python3 /tmp/output_forger.py /tmp/forger.log 600 </dev/null >/tmp/forger.out 2>&1 &",
       );
       for (const text of ["Written over one", "Written over two", "Written over three"]) {
         await project.write("pages/message.txt", `${text}\n`);
@@ -287,7 +289,7 @@ e2eTest(
       }
       const log = await asApp(
         host,
-        "cat /tmp/thefts /tmp/thief.out; pkill -f '^python3 /tmp/fd_thief'",
+        "cat /tmp/forger.log /tmp/forger.out; pkill -f '^python3 /tmp/output_forger'",
       );
       // Without a write the test proves nothing: say so rather than pass.
       assert.match(
