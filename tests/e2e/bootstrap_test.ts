@@ -15,6 +15,10 @@ import {
   withHosts,
 } from "./harness.ts";
 import { run } from "./harness/run.ts";
+import { PUT_SSHD_SH } from "../../lib/commands/programs.gen.ts";
+import { quote } from "../../lib/shell.ts";
+
+const PROBE = "/etc/ssh/sshd_config.d/99-djaploy-test.conf";
 
 function ok(r: DjaployResult, what: string): void {
   assert.equal(r.code, 0, `${what} failed (exit ${r.code}):\n${r.output}`);
@@ -86,6 +90,29 @@ e2eTest(
         "sudo as other users is not granted",
       );
 
+      // sshd re-executes itself on a reload and opens its sockets anew: the program that puts
+      // the drop-in returns only once sshd listens again, so a login right after it is answered
+      // (before, such a connection was refused: "Connection refused").
+      for (let round = 1; round <= 6; round++) {
+        // A connection from the host itself, as soon as the program returns.
+        const put = await ssh(
+          host,
+          "root",
+          `printf '# round ${round}\\n' | sh -c ${quote(PUT_SSHD_SH)} sh ${PROBE} && ` +
+            `bash -c 'exec 3<>/dev/tcp/127.0.0.1/22 && head -c 4 <&3'`,
+        );
+        assert.equal(put.code, 0, `round ${round}: put the drop-in, connect: ${put.stderr}`);
+        assert.equal(put.stdout, "SSH-", `round ${round}: sshd answers right after the reload`);
+        const after = await ssh(host, "root", `cat ${PROBE}`);
+        assert.equal(
+          after.code,
+          0,
+          `round ${round}: log in right after the reload: ${after.stderr}`,
+        );
+        assert.equal(after.stdout, `# round ${round}\n`);
+      }
+      assert.equal((await ssh(host, "root", `rm ${PROBE}`)).code, 0);
+
       const harden = await djaploy(project, [
         "bootstrap",
         "--env",
@@ -127,6 +154,35 @@ e2eTest(
       ok(asDeploy, "bootstrap --as deploy");
       assert.match(asDeploy.output, /web-1 +ok +0 steps/);
       ok(await djaploy(project, ["verify", "--env", "test"]), "verify after hardening");
+
+      // Each bootstrap here changes the drop-in, and a login right after it sees the change.
+      for (let round = 1; round <= 2; round++) {
+        const loosen = await djaploy(project, [
+          "bootstrap",
+          "--env",
+          "test",
+          "--as",
+          "deploy",
+          "--disable-password-login",
+        ]);
+        ok(loosen, `round ${round}: bootstrap --disable-password-login`);
+        const rootAgain = await ssh(host, "root", "true");
+        assert.equal(rootAgain.code, 0, `round ${round}: root logs in again: ${rootAgain.stderr}`);
+        ok(
+          await djaploy(project, [
+            "bootstrap",
+            "--env",
+            "test",
+            "--as",
+            "deploy",
+            "--disable-root-login",
+            "--disable-password-login",
+          ]),
+          `round ${round}: bootstrap --disable-root-login --disable-password-login`,
+        );
+        const refused = await ssh(host, "root", "true");
+        assert.match(refused.stderr, /Permission denied/, `round ${round}: root is refused`);
+      }
     });
   },
 );
