@@ -111,7 +111,17 @@ e2eTest(
         );
         assert.equal(after.stdout, `# round ${round}\n`);
       }
-      assert.equal((await ssh(host, "root", `rm ${PROBE}`)).code, 0);
+      assert.equal((await ssh(host, "root", `rm -f ${PROBE}`)).code, 0);
+
+      // The app user (where a web app's RCE lands) plants a link where bootstrap once wrote
+      // sshd -t's output as root; this machine's kernel does not refuse to follow it
+      // (fs.protected_symlinks may be 0), so root would have overwritten the link's target.
+      const plant = await ssh(
+        host,
+        "root",
+        "echo keep > /root/canary && sudo -u app ln -sfn /root/canary /tmp/djaploy-sshd-t",
+      );
+      assert.equal(plant.code, 0, plant.stderr);
 
       const harden = await djaploy(project, [
         "bootstrap",
@@ -126,6 +136,8 @@ e2eTest(
       const root = await ssh(host, "root", "true");
       assert.equal(root.code, 255, "root login is refused");
       assert.match(root.stderr, /Permission denied/);
+      const kept = await ssh(host, "deploy", "sudo -n cat /root/canary");
+      assert.equal(kept.stdout, "keep\n", "root wrote nothing through the app user's link");
       const password = await ssh(host, "deploy", "true", [
         "-o",
         "PubkeyAuthentication=no",
