@@ -154,42 +154,23 @@ e2eTest(
         asRoot.output,
         /Cannot log in to web-1 \(root@[0-9.]+\): permission denied \(publickey\)/,
       );
-      const asDeploy = await djaploy(project, [
-        "bootstrap",
-        "--env",
-        "test",
-        "--as",
-        "deploy",
-        "--disable-root-login",
-        "--disable-password-login",
-      ]);
+      const asDeployer = (...flags: string[]) =>
+        djaploy(project, ["bootstrap", "--env", "test", "--as", "deploy", ...flags]);
+      const asDeploy = await asDeployer("--disable-root-login", "--disable-password-login");
       ok(asDeploy, "bootstrap --as deploy");
       assert.match(asDeploy.output, /web-1 +ok +0 steps/);
       ok(await djaploy(project, ["verify", "--env", "test"]), "verify after hardening");
 
       // Each bootstrap here changes the drop-in, and a login right after it sees the change.
       for (let round = 1; round <= 2; round++) {
-        const loosen = await djaploy(project, [
-          "bootstrap",
-          "--env",
-          "test",
-          "--as",
-          "deploy",
-          "--disable-password-login",
-        ]);
-        ok(loosen, `round ${round}: bootstrap --disable-password-login`);
+        ok(
+          await asDeployer("--disable-password-login"),
+          `round ${round}: bootstrap --disable-password-login`,
+        );
         const rootAgain = await ssh(host, "root", "true");
         assert.equal(rootAgain.code, 0, `round ${round}: root logs in again: ${rootAgain.stderr}`);
         ok(
-          await djaploy(project, [
-            "bootstrap",
-            "--env",
-            "test",
-            "--as",
-            "deploy",
-            "--disable-root-login",
-            "--disable-password-login",
-          ]),
+          await asDeployer("--disable-root-login", "--disable-password-login"),
           `round ${round}: bootstrap --disable-root-login --disable-password-login`,
         );
         const refused = await ssh(host, "root", "true");
