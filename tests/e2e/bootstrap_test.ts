@@ -3,7 +3,9 @@
  * image's `deploy` user is removed first) gets `deploy` with the deployer's
  * key and passwordless sudo; `djaploy verify` then works as deploy; with
  * --disable-root-login and --disable-password-login, root and passwords are
- * refused. Runs again without changing anything.
+ * refused. Runs again without changing anything. sshd answers as soon as a
+ * change of its settings returns (it listens anew after a reload), and a link
+ * the app user planted in /tmp leads root to write nothing.
  */
 import assert from "node:assert/strict";
 import {
