@@ -54,6 +54,53 @@ Deno.test("acquireLock: runs the `then` script once locked and hands back its ex
   });
 });
 
+Deno.test("acquireLock: the `then` script's output comes whole once it ended, not piece by piece (one read on djaploy's side, not one per probe)", async () => {
+  await withApp(async (app) => {
+    const shell = new ShellExecutor("root");
+    // Notes when each line of the holding shell's output reached djaploy.
+    const arrived: { line: string; at: number }[] = [];
+    const exec: Executor = {
+      host: shell.host,
+      sshUser: shell.sshUser,
+      stats: shell.stats,
+      connect: () => shell.connect(),
+      run: (cmd) => shell.run(cmd),
+      sync: () => shell.sync(),
+      close: () => shell.close(),
+      async hold(cmd) {
+        const held = await shell.hold(cmd);
+        return {
+          ...held,
+          async readLine() {
+            const line = await held.readLine();
+            if (line !== undefined) arrived.push({ line, at: performance.now() });
+            return line;
+          },
+        };
+      },
+    };
+    const lock = await acquireLock(
+      exec,
+      app,
+      owner("deploy"),
+      0,
+      "printf 'first\\n'; sleep 0.6; printf 'second\\n'",
+    );
+    try {
+      assert.deepEqual(lock.then, { stdout: "first\nsecond\n", code: 0 });
+      const at = (line: string) => arrived.find((a) => a.line === line)!.at;
+      // Sent as printed, "first" would come 0.6 s before "second"; whole, with it.
+      assert.ok(
+        at("second") - at("first") < 300,
+        `"first" came ${Math.round(at("second") - at("first"))} ms before "second"`,
+      );
+      assert.ok(at("first") - at("LOCKED") >= 500, "the output came once the script ended");
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
 Deno.test("acquireLock: a second run is refused while the first holds the lock, and names its holder", async () => {
   await withApp(async (app) => {
     const exec = new ShellExecutor("root");

@@ -12,7 +12,13 @@ if [ "$wait" = 0 ]; then flock -n 9; else flock -w "$wait" 9; fi || {
 started=$(cut -d' ' -f22 "/proc/$$/stat")
 printf '%s %s %s\n' "$$" "$started" "$owner" > "$lock.owner"
 echo LOCKED
-if [ -n "$5" ]; then sh -c "$5" 9>&- </dev/null; printf '\n%s %s\n' "$6" "$?"; fi
+# The `then` script's output goes out whole once it ended, not as it is printed: each piece sent
+# on its own is a read and a wake-up for djaploy (the facts are a few dozen), on every host. (A
+# shell variable holds no NUL byte: the facts are base64 and marks.)
+if [ -n "$5" ]; then
+  then_out=$(sh -c "$5" 9>&- </dev/null; printf '\n%s %s' "$6" "$?")
+  printf '%s\n' "$then_out"
+fi
 # Each line is a heartbeat N (answered "beat N"), or "run MARK SCRIPT_BYTES INPUT_BYTES" followed by
 # the script and its input, raw: the script runs as root like this shell, its input on stdin; out
 # come "MARK start", its stdout, a newline and MARK, its stderr, a newline and "MARK CODE".
@@ -35,13 +41,14 @@ while read -r -t "$timeout" n_or_run; do
       if [ "$insize" != 0 ]; then LC_ALL=C read -r -N "$insize" input || exit 1; fi
       n=$((n + 1))
       out=$held/$n.out err=$held/$n.err
-      echo "$mark start"
       if [ "$insize" = 0 ]; then
         bash -c "$script" >"$out" 2>"$err" 9>&- </dev/null
       else
         printf '%s' "$input" | bash -c "$script" >"$out" 2>"$err" 9>&-
       fi
       code=$?
+      # "start" with the rest, not before the command: one burst of output, not two.
+      echo "$mark start"
       if [ -s "$out" ]; then cat "$out"; fi
       printf '\n%s\n' "$mark"
       if [ -s "$err" ]; then cat "$err"; fi
