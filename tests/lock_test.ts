@@ -84,14 +84,14 @@ Deno.test("acquireLock: the `then` script's output comes whole once it ended, no
       app,
       owner("deploy"),
       0,
-      "printf 'first\\n'; sleep 0.6; printf 'second\\n'",
+      "printf 'first\\n'; sleep 1; printf 'second\\n'",
     );
     try {
       assert.deepEqual(lock.then, { stdout: "first\nsecond\n", code: 0 });
       const at = (line: string) => arrived.find((a) => a.line === line)!.at;
-      // Sent as printed, "first" would come 0.6 s before "second"; whole, with it.
+      // Sent as printed, "first" would come 1 s before "second" (and with LOCKED); whole, with it.
       assert.ok(
-        at("second") - at("first") < 300,
+        at("second") - at("first") < 500,
         `"first" came ${Math.round(at("second") - at("first"))} ms before "second"`,
       );
       assert.ok(at("first") - at("LOCKED") >= 500, "the output came once the script ended");
