@@ -56,19 +56,11 @@ Deno.test("acquireLock: runs the `then` script once locked and hands back its ex
 
 Deno.test("acquireLock: the `then` script's output comes whole once it ended, not piece by piece (one read on djaploy's side, not one per probe)", async () => {
   await withApp(async (app) => {
-    const shell = new ShellExecutor("root");
     // Notes when each line of the holding shell's output reached djaploy.
     const arrived: { line: string; at: number }[] = [];
-    const exec: Executor = {
-      host: shell.host,
-      sshUser: shell.sshUser,
-      stats: shell.stats,
-      connect: () => shell.connect(),
-      run: (cmd) => shell.run(cmd),
-      sync: () => shell.sync(),
-      close: () => shell.close(),
-      async hold(cmd) {
-        const held = await shell.hold(cmd);
+    const exec = new class extends ShellExecutor {
+      override async hold(cmd: RemoteCommand) {
+        const held = await super.hold(cmd);
         return {
           ...held,
           async readLine() {
@@ -77,8 +69,8 @@ Deno.test("acquireLock: the `then` script's output comes whole once it ended, no
             return line;
           },
         };
-      },
-    };
+      }
+    }("root");
     const lock = await acquireLock(
       exec,
       app,
