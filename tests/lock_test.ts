@@ -182,11 +182,10 @@ Deno.test("lock heartbeat: a holder ended on the host (djaploy unlock) is notice
 const parentOf = (cmd: Partial<RemoteCommand> = {}): RemoteCommand => ({
   argv: ["sh", "-c", 'tr "\\0" " " < "/proc/$PPID/cmdline"'],
   as: "root",
-  brief: true,
   ...cmd,
 });
 
-Deno.test("held lock: runs root commands in the shell that holds it, with their exact stdout, stderr, exit code and input, in order", async () => {
+Deno.test("held lock: runs root commands in the shell that holds it, with their exact stdout, stderr, exit code and input, each answer to its own command", async () => {
   await withApp(async (app) => {
     const exec = new ShellExecutor("root");
     const lock = await acquireLock(exec, app, owner("deploy"), 0, "echo facts", {
@@ -229,17 +228,18 @@ Deno.test("held lock: runs root commands in the shell that holds it, with their 
   });
 });
 
-Deno.test("held lock: a command running when the shell is ended fails as a lost lock, and so does every one after", async () => {
+Deno.test("held lock: a command running when the shell is killed still says how it ended; every command after fails as a lost lock", async () => {
   await withApp(async (app) => {
     const exec = new ShellExecutor("root");
     const lock = await acquireLock(exec, app, owner("deploy"), 0);
     try {
       const { pid } = await ownerRecord(app);
-      const running = lock.run({ argv: ["sleep", "1"], as: "root" });
+      const running = lock.run({ argv: ["sh", "-c", "sleep 1; echo ran"], as: "root" });
       await new Promise((r) => setTimeout(r, 200));
       Deno.kill(pid, "SIGKILL");
-      await assert.rejects(running, lost(/the shell holding it on the host ended/));
-      assert.equal(lock.running, false);
+      // It ran on, in the background, to its end: what it says is true.
+      assert.equal((await running).stdout, "ran\n");
+      await waitUntil(() => !lock.running);
       await assert.rejects(() => lock.run({ argv: ["true"], as: "root" }), lost(/ended/));
     } finally {
       await lock.release();
@@ -250,6 +250,62 @@ Deno.test("held lock: a command running when the shell is ended fails as a lost 
     assert.equal((await heldFolders(app)).length, 1, "only the new holder's");
     await next.release();
     assert.deepEqual(await heldFolders(app), []);
+  });
+});
+
+async function waitUntil(ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`not so within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test("held lock: a long command runs in the background: others run beside it, heartbeats are answered, and the lock is free as soon as its holder goes", async () => {
+  // A migration may take minutes: the shell holding the lock must still tell djaploy it is
+  // there, and must not keep the lock for a djaploy that is gone.
+  await withApp(async (app) => {
+    const exec = new ShellExecutor("root");
+    const lock = await acquireLock(exec, app, owner("deploy"), 0, undefined, {
+      heartbeatMs: 20,
+      timeoutSeconds: 5,
+    });
+    let releasing: Promise<void> | undefined;
+    try {
+      const started = performance.now();
+      const long = lock.run({ argv: ["sh", "-c", "sleep 2; echo long"], as: "root" });
+      let longEnded = false;
+      void long.then(() => longEnded = true, () => longEnded = true);
+      const [a, b] = await Promise.all([
+        lock.run({ argv: ["sh", "-c", "sleep 0.5; echo a"], as: "root" }),
+        lock.run({ argv: ["sh", "-c", "sleep 0.5; echo b"], as: "root" }),
+      ]);
+      assert.deepEqual([a.stdout, b.stdout], ["a\n", "b\n"]);
+      assert.equal(longEnded, false, "two short commands ended while the long one ran");
+      assert.ok(performance.now() - started < 1500, "the two short ones ran side by side");
+      // Answered within a heartbeat or so (20 ms), not once the long command ended.
+      await new Promise((r) => setTimeout(r, 200));
+      const asked = performance.now();
+      await lock.verify();
+      assert.ok(performance.now() - asked < 500, `verify took ${performance.now() - asked} ms`);
+      assert.equal(longEnded, false);
+      // The holder goes (stdin closes) while the long command runs: the lock is free at once.
+      releasing = lock.release();
+      const gone = performance.now();
+      let next: HeldLock | undefined;
+      while (!next) {
+        next = await acquireLock(new ShellExecutor("root"), app, owner("deploy"), 0).catch(
+          (e) => {
+            if (performance.now() - gone > 1000) throw e;
+            return undefined;
+          },
+        );
+      }
+      await next.release();
+      assert.equal(longEnded, false, "the lock was taken again while the long command ran");
+    } finally {
+      await (releasing ?? lock.release());
+    }
   });
 });
 
@@ -273,7 +329,7 @@ class CountingExecutor extends ShellExecutor {
   }
 }
 
-Deno.test("runningUnderLock: brief root commands run in the held shell while the lock is held; others, other users', and all after release, run on their own", async () => {
+Deno.test("runningUnderLock: root's commands run in the held shell while the lock is held; the ssh user's, NUL input, and all after release, run on their own", async () => {
   await withApp(async (app) => {
     const exec = new CountingExecutor("deploy-user-here");
     // The lock is taken as root by a ShellExecutor whose ssh user is root (this machine).
@@ -286,27 +342,24 @@ Deno.test("runningUnderLock: brief root commands run in the held shell while the
       assert.deepEqual(exec.own, [], "no process of its own");
       assert.equal(routed.stats.commands, 1, "still counted as a command");
       await assert.rejects(
-        () => routed.run({ argv: ["sh", "-c", "echo no >&2; exit 3"], as: "root", brief: true }),
+        () => routed.run({ argv: ["sh", "-c", "echo no >&2; exit 3"], as: "root" }),
         (e: unknown) => e instanceof CommandError && e.code === 3 && /no/.test(e.stderr),
       );
       assert.deepEqual(exec.own, []);
-      // A command that may run long never holds the lock's shell (nor the lock, once stopped);
-      // another user's never runs in that root shell.
+      // The ssh user's commands run without sudo on their own: never in that root shell.
       const own = (cmd: Partial<RemoteCommand>) =>
         routed.run({ argv: ["true"], ...cmd }).catch(() => undefined);
-      await own({ as: "root" });
-      await own({ brief: true });
-      await own({ as: "app", brief: true });
-      await own({ as: "deploy-user-here", brief: true });
+      await own({});
+      await own({ as: "deploy-user-here" });
       // Input a shell variable cannot hold goes its own way.
-      await own({ as: "root", stdin: "a\0b", brief: true });
-      assert.equal(exec.own.length, 5);
+      await own({ as: "root", stdin: "a\0b" });
+      assert.equal(exec.own.length, 3);
     } finally {
       await lock.release();
       held = undefined;
     }
-    await routed.run({ argv: ["true"], as: "root", brief: true }).catch(() => undefined);
-    assert.equal(exec.own.length, 6, "after release: its own process");
+    await routed.run({ argv: ["true"], as: "root" }).catch(() => undefined);
+    assert.equal(exec.own.length, 4, "after release: its own process");
   });
 });
 
@@ -337,7 +390,7 @@ async function withRoutedLock(
   });
 }
 
-Deno.test("runChain, brief: a chain whose every command names its user runs in the held shell (root's as they are, another user's through sudo); not brief, or with an ssh-user command, it goes its own way", async () => {
+Deno.test("runChain, root: a chain whose every command names its user runs in the held shell (root's as they are, another user's through sudo); without root, or with an ssh-user command, it goes its own way", async () => {
   await withRoutedLock(async ({ dir, exec, routed }) => {
     const put = (name: string, text: string, as?: string) => ({
       argv: shScript('cat > "$1"', join(dir, name)),
@@ -348,7 +401,7 @@ Deno.test("runChain, brief: a chain whose every command names its user runs in t
       put("a", "A", "root"),
       put("b", "B", "app"),
       { argv: ["sh", "-c", "echo done"], as: "root" },
-    ], { brief: true });
+    ], { root: true });
     assert.deepEqual(exec.own, [], "no process of its own");
     assert.equal(routed.stats.commands, 1);
     assert.equal(r.stdout.trim(), "done");
@@ -360,17 +413,37 @@ Deno.test("runChain, brief: a chain whose every command names its user runs in t
       put("c", "C", "root"),
       { argv: ["sh", "-c", "echo broken >&2; exit 3"], as: "app" },
       { argv: ["touch", join(dir, "never")], as: "root" },
-    ], { brief: true, check: false });
+    ], { root: true, check: false });
     assert.deepEqual([failed.failed, failed.failedCode, failed.stderr], [1, 3, "broken"]);
     await assert.rejects(Deno.stat(join(dir, "never")), Deno.errors.NotFound);
     assert.deepEqual(exec.own, []);
 
-    // Not brief (it may run long), or a command as the ssh user: its own process.
+    // Run as the ssh user (no `root`), or with a command of the ssh user's: its own process.
     await runChain(routed, [put("d", "D", "root")]);
     assert.equal(exec.own.length, 1);
-    await runChain(routed, [put("e", "E", "root"), put("f", "F")], { brief: true });
+    await runChain(routed, [put("e", "E", "root"), put("f", "F")], { root: true });
     assert.equal(exec.own.length, 2);
     assert.equal(await Deno.readTextFile(join(dir, "f")), "F");
+  });
+});
+
+Deno.test("runningUnderLock: the app user's commands run in the held shell through sudo, as they would on their own", async () => {
+  await withRoutedLock(async ({ dir, exec, routed }) => {
+    const r = await routed.run({
+      argv: ["sh", "-c", 'cat > "$1"; echo "$PWD"', "sh", join(dir, "app-wrote")],
+      as: "app",
+      cwd: dir,
+      stdin: new Secret("migrated\n"),
+    });
+    assert.deepEqual(exec.own, [], "no process of its own");
+    assert.equal(r.stdout, `${dir}\n`);
+    assert.equal(await Deno.readTextFile(join(dir, "app-wrote")), "migrated\n");
+    assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "app\n", "through sudo -u app");
+    await assert.rejects(
+      () => routed.run({ argv: ["sh", "-c", "echo failed >&2; exit 4"], as: "app" }),
+      (e: unknown) => e instanceof CommandError && e.code === 4 && /failed/.test(e.stderr),
+    );
+    assert.deepEqual(exec.own, []);
   });
 });
 
@@ -392,7 +465,7 @@ Deno.test("held lock: no command it runs (root's, or the app user's through sudo
       { ...fds, as: "root" },
       { ...fds, as: "app" },
       { ...fds, as: "app", stdin: "input" },
-    ], { brief: true });
+    ], { root: true });
     assert.deepEqual(exec.own, [], "run by the shell that holds the lock");
     assert.equal(await Deno.readTextFile(join(dir, "sudo.log")), "app\napp\n", "one sudo each");
     const alone = await lock.run({ ...fds, as: "root", stdin: "input" });
@@ -504,13 +577,13 @@ Deno.test("unlock: never signals a PID that does not hold the lock (forged recor
   });
 });
 
-Deno.test("held lock: a process the app user leaves running in a brief chain cannot forge or hide the failure of root's commands after it", async () => {
+Deno.test("held lock: a process the app user leaves running in a root chain cannot forge or hide the failure of root's commands after it", async () => {
   // The switch is such a chain: the app user's link, then root's records. A forged failure would
   // fail a deploy whose traffic moved; a hidden one would pass a switch that did not happen.
   await withRoutedLock(async ({ dir, exec, routed }) => {
     const flag = join(dir, "flag1");
     const ok = await runChain(routed, [forger({ index: 0, code: 9, flag }), waitFor(flag)], {
-      brief: true,
+      root: true,
       check: false,
     });
     assert.deepEqual(exec.own, [], "run by the shell that holds the lock");
@@ -521,7 +594,7 @@ Deno.test("held lock: a process the app user leaves running in a brief chain can
       forger({ index: 2, code: 9, flag: flag2, now: true }),
       waitFor(flag2, 4),
       { argv: ["true"], as: "root" },
-    ], { brief: true, check: false });
+    ], { root: true, check: false });
     assert.deepEqual([failed.failed, failed.failedCode], [1, 4], failed.stderr);
     assert.deepEqual(exec.own, []);
   });

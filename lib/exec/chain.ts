@@ -137,7 +137,7 @@ function groupScript(
 export async function runChain(
   exec: Executor,
   cmds: readonly RemoteCommand[],
-  opts: { check?: boolean; brief?: boolean } = {},
+  opts: { check?: boolean; root?: boolean } = {},
 ): Promise<ChainResult> {
   if (cmds.length === 0) return { code: 0, stdout: "", stderr: "", ms: 0 };
   if (exec.chain) {
@@ -146,7 +146,7 @@ export async function runChain(
     throw chainFailure(exec, cmds, r);
   }
   const mark = marker("chain-failed");
-  const r = await exec.run(oneCommand(exec, cmds, mark, opts.brief === true));
+  const r = await exec.run(oneCommand(exec, cmds, mark, opts.root === true));
   // Only a chain that failed has a failure line, and its own is the last: the app user's output
   // comes before it and may hold copies.
   const m = r.code === 1
@@ -181,20 +181,20 @@ function lastMatch(re: RegExp, text: string): RegExpExecArray | undefined {
 }
 
 /**
- * The chain as one command. A brief chain (`brief`: done in well under a
- * second, see RemoteCommand.brief) whose every command names its user is a
- * brief root command, which the shell that holds the host's deploy lock may
- * run (runningUnderLock: no ssh session of its own); root's commands then
- * run as they are and the others through `sudo -u`, in the same order.
+ * The chain as one command. With `root`, a chain whose every command names
+ * its user is one root command, which the shell that holds the host's deploy
+ * lock runs (runningUnderLock: no ssh session of its own); root's commands
+ * then run as they are and the others through `sudo -u`, in the same order.
+ * Otherwise it runs as the ssh user, each command through its own `sudo`.
  */
 function oneCommand(
   exec: Executor,
   cmds: readonly RemoteCommand[],
   mark: string,
-  brief: boolean,
+  root: boolean,
 ): RemoteCommand {
-  if (brief && cmds.every((c) => c.as !== undefined)) {
-    return { ...chainCommand(cmds, "root", mark), as: "root", brief: true };
+  if (root && cmds.every((c) => c.as !== undefined)) {
+    return { ...chainCommand(cmds, "root", mark), as: "root" };
   }
   return chainCommand(cmds, exec.sshUser, mark);
 }

@@ -70,7 +70,7 @@ export interface Executor {
   /** Counts of what this executor did so far. */
   readonly stats: ExecutorStats;
   /**
-   * Whether brief root commands may run in the shell that holds the host's
+   * Whether root and app-user commands may run in the shell that holds the host's
    * deploy lock while it is held (lib/host/deploy_lock.ts, runningUnderLock):
    * on a real host that saves a process and an ssh session per command.
    * Unset where each command must stay its own (recording, tests).

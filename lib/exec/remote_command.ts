@@ -23,14 +23,6 @@ export interface RemoteCommand {
   readonly readOnly?: boolean;
   /** Exit codes that count as success (default [0]). */
   readonly okCodes?: readonly number[];
-  /**
-   * Done in well under a second, whatever the host holds: a root command that
-   * is may run in the shell that holds the host's deploy lock (no process or
-   * ssh session of its own; lib/host/deploy_lock.ts). A long command never
-   * is: that shell holds the lock until its command ends, even after djaploy
-   * was stopped.
-   */
-  readonly brief?: boolean;
 }
 
 /**

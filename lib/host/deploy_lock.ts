@@ -42,10 +42,10 @@ export function lockPath(appName: string): string {
 // the mark that ends its output (a nonce per run: lib/exec/marker.ts).
 // Prints LOCKED, the script's output and `<mark> <exit code>`, or HELD <owner line>
 // and exits 75. Holds the lock while stdin stays open and heartbeats keep
-// coming; answers each heartbeat line N with "beat N", and runs the brief
-// commands it is sent (HeldLock.run), each with its output in root-only files that are sent on
-// when it ended: no process a command starts (the app user's through sudo) ever holds the
-// channel that carries root's commands and output. The owner file says
+// coming; answers each heartbeat line N with "beat N", and runs the
+// commands it is sent (HeldLock.run) in the background, each with its output in root-only files
+// that are sent on when it ended: no process a command starts (the app user's through sudo) ever
+// holds the channel that carries root's commands and output. The owner file says
 // "<pid> <start time of pid> <owner>": unlock checks both before it signals.
 
 /** The owner file's text: "<pid> <start time> <json>" (or "<pid> <json>", written before start times). */
@@ -88,8 +88,9 @@ export interface HeldLock {
   readonly running: boolean;
   /**
    * Runs a root command in the shell that holds the lock: no process, no ssh
-   * session of its own. Its output comes whole when it ends; nothing else
-   * this host runs waits on it but the heartbeat answers.
+   * session of its own. Its output comes whole when it ends. It runs in the
+   * background there: heartbeats are answered while it runs, and the lock is
+   * freed as soon as djaploy goes, even while it still runs.
    */
   run(cmd: RemoteCommand): Promise<ExecResult>;
   release(): Promise<void>;
@@ -183,8 +184,8 @@ class Heartbeats {
   #answered = now();
   #lost?: string;
   #waiters: (() => void)[] = [];
-  /** Commands sent to the shell, in the order it runs them (and so answers). */
-  readonly #runs: HeldRun[] = [];
+  /** Commands sent to the shell and not answered yet, by mark (they end in any order). */
+  readonly #runs = new Map<string, HeldRun>();
   readonly #timer: ReturnType<typeof setInterval>;
 
   constructor(held: HeldCommand, appName: string, host: string, timing: LockTiming) {
@@ -197,13 +198,19 @@ class Heartbeats {
   }
 
   async #read(): Promise<void> {
+    // The command whose answer is being read: an answer comes whole, never mixed with another.
+    let answering: HeldRun | undefined;
     for (
       let line = await this.#held.readLine();
       line !== undefined;
       line = await this.#held.readLine()
     ) {
-      if (this.#runs.length && this.#runs[0].take(line)) {
-        if (this.#runs[0].done) this.#runs.shift();
+      answering ??= line.endsWith(" start") ? this.#runs.get(line.slice(0, -6)) : undefined;
+      if (answering?.take(line)) {
+        if (answering.done) {
+          this.#runs.delete(answering.mark);
+          answering = undefined;
+        }
         continue;
       }
       const m = /^beat (\d+)$/.exec(line);
@@ -217,7 +224,8 @@ class Heartbeats {
     }
     this.#lost ??=
       "the shell holding it on the host ended (killed, unlocked, or the connection closed)";
-    for (const run of this.#runs.splice(0)) run.fail(this.#lostError());
+    for (const run of this.#runs.values()) run.fail(this.#lostError());
+    this.#runs.clear();
     this.#wake();
   }
 
@@ -225,14 +233,14 @@ class Heartbeats {
     return this.#lost === undefined;
   }
 
-  /** Sends `cmd` to the (root) shell; its answer comes in order with the heartbeats'. */
+  /** Sends `cmd` to the (root) shell; its answer comes once it ended, between heartbeat answers. */
   async run(cmd: RemoteCommand): Promise<ExecResult> {
     this.#check();
-    const script = toShell({ ...cmd, as: undefined }, "root");
+    const script = toShell(cmd, "root");
     const input = inputOf(cmd);
     const mark = marker("held-run");
     const run = new HeldRun(mark);
-    this.#runs.push(run);
+    this.#runs.set(mark, run);
     const bytes = (t: string) => encoder.encode(t).length;
     // One write: a heartbeat can go before or after it, never inside.
     await this.#held.write(`run ${mark} ${bytes(script)} ${bytes(input)}\n${script}${input}`);
@@ -309,33 +317,33 @@ class HeldRun {
   #phase: "waiting" | "stdout" | "stderr" = "waiting";
   readonly #stdout: string[] = [];
   readonly #stderr: string[] = [];
-  readonly #mark: string;
+  readonly mark: string;
   readonly #started = performance.now();
   #resolve!: (r: ExecResult) => void;
   #reject!: (e: unknown) => void;
 
   constructor(mark: string) {
-    this.#mark = mark;
+    this.mark = mark;
     this.result = new Promise((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
   }
 
-  /** Takes a line of the shell's output if it is this command's; false for a heartbeat answer before it. */
+  /** Takes a line of this command's answer (from its "<mark> start" on); false for any other line. */
   take(line: string): boolean {
     if (this.#phase === "waiting") {
-      if (line !== `${this.#mark} start`) return false;
+      if (line !== `${this.mark} start`) return false;
       this.#phase = "stdout";
     } else if (this.#phase === "stdout") {
-      if (line === this.#mark) this.#phase = "stderr";
+      if (line === this.mark) this.#phase = "stderr";
       else this.#stdout.push(line);
     } else if (
-      line.startsWith(`${this.#mark} `) && /^\d+$/.test(line.slice(this.#mark.length + 1))
+      line.startsWith(`${this.mark} `) && /^\d+$/.test(line.slice(this.mark.length + 1))
     ) {
       this.done = true;
       this.#resolve({
-        code: Number(line.slice(this.#mark.length + 1)),
+        code: Number(line.slice(this.mark.length + 1)),
         stdout: joinLines(this.#stdout),
         stderr: joinLines(this.#stderr),
         ms: performance.now() - this.#started,
@@ -356,11 +364,12 @@ function joinLines(lines: readonly string[]): string {
 }
 
 /**
- * An executor whose brief root commands run in the shell that holds the
- * host's deploy lock while it does (one process and ssh session fewer each);
- * every other command, and every command once the lock is given back, goes
- * as before. Only for executors that say so (`lockShellRuns`): a recording
- * executor keeps recording each command.
+ * An executor whose root and app-user commands run in the shell that holds
+ * the host's deploy lock while it does (one process and ssh session fewer
+ * each); a command as the ssh user, one whose input holds a NUL byte, and
+ * every command once the lock is given back, go as before. Only for
+ * executors that say so (`lockShellRuns`): a recording executor keeps
+ * recording each command.
  */
 export function runningUnderLock(exec: Executor, held: () => HeldLock | undefined): Executor {
   const routed: Executor = {
@@ -376,9 +385,7 @@ export function runningUnderLock(exec: Executor, held: () => HeldLock | undefine
     connect: () => exec.connect(),
     async run(cmd) {
       const lock = held();
-      if (!lock?.running || !cmd.brief || cmd.as !== "root" || hasNul(cmd)) {
-        return await exec.run(cmd);
-      }
+      if (!lock?.running || !runsInHeldShell(cmd, exec.sshUser)) return await exec.run(cmd);
       exec.stats.commands++;
       return checkResult(exec.host, exec.sshUser, cmd, await lock.run(cmd));
     },
@@ -389,6 +396,17 @@ export function runningUnderLock(exec: Executor, held: () => HeldLock | undefine
   if (exec.interactive) routed.interactive = (cmd, opts) => exec.interactive!(cmd, opts);
   if (exec.chain) routed.chain = (cmds) => exec.chain!(cmds);
   return routed;
+}
+
+/**
+ * Whether the (root) shell that holds the lock runs `cmd` as it would run on
+ * its own: root's as it is, another user's through the same `sudo -u`. Not a
+ * command of the ssh user's (on its own it runs without sudo), nor one whose
+ * input a shell variable cannot hold.
+ */
+function runsInHeldShell(cmd: RemoteCommand, sshUser: string): boolean {
+  if (cmd.as === undefined || (cmd.as === sshUser && sshUser !== "root")) return false;
+  return !hasNul(cmd);
 }
 
 /** A command's input as text ("" for none), a secret's revealed. */

@@ -106,7 +106,6 @@ export async function appendHistory(ctx: StepContext, record: HistoryRecord): Pr
     argv: shScript(HISTORY_APPEND_SH, historyFile(ctx.layout)),
     as: "root",
     stdin: JSON.stringify(record) + "\n",
-    brief: true,
   });
 }
 

@@ -22,6 +22,10 @@ fi
 # Each line is a heartbeat N (answered "beat N"), or "run MARK SCRIPT_BYTES INPUT_BYTES" followed by
 # the script and its input, raw: the script runs as root like this shell, its input on stdin; out
 # come "MARK start", its stdout, a newline and MARK, its stderr, a newline and "MARK CODE".
+# A command runs in the background, so this shell goes on answering heartbeats while it runs (a
+# migration may take minutes) and ends at once, freeing the lock, when djaploy goes, whatever still
+# runs. Each answer goes out whole under an flock of $said (each holder opens it anew), so answers
+# never interleave. Commands sent together run side by side, as on ssh sessions of their own.
 # A command's stdout and stderr go to files of its own in a folder only root may enter, and are sent
 # on once it ended: no process it starts (a chain's commands run as the app user through sudo) ever
 # holds this shell's stdin, stdout or stderr, which carry root's commands and their output for the
@@ -31,6 +35,8 @@ fi
 rm -rf "$lock".held.*
 held=$(mktemp -d "$lock.held.XXXXXX") || exit 1
 trap 'rm -rf "$held"' EXIT
+said=$held/said
+: >"$said" || exit 1
 n=0
 while read -r -t "$timeout" n_or_run; do
   case $n_or_run in
@@ -41,22 +47,27 @@ while read -r -t "$timeout" n_or_run; do
       if [ "$insize" != 0 ]; then LC_ALL=C read -r -N "$insize" input || exit 1; fi
       n=$((n + 1))
       out=$held/$n.out err=$held/$n.err
-      if [ "$insize" = 0 ]; then
-        bash -c "$script" >"$out" 2>"$err" 9>&- </dev/null
-      else
-        printf '%s' "$input" | bash -c "$script" >"$out" 2>"$err" 9>&-
-      fi
-      code=$?
-      # "start" with the rest, not before the command: one burst of output, not two.
-      echo "$mark start"
-      if [ -s "$out" ]; then cat "$out"; fi
-      printf '\n%s\n' "$mark"
-      if [ -s "$err" ]; then cat "$err"; fi
-      printf '\n%s %s\n' "$mark" "$code"
-      : >"$out"
-      : >"$err"
+      # A subshell runs no EXIT trap of this shell's: the folder stays.
+      {
+        if [ "$insize" = 0 ]; then
+          bash -c "$script" >"$out" 2>"$err" </dev/null
+        else
+          printf '%s' "$input" | bash -c "$script" >"$out" 2>"$err"
+        fi
+        code=$?
+        {
+          flock 7
+          echo "$mark start"
+          if [ -s "$out" ]; then cat "$out"; fi
+          printf '\n%s\n' "$mark"
+          if [ -s "$err" ]; then cat "$err"; fi
+          printf '\n%s %s\n' "$mark" "$code"
+        } 7>"$said"
+        : >"$out"
+        : >"$err"
+      } 9>&- </dev/null &
       ;;
-    *) echo "beat $n_or_run" ;;
+    *) { flock 7; echo "beat $n_or_run"; } 7>"$said" ;;
   esac
 done
 rm -f "$lock.owner"

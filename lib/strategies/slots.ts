@@ -517,10 +517,9 @@ export async function switchAndCleanUp(
 ): Promise<void> {
   let planned = [...records, ...cleanup];
   let cmds = planned.map((p) => p.command);
-  // Brief (links, records, queued drains): the shell that holds the lock runs it, when there
-  // is one. Pruning is the longest part (old releases, unused virtualenvs): if djaploy dies
-  // during it, the lock stays held until the deletion ends.
-  const r = await runChain(ctx.exec, cmds, { check: false, brief: true });
+  // One root command (links, records, queued drains, pruning): the shell that holds the lock
+  // runs it, when there is one.
+  const r = await runChain(ctx.exec, cmds, { check: false, root: true });
   if (r.failed !== undefined && r.failed < records.length) throw await failure(r, cmds);
   let failed: ChainResult = r;
   for (;;) {
@@ -531,7 +530,7 @@ export async function switchAndCleanUp(
     planned = planned.slice(failed.failed + 1);
     cmds = cmds.slice(failed.failed + 1);
     if (cmds.length === 0) return;
-    failed = await runChain(ctx.exec, cmds, { check: false, brief: true }).catch((err) => {
+    failed = await runChain(ctx.exec, cmds, { check: false, root: true }).catch((err) => {
       ctx.log.warn(`cleanup after the switch did not finish: ${errorText(err)}`);
       // Whether the rest ran is unknown: nothing more is reported.
       planned = [];
