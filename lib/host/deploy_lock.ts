@@ -87,8 +87,8 @@ export interface HeldLock {
   /** Whether the shell holding the lock is still there to run commands. */
   readonly running: boolean;
   /**
-   * Runs a root command in the shell that holds the lock: no process, no ssh
-   * session of its own. Its output comes whole when it ends. It runs in the
+   * Runs a command in the (root) shell that holds the lock, another user's
+   * through `sudo -u`: no process, no ssh session of its own. Its output comes whole when it ends. It runs in the
    * background there: heartbeats are answered while it runs, and the lock is
    * freed as soon as djaploy goes, even while it still runs.
    */
