@@ -221,7 +221,8 @@ export interface SlotLayout {
 
 /**
  * Slot layouts made so far, by what they are derived from: the slot strategies' steps ask for them
- * many times per host, and their path joins were the hottest code of a fleet deploy.
+ * many times per host, and each made them again with node:path's joins, which a fleet deploy keeps
+ * among its hottest code.
  */
 const slotLayouts = new Map<string, SlotLayout>();
 
