@@ -121,7 +121,9 @@ async function boot(
   };
   const reboot = async () => {
     if (!persistent) throw new Error(`Boot ${name} with { persistent: true } to reboot it`);
-    const r = await run("bash", [TESTHOSTS, "reboot", nsName], { timeoutMs: 120_000 });
+    // `testhosts.sh reboot` waits up to 60 s for SSH and, when the container did not come back,
+    // boots it once more and waits again: the limit leaves room for both.
+    const r = await run("bash", [TESTHOSTS, "reboot", nsName], { timeoutMs: 200_000 });
     if (r.code !== 0) {
       throw new Error(`Host ${name} (${nsName}) did not reboot: ${r.stderr.trim()}`);
     }
