@@ -25,12 +25,11 @@ const ECHO_SHELL = 'while read -r line; do echo "ok $line"; done';
 
 const out = (line: string) => Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
 
+/** Caps connection starts across hosts, as a deploy's does. */
+const startLimiter = new Limiter(PARALLEL);
+
 async function oneHost(host: HostConfig, controlDir: string, index: number): Promise<void> {
-  const exec = new SshExecutor(host, {
-    controlDir,
-    socketName: `f${index}`,
-    startLimiter: new Limiter(PARALLEL),
-  });
+  const exec = new SshExecutor(host, { controlDir, socketName: `f${index}`, startLimiter });
   await exec.connect();
   const shell = await exec.hold({ argv: ["bash", "-c", ECHO_SHELL], as: "root" });
   for (let i = 0; i < roundTrips; i++) {
@@ -61,9 +60,13 @@ const names = Array.from({ length: hostCount }, (_, i) => `web-${i + 1}`);
 await withHosts(names, async (testHosts) => {
   const dir = await Deno.makeTempDir({ prefix: "djaploy-floor-" });
   try {
+    // JSON strings are valid TOML basic strings.
+    const toml = JSON.stringify;
     const inventory = testHosts.map((h) =>
-      `[[hosts]]\nname = "${h.name}"\nssh_hostname = "${h.ip}"\nssh_key = "${h.key}"\n` +
-      `known_hosts_file = "${join(dir, "known_hosts")}"\n`
+      `[[hosts]]\nname = ${toml(h.name)}\nssh_hostname = ${toml(h.ip)}\nssh_key = ${
+        toml(h.key)
+      }\n` +
+      `known_hosts_file = ${toml(join(dir, "known_hosts"))}\n`
     ).join("\n");
     const { env } = await loadTestProject(
       dir,
