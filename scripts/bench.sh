@@ -92,7 +92,9 @@ measure() {
 median() { grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # The machine's speed, printed beside the figures so that runs on machines of other speeds
-# compare: the time and CPU of importing Django's ORM (the bulk of a Django start-up), 5 times.
+# compare: the time and CPU of importing Django's ORM (the bulk of a Django start-up), 5 times;
+# and what an idle wait costs the controller's Deno (scripts/bench_wake.ts), which every host's
+# answers and processes pay and which differs between virtual machines far more than speed.
 CALIBRATE='TIMEFORMAT="%R %U %S"; for i in 1 2 3 4 5; do { time $0 -c "import django.db.models"; } 2>&1; done'
 calibration_medians() { awk '{print $1}' <<<"$1" | median | tr '\n' ' '; awk '{print $2 + $3}' <<<"$1" | median; }
 # calibration_line HOST_TIMES: the line, from a test host's timings and the controller's own.
@@ -103,7 +105,8 @@ calibration_line() {
   read -r cw cc <<<"$(calibration_medians "$here")"
   echo "calibration: python3 -c 'import django.db.models', median of 5: on a test host ${hw} s" \
     "(CPU ${hc} s), on the controller ${cw} s (CPU ${cc} s); $(nproc) cores;" \
-    "load average$(uptime | sed 's/.*load average//')"
+    "load average$(uptime | sed 's/.*load average//');" \
+    "$("$deno" run "$root/scripts/bench_wake.ts" --line)"
 }
 calibration=""
 
