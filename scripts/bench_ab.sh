@@ -66,6 +66,8 @@ cpu() {
   (cd "$dir" && "$deno" run "${perms[@]}" "$1/cli.ts" deploy --env "$2" -v 2>&1 </dev/null) |
     grep -oE 'djaploy used [0-9.]+ s' | grep -oE '[0-9.]+'
 }
+# What a wait costs the controller's Deno moves through a day more than most changes: before and after.
+echo "before: $("$deno" run "$root/scripts/bench_wake.ts" --line)"
 echo "tree | CPU, 1 host | CPU, $n hosts"
 for _ in $(seq 1 "$rounds"); do
   for t in "$a" "$b"; do
@@ -76,6 +78,7 @@ for _ in $(seq 1 "$rounds"); do
     echo "$t $one $all" | tee -a "$work/raw"
   done
 done
+echo "after: $("$deno" run "$root/scripts/bench_wake.ts" --line)"
 for t in "$a" "$b"; do
   grep "^$t " "$work/raw" | awk -v n="$n" '{print ($3 - $2) * 1000 / (n - 1)}' | sort -n |
     awk -v t="$t" '{v[NR] = $1} END {
