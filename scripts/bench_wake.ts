@@ -1,10 +1,11 @@
 /**
  * What waiting costs on this machine: the CPU a Deno process uses for one
- * idle wait (a timer, nothing else to do), by the wait's length. On most
- * machines it is a few microseconds; on some virtual machines the vCPU's
- * sleep and wake-up, and the cold caches after it, cost a hundred times
- * that, and every wait of a deploy (a host's answer, a process's exit) pays
- * it. Printed beside the fleet benchmark's figures so that djaploy's CPU per
+ * idle wait (a timer, nothing else to do), by the wait's length. The code a
+ * wait runs is the same whatever its length; where the cost still grows with
+ * it (on the virtual machines measured in docs/benchmarks.md, tens to
+ * hundreds of microseconds), it is the CPU going idle and waking, with cold
+ * caches after, and every wait of a deploy (a host's answer, a process's
+ * exit) pays it. Printed beside the fleet benchmark's figures so that djaploy's CPU per
  * host compares between machines (docs/benchmarks.md). No permission needed.
  *
  *   "$(scripts/deno.sh)" run scripts/bench_wake.ts          # a table
@@ -15,9 +16,10 @@
 import { cpuUsage } from "node:process";
 
 const WAITS_MS = [1, 20, 100] as const;
-const out = (line: string) => Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
 /** Each figure is the median of this many rounds. */
 const ROUNDS = 5;
+
+const out = (line: string) => Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
