@@ -171,14 +171,53 @@ function sshArgs(host: TestHost): string[] {
   ];
 }
 
-/** Opens the control connection unless it is open (a reboot ends it). */
-export async function openControl(host: TestHost): Promise<void> {
+/**
+ * Opens the control connection unless it is open (a reboot ends it). A host
+ * that does not answer SSH is waited for up to a minute, said out loud and
+ * returned (ms) for the cell's notes: the cell starts only from a reachable
+ * host. Past the minute the cell fails with ssh's own error and what the
+ * controller sees of the host.
+ */
+export async function openControl(host: TestHost): Promise<number> {
   const check = await run("ssh", [...sshArgs(host), "-O", "check", `deploy@${host.ip}`]);
-  if (check.code === 0) return;
-  // -f: the master stays in the background; its output goes nowhere, so run() does not wait on it.
-  const args = [...sshArgs(host), "-o", "ControlMaster=yes", "-o", "ControlPersist=yes", "-fN"]
-    .map((a) => `'${a}'`).join(" ");
-  await local(`ssh ${args} deploy@${host.ip} </dev/null >/dev/null 2>&1`);
+  if (check.code === 0) return 0;
+  // -f: the master stays in the background. Its output goes nowhere, so run() does not wait on
+  // it; its errors go to a log (-E), which a failure quotes.
+  const log = `${controlPath(host)}.log`;
+  const args = [
+    ...sshArgs(host),
+    ...["-o", "ControlMaster=yes", "-o", "ControlPersist=yes", "-o", "ConnectTimeout=10"],
+    ...["-E", log, "-fN"],
+  ].map((a) => `'${a}'`).join(" ");
+  const started = performance.now();
+  let why = "";
+  while (performance.now() - started < 60_000) {
+    await Deno.remove(log).catch(() => {});
+    const r = await run("bash", ["-c", `ssh ${args} deploy@${host.ip} </dev/null >/dev/null 2>&1`]);
+    if (r.code === 0) {
+      if (why === "") return 0;
+      const waited = Math.round(performance.now() - started);
+      // deno-lint-ignore no-console
+      console.error(`faults: ${host.nsName} answered SSH again after ${waited} ms (${why})`);
+      return waited;
+    }
+    const first = why === "";
+    why = (await Deno.readTextFile(log).catch(() => "")).trim() || `ssh exited ${r.code}`;
+    if (first) {
+      // deno-lint-ignore no-console
+      console.error(`faults: ${host.nsName} did not answer SSH: ${why}; waiting up to 60 s`);
+    }
+    await sleep(2000);
+  }
+  // What the controller sees of the host: its listening sockets and its nspawn processes.
+  const seen = await run("bash", [
+    "-c",
+    `ip netns exec ${host.nsName} ss -ltnH; pgrep -af -- '--machine=${host.nsName} '`,
+  ]);
+  throw new Error(
+    `the test's control connection to ${host.nsName} failed for 60 s: ${why}\n` +
+      `listening, and nspawn processes:\n${seen.stdout.trim()}`,
+  );
 }
 
 export async function closeControl(host: TestHost): Promise<void> {
@@ -472,7 +511,7 @@ export async function runCell(bench: Bench, phase: Phase, fault: Fault): Promise
     : undefined;
   if (inFlight) await sleep(300);
 
-  await openControl(host);
+  const unreachableMs = await openControl(host);
   const trigger = TRIGGER[strategy][phase];
   let landedAfter = "";
   let child: Deno.ChildProcess | undefined;
@@ -505,7 +544,7 @@ export async function runCell(bench: Bench, phase: Phase, fault: Fault): Promise
     .trim().slice(0, 160);
 
   // After a reboot the host serves once its services are up: wait for that (and say how long).
-  let note = "";
+  let note = unreachableMs > 0 ? `the host answered SSH ${unreachableMs} ms late` : "";
   if (fault === "reboot") {
     const t0 = performance.now();
     while (performance.now() - t0 < 30_000 && (await serving(host)).message === undefined) {
