@@ -114,6 +114,39 @@ Deno.test("acquireLock: a second run is refused while the first holds the lock, 
   });
 });
 
+Deno.test("acquireLock: with a wait, the shell says STARTED before it waits, then takes the lock once the holder gives it back", async () => {
+  await withApp(async (app) => {
+    const exec = new ShellExecutor("root");
+    const first = await acquireLock(exec, app, owner("deploy --env production"), 0);
+    // What the waiting run's shell prints, line by line, as acquireLock reads it.
+    const lines: string[] = [];
+    const seen = {
+      host: exec.host,
+      hold: async (cmd: RemoteCommand) => {
+        const held = await exec.hold(cmd);
+        return {
+          ...held,
+          readLine: async () => {
+            const line = await held.readLine();
+            if (line !== undefined) lines.push(line);
+            return line;
+          },
+        };
+      },
+    } as unknown as Executor;
+    const waiting = acquireLock(seen, app, owner("deploy"), 10, "echo facts");
+    for (let i = 0; i < 200 && lines.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.deepEqual(lines, ["STARTED"], "it said it started, and holds nothing yet");
+    await first.release();
+    const next = await waiting;
+    assert.deepEqual(next.then, { stdout: "facts\n", code: 0 });
+    assert.equal(lines[1], "LOCKED");
+    await next.release();
+  });
+});
+
 /** The owner record's PID and start time, as the holder wrote them. */
 async function ownerRecord(app: string): Promise<{ pid: number; started?: string }> {
   const { pid, started } = parseOwner(await Deno.readTextFile(`${lockPath(app)}.owner`));

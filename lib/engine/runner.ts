@@ -431,7 +431,8 @@ export interface Opening {
 
 /**
  * Connects, takes the app's deploy lock when asked and reads the facts
- * (under the lock, in the same round trip). A deploy opens its first hosts
+ * (under the lock, in the same round trip; over ssh, the lock's shell is what
+ * logs in). A deploy opens its first hosts
  * this way while it builds the artifact.
  */
 export function openHost(
@@ -442,11 +443,18 @@ export function openHost(
 ): Opening {
   const state = { phase: "connect", held: undefined as HeldLock | undefined };
   const opened = (async () => {
-    await exec.connect();
-    if (!lock) return { facts: await gatherFacts(exec, plan.probes, plan.files) };
+    if (!lock) {
+      await exec.connect();
+      return { facts: await gatherFacts(exec, plan.probes, plan.files) };
+    }
     const query = factsQuery(plan.probes, plan.files);
+    // The lock's shell may open the connection itself (lib/exec/ssh.ts, hold): connect() then
+    // waits for that login, so a failure to log in is still a failure to connect.
+    const taking = acquireLock(exec, host.app_name, lock.owner, lock.waitSeconds, query.script);
+    taking.catch(() => undefined); // awaited below, once connected
+    await exec.connect();
     state.phase = "deploy lock";
-    state.held = await acquireLock(exec, host.app_name, lock.owner, lock.waitSeconds, query.script);
+    state.held = await taking;
     state.phase = "connect";
     return { facts: query.read(exec, state.held.then!) };
   })();

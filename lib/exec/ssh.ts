@@ -157,7 +157,17 @@ export class SshExecutor implements Executor {
     }
   }
 
+  /**
+   * Starts `cmd` and keeps it running. The host's first held command (a run's
+   * deploy lock) opens the connection itself when none is open: one ssh
+   * process that logs in, puts the master in the background (ControlMaster,
+   * ControlPersist) and runs the command through it, instead of a master
+   * started and waited for, then a client. The connection counts as made at
+   * the command's first line, or when it ended other than with ssh's 255.
+   * `connect()` called right after shares that outcome.
+   */
   async hold(cmd: RemoteCommand): Promise<HeldCommand> {
+    if (this.#connecting === undefined) return await this.#holdAsMaster(cmd);
     await this.connect();
     await this.#checkMaster();
     this.stats.commands++;
@@ -166,6 +176,54 @@ export class SshExecutor implements Executor {
       detached: true,
     });
     return { readLine: () => p.readLine(), write: (t) => p.write(t), end: () => p.close() };
+  }
+
+  #holdAsMaster(cmd: RemoteCommand): Promise<HeldCommand> {
+    const log = `${this.#controlPath}.log`;
+    const args = [
+      ...this.baseArgs(),
+      ...["-o", "ControlMaster=yes", "-o", `ControlPersist=${CONTROL_PERSIST}`, "-E", log],
+      this.#config.ssh_hostname,
+      "--",
+      toShell(cmd, this.sshUser),
+    ];
+    // Set before any await: a connect() right after this call shares the start.
+    const started = this.#opts.startLimiter.run(async () => {
+      let p;
+      try {
+        p = startProcess("ssh", args, { signal: this.#opts.signal, detached: true });
+      } catch (err) {
+        if (err instanceof ProgramNotFoundError) {
+          throw new UserError("Install OpenSSH's client: the ssh program is not on PATH");
+        }
+        throw err;
+      }
+      this.stats.connections++;
+      this.stats.commands++;
+      const first = await p.readLine();
+      if (first !== undefined) return { p, first, ended: undefined };
+      const ended = await p.close();
+      if (ended.code === 255) {
+        const stderr = await Deno.readTextFile(log).catch(() => ended.stderr);
+        throw connectError(this.#config, 255, stderr);
+      }
+      return { p, first, ended };
+    });
+    this.#connecting = started.then(() => undefined);
+    this.#connecting.catch(() => undefined); // reported by whoever awaits it
+    return started.then(({ p, first, ended }) => {
+      let unread = first;
+      return {
+        readLine: () => {
+          if (unread === undefined) return ended ? Promise.resolve(undefined) : p.readLine();
+          const line = unread;
+          unread = undefined;
+          return Promise.resolve(line);
+        },
+        write: (t) => ended ? Promise.resolve() : p.write(t),
+        end: () => ended ? Promise.resolve(ended) : p.close(),
+      };
+    });
   }
 
   async interactive(cmd: RemoteCommand, opts: InteractiveOptions = {}): Promise<number> {

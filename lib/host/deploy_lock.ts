@@ -41,7 +41,7 @@ export function lockPath(appName: string): string {
 // heartbeat before giving up, $5 a script to run once locked (optional), $6
 // the mark that ends its output (a nonce per run: lib/exec/marker.ts).
 // Prints LOCKED, the script's output and `<mark> <exit code>`, or HELD <owner line>
-// and exits 75. Holds the lock while stdin stays open and heartbeats keep
+// and exits 75; with a wait, STARTED first, before it waits. Holds the lock while stdin stays open and heartbeats keep
 // coming; answers each heartbeat line N with "beat N", and runs the
 // commands it is sent (HeldLock.run) in the background, each with its output in root-only files
 // that are sent on when it ended: no process a command starts (the app user's through sudo) ever
@@ -124,7 +124,9 @@ export async function acquireLock(
     ],
     as: "root",
   });
-  const first = await held.readLine();
+  let first = await held.readLine();
+  // With a wait, the shell says it started before it waits (lock.bash).
+  if (first === "STARTED" && waitSeconds !== 0) first = await held.readLine();
   if (first !== "LOCKED") {
     const result = await held.end();
     if (first?.startsWith("HELD")) {

@@ -83,12 +83,15 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Pr
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** The control folder of the djaploy run that talks to `host` (from its ssh master's argv). */
+/**
+ * The control folder of the djaploy run that talks to `host`, from the argv
+ * of an ssh it started for that host (the one that opened the connection, or
+ * a client of it).
+ */
 async function controlFolder(host: TestHost): Promise<string | undefined> {
   const ps = await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" }).output();
   const re = new RegExp(
-    // -M may follow ControlPath directly: the options between them vary.
-    `ControlPath=(/tmp/djaploy-[^/\\s]+)/\\S+(?: .*)? -M .*\\b${host.ip.replaceAll(".", "\\.")}$`,
+    `^ssh .*ControlPath=(/tmp/djaploy-[^/\\s]+)/\\S+ .*\\b${host.ip.replaceAll(".", "\\.")}( |$)`,
   );
   for (const line of new TextDecoder().decode(ps.stdout).split("\n")) {
     const m = re.exec(line.trim());
@@ -97,11 +100,14 @@ async function controlFolder(host: TestHost): Promise<string | undefined> {
   return undefined;
 }
 
+/**
+ * The processes that name a socket in `dir`: ssh clients by their argv
+ * (ControlPath=...), and a master that ssh put in the background by the title
+ * it gives itself ("ssh: <socket> [mux]").
+ */
 async function sshProcessesUsing(dir: string): Promise<string[]> {
   const ps = await new Deno.Command("ps", { args: ["-eo", "args"], stdout: "piped" }).output();
-  return new TextDecoder().decode(ps.stdout).split("\n").filter((l) =>
-    l.includes(`ControlPath=${dir}/`)
-  );
+  return new TextDecoder().decode(ps.stdout).split("\n").filter((l) => l.includes(`${dir}/`));
 }
 
 /** Starts a deploy and hands its process to `during` once it runs; returns its result. */
