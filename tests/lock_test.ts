@@ -6,7 +6,7 @@ import {
   parseOwner,
   runningUnderLock,
 } from "../lib/host/deploy_lock.ts";
-import type { Executor } from "../lib/exec/executor.ts";
+import type { Executor, HoldOptions } from "../lib/exec/executor.ts";
 import { breakLock, inspectLock } from "../lib/commands/unlock.ts";
 import { CommandError, UserError } from "../lib/errors.ts";
 import { type RemoteCommand, shScript } from "../lib/exec/remote_command.ts";
@@ -120,9 +120,11 @@ Deno.test("acquireLock: with a wait, the shell says STARTED before it waits, the
     const first = await acquireLock(exec, app, owner("deploy --env production"), 0);
     // What the waiting run's shell prints, line by line, as acquireLock reads it.
     const lines: string[] = [];
+    let answersAtOnce: boolean | undefined;
     const seen = {
       host: exec.host,
-      hold: async (cmd: RemoteCommand) => {
+      hold: async (cmd: RemoteCommand, opts?: HoldOptions) => {
+        answersAtOnce = opts?.answersAtOnce;
         const held = await exec.hold(cmd);
         return {
           ...held,
@@ -139,6 +141,8 @@ Deno.test("acquireLock: with a wait, the shell says STARTED before it waits, the
       await new Promise((r) => setTimeout(r, 25));
     }
     assert.deepEqual(lines, ["STARTED"], "it said it started, and holds nothing yet");
+    // So over ssh it may open the host's connection: the login counts as done at that line.
+    assert.equal(answersAtOnce, true);
     await first.release();
     const next = await waiting;
     assert.deepEqual(next.then, { stdout: "facts\n", code: 0 });

@@ -83,7 +83,7 @@ export interface Executor {
   /** Copies a local directory to the host. */
   sync(opts: SyncOptions): Promise<SyncResult>;
   /** Starts a command that keeps running while djaploy talks to it (the deploy lock). */
-  hold(cmd: RemoteCommand): Promise<HeldCommand>;
+  hold(cmd: RemoteCommand, opts?: HoldOptions): Promise<HeldCommand>;
   /**
    * Runs a command attached to this terminal (stdin, stdout and stderr pass
    * through; a terminal on the host with `tty`) and returns its exit code.
@@ -107,6 +107,15 @@ export interface ChainResult extends ExecResult {
   readonly failed?: number;
   /** That command's exit code. */
   readonly failedCode?: number;
+}
+
+/** Options of a held command. */
+export interface HoldOptions {
+  /**
+   * Its first line comes as soon as it started (the deploy lock's shell): it
+   * may open the host's connection itself, which counts as made at that line.
+   */
+  readonly answersAtOnce?: boolean;
 }
 
 /** Options of an interactive command. */

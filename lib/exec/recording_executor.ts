@@ -9,6 +9,7 @@ import type {
   Executor,
   ExecutorStats,
   HeldCommand,
+  HoldOptions,
   InteractiveOptions,
   SyncOptions,
   SyncResult,
@@ -89,8 +90,10 @@ export class RecordingExecutor implements Executor {
     };
   }
 
-  async hold(cmd: RemoteCommand): Promise<HeldCommand> {
-    if (cmd.readOnly && this.#opts.passThrough) return await this.#opts.passThrough.hold(cmd);
+  async hold(cmd: RemoteCommand, opts?: HoldOptions): Promise<HeldCommand> {
+    if (cmd.readOnly && this.#opts.passThrough) {
+      return await this.#opts.passThrough.hold(cmd, opts);
+    }
     this.stats.commands++;
     this.recorded.push({ kind: "run", text: displayCommand(cmd, this.sshUser), command: cmd });
     const answer = this.#opts.respond?.(cmd) ?? {};

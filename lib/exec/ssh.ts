@@ -27,6 +27,7 @@ import type {
   Executor,
   ExecutorStats,
   HeldCommand,
+  HoldOptions,
   InteractiveOptions,
   SyncOptions,
   SyncResult,
@@ -158,16 +159,17 @@ export class SshExecutor implements Executor {
   }
 
   /**
-   * Starts `cmd` and keeps it running. The host's first held command (a run's
-   * deploy lock) opens the connection itself when none is open: one ssh
+   * Starts `cmd` and keeps it running. A command that answers at once (a
+   * run's deploy lock) opens the connection itself when none is open: one ssh
    * process that logs in, puts the master in the background (ControlMaster,
    * ControlPersist) and runs the command through it, instead of a master
    * started and waited for, then a client. The connection counts as made at
    * the command's first line, or when it ended other than with ssh's 255.
    * `connect()` called right after shares that outcome.
    */
-  async hold(cmd: RemoteCommand): Promise<HeldCommand> {
-    if (this.#connecting === undefined) return await this.#holdAsMaster(cmd);
+  async hold(cmd: RemoteCommand, opts: HoldOptions = {}): Promise<HeldCommand> {
+    // Only such a command: the connection start it holds ends at its first line.
+    if (this.#connecting === undefined && opts.answersAtOnce) return await this.#holdAsMaster(cmd);
     await this.connect();
     await this.#checkMaster();
     this.stats.commands++;

@@ -123,7 +123,7 @@ export async function acquireLock(
       ...(then ? [then, end] : []),
     ],
     as: "root",
-  });
+  }, { answersAtOnce: true });
   let first = await held.readLine();
   // With a wait, the shell says it started before it waits (lock.bash).
   if (first === "STARTED" && waitSeconds !== 0) first = await held.readLine();
@@ -392,7 +392,7 @@ export function runningUnderLock(exec: Executor, held: () => HeldLock | undefine
       return checkResult(exec.host, exec.sshUser, cmd, await lock.run(cmd));
     },
     sync: (opts) => exec.sync(opts),
-    hold: (cmd) => exec.hold(cmd),
+    hold: (cmd, opts) => exec.hold(cmd, opts),
     close: () => exec.close(),
   };
   if (exec.interactive) routed.interactive = (cmd, opts) => exec.interactive!(cmd, opts);
