@@ -88,6 +88,7 @@ export type {
   Executor,
   ExecutorStats,
   HeldCommand,
+  HoldOptions,
   InteractiveOptions,
   SyncOptions,
   SyncResult,

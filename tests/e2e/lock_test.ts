@@ -63,6 +63,21 @@ e2eTest(
           await race(host, project, "Built by both");
         },
       );
+
+      await t.step(
+        "with --lock-wait, the second run waits for the first and then deploys",
+        async () => {
+          // Started at once, as above, where one of them was refused: here both succeed.
+          await commitMessage(project, "Queued");
+          const args = ["deploy", "--env", "test", "--lock-wait", "120"];
+          const both = await Promise.all([djaploy(project, args), djaploy(project, args)]);
+          const all = both.map((r) => `exit ${r.code}:\n${r.output}`).join("\n-----\n");
+          assert.deepEqual(both.map((r) => r.code), [0, 0], `both deploys succeed:\n${all}`);
+          assert.equal(await pageMessage(host), "Queued");
+          const unlock = await djaploy(project, ["unlock", "--env", "test", "--yes"]);
+          assert.match(unlock.output, /web-1: no deploy lock is held/);
+        },
+      );
     });
   },
 );
