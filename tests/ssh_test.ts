@@ -8,6 +8,7 @@ import {
   SshExecutor,
 } from "../lib/exec/ssh.ts";
 import { Limiter } from "../lib/exec/limiter.ts";
+import { acquireLock } from "../lib/host/deploy_lock.ts";
 import { UserError } from "../lib/errors.ts";
 import { render } from "../lib/shell.ts";
 import type { HostConfig } from "../lib/config/types.ts";
@@ -178,6 +179,86 @@ Deno.test("ssh: a jump host that does not answer is named in the error's hint", 
     } finally {
       await exec.close();
     }
+  });
+});
+
+/** Runs `fn` with PATH holding only `bin` and setsid(1), which djaploy starts ssh through. */
+async function withPath(bin: string, fn: () => Promise<void>): Promise<void> {
+  const setsid = await new Deno.Command("sh", { args: ["-c", "command -v setsid"] }).output();
+  await Deno.symlink(dec.decode(setsid.stdout).trim(), join(bin, "setsid"));
+  const path = Deno.env.get("PATH")!;
+  Deno.env.set("PATH", bin);
+  try {
+    await fn();
+  } finally {
+    Deno.env.set("PATH", path);
+  }
+}
+
+const OWNER = { holder: "ops@laptop", command: "deploy", since: new Date().toISOString() };
+
+Deno.test("ssh: the deploy lock's shell opens the connection itself (one ssh, the master put in the background); a login that fails is a connection failure, for connect() too", async () => {
+  await withTempDir(async (dir) => {
+    const { host } = await loadTestProject(dir, 'project_name = "hello"\n');
+    // An ssh that records its arguments and fails as a refused connection does: 255, and its
+    // error in the -E log.
+    const bin = join(dir, "bin");
+    await Deno.mkdir(bin);
+    await Deno.writeTextFile(
+      join(bin, "ssh"),
+      `#!/bin/sh\nprintf '%s\\0' "$@" >> '${dir}/argv'\nlog=\nwhile [ $# -gt 0 ]; do ` +
+        `[ "$1" = -E ] && log=$2; shift; done\n` +
+        `echo 'ssh: connect to host 10.0.0.1 port 22: Connection refused' > "$log"\nexit 255\n`,
+    );
+    await Deno.chmod(join(bin, "ssh"), 0o755);
+    const exec = executor(host, dir);
+    const cannotConnect = (e: UserError) => {
+      assert.ok(e instanceof UserError);
+      assert.equal(
+        e.message,
+        "Cannot connect to web1 (deploy@10.0.0.1): connect to host 10.0.0.1 port 22: Connection refused",
+      );
+      return true;
+    };
+    await withPath(bin, async () => {
+      try {
+        const taking = acquireLock(exec, "hello", OWNER, 0);
+        // The shared start: connect() waits for the lock's shell's login and fails with it.
+        await assert.rejects(() => exec.connect(), cannotConnect);
+        await assert.rejects(() => taking, cannotConnect);
+      } finally {
+        await exec.close();
+      }
+    });
+    const argv = (await Deno.readTextFile(join(dir, "argv"))).split("\0").slice(0, -1);
+    assert.equal(exec.stats.connections, 1);
+    assert.ok(argv.includes("ControlMaster=yes") && argv.includes("ControlPersist=120"), `${argv}`);
+    assert.ok(!argv.includes("-N") && !argv.includes("-M"), "no master of its own");
+    assert.match(
+      argv.at(-1)!,
+      /^sudo -n .*\/run\/djaploy\/hello\.lock/s,
+      "it runs the lock's shell",
+    );
+  });
+});
+
+Deno.test("ssh: without an ssh program, the deploy lock's shell says to install OpenSSH's client", async () => {
+  await withTempDir(async (dir) => {
+    const { host } = await loadTestProject(dir, 'project_name = "hello"\n');
+    const bin = join(dir, "bin");
+    await Deno.mkdir(bin);
+    const exec = executor(host, dir);
+    await withPath(bin, async () => {
+      try {
+        await assert.rejects(
+          () => acquireLock(exec, "hello", OWNER, 0),
+          UserError,
+          "Install OpenSSH's client: the ssh program is not on PATH",
+        );
+      } finally {
+        await exec.close();
+      }
+    });
   });
 });
 

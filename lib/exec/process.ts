@@ -64,6 +64,11 @@ function useSetsid(): boolean {
 /** util-linux setsid(1) exits 127 with this when it cannot find the program. */
 const SETSID_NOT_FOUND = /^setsid: failed to execute /;
 
+/** Whether a process started through setsid(1) ended because its program was not found. */
+export function programWasMissing(result: { code: number; stderr: string }): boolean {
+  return result.code === 127 && SETSID_NOT_FOUND.test(result.stderr);
+}
+
 /** Spawns `program`, in its own session when `detached` (through setsid(1) when it can). */
 function spawn(
   program: string,
@@ -111,7 +116,7 @@ export async function runProcess(
     detached: opts.detached,
   });
   const result = await finishProcess(child, started, opts);
-  if (viaSetsid && result.code === 127 && SETSID_NOT_FOUND.test(result.stderr)) {
+  if (viaSetsid && programWasMissing(result)) {
     throw new ProgramNotFoundError(program);
   }
   return result;

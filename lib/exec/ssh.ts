@@ -33,7 +33,7 @@ import type {
   SyncResult,
 } from "./executor.ts";
 import { checkResult, newStats, parseBytesSent, parseItemized } from "./executor.ts";
-import { ProgramNotFoundError, runProcess, startProcess } from "./process.ts";
+import { ProgramNotFoundError, programWasMissing, runProcess, startProcess } from "./process.ts";
 import type { RemoteCommand } from "./remote_command.ts";
 import { toShell } from "./remote_command.ts";
 import { quote, render } from "../shell.ts";
@@ -122,9 +122,7 @@ export class SshExecutor implements Executor {
         detached: true,
       });
     } catch (err) {
-      if (err instanceof ProgramNotFoundError) {
-        throw new UserError("Install OpenSSH's client: the ssh program is not on PATH");
-      }
+      if (err instanceof ProgramNotFoundError) throw sshMissing();
       throw err;
     }
     this.stats.connections++;
@@ -191,25 +189,21 @@ export class SshExecutor implements Executor {
     ];
     // Set before any await: a connect() right after this call shares the start.
     const started = this.#opts.startLimiter.run(async () => {
-      let p;
-      try {
-        p = startProcess("ssh", args, { signal: this.#opts.signal, detached: true });
-      } catch (err) {
-        if (err instanceof ProgramNotFoundError) {
-          throw new UserError("Install OpenSSH's client: the ssh program is not on PATH");
-        }
-        throw err;
-      }
+      const p = startProcess("ssh", args, { signal: this.#opts.signal, detached: true });
       this.stats.connections++;
       this.stats.commands++;
       const first = await p.readLine();
       if (first !== undefined) return { p, first, ended: undefined };
       const ended = await p.close();
+      if (programWasMissing(ended)) throw new ProgramNotFoundError("ssh");
       if (ended.code === 255) {
         const stderr = await Deno.readTextFile(log).catch(() => ended.stderr);
         throw connectError(this.#config, 255, stderr);
       }
       return { p, first, ended };
+    }).catch((err) => {
+      if (err instanceof ProgramNotFoundError) throw sshMissing();
+      throw err;
     });
     this.#connecting = started.then(() => undefined);
     this.#connecting.catch(() => undefined); // reported by whoever awaits it
@@ -462,6 +456,10 @@ export function rsyncArgs(opts: SyncOptions, rsh: string): string[] {
     args.push(`--rsync-path=${render([...sudo, "rsync"])}`);
   }
   return args;
+}
+
+function sshMissing(): UserError {
+  return new UserError("Install OpenSSH's client: the ssh program is not on PATH");
 }
 
 function connectError(c: HostConfig, code: number, stderr: string): UserError {
