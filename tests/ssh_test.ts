@@ -199,25 +199,28 @@ const OWNER = { holder: "ops@laptop", command: "deploy", since: new Date().toISO
 
 Deno.test("ssh: the deploy lock's shell opens the connection itself (one ssh, the master put in the background); a login that fails is a connection failure, for connect() too", async () => {
   await withTempDir(async (dir) => {
-    const { host } = await loadTestProject(dir, 'project_name = "hello"\n');
-    // An ssh that records its arguments and fails as a refused connection does: 255, and its
-    // error in the -E log.
+    // The real ssh, through a jump host that refuses the connection (127.0.0.1:1).
+    const { host } = await loadTestProject(
+      dir,
+      'project_name = "hello"\nknown_hosts_file = "known_hosts"\n' +
+        'ssh_options = ["ProxyJump=deploy@127.0.0.1:1"]\n',
+    );
+    // Each ssh started (djaploy's, and the jump's from its ProxyCommand) leaves its arguments
+    // in a file of its own, then runs the real ssh.
+    const real = await new Deno.Command("sh", { args: ["-c", "command -v ssh"] }).output();
     const bin = join(dir, "bin");
     await Deno.mkdir(bin);
     await Deno.writeTextFile(
       join(bin, "ssh"),
-      `#!/bin/sh\nprintf '%s\\0' "$@" >> '${dir}/argv'\nlog=\nwhile [ $# -gt 0 ]; do ` +
-        `[ "$1" = -E ] && log=$2; shift; done\n` +
-        `echo 'ssh: connect to host 10.0.0.1 port 22: Connection refused' > "$log"\nexit 255\n`,
+      `#!/bin/sh\nprintf '%s\\0' "$@" > '${dir}/argv.'$$\nexec '${
+        dec.decode(real.stdout).trim()
+      }' "$@"\n`,
     );
     await Deno.chmod(join(bin, "ssh"), 0o755);
     const exec = executor(host, dir);
     const cannotConnect = (e: UserError) => {
       assert.ok(e instanceof UserError);
-      assert.equal(
-        e.message,
-        "Cannot connect to web1 (deploy@10.0.0.1): connect to host 10.0.0.1 port 22: Connection refused",
-      );
+      assert.match(e.message, /^Cannot connect to web1 \(deploy@10\.0\.0\.1\)/);
       return true;
     };
     await withPath(bin, async () => {
@@ -230,8 +233,15 @@ Deno.test("ssh: the deploy lock's shell opens the connection itself (one ssh, th
         await exec.close();
       }
     });
-    const argv = (await Deno.readTextFile(join(dir, "argv"))).split("\0").slice(0, -1);
     assert.equal(exec.stats.connections, 1);
+    const started: string[][] = [];
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.name.startsWith("argv.")) continue;
+      const argv = (await Deno.readTextFile(join(dir, e.name))).split("\0").slice(0, -1);
+      if (!argv.includes("-W")) started.push(argv); // the jump's ssh runs with -W
+    }
+    assert.equal(started.length, 1, "one ssh for the host (besides the jump's)");
+    const [argv] = started;
     assert.ok(argv.includes("ControlMaster=yes") && argv.includes("ControlPersist=120"), `${argv}`);
     assert.ok(!argv.includes("-N") && !argv.includes("-M"), "no master of its own");
     assert.match(

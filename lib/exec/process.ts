@@ -65,7 +65,7 @@ function useSetsid(): boolean {
 const SETSID_NOT_FOUND = /^setsid: failed to execute /;
 
 /** Whether a process started through setsid(1) ended because its program was not found. */
-export function programWasMissing(result: { code: number; stderr: string }): boolean {
+function programWasMissing(result: { code: number; stderr: string }): boolean {
   return result.code === 127 && SETSID_NOT_FOUND.test(result.stderr);
 }
 
@@ -204,7 +204,10 @@ export interface LiveProcess {
   /** The next line of stdout, or undefined at its end. */
   readLine(): Promise<string | undefined>;
   write(text: string): Promise<void>;
-  /** Closes stdin and waits for the process to end. */
+  /**
+   * Closes stdin and waits for the process to end; throws ProgramNotFoundError
+   * when it was started through setsid(1) and its program was not there.
+   */
   close(): Promise<ProcessResult>;
 }
 
@@ -214,7 +217,7 @@ export function startProcess(
   opts: { signal?: AbortSignal; detached?: boolean } = {},
 ): LiveProcess {
   const started = performance.now();
-  const { child } = spawn(program, args, {
+  const { child, viaSetsid } = spawn(program, args, {
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -278,12 +281,14 @@ export function startProcess(
       }
       const status = await child.status;
       const unread = lines.slice(head).map((l) => `${l}\n`).join("") + partial;
-      return {
+      const result = {
         code: status.code,
         stdout: unread + rest,
         stderr: stopped ? await Promise.race([stderr, stopped.then(() => "")]) : await stderr,
         ms: performance.now() - started,
       };
+      if (viaSetsid && programWasMissing(result)) throw new ProgramNotFoundError(program);
+      return result;
     },
   };
 }

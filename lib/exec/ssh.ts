@@ -33,7 +33,7 @@ import type {
   SyncResult,
 } from "./executor.ts";
 import { checkResult, newStats, parseBytesSent, parseItemized } from "./executor.ts";
-import { ProgramNotFoundError, programWasMissing, runProcess, startProcess } from "./process.ts";
+import { ProgramNotFoundError, runProcess, startProcess } from "./process.ts";
 import type { RemoteCommand } from "./remote_command.ts";
 import { toShell } from "./remote_command.ts";
 import { quote, render } from "../shell.ts";
@@ -195,7 +195,6 @@ export class SshExecutor implements Executor {
       const first = await p.readLine();
       if (first !== undefined) return { p, first, ended: undefined };
       const ended = await p.close();
-      if (programWasMissing(ended)) throw new ProgramNotFoundError("ssh");
       if (ended.code === 255) {
         const stderr = await Deno.readTextFile(log).catch(() => ended.stderr);
         throw connectError(this.#config, 255, stderr);

@@ -126,7 +126,7 @@ export async function acquireLock(
   }, { answersAtOnce: true });
   let first = await held.readLine();
   // With a wait, the shell says it started before it waits (lock.bash).
-  if (first === "STARTED" && waitSeconds !== 0) first = await held.readLine();
+  if (first === "STARTED") first = await held.readLine();
   if (first !== "LOCKED") {
     const result = await held.end();
     if (first?.startsWith("HELD")) {
