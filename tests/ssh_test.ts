@@ -161,13 +161,19 @@ Deno.test("rsyncArgs: the remote shell is passed as given", () => {
   assert.deepEqual(rsyncArgs({ source: "/a", dest: "/b" }, rsh).slice(3, 5), ["-e", rsh]);
 });
 
+/** A host reached through a jump host that refuses the connection (127.0.0.1:1). */
+async function behindRefusingJump(dir: string): Promise<HostConfig> {
+  const { host } = await loadTestProject(
+    dir,
+    'project_name = "hello"\nknown_hosts_file = "known_hosts"\n' +
+      'ssh_options = ["ProxyJump=deploy@127.0.0.1:1"]\n',
+  );
+  return host;
+}
+
 Deno.test("ssh: a jump host that does not answer is named in the error's hint", async () => {
   await withTempDir(async (dir) => {
-    const { host } = await loadTestProject(
-      dir,
-      'project_name = "hello"\nknown_hosts_file = "known_hosts"\n' +
-        'ssh_options = ["ProxyJump=deploy@127.0.0.1:1"]\n',
-    );
+    const host = await behindRefusingJump(dir);
     const exec = executor(host, dir);
     try {
       await assert.rejects(() => exec.connect(), (e: UserError) => {
@@ -199,12 +205,8 @@ const OWNER = { holder: "ops@laptop", command: "deploy", since: new Date().toISO
 
 Deno.test("ssh: the deploy lock's shell opens the connection itself (one ssh, the master put in the background); a login that fails is a connection failure, for connect() too", async () => {
   await withTempDir(async (dir) => {
-    // The real ssh, through a jump host that refuses the connection (127.0.0.1:1).
-    const { host } = await loadTestProject(
-      dir,
-      'project_name = "hello"\nknown_hosts_file = "known_hosts"\n' +
-        'ssh_options = ["ProxyJump=deploy@127.0.0.1:1"]\n',
-    );
+    // The real ssh, through a jump host that refuses the connection.
+    const host = await behindRefusingJump(dir);
     // Each ssh started (djaploy's, and the jump's from its ProxyCommand) leaves its arguments
     // in a file of its own, then runs the real ssh.
     const real = await new Deno.Command("sh", { args: ["-c", "command -v ssh"] }).output();
