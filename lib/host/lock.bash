@@ -65,8 +65,9 @@ while read -r -t "$timeout" n_or_run; do
           if [ -s "$err" ]; then cat "$err"; fi
           printf '\n%s %s\n' "$mark" "$code"
         } 7>"$said"
-        : >"$out"
-        : >"$err"
+        # Emptied, not removed (a process the command left running may hold them open), and never
+        # made anew: a next holder may be removing this folder (this shell was killed).
+        truncate -c -s 0 "$out" "$err"
       } 9>&- </dev/null &
       ;;
     *) { flock 7; echo "beat $n_or_run"; } 7>"$said" ;;
