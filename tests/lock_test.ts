@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   acquireLock,
   type HeldLock,
+  type LockOwner,
   lockPath,
   parseOwner,
   runningUnderLock,
@@ -114,7 +115,7 @@ Deno.test("acquireLock: a second run is refused while the first holds the lock, 
   });
 });
 
-Deno.test("acquireLock: with a wait, the shell says STARTED before it waits, then takes the lock once the holder gives it back", async () => {
+Deno.test("acquireLock: with a wait, the shell says whom it waits for, then takes the lock once the holder gives it back", async () => {
   await withApp(async (app) => {
     const exec = new ShellExecutor("root");
     const first = await acquireLock(exec, app, owner("deploy --env production"), 0);
@@ -136,18 +137,32 @@ Deno.test("acquireLock: with a wait, the shell says STARTED before it waits, the
         };
       },
     } as unknown as Executor;
-    const waiting = acquireLock(seen, app, owner("deploy"), 10, "echo facts");
+    const waits: (LockOwner | undefined)[] = [];
+    const waiting = acquireLock(seen, app, owner("deploy"), 10, "echo facts", {
+      onWait: (holder) => waits.push(holder),
+    });
     for (let i = 0; i < 200 && lines.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 25));
     }
-    assert.deepEqual(lines, ["STARTED"], "it said it started, and holds nothing yet");
+    assert.equal(lines.length, 1, "one line before the wait, and nothing held yet");
+    assert.match(lines[0], /^WAITING \d+ \d+ \{/);
+    assert.equal(waits.length, 1);
+    assert.equal(waits[0]?.holder, "ops@laptop");
+    assert.equal(waits[0]?.command, "deploy --env production");
     // So over ssh it may open the host's connection: the login counts as done at that line.
     assert.equal(answersAtOnce, true);
     await first.release();
     const next = await waiting;
     assert.deepEqual(next.then, { stdout: "facts\n", code: 0 });
     assert.equal(lines[1], "LOCKED");
+    assert.equal(waits.length, 1, "told once");
     await next.release();
+    // A free lock is taken at once, with no word of waiting.
+    const free = await acquireLock(exec, app, owner("deploy"), 10, undefined, {
+      onWait: (holder) => waits.push(holder),
+    });
+    assert.equal(waits.length, 1);
+    await free.release();
   });
 });
 
@@ -167,8 +182,7 @@ Deno.test("lock heartbeat: answered heartbeats keep the lock, verify passes", as
   await withApp(async (app) => {
     const exec = new ShellExecutor("root");
     const lock = await acquireLock(exec, app, owner("deploy"), 0, undefined, {
-      heartbeatMs: 200,
-      timeoutSeconds: 1,
+      timing: { heartbeatMs: 200, timeoutSeconds: 1 },
     });
     try {
       await new Promise((r) => setTimeout(r, 1600));
@@ -185,8 +199,7 @@ Deno.test("lock heartbeat: heartbeats that stop past the host's timeout are noti
     const exec = new ShellExecutor("root");
     // No heartbeat goes out for a minute, as if this machine slept; the host gives up after 1 s.
     const lock = await acquireLock(exec, app, owner("deploy"), 0, undefined, {
-      heartbeatMs: 60_000,
-      timeoutSeconds: 1,
+      timing: { heartbeatMs: 60_000, timeoutSeconds: 1 },
     });
     try {
       await new Promise((r) => setTimeout(r, 1500));
@@ -226,8 +239,7 @@ Deno.test("held lock: runs root commands in the shell that holds it, with their 
   await withApp(async (app) => {
     const exec = new ShellExecutor("root");
     const lock = await acquireLock(exec, app, owner("deploy"), 0, "echo facts", {
-      heartbeatMs: 20,
-      timeoutSeconds: 5,
+      timing: { heartbeatMs: 20, timeoutSeconds: 5 },
     });
     try {
       const parent = await lock.run(parentOf());
@@ -304,8 +316,7 @@ Deno.test("held lock: a long command runs in the background: others run beside i
   await withApp(async (app) => {
     const exec = new ShellExecutor("root");
     const lock = await acquireLock(exec, app, owner("deploy"), 0, undefined, {
-      heartbeatMs: 20,
-      timeoutSeconds: 5,
+      timing: { heartbeatMs: 20, timeoutSeconds: 5 },
     });
     let releasing: Promise<void> | undefined;
     try {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { colorWanted, Ui } from "../lib/output/ui.ts";
 import { main } from "../cli.ts";
+import { waitingForLock } from "../lib/engine/runner.ts";
 
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\x00-\x09\x0b-\x1f\x7f]/;
@@ -112,4 +113,35 @@ Deno.test("cli: errors are red on a terminal, plain without one or with NO_COLOR
     assert.equal(r.code, 2);
     assert.doesNotMatch(r.err, CONTROL);
   });
+});
+
+Deno.test("ui: a host waiting for another run's deploy lock says whom it waits for: a plain line, and with --json a lock_wait event", () => {
+  const holder = {
+    holder: "ops@laptop",
+    command: "deploy --env production",
+    since: new Date(Date.now() - 12_000).toISOString(),
+  };
+  const plain = collecting({ color: false });
+  waitingForLock(plain.ui, "web-1")(holder);
+  assert.match(
+    plain.out.join(""),
+    /^web-1 {2}waiting for the deploy lock, held by ops@laptop \(djaploy deploy --env production, since \S+, 1[23] s ago\)\n$/,
+  );
+  assert.doesNotMatch(plain.out.join(""), CONTROL);
+  // A holder whose record could not be read is still named as a run.
+  const unknown = collecting({ color: false });
+  waitingForLock(unknown.ui, "web-2")(undefined);
+  assert.equal(
+    unknown.out.join(""),
+    "web-2  waiting for the deploy lock, held by an unknown run\n",
+  );
+
+  const json = collecting({ color: false, events: true });
+  waitingForLock(json.ui, "web-1")(holder);
+  assert.equal(json.out.length, 1);
+  assert.deepEqual(JSON.parse(json.out[0]), { event: "lock_wait", host: "web-1", ...holder });
+  assert.match(json.err.join(""), /^web-1 {2}waiting for the deploy lock, held by ops@laptop/);
+  const unread = collecting({ color: false, events: true });
+  waitingForLock(unread.ui, "web-2")(undefined);
+  assert.deepEqual(JSON.parse(unread.out[0]), { event: "lock_wait", host: "web-2" });
 });

@@ -11,6 +11,7 @@ import {
   type Opening,
   printSummary,
   runOnHosts,
+  waitingForLock,
 } from "../engine/runner.ts";
 import type { NoteValue, ReleaseInfo } from "../engine/module_api.ts";
 import type { HostConfig } from "../config/types.ts";
@@ -162,7 +163,16 @@ export async function openEarly(
   const opening = new Map<string, Opening>();
   for (const [i, host] of s.hosts.slice(0, count).entries()) {
     const lock = s.dryRun ? undefined : planLock(run);
-    opening.set(host.name, openHost(s.executor(host, i), host, await run.plan(host), lock));
+    opening.set(
+      host.name,
+      openHost(
+        s.executor(host, i),
+        host,
+        await run.plan(host),
+        lock,
+        waitingForLock(s.ui, host.name),
+      ),
+    );
   }
   return opening;
 }

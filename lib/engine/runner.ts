@@ -26,6 +26,7 @@ import type { Secret } from "../secrets/secret.ts";
 import type { SecretResolver } from "../secrets/resolve.ts";
 import {
   acquireLock,
+  describeOwner,
   type HeldLock,
   type LockOwner,
   runningUnderLock,
@@ -294,7 +295,13 @@ async function runHost(
   const started = performance.now();
   const plan = opts.plan(host);
   const opening = opts.opening?.get(host.name) ??
-    openHost(opts.executor(host, index), host, plan, opts.dryRun ? undefined : opts.lock);
+    openHost(
+      opts.executor(host, index),
+      host,
+      plan,
+      opts.dryRun ? undefined : opts.lock,
+      waitingForLock(ui, host.name),
+    );
   const exec = opening.exec;
   const label = host.name.padEnd(width);
   const steps: StepResult[] = [];
@@ -336,7 +343,7 @@ async function runHost(
   let current = "connect";
   // When the step now running started: a failure shows how long it ran.
   let stepStart = performance.now();
-  ui.live?.step(host.name, "connect and read state");
+  ui.live?.step(host.name, opening.waiting ? WAIT_FOR_LOCK : "connect and read state");
   try {
     const t0 = stepStart;
     let facts: Facts;
@@ -417,11 +424,29 @@ async function runHost(
   }
 }
 
+/** A host's live line while it waits for another run's deploy lock. */
+const WAIT_FOR_LOCK = "wait for the deploy lock";
+
+/**
+ * What a host waiting for another run's deploy lock (--lock-wait) shows: a
+ * line naming the holder, its live line, and with --json a "lock_wait" event.
+ */
+export function waitingForLock(ui: Ui, host: string): (holder: LockOwner | undefined) => void {
+  return (holder) => {
+    ui.line(`${ui.bold(host)}  waiting for the deploy lock, held by ${describeOwner(holder)}`);
+    ui.live?.step(host, WAIT_FOR_LOCK);
+    const { holder: who, command, since } = holder ?? {};
+    ui.event({ event: "lock_wait", host, holder: who, command, since });
+  };
+}
+
 /** A host being opened: connected, locked (unless a dry run) and its state read. */
 export interface Opening {
   readonly exec: Executor;
   /** Where it is (or stopped): "connect" or "deploy lock". */
   readonly phase: string;
+  /** Whether it waits (or waited) for another run's deploy lock. */
+  readonly waiting: boolean;
   readonly opened: Promise<{ readonly facts: Facts }>;
   /** Throws when the deploy lock was taken and is no longer surely held (lock.ts verify). */
   verifyLock(): Promise<void>;
@@ -440,8 +465,9 @@ export function openHost(
   host: HostConfig,
   plan: Pick<HostPlan, "probes" | "files">,
   lock?: { readonly owner: LockOwner; readonly waitSeconds: number },
+  onWait?: (holder: LockOwner | undefined) => void,
 ): Opening {
-  const state = { phase: "connect", held: undefined as HeldLock | undefined };
+  const state = { phase: "connect", held: undefined as HeldLock | undefined, waiting: false };
   const opened = (async () => {
     if (!lock) {
       await exec.connect();
@@ -450,7 +476,12 @@ export function openHost(
     const query = factsQuery(plan.probes, plan.files);
     // The lock's shell may open the connection itself (lib/exec/ssh.ts, hold): connect() then
     // waits for that login, so a failure to log in is still a failure to connect.
-    const taking = acquireLock(exec, host.app_name, lock.owner, lock.waitSeconds, query.script);
+    const taking = acquireLock(exec, host.app_name, lock.owner, lock.waitSeconds, query.script, {
+      onWait: (holder) => {
+        state.waiting = true;
+        onWait?.(holder);
+      },
+    });
     taking.catch(() => undefined); // awaited below, once connected
     await exec.connect();
     state.phase = "deploy lock";
@@ -463,6 +494,9 @@ export function openHost(
     exec: lock && exec.lockShellRuns ? runningUnderLock(exec, () => state.held) : exec,
     get phase() {
       return state.phase;
+    },
+    get waiting() {
+      return state.waiting;
     },
     opened,
     async verifyLock() {

@@ -41,7 +41,8 @@ export function lockPath(appName: string): string {
 // heartbeat before giving up, $5 a script to run once locked (optional), $6
 // the mark that ends its output (a nonce per run: lib/exec/marker.ts).
 // Prints LOCKED, the script's output and `<mark> <exit code>`, or HELD <owner line>
-// and exits 75; with a wait, STARTED first, before it waits. Holds the lock while stdin
+// and exits 75; with a wait, when another run holds the lock, WAITING <owner line>
+// first, before it waits. Holds the lock while stdin
 // stays open and heartbeats keep coming; answers each heartbeat line N with "beat N", and runs the
 // commands it is sent (HeldLock.run) in the background, each with its output in root-only files
 // that are sent on when it ended: no process a command starts (the app user's through sudo) ever
@@ -96,6 +97,16 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+export interface AcquireOptions {
+  /** How often to send heartbeats, and how long the host waits for one (LOCK_TIMING). */
+  readonly timing?: LockTiming;
+  /**
+   * Called once when the lock is held by another run and this one waits for it
+   * (a wait above 0), with what the holder recorded (none when it could not be read).
+   */
+  readonly onWait?: (holder: LockOwner | undefined) => void;
+}
+
 /**
  * Takes the app's deploy lock on a host. `then`, a script, runs as root in
  * the same round trip once the lock is held: a run reads the host's state
@@ -107,8 +118,9 @@ export async function acquireLock(
   owner: LockOwner,
   waitSeconds: number,
   then?: string,
-  timing: LockTiming = LOCK_TIMING,
+  opts: AcquireOptions = {},
 ): Promise<HeldLock> {
+  const timing = opts.timing ?? LOCK_TIMING;
   const end = marker("locked-end");
   const held: HeldCommand = await exec.hold({
     argv: [
@@ -125,8 +137,11 @@ export async function acquireLock(
     as: "root",
   }, { answersAtOnce: true });
   let first = await held.readLine();
-  // With a wait, the shell says it started before it waits (lock.bash).
-  if (first === "STARTED") first = await held.readLine();
+  // With a wait, the shell says whom it waits for before it waits (lock.bash).
+  if (first?.startsWith("WAITING")) {
+    opts.onWait?.(parseOwner(first.slice(8)).owner);
+    first = await held.readLine();
+  }
   if (first !== "LOCKED") {
     const result = await held.end();
     if (first?.startsWith("HELD")) {

@@ -5,9 +5,11 @@ case $(stat -c '%u:%A' "$dir") in 0:d????-??-?) ;; *)
   echo "refusing $dir: it must be owned by root and writable by root only" >&2; exit 78;;
 esac
 exec 9>>"$lock"
-# Waiting for the lock, it first says it started: the shell may be what opened the connection
-# (lib/exec/ssh.ts), and djaploy counts the login done at the first line.
-if [ "$wait" = 0 ]; then flock -n 9; else echo STARTED; flock -w "$wait" 9; fi || {
+# Before it waits for the lock, it says who holds it: djaploy shows that, and the shell may be what
+# opened the connection (lib/exec/ssh.ts), which counts as made at the first line.
+if [ "$wait" = 0 ]; then flock -n 9; else
+  flock -n 9 || { echo "WAITING $(cat "$lock.owner" 2>/dev/null)"; flock -w "$wait" 9; }
+fi || {
   echo "HELD $(cat "$lock.owner" 2>/dev/null)"
   exit 75
 }

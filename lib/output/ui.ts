@@ -24,9 +24,12 @@ export interface UiOptions {
   readonly writeErr?: (text: string) => void;
 }
 
-/** One line of `--json` output: what happened to a host (or the run, for "summary"; a failed after_* hook). */
+/**
+ * One line of `--json` output: what happened to a host (or the run, for "summary"; a failed
+ * after_* hook; a host waiting for another run's deploy lock, "lock_wait").
+ */
 export interface UiEvent {
-  readonly event: "step" | "host" | "summary" | "hook";
+  readonly event: "step" | "host" | "summary" | "hook" | "lock_wait";
   readonly [key: string]: unknown;
 }
 

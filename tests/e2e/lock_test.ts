@@ -73,6 +73,12 @@ e2eTest(
           const both = await Promise.all([djaploy(project, args), djaploy(project, args)]);
           const all = both.map((r) => `exit ${r.code}:\n${r.output}`).join("\n-----\n");
           assert.deepEqual(both.map((r) => r.code), [0, 0], `both deploys succeed:\n${all}`);
+          // The one that waited said for whom, before it waited.
+          const waited = both.filter((r) =>
+            /web-1 {2}waiting for the deploy lock, held by [^\s@]+@\S+ \(djaploy deploy --env test --latest, since /
+              .test(r.output)
+          );
+          assert.equal(waited.length, 1, `one run waited, and said for whom:\n${all}`);
           assert.equal(await pageMessage(host), "Queued");
           const unlock = await djaploy(project, ["unlock", "--env", "test", "--yes"]);
           assert.match(unlock.output, /web-1: no deploy lock is held/);
