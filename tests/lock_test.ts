@@ -8,7 +8,9 @@ import {
   runningUnderLock,
 } from "../lib/host/deploy_lock.ts";
 import type { Executor, HoldOptions } from "../lib/exec/executor.ts";
-import { breakLock, inspectLock } from "../lib/commands/unlock.ts";
+import { breakLock, inspectLock, lockStateProbe } from "../lib/commands/unlock.ts";
+import { gatherFacts } from "../lib/host/facts.ts";
+import { LOCK_STATE_SH } from "../lib/commands/programs.gen.ts";
 import { CommandError, UserError } from "../lib/errors.ts";
 import { type RemoteCommand, shScript } from "../lib/exec/remote_command.ts";
 import { runChain } from "../lib/exec/chain.ts";
@@ -583,6 +585,49 @@ Deno.test("unlock: ends the holder that the owner record names, after checking i
     } finally {
       await lock.release();
     }
+  });
+});
+
+Deno.test("status: the lock's state is a fact, read with the others and without taking the lock", async () => {
+  await withApp(async (app) => {
+    const exec = new ShellExecutor("root");
+    const probe = lockStateProbe(app);
+    assert.deepEqual((await gatherFacts(exec, [probe], [])).get(probe), { held: false });
+    const lock = await acquireLock(exec, app, owner("deploy --env production"), 0);
+    try {
+      const state = (await gatherFacts(exec, [probe], [])).get(probe);
+      assert.equal(state.held, true);
+      if (!state.held) return;
+      assert.equal(state.record.owner?.holder, "ops@laptop");
+      assert.equal(state.record.owner?.command, "deploy --env production");
+      // Reading it left the lock with its holder.
+      await lock.verify();
+      assert.equal(lock.running, true);
+      // It never takes the lock to tell (a deploy starting then would find it taken): with an
+      // flock(1) that records each call first on its PATH, it still tells, and flock never ran.
+      await withTempDir(async (bin) => {
+        await Deno.writeTextFile(
+          join(bin, "flock"),
+          `#!/bin/sh\necho "$@" >> ${bin}/calls\nexit 1\n`,
+        );
+        await Deno.chmod(join(bin, "flock"), 0o755);
+        const r = await sh(`PATH=${bin}:$PATH sh -c "$1" sh "$2"`, [LOCK_STATE_SH, lockPath(app)]);
+        assert.match(r.stdout, /^held\n\d+ \d+ \{/);
+        await assert.rejects(Deno.stat(join(bin, "calls")), Deno.errors.NotFound);
+      });
+    } finally {
+      await lock.release();
+    }
+    assert.deepEqual((await gatherFacts(exec, [probe], [])).get(probe), { held: false });
+    // A holder killed leaves its record behind, and the lock free: free is what it says.
+    const killed = await acquireLock(exec, app, owner("deploy"), 0);
+    const { pid } = await ownerRecord(app);
+    await sh(`kill -KILL ${pid}`);
+    for (let i = 0; i < 100 && await alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await alive(pid), false, "the holder ended");
+    await Deno.stat(`${lockPath(app)}.owner`);
+    assert.deepEqual((await gatherFacts(exec, [probe], [])).get(probe), { held: false });
+    await killed.release();
   });
 });
 

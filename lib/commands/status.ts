@@ -19,10 +19,13 @@ import {
 } from "../deploy/processes.ts";
 import { table } from "../output/ui.ts";
 import type { Step } from "../engine/module_api.ts";
+import { type LockState, lockStateProbe } from "./unlock.ts";
+import { describeOwner } from "../host/deploy_lock.ts";
 
 export const statusCommand: CommandDef = {
   name: "status",
-  summary: "Per host: strategy, the live release, both slots, and the state of the app's services.",
+  summary:
+    "Per host: strategy, the live release, both slots, the state of the app's services, and who holds the deploy lock.",
   flags: [
     ...HOST_FLAGS,
     { name: "json", type: "boolean", description: "Print JSON" },
@@ -70,6 +73,19 @@ export interface HostStatus {
   /** `[[schedule]]`: each job's last and next run, by name. */
   readonly schedule: Record<string, JobStatus>;
   readonly releases: readonly ReleaseEntry[];
+  /** The app's deploy lock: held while a deploy, activate or rollback runs, and by whom. */
+  readonly deploy_lock: {
+    readonly held: boolean;
+    readonly holder?: string;
+    readonly command?: string;
+    readonly since?: string;
+  };
+}
+
+function lockOf(state: LockState): HostStatus["deploy_lock"] {
+  if (!state.held) return { held: false };
+  const { holder, command, since } = state.record.owner ?? {};
+  return { held: true, holder, command, since };
 }
 
 const collect: (out: Map<string, HostStatus>) => Step = (out) => ({
@@ -119,6 +135,7 @@ const collect: (out: Map<string, HostStatus>) => Step = (out) => ({
         ctx.host.schedule.map((e) => [e.name, jobStatus(ctx.host, e, procs)]),
       ),
       releases: ctx.facts.get(releasesProbe(ctx.layout)),
+      deploy_lock: lockOf(ctx.facts.get(lockStateProbe(ctx.host.app_name))),
     });
     return Promise.resolve();
   },
@@ -138,7 +155,12 @@ async function gather(
         const layout = layoutFor(host);
         return {
           steps: [collect(out)],
-          probes: [...slotFacts(host, layout), releasesProbe(layout), processStatusProbe(host)],
+          probes: [
+            ...slotFacts(host, layout),
+            releasesProbe(layout),
+            processStatusProbe(host),
+            lockStateProbe(host.app_name),
+          ],
           files: [],
           packages: [],
         };
@@ -195,6 +217,11 @@ export async function status(ui: Ui, args: Parsed): Promise<number> {
       ui.result(`  process ${name} (${p.unit}): ${p.state}`);
     }
     for (const [name, j] of Object.entries(st.schedule)) ui.result(`  ${jobLine(name, j)}`);
+    if (st.deploy_lock.held) {
+      const { holder, command, since } = st.deploy_lock;
+      const owner = holder && command && since ? { holder, command, since } : undefined;
+      ui.result(`  deploy lock: held by ${describeOwner(owner)}`);
+    }
   }
   return code;
 }

@@ -17,7 +17,8 @@ import { UsageError, UserError } from "../errors.ts";
 import { shScript } from "../exec/remote_command.ts";
 import type { Executor } from "../exec/executor.ts";
 import { openHosts } from "./remote_hosts.ts";
-import { LOCK_BREAK_SH, LOCK_INSPECT_SH } from "./programs.gen.ts";
+import type { FactProbe } from "../host/facts.ts";
+import { LOCK_BREAK_SH, LOCK_INSPECT_SH, LOCK_STATE_SH } from "./programs.gen.ts";
 
 export const unlockCommand: CommandDef = {
   name: "unlock",
@@ -42,15 +43,32 @@ export type LockState =
   | { readonly held: false }
   | { readonly held: true; readonly record: OwnerRecord };
 
+function parseLockState(stdout: string): LockState {
+  const [state, ...rest] = stdout.split("\n");
+  if (state.trim() !== "held") return { held: false };
+  return { held: true, record: parseOwner(rest.join("\n")) };
+}
+
 /** Whether the app's deploy lock is held on the host, and by whom its record says. */
 export async function inspectLock(exec: Executor, appName: string): Promise<LockState> {
   const r = await exec.run({
     argv: shScript(LOCK_INSPECT_SH, lockPath(appName)),
     as: "root",
   });
-  const [state, ...rest] = r.stdout.split("\n");
-  if (state.trim() !== "held") return { held: false };
-  return { held: true, record: parseOwner(rest.join("\n")) };
+  return parseLockState(r.stdout);
+}
+
+// lock_state.sh: $1 lock file. Prints the same as lock_inspect.sh, but never takes the lock to
+// tell (it reads /proc/locks) and leaves a stale record alone: `status` may run while a deploy
+// starts, and a deploy must never find the lock taken by a reader.
+
+/** Whether the lock is held and by whom, as a fact: `status` reads it with the rest of a host's state. */
+export function lockStateProbe(appName: string): FactProbe<LockState> {
+  return {
+    name: `deploy-lock:${appName}`,
+    argv: shScript(LOCK_STATE_SH, lockPath(appName)),
+    parse: parseLockState,
+  };
 }
 
 export type BreakResult = "freed" | "gone" | { readonly notHolder: string } | "still-held";

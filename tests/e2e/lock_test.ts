@@ -70,7 +70,37 @@ e2eTest(
           // Started at once, as above, where one of them was refused: here both succeed.
           await commitMessage(project, "Queued");
           const args = ["deploy", "--env", "test", "--lock-wait", "120"];
-          const both = await Promise.all([djaploy(project, args), djaploy(project, args)]);
+          const running = Promise.all([djaploy(project, args), djaploy(project, args)]);
+          // While they run, status reads the lock without taking it, and names its holder (its
+          // JSON and its text, in turn).
+          let ended = false;
+          void running.finally(() => ended = true);
+          const seen = { json: [] as string[], text: [] as string[] };
+          for (let i = 0; !ended; i++) {
+            const json = i % 2 === 0;
+            const st = await djaploy(project, [
+              "status",
+              "--env",
+              "test",
+              ...(json ? ["--json"] : []),
+            ]);
+            ok(st, "status during the deploys");
+            if (json) {
+              const lock = JSON.parse(st.stdout)[0].deploy_lock;
+              if (lock.held) seen.json.push(`${lock.holder} ${lock.command}`);
+            } else {
+              const line = /^ {2}deploy lock: held by (.*)$/m.exec(st.stdout);
+              if (line) seen.text.push(line[1]);
+            }
+          }
+          assert.ok(
+            seen.json.some((l) => /^[^\s@]+@\S+ deploy --env test --latest$/.test(l)) &&
+              seen.text.some((l) =>
+                /^[^\s@]+@\S+ \(djaploy deploy --env test --latest, since \S+, \d+ s ago\)$/.test(l)
+              ),
+            `status named the holder while the deploys ran: ${JSON.stringify(seen)}`,
+          );
+          const both = await running;
           const all = both.map((r) => `exit ${r.code}:\n${r.output}`).join("\n-----\n");
           assert.deepEqual(both.map((r) => r.code), [0, 0], `both deploys succeed:\n${all}`);
           // The one that waited said for whom, before it waited.
@@ -82,6 +112,8 @@ e2eTest(
           assert.equal(await pageMessage(host), "Queued");
           const unlock = await djaploy(project, ["unlock", "--env", "test", "--yes"]);
           assert.match(unlock.output, /web-1: no deploy lock is held/);
+          const after = await djaploy(project, ["status", "--env", "test", "--json"]);
+          assert.deepEqual(JSON.parse(after.stdout)[0].deploy_lock, { held: false });
         },
       );
     });
