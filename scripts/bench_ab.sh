@@ -3,6 +3,8 @@
 # deploys them, then ROUNDS times runs a no-change redeploy of 1 host and of all, with A's
 # cli.ts, then with B's (alternating, so that a machine's drift touches both alike). Needs root.
 #   scripts/bench_ab.sh [--change] TREE_A TREE_B [HOSTS] [ROUNDS]   (default 32 hosts, 5 rounds)
+# DENO_V8_FLAGS_A and DENO_V8_FLAGS_B, when set, are the V8 flags of A's and of B's runs (Deno's
+# DENO_V8_FLAGS): with two checkouts of one commit, that compares flags.
 # --change: each run deploys a one-line change instead (committed just before it, once the
 # drains of the run before have ended, as the fleet benchmark does).
 # A tree is a checkout of djaploy, e.g. `git worktree add /tmp/before <commit>`. Its `-v` must
@@ -63,7 +65,10 @@ cpu() {
     (cd "$dir" && echo "Change $RANDOM$RANDOM" >pages/message.txt && git commit -qam change)
     quiet "$3"
   fi
-  (cd "$dir" && "$deno" run "${perms[@]}" "$1/cli.ts" deploy --env "$2" -v 2>&1 </dev/null) |
+  local flags=${DENO_V8_FLAGS_A:-} with=()
+  if [ "$1" = "$b" ]; then flags=${DENO_V8_FLAGS_B:-}; fi
+  if [ -n "$flags" ]; then with=("DENO_V8_FLAGS=$flags"); fi
+  (cd "$dir" && env "${with[@]}" "$deno" run "${perms[@]}" "$1/cli.ts" deploy --env "$2" -v 2>&1 </dev/null) |
     grep -oE 'djaploy used [0-9.]+ s' | grep -oE '[0-9.]+'
 }
 # What a wait costs the controller's Deno moves through a day more than most changes: before and after.
