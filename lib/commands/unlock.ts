@@ -59,8 +59,9 @@ export async function inspectLock(exec: Executor, appName: string): Promise<Lock
 }
 
 // lock_state.sh: $1 lock file. Prints the same as lock_inspect.sh, but never takes the lock to
-// tell (it reads /proc/locks) and leaves a stale record alone: `status` may run while a deploy
-// starts, and a deploy must never find the lock taken by a reader.
+// tell (held: the record's process lives, started when it says, with the lock file open as fd 9)
+// and leaves a stale record alone: `status` may run while a deploy starts, and a deploy must never
+// find the lock taken by a reader. A holder with no record yet reads as free.
 
 /** Whether the lock is held and by whom, as a fact: `status` reads it with the rest of a host's state. */
 export function lockStateProbe(appName: string): FactProbe<LockState> {

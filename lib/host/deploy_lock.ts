@@ -42,8 +42,8 @@ export function lockPath(appName: string): string {
 // the mark that ends its output (a nonce per run: lib/exec/marker.ts).
 // Prints LOCKED, the script's output and `<mark> <exit code>`, or HELD <owner line>
 // and exits 75; with a wait, when another run holds the lock, WAITING <owner line>
-// first, before it waits. Holds the lock while stdin
-// stays open and heartbeats keep coming; answers each heartbeat line N with "beat N", and runs the
+// first, before it waits. Holds the lock while stdin stays open and heartbeats
+// keep coming; answers each heartbeat line N with "beat N", and runs the
 // commands it is sent (HeldLock.run) in the background, each with its output in root-only files
 // that are sent on when it ended: no process a command starts (the app user's through sudo) ever
 // holds the channel that carries root's commands and output. The owner file says
