@@ -16,6 +16,7 @@ import { type RemoteCommand, shScript } from "../lib/exec/remote_command.ts";
 import { runChain } from "../lib/exec/chain.ts";
 import { basename, dirname, join } from "node:path";
 import { sh, withTempDir } from "./helpers/fixtures.ts";
+import { LOCK_BASH } from "../lib/host/programs.gen.ts";
 import { Secret } from "../lib/secrets/secret.ts";
 import { forger, ShellExecutor, standInSudo, waitFor } from "./helpers/shell_executor.ts";
 
@@ -93,6 +94,69 @@ Deno.test("acquireLock: the `then` script's output comes whole once it ended, no
     } finally {
       await lock.release();
     }
+  });
+});
+
+/**
+ * Runs the lock's shell with its stdout a SOCK_SEQPACKET socket, where each write(2) stays a
+ * record of its own (a pipe would join writes that come close together), sends it `commands`
+ * (each a script run through "run"), and returns the records it wrote, in order.
+ */
+async function lockShellWrites(
+  app: string,
+  then: string,
+  commands: readonly string[],
+): Promise<string[]> {
+  const harness = `
+import json, socket, subprocess, sys
+lock_bash, lock, then, end = sys.argv[1:5]
+commands = json.loads(sys.argv[5])
+ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+p = subprocess.Popen(["bash", "-c", lock_bash, "bash", lock, "{}", "0", "30", then, end],
+                     stdin=subprocess.PIPE, stdout=theirs)
+theirs.close()
+records = []
+def record():
+    r = ours.recv(1 << 20).decode()
+    records.append(r)
+    return r
+def until(text):
+    while text not in record():
+        pass
+until(end)
+for i, script in enumerate(commands):
+    mark = "@@mark-%d" % i
+    data = script.encode()
+    p.stdin.write(b"run %s %d 0\\n" % (mark.encode(), len(data)) + data)
+    p.stdin.flush()
+    until("%s " % mark)
+p.stdin.close()
+while record():
+    pass
+p.wait()
+print(json.dumps(records[:-1]))
+`;
+  const out = await new Deno.Command("python3", {
+    args: ["-c", harness, LOCK_BASH, lockPath(app), then, "@@end", JSON.stringify(commands)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return JSON.parse(text);
+}
+
+Deno.test("lock's shell: the `then` output and each command's answer go out in one write each (each write is a read and a wake-up for djaploy, on every host)", async () => {
+  await withApp(async (app) => {
+    // Longer than the 4 kB that printf writes at a time; an answer in pieces, a sleep apart.
+    const then = "for i in $(seq 1 200); do echo \"probe $i: $(printf '%040d' 0)\"; done";
+    const command = "echo out; sleep 0.2; echo err >&2; sleep 0.2; exit 3";
+    const writes = await lockShellWrites(app, then, [command, "true"]);
+    assert.equal(writes[0], "LOCKED\n");
+    assert.ok(writes[1].length > 8000 && writes[1].endsWith("\n@@end 0\n"), writes[1].slice(-40));
+    assert.equal(writes[2], "@@mark-0 start\nout\n\n@@mark-0\nerr\n\n@@mark-0 3\n");
+    assert.equal(writes[3], "@@mark-1 start\n\n@@mark-1\n\n@@mark-1 0\n");
+    assert.equal(writes.length, 4, JSON.stringify(writes.slice(4)));
   });
 });
 

@@ -18,10 +18,11 @@ printf '%s %s %s\n' "$$" "$started" "$owner" > "$lock.owner"
 echo LOCKED
 # The `then` script's output goes out whole once it ended, not as it is printed: each piece sent
 # on its own is a read and a wake-up for djaploy (the facts are a few dozen), on every host. (A
-# shell variable holds no NUL byte: the facts are base64 and marks.)
+# shell variable holds no NUL byte: the facts are base64 and marks.) Not through printf, which
+# writes 4 kB at a time: cat reads the here-string whole and writes it in one piece.
 if [ -n "$5" ]; then
   then_out=$(sh -c "$5" 9>&- </dev/null; printf '\n%s %s' "$6" "$?")
-  printf '%s\n' "$then_out"
+  cat <<<"$then_out"
 fi
 # Each line is a heartbeat N (answered "beat N"), or "run MARK SCRIPT_BYTES INPUT_BYTES" followed by
 # the script and its input, raw: the script runs as root like this shell, its input on stdin; out
@@ -59,14 +60,16 @@ while read -r -t "$timeout" n_or_run; do
           printf '%s' "$input" | bash -c "$script" >"$out" 2>"$err"
         fi
         code=$?
+        # The answer is gathered whole by dd (iflag=fullblock: it reads until its block is full or
+        # the input ends) and goes out in one write, not one per piece: each piece would be a read
+        # and a wake-up for djaploy, a few per command, on every host.
         {
-          flock 7
           echo "$mark start"
           if [ -s "$out" ]; then cat "$out"; fi
           printf '\n%s\n' "$mark"
           if [ -s "$err" ]; then cat "$err"; fi
           printf '\n%s %s\n' "$mark" "$code"
-        } 7>"$said"
+        } | { flock 7; dd bs=1M iflag=fullblock status=none; } 7>"$said"
         # Emptied, not removed (a process the command left running may hold them open), and never
         # made anew: a next holder may be removing this folder (this shell was killed).
         truncate -c -s 0 "$out" "$err"
