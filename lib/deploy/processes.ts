@@ -264,7 +264,8 @@ export async function syncProcessUnits(
   }
   const timers = written.filter((w) => w.kind === "timer").map((w) => w.unit);
   if (timers.length) cmds.push({ argv: ["systemctl", "restart", "--", ...timers], as: "root" });
-  if (cmds.length) await runChain(ctx.exec, cmds);
+  // All root's: the shell that holds the lock runs them.
+  if (cmds.length) await runChain(ctx.exec, cmds, { root: true });
   return {
     changed: written.filter((w) => w.kind === "process").map((w) => w.unit),
     all: processUnits(ctx.host),

@@ -560,6 +560,10 @@ export function healthProbe(host: HostConfig): { path: string; expected: string 
 /**
  * The command that probes the app over a socket before (or, in_place, just
  * after) it gets traffic; undefined only with `[health_check] enabled = false`.
+ * It runs as the app user: the socket is in folders the app user writes, so
+ * root never connects to it, and the app user can only make its own app's
+ * answer look better or worse, which its code can anyway. Like the app
+ * user's other commands, it runs in the shell that holds the deploy lock.
  */
 export function healthCheckCommand(
   ctx: StepContext,
@@ -580,6 +584,7 @@ export function healthCheckCommand(
       String(hc.retries),
       String(hc.interval),
     ],
+    as: ctx.host.app_user,
   };
 }
 

@@ -78,7 +78,7 @@ const retireSlots: Step = {
         change: `disabled ${enabled.join(", ")}`,
       });
     }
-    await runChain(ctx.exec, commandsOf(cmds));
+    await runChain(ctx.exec, commandsOf(cmds), { root: true });
     reportChanges(ctx, cmds);
     switched(ctx, live);
   },

@@ -246,7 +246,8 @@ export async function startSlot(
     ...(health ? [health] : []),
   ];
   const restart = cmds.length - (health ? 2 : 1);
-  const r = await runChain(ctx.exec, cmds, { check: false });
+  // Every command names its user: the shell that holds the lock runs the chain.
+  const r = await runChain(ctx.exec, cmds, { check: false, root: true });
   // The retry lines are shown once, as info; the rest of the output only under -v.
   const retried = cgroupRetryLine(s.unitName);
   const lines = r.stdout.split("\n");

@@ -216,7 +216,7 @@ export const line = {
       `sh -c '# systemctl restart UNIT (again after a CGROUP failure), as …' sh ${unit}`,
     ),
   health: (socket: string) =>
-    `python3 -c 'import re, socket, sys, time…' ${socket} /healthz/ 10.0.0.1 200 100 0.1`,
+    `sudo -n -H -u app -- python3 -c 'import re, socket, sys, time…' ${socket} /healthz/ 10.0.0.1 200 100 0.1`,
   /** The live-static link to `statics`, then the live-socket link to `socket`, in one command. */
   switchTo: (socket: string, statics: string) =>
     line.root(

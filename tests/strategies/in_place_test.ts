@@ -75,7 +75,7 @@ const MIGRATE =
   "env STATIC_ROOT=/home/app/apps/hello/shared/staticfiles /home/app/apps/hello/venv/bin/python manage.py shell -c 'from django.conf import settings…'";
 const RESTART = "sudo -n -H -- systemctl restart hello";
 const HEALTH =
-  "python3 -c 'import re, socket, sys, time…' /run/hello/hello.sock /healthz/ 10.0.0.1 200 100 0.1";
+  "sudo -n -H -u app -- python3 -c 'import re, socket, sys, time…' /run/hello/hello.sock /healthz/ 10.0.0.1 200 100 0.1";
 // Root's record, in root's folder: the app user can neither forge nor redirect it.
 const RECORD =
   `sudo -n -H -- sh -c 'umask 022; mkdir -p "\${1%/*}" && cat > "$1.new" && mv -f "$1.new" "$1" && ` +

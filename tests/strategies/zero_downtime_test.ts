@@ -130,10 +130,12 @@ Deno.test("zero_downtime: with no path configured, / is probed before traffic mo
     });
     assert.equal(r.result.ok, false);
     const lines = r.exec.lines();
-    const probe = lines.find((l) => l.startsWith("python3 -c 'import re, socket"));
+    const probe = lines.find((l) =>
+      l.startsWith("sudo -n -H -u app -- python3 -c 'import re, socket")
+    );
     assert.equal(
       probe,
-      "python3 -c 'import re, socket, sys, time…' /run/hello-blue/hello.sock / 10.0.0.1 200-399 100 0.1",
+      "sudo -n -H -u app -- python3 -c 'import re, socket, sys, time…' /run/hello-blue/hello.sock / 10.0.0.1 200-399 100 0.1",
     );
     assert.ok(!lines.some((l) => l.includes("/run/djaploy/hello.sock")), "traffic did not move");
     const err = r.result.error as Error & { hint?: string };
@@ -163,7 +165,11 @@ Deno.test("zero_downtime: [health_check] enabled = false is the one way to move 
       release: { name: "r1", artifactDir, commit: "abc", ref: "main", tree: "t" },
     });
     assert.equal(r.result.ok, true, String(r.result.error));
-    assert.ok(!r.exec.lines().some((l) => l.startsWith("python3 -c 'import re, socket")));
+    assert.ok(
+      !r.exec.lines().some((l) =>
+        l.startsWith("sudo -n -H -u app -- python3 -c 'import re, socket")
+      ),
+    );
   });
 });
 
