@@ -69,15 +69,31 @@ export function factsScript(probes: readonly FactProbe[], mark: string = marker(
   return parts.join("\n");
 }
 
-/** Splits the script's output into each probe's stdout and exit code. */
+/**
+ * Splits the script's output into each probe's stdout and exit code: "\n<mark> <name>\n",
+ * the output in base64, "\n<mark>-exit <code>\n". Found with indexOf, not a regular expression:
+ * each host's mark is new, and a new expression is compiled again for every host.
+ */
 export function splitFactsOutput(
   stdout: string,
   mark: string,
 ): Map<string, { out: string; code: number }> {
   const result = new Map<string, { out: string; code: number }>();
-  const re = new RegExp(`\\n${mark} (.+)\\n([A-Za-z0-9+/=]*)\\n${mark}-exit (\\d+)\\n`, "g");
-  for (const m of stdout.matchAll(re)) {
-    result.set(m[1], { out: Buffer.from(m[2], "base64").toString("utf8"), code: Number(m[3]) });
+  const head = `\n${mark} `;
+  const tail = `\n${mark}-exit `;
+  for (let at = stdout.indexOf(head); at !== -1; at = stdout.indexOf(head, at + 1)) {
+    const nameAt = at + head.length;
+    const nameEnd = stdout.indexOf("\n", nameAt);
+    const exitAt = nameEnd === -1 ? -1 : stdout.indexOf(tail, nameEnd);
+    const codeAt = exitAt + tail.length;
+    const codeEnd = exitAt === -1 ? -1 : stdout.indexOf("\n", codeAt);
+    if (codeEnd === -1) break;
+    const code = stdout.slice(codeAt, codeEnd);
+    const base64 = stdout.slice(nameEnd + 1, exitAt);
+    if (nameEnd === nameAt || !/^\d+$/.test(code) || !/^[A-Za-z0-9+/=]*$/.test(base64)) continue;
+    const out = Buffer.from(base64, "base64").toString("utf8");
+    result.set(stdout.slice(nameAt, nameEnd), { out, code: Number(code) });
+    at = codeEnd - 1;
   }
   return result;
 }
