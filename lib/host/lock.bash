@@ -18,11 +18,11 @@ printf '%s %s %s\n' "$$" "$started" "$owner" > "$lock.owner"
 echo LOCKED
 # The `then` script's output goes out whole once it ended, not as it is printed: each piece sent
 # on its own is a read and a wake-up for djaploy (the facts are a few dozen), on every host. (A
-# shell variable holds no NUL byte: the facts are base64 and marks.) Not through printf, which
-# writes 4 kB at a time: cat reads the here-string whole and writes it in one piece.
+# shell variable holds no NUL byte: the facts are base64 and marks.) printf writes 4 kB at a time:
+# dd gathers them (iflag=fullblock) into one write. Not a here-string: a large one is a /tmp file.
 if [ -n "$5" ]; then
   then_out=$(sh -c "$5" 9>&- </dev/null; printf '\n%s %s' "$6" "$?")
-  cat <<<"$then_out"
+  printf '%s\n' "$then_out" | dd bs=1M iflag=fullblock status=none
 fi
 # Each line is a heartbeat N (answered "beat N"), or "run MARK SCRIPT_BYTES INPUT_BYTES" followed by
 # the script and its input, raw: the script runs as root like this shell, its input on stdin; out
