@@ -69,6 +69,32 @@ Deno.test("exitMaster: hello (version 4), then terminate; MUX_S_OK is done", asy
   });
 });
 
+Deno.test("exitMaster: its hello and the terminate request come before the master's hello is read", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "0");
+    // A master that says nothing until both packets arrived: a client that
+    // waited for the master's hello first would only give up after the wait.
+    const listener = Deno.listen({ transport: "unix", path });
+    const asked: number[][] = [];
+    const served = (async () => {
+      const conn = await listener.accept();
+      try {
+        for (let i = 0; i < 2; i++) asked.push((await readWords(conn))!);
+        await conn.write(muxPacket(0x1, 4));
+        await conn.write(muxPacket(0x80000001, 1));
+      } finally {
+        conn.close();
+        listener.close();
+      }
+    })();
+    const started = performance.now();
+    assert.equal(await exitMaster(path, 10_000), "exited");
+    await served;
+    assert.deepEqual(asked, [[0x1, 4], [0x10000005, 1]]);
+    assert.ok(performance.now() - started < 5_000, "answered, not given up after the wait");
+  });
+});
+
 Deno.test("exitMaster: a master that closes the socket as it exits is done too", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "0");

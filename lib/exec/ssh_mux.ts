@@ -9,6 +9,11 @@
  * (MUX_C_TERMINATE, a request id). The master answers MUX_S_OK, or closes
  * the socket as it exits, which OpenSSH's own client also takes for done;
  * MUX_S_PERMISSION_DENIED or MUX_S_FAILURE mean it refused.
+ *
+ * The client's hello and its request go in one write, before the master's
+ * hello is read: the master reads its socket a packet at a time, the hello
+ * first, so nothing changes for it, and djaploy waits for the master once
+ * instead of twice (a wake-up less per host and run).
  */
 
 const MUX_MSG_HELLO = 0x00000001;
@@ -50,11 +55,15 @@ export async function exitMaster(socketPath: string, answerMs = ANSWER_MS): Prom
     }
   }, answerMs);
   try {
-    await writeAll(conn, muxPacket(MUX_MSG_HELLO, MUX_VERSION));
-    const hello = await readPacket(conn);
-    if (hello === undefined) return "exited";
-    if (hello.getUint32(0) !== MUX_MSG_HELLO) return "refused";
-    await writeAll(conn, muxPacket(MUX_C_TERMINATE, 1));
+    const hello = muxPacket(MUX_MSG_HELLO, MUX_VERSION);
+    const terminate = muxPacket(MUX_C_TERMINATE, 1);
+    const both = new Uint8Array(hello.length + terminate.length);
+    both.set(hello);
+    both.set(terminate, hello.length);
+    await writeAll(conn, both);
+    const theirs = await readPacket(conn);
+    if (theirs === undefined) return "exited";
+    if (theirs.getUint32(0) !== MUX_MSG_HELLO) return "refused";
     const reply = await readPacket(conn);
     // No answer: the master closed the socket as it exited.
     return reply === undefined || reply.getUint32(0) === MUX_S_OK ? "exited" : "refused";
