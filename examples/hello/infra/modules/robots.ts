@@ -3,19 +3,19 @@
  * table, through a snippet in /etc/nginx/djaploy.d/<app>/ (every app site
  * djaploy writes includes that folder).
  *
- * A module is a default export with a name and steps per phase. It needs no
- * import of djaploy: everything reaches a step through its context (ctx), and commands
- * are argv arrays that djaploy quotes. `files` names the files the module
- * compares: djaploy reads their hashes with everything else it reads at the
- * start of a run, so an unchanged snippet costs no command at all.
+ * A module is a default export with a name and steps per phase. It imports
+ * nothing of djaploy's: everything reaches a step through its context (ctx),
+ * and commands are argv arrays that djaploy quotes. `files` names the files
+ * the module compares: djaploy reads their hashes with everything else it
+ * reads at the start of a run, so an unchanged snippet costs no command at all.
  */
 import { createHash } from "node:crypto";
 
 // deno-lint-ignore no-explicit-any
 const snippetPath = (host: any) => `/etc/nginx/djaploy.d/${host.app_name}/robots.conf`;
 
-// Synchronous: crypto.subtle.digest hands its work to another thread and waits for
-// it, which costs every host of a fleet a wake-up (docs/benchmarks.md).
+// Synchronous: crypto.subtle.digest hands its work to another thread and waits
+// for it, which costs every host of a fleet a wake-up (docs/modules.md).
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 export default {
