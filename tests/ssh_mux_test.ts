@@ -29,20 +29,23 @@ async function readWords(conn: Deno.Conn): Promise<number[] | undefined> {
 /**
  * A master on `path` that says hello, records what the client asks, then
  * answers with `answer` (words of a packet) or, without one, closes the socket.
+ * `helloLast`: it says hello only once the client's request arrived.
  */
-function fakeMaster(path: string, answer?: number[]) {
+function fakeMaster(path: string, answer?: number[], opts: { helloLast?: boolean } = {}) {
   const listener = Deno.listen({ transport: "unix", path });
   const asked: number[][] = [];
   const served = (async () => {
     const conn = await listener.accept();
     try {
-      await conn.write(muxPacket(0x1, 4));
+      if (!opts.helloLast) await conn.write(muxPacket(0x1, 4));
       for (let i = 0; i < 2; i++) {
         const words = await readWords(conn);
         if (!words) break;
         asked.push(words);
-        if (words[0] === 0x10000005 && answer) await conn.write(muxPacket(...answer));
-        if (words[0] === 0x10000005) break;
+        if (words[0] !== 0x10000005) continue;
+        if (opts.helloLast) await conn.write(muxPacket(0x1, 4));
+        if (answer) await conn.write(muxPacket(...answer));
+        break;
       }
     } finally {
       conn.close();
@@ -74,23 +77,11 @@ Deno.test("exitMaster: its hello and the terminate request come before the maste
     const path = join(dir, "0");
     // A master that says nothing until both packets arrived: a client that
     // waited for the master's hello first would only give up after the wait.
-    const listener = Deno.listen({ transport: "unix", path });
-    const asked: number[][] = [];
-    const served = (async () => {
-      const conn = await listener.accept();
-      try {
-        for (let i = 0; i < 2; i++) asked.push((await readWords(conn))!);
-        await conn.write(muxPacket(0x1, 4));
-        await conn.write(muxPacket(0x80000001, 1));
-      } finally {
-        conn.close();
-        listener.close();
-      }
-    })();
+    const master = fakeMaster(path, [0x80000001, 1], { helloLast: true });
     const started = performance.now();
     assert.equal(await exitMaster(path, 10_000), "exited");
-    await served;
-    assert.deepEqual(asked, [[0x1, 4], [0x10000005, 1]]);
+    await master.served;
+    assert.deepEqual(master.asked, [[0x1, 4], [0x10000005, 1]]);
     assert.ok(performance.now() - started < 5_000, "answered, not given up after the wait");
   });
 });

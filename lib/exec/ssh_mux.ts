@@ -55,12 +55,10 @@ export async function exitMaster(socketPath: string, answerMs = ANSWER_MS): Prom
     }
   }, answerMs);
   try {
-    const hello = muxPacket(MUX_MSG_HELLO, MUX_VERSION);
-    const terminate = muxPacket(MUX_C_TERMINATE, 1);
-    const both = new Uint8Array(hello.length + terminate.length);
-    both.set(hello);
-    both.set(terminate, hello.length);
-    await writeAll(conn, both);
+    await writeAll(
+      conn,
+      new Uint8Array([...muxPacket(MUX_MSG_HELLO, MUX_VERSION), ...muxPacket(MUX_C_TERMINATE, 1)]),
+    );
     const theirs = await readPacket(conn);
     if (theirs === undefined) return "exited";
     if (theirs.getUint32(0) !== MUX_MSG_HELLO) return "refused";
