@@ -58,9 +58,9 @@ Deno.test("acquireLock: runs the `then` script once locked and hands back its ex
   });
 });
 
-Deno.test("acquireLock: the `then` script's output comes whole once it ended, not piece by piece (one read on djaploy's side, not one per probe)", async () => {
+Deno.test("acquireLock: the `then` script's output comes whole once it ended, as one line (one read on djaploy's side, not one per probe)", async () => {
   await withApp(async (app) => {
-    // Notes when each line of the holding shell's output reached djaploy.
+    // Notes each line of the holding shell's output, and when it reached djaploy.
     const arrived: { line: string; at: number }[] = [];
     const exec = new class extends ShellExecutor {
       override async hold(cmd: RemoteCommand) {
@@ -80,17 +80,34 @@ Deno.test("acquireLock: the `then` script's output comes whole once it ended, no
       app,
       owner("deploy"),
       0,
-      "printf 'first\\n'; sleep 1; printf 'second\\n'",
+      "printf 'first\\n'; sleep 1; printf 'second\\n\\n'; exit 4",
     );
     try {
-      assert.deepEqual(lock.then, { stdout: "first\nsecond\n", code: 0 });
-      const at = (line: string) => arrived.find((a) => a.line === line)!.at;
+      assert.deepEqual(lock.then, { stdout: "first\nsecond\n\n", code: 4 });
       // Sent as printed, "first" would come 1 s before "second" (and with LOCKED); whole, with it.
-      assert.ok(
-        at("second") - at("first") < 500,
-        `"first" came ${Math.round(at("second") - at("first"))} ms before "second"`,
-      );
-      assert.ok(at("first") - at("LOCKED") >= 500, "the output came once the script ended");
+      assert.deepEqual(arrived.map((a) => a.line.split(" ")[0]), ["LOCKED", "THEN"]);
+      assert.ok(arrived[1].at - arrived[0].at >= 500, "the output came once the script ended");
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
+Deno.test("acquireLock: what the `then` script prints cannot pass for the end of its answer or a line of the shell's", async () => {
+  await withApp(async (app) => {
+    const exec = new ShellExecutor("root");
+    // Lines a hostile app user could plant in a file that root's probes read.
+    const planted = "x\nTHEN 0 AAAA\nbeat 1\n@@mark start\n";
+    const lock = await acquireLock(
+      exec,
+      app,
+      owner("deploy"),
+      0,
+      `printf '%s' '${planted}'; exit 3`,
+    );
+    try {
+      assert.deepEqual(lock.then, { stdout: planted, code: 3 });
+      assert.equal(lock.running, true);
     } finally {
       await lock.release();
     }
@@ -109,10 +126,10 @@ async function lockShellWrites(
 ): Promise<string[]> {
   const harness = `
 import json, socket, subprocess, sys
-lock_bash, lock, then, end = sys.argv[1:5]
-commands = json.loads(sys.argv[5])
+lock_bash, lock, then = sys.argv[1:4]
+commands = json.loads(sys.argv[4])
 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-p = subprocess.Popen(["bash", "-c", lock_bash, "bash", lock, "{}", "0", "30", then, end],
+p = subprocess.Popen(["bash", "-c", lock_bash, "bash", lock, "{}", "0", "30", then],
                      stdin=subprocess.PIPE, stdout=theirs)
 theirs.close()
 records = []
@@ -123,7 +140,7 @@ def record():
 def until(text):
     while text not in record():
         pass
-until(end)
+until("THEN ")
 for i, script in enumerate(commands):
     mark = "@@mark-%d" % i
     data = script.encode()
@@ -137,7 +154,7 @@ p.wait()
 print(json.dumps(records[:-1]))
 `;
   const out = await new Deno.Command("python3", {
-    args: ["-c", harness, LOCK_BASH, lockPath(app), then, "@@end", JSON.stringify(commands)],
+    args: ["-c", harness, LOCK_BASH, lockPath(app), then, JSON.stringify(commands)],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -153,7 +170,10 @@ Deno.test("lock's shell: the `then` output and each command's answer go out in o
     const command = "echo out; sleep 0.2; echo err >&2; sleep 0.2; exit 3";
     const writes = await lockShellWrites(app, then, [command, "true"]);
     assert.equal(writes[0], "LOCKED\n");
-    assert.ok(writes[1].length > 8000 && writes[1].endsWith("\n@@end 0\n"), writes[1].slice(-40));
+    assert.ok(
+      writes[1].length > 8000 && /^THEN 0 [A-Za-z0-9+/=]+\n$/.test(writes[1]),
+      writes[1].slice(-40),
+    );
     assert.equal(writes[2], "@@mark-0 start\nout\n\n@@mark-0\nerr\n\n@@mark-0 3\n");
     assert.equal(writes[3], "@@mark-1 start\n\n@@mark-1\n\n@@mark-1 0\n");
     assert.equal(writes.length, 4, JSON.stringify(writes.slice(4)));

@@ -10,6 +10,7 @@ import { UserError } from "../errors.ts";
 import { marker } from "../exec/marker.ts";
 import { type RemoteCommand, toShell } from "../exec/remote_command.ts";
 import { LOCK_BASH } from "./programs.gen.ts";
+import { Buffer } from "node:buffer";
 
 /** How often djaploy tells the holding shell it is still there, and how long that shell waits. */
 export interface LockTiming {
@@ -38,9 +39,8 @@ export function lockPath(appName: string): string {
 }
 
 // lock.bash: $1 lock file, $2 owner (JSON), $3 seconds to wait, $4 seconds without a
-// heartbeat before giving up, $5 a script to run once locked (optional), $6
-// the mark that ends its output (a nonce per run: lib/exec/marker.ts).
-// Prints LOCKED, the script's output and `<mark> <exit code>`, or HELD <owner line>
+// heartbeat before giving up, $5 a script to run once locked (optional).
+// Prints LOCKED and `THEN <exit code> <the script's output in base64>`, or HELD <owner line>
 // and exits 75; with a wait, when another run holds the lock, WAITING <owner line>
 // first, before it waits. Holds the lock while stdin stays open and heartbeats
 // keep coming; answers each heartbeat line N with "beat N", and runs the
@@ -121,7 +121,6 @@ export async function acquireLock(
   opts: AcquireOptions = {},
 ): Promise<HeldLock> {
   const timing = opts.timing ?? LOCK_TIMING;
-  const end = marker("locked-end");
   const held: HeldCommand = await exec.hold({
     argv: [
       "bash",
@@ -132,7 +131,7 @@ export async function acquireLock(
       JSON.stringify(owner),
       String(waitSeconds),
       String(timing.timeoutSeconds),
-      ...(then ? [then, end] : []),
+      ...(then ? [then] : []),
     ],
     as: "root",
   }, { answersAtOnce: true });
@@ -160,7 +159,7 @@ export async function acquireLock(
       `Take the deploy lock on ${exec.host}: the lock command failed (exit code ${result.code}): ${result.stderr.trim()}`,
     );
   }
-  const thenResult = then === undefined ? undefined : await readThen(held, end);
+  const thenResult = then === undefined ? undefined : await readThen(held);
   const beats = new Heartbeats(held, appName, exec.host, timing);
   return {
     then: thenResult,
@@ -436,21 +435,19 @@ function inputOf(cmd: RemoteCommand): string {
 function hasNul(cmd: RemoteCommand): boolean {
   return inputOf(cmd).includes("\0") || cmd.argv.some((a) => a.includes("\0"));
 }
-/** Reads the `then` script's output, up to its end mark. */
-async function readThen(
-  held: HeldCommand,
-  end: string,
-): Promise<{ stdout: string; code: number }> {
-  const lines: string[] = [];
-  const mark = new RegExp(`^${end} (\\d+)$`);
-  for (let line = await held.readLine(); line !== undefined; line = await held.readLine()) {
-    const m = mark.exec(line);
-    // The mark starts with a newline of its own, which is not the script's.
-    if (m) return { stdout: joinLines(lines), code: Number(m[1]) };
-    lines.push(line);
-  }
-  return { stdout: lines.join("\n"), code: 255 };
+/**
+ * Reads the `then` script's answer: one line, "THEN <exit code> <its output in
+ * base64>" (one line, not the output's own: a loop over a few dozen lines per
+ * host is code V8 compiles once a fleet makes it hot).
+ */
+async function readThen(held: HeldCommand): Promise<{ stdout: string; code: number }> {
+  const line = await held.readLine();
+  const m = line === undefined ? null : THEN_LINE.exec(line);
+  if (!m) return { stdout: line ?? "", code: 255 };
+  return { stdout: Buffer.from(m[2], "base64").toString("utf8"), code: Number(m[1]) };
 }
+
+const THEN_LINE = /^THEN (\d+) ([A-Za-z0-9+/=]*)$/;
 
 /** Who holds a lock taken now for `commandLine`: `user@machine`, the command, the time. */
 export function lockOwner(commandLine: string): LockOwner {

@@ -16,13 +16,17 @@ fi || {
 started=$(cut -d' ' -f22 "/proc/$$/stat")
 printf '%s %s %s\n' "$$" "$started" "$owner" > "$lock.owner"
 echo LOCKED
-# The `then` script's output goes out whole once it ended, not as it is printed: each piece sent
-# on its own is a read and a wake-up for djaploy (the facts are a few dozen), on every host. (A
-# shell variable holds no NUL byte: the facts are base64 and marks.) printf writes 4 kB at a time:
-# dd gathers them (iflag=fullblock) into one write. Not a here-string: a large one is a /tmp file.
+# The `then` script's answer goes out whole once it ended, as one line: "THEN <exit code> <its
+# output in base64>". Each piece sent on its own would be a read and a wake-up for djaploy (the
+# facts are a few dozen), on every host, and each line one more turn of a loop that, hot over a
+# fleet, V8 would compile. (A shell variable holds no NUL byte: the facts are base64 and marks;
+# the x keeps the output's trailing newlines.) printf and base64 write 4 kB at a time: dd gathers
+# them (iflag=fullblock) into one write. Not a here-string: a large one is a /tmp file.
 if [ -n "$5" ]; then
-  then_out=$(sh -c "$5" 9>&- </dev/null; printf '\n%s %s' "$6" "$?")
-  printf '%s\n' "$then_out" | dd bs=1M iflag=fullblock status=none
+  then_out=$(sh -c "$5" 9>&- </dev/null; then_code=$?; printf x; exit "$then_code")
+  then_code=$?
+  { printf 'THEN %s ' "$then_code"; printf '%s' "${then_out%x}" | base64 -w 0; echo; } |
+    dd bs=1M iflag=fullblock status=none
 fi
 # Each line is a heartbeat N (answered "beat N"), or "run MARK SCRIPT_BYTES INPUT_BYTES" followed by
 # the script and its input, raw: the script runs as root like this shell, its input on stdin; out
