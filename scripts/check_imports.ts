@@ -143,6 +143,7 @@ export const LAYERS: readonly Layer[] = [
       "lib/secrets/secret.ts",
       "lib/shell.ts",
       "lib/paths.ts",
+      "lib/remote_path.ts",
       "lib/exec/marker.ts",
       "lib/exec/limiter.ts",
       "lib/version.ts",

@@ -6,7 +6,7 @@
  * file found in the data folder at backup time. The job runs as the app's user, so every
  * file must be in a folder that user owns: its home.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { Layout } from "../host/layout.ts";
 import { isSecretRef } from "../secrets/secret.ts";
@@ -55,15 +55,16 @@ export function sqliteUrlPath(url: string): string | undefined {
 }
 
 function nameOf(path: string, layout: Layout): string {
-  const inData = posix.relative(layout.dataDir, path);
-  if (!inData.startsWith("..") && !posix.isAbsolute(inData)) return inData;
-  return `~/${posix.relative(layout.homeDir, path)}`;
+  const inData = remotePath.relative(layout.dataDir, path);
+  if (!inData.startsWith("..") && !remotePath.isAbsolute(inData)) return inData;
+  return `~/${remotePath.relative(layout.homeDir, path)}`;
 }
 
 /** Checks that `path` is an absolute file path in the app user's home. */
 function checked(path: string, layout: Layout, key: readonly (string | number)[]): string {
   const home = `${layout.homeDir}/`;
-  const ok = posix.isAbsolute(path) && posix.normalize(path) === path && path.startsWith(home) &&
+  const ok = remotePath.isAbsolute(path) && remotePath.normalize(path) === path &&
+    path.startsWith(home) &&
     !path.endsWith("/") && !/[\0\n]/.test(path);
   if (!ok) {
     throw new DatabaseSettingError({
@@ -89,7 +90,7 @@ export function backupDatabases(
   if (set.length > 0) {
     const databases = set.map((d, i) => {
       const key = [backend, "databases", i];
-      const path = d.startsWith("/") ? checked(d, layout, key) : posix.join(layout.dataDir, d);
+      const path = d.startsWith("/") ? checked(d, layout, key) : remotePath.join(layout.dataDir, d);
       return { name: nameOf(path, layout), path };
     });
     return { databases, scan: false, from: `${backend}.databases` };
@@ -171,7 +172,7 @@ export function describeBackup(
     ? `no SQLite database (${plan.from})`
     : `${plan.databases.map((d) => d.path).join(", ")} (${plan.from})`;
   const media = host[backend].media
-    ? [layout.mediaRoot, ...host.shared_resources.map((r) => posix.join(layout.sharedDir, r))]
+    ? [layout.mediaRoot, ...host.shared_resources.map((r) => remotePath.join(layout.sharedDir, r))]
     : [];
   return `${backend} backs up ${dbs}${media.length ? `; files: ${media.join(", ")}` : ""}`;
 }
@@ -187,7 +188,7 @@ export function appDatabaseDir(host: HostConfig, layout: Layout): string | undef
   const u = host.env.DATABASE_URL;
   const path = typeof p === "string" ? p : typeof u === "string" ? sqliteUrlPath(u) : undefined;
   if (path === undefined || !path.startsWith(`${layout.homeDir}/`)) return undefined;
-  if (posix.normalize(path) !== path) return undefined;
-  const dir = posix.dirname(path);
+  if (remotePath.normalize(path) !== path) return undefined;
+  const dir = remotePath.dirname(path);
   return dir === layout.dataDir || dir.startsWith(`${layout.dataDir}/`) ? undefined : dir;
 }

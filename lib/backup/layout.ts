@@ -3,7 +3,7 @@
  * path of the rclone and borg modules (and of `restore`) comes from here,
  * derived from the host's config and the app's layout.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { Layout } from "../host/layout.ts";
 import { REMOTE_NAME } from "./rclone_conf.ts";
@@ -67,34 +67,34 @@ export function backupLayout(
   const unit = `${host.app_name}-backup-${backend}`;
   return {
     configDir,
-    settingsFile: posix.join(configDir, `backup-${backend}.json`),
-    rcloneConf: posix.join(configDir, "rclone.conf"),
-    borgPassphrase: posix.join(configDir, "borg-passphrase"),
-    borgSshKey: posix.join(configDir, "borg-ssh-key"),
-    borgKnownHosts: posix.join(configDir, "borg-known_hosts"),
-    borgInitMarker: posix.join(configDir, "borg-repository"),
+    settingsFile: remotePath.join(configDir, `backup-${backend}.json`),
+    rcloneConf: remotePath.join(configDir, "rclone.conf"),
+    borgPassphrase: remotePath.join(configDir, "borg-passphrase"),
+    borgSshKey: remotePath.join(configDir, "borg-ssh-key"),
+    borgKnownHosts: remotePath.join(configDir, "borg-known_hosts"),
+    borgInitMarker: remotePath.join(configDir, "borg-repository"),
     borgBaseDir: borgBaseDir(layout),
     serviceName: `${unit}.service`,
     timerName: `${unit}.timer`,
     servicePath: `/etc/systemd/system/${unit}.service`,
     timerPath: `/etc/systemd/system/${unit}.timer`,
-    stagingDir: posix.join(layout.stateDir, `backup-${backend}`),
+    stagingDir: remotePath.join(layout.stateDir, `backup-${backend}`),
   };
 }
 
 /** BORG_BASE_DIR of the app user's borg (backups, listing, restore). */
 export function borgBaseDir(layout: Layout): string {
-  return posix.join(layout.stateDir, "borg");
+  return remotePath.join(layout.stateDir, "borg");
 }
 
 /** `restore` fetches a backup here (same file system as the app's data) before putting it in place. */
 export function restoreDir(layout: Layout): string {
-  return posix.join(layout.stateDir, "restore");
+  return remotePath.join(layout.stateDir, "restore");
 }
 
 /** Where an rclone backup of `host` in environment `env` goes: `djaploy:<path>/<env>/<host>`. */
 export function rcloneTarget(host: HostConfig, env: string): string {
-  return `${REMOTE_NAME}:${posix.join(host.rclone.path, env, host.name)}`;
+  return `${REMOTE_NAME}:${remotePath.join(host.rclone.path, env, host.name)}`;
 }
 
 /** The prefix of a host's borg archives: `<env>-<host>-`, then the time. */
@@ -122,7 +122,7 @@ export function sourceSettings(
     backend,
     databases: host.litestream.databases.map((d) => ({
       name: d,
-      path: posix.join(layout.dataDir, d),
+      path: remotePath.join(layout.dataDir, d),
     })),
   };
 }

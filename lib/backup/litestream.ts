@@ -3,7 +3,7 @@
  * `djaploy verify` share: where litestream lives, the config check and
  * /etc/litestream.yml.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type { HostConfig, LitestreamReplica } from "../config/types.ts";
 import type { Layout } from "../host/layout.ts";
 import type { StepContext } from "../engine/module_api.ts";
@@ -78,7 +78,7 @@ export async function litestreamConfig(
   const l = host.litestream;
   const replicas = await Promise.all(l.replicas.map((r, i) => replicaData(ctx, r, i)));
   const text = litestreamYml(
-    l.databases.map((name) => ({ name, path: posix.join(layout.dataDir, name) })),
+    l.databases.map((name) => ({ name, path: remotePath.join(layout.dataDir, name) })),
     replicas,
   );
   const secret = l.replicas.some((r) =>

@@ -5,7 +5,7 @@
  * systemd (LoadCredential=). Each is written only when its content differs
  * (putFile against facts).
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { Layout } from "../host/layout.ts";
 import {
@@ -65,7 +65,7 @@ export function jobCredentials(
 ): { name: string; path: string }[] {
   const b = backupLayout(host, layout, o.backend);
   return [b.settingsFile, ...o.jobCredentials(host, layout)].map((path) => ({
-    name: posix.basename(path),
+    name: remotePath.basename(path),
     path,
   }));
 }
@@ -80,7 +80,7 @@ function schedule(host: HostConfig, backend: BackupBackend): string {
  */
 export async function putProgram(ctx: StepContext): Promise<void> {
   if (await putFile(ctx, { path: BACKUP_PY_PATH, content: BACKUP_PY, mode: "0755" })) {
-    await ctx.exec.run({ argv: ["chmod", "0755", posix.dirname(BACKUP_PY_PATH)], as: "root" });
+    await ctx.exec.run({ argv: ["chmod", "0755", remotePath.dirname(BACKUP_PY_PATH)], as: "root" });
   }
 }
 
@@ -117,7 +117,7 @@ export function backupModule(o: BackupModuleOptions): ModuleDefinition {
       const data = {
         appName: ctx.host.app_name,
         backend: o.backend,
-        exec: [PYTHON, BACKUP_PY_PATH, "run", posix.basename(b.settingsFile)],
+        exec: [PYTHON, BACKUP_PY_PATH, "run", remotePath.basename(b.settingsFile)],
         schedule: cron,
         onCalendar: cronToOnCalendar(cron),
         user: ctx.host.app_user,

@@ -4,7 +4,7 @@
  * A host with `[tailscale] cert = true` and the certs module also gets the
  * node's own certificate from `tailscale cert`, for its tailnet name.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type {
   CertDomainConfig,
   CertificatesConfig,
@@ -41,11 +41,11 @@ export interface CertPaths {
 }
 
 export function certPaths(name: string): CertPaths {
-  const dir = posix.join(CERTS_DIR, name);
+  const dir = remotePath.join(CERTS_DIR, name);
   return {
     dir,
-    fullchain: posix.join(dir, "fullchain.pem"),
-    privkey: posix.join(dir, "privkey.pem"),
+    fullchain: remotePath.join(dir, "fullchain.pem"),
+    privkey: remotePath.join(dir, "privkey.pem"),
   };
 }
 

@@ -3,7 +3,7 @@
  * module (which fetches it), the certs module (which installs it for nginx)
  * and `djaploy certs` share.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import { note, type StepContext } from "../engine/module_api.ts";
 import type { FactProbe } from "../host/facts.ts";
 import { shScript } from "../exec/remote_command.ts";
@@ -52,8 +52,8 @@ export const CERT_FETCHED = note<string>("tailscale cert");
 /** Where `tailscale cert` puts the node's certificate (with its chain) and key. */
 export function tailnetCertFiles(name: string): { cert: string; key: string } {
   return {
-    cert: posix.join(CERT_DIR, `${name}.crt`),
-    key: posix.join(CERT_DIR, `${name}.key`),
+    cert: remotePath.join(CERT_DIR, `${name}.crt`),
+    key: remotePath.join(CERT_DIR, `${name}.key`),
   };
 }
 

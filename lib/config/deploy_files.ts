@@ -9,7 +9,7 @@
  * sockets, FIFOs and devices.
  */
 import { join, relative } from "node:path";
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import { ConfigError } from "../errors.ts";
 import { SAFE_NAME } from "./schema.ts";
 import type { HostConfig } from "./types.ts";
@@ -62,7 +62,7 @@ async function walk(root: string, parts: string[], out: DeployFile[]): Promise<v
     } else if (info.isFile) {
       out.push({
         localPath: local,
-        remotePath: posix.join("/", ...parts, entry.name),
+        remotePath: remotePath.join("/", ...parts, entry.name),
         mode: (info.mode ?? 0o644) & 0o7777,
       });
     } else {

@@ -3,7 +3,8 @@
  * names the virtualenv. An unchanged hash means an existing, complete
  * virtualenv is reused and no installer runs.
  */
-import { join, posix } from "node:path";
+import { join } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import { sha256 } from "../hash.ts";
 import type { DependencyManager, HostConfig } from "../config/types.ts";
 import { UserError } from "../errors.ts";
@@ -46,7 +47,7 @@ export function managerTool(
     : undefined;
   if (manager === "pip" || version === undefined) return undefined;
   const dir = toolDir(manager, version);
-  return { name: manager, version, dir, bin: posix.join(dir, "bin", manager) };
+  return { name: manager, version, dir, bin: remotePath.join(dir, "bin", manager) };
 }
 
 /** Which of the host's tools (uv, a pinned Poetry) are installed and complete: their dirs. */

@@ -3,7 +3,7 @@
  * folder, manage.py's folder, the Python that runs it and the app's web unit.
  * The day-2 commands (manage, logs) act on this, whatever the strategy.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { DeployState } from "./steps.ts";
 import { type Layout, type Slot, slotLayout } from "../host/layout.ts";
@@ -48,7 +48,7 @@ export function liveTarget(
       strategy,
       codeDir: layout.codeDir,
       manageDir: layout.manageDir,
-      python: posix.join(layout.venvLink, "bin", "python"),
+      python: remotePath.join(layout.venvLink, "bin", "python"),
       webUnit: layout.unitName,
     };
   }
@@ -64,8 +64,8 @@ export function liveTarget(
   return {
     strategy,
     codeDir,
-    manageDir: posix.join(codeDir, layout.manageRel),
-    python: posix.join(venv, "bin", "python"),
+    manageDir: remotePath.join(codeDir, layout.manageRel),
+    python: remotePath.join(venv, "bin", "python"),
     webUnit: slotLayout(host, layout, slot).unitName,
     slot,
   };
@@ -85,7 +85,7 @@ export function liveProcessTarget(
   const traits = traitsNamed(state.strategy) ?? strategyTraits(host);
   if (traits.hasSlots && !state.active) return undefined;
   const t = liveTarget(host, layout, state);
-  return { manageDir: t.manageDir, venv: posix.dirname(posix.dirname(t.python)) };
+  return { manageDir: t.manageDir, venv: remotePath.dirname(remotePath.dirname(t.python)) };
 }
 
 /** manage.py in the live release, as the app user, with the app's environment (bin/run). */

@@ -7,7 +7,7 @@
  * failed job is announced by `{app}-notify-failure@.service`
  * (templates/job_failure.ts), written here too.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type { HostConfig, ScheduleEntry } from "../config/types.ts";
 import type { FactProbe } from "../host/facts.ts";
 import type { Layout } from "../host/layout.ts";
@@ -58,7 +58,7 @@ export function jobFailureUnitName(host: HostConfig): string {
 
 /** The root-only file (0600) holding the webhook URL the announcement is sent to. */
 export function webhookFile(layout: Layout): string {
-  return posix.join(layout.configDir, "notify-webhook");
+  return remotePath.join(layout.configDir, "notify-webhook");
 }
 
 /**
@@ -95,7 +95,7 @@ export function processUnitFiles(host: HostConfig): string[] {
       ...processUnits(host),
       ...host.schedule.flatMap((e) => Object.values(scheduleUnitNames(host, e.name))),
       jobFailureUnitName(host),
-    ].map((u) => posix.join(UNIT_DIR, u)),
+    ].map((u) => remotePath.join(UNIT_DIR, u)),
     // Whether failed jobs are announced is the project's [notifications]: hashed either way.
     webhookFile(layoutFor(host)),
     JOB_FAILURE_PY_PATH,
@@ -219,7 +219,7 @@ export async function syncProcessUnits(
     await putFile(ctx, { path: notifier.webhookFile, content: url, mode: "0600" });
     if (await putFile(ctx, { path: JOB_FAILURE_PY_PATH, content: JOB_FAILURE_PY })) {
       // putFile makes a missing folder 0700: the notifier's dynamic user must reach the program.
-      cmds.push({ argv: ["chmod", "0755", posix.dirname(JOB_FAILURE_PY_PATH)], as: "root" });
+      cmds.push({ argv: ["chmod", "0755", remotePath.dirname(JOB_FAILURE_PY_PATH)], as: "root" });
     }
   } else if (ctx.facts.fileHash(webhookFile(ctx.layout)) !== undefined) {
     cmds.push({ argv: ["rm", "-f", "--", webhookFile(ctx.layout)], as: "root" });
@@ -229,7 +229,7 @@ export async function syncProcessUnits(
   const wanted = wantedUnits(ctx.host, ctx.layout, live, notifier);
   const written: WantedUnit[] = [];
   for (const w of wanted) {
-    if (await putFile(ctx, { path: posix.join(UNIT_DIR, w.unit), content: w.content })) {
+    if (await putFile(ctx, { path: remotePath.join(UNIT_DIR, w.unit), content: w.content })) {
       written.push(w);
     }
   }
@@ -247,7 +247,7 @@ export async function syncProcessUnits(
       });
     }
     cmds.push({
-      argv: ["rm", "-f", "--", ...stale.map((u) => posix.join(UNIT_DIR, u))],
+      argv: ["rm", "-f", "--", ...stale.map((u) => remotePath.join(UNIT_DIR, u))],
       as: "root",
     });
     ctx.changed(`removed ${stale.join(", ")}`);

@@ -5,7 +5,7 @@
  * order (the leader); every host of its batch waits at a barrier until it
  * succeeded, so when it fails no host switches and the old release serves.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type { Step, StepContext } from "../engine/module_api.ts";
 import type { RemoteCommand } from "../exec/remote_command.ts";
 import { ALREADY_LIVE, tasksTarget, unchangedSinceLive } from "./steps.ts";
@@ -24,12 +24,12 @@ const SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin";
  */
 export function releaseCommand(ctx: StepContext, command: string): RemoteCommand {
   const t = tasksTarget(ctx);
-  const venv = posix.dirname(posix.dirname(t.python));
+  const venv = remotePath.dirname(remotePath.dirname(t.python));
   return {
     argv: [
       ctx.layout.runScript,
       "env",
-      `PATH=${posix.join(venv, "bin")}:${SYSTEM_PATH}`,
+      `PATH=${remotePath.join(venv, "bin")}:${SYSTEM_PATH}`,
       `VIRTUAL_ENV=${venv}`,
       `STATIC_ROOT=${t.staticRoot}`,
       "sh",

@@ -1,5 +1,5 @@
 /** Deploy steps every strategy uses: check, dependencies, Django tasks, restart, health, record. */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import { note, type Step, type StepContext } from "../engine/module_api.ts";
 import { dependencyPlan, toolsProbe } from "./dependencies.ts";
 import { type Slot, venvDir } from "../host/layout.ts";
@@ -185,8 +185,8 @@ function validRecord(value: unknown, layout: Layout): ReleaseRecord | undefined 
 
 /** A virtualenv djaploy builds: shared/venv-<hash>-py<version>, nothing else. */
 function isVenvPath(path: string, layout: Layout): boolean {
-  return posix.dirname(path) === layout.sharedDir &&
-    /^venv-[A-Za-z0-9._-]+$/.test(posix.basename(path));
+  return remotePath.dirname(path) === layout.sharedDir &&
+    /^venv-[A-Za-z0-9._-]+$/.test(remotePath.basename(path));
 }
 
 /** Names of complete virtualenvs in shared/. */
@@ -224,7 +224,7 @@ export function pruneVenvsCommand(
   return {
     command: { argv: ["rm", "-rf", "--", ...unused], as: ctx.host.app_user },
     change: `removed ${unused.length} unused virtualenv${unused.length === 1 ? "" : "s"}: ${
-      unused.map((v) => posix.basename(v)).join(", ")
+      unused.map((v) => remotePath.basename(v)).join(", ")
     }`,
   };
 }
@@ -281,11 +281,11 @@ export function target(ctx: StepContext): Target {
   const venv = ctx.shared.get(VENV);
   // in_place runs through the venv link; slot strategies name their venv directly.
   const python = set !== undefined && venv
-    ? posix.join(venv, "bin", "python")
-    : posix.join(ctx.layout.venvLink, "bin", "python");
+    ? remotePath.join(venv, "bin", "python")
+    : remotePath.join(ctx.layout.venvLink, "bin", "python");
   return {
     codeDir,
-    manageDir: posix.join(codeDir, ctx.layout.manageRel),
+    manageDir: remotePath.join(codeDir, ctx.layout.manageRel),
     python,
     staticRoot: ctx.shared.get(STATIC_DIR) ?? ctx.layout.staticRoot,
   };
@@ -379,7 +379,7 @@ export const dependencies: Step = {
         ),
         as: ctx.host.app_user,
       });
-      ctx.changed(`built ${posix.basename(venv)}`);
+      ctx.changed(`built ${remotePath.basename(venv)}`);
     }
   },
 };
@@ -392,7 +392,7 @@ export const linkVenv: Step = {
     // The link itself, not state.json: a failed deploy may have moved it.
     if (ctx.facts.get(linkProbe("venv-link", ctx.layout.venvLink)) === venv) return;
     await ctx.exec.run({ argv: ["ln", "-sfn", venv, ctx.layout.venvLink], as: ctx.host.app_user });
-    ctx.changed(`venv -> ${posix.basename(venv)}`);
+    ctx.changed(`venv -> ${remotePath.basename(venv)}`);
   },
 };
 
@@ -489,7 +489,7 @@ export function setTasksDir(ctx: StepContext, codeDir: string): void {
 export function tasksTarget(ctx: StepContext): Target {
   const t = target(ctx);
   const dir = ctx.shared.get(TASKS_DIR);
-  return dir ? { ...t, codeDir: dir, manageDir: posix.join(dir, ctx.layout.manageRel) } : t;
+  return dir ? { ...t, codeDir: dir, manageDir: remotePath.join(dir, ctx.layout.manageRel) } : t;
 }
 
 export const migrateAndCollectstatic: Step = {

@@ -11,7 +11,7 @@
  * on. A redeploy of the same version and commit leaves it (and its
  * DEPLOYED_AT) alone, so "already live" stays a no-op.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import { note, type StepContext } from "../engine/module_api.ts";
 import { shScript } from "../exec/remote_command.ts";
 import { VERSION_FILE_SH } from "./programs.gen.ts";
@@ -59,7 +59,7 @@ export { VERSION_FILE_SH };
 export async function writeVersionFile(ctx: StepContext, codeDir: string): Promise<void> {
   const v = deployVersion(ctx);
   if (!v) return;
-  const path = posix.join(codeDir, v.path);
+  const path = remotePath.join(codeDir, v.path);
   const r = await ctx.exec.run({
     argv: shScript(VERSION_FILE_SH, path),
     as: ctx.host.app_user,

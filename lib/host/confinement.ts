@@ -3,7 +3,7 @@
  * of templates/hardening.ts. Paths come from lib/host/layout.ts, relaxations from
  * `[systemd] hardening`.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import { appDatabaseDir, backupDatabases } from "../backup/databases.ts";
 import type { HostConfig } from "../config/types.ts";
 import { type Layout, slotLayout, SLOTS } from "./layout.ts";
@@ -22,7 +22,7 @@ const optional = (path: string) => `-${path}`;
 export function webConfinement(host: HostConfig, layout: Layout): Confinement {
   const resources = host.shared_resources.map((p) =>
     optional(
-      posix.join(strategyTraits(host).hasSlots ? layout.sharedDir : layout.codeDir, p),
+      remotePath.join(strategyTraits(host).hasSlots ? layout.sharedDir : layout.codeDir, p),
     )
   );
   return {
@@ -41,7 +41,7 @@ function databaseDir(host: HostConfig, layout: Layout): string[] {
 /** The boot unit: reads the active-slot record, asks systemd to start that slot. */
 export function bootConfinement(host: HostConfig, layout: Layout): Confinement {
   return {
-    readable: [posix.dirname(layout.activeSlotFile)],
+    readable: [remotePath.dirname(layout.activeSlotFile)],
     writable: [],
     relaxed: host.systemd.hardening,
   };
@@ -64,15 +64,15 @@ export function backupConfinement(
       layout.dataDir,
       // SQLite's readers take their locks (and in WAL mode write -shm) beside the database.
       ...backupDatabases(host, layout, o.backend).databases
-        .map((d) => posix.dirname(d.path))
+        .map((d) => remotePath.dirname(d.path))
         .filter((dir, i, all) =>
           all.indexOf(dir) === i && !dir.startsWith(`${layout.dataDir}/`) &&
           dir !== layout.dataDir
         )
         .map(optional),
-      posix.dirname(o.stagingDir),
-      optional(posix.join(o.userHome, ".cache")),
-      optional(posix.join(o.userHome, ".config")),
+      remotePath.dirname(o.stagingDir),
+      optional(remotePath.join(o.userHome, ".cache")),
+      optional(remotePath.join(o.userHome, ".config")),
       ...localTarget(host, o.backend).map(optional),
     ],
     usesHome: true,

@@ -3,7 +3,7 @@
  * per host it touched to /var/lib/djaploy/apps/<app>/history.jsonl (root's),
  * on success and on failure. `djaploy history` reads them back across hosts.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type { Step, StepContext } from "../engine/module_api.ts";
 import type { Layout } from "./layout.ts";
 import type { FactProbe } from "./facts.ts";
@@ -55,7 +55,7 @@ export interface HistoryOptions {
 }
 
 export function historyFile(layout: Layout): string {
-  return posix.join(layout.recordsDir, "history.jsonl");
+  return remotePath.join(layout.recordsDir, "history.jsonl");
 }
 
 /** A failure as one short line: exit code and the last lines of error output, never the command. */

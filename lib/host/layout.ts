@@ -2,7 +2,7 @@
  * Where everything lives on a server, derived from a host's config. Every
  * remote path in djaploy comes from here.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type { HostConfig } from "../config/types.ts";
 
 /** Where everything of an app lives on its server, derived from the host's config. */
@@ -108,7 +108,7 @@ export interface Layout {
 }
 
 export function venvDir(layout: Layout, lockHash: string, pythonVersion: string): string {
-  return posix.join(layout.sharedDir, `venv-${lockHash}-py${pythonVersion}`);
+  return remotePath.join(layout.sharedDir, `venv-${lockHash}-py${pythonVersion}`);
 }
 
 /** Where djaploy installs the tools it runs (uv, a pinned Poetry): root's, outside every app. */
@@ -116,7 +116,7 @@ export const TOOLS_DIR = "/opt/djaploy/tools";
 
 /** A tool's own virtualenv: /opt/djaploy/tools/<tool>-<version>. */
 export function toolDir(tool: string, version: string): string {
-  return posix.join(TOOLS_DIR, `${tool}-${version}`);
+  return remotePath.join(TOOLS_DIR, `${tool}-${version}`);
 }
 
 /**
@@ -140,51 +140,51 @@ export function layoutFor(host: HostConfig): Layout {
 }
 
 function makeLayout(host: LayoutInputs): Layout {
-  const homeDir = posix.join("/home", host.app_user);
-  const appDir = posix.join(homeDir, "apps", host.app_name);
-  const sharedDir = posix.join(appDir, "shared");
-  const stateDir = posix.join(appDir, ".djaploy");
-  const configDir = posix.join("/etc/djaploy/apps", host.app_name);
-  const recordsDir = posix.join("/var/lib/djaploy/apps", host.app_name);
-  const codeDir = posix.join(appDir, "code");
-  const manageRel = posix.normalize(host.manage_py);
-  const runtimeDir = posix.join("/run", host.app_name);
+  const homeDir = remotePath.join("/home", host.app_user);
+  const appDir = remotePath.join(homeDir, "apps", host.app_name);
+  const sharedDir = remotePath.join(appDir, "shared");
+  const stateDir = remotePath.join(appDir, ".djaploy");
+  const configDir = remotePath.join("/etc/djaploy/apps", host.app_name);
+  const recordsDir = remotePath.join("/var/lib/djaploy/apps", host.app_name);
+  const codeDir = remotePath.join(appDir, "code");
+  const manageRel = remotePath.normalize(host.manage_py);
+  const runtimeDir = remotePath.join("/run", host.app_name);
   return {
     homeDir,
-    dataDir: posix.join(homeDir, "data"),
+    dataDir: remotePath.join(homeDir, "data"),
     appDir,
     sharedDir,
     configDir,
-    envFile: posix.join(configDir, "env"),
-    staticRoot: posix.join(sharedDir, "staticfiles"),
-    liveStatic: posix.join(recordsDir, "static"),
-    mediaRoot: posix.join(sharedDir, "media"),
+    envFile: remotePath.join(configDir, "env"),
+    staticRoot: remotePath.join(sharedDir, "staticfiles"),
+    liveStatic: remotePath.join(recordsDir, "static"),
+    mediaRoot: remotePath.join(sharedDir, "media"),
     codeDir,
-    venvLink: posix.join(appDir, "venv"),
+    venvLink: remotePath.join(appDir, "venv"),
     stateDir,
     recordsDir,
-    stateFile: posix.join(recordsDir, "state.json"),
-    legacyStateFile: posix.join(stateDir, "state.json"),
-    activeSlotFile: posix.join(recordsDir, "active-slot"),
+    stateFile: remotePath.join(recordsDir, "state.json"),
+    legacyStateFile: remotePath.join(stateDir, "state.json"),
+    activeSlotFile: remotePath.join(recordsDir, "active-slot"),
     slotsBootUnit: `${host.app_name}-slots.service`,
-    dependenciesEnvFile: posix.join(configDir, "dependencies.env"),
-    netrcFile: posix.join(configDir, "netrc"),
-    runScript: posix.join(configDir, "run"),
+    dependenciesEnvFile: remotePath.join(configDir, "dependencies.env"),
+    netrcFile: remotePath.join(configDir, "netrc"),
+    runScript: remotePath.join(configDir, "run"),
     runtimeDir,
-    socketPath: posix.join(runtimeDir, `${host.app_name}.sock`),
+    socketPath: remotePath.join(runtimeDir, `${host.app_name}.sock`),
     unitName: `${host.app_name}.service`,
     unitPath: `/etc/systemd/system/${host.app_name}.service`,
     nginxSitePath: `/etc/nginx/sites-available/${host.app_name}.conf`,
     nginxEnabledPath: `/etc/nginx/sites-enabled/${host.app_name}.conf`,
     nginxSnippetsDir: `/etc/nginx/djaploy.d/${host.app_name}`,
-    releasesDir: posix.join(appDir, "releases"),
-    currentLink: posix.join(appDir, "current"),
-    slotsDir: posix.join(appDir, "slots"),
+    releasesDir: remotePath.join(appDir, "releases"),
+    currentLink: remotePath.join(appDir, "current"),
+    slotsDir: remotePath.join(appDir, "slots"),
     upstreamFile: `/etc/nginx/sites-available/${host.app_name}-upstream.conf`,
     liveSocket: `/run/djaploy/${host.app_name}.sock`,
-    manageRel: posix.dirname(manageRel),
-    manageDir: posix.join(codeDir, posix.dirname(manageRel)),
-    manageFile: posix.basename(manageRel),
+    manageRel: remotePath.dirname(manageRel),
+    manageDir: remotePath.join(codeDir, remotePath.dirname(manageRel)),
+    manageFile: remotePath.basename(manageRel),
   };
 }
 
@@ -235,12 +235,12 @@ export function slotLayout(host: HostConfig, layout: Layout, slot: Slot): SlotLa
     const runtimeDir = `/run/${host.app_name}-${slot}`;
     made = Object.freeze({
       slot,
-      dir: posix.join(layout.slotsDir, slot),
+      dir: remotePath.join(layout.slotsDir, slot),
       unitName,
       unitPath: `/etc/systemd/system/${unitName}`,
       runtimeDir,
-      socketPath: posix.join(runtimeDir, `${host.app_name}.sock`),
-      staticRoot: posix.join(layout.sharedDir, `staticfiles-${slot}`),
+      socketPath: remotePath.join(runtimeDir, `${host.app_name}.sock`),
+      staticRoot: remotePath.join(layout.sharedDir, `staticfiles-${slot}`),
     });
     slotLayouts.set(key, made);
   }
@@ -267,7 +267,7 @@ export function appWritableRoots(host: HostConfig, layout: Layout): string[] {
 
 /** Whether the app user may be able to write `path` or replace one of its folders. */
 export function isAppWritable(host: HostConfig, layout: Layout, path: string): boolean {
-  const p = posix.normalize(path);
+  const p = remotePath.normalize(path);
   return appWritableRoots(host, layout).some((root) =>
     root === "/" || p === root || p.startsWith(root + "/")
   );

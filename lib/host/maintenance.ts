@@ -5,7 +5,7 @@
  * `off` removes it. Both test the configuration before reloading, and a
  * snippet nginx refuses is removed again.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type { Step, StepContext } from "../engine/module_api.ts";
 import type { FactProbe } from "./facts.ts";
 import type { HostConfig } from "../config/types.ts";
@@ -26,8 +26,8 @@ export interface MaintenancePaths {
 
 export function maintenancePaths(layout: Layout): MaintenancePaths {
   return {
-    snippet: posix.join(layout.nginxSnippetsDir, "maintenance.conf"),
-    page: posix.join(layout.nginxSnippetsDir, MAINTENANCE_PAGE),
+    snippet: remotePath.join(layout.nginxSnippetsDir, "maintenance.conf"),
+    page: remotePath.join(layout.nginxSnippetsDir, MAINTENANCE_PAGE),
   };
 }
 

@@ -6,7 +6,7 @@
  * cached by hash; servers get them over the run's SSH connection (rsync), so
  * they need no access to the internet, and check the hash again.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import { join } from "../paths.ts";
 import { UserError } from "../errors.ts";
 import type { StepContext } from "../engine/module_api.ts";
@@ -64,7 +64,7 @@ export async function downloadVerified(
   sha256: string | undefined,
   opts: { cacheDir?: string; what?: string; signal?: AbortSignal } = {},
 ): Promise<VerifiedFile> {
-  const name = posix.basename(new URL(url).pathname) || "download";
+  const name = remotePath.basename(new URL(url).pathname) || "download";
   const cacheDir = opts.cacheDir ?? localCacheDir();
   if (sha256 !== undefined) {
     const want = sha256.toLowerCase();
@@ -150,11 +150,11 @@ export async function fetchLimited(
  * only when the host does not have it yet) and returns its path there.
  */
 export async function shipVerified(ctx: StepContext, file: VerifiedFile): Promise<string> {
-  const dest = posix.join(SERVER_DOWNLOADS, file.sha256);
+  const dest = remotePath.join(SERVER_DOWNLOADS, file.sha256);
   // rsync makes the last folder only.
   await ctx.exec.run({ argv: ["install", "-d", "-m", "0755", dest], as: "root" });
   await ctx.exec.sync({ source: file.dir, dest, as: "root" });
-  return posix.join(dest, file.name);
+  return remotePath.join(dest, file.name);
 }
 
 /** Checks a shipped file's hash on the host again; arguments: path sha256. */

@@ -3,7 +3,7 @@
  * in releases/ (what `status` and `rollback` list), which of them `current`
  * links, and the shared_resources every slot's code links to shared/.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type { StepContext } from "../engine/module_api.ts";
 import type { FactProbe } from "../host/facts.ts";
 import type { Layout } from "../host/layout.ts";
@@ -47,7 +47,7 @@ export function currentLinkProbe(layout: Layout) {
 /** The release `current` points at, if any. */
 export function currentRelease(ctx: StepContext): string | undefined {
   const link = ctx.facts.get(currentLinkProbe(ctx.layout));
-  return typeof link === "string" ? posix.basename(link) : undefined;
+  return typeof link === "string" ? remotePath.basename(link) : undefined;
 }
 
 /** Links project paths that must survive deploys (uploads) to shared/. */

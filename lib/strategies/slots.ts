@@ -6,7 +6,7 @@
  * of the upstream file, `nginx -t` and a graceful reload, undone if nginx
  * refuses. The slot that loses traffic is drained before it stops.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import { note, RUN_ID, type Step, type StepContext } from "../engine/module_api.ts";
 import type { FactProbe } from "../host/facts.ts";
 import { type ChainResult, displayCommand } from "../exec/executor.ts";
@@ -193,10 +193,10 @@ function slotUnit(ctx: StepContext, s: SlotLayout, venv: string): string {
   return gunicornUnit({
     appName: `${h.app_name} (${s.slot})`,
     appUser: h.app_user,
-    workingDirectory: posix.join(s.dir, ctx.layout.manageRel),
+    workingDirectory: remotePath.join(s.dir, ctx.layout.manageRel),
     envFile: ctx.layout.envFile,
-    runtimeDirectory: posix.basename(s.runtimeDir),
-    python: posix.join(venv, "bin", "python"),
+    runtimeDirectory: remotePath.basename(s.runtimeDir),
+    python: remotePath.join(venv, "bin", "python"),
     socketPath: s.socketPath,
     staticRoot: s.staticRoot,
     wsgiModule: h.gunicorn.wsgi_module,
@@ -212,8 +212,8 @@ function slotUnit(ctx: StepContext, s: SlotLayout, venv: string): string {
 export function slotTarget(ctx: StepContext, s: SlotLayout, venv: string): Target {
   return {
     codeDir: s.dir,
-    manageDir: posix.join(s.dir, ctx.layout.manageRel),
-    python: posix.join(venv, "bin", "python"),
+    manageDir: remotePath.join(s.dir, ctx.layout.manageRel),
+    python: remotePath.join(venv, "bin", "python"),
     staticRoot: s.staticRoot,
   };
 }
@@ -473,7 +473,7 @@ function processTarget(ctx: StepContext): ProcessTarget | undefined {
 
 /** Records what traffic moved to, for restartOtherServices: the processes follow it. */
 export function noteLive(ctx: StepContext, codeDir: string, venv: string): void {
-  ctx.shared.set(LIVE_NOW, { manageDir: posix.join(codeDir, ctx.layout.manageRel), venv });
+  ctx.shared.set(LIVE_NOW, { manageDir: remotePath.join(codeDir, ctx.layout.manageRel), venv });
 }
 
 /**

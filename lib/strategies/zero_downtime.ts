@@ -15,7 +15,7 @@
  * into that slot's folder, and traffic switches only once it answers.
  * Migrations are never run backwards.
  */
-import { posix } from "node:path";
+import * as remotePath from "../remote_path.ts";
 import type { Step, StepContext } from "../engine/module_api.ts";
 import type { Strategy } from "./strategy.ts";
 import type { FactProbe } from "../host/facts.ts";
@@ -79,12 +79,12 @@ const newRelease: Step = {
       !ctx.force && live?.tree === ctx.release!.tree && current &&
       releases.some((r) => r.name === current)
     ) {
-      setTarget(ctx, posix.join(ctx.layout.releasesDir, current));
-      await writeVersionFile(ctx, posix.join(ctx.layout.releasesDir, current));
+      setTarget(ctx, remotePath.join(ctx.layout.releasesDir, current));
+      await writeVersionFile(ctx, remotePath.join(ctx.layout.releasesDir, current));
       return;
     }
     const name = ctx.release!.name;
-    const dir = posix.join(ctx.layout.releasesDir, name);
+    const dir = remotePath.join(ctx.layout.releasesDir, name);
     setTarget(ctx, dir);
     const { changed } = await ctx.exec.sync({
       source: ctx.release!.artifactDir,
@@ -94,7 +94,7 @@ const newRelease: Step = {
       // Files equal to the live release's are hard links, not copies. An absolute path: rsync
       // receivers with the CVE-2024-12086 fix refuse a "../" basis, and a changed file sent as
       // a delta against it then fails verification (RsyncProject/rsync#928).
-      linkDest: current ? posix.join(ctx.layout.releasesDir, current) : undefined,
+      linkDest: current ? remotePath.join(ctx.layout.releasesDir, current) : undefined,
     });
     ctx.changed(`releases/${name} (${changed.length} new or changed)`);
     await writeVersionFile(ctx, dir);
@@ -109,13 +109,17 @@ const startNew: Step = {
     if (noteIfAlreadyLive(ctx, liveSlotUp)) return;
     const slot = slotOf(ctx, idleSlot(ctx));
     const dir = target(ctx).codeDir;
-    const link = pointLinkCommand(ctx, slot.dir, posix.relative(posix.dirname(slot.dir), dir));
+    const link = pointLinkCommand(
+      ctx,
+      slot.dir,
+      remotePath.relative(remotePath.dirname(slot.dir), dir),
+    );
     try {
       await startSlot(ctx, slot, ctx.shared.need(VENV), [link]);
     } catch (err) {
-      if (dir !== posix.join(ctx.layout.releasesDir, currentRelease(ctx) ?? "")) {
+      if (dir !== remotePath.join(ctx.layout.releasesDir, currentRelease(ctx) ?? "")) {
         await ctx.exec.run({
-          argv: ["touch", posix.join(dir, ".djaploy-failed")],
+          argv: ["touch", remotePath.join(dir, ".djaploy-failed")],
           as: ctx.host.app_user,
         });
       }
@@ -156,14 +160,14 @@ export async function goLive(
       // failed deploy whose records say the old release serves.
       ...extra.records ?? [],
       planned(
-        pointLinkCommand(ctx, ctx.layout.currentLink, posix.relative(ctx.layout.appDir, dir)),
+        pointLinkCommand(ctx, ctx.layout.currentLink, remotePath.relative(ctx.layout.appDir, dir)),
       ),
       ...retireOthers(ctx, slot.slot),
       ...extra.cleanup ?? [],
     ].filter(isCommand),
   );
   switched(ctx, slot);
-  ctx.changed(`current -> releases/${posix.basename(dir)}`);
+  ctx.changed(`current -> releases/${remotePath.basename(dir)}`);
   // The processes run in `current`, which now links this release.
   noteLive(ctx, ctx.layout.currentLink, record.venv);
   await ctx.hook("after_switch");
@@ -177,7 +181,7 @@ const switchToNew: Step = {
     const dir = target(ctx).codeDir;
     const record = {
       ...releaseRecord(ctx),
-      release: posix.basename(dir),
+      release: remotePath.basename(dir),
       activated_at: new Date().toISOString(),
     };
     await goLive(ctx, slot, dir, record, {
@@ -212,7 +216,7 @@ export function releasesToPrune(
 function pruneCommands(ctx: StepContext): (PlannedCommand | undefined)[] {
   const entries = ctx.facts.get(releasesProbe(ctx.layout));
   const cmd = pruneCommand(ctx);
-  const gone = new Set(cmd ? cmd.command.argv.slice(3).map((p) => posix.basename(p)) : []);
+  const gone = new Set(cmd ? cmd.command.argv.slice(3).map((p) => remotePath.basename(p)) : []);
   const keptVenvs = entries
     .filter((r) => !gone.has(r.name))
     .map((r) => typeof r.record?.venv === "string" ? r.record.venv : undefined);
@@ -222,7 +226,7 @@ function pruneCommands(ctx: StepContext): (PlannedCommand | undefined)[] {
 
 /** The command that deletes old releases (see releasesToPrune), once the new one is live. */
 function pruneCommand(ctx: StepContext): PlannedCommand | undefined {
-  const live = posix.basename(target(ctx).codeDir);
+  const live = remotePath.basename(target(ctx).codeDir);
   const releases = [
     ...ctx.facts.get(releasesProbe(ctx.layout)).filter((r) => r.name !== live),
     { name: live, failed: false },
@@ -236,7 +240,7 @@ function pruneCommand(ctx: StepContext): PlannedCommand | undefined {
   if (gone.length === 0) return undefined;
   return {
     command: {
-      argv: ["rm", "-rf", "--", ...gone.map((n) => posix.join(ctx.layout.releasesDir, n))],
+      argv: ["rm", "-rf", "--", ...gone.map((n) => remotePath.join(ctx.layout.releasesDir, n))],
       as: ctx.host.app_user,
     },
     change: `removed ${gone.length} old release${gone.length === 1 ? "" : "s"}`,
@@ -275,7 +279,7 @@ export function releaseRollbackStep(wanted: string | undefined): Step {
         throw new UserError(`Nothing to do: ${chosen.name} is live on ${ctx.host.name}`);
       }
       const record = chosen.record as Record<string, string>;
-      const dir = posix.join(ctx.layout.releasesDir, chosen.name);
+      const dir = remotePath.join(ctx.layout.releasesDir, chosen.name);
       setTarget(ctx, dir);
       ctx.shared.set(VENV, record.venv);
       const slot = slotOf(ctx, idleSlot(ctx));
@@ -286,7 +290,11 @@ export function releaseRollbackStep(wanted: string | undefined): Step {
         collectstatic: true,
         seedFrom: liveStaticDir(ctx),
       });
-      const link = pointLinkCommand(ctx, slot.dir, posix.relative(posix.dirname(slot.dir), dir));
+      const link = pointLinkCommand(
+        ctx,
+        slot.dir,
+        remotePath.relative(remotePath.dirname(slot.dir), dir),
+      );
       await startSlot(ctx, slot, record.venv, [link]);
       const next = {
         ...(record as unknown as ReleaseRecord),
