@@ -14,6 +14,7 @@ import {
   buildHost,
   buildPrepare,
   deepFreeze,
+  hostResolver,
   mergeLayers,
   resolveDefaults,
 } from "./build_host.ts";
@@ -95,9 +96,11 @@ export async function loadEnvironment(
   const layers = validateInventory(parseToml(source, file), settings, project.repo_dir);
   throwProblems(layers.problems, file, source);
 
-  let hosts: HostConfig[] = layers.hosts.map((h) =>
-    buildHost(mergeLayers([settings, layers.defaults, h]))
-  );
+  const resolveHost = hostResolver([settings, layers.defaults]);
+  let hosts: HostConfig[] = layers.hosts.map((h) => {
+    const { merged, resolved } = resolveHost(h);
+    return buildHost(merged, resolved);
+  });
   const certificates = buildCertificates(
     [settings, layers.defaults],
     hosts.map((h) => h.name),
