@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  base64Text,
   type FactProbe,
   factsQuery,
   factsScript,
@@ -58,6 +59,22 @@ Deno.test("factsScript: a probe that exits the shell does not stop the ones afte
   ]);
   assert.deepEqual(out.get("exits"), { out: "", code: 5 });
   assert.deepEqual(out.get("after"), { out: "still here\n", code: 0 });
+});
+
+Deno.test("base64Text: UTF-8 text from base64; undefined for what is not base64", () => {
+  assert.equal(base64Text(btoa("nginx installed\n")), "nginx installed\n");
+  assert.equal(base64Text("w6l0w6k="), "été");
+  assert.equal(base64Text(""), "");
+  assert.equal(base64Text("w6l0w6k=w6k="), undefined);
+  assert.equal(base64Text("not base64!"), undefined);
+});
+
+Deno.test("splitFactsOutput: a probe whose output is not base64 reads as not run", () => {
+  const mark = "@@djaploy-fact-x";
+  const out = `\n${mark} a\nYQ==\n${mark}-exit 0\n\n${mark} b\nYQ==YQ==\n${mark}-exit 0\n`;
+  const probes = splitFactsOutput(out, mark);
+  assert.deepEqual(probes.get("a"), { out: "a", code: 0 });
+  assert.equal(probes.has("b"), false);
 });
 
 Deno.test("splitFactsOutput: output that is not in the marker format gives no probes", () => {

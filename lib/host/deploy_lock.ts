@@ -10,7 +10,7 @@ import { UserError } from "../errors.ts";
 import { marker } from "../exec/marker.ts";
 import { type RemoteCommand, toShell } from "../exec/remote_command.ts";
 import { LOCK_BASH } from "./programs.gen.ts";
-import { Buffer } from "node:buffer";
+import { base64Text } from "./facts.ts";
 
 /** How often djaploy tells the holding shell it is still there, and how long that shell waits. */
 export interface LockTiming {
@@ -443,8 +443,9 @@ function hasNul(cmd: RemoteCommand): boolean {
 async function readThen(held: HeldCommand): Promise<{ stdout: string; code: number }> {
   const line = await held.readLine();
   const m = line === undefined ? null : THEN_LINE.exec(line);
-  if (!m) return { stdout: line ?? "", code: 255 };
-  return { stdout: Buffer.from(m[2], "base64").toString("utf8"), code: Number(m[1]) };
+  const stdout = m === null ? undefined : base64Text(m[2]);
+  if (m === null || stdout === undefined) return { stdout: line ?? "", code: 255 };
+  return { stdout, code: Number(m[1]) };
 }
 
 const THEN_LINE = /^THEN (\d+) ([A-Za-z0-9+/=]*)$/;

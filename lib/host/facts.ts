@@ -9,7 +9,6 @@ import { render } from "../shell.ts";
 import { shScript } from "../exec/remote_command.ts";
 import { UserError } from "../errors.ts";
 import { marker } from "../exec/marker.ts";
-import { Buffer } from "node:buffer";
 
 /** A probe: a command run on the host and a pure parser of its output. */
 export interface FactProbe<T = unknown> {
@@ -91,11 +90,28 @@ export function splitFactsOutput(
     const code = stdout.slice(codeAt, codeEnd);
     const base64 = stdout.slice(nameEnd + 1, exitAt);
     if (nameEnd === nameAt || !/^\d+$/.test(code) || !/^[A-Za-z0-9+/=]*$/.test(base64)) continue;
-    const out = Buffer.from(base64, "base64").toString("utf8");
+    const out = base64Text(base64);
+    if (out === undefined) continue;
     result.set(stdout.slice(nameAt, nameEnd), { out, code: Number(code) });
     at = codeEnd - 1;
   }
   return result;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * The UTF-8 text that `base64` encodes, or undefined when it is not base64.
+ * Decoded natively (`Uint8Array.fromBase64`), not through node:buffer, whose
+ * decoder is JavaScript: a host's facts are a few dozen such texts, and over a
+ * fleet V8 compiled node:buffer's code for them.
+ */
+export function base64Text(base64: string): string | undefined {
+  try {
+    return utf8.decode(Uint8Array.fromBase64(base64));
+  } catch {
+    return undefined;
+  }
 }
 
 /** A probe for the sha256 of files (missing files are simply absent). */
