@@ -67,6 +67,7 @@ Deno.test("base64Text: UTF-8 text from base64; undefined for what is not base64"
   assert.equal(base64Text(""), "");
   assert.equal(base64Text("w6l0w6k=w6k="), undefined);
   assert.equal(base64Text("not base64!"), undefined);
+  assert.equal(base64Text(" YQ==\n"), undefined, "whitespace is not skipped");
 });
 
 Deno.test("splitFactsOutput: a probe whose output is not base64 reads as not run", () => {

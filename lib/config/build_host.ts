@@ -16,7 +16,11 @@ import { isTable } from "./validators.ts";
 
 // The schema walked once, not for each host: a fleet's config resolves every key of it per host.
 const TOP_LEVEL = Object.entries(TOP_LEVEL_KEYS);
-const SECTION_KEYS = SECTIONS.map((section) => ({ section, keys: Object.entries(section.keys) }));
+/** Each section with its keys, and those of them whose default is derived, in schema order. */
+const SECTION_KEYS = SECTIONS.map((section) => {
+  const keys = Object.entries(section.keys);
+  return { section, keys, derived: keys.filter(([, spec]) => spec.derive) };
+});
 const SECTION_NAMES = new Set(SECTIONS.map((s) => s.name));
 const HOST_KEYS = TOP_LEVEL.filter(([, spec]) => keyScopes(spec).includes("host")).map(([k]) => k);
 const HOST_SECTIONS = SECTIONS.filter((s) => s.scopes.includes("host")).map((s) => s.name);
@@ -53,13 +57,8 @@ export function resolveDefaults(
   merged: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
   const resolved: Record<string, unknown> = {};
-  const valueOf = (spec: KeySpec, given: unknown) => {
-    if (given !== undefined) return given;
-    if (spec.derive) return spec.derive(resolved);
-    return spec.defaultValue === undefined ? undefined : structuredClone(spec.defaultValue);
-  };
   for (const [key, spec] of TOP_LEVEL) {
-    const value = valueOf(spec, merged[key]);
+    const value = valueOf(spec, merged[key], resolved);
     if (value !== undefined) resolved[key] = value;
   }
   for (const { section, keys } of SECTION_KEYS) {
@@ -72,6 +71,13 @@ export function resolveDefaults(
   return resolved;
 }
 
+/** A key's value: given, or its default, derived from `resolved` or a copy of the schema's. */
+function valueOf(spec: KeySpec, given: unknown, resolved: Readonly<Record<string, unknown>>) {
+  if (given !== undefined) return given;
+  if (spec.derive) return spec.derive(resolved);
+  return spec.defaultValue === undefined ? undefined : structuredClone(spec.defaultValue);
+}
+
 /** A section's keys with their values or defaults (derived ones read `resolved`). */
 function resolveSection(
   section: SectionSpec,
@@ -81,13 +87,7 @@ function resolveSection(
 ): Record<string, unknown> {
   const table: Record<string, unknown> = section.anyKey ? { ...given } : {};
   for (const [key, spec] of keys) {
-    const value = given[key] !== undefined
-      ? given[key]
-      : spec.derive
-      ? spec.derive(resolved)
-      : spec.defaultValue === undefined
-      ? undefined
-      : structuredClone(spec.defaultValue);
+    const value = valueOf(spec, given[key], resolved);
     if (value !== undefined) table[key] = value;
   }
   return table;
@@ -95,12 +95,21 @@ function resolveSection(
 
 /** Top-level keys whose default is derived from other settings, in schema order. */
 const DERIVED = TOP_LEVEL.filter(([, spec]) => spec.derive);
-/** Per section, its keys whose default is derived, in schema order. */
-const SECTION_DERIVED = SECTION_KEYS.map(({ section, keys }) => ({
-  section,
-  keys,
-  derived: keys.filter(([, spec]) => spec.derive),
-}));
+
+/** Derives again each of `derived` that `given` leaves unset, into `table`. */
+function deriveAgain(
+  table: Record<string, unknown>,
+  derived: readonly (readonly [string, KeySpec])[],
+  given: Readonly<Record<string, unknown>> | undefined,
+  resolved: Readonly<Record<string, unknown>>,
+): void {
+  for (const [key, spec] of derived) {
+    if (given?.[key] !== undefined) continue;
+    const value = spec.derive!(resolved);
+    if (value === undefined) delete table[key];
+    else table[key] = value;
+  }
+}
 
 /**
  * Resolves the settings of hosts that share every layer below their own (an
@@ -123,24 +132,14 @@ export function hostResolver(
     for (const key of Object.keys(host)) {
       if (!SECTION_NAMES.has(key)) resolved[key] = merged[key];
     }
-    for (const [key, spec] of DERIVED) {
-      if (merged[key] !== undefined) continue;
-      const value = spec.derive!(resolved);
-      if (value === undefined) delete resolved[key];
-      else resolved[key] = value;
-    }
-    for (const { section, keys, derived } of SECTION_DERIVED) {
+    deriveAgain(resolved, DERIVED, merged, resolved);
+    for (const { section, keys, derived } of SECTION_KEYS) {
       const given = merged[section.name] as Record<string, unknown> | undefined;
       if (host[section.name] !== undefined) {
         resolved[section.name] = resolveSection(section, keys, given ?? {}, resolved);
       } else if (derived.length > 0) {
         const table = { ...(resolved[section.name] as Record<string, unknown>) };
-        for (const [key, spec] of derived) {
-          if (given?.[key] !== undefined) continue;
-          const value = spec.derive!(resolved);
-          if (value === undefined) delete table[key];
-          else table[key] = value;
-        }
+        deriveAgain(table, derived, given, resolved);
         resolved[section.name] = table;
       }
     }

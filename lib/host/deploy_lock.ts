@@ -448,7 +448,7 @@ async function readThen(held: HeldCommand): Promise<{ stdout: string; code: numb
   return { stdout, code: Number(m[1]) };
 }
 
-const THEN_LINE = /^THEN (\d+) ([A-Za-z0-9+/=]*)$/;
+const THEN_LINE = /^THEN (\d+) (.*)$/;
 
 /** Who holds a lock taken now for `commandLine`: `user@machine`, the command, the time. */
 export function lockOwner(commandLine: string): LockOwner {

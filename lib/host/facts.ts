@@ -89,9 +89,8 @@ export function splitFactsOutput(
     if (codeEnd === -1) break;
     const code = stdout.slice(codeAt, codeEnd);
     const base64 = stdout.slice(nameEnd + 1, exitAt);
-    if (nameEnd === nameAt || !/^\d+$/.test(code) || !/^[A-Za-z0-9+/=]*$/.test(base64)) continue;
     const out = base64Text(base64);
-    if (out === undefined) continue;
+    if (nameEnd === nameAt || !/^\d+$/.test(code) || out === undefined) continue;
     result.set(stdout.slice(nameAt, nameEnd), { out, code: Number(code) });
     at = codeEnd - 1;
   }
@@ -99,14 +98,17 @@ export function splitFactsOutput(
 }
 
 const utf8 = new TextDecoder();
+const BASE64 = /^[A-Za-z0-9+/=]*$/;
 
 /**
- * The UTF-8 text that `base64` encodes, or undefined when it is not base64.
- * Decoded natively (`Uint8Array.fromBase64`), not through node:buffer, whose
- * decoder is JavaScript: a host's facts are a few dozen such texts, and over a
- * fleet V8 compiled node:buffer's code for them.
+ * The UTF-8 text that `base64` encodes, or undefined when it is not base64
+ * (whitespace included, which `Uint8Array.fromBase64` would skip). Decoded
+ * natively, not through node:buffer, whose decoder is JavaScript: a host's
+ * facts are a few dozen such texts, and over a fleet V8 compiled node:buffer's
+ * code for them.
  */
 export function base64Text(base64: string): string | undefined {
+  if (!BASE64.test(base64)) return undefined;
   try {
     return utf8.decode(Uint8Array.fromBase64(base64));
   } catch {
