@@ -203,7 +203,7 @@ async function withPath(bin: string, fn: () => Promise<void>): Promise<void> {
 
 const OWNER = { holder: "ops@laptop", command: "deploy", since: new Date().toISOString() };
 
-Deno.test("ssh: the deploy lock's shell opens the connection itself (one ssh, the master put in the background); a login that fails is a connection failure, for connect() too", async () => {
+Deno.test("ssh: the deploy lock's shell opens the connection itself (one ssh, the connection's master while it runs); a login that fails is a connection failure, for connect() too", async () => {
   await withTempDir(async (dir) => {
     // The real ssh, through a jump host that refuses the connection.
     const host = await behindRefusingJump(dir);
@@ -244,13 +244,57 @@ Deno.test("ssh: the deploy lock's shell opens the connection itself (one ssh, th
     }
     assert.equal(started.length, 1, "one ssh for the host (besides the jump's)");
     const [argv] = started;
-    assert.ok(argv.includes("ControlMaster=yes") && argv.includes("ControlPersist=120"), `${argv}`);
+    assert.ok(argv.includes("ControlMaster=yes"), `${argv}`);
+    // No ControlPersist: ssh stays in the foreground as the master, and ends with the shell.
+    assert.ok(!argv.some((a) => /^ControlPersist/.test(a)), `${argv}`);
     assert.ok(!argv.includes("-N") && !argv.includes("-M"), "no master of its own");
     assert.match(
       argv.at(-1)!,
       /^sudo -n .*\/run\/djaploy\/hello\.lock/s,
       "it runs the lock's shell",
     );
+  });
+});
+
+Deno.test("ssh: once the deploy lock's shell ended, close() has nothing to close (its ssh was the master): no ssh -O exit, no mux request", async () => {
+  await withTempDir(async (dir) => {
+    const { host } = await loadTestProject(dir, 'project_name = "hello"\n');
+    // A stand-in for ssh: records its arguments, answers as lock.bash does, ends at EOF.
+    const bin = join(dir, "bin");
+    await Deno.mkdir(bin);
+    await Deno.writeTextFile(
+      join(bin, "ssh"),
+      `#!/bin/sh\nprintf '%s\\0' "$@" > '${dir}/argv.'$$\necho LOCKED\ncat >/dev/null\n`,
+    );
+    await Deno.chmod(join(bin, "ssh"), 0o755);
+    const exec = executor(host, dir);
+    const started = async () => {
+      const argvs: string[][] = [];
+      for await (const e of Deno.readDir(dir)) {
+        if (!e.name.startsWith("argv.")) continue;
+        argvs.push((await Deno.readTextFile(join(dir, e.name))).split("\0").slice(0, -1));
+      }
+      return argvs;
+    };
+    await withPath(bin, async () => {
+      const lock = await acquireLock(exec, "hello", OWNER, 0);
+      await exec.connect(); // shares the lock shell's login
+      await lock.release();
+      // A socket where the master's was: close() would ask it to exit if it thought it open.
+      const listener = Deno.listen({ transport: "unix", path: join(dir, "0") });
+      let asked = false;
+      listener.accept().then((c) => {
+        asked = true;
+        c.close();
+      }, () => undefined);
+      await exec.close();
+      await new Promise((r) => setTimeout(r, 50));
+      listener.close();
+      assert.equal(asked, false, "close() sent the socket nothing");
+    });
+    const argvs = await started();
+    assert.equal(argvs.length, 1, `one ssh, the lock's shell: ${JSON.stringify(argvs)}`);
+    assert.equal(exec.stats.connections, 1);
   });
 });
 

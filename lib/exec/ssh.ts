@@ -9,8 +9,10 @@
  * - A prompt for an unknown host key hanging the run: BatchMode, and
  *   StrictHostKeyChecking=accept-new (or yes).
  * - Masters left behind or reused across runs: each run has its own socket
- *   directory, masters are closed at the end (through the control socket,
- *   lib/exec/ssh_mux.ts), and ControlPersist makes an orphaned master exit by
+ *   directory. The deploy lock's shell is its connection's master and ends
+ *   it when it ends (its input closes when djaploy is gone, killed too).
+ *   Other masters are closed at the end (through the control socket,
+ *   lib/exec/ssh_mux.ts), and ControlPersist makes an orphaned one exit by
  *   itself if djaploy is killed.
  * - A burst of new connections refused by sshd's MaxStartups: connection
  *   starts go through a shared limiter.
@@ -159,11 +161,12 @@ export class SshExecutor implements Executor {
   /**
    * Starts `cmd` and keeps it running. A command that answers at once (a
    * run's deploy lock) opens the connection itself when none is open: one ssh
-   * process that logs in, puts the master in the background (ControlMaster,
-   * ControlPersist) and runs the command through it, instead of a master
-   * started and waited for, then a client. The connection counts as made at
-   * the command's first line, or when it ended other than with ssh's 255.
-   * `connect()` called right after shares that outcome.
+   * process that logs in, runs the command and is the master of the host's
+   * connection while it runs (ControlMaster, no ControlPersist), instead of a
+   * master started and waited for, then a client. The connection counts as
+   * made at the command's first line, or when it ended other than with ssh's
+   * 255. `connect()` called right after shares that outcome. Ending the
+   * command ends the connection: close() then has nothing left to close.
    */
   async hold(cmd: RemoteCommand, opts: HoldOptions = {}): Promise<HeldCommand> {
     // Only such a command: the connection start it holds ends at its first line.
@@ -182,7 +185,7 @@ export class SshExecutor implements Executor {
     const log = `${this.#controlPath}.log`;
     const args = [
       ...this.baseArgs(),
-      ...["-o", "ControlMaster=yes", "-o", `ControlPersist=${CONTROL_PERSIST}`, "-E", log],
+      ...["-o", "ControlMaster=yes", "-E", log],
       this.#config.ssh_hostname,
       "--",
       toShell(cmd, this.sshUser),
@@ -204,8 +207,8 @@ export class SshExecutor implements Executor {
       if (err instanceof ProgramNotFoundError) throw sshMissing();
       throw err;
     });
-    this.#connecting = started.then(() => undefined);
-    this.#connecting.catch(() => undefined); // reported by whoever awaits it
+    const connecting = this.#connecting = started.then(() => undefined);
+    connecting.catch(() => undefined); // reported by whoever awaits it
     return started.then(({ p, first, ended }) => {
       let unread = first;
       return {
@@ -216,7 +219,13 @@ export class SshExecutor implements Executor {
           return Promise.resolve(line);
         },
         write: (t) => ended ? Promise.resolve() : p.write(t),
-        end: () => ended ? Promise.resolve(ended) : p.close(),
+        end: async () => {
+          const result = ended ?? await p.close();
+          // The master ended with it (once its other sessions, if any, had ended): the
+          // connection is closed, by us, and a later command opens a new one.
+          if (this.#connecting === connecting) this.#connecting = undefined;
+          return result;
+        },
       };
     });
   }
