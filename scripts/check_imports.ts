@@ -149,6 +149,7 @@ export const LAYERS: readonly Layer[] = [
       "lib/version.ts",
       "lib/cli/args.ts",
       "lib/output/ui.ts",
+      "lib/output/stdout.ts",
       "lib/output/live_status.ts",
       "lib/release/report.ts",
       "lib/hash.ts",

@@ -2,6 +2,7 @@
  * The only module that starts processes. Everything else goes through
  * `runProcess` (via an executor), so tests and --dry-run can record instead.
  */
+import { flushStdout } from "../output/stdout.ts";
 
 export interface ProcessOptions {
   readonly cwd?: string;
@@ -105,6 +106,8 @@ export async function runProcess(
   opts: ProcessOptions = {},
 ): Promise<ProcessResult> {
   const started = performance.now();
+  // What djaploy printed comes before what the process prints on the same terminal.
+  if (opts.inherit) flushStdout();
   const stdio = opts.inherit ? "inherit" : opts.quiet ? "null" : "piped";
   const { child, viaSetsid } = spawn(program, args, {
     cwd: opts.cwd,

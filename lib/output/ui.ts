@@ -7,6 +7,7 @@
  */
 import { maskSecrets } from "../secrets/secret.ts";
 import type { LiveStatus } from "./live_status.ts";
+import { flushStdout, writeStdout } from "./stdout.ts";
 
 export type Verbosity = "quiet" | "normal" | "verbose";
 
@@ -63,8 +64,14 @@ export class Ui {
     this.#errColor = opts.errColor ?? opts.color;
     // With events, lines for people share stderr: stdout's colour does not apply.
     this.color = this.events ? this.#errColor : opts.color;
-    this.#write = opts.write ?? ((t) => Deno.stdout.writeSync(encoder.encode(t)));
-    this.#writeErr = opts.writeErr ?? ((t) => Deno.stderr.writeSync(encoder.encode(t)));
+    // A task's lines in one write (lib/output/stdout.ts); the live status redraws around each
+    // line as it is written, so with it every line goes out at once.
+    this.#write = opts.write ??
+      (opts.live ? (t) => Deno.stdout.writeSync(encoder.encode(t)) : writeStdout);
+    this.#writeErr = opts.writeErr ?? ((t) => {
+      flushStdout(); // what was written before it comes before it
+      Deno.stderr.writeSync(encoder.encode(t));
+    });
     this.#writeLine = this.events ? this.#writeErr : this.#write;
     this.#writeWarn = this.#writeErr;
     this.live = this.events ? undefined : opts.live;

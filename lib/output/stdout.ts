@@ -1,0 +1,34 @@
+/**
+ * djaploy's standard output, written a task's worth at a time. Over a fleet
+ * each host prints a line per step, and the steps that find nothing to do
+ * end one after another within one task of the event loop: a write each was
+ * a system call and a trip through Deno's write op each, about 20 per host
+ * on a redeploy. What is written within a task goes out in one write once
+ * the task's work is done (a zero-delay timer), and before anything else
+ * can reach the same terminal or file: a line on stderr (Ui's warnings and
+ * errors), a process that inherits stdout (lib/exec/process.ts), and the
+ * process's end (Deno.exit dispatches "unload").
+ */
+const encoder = new TextEncoder();
+let pending = "";
+let timer: ReturnType<typeof setTimeout> | undefined;
+
+/** Queues `text` for stdout: it goes out at the end of this task, or sooner (flushStdout). */
+export function writeStdout(text: string): void {
+  pending += text;
+  timer ??= setTimeout(flushStdout, 0);
+}
+
+/** Writes what is queued for stdout now. */
+export function flushStdout(): void {
+  if (timer !== undefined) {
+    clearTimeout(timer);
+    timer = undefined;
+  }
+  if (pending === "") return;
+  const bytes = encoder.encode(pending);
+  pending = "";
+  for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
+}
+
+globalThis.addEventListener("unload", flushStdout);
