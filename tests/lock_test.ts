@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   acquireLock,
   type HeldLock,
+  joinTicks,
   type LockOwner,
   lockPath,
   parseOwner,
@@ -277,6 +278,67 @@ Deno.test("lock heartbeat: answered heartbeats keep the lock, verify passes", as
     } finally {
       await lock.release();
     }
+  });
+});
+
+Deno.test("lock heartbeat: the locks of a run beat on one timer, each within a period of its start, and stop when given back", async () => {
+  const calls: { who: string; at: number }[] = [];
+  const at = () => performance.now();
+  const leaveA = joinTicks(100, () => calls.push({ who: "a", at: at() }));
+  await new Promise((r) => setTimeout(r, 40));
+  // Later locks: their first heartbeat comes at the next tick, with the first lock's.
+  const joined = at();
+  const leaveB = joinTicks(100, () => calls.push({ who: "b", at: at() }));
+  const leaveC = joinTicks(100, () => calls.push({ who: "c", at: at() }));
+  await new Promise((r) => setTimeout(r, 230));
+  leaveB();
+  const left = at();
+  await new Promise((r) => setTimeout(r, 230));
+  // The calls of one tick come together; ticks are a period apart.
+  const ticks: { who: string; at: number }[][] = [];
+  for (const c of calls) {
+    const last = ticks.at(-1);
+    if (last && c.at - last[0].at < 30) last.push(c);
+    else ticks.push([c]);
+  }
+  const shown = JSON.stringify(calls);
+  const before = ticks.filter((t) => t[0].at > joined && t[0].at < left);
+  const after = ticks.filter((t) => t[0].at > left);
+  assert.ok(before.length >= 1 && after.length >= 1, shown);
+  for (const t of before) assert.equal(t.map((c) => c.who).join(""), "abc", shown);
+  for (const t of after) assert.equal(t.map((c) => c.who).join(""), "ac", shown);
+  assert.ok(before[0][0].at - joined < 100 + 100, `the first heartbeat within a period: ${shown}`);
+  leaveA();
+  leaveC();
+  leaveC(); // twice: no harm
+  const count = calls.length;
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(calls.length, count, "no heartbeat once every lock is given back");
+});
+
+Deno.test("lock heartbeat: two locks held at once are both kept by the shared heartbeat", async () => {
+  await withApp(async (first) => {
+    await withApp(async (second) => {
+      const exec = new ShellExecutor("root");
+      const timing = { heartbeatMs: 200, timeoutSeconds: 1 };
+      const a = await acquireLock(exec, first, owner("deploy"), 0, undefined, { timing });
+      await new Promise((r) => setTimeout(r, 100));
+      const b = await acquireLock(exec, second, owner("deploy"), 0, undefined, { timing });
+      try {
+        // Past the hosts' 1 s timeout: only heartbeats keep the shells holding.
+        await new Promise((r) => setTimeout(r, 1600));
+        await a.verify();
+        await b.verify();
+        assert.ok(a.running && b.running);
+        await a.release();
+        await new Promise((r) => setTimeout(r, 1600));
+        await b.verify();
+        assert.ok(b.running, "the other lock still beats once one is given back");
+      } finally {
+        await a.release();
+        await b.release();
+      }
+    });
   });
 });
 

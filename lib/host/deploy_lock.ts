@@ -202,14 +202,13 @@ class Heartbeats {
   #waiters: (() => void)[] = [];
   /** Commands sent to the shell and not answered yet, by mark (they end in any order). */
   readonly #runs = new Map<string, HeldRun>();
-  readonly #timer: ReturnType<typeof setInterval>;
+  readonly #leave: () => void;
 
   constructor(held: HeldCommand, appName: string, host: string, timing: LockTiming) {
     this.#held = held;
     this.#what = `the deploy lock of ${appName} on ${host}`;
     this.#timing = timing;
-    this.#timer = setInterval(() => void this.#beat(), timing.heartbeatMs);
-    Deno.unrefTimer(this.#timer);
+    this.#leave = joinTicks(timing.heartbeatMs, () => void this.#beat());
     void this.#read();
   }
 
@@ -275,7 +274,7 @@ class Heartbeats {
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#leave();
     this.#lost ??= "released";
     this.#wake();
   }
@@ -318,6 +317,40 @@ class Heartbeats {
         "now: check with djaploy status, then run the command again.",
     });
   }
+}
+
+/** Every held lock's heartbeat, by period: what each tick calls. */
+const ticks = new Map<number, { beats: Set<() => void>; timer: ReturnType<typeof setInterval> }>();
+
+/**
+ * Calls `beat` every `periodMs` (the first call within `periodMs`) until the
+ * returned function is called. One timer for all the locks of a period,
+ * not one each: at each tick every held lock sends its heartbeat, so over a
+ * fleet the hosts' answers come back together too, and djaploy wakes up a
+ * few times per tick instead of twice per host (each wake-up costs the
+ * controller's CPU, the more the longer it had nothing to do:
+ * docs/benchmarks.md, "What a wait costs").
+ */
+export function joinTicks(periodMs: number, beat: () => void): () => void {
+  let tick = ticks.get(periodMs);
+  if (!tick) {
+    const beats = new Set<() => void>();
+    const timer = setInterval(() => {
+      for (const b of beats) b();
+    }, periodMs);
+    Deno.unrefTimer(timer);
+    tick = { beats, timer };
+    ticks.set(periodMs, tick);
+  }
+  // Each call its own entry, even for the same function.
+  const entry = () => beat();
+  tick.beats.add(entry);
+  const joined = tick;
+  return () => {
+    if (!joined.beats.delete(entry) || joined.beats.size > 0) return;
+    clearInterval(joined.timer);
+    if (ticks.get(periodMs) === joined) ticks.delete(periodMs);
+  };
 }
 
 const encoder = new TextEncoder();
