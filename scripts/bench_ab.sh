@@ -71,6 +71,9 @@ cpu() {
   (cd "$dir" && env "${with[@]}" "$deno" run "${perms[@]}" "$1/cli.ts" deploy --env "$2" -v 2>&1 </dev/null) |
     grep -oE 'djaploy used [0-9.]+ s' | grep -oE '[0-9.]+'
 }
+# A tree's first run transpiles its TypeScript into Deno's cache (a few tenths of a second of CPU
+# on a 1-host run): each tree runs once before the rounds.
+for t in "$a" "$b"; do cpu "$t" e1 1 >/dev/null; done
 # What a wait costs the controller's Deno moves through a day more than most changes: before and after.
 echo "before: $("$deno" run "$root/scripts/bench_wake.ts" --line)"
 echo "tree | CPU, 1 host | CPU, $n hosts"
