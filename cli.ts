@@ -12,6 +12,7 @@ import {
 import { UsageError, UserError } from "./lib/errors.ts";
 import { colorWanted, Ui, type Verbosity } from "./lib/output/ui.ts";
 import { LiveStatus } from "./lib/output/live_status.ts";
+import { writeStdoutNow } from "./lib/output/stdout.ts";
 import { VERSION } from "./lib/version.ts";
 import { cpuUsage, resourceUsage } from "node:process";
 import { configure, configureCommand } from "./lib/commands/configure.ts";
@@ -110,8 +111,6 @@ function mainHelp(): string {
   ].join("\n");
 }
 
-const encoder = new TextEncoder();
-
 export interface MainIo {
   readonly write?: (text: string) => void;
   readonly writeErr?: (text: string) => void;
@@ -162,7 +161,7 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     const events = Boolean(command.events && args.flags.json);
     // A line per running host, on a terminal only (never in CI, cron or a pipe).
     const live = command.events && color && !events && verbosity !== "quiet"
-      ? new LiveStatus({ write: io.write ?? ((t) => Deno.stdout.writeSync(encoder.encode(t))) })
+      ? new LiveStatus({ write: io.write ?? writeStdoutNow })
       : undefined;
     ui = new Ui({ verbosity, ...uiOptions, events, live });
     const stop = command.stoppable ? listenForStop((m) => ui.warn(m), Deno.exit) : undefined;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { flushStdout, writeStdout } from "../lib/output/stdout.ts";
+import { flushStdout, writeStdout, writeStdoutNow } from "../lib/output/stdout.ts";
 import { withTempDir } from "./helpers/fixtures.ts";
 
 const dec = new TextDecoder();
@@ -27,6 +27,10 @@ Deno.test("stdout: what is written within a task goes out in one write, once the
     flushStdout();
     await new Promise((r) => setTimeout(r, 0));
     assert.equal(writes.length, 2, "nothing queued, nothing written");
+    // The live status's lines go out at once, after what was queued before them.
+    writeStdout("web-3  ok  check server\n");
+    writeStdoutNow("\x1b[1A live line\n");
+    assert.deepEqual(writes.slice(2), ["web-3  ok  check server\n", "\x1b[1A live line\n"]);
   } finally {
     Deno.stdout.writeSync = original;
   }

@@ -26,8 +26,23 @@ export function flushStdout(): void {
     timer = undefined;
   }
   if (pending === "") return;
-  const bytes = encoder.encode(pending);
+  const text = pending;
   pending = "";
+  writeAll(text);
+}
+
+/**
+ * Writes `text` to stdout at once, after what is queued: for output that
+ * must appear as it is written (the live status on a terminal redraws
+ * around each line).
+ */
+export function writeStdoutNow(text: string): void {
+  flushStdout();
+  writeAll(text);
+}
+
+function writeAll(text: string): void {
+  const bytes = encoder.encode(text);
   for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
 }
 

@@ -7,7 +7,7 @@
  */
 import { maskSecrets } from "../secrets/secret.ts";
 import type { LiveStatus } from "./live_status.ts";
-import { flushStdout, writeStdout } from "./stdout.ts";
+import { flushStdout, writeStdout, writeStdoutNow } from "./stdout.ts";
 
 export type Verbosity = "quiet" | "normal" | "verbose";
 
@@ -66,8 +66,7 @@ export class Ui {
     this.color = this.events ? this.#errColor : opts.color;
     // A task's lines in one write (lib/output/stdout.ts); the live status redraws around each
     // line as it is written, so with it every line goes out at once.
-    this.#write = opts.write ??
-      (opts.live ? (t) => Deno.stdout.writeSync(encoder.encode(t)) : writeStdout);
+    this.#write = opts.write ?? (opts.live ? writeStdoutNow : writeStdout);
     this.#writeErr = opts.writeErr ?? ((t) => {
       flushStdout(); // what was written before it comes before it
       Deno.stderr.writeSync(encoder.encode(t));
