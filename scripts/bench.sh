@@ -29,7 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 key=$(scripts/testhosts.sh key)
-perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid --allow-run=ssh,rsync,git,tar,sh,setsid)
+perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid --allow-run=ssh,rsync,git,tar,sh,setsid
+  --v8-flags=--no-memory-reducer)
 export HELLO_SECRET_KEY=bench-secret NO_COLOR=1
 
 dj() { "$deno" run "${perms[@]}" "$root/cli.ts" "$@"; }

@@ -3,8 +3,9 @@
 # deploys them, then ROUNDS times runs a no-change redeploy of 1 host and of all, with A's
 # cli.ts, then with B's (alternating, so that a machine's drift touches both alike). Needs root.
 #   scripts/bench_ab.sh [--change] TREE_A TREE_B [HOSTS] [ROUNDS]   (default 32 hosts, 5 rounds)
-# DENO_V8_FLAGS_A and DENO_V8_FLAGS_B, when set, are the V8 flags of A's and of B's runs (Deno's
-# DENO_V8_FLAGS): with two checkouts of one commit, that compares flags.
+# DENO_V8_FLAGS_A and DENO_V8_FLAGS_B, when set, are the V8 flags of A's and of B's runs, in place
+# of the djaploy task's (--no-memory-reducer; "" for none): with two checkouts of one commit, that
+# compares flags.
 # --change: each run deploys a one-line change instead (committed just before it, once the
 # drains of the run before have ended, as the fleet benchmark does).
 # A tree is a checkout of djaploy, e.g. `git worktree add /tmp/before <commit>`. Its `-v` must
@@ -47,8 +48,9 @@ done
 export HELLO_SECRET_KEY=bench-secret NO_COLOR=1
 # shellcheck disable=SC2054 # commas inside the --allow-run value
 perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid --allow-run=ssh,rsync,git,tar,sh,setsid)
-(cd "$dir" && "$deno" run "${perms[@]}" "$b/cli.ts" configure --env "e$n" >/dev/null &&
-  "$deno" run "${perms[@]}" "$b/cli.ts" deploy --env "e$n" >/dev/null)
+v8=--no-memory-reducer # the djaploy task's (deno.json)
+(cd "$dir" && "$deno" run "${perms[@]}" "--v8-flags=$v8" "$b/cli.ts" configure --env "e$n" >/dev/null &&
+  "$deno" run "${perms[@]}" "--v8-flags=$v8" "$b/cli.ts" deploy --env "e$n" >/dev/null)
 # shellcheck source=scripts/bench_drains.sh
 . "$root/scripts/bench_drains.sh"
 on() { ssh -i "$key" -o BatchMode=yes -o UserKnownHostsFile="$work/known_hosts" "deploy@$1" "$2"; }
@@ -65,10 +67,10 @@ cpu() {
     (cd "$dir" && echo "Change $RANDOM$RANDOM" >pages/message.txt && git commit -qam change)
     quiet "$3"
   fi
-  local flags=${DENO_V8_FLAGS_A:-} with=()
-  if [ "$1" = "$b" ]; then flags=${DENO_V8_FLAGS_B:-}; fi
-  if [ -n "$flags" ]; then with=("DENO_V8_FLAGS=$flags"); fi
-  (cd "$dir" && env "${with[@]}" "$deno" run "${perms[@]}" "$1/cli.ts" deploy --env "$2" -v 2>&1 </dev/null) |
+  local flags=${DENO_V8_FLAGS_A-$v8} with=()
+  if [ "$1" = "$b" ]; then flags=${DENO_V8_FLAGS_B-$v8}; fi
+  if [ -n "$flags" ]; then with=("--v8-flags=$flags"); fi
+  (cd "$dir" && "$deno" run "${perms[@]}" "${with[@]}" "$1/cli.ts" deploy --env "$2" -v 2>&1 </dev/null) |
     grep -oE 'djaploy used [0-9.]+ s' | grep -oE '[0-9.]+'
 }
 # A tree's first run transpiles its TypeScript into Deno's cache (a few tenths of a second of CPU

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds djaploy as single binaries with `deno compile`, one per target, with
-# the permissions djaploy needs baked in (never -A): the same flags as the
-# `djaploy` task in deno.json, so `deno task djaploy` and the binaries can do
-# exactly the same things. Writes dist/bin/djaploy-<version>-<target> and
+# the permissions djaploy needs baked in (never -A) and its V8 flags: the same
+# flags as the `djaploy` task in deno.json, so `deno task djaploy` and the
+# binaries can do exactly the same things. Writes dist/bin/djaploy-<version>-<target> and
 # dist/bin/SHA256SUMS.
 #
 #   scripts/compile.sh                 every target
@@ -34,17 +34,19 @@ for t in "${targets[@]}"; do
 done
 
 deno=$(scripts/deno.sh)
-# The permission flags of the `djaploy` task, read from deno.json (one source of truth).
-mapfile -t perms < <("$deno" eval --quiet '
+# The permission and V8 flags of the `djaploy` task, read from deno.json (one source of truth).
+mapfile -t flags < <("$deno" eval --quiet '
 const task = JSON.parse(Deno.readTextFileSync("deno.json")).tasks.djaploy;
-for (const word of task.split(/\s+/)) if (word.startsWith("--allow-")) console.log(word);
+for (const word of task.split(/\s+/)) {
+  if (word.startsWith("--allow-") || word.startsWith("--v8-flags=")) console.log(word);
+}
 ')
-for p in "${perms[@]}"; do
+for p in "${flags[@]}"; do
   case $p in
     --allow-all | --allow-run | --allow-run=) echo "compile.sh: refusing $p: list the programs djaploy runs" >&2; exit 2 ;;
   esac
 done
-[ ${#perms[@]} -gt 0 ] || { echo "compile.sh: no --allow-* flags in deno.json's djaploy task" >&2; exit 2; }
+printf '%s\n' "${flags[@]}" | grep -q '^--allow-' || { echo "compile.sh: no --allow-* flags in deno.json's djaploy task" >&2; exit 2; }
 version=$("$deno" eval --quiet 'import { VERSION } from "./lib/version.ts"; console.log(VERSION)')
 
 out=dist/bin
@@ -52,7 +54,7 @@ mkdir -p "$out"
 built=()
 for t in "${targets[@]}"; do
   bin="$out/djaploy-$version-$t"
-  cmd=("$deno" compile --quiet --no-check "${perms[@]}" --target "$t" --output "$bin" cli.ts)
+  cmd=("$deno" compile --quiet --no-check "${flags[@]}" --target "$t" --output "$bin" cli.ts)
   if [ "$print" = 1 ]; then
     echo "${cmd[*]}"
     continue

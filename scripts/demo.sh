@@ -26,7 +26,7 @@ rm -f /tmp/djaploy-demo-known_hosts
 export HELLO_SECRET_KEY=${HELLO_SECRET_KEY:-$(head -c 32 /dev/urandom | base64)}
 djaploy() {
   (cd "$app" && "$deno" run --quiet --allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid \
-    --allow-run=ssh,rsync,git,tar,sh,setsid "$root/cli.ts" "$@")
+    --allow-run=ssh,rsync,git,tar,sh,setsid --v8-flags=--no-memory-reducer "$root/cli.ts" "$@")
 }
 echo "== djaploy configure --env demo"
 djaploy configure --env demo

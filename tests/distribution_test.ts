@@ -38,6 +38,12 @@ async function run(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/** The --v8-flags of deno.json's `djaploy` task (none when it has none). */
+export async function taskV8Flags(): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(join(REPO, "deno.json")));
+  return String(config.tasks.djaploy).split(/\s+/).filter((w) => w.startsWith("--v8-flags="));
+}
+
 /** The --allow-* flags of deno.json's `djaploy` task: what every way of running djaploy gets. */
 export async function taskPermissions(): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(join(REPO, "deno.json")));
@@ -88,7 +94,8 @@ Deno.test("distribution: the bundle is one file that runs on its own: --help, --
       cwd: REPO,
     });
     assert.equal(built.code, 0, built.stderr);
-    const perms = await taskPermissions();
+    // The task's V8 flags too: Deno stops at once on a flag V8 does not know.
+    const perms = [...await taskPermissions(), ...await taskV8Flags()];
     // From a folder with no deno.json and nothing of the repository next to it.
     const help = await run(DENO, ["run", "--no-config", ...perms, bundle, "--help"], { cwd: dir });
     assert.equal(help.code, 0, help.stderr);
@@ -130,7 +137,7 @@ Deno.test("distribution: deno run http://127.0.0.1:PORT/cli.ts --help works with
   }
 });
 
-Deno.test("distribution: compile.sh bakes in the djaploy task's permissions, never -A, for four targets", async () => {
+Deno.test("distribution: compile.sh bakes in the djaploy task's permissions and V8 flags, never -A, for four targets", async () => {
   const r = await run("bash", [join(REPO, "scripts/compile.sh"), "--print"], {
     env: { PATH: Deno.env.get("PATH") ?? "" },
   });
@@ -144,9 +151,12 @@ Deno.test("distribution: compile.sh bakes in the djaploy task's permissions, nev
     "aarch64-apple-darwin",
   ]);
   const perms = await taskPermissions();
+  const v8Flags = await taskV8Flags();
+  assert.deepEqual(v8Flags, ["--v8-flags=--no-memory-reducer"]);
   for (const line of lines) {
     const words = line.split(" ");
     assert.deepEqual(words.filter((w) => w.startsWith("--allow-")), perms);
+    assert.deepEqual(words.filter((w) => w.startsWith("--v8-flags=")), v8Flags);
     assert.ok(!words.includes("-A") && !words.includes("--allow-all"), line);
     assert.match(line, /--allow-run=ssh,rsync,git,/);
     assert.match(
@@ -190,6 +200,20 @@ Deno.test("distribution: compile.sh says clearly when the Deno runtime cannot be
   );
   assert.match(r.stderr, /^hint: build on a machine that reaches dl\.deno\.land/m);
   assert.doesNotMatch(r.stderr, /Stack backtrace/);
+});
+
+Deno.test("distribution: README's deno run and deno install lines carry the djaploy task's V8 flags", async () => {
+  const text = await Deno.readTextFile(join(REPO, "README.md"));
+  const v8Flags = await taskV8Flags();
+  const commands = text.split(/\n(?! {2})/).filter((c) =>
+    /^(deno run --quiet|deno install)/.test(c)
+  );
+  assert.equal(commands.length, 2, "README: one deno run and one deno install line");
+  for (const command of commands) {
+    for (const flag of v8Flags) {
+      assert.ok(command.includes(flag), `${flag} missing from: ${command}`);
+    }
+  }
 });
 
 Deno.test("distribution: the release workflow builds on tags with compile.sh and attaches checksums", async () => {
