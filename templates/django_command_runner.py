@@ -20,7 +20,8 @@ def djaploy_command():
     raise CommandError(
         "Install djaploy: it is not on PATH. Or set DJAPLOY_BIN (in settings or the "
         "environment) to the command that runs it, e.g. "
-        "DJAPLOY_BIN='deno run -A /path/to/djaploy/cli.ts'"
+        "DJAPLOY_BIN=/opt/djaploy/djaploy (a release binary, or the djaploy command "
+        "that deno install makes: see djaploy's README)"
     )
 
 

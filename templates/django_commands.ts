@@ -3,7 +3,7 @@
  * commands (`python manage.py deploy --env production`, ...) run djaploy
  * with the same arguments and exit with its exit code, for teams used to the
  * Python djaploy's commands. djaploy is found as DJAPLOY_BIN (a setting or an
- * environment variable, a command line such as "deno run -A /opt/djaploy/cli.ts")
+ * environment variable, a command line such as "/opt/djaploy/djaploy", a release binary)
  * or as `djaploy` on PATH.
  */
 import { DJANGO_COMMAND_RUNNER_PY } from "./programs.gen.ts";
