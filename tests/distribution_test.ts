@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { VERSION } from "../lib/version.ts";
 import { serveDir } from "./helpers/serve_dir.ts";
 import { withTempDir } from "./helpers/fixtures.ts";
+import { TASK_PERMISSIONS, TASK_V8_FLAGS } from "./helpers/task_flags.ts";
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DENO = Deno.execPath();
@@ -36,18 +37,6 @@ async function run(
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-/** The --v8-flags of deno.json's `djaploy` task (none when it has none). */
-export async function taskV8Flags(): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(join(REPO, "deno.json")));
-  return String(config.tasks.djaploy).split(/\s+/).filter((w) => w.startsWith("--v8-flags="));
-}
-
-/** The --allow-* flags of deno.json's `djaploy` task: what every way of running djaploy gets. */
-export async function taskPermissions(): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(join(REPO, "deno.json")));
-  return String(config.tasks.djaploy).split(/\s+/).filter((w) => w.startsWith("--allow-"));
 }
 
 async function sources(): Promise<string[]> {
@@ -95,7 +84,7 @@ Deno.test("distribution: the bundle is one file that runs on its own: --help, --
     });
     assert.equal(built.code, 0, built.stderr);
     // The task's V8 flags too: Deno stops at once on a flag V8 does not know.
-    const perms = [...await taskPermissions(), ...await taskV8Flags()];
+    const perms = [...TASK_PERMISSIONS, ...TASK_V8_FLAGS];
     // From a folder with no deno.json and nothing of the repository next to it.
     const help = await run(DENO, ["run", "--no-config", ...perms, bundle, "--help"], { cwd: dir });
     assert.equal(help.code, 0, help.stderr);
@@ -118,13 +107,12 @@ Deno.test("distribution: deno run http://127.0.0.1:PORT/cli.ts --help works with
   const served = serveDir(REPO);
   try {
     await withTempDir(async (dir) => {
-      const perms = await taskPermissions();
       const r = await run(DENO, [
         "run",
         "--quiet",
         "--no-config",
         `--allow-import=127.0.0.1:${served.port}`,
-        ...perms,
+        ...TASK_PERMISSIONS,
         `${served.origin}/cli.ts`,
         "--help",
       ], { cwd: dir });
@@ -150,13 +138,11 @@ Deno.test("distribution: compile.sh bakes in the djaploy task's permissions and 
     "x86_64-apple-darwin",
     "aarch64-apple-darwin",
   ]);
-  const perms = await taskPermissions();
-  const v8Flags = await taskV8Flags();
-  assert.deepEqual(v8Flags, ["--v8-flags=--no-memory-reducer"]);
+  assert.deepEqual(TASK_V8_FLAGS, ["--v8-flags=--no-memory-reducer"]);
   for (const line of lines) {
     const words = line.split(" ");
-    assert.deepEqual(words.filter((w) => w.startsWith("--allow-")), perms);
-    assert.deepEqual(words.filter((w) => w.startsWith("--v8-flags=")), v8Flags);
+    assert.deepEqual(words.filter((w) => w.startsWith("--allow-")), TASK_PERMISSIONS);
+    assert.deepEqual(words.filter((w) => w.startsWith("--v8-flags=")), TASK_V8_FLAGS);
     assert.ok(!words.includes("-A") && !words.includes("--allow-all"), line);
     assert.match(line, /--allow-run=ssh,rsync,git,/);
     assert.match(
@@ -204,13 +190,12 @@ Deno.test("distribution: compile.sh says clearly when the Deno runtime cannot be
 
 Deno.test("distribution: README's deno run and deno install lines carry the djaploy task's V8 flags", async () => {
   const text = await Deno.readTextFile(join(REPO, "README.md"));
-  const v8Flags = await taskV8Flags();
   const commands = text.split(/\n(?! {2})/).filter((c) =>
     /^(deno run --quiet|deno install)/.test(c)
   );
   assert.equal(commands.length, 2, "README: one deno run and one deno install line");
   for (const command of commands) {
-    for (const flag of v8Flags) {
+    for (const flag of TASK_V8_FLAGS) {
       assert.ok(command.includes(flag), `${flag} missing from: ${command}`);
     }
   }

@@ -5,24 +5,16 @@
 import { join, resolve } from "node:path";
 import { log, REPO, VERBOSE } from "./environment.ts";
 import { type ProcessResult, run } from "./run.ts";
+import { TASK_PERMISSIONS, TASK_V8_FLAGS } from "../../helpers/task_flags.ts";
 
 /** The value of `HELLO_SECRET_KEY` in every djaploy run: assert it never shows in output. */
 export const TEST_SECRET = "e2e-secret-9f1c2b7a4d";
 
-export const DJAPLOY_PERMISSIONS: readonly string[] = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-net",
-  "--allow-sys=hostname,uid",
-  "--allow-run=ssh,rsync,git,tar,sh,setsid,op,certbot,openssl,rclone,borg",
-  // Deno's own default import hosts, and this machine (modules served while developing them).
-  "--allow-import=deno.land,jsr.io,esm.sh,cdn.jsdelivr.net,raw.githubusercontent.com," +
-  "gist.githubusercontent.com,127.0.0.1,localhost",
-];
+/** The permissions of `deno task djaploy` (deno.json). */
+export const DJAPLOY_PERMISSIONS: readonly string[] = TASK_PERMISSIONS;
 
 /** The V8 flags of `deno task djaploy` (deno.json): V8 does not shrink its heap while a run waits. */
-export const DJAPLOY_V8_FLAGS: readonly string[] = ["--v8-flags=--no-memory-reducer"];
+export const DJAPLOY_V8_FLAGS: readonly string[] = TASK_V8_FLAGS;
 
 export type DjaployResult = ProcessResult;
 
