@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { setImmediate } from "node:timers";
 import { flushStdout, writeStdout, writeStdoutNow } from "../lib/output/stdout.ts";
 import { withTempDir } from "./helpers/fixtures.ts";
 
@@ -17,7 +18,9 @@ Deno.test("stdout: what is written within a task goes out in one write, once the
     writeStdout("web-1  ok  new release\n");
     writeStdout("web-1  ok  app directories\n");
     assert.deepEqual(writes, [], "nothing yet: the task is not done");
-    await new Promise((r) => setTimeout(r, 0));
+    // Written in the same turn of the event loop, with no timer to wait for (a zero-delay timer
+    // would have djaploy sleep and wake up again for it).
+    await new Promise((r) => setImmediate(r));
     assert.deepEqual(writes, [
       "web-1  ok  check server\nweb-1  ok  new release\nweb-1  ok  app directories\n",
     ]);
@@ -25,7 +28,7 @@ Deno.test("stdout: what is written within a task goes out in one write, once the
     flushStdout();
     assert.equal(writes.length, 2, "flushStdout writes at once");
     flushStdout();
-    await new Promise((r) => setTimeout(r, 0));
+    await new Promise((r) => setTimeout(r, 5));
     assert.equal(writes.length, 2, "nothing queued, nothing written");
     // The live status's lines go out at once, after what was queued before them.
     writeStdout("web-3  ok  check server\n");
