@@ -63,6 +63,23 @@ Deno.test("process: a live process's lines, whatever the chunks; close returns w
   assert.deepEqual([r.code, r.stdout, r.stderr], [4, "b\nc\nd", "oops\n"]);
 });
 
+Deno.test("process: a live process whose stderr is not read; a program that is not there is still told from one that exits 127", async () => {
+  const p = startProcess("sh", ["-c", "echo out; echo err >&2; exit 5"], {
+    detached: true,
+    stderr: "null",
+  });
+  assert.equal(await p.readLine(), "out");
+  assert.deepEqual(await p.close().then((r) => [r.code, r.stdout, r.stderr]), [5, "", ""]);
+  // Through setsid(1), which says why on the stderr nobody reads: told by the exit and PATH.
+  await assert.rejects(
+    startProcess("djaploy-no-such-program", [], { detached: true, stderr: "null" }).close(),
+    (e) => e instanceof ProgramNotFoundError && e.program === "djaploy-no-such-program",
+  );
+  const gone = await startProcess("sh", ["-c", "exit 127"], { detached: true, stderr: "null" })
+    .close();
+  assert.equal(gone.code, 127, "a program that is there and exits 127 is not missing");
+});
+
 Deno.test("process: output of a process that prints more than a pipe holds, with live chunks", async () => {
   const big = 'i=0; while [ $i -lt 20000 ]; do echo "line $i"; i=$((i+1)); done; echo e >&2';
   const whole = await runProcess("sh", ["-c", big], { detached: true });

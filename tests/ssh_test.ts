@@ -250,8 +250,8 @@ Deno.test("ssh: the deploy lock's shell opens the connection itself (one ssh, th
     assert.ok(!argv.includes("-N") && !argv.includes("-M"), "no master of its own");
     assert.match(
       argv.at(-1)!,
-      /^sudo -n .*\/run\/djaploy\/hello\.lock/s,
-      "it runs the lock's shell",
+      /^exec 2>&1; sudo -n .*\/run\/djaploy\/hello\.lock/s,
+      "it runs the lock's shell, its stderr on its stdout (ssh has no stderr pipe)",
     );
   });
 });
@@ -306,11 +306,45 @@ Deno.test("ssh: without an ssh program, the deploy lock's shell says to install 
     const exec = executor(host, dir);
     await withPath(bin, async () => {
       try {
-        await assert.rejects(
-          () => acquireLock(exec, "hello", OWNER, 0),
-          UserError,
-          "Install OpenSSH's client: the ssh program is not on PATH",
-        );
+        await assert.rejects(() => acquireLock(exec, "hello", OWNER, 0), (e: UserError) => {
+          assert.ok(e instanceof UserError);
+          assert.equal(e.message, "Install OpenSSH's client: the ssh program is not on PATH");
+          return true;
+        });
+      } finally {
+        await exec.close();
+      }
+    });
+  });
+});
+
+Deno.test("ssh: what the deploy lock's command says before it holds the lock (sudo's refusal) is in the error, though its ssh has no stderr pipe", async () => {
+  await withTempDir(async (dir) => {
+    const { host } = await loadTestProject(dir, 'project_name = "hello"\n');
+    const bin = join(dir, "bin");
+    await Deno.mkdir(bin);
+    // A stand-in for ssh that runs the remote command line here, as the login shell would, with a
+    // sudo that refuses on its stderr.
+    await Deno.writeTextFile(
+      join(bin, "ssh"),
+      `#!/bin/sh\nfor last; do :; done\nexec /bin/sh -c "$last"\n`,
+    );
+    await Deno.writeTextFile(
+      join(bin, "sudo"),
+      "#!/bin/sh\necho 'sudo: a password is required' >&2\nexit 1\n",
+    );
+    for (const f of ["ssh", "sudo"]) await Deno.chmod(join(bin, f), 0o755);
+    const exec = executor(host, dir);
+    await withPath(bin, async () => {
+      try {
+        await assert.rejects(() => acquireLock(exec, "hello", OWNER, 0), (e: UserError) => {
+          assert.ok(e instanceof UserError);
+          assert.match(
+            e.message,
+            /the lock command failed \(exit code 1\): sudo: a password is required$/,
+          );
+          return true;
+        });
       } finally {
         await exec.close();
       }

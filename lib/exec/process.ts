@@ -214,16 +214,29 @@ export interface LiveProcess {
   close(): Promise<ProcessResult>;
 }
 
+export interface LiveProcessOptions {
+  readonly signal?: AbortSignal;
+  readonly detached?: boolean;
+  /**
+   * "null": the process's stderr goes nowhere, and close() gives "" for it. For a process whose
+   * stderr says nothing djaploy needs (ssh with -E, its remote command's stderr sent to its
+   * stdout): a pipe and a stream less per process. A program that is not there is then told by
+   * its exit (127, no output) and its absence from PATH.
+   */
+  readonly stderr?: "piped" | "null";
+}
+
 export function startProcess(
   program: string,
   args: readonly string[],
-  opts: { signal?: AbortSignal; detached?: boolean } = {},
+  opts: LiveProcessOptions = {},
 ): LiveProcess {
   const started = performance.now();
+  const readStderr = opts.stderr !== "null";
   const { child, viaSetsid } = spawn(program, args, {
     stdin: "piped",
     stdout: "piped",
-    stderr: "piped",
+    stderr: readStderr ? "piped" : "null",
     signal: opts.signal,
     detached: opts.detached,
   });
@@ -242,7 +255,7 @@ export function startProcess(
     if (value) spare = new Uint8Array(value.buffer);
     return text;
   };
-  const stderr = child.stderr.text();
+  const stderr = readStderr ? child.stderr.text() : Promise.resolve("");
   const stopped = stoppedAfterExit(child, opts.signal);
   void stopped?.then(() => reader.cancel().catch(() => undefined));
   // Complete lines not yet read (from `head` on), and the start of the next one. Each chunk is
@@ -291,7 +304,24 @@ export function startProcess(
         ms: performance.now() - started,
       };
       if (viaSetsid && programWasMissing(result)) throw new ProgramNotFoundError(program);
+      if (
+        viaSetsid && !readStderr && result.code === 127 && result.stdout === "" &&
+        !onPath(program)
+      ) throw new ProgramNotFoundError(program);
       return result;
     },
   };
+}
+
+/** Whether an executable `program` is in one of PATH's folders. */
+function onPath(program: string): boolean {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      const info = Deno.statSync(`${dir || "."}/${program}`);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return true;
+    } catch {
+      // not there, or not ours to read
+    }
+  }
+  return false;
 }

@@ -188,18 +188,26 @@ export class SshExecutor implements Executor {
       ...["-o", "ControlMaster=yes", "-E", log],
       this.#config.ssh_hostname,
       "--",
-      toShell(cmd, this.sshUser),
+      // The command's stderr comes on its stdout: ssh's own messages go to the log (-E), so ssh
+      // runs with no stderr pipe, one pipe and one stream less per host. Such a command answers
+      // in lines that its reader knows (the deploy lock's), and whatever else it says before
+      // them (sudo's refusal) ends up in its output.
+      `exec 2>&1; ${toShell(cmd, this.sshUser)}`,
     ];
     // Set before any await: a connect() right after this call shares the start.
     const started = this.#opts.startLimiter.run(async () => {
-      const p = startProcess("ssh", args, { signal: this.#opts.signal, detached: true });
+      const p = startProcess("ssh", args, {
+        signal: this.#opts.signal,
+        detached: true,
+        stderr: "null",
+      });
       this.stats.connections++;
       this.stats.commands++;
       const first = await p.readLine();
       if (first !== undefined) return { p, first, ended: undefined };
       const ended = await p.close();
       if (ended.code === 255) {
-        const stderr = await Deno.readTextFile(log).catch(() => ended.stderr);
+        const stderr = await Deno.readTextFile(log).catch(() => ended.stdout);
         throw connectError(this.#config, 255, stderr);
       }
       return { p, first, ended };

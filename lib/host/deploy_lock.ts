@@ -155,8 +155,10 @@ export async function acquireLock(
         },
       );
     }
+    // What it said: on stdout when its shell opened the connection (lib/exec/ssh.ts), else stderr.
+    const said = [first ?? "", result.stdout, result.stderr].join("\n").trim();
     throw new UserError(
-      `Take the deploy lock on ${exec.host}: the lock command failed (exit code ${result.code}): ${result.stderr.trim()}`,
+      `Take the deploy lock on ${exec.host}: the lock command failed (exit code ${result.code}): ${said}`,
     );
   }
   const thenResult = then === undefined ? undefined : await readThen(held);

@@ -16,6 +16,11 @@ fi || {
 started=$(cut -d' ' -f22 "/proc/$$/stat")
 printf '%s %s %s\n' "$$" "$started" "$owner" > "$lock.owner"
 echo LOCKED
+# From here on this shell's own stderr, and the `then` script's, go nowhere, as djaploy read none of
+# it after LOCKED: when this shell opened the connection, its stderr is its stdout
+# (lib/exec/ssh.ts), which from here carries only the lines djaploy reads. The commands it runs keep
+# theirs, in files (below).
+exec 2>/dev/null
 # The `then` script's answer goes out whole once it ended, as one line: "THEN <exit code> <its
 # output in base64>". Each piece sent on its own would be a read and a wake-up for djaploy (the
 # facts are a few dozen), on every host, and each line one more turn of a loop that, hot over a
