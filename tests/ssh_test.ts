@@ -201,6 +201,21 @@ async function withPath(bin: string, fn: () => Promise<void>): Promise<void> {
   }
 }
 
+/** A test project's host, and a folder of stand-in programs (name: the shell script's body). */
+async function standIns(
+  dir: string,
+  scripts: Record<string, string>,
+): Promise<{ host: HostConfig; bin: string }> {
+  const { host } = await loadTestProject(dir, 'project_name = "hello"\n');
+  const bin = join(dir, "bin");
+  await Deno.mkdir(bin);
+  for (const [name, body] of Object.entries(scripts)) {
+    await Deno.writeTextFile(join(bin, name), `#!/bin/sh\n${body}`);
+    await Deno.chmod(join(bin, name), 0o755);
+  }
+  return { host, bin };
+}
+
 const OWNER = { holder: "ops@laptop", command: "deploy", since: new Date().toISOString() };
 
 Deno.test("ssh: the deploy lock's shell opens the connection itself (one ssh, the connection's master while it runs); a login that fails is a connection failure, for connect() too", async () => {
@@ -258,15 +273,10 @@ Deno.test("ssh: the deploy lock's shell opens the connection itself (one ssh, th
 
 Deno.test("ssh: once the deploy lock's shell ended, close() has nothing to close (its ssh was the master): no ssh -O exit, no mux request", async () => {
   await withTempDir(async (dir) => {
-    const { host } = await loadTestProject(dir, 'project_name = "hello"\n');
     // A stand-in for ssh: records its arguments, answers as lock.bash does, ends at EOF.
-    const bin = join(dir, "bin");
-    await Deno.mkdir(bin);
-    await Deno.writeTextFile(
-      join(bin, "ssh"),
-      `#!/bin/sh\nprintf '%s\\0' "$@" > '${dir}/argv.'$$\necho LOCKED\ncat >/dev/null\n`,
-    );
-    await Deno.chmod(join(bin, "ssh"), 0o755);
+    const { host, bin } = await standIns(dir, {
+      ssh: `printf '%s\\0' "$@" > '${dir}/argv.'$$\necho LOCKED\ncat >/dev/null\n`,
+    });
     const exec = executor(host, dir);
     const started = async () => {
       const argvs: string[][] = [];
@@ -300,9 +310,7 @@ Deno.test("ssh: once the deploy lock's shell ended, close() has nothing to close
 
 Deno.test("ssh: without an ssh program, the deploy lock's shell says to install OpenSSH's client", async () => {
   await withTempDir(async (dir) => {
-    const { host } = await loadTestProject(dir, 'project_name = "hello"\n');
-    const bin = join(dir, "bin");
-    await Deno.mkdir(bin);
+    const { host, bin } = await standIns(dir, {});
     const exec = executor(host, dir);
     await withPath(bin, async () => {
       try {
@@ -320,20 +328,12 @@ Deno.test("ssh: without an ssh program, the deploy lock's shell says to install 
 
 Deno.test("ssh: what the deploy lock's command says before it holds the lock (sudo's refusal) is in the error, though its ssh has no stderr pipe", async () => {
   await withTempDir(async (dir) => {
-    const { host } = await loadTestProject(dir, 'project_name = "hello"\n');
-    const bin = join(dir, "bin");
-    await Deno.mkdir(bin);
     // A stand-in for ssh that runs the remote command line here, as the login shell would, with a
     // sudo that refuses on its stderr.
-    await Deno.writeTextFile(
-      join(bin, "ssh"),
-      `#!/bin/sh\nfor last; do :; done\nexec /bin/sh -c "$last"\n`,
-    );
-    await Deno.writeTextFile(
-      join(bin, "sudo"),
-      "#!/bin/sh\necho 'sudo: a password is required' >&2\nexit 1\n",
-    );
-    for (const f of ["ssh", "sudo"]) await Deno.chmod(join(bin, f), 0o755);
+    const { host, bin } = await standIns(dir, {
+      ssh: 'for last; do :; done\nexec /bin/sh -c "$last"\n',
+      sudo: "echo 'sudo: a password is required' >&2\nexit 1\n",
+    });
     const exec = executor(host, dir);
     await withPath(bin, async () => {
       try {
