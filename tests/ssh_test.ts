@@ -352,6 +352,27 @@ Deno.test("ssh: what the deploy lock's command says before it holds the lock (su
   });
 });
 
+Deno.test("ssh: what sudo says on its way to the deploy lock's shell (unable to resolve host) does not stop the lock", async () => {
+  await withTempDir(async (dir) => {
+    // sudo warns on its stderr, which comes on ssh's stdout, before the lock's shell's first line.
+    const { host, bin } = await standIns(dir, {
+      ssh: 'for last; do :; done\nexec /bin/sh -c "$last"\n',
+      sudo: "echo 'sudo: unable to resolve host web1: Name or service not known' >&2\n" +
+        "echo LOCKED\ncat >/dev/null\n",
+    });
+    const exec = executor(host, dir);
+    await withPath(bin, async () => {
+      try {
+        const lock = await acquireLock(exec, "hello", OWNER, 0);
+        assert.equal(lock.running, true);
+        await lock.release();
+      } finally {
+        await exec.close();
+      }
+    });
+  });
+});
+
 Deno.test("fallbackWarning: only a session sshd refused points at MaxSessions; a broken connection says what ssh said", () => {
   assert.equal(fallbackWarning("web-1", "Warning: Permanently added 'x' to the list\n"), undefined);
   assert.match(

@@ -135,11 +135,22 @@ export async function acquireLock(
     ],
     as: "root",
   }, { answersAtOnce: true });
-  let first = await held.readLine();
+  // Lines before lock.bash's own: what sudo or bash said on their way (e.g. "sudo: unable to
+  // resolve host"), on stdout when the shell opened the connection (lib/exec/ssh.ts). Kept for
+  // the error, if the lock is not taken.
+  const said: string[] = [];
+  const next = async (): Promise<string | undefined> => {
+    for (let line = await held.readLine(); line !== undefined; line = await held.readLine()) {
+      if (/^(LOCKED$|WAITING |HELD )/.test(line)) return line;
+      said.push(line);
+    }
+    return undefined;
+  };
+  let first = await next();
   // With a wait, the shell says whom it waits for before it waits (lock.bash).
   if (first?.startsWith("WAITING")) {
     opts.onWait?.(parseOwner(first.slice(8)).owner);
-    first = await held.readLine();
+    first = await next();
   }
   if (first !== "LOCKED") {
     const result = await held.end();
@@ -155,10 +166,9 @@ export async function acquireLock(
         },
       );
     }
-    // What it said: on stdout when its shell opened the connection (lib/exec/ssh.ts), else stderr.
-    const said = [first ?? "", result.stdout, result.stderr].join("\n").trim();
+    const output = [...said, result.stdout, result.stderr].join("\n").trim();
     throw new UserError(
-      `Take the deploy lock on ${exec.host}: the lock command failed (exit code ${result.code}): ${said}`,
+      `Take the deploy lock on ${exec.host}: the lock command failed (exit code ${result.code}): ${output}`,
     );
   }
   const thenResult = then === undefined ? undefined : await readThen(held);
