@@ -326,50 +326,51 @@ Deno.test("ssh: without an ssh program, the deploy lock's shell says to install 
   });
 });
 
-Deno.test("ssh: what the deploy lock's command says before it holds the lock (sudo's refusal) is in the error, though its ssh has no stderr pipe", async () => {
+/**
+ * Runs `fn` with a stand-in ssh that runs the remote command line here, as the login shell would,
+ * and a stand-in sudo (the shell script's body).
+ */
+async function withSudoHere(
+  sudo: string,
+  fn: (exec: SshExecutor) => Promise<void>,
+): Promise<void> {
   await withTempDir(async (dir) => {
-    // A stand-in for ssh that runs the remote command line here, as the login shell would, with a
-    // sudo that refuses on its stderr.
     const { host, bin } = await standIns(dir, {
       ssh: 'for last; do :; done\nexec /bin/sh -c "$last"\n',
-      sudo: "echo 'sudo: a password is required' >&2\nexit 1\n",
+      sudo,
     });
     const exec = executor(host, dir);
     await withPath(bin, async () => {
       try {
-        await assert.rejects(() => acquireLock(exec, "hello", OWNER, 0), (e: UserError) => {
-          assert.ok(e instanceof UserError);
-          assert.match(
-            e.message,
-            /the lock command failed \(exit code 1\): sudo: a password is required$/,
-          );
-          return true;
-        });
+        await fn(exec);
       } finally {
         await exec.close();
       }
     });
   });
+}
+
+Deno.test("ssh: what the deploy lock's command says before it holds the lock (sudo's refusal) is in the error, though its ssh has no stderr pipe", async () => {
+  await withSudoHere("echo 'sudo: a password is required' >&2\nexit 1\n", async (exec) => {
+    await assert.rejects(() => acquireLock(exec, "hello", OWNER, 0), (e: UserError) => {
+      assert.ok(e instanceof UserError);
+      assert.match(
+        e.message,
+        /the lock command failed \(exit code 1\): sudo: a password is required$/,
+      );
+      return true;
+    });
+  });
 });
 
 Deno.test("ssh: what sudo says on its way to the deploy lock's shell (unable to resolve host) does not stop the lock", async () => {
-  await withTempDir(async (dir) => {
-    // sudo warns on its stderr, which comes on ssh's stdout, before the lock's shell's first line.
-    const { host, bin } = await standIns(dir, {
-      ssh: 'for last; do :; done\nexec /bin/sh -c "$last"\n',
-      sudo: "echo 'sudo: unable to resolve host web1: Name or service not known' >&2\n" +
-        "echo LOCKED\ncat >/dev/null\n",
-    });
-    const exec = executor(host, dir);
-    await withPath(bin, async () => {
-      try {
-        const lock = await acquireLock(exec, "hello", OWNER, 0);
-        assert.equal(lock.running, true);
-        await lock.release();
-      } finally {
-        await exec.close();
-      }
-    });
+  // sudo warns on its stderr, which comes on ssh's stdout, before the lock's shell's first line.
+  const sudo = "echo 'sudo: unable to resolve host web1: Name or service not known' >&2\n" +
+    "echo LOCKED\ncat >/dev/null\n";
+  await withSudoHere(sudo, async (exec) => {
+    const lock = await acquireLock(exec, "hello", OWNER, 0);
+    assert.equal(lock.running, true);
+    await lock.release();
   });
 });
 
