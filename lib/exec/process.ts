@@ -65,9 +65,20 @@ function useSetsid(): boolean {
 /** util-linux setsid(1) exits 127 with this when it cannot find the program. */
 const SETSID_NOT_FOUND = /^setsid: failed to execute /;
 
-/** Whether a process started through setsid(1) ended because its program was not found. */
-function programWasMissing(result: { code: number; stderr: string }): boolean {
-  return result.code === 127 && SETSID_NOT_FOUND.test(result.stderr);
+/**
+ * Whether a process started through setsid(1) ended because its program was not found: setsid
+ * says so on stderr; with stderr not read, an exit of 127 with no output and no such program on
+ * PATH tells it.
+ */
+function programWasMissing(
+  program: string,
+  result: { code: number; stdout: string; stderr: string },
+  stderrRead = true,
+): boolean {
+  if (result.code !== 127) return false;
+  return stderrRead
+    ? SETSID_NOT_FOUND.test(result.stderr)
+    : result.stdout === "" && !onPath(program);
 }
 
 /** Spawns `program`, in its own session when `detached` (through setsid(1) when it can). */
@@ -119,7 +130,7 @@ export async function runProcess(
     detached: opts.detached,
   });
   const result = await finishProcess(child, started, opts);
-  if (viaSetsid && programWasMissing(result)) {
+  if (viaSetsid && programWasMissing(program, result)) {
     throw new ProgramNotFoundError(program);
   }
   return result;
@@ -220,8 +231,7 @@ export interface LiveProcessOptions {
   /**
    * "null": the process's stderr goes nowhere, and close() gives "" for it. For a process whose
    * stderr says nothing djaploy needs (ssh with -E, its remote command's stderr sent to its
-   * stdout): a pipe and a stream less per process. A program that is not there is then told by
-   * its exit (127, no output) and its absence from PATH.
+   * stdout): a pipe and a stream less per process.
    */
   readonly stderr?: "piped" | "null";
 }
@@ -303,11 +313,9 @@ export function startProcess(
         stderr: stopped ? await Promise.race([stderr, stopped.then(() => "")]) : await stderr,
         ms: performance.now() - started,
       };
-      if (viaSetsid && programWasMissing(result)) throw new ProgramNotFoundError(program);
-      if (
-        viaSetsid && !readStderr && result.code === 127 && result.stdout === "" &&
-        !onPath(program)
-      ) throw new ProgramNotFoundError(program);
+      if (viaSetsid && programWasMissing(program, result, readStderr)) {
+        throw new ProgramNotFoundError(program);
+      }
       return result;
     },
   };
