@@ -2,7 +2,8 @@
  * The per-app deploy lock on each host. It is an flock held by a remote
  * shell that lives only as long as djaploy's SSH session and its heartbeat:
  * when djaploy ends, is killed, or loses the connection, the shell ends
- * (stdin closes, or 30 s pass without a heartbeat) and the lock is free. No
+ * (stdin closes, or 30 s pass without a line from djaploy: a heartbeat or a
+ * command) and the lock is free. No
  * stale lock outlives its run; `djaploy unlock` exists for the rare case.
  */
 import { checkResult, type ExecResult, type Executor, type HeldCommand } from "../exec/executor.ts";
@@ -201,6 +202,15 @@ function ageMs(since: { wall: number; mono: number }): number {
  * Numbered heartbeats and their answers. A heartbeat counts from when it
  * was sent, not when its answer was read: an answer read late (after a
  * suspend) proves nothing about the time in between.
+ *
+ * The shell waits for any line (lock.bash `read -t`), a command as much as a
+ * heartbeat, and a command's answer proves it read that line as a
+ * heartbeat's does. So a heartbeat goes out only when the shell was sent
+ * nothing for a period: ticks come every half period, so the shell never
+ * waits more than a period and a half for a line (15 s of its 30), and a
+ * host busy with commands is sent few or none. Each heartbeat is a write and
+ * an answer to read, a wake-up of djaploy for every host
+ * (docs/benchmarks.md, "Heartbeats only for a shell sent nothing").
  */
 class Heartbeats {
   readonly #held: HeldCommand;
@@ -210,6 +220,8 @@ class Heartbeats {
   #seq = 0;
   #answeredUpTo = 0;
   #answered = now();
+  /** When the shell was last sent a line (a heartbeat or a command), or the lock was taken. */
+  #lastSent = now();
   #lost?: string;
   #waiters: (() => void)[] = [];
   /** Commands sent to the shell and not answered yet, by mark (they end in any order). */
@@ -220,7 +232,9 @@ class Heartbeats {
     this.#held = held;
     this.#what = `the deploy lock of ${appName} on ${host}`;
     this.#timing = timing;
-    this.#leave = joinTicks(timing.heartbeatMs, () => void this.#beat());
+    this.#leave = joinTicks(timing.heartbeatMs / 2, () => {
+      if (ageMs(this.#lastSent) >= timing.heartbeatMs) void this.#beat();
+    });
     void this.#read();
   }
 
@@ -235,6 +249,8 @@ class Heartbeats {
       answering ??= line.endsWith(" start") ? this.#runs.get(line.slice(0, -6)) : undefined;
       if (answering?.take(line)) {
         if (answering.done) {
+          // Like a heartbeat's answer: the shell read the command's line, sent at `sent`.
+          if (answering.sent.mono > this.#answered.mono) this.#answered = answering.sent;
           this.#runs.delete(answering.mark);
           answering = undefined;
         }
@@ -269,6 +285,7 @@ class Heartbeats {
     const run = new HeldRun(mark);
     this.#runs.set(mark, run);
     const bytes = (t: string) => encoder.encode(t).length;
+    this.#lastSent = run.sent;
     // One write: a heartbeat can go before or after it, never inside.
     await this.#held.write(`run ${mark} ${bytes(script)} ${bytes(input)}\n${script}${input}`);
     return await run.result;
@@ -280,7 +297,7 @@ class Heartbeats {
 
   async #beat(): Promise<number> {
     const n = ++this.#seq;
-    this.#sent.set(n, now());
+    this.#sent.set(n, this.#lastSent = now());
     await this.#held.write(`${n}\n`);
     return n;
   }
@@ -380,6 +397,8 @@ class HeldRun {
   readonly #stderr: string[] = [];
   readonly mark: string;
   readonly #started = performance.now();
+  /** When its line was sent: its answer proves the shell read it, as a heartbeat's does. */
+  readonly sent = now();
   #resolve!: (r: ExecResult) => void;
   #reject!: (e: unknown) => void;
 

@@ -33,6 +33,8 @@ if [ -n "$5" ]; then
   { printf 'THEN %s ' "$then_code"; printf '%s' "${then_out%x}" | base64 -w 0; echo; } |
     dd bs=1M iflag=fullblock status=none
 fi
+# The shell ends after $timeout seconds without a line: any line counts (djaploy sends a heartbeat
+# only when it sent nothing else for a while, and takes a command's answer as a heartbeat's).
 # Each line is a heartbeat N (answered "beat N"), or "run MARK SCRIPT_BYTES INPUT_BYTES" followed by
 # the script and its input, raw: the script runs as root like this shell, its input on stdin; out
 # come "MARK start", its stdout, a newline and MARK, its stderr, a newline and "MARK CODE".
