@@ -142,6 +142,8 @@ export type { MaxFail } from "./lib/config/max_fail.ts";
 export { isSecretRef, REDACTED, Secret, type SecretRef } from "./lib/secrets/secret.ts";
 export { CommandError, ConfigError, UsageError, UserError } from "./lib/errors.ts";
 export { type Dialect, quote, render } from "./lib/shell.ts";
+/** Paths on the servers (POSIX, as node:path's `posix`, quicker on paths already normal). */
+export * as remotePath from "./lib/remote_path.ts";
 
 // What the built-in modules share; a module of your own may use it the same way.
 export { configSecret } from "./lib/backup/secrets.ts";

@@ -59,7 +59,8 @@ export function validateLayer(input: LayerInput): { layer: Layer; problems: Conf
   const modules = (layer.modules ?? input.inheritedModules) as readonly ModuleRef[];
   const moduleTables = new Set(modules.map(moduleTableName).filter((n) => n !== undefined));
 
-  const allowedHere = [
+  // For an unknown key's message only: a layer per host of an inventory is checked.
+  const allowedHere = () => [
     ...Object.entries(TOP_LEVEL_KEYS).filter(([, s]) => keyScopes(s).includes(scope)).map(([k]) =>
       k
     ),
@@ -96,7 +97,7 @@ export function validateLayer(input: LayerInput): { layer: Layer; problems: Conf
       problems.push({
         path: prefix,
         linePath: at(key),
-        message: unknownKey(key, value, allowedHere),
+        message: unknownKey(key, value, allowedHere()),
       });
     }
   }

@@ -10,7 +10,6 @@
  * broken only when no borg process runs on the server. `djaploy restore
  * --backend borg` lists and restores. See docs/operations-modules.md.
  */
-import { posix } from "node:path";
 import {
   BACKUP_PY_PATH,
   backupLayout,
@@ -23,6 +22,7 @@ import {
   pinHostKey,
   putFile,
   PYTHON,
+  remotePath,
   Secret,
   sha256,
   type Step,
@@ -62,7 +62,7 @@ const repository: Step = {
           "-p",
           `LoadCredential=${c.name}:${c.path}`,
         ]),
-        ...["--", PYTHON, BACKUP_PY_PATH, "init", posix.basename(b.settingsFile)],
+        ...["--", PYTHON, BACKUP_PY_PATH, "init", remotePath.basename(b.settingsFile)],
       ],
       as: "root",
     });

@@ -2,7 +2,6 @@
  * core: the app user, its directories, Python with venv support, the
  * dependency tooling, the app's environment file and infra/deploy_files.
  */
-import { posix } from "node:path";
 import {
   configuredManager,
   defineModule,
@@ -19,6 +18,7 @@ import {
   packagesProbe,
   putFile,
   type RemoteCommand,
+  remotePath,
   runChain,
   Secret,
   type SecretRef,
@@ -37,7 +37,7 @@ import python, { buildPython } from "./python.ts";
 export function appDirs(layout: Layout): string[] {
   return [
     layout.dataDir,
-    posix.dirname(layout.appDir),
+    remotePath.dirname(layout.appDir),
     layout.appDir,
     layout.sharedDir,
     layout.staticRoot,
@@ -50,7 +50,10 @@ export function appDirs(layout: Layout): string[] {
 
 /** The env file and run wrapper where djaploy before 0.2 wrote them, when they are still there. */
 function legacyFilesProbe(layout: Layout): FactProbe<string[]> {
-  const paths = [posix.join(layout.sharedDir, "env"), posix.join(layout.appDir, "bin", "run")];
+  const paths = [
+    remotePath.join(layout.sharedDir, "env"),
+    remotePath.join(layout.appDir, "bin", "run"),
+  ];
   return {
     name: "core:legacy-files",
     argv: shScript('for f; do [ -f "$f" ] && echo "$f"; done; true', ...paths),

@@ -1,5 +1,4 @@
 /** systemd: the app's gunicorn unit; units reloaded and enabled when they change. */
-import { posix } from "node:path";
 import {
   appUnitsProbe,
   bootConfinement,
@@ -10,6 +9,7 @@ import {
   processUnitFiles,
   processUnitsProbe,
   putFile,
+  remotePath,
   slotLayout,
   stateProbe,
   type Step,
@@ -26,8 +26,8 @@ function unitText(ctx: StepContext): string {
     appUser: h.app_user,
     workingDirectory: ctx.layout.manageDir,
     envFile: ctx.layout.envFile,
-    runtimeDirectory: posix.basename(ctx.layout.runtimeDir),
-    python: posix.join(ctx.layout.venvLink, "bin", "python"),
+    runtimeDirectory: remotePath.basename(ctx.layout.runtimeDir),
+    python: remotePath.join(ctx.layout.venvLink, "bin", "python"),
     socketPath: ctx.layout.socketPath,
     staticRoot: ctx.layout.staticRoot,
     wsgiModule: h.gunicorn.wsgi_module,
