@@ -194,3 +194,32 @@ e2eTest("lock: unlock when no lock is held says so and exits 0", async () => {
     assert.doesNotMatch(r.output, /lock broken/);
   });
 });
+
+e2eTest(
+  "lock: on a host whose sudo warns on every call (its name does not resolve), deploys run, and a second one is still refused by name",
+  async () => {
+    await withHosts(["web-1"], async ([host]) => {
+      const project = await makeProject({ hosts: [host], strategy: "zero_downtime" });
+      ok(await djaploy(project, ["configure", "--env", "test"]), "configure");
+      // As on a fresh server whose hostname is missing from /etc/hosts.
+      const renamed = await host.ssh("sudo -n hostname djaploy-unresolvable && sudo -n true");
+      assert.match(
+        renamed.stderr,
+        /sudo: unable to resolve host djaploy-unresolvable/,
+        `the host's sudo warns, as the test needs:\n${renamed.stderr}`,
+      );
+      // The warning comes before the lock's first line on the lock shell's output: passed over.
+      await commitMessage(project, "Deployed past the warning");
+      const deployed = await djaploy(project, ["deploy", "--env", "test"]);
+      ok(deployed, "deploy");
+      assert.equal(await pageMessage(host), "Deployed past the warning");
+      assert.doesNotMatch(deployed.output, /unable to resolve host/);
+      // And before HELD: the refused run still names the holder.
+      await commitMessage(project, "Raced past the warning");
+      await race(host, project, "Raced past the warning");
+      const status = await djaploy(project, ["status", "--env", "test"]);
+      ok(status, "status");
+      assert.match(status.output, /live: \S+ \(main [0-9a-f]+,/);
+    });
+  },
+);
