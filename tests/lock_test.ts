@@ -37,6 +37,22 @@ async function withApp(fn: (app: string) => Promise<void>): Promise<void> {
   }
 }
 
+/** Holds a lock of an app of its own on this machine with `timing`, for `fn`; gives it back after. */
+async function holding(
+  exec: ShellExecutor,
+  timing: { heartbeatMs: number; timeoutSeconds: number },
+  fn: (lock: HeldLock, app: string) => Promise<void>,
+): Promise<void> {
+  await withApp(async (app) => {
+    const lock = await acquireLock(exec, app, owner("deploy"), 0, undefined, { timing });
+    try {
+      await fn(lock, app);
+    } finally {
+      await lock.release();
+    }
+  });
+}
+
 Deno.test("acquireLock: runs the `then` script once locked and hands back its exact output and code", async () => {
   await withApp(async (app) => {
     const exec = new ShellExecutor("root");
@@ -266,19 +282,15 @@ const lost = (pattern: RegExp) => (e: unknown) =>
   ) && pattern.test(e.message);
 
 Deno.test("lock heartbeat: answered heartbeats keep the lock, verify passes", async () => {
-  await withApp(async (app) => {
-    const exec = new ShellExecutor("root");
-    const lock = await acquireLock(exec, app, owner("deploy"), 0, undefined, {
-      timing: { heartbeatMs: 200, timeoutSeconds: 1 },
-    });
-    try {
+  await holding(
+    new ShellExecutor("root"),
+    { heartbeatMs: 200, timeoutSeconds: 1 },
+    async (lock, app) => {
       await new Promise((r) => setTimeout(r, 1600));
       await lock.verify();
       assert.equal((await ownerRecord(app)).pid > 0, true);
-    } finally {
-      await lock.release();
-    }
-  });
+    },
+  );
 });
 
 Deno.test("lock heartbeat: the locks of a run beat on one timer, each within a period of its start, and stop when given back", async () => {
@@ -359,62 +371,47 @@ class BeatCounter extends ShellExecutor {
 }
 
 Deno.test("lock heartbeat: a shell sent commands gets no heartbeat, and stays held past its timeout", async () => {
-  await withApp(async (app) => {
-    const exec = new BeatCounter("root");
-    const lock = await acquireLock(exec, app, owner("deploy"), 0, undefined, {
-      timing: { heartbeatMs: 1000, timeoutSeconds: 2 },
-    });
-    try {
-      // A command every 100 ms for 2.5 s, past the host's 2 s timeout: they are its heartbeats.
-      const until = performance.now() + 2500;
-      while (performance.now() < until) {
-        assert.equal((await lock.run({ argv: ["true"], as: "root" })).code, 0);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      await lock.verify();
-      assert.ok(lock.running);
-      assert.deepEqual(exec.beats, [], "no heartbeat while commands kept coming");
-      // Then nothing: heartbeats keep it, each within a period and a half of the line before.
-      const last = performance.now();
-      await new Promise((r) => setTimeout(r, 3000));
-      await lock.verify();
-      assert.ok(lock.running);
-      const gaps = [last, ...exec.beats].slice(1).map((t, i) =>
-        Math.round(t - [last, ...exec.beats][i])
-      );
-      assert.ok(exec.beats.length >= 2, `heartbeats once commands stopped: ${gaps}`);
-      for (const gap of gaps) assert.ok(gap >= 800 && gap <= 1500 + 200, `gaps: ${gaps}`);
-    } finally {
-      await lock.release();
+  const exec = new BeatCounter("root");
+  await holding(exec, { heartbeatMs: 1000, timeoutSeconds: 2 }, async (lock) => {
+    // A command every 100 ms for 2.5 s, past the host's 2 s timeout: they are its heartbeats.
+    const until = performance.now() + 2500;
+    while (performance.now() < until) {
+      assert.equal((await lock.run({ argv: ["true"], as: "root" })).code, 0);
+      await new Promise((r) => setTimeout(r, 100));
     }
+    await lock.verify();
+    assert.ok(lock.running);
+    assert.deepEqual(exec.beats, [], "no heartbeat while commands kept coming");
+    // Then nothing: heartbeats keep it, each within a period and a half of the line before.
+    const last = performance.now();
+    await new Promise((r) => setTimeout(r, 3000));
+    await lock.verify();
+    assert.ok(lock.running);
+    const times = [last, ...exec.beats];
+    const gaps = exec.beats.map((t, i) => Math.round(t - times[i]));
+    assert.ok(exec.beats.length >= 2, `heartbeats once commands stopped: ${gaps}`);
+    for (const gap of gaps) assert.ok(gap >= 800 && gap <= 1500 + 200, `gaps: ${gaps}`);
   });
 });
 
 Deno.test("lock heartbeat: a command's answer proves the lock as a heartbeat's does (verify asks no more)", async () => {
-  await withApp(async (app) => {
-    const exec = new BeatCounter("root");
-    // Heartbeats would come only after a minute: the commands are all the shell is sent.
-    const lock = await acquireLock(exec, app, owner("deploy"), 0, undefined, {
-      timing: { heartbeatMs: 60_000, timeoutSeconds: 4 },
-    });
-    try {
-      // verify trusts an answer to a line sent up to half the host's timeout ago (2 s).
-      await new Promise((r) => setTimeout(r, 2300));
-      await lock.verify();
-      assert.equal(exec.beats.length, 1, "an answer 2.3 s old: verify asked the host");
-      // The heartbeat's answer grows old (2.2 s by the next verify), a command's is new.
-      await new Promise((r) => setTimeout(r, 1900));
-      await lock.run({ argv: ["true"], as: "root" });
-      await new Promise((r) => setTimeout(r, 300));
-      await lock.verify();
-      assert.equal(exec.beats.length, 1, "the command's answer was enough");
-      // A command that ran for longer counts from when it was sent, not when it ended.
-      await lock.run({ argv: ["sleep", "2.2"], as: "root" });
-      await lock.verify();
-      assert.equal(exec.beats.length, 2, "a command sent 2.2 s ago proves nothing newer");
-    } finally {
-      await lock.release();
-    }
+  const exec = new BeatCounter("root");
+  // Heartbeats would come only after a minute: the commands are all the shell is sent.
+  await holding(exec, { heartbeatMs: 60_000, timeoutSeconds: 4 }, async (lock) => {
+    // verify trusts an answer to a line sent up to half the host's timeout ago (2 s).
+    await new Promise((r) => setTimeout(r, 2300));
+    await lock.verify();
+    assert.equal(exec.beats.length, 1, "an answer 2.3 s old: verify asked the host");
+    // The heartbeat's answer grows old (2.2 s by the next verify), a command's is new.
+    await new Promise((r) => setTimeout(r, 1900));
+    await lock.run({ argv: ["true"], as: "root" });
+    await new Promise((r) => setTimeout(r, 300));
+    await lock.verify();
+    assert.equal(exec.beats.length, 1, "the command's answer was enough");
+    // A command that ran for longer counts from when it was sent, not when it ended.
+    await lock.run({ argv: ["sleep", "2.2"], as: "root" });
+    await lock.verify();
+    assert.equal(exec.beats.length, 2, "a command sent 2.2 s ago proves nothing newer");
   });
 });
 
