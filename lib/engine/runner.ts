@@ -316,8 +316,6 @@ async function runHost(
         ui.dim(formatMs(ms))
       }`,
     );
-    // Built only for --json: 15 to 20 steps a host.
-    if (!ui.events) return;
     ui.event({
       event: "step",
       host: host.name,

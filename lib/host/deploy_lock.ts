@@ -396,7 +396,6 @@ class HeldRun {
   readonly #stdout: string[] = [];
   readonly #stderr: string[] = [];
   readonly mark: string;
-  readonly #started = performance.now();
   /** When its line was sent: its answer proves the shell read it, as a heartbeat's does. */
   readonly sent = now();
   #resolve!: (r: ExecResult) => void;
@@ -426,7 +425,7 @@ class HeldRun {
         code: Number(line.slice(this.mark.length + 1)),
         stdout: joinLines(this.#stdout),
         stderr: joinLines(this.#stderr),
-        ms: performance.now() - this.#started,
+        ms: performance.now() - this.sent.mono,
       });
     } else this.#stderr.push(line);
     return true;
