@@ -5,3 +5,22 @@ import { createHash } from "node:crypto";
 export function sha256(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
+
+/**
+ * The SHA-256 of a text that many hosts of a run have in common (a managed
+ * file's content, the same on every host of a fleet), hashed once per run:
+ * each further host only looks it up (docs/benchmarks.md, "A run's scripts
+ * made and quoted once"). Never for a secret's text, which no table keeps.
+ */
+export function sharedTextSha256(text: string): string {
+  let hash = sharedHashes.get(text);
+  if (hash === undefined) {
+    hash = sha256(text);
+    if (sharedHashes.size >= MAX_SHARED) sharedHashes.clear();
+    sharedHashes.set(text, hash);
+  }
+  return hash;
+}
+
+const sharedHashes = new Map<string, string>();
+const MAX_SHARED = 256;

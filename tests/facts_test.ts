@@ -110,13 +110,30 @@ Deno.test("factsScript: output a probe reads from the app user's files cannot fo
   });
 });
 
-Deno.test("factsQuery: each run has its own mark", () => {
-  const probes = [raw("a", ["true"])];
-  const one = factsQuery(probes, []).script;
-  const two = factsQuery(probes, []).script;
-  const marks = (s: string) => s.match(/@@djaploy-fact-[0-9a-f]{32}/g) ?? [];
-  assert.ok(marks(one).length > 0);
-  assert.notEqual(marks(one)[0], marks(two)[0]);
+Deno.test("factsQuery: hosts reading the same facts share one script; each host's output goes to its own parsers", async () => {
+  const marks = (s: string) => [...new Set(s.match(/@@djaploy-fact-[0-9a-f]{32}/g) ?? [])];
+  // Two hosts with the same probes: one script, made once (the same string), one mark.
+  const seen: string[] = [];
+  const probe = (host: string): FactProbe<string> => ({
+    name: "who",
+    argv: ["echo", "same"],
+    parse: (out) => {
+      seen.push(host);
+      return `${host}:${out.trim()}`;
+    },
+  });
+  const a = factsQuery([probe("a")], []);
+  const b = factsQuery([probe("b")], []);
+  assert.equal(a.script, b.script);
+  assert.equal(marks(a.script).length, 1);
+  const out = await sh(b.script);
+  const exec = new RecordingExecutor({ host: "b", sshUser: "deploy" });
+  assert.equal(b.read(exec, out).get(probe("b")), "b:same");
+  assert.deepEqual(seen, ["b"]);
+  // Other probes: another script, with a mark of its own.
+  const other = factsQuery([raw("who", ["echo", "other"])], []);
+  assert.notEqual(other.script, a.script);
+  assert.notEqual(marks(other.script)[0], marks(a.script)[0]);
 });
 
 Deno.test("fileHashesProbe: parses sha256sum lines; other lines are ignored", () => {

@@ -124,3 +124,19 @@ Deno.test('render: each string alone, as "$@" of sh -c, comes back unchanged', a
     assert.equal(r.stdout, s);
   }
 });
+
+Deno.test("render: long arguments (scripts sent to every host) quote right each time, in each dialect", async () => {
+  const long = (i: number) => `echo 'it''s' "$HOME" \`x\` ${i}\n`.repeat(60);
+  for (let round = 0; round < 2; round++) {
+    // More of them than are kept: each still quoted right, made or kept.
+    for (let i = 0; i < 20; i++) {
+      const s = long(i);
+      assert.ok(s.length >= 1024);
+      const r = await sh(`printf '%s' ${render([s])}`);
+      assert.equal(r.stdout, s);
+      // The same text for rsync's -e: doubled quotes, not the shell's form kept just before.
+      assert.equal(render([s], "rsync"), `'${s.replaceAll("'", "''")}'`);
+      assert.equal(render([s]), `'${s.replaceAll("'", `'\\''`)}'`);
+    }
+  }
+});

@@ -75,7 +75,9 @@ export function resolveDefaults(
 function valueOf(spec: KeySpec, given: unknown, resolved: Readonly<Record<string, unknown>>) {
   if (given !== undefined) return given;
   if (spec.derive) return spec.derive(resolved);
-  return spec.defaultValue === undefined ? undefined : structuredClone(spec.defaultValue);
+  // A copy of a table or list, which a host's settings may change; a string or number is its own.
+  const value = spec.defaultValue;
+  return typeof value === "object" && value !== null ? structuredClone(value) : value;
 }
 
 /** A section's keys with their values or defaults (derived ones read `resolved`). */

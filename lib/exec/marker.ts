@@ -4,9 +4,10 @@
  * other users control (a link target, a file the app user wrote, a command's
  * error text) cannot end a section early or forge one.
  */
-import { randomBytes } from "node:crypto";
 
 /** `@@djaploy-<name>-<32 hex digits>`, new on every call. */
 export function marker(name: string): string {
-  return `@@djaploy-${name}-${randomBytes(16).toString("hex")}`;
+  // Web Crypto's generator, not node:crypto's randomBytes: the same kernel source, without
+  // node:buffer's and the validators' JavaScript (a few markers per host, over a fleet).
+  return `@@djaploy-${name}-${crypto.getRandomValues(new Uint8Array(16)).toHex()}`;
 }

@@ -142,9 +142,9 @@ export function factsQuery(probes: readonly FactProbe[], files: readonly string[
   const hashProbe = fileHashesProbe([...new Set(files)]);
   const unique = [...new Map(probes.map((p) => [p.name, p])).values()];
   const all = files.length ? [...unique, hashProbe] : unique;
-  const mark = marker("fact");
+  const { script, mark } = madeScript(all);
   return {
-    script: factsScript(all, mark),
+    script,
     read(exec, result) {
       if (result.code !== 0 && !result.stdout.includes(mark)) {
         throw new UserError(
@@ -166,6 +166,30 @@ export function factsQuery(probes: readonly FactProbe[], files: readonly string[
       return facts;
     },
   };
+}
+
+/**
+ * Facts scripts made in this process (one djaploy run), by their probes' names and commands: the
+ * hosts of a run mostly read the same facts, and one script, with its mark, serves them all; each
+ * host's output is still read by its own probes' parsers. Made per host, the script and its
+ * quoting were a few tenths of a millisecond of each host's CPU (docs/benchmarks.md, "A run's
+ * scripts made and quoted once"). A mark shared by the hosts of a run protects as much as one per
+ * host: what a probe prints travels in base64, which cannot hold a mark, and each host's process
+ * list shows its own mark anyway.
+ */
+const madeScripts = new Map<string, { readonly script: string; readonly mark: string }>();
+const MAX_SCRIPTS = 16;
+
+function madeScript(probes: readonly FactProbe[]): { script: string; mark: string } {
+  const key = JSON.stringify(probes.map((p) => [p.name, p.argv]));
+  let made = madeScripts.get(key);
+  if (made === undefined) {
+    const mark = marker("fact");
+    made = { script: factsScript(probes, mark), mark };
+    if (madeScripts.size >= MAX_SCRIPTS) madeScripts.clear();
+    madeScripts.set(key, made);
+  }
+  return made;
 }
 
 /** Reads the facts in one round trip, as root. */
