@@ -1,5 +1,6 @@
 /** The one SHA-256 helper: hex digests of text or bytes (files, artifacts, downloads, modules). */
 import { createHash } from "node:crypto";
+import { RunTable } from "./run_table.ts";
 
 /** The SHA-256 of `data` (text as UTF-8), lowercase hex. */
 export function sha256(data: string | Uint8Array): string {
@@ -9,18 +10,11 @@ export function sha256(data: string | Uint8Array): string {
 /**
  * The SHA-256 of a text that many hosts of a run have in common (a managed
  * file's content, the same on every host of a fleet), hashed once per run:
- * each further host only looks it up (docs/benchmarks.md, "A run's scripts
- * made and quoted once"). Never for a secret's text, which no table keeps.
+ * each further host only looks it up. Never for a secret's text, which no
+ * table keeps.
  */
 export function sharedTextSha256(text: string): string {
-  let hash = sharedHashes.get(text);
-  if (hash === undefined) {
-    hash = sha256(text);
-    if (sharedHashes.size >= MAX_SHARED) sharedHashes.clear();
-    sharedHashes.set(text, hash);
-  }
-  return hash;
+  return sharedHashes.get(text, () => sha256(text));
 }
 
-const sharedHashes = new Map<string, string>();
-const MAX_SHARED = 256;
+const sharedHashes = new RunTable<string, string>(256);

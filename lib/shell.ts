@@ -6,6 +6,9 @@
  * dialect, so ssh and rsync's ssh get the very same arguments.
  */
 
+import { RunTable } from "./run_table.ts";
+
+/** The quoting of a POSIX shell, or of rsync's `-e` (a quote inside single quotes doubled). */
 export type Dialect = "sh" | "rsync";
 
 const SAFE = /^[A-Za-z0-9_\/.,:=+@%^-]+$/;
@@ -30,22 +33,16 @@ function quoteText(dialect: Dialect, arg: string): string {
 
 /**
  * Long arguments quoted before, by dialect: scripts sent to every host of a run (the deploy
- * lock's, the facts'), which each host's command would otherwise copy and quote again
- * (docs/benchmarks.md, "A run's scripts made and quoted once"). A few at most; forgotten when full.
+ * lock's, the facts'), which each host's command would otherwise copy and quote again.
  */
 const LONG = 1024;
-const MAX_LONG = 16;
-const quotedLong = { sh: new Map<string, string>(), rsync: new Map<string, string>() };
+const quotedLong = {
+  sh: new RunTable<string, string>(16),
+  rsync: new RunTable<string, string>(16),
+};
 
 function quoteLong(dialect: Dialect, arg: string): string {
-  const known = quotedLong[dialect];
-  let quoted = known.get(arg);
-  if (quoted === undefined) {
-    quoted = quoteText(dialect, arg);
-    if (known.size >= MAX_LONG) known.clear();
-    known.set(arg, quoted);
-  }
-  return quoted;
+  return quotedLong[dialect].get(arg, () => quoteText(dialect, arg));
 }
 
 /** Renders an argv array as one POSIX shell command line (or rsync `-e` value). */

@@ -153,6 +153,7 @@ export const LAYERS: readonly Layer[] = [
       "lib/output/live_status.ts",
       "lib/release/report.ts",
       "lib/hash.ts",
+      "lib/run_table.ts",
       "lib/order.ts",
       "lib/config/did_you_mean.ts",
       // The embedded programs (scripts/embed.ts): string constants.

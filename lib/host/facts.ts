@@ -9,6 +9,7 @@ import { render } from "../shell.ts";
 import { shScript } from "../exec/remote_command.ts";
 import { UserError } from "../errors.ts";
 import { marker } from "../exec/marker.ts";
+import { RunTable } from "../run_table.ts";
 
 /** A probe: a command run on the host and a pure parser of its output. */
 export interface FactProbe<T = unknown> {
@@ -177,19 +178,13 @@ export function factsQuery(probes: readonly FactProbe[], files: readonly string[
  * host: what a probe prints travels in base64, which cannot hold a mark, and each host's process
  * list shows its own mark anyway.
  */
-const madeScripts = new Map<string, { readonly script: string; readonly mark: string }>();
-const MAX_SCRIPTS = 16;
+const madeScripts = new RunTable<string, { readonly script: string; readonly mark: string }>(16);
 
 function madeScript(probes: readonly FactProbe[]): { script: string; mark: string } {
-  const key = JSON.stringify(probes.map((p) => [p.name, p.argv]));
-  let made = madeScripts.get(key);
-  if (made === undefined) {
+  return madeScripts.get(JSON.stringify(probes.map((p) => [p.name, p.argv])), () => {
     const mark = marker("fact");
-    made = { script: factsScript(probes, mark), mark };
-    if (madeScripts.size >= MAX_SCRIPTS) madeScripts.clear();
-    madeScripts.set(key, made);
-  }
-  return made;
+    return { script: factsScript(probes, mark), mark };
+  });
 }
 
 /** Reads the facts in one round trip, as root. */
