@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # djaploy's own CPU per extra host, two versions side by side: boots HOSTS test hosts once,
-# deploys them, then ROUNDS times runs a no-change redeploy of 1 host and of all, with A's
-# cli.ts, then with B's (alternating, so that a machine's drift touches both alike). Needs root.
+# deploys them, then ROUNDS times runs a no-change redeploy of 1 host (3 times, the median) and of
+# all, with A's cli.ts, then with B's (alternating, so that a machine's drift touches both alike).
+# Needs root.
 #   scripts/bench_ab.sh [--change] TREE_A TREE_B [HOSTS] [ROUNDS]   (default 32 hosts, 5 rounds)
 # DENO_V8_FLAGS_A and DENO_V8_FLAGS_B, when set, are the V8 flags of A's and of B's runs, in place
 # of the djaploy task's (--no-memory-reducer; "" for none): with two checkouts of one commit, that
@@ -89,7 +90,9 @@ echo "tree | CPU, 1 host | CPU, $n hosts"
 for _ in $(seq 1 "$rounds"); do
   for t in "$a" "$b"; do
     sleep 1
-    one=$(cpu "$t" e1 1)
+    # The 1-host figure is subtracted from every pair: the median of 3 runs, so that one slow
+    # run (0.28-0.45 s on this machine) does not move a pair by up to 5 ms per host.
+    one=$(for _ in 1 2 3; do cpu "$t" e1 1; done | sort -n | sed -n 2p)
     sleep 2
     all=$(cpu "$t" "e$n" "$n")
     echo "$t $one $all" | tee -a "$work/raw"
