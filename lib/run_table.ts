@@ -1,9 +1,9 @@
 /**
- * Values a run makes once and looks up after: the same script, quoted text
- * or digest wanted again for every host of a fleet (docs/benchmarks.md, "A
- * run's scripts made and quoted once"). A table keeps at most `max`
- * entries and forgets them all when full: a run has a few such keys, and a
- * long-lived caller never grows it without bound.
+ * Values a run makes once and looks up after, wanted again for every host of
+ * a fleet: a layout, a dependency plan, a script, a quoted text, a digest
+ * (docs/benchmarks.md, "A run's scripts made and quoted once"). A table
+ * keeps at most `max` entries and forgets them all when full: a run has a
+ * few such keys, and a long-lived caller never grows it without bound.
  */
 export class RunTable<K, V> {
   readonly #entries = new Map<K, V>();

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import * as remotePath from "../remote_path.ts";
 import { sha256 } from "../hash.ts";
+import { RunTable } from "../run_table.ts";
 import type { DependencyManager, HostConfig } from "../config/types.ts";
 import { UserError } from "../errors.ts";
 import { toolDir } from "../host/layout.ts";
@@ -95,7 +96,7 @@ export async function detectManager(dir: string): Promise<DependencyManager | un
 }
 
 /** Plans already made this run, by artifact and what of the host they read. */
-const plans = new Map<string, Promise<DependencyPlan>>();
+const plans = new RunTable<string, Promise<DependencyPlan>>(64);
 
 /**
  * The dependency plan for a release on a host: made once per run for hosts
@@ -113,12 +114,7 @@ export function dependencyPlan(host: HostConfig, artifactDir: string): Promise<D
     d.install_args,
     d.system_site_packages,
   ]);
-  let plan = plans.get(key);
-  if (!plan) {
-    plan = makeDependencyPlan(host, artifactDir);
-    plans.set(key, plan);
-  }
-  return plan;
+  return plans.get(key, () => makeDependencyPlan(host, artifactDir));
 }
 
 async function makeDependencyPlan(

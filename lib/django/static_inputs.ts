@@ -17,12 +17,13 @@
  */
 import { join, relative } from "../paths.ts";
 import { sha256 } from "../hash.ts";
+import { RunTable } from "../run_table.ts";
 
 export interface DjangoInputs {
   readonly static: string;
 }
 
-const cache = new Map<string, Promise<string>>();
+const cache = new RunTable<string, Promise<string>>(16);
 
 async function walk(dir: string, root: string, out: string[]): Promise<void> {
   for await (const e of Deno.readDir(dir)) {
@@ -52,16 +53,11 @@ export function isStaticInput(path: string): boolean {
 }
 
 function staticFilesHash(artifactDir: string): Promise<string> {
-  let hit = cache.get(artifactDir);
-  if (!hit) {
-    hit = (async () => {
-      const files: string[] = [];
-      await walk(artifactDir, artifactDir, files);
-      return await hashFiles(artifactDir, files.filter(isStaticInput));
-    })();
-    cache.set(artifactDir, hit);
-  }
-  return hit;
+  return cache.get(artifactDir, async () => {
+    const files: string[] = [];
+    await walk(artifactDir, artifactDir, files);
+    return await hashFiles(artifactDir, files.filter(isStaticInput));
+  });
 }
 
 /**

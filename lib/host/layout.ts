@@ -4,6 +4,7 @@
  */
 import * as remotePath from "../remote_path.ts";
 import type { HostConfig } from "../config/types.ts";
+import { RunTable } from "../run_table.ts";
 
 /** Where everything of an app lives on its server, derived from the host's config. */
 export interface Layout {
@@ -123,7 +124,7 @@ export function toolDir(tool: string, version: string): string {
  * Layouts made so far, by what they are derived from: every step of every host asks for its
  * layout, and with many hosts rebuilding it each time showed in djaploy's own CPU.
  */
-const layouts = new Map<string, Layout>();
+const layouts = new RunTable<string, Layout>(64);
 
 /** All a layout is derived from: the cache's key, and all makeLayout may read (the compiler checks). */
 type LayoutInputs = Pick<HostConfig, "app_user" | "app_name" | "manage_py">;
@@ -131,12 +132,7 @@ type LayoutInputs = Pick<HostConfig, "app_user" | "app_name" | "manage_py">;
 /** The host's paths and names, derived from its config (app_user, app_name, manage_py). */
 export function layoutFor(host: HostConfig): Layout {
   const key = `${host.app_user}\0${host.app_name}\0${host.manage_py}`;
-  let layout = layouts.get(key);
-  if (!layout) {
-    layout = Object.freeze(makeLayout(host));
-    layouts.set(key, layout);
-  }
-  return layout;
+  return layouts.get(key, () => Object.freeze(makeLayout(host)));
 }
 
 function makeLayout(host: LayoutInputs): Layout {
@@ -224,16 +220,15 @@ export interface SlotLayout {
  * many times per host, and each made them again with node:path's joins, which a fleet deploy keeps
  * among its hottest code.
  */
-const slotLayouts = new Map<string, SlotLayout>();
+const slotLayouts = new RunTable<string, SlotLayout>(64);
 
 /** The folders, unit and socket of `slot` of the host's app. */
 export function slotLayout(host: HostConfig, layout: Layout, slot: Slot): SlotLayout {
   const key = `${host.app_name}\0${layout.slotsDir}\0${layout.sharedDir}\0${slot}`;
-  let made = slotLayouts.get(key);
-  if (!made) {
+  return slotLayouts.get(key, () => {
     const unitName = `${host.app_name}-${slot}.service`;
     const runtimeDir = `/run/${host.app_name}-${slot}`;
-    made = Object.freeze({
+    return Object.freeze({
       slot,
       dir: remotePath.join(layout.slotsDir, slot),
       unitName,
@@ -242,9 +237,7 @@ export function slotLayout(host: HostConfig, layout: Layout, slot: Slot): SlotLa
       socketPath: remotePath.join(runtimeDir, `${host.app_name}.sock`),
       staticRoot: remotePath.join(layout.sharedDir, `staticfiles-${slot}`),
     });
-    slotLayouts.set(key, made);
-  }
-  return made;
+  });
 }
 
 /**
