@@ -29,8 +29,10 @@ cleanup() {
 }
 trap cleanup EXIT
 key=$(scripts/testhosts.sh key)
+# The V8 flags of the djaploy task (deno.json), as users run it.
+# shellcheck disable=SC2054 # commas inside the --allow-run value
 perms=(--allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid --allow-run=ssh,rsync,git,tar,sh,setsid
-  --v8-flags=--no-memory-reducer)
+  "$(grep -oE -- '--v8-flags=[^ "]+' deno.json)")
 export HELLO_SECRET_KEY=bench-secret NO_COLOR=1
 
 dj() { "$deno" run "${perms[@]}" "$root/cli.ts" "$@"; }

@@ -24,9 +24,11 @@ known_hosts_file = "/tmp/djaploy-demo-known_hosts"
 TOML
 rm -f /tmp/djaploy-demo-known_hosts
 export HELLO_SECRET_KEY=${HELLO_SECRET_KEY:-$(head -c 32 /dev/urandom | base64)}
+# The V8 flags of the djaploy task (deno.json).
+v8=$(grep -oE -- '--v8-flags=[^ "]+' "$root/deno.json")
 djaploy() {
   (cd "$app" && "$deno" run --quiet --allow-read --allow-write --allow-env --allow-net --allow-sys=hostname,uid \
-    --allow-run=ssh,rsync,git,tar,sh,setsid --v8-flags=--no-memory-reducer "$root/cli.ts" "$@")
+    --allow-run=ssh,rsync,git,tar,sh,setsid "$v8" "$root/cli.ts" "$@")
 }
 echo "== djaploy configure --env demo"
 djaploy configure --env demo
