@@ -385,15 +385,27 @@ Deno.test("lock heartbeat: a shell sent commands gets no heartbeat, and stays he
     // Then nothing: heartbeats keep it, each within a period and a half of the line before.
     const last = performance.now();
     await new Promise((r) => setTimeout(r, 3000));
-    // The timer's heartbeats only: verify() below may send one of its own at once, when the
-    // timer's last one (sent in the same millisecond) is not answered yet.
-    const beats = [...exec.beats];
     await lock.verify();
     assert.ok(lock.running);
-    const times = [last, ...beats];
-    const gaps = beats.map((t, i) => Math.round(t - times[i]));
-    assert.ok(beats.length >= 2, `heartbeats once commands stopped: ${gaps}`);
+    const times = [last, ...exec.beats];
+    const gaps = exec.beats.map((t, i) => Math.round(t - times[i]));
+    assert.ok(exec.beats.length >= 2, `heartbeats once commands stopped: ${gaps}`);
     for (const gap of gaps) assert.ok(gap >= 800 && gap <= 1500 + 200, `gaps: ${gaps}`);
+  });
+});
+
+Deno.test("lock heartbeat: verify waits for a heartbeat already on its way instead of sending another", async () => {
+  const exec = new BeatCounter("root");
+  // No timer heartbeat within the test; verify trusts an answer up to half the timeout (1 s) old.
+  await holding(exec, { heartbeatMs: 60_000, timeoutSeconds: 2 }, async (lock) => {
+    await new Promise((r) => setTimeout(r, 1100));
+    // The second verify finds the first one's heartbeat unanswered, and waits for its answer.
+    await Promise.all([lock.verify(), lock.verify()]);
+    assert.ok(lock.running);
+    assert.equal(exec.beats.length, 1, "one heartbeat for both");
+    // Answered now: a third verify asks nothing.
+    await lock.verify();
+    assert.equal(exec.beats.length, 1);
   });
 });
 

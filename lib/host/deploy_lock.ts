@@ -314,7 +314,10 @@ class Heartbeats {
     const fresh = Math.min(this.#timing.heartbeatMs * 1.5, this.#timing.timeoutSeconds * 500);
     if (ageMs(this.#answered) < fresh) return;
     const gap = Math.round(ageMs(this.#answered) / 1000);
-    const n = await this.#beat();
+    // A heartbeat sent within that time and not answered yet (the timer's, another verify's):
+    // its answer proves as much as a new one's, and the shell is sent no line twice.
+    const pending = this.#sent.get(this.#seq);
+    const n = pending !== undefined && ageMs(pending) < fresh ? this.#seq : await this.#beat();
     const deadline = Date.now() + ANSWER_MS;
     while (!this.#lost && !this.#isAnswered(n) && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
