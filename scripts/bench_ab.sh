@@ -21,8 +21,13 @@
 # print the CPU to the millisecond (since 36b3cfe). Not a test: it measures.
 set -euo pipefail
 change=0 instructions=0
-if [ "${1:-}" = --change ]; then change=1; shift; fi
-if [ "${1:-}" = --instructions ]; then instructions=1; shift; fi
+while [ $# -gt 0 ]; do
+  case $1 in
+    --change) change=1; shift ;;
+    --instructions) instructions=1; shift ;;
+    *) break ;;
+  esac
+done
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 a=$(cd "$1" && pwd) b=$(cd "$2" && pwd) n=${3:-32} rounds=${4:-5}
