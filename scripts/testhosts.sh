@@ -47,7 +47,7 @@ HOST_DEPS="debootstrap systemd-container iptables rsync openssh-client curl"
 # Debian's Django for the test that runs `python3 manage.py deploy` here, and
 # for the package-index test: pip/wheel/setuptools (it builds its wheels) and
 # Poetry 1.3 (it writes the poetry.lock the hosts' Poetry installs from);
-# shellcheck for CI's check of the shell programs djaploy runs on servers.
+# ShellCheck, for CI's check of the shell programs djaploy runs on servers.
 TEST_DEPS="zsh fish wrk certbot pebble openssl borgbackup rclone sqlite3 python3-django
   python3-pip python3-wheel python3-setuptools python3-poetry shellcheck"
 
@@ -80,6 +80,7 @@ cmd_image() {
   local root=$dir.tmp/rootfs
   # Pre-download what configure installs, so the hosts need no network.
   chroot "$root" apt-get update -qq >/dev/null 2>&1 || true
+  # shellcheck disable=SC2086 # one package per word
   chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --download-only $PRELOAD >/dev/null \
     || die "could not pre-download $PRELOAD"
   ssh-keygen -q -t ed25519 -N '' -C djaploy-tests -f "$dir.tmp/id_ed25519"
@@ -145,8 +146,8 @@ boot() {
 }
 
 wait_ssh() {
-  local name=$1 dir=$2 ip=$3 i
-  for i in $(seq 1 300); do
+  local name=$1 dir=$2 ip=$3
+  for _ in $(seq 1 300); do
     # timeout: during boot sshd may accept and then stall the login (PAM waiting for logind).
     if timeout 5 ssh -q -i "$dir/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
       -o ConnectTimeout=1 "deploy@$ip" true 2>/dev/null; then
@@ -158,6 +159,30 @@ wait_ssh() {
   die "host $name did not answer on SSH within 60 s (log: $STATE/$name.log)"
 }
 
+# Ends host $1's container at once, as pulling a machine's power plug would. Every process of
+# the container is in the host's network namespace, its init among them: SIGKILL to that init
+# ends the container's whole PID namespace. Killing only systemd-nspawn does not: the
+# container goes on, orphaned, with its sshd on the host's address and its writes on the host's
+# disk, and a host booted after it shares both.
+power_off() {
+  local name=$1 pid
+  pid=$(cat "$STATE/$name.pid" 2>/dev/null || true)
+  for _ in $(seq 1 50); do
+    local left; left=$(ip netns pids "$name" 2>/dev/null || true)
+    [ -z "$left" ] && break
+    # shellcheck disable=SC2086 # one pid per word
+    kill -9 $left 2>/dev/null || true
+    sleep 0.1
+  done
+  [ -n "$pid" ] || return 0
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+# How long a reboot may take to shut the host down before its power is cut: longer than the
+# app units' TimeoutStopSec (30 s), as systemd on a real server waits for them.
+SHUTDOWN_SECONDS=45
+
 # Reboots a --persistent host: `systemctl reboot` inside (nspawn then exits, as a
 # machine's power cycles), then boots it again on the same disk and waits for SSH.
 cmd_reboot() {
@@ -168,30 +193,32 @@ cmd_reboot() {
   local ip; ip=$(ip netns exec "$name" ip -4 -o addr show host0 | awk '{sub(/\/.*/, "", $4); print $4}')
   timeout 10 ssh -q -i "$dir/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
     -o ConnectTimeout=5 "root@$ip" 'systemctl reboot' 2>/dev/null || true
-  local i
-  for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  local started=$SECONDS
+  for _ in $(seq 1 $((SHUTDOWN_SECONDS * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  # Said on the host's console too, which a test quotes when the host does not answer.
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "testhosts: host $name was still shutting down after $SHUTDOWN_SECONDS s; cutting its power" \
+      | tee -a "$STATE/$name.log" >&2
+  else
+    echo "testhosts: host $name shut down in $((SECONDS - started)) s" >>"$STATE/$name.log"
+  fi
+  power_off "$name"
   # A boot can fail for the controller's reasons (systemd saw "Too many open files" once,
   # with many hosts at once): then once more.
   (boot "$name" "$dir" && wait_ssh "$name" "$dir" "$ip") || {
     echo "testhosts: host $name did not come back, booting it once more" >&2
-    kill -9 "$(cat "$STATE/$name.pid")" 2>/dev/null || true
+    power_off "$name"
     sleep 1
     boot "$name" "$dir"
     wait_ssh "$name" "$dir" "$ip"
   }
 }
 
+# A throwaway host needs no clean shutdown: its power is cut.
 cmd_down() {
   local name=${1:?usage: down NAME}
-  if [ -f "$STATE/$name.pid" ]; then
-    local pid; pid=$(cat "$STATE/$name.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$STATE/$name.pid"
-  fi
+  power_off "$name"
+  rm -f "$STATE/$name.pid"
   if [ -f "$STATE/$name.root" ]; then
     umount "$(cat "$STATE/$name.root")" 2>/dev/null || true
     rm -rf "${DISK:?}/$name"

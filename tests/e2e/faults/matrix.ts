@@ -25,6 +25,7 @@ import {
   type TestProject,
 } from "../harness.ts";
 import { ok } from "../harness/expect.ts";
+import { STATE } from "../harness/environment.ts";
 import { run } from "../harness/run.ts";
 
 export type Strategy = "zero_downtime" | "bluegreen";
@@ -163,11 +164,15 @@ function controlPath(host: TestHost): string {
   return `/tmp/djaploy-faults-${host.nsName}.sock`;
 }
 
-function sshArgs(host: TestHost): string[] {
+/**
+ * `logLevel`: ERROR keeps a command's output clean; the control connection's log is at INFO, the
+ * level of "Connection closed by ..." (a server that ends the login, as one shutting down does).
+ */
+function sshArgs(host: TestHost, logLevel = "ERROR"): string[] {
   return [
     ...["-i", host.key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes"],
     ...["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"],
-    ...["-o", "LogLevel=ERROR", "-o", `ControlPath=${controlPath(host)}`],
+    ...["-o", `LogLevel=${logLevel}`, "-o", `ControlPath=${controlPath(host)}`],
   ];
 }
 
@@ -185,7 +190,7 @@ export async function openControl(host: TestHost): Promise<number> {
   // it; its errors go to a log (-E), which a failure quotes.
   const log = `${controlPath(host)}.log`;
   const args = [
-    ...sshArgs(host),
+    ...sshArgs(host, "INFO"),
     ...["-o", "ControlMaster=yes", "-o", "ControlPersist=yes", "-o", "ConnectTimeout=10"],
     ...["-E", log, "-fN"],
   ].map((a) => `'${a}'`).join(" ");
@@ -209,14 +214,18 @@ export async function openControl(host: TestHost): Promise<number> {
     }
     await sleep(2000);
   }
-  // What the controller sees of the host: its listening sockets and its nspawn processes.
+  // What the controller sees of the host: its listening sockets, its nspawn processes, the
+  // inits in its network namespace (two: a container that outlived its nspawn), its console.
   const seen = await run("bash", [
     "-c",
-    `ip netns exec ${host.nsName} ss -ltnH; pgrep -af -- '--machine=${host.nsName} '`,
+    `ip netns exec ${host.nsName} ss -ltnH; pgrep -af -- '--machine=${host.nsName} '
+    for p in $(ip netns pids ${host.nsName}); do ps -o pid=,ppid=,etimes=,args= -p $p; done |
+      grep -E ' (/usr/lib/systemd/systemd|/sbin/init)$' | sed 's/^/init: /'
+    echo '--- console:'; tail -n 30 ${STATE}/${host.nsName}.log | sed 's/\\x1b\\[[0-9;]*m//g'`,
   ]);
   throw new Error(
     `the test's control connection to ${host.nsName} failed for 60 s: ${why}\n` +
-      `listening, and nspawn processes:\n${seen.stdout.trim()}`,
+      `listening, nspawn processes, inits and console:\n${seen.stdout.trim()}`,
   );
 }
 
