@@ -138,7 +138,7 @@ Deno.test("distribution: compile.sh bakes in the djaploy task's permissions and 
     "x86_64-apple-darwin",
     "aarch64-apple-darwin",
   ]);
-  assert.deepEqual(TASK_V8_FLAGS, ["--v8-flags=--no-memory-reducer,--max-opt=1"]);
+  assert.deepEqual(TASK_V8_FLAGS, ["--v8-flags=--no-memory-reducer,--max-opt=1,--single-threaded"]);
   for (const line of lines) {
     const words = line.split(" ");
     assert.deepEqual(words.filter((w) => w.startsWith("--allow-")), TASK_PERMISSIONS);
