@@ -135,12 +135,33 @@ cmd_up() {
   wait_ssh "$name" "$dir" "10.231.$idx.2"
 }
 
+# Host $1's own cgroups, one per hierarchy systemd uses: name=systemd and the unified one (cgroup v1
+# or hybrid), or the unified one alone (cgroup v2).
+cgroups() {
+  if [ -f /sys/fs/cgroup/cgroup.procs ]; then echo "/sys/fs/cgroup/djaploy-testhosts/$1"; return; fi
+  local h
+  for h in systemd unified; do
+    [ -f "/sys/fs/cgroup/$h/cgroup.procs" ] && echo "/sys/fs/cgroup/$h/djaploy-testhosts/$1"
+  done
+  return 0
+}
+
 # Starts systemd-nspawn for host $1 (image $2): on its persistent root, or a volatile overlay.
+# nspawn starts in cgroups of the host's own. Started from one cgroup (with --keep-unit, and no
+# systemd here to give each a scope), every container's systemd would manage the same
+# /payload/system.slice/...: one container removing a unit's empty cgroup while another starts the
+# same unit failed that start ("status=219/CGROUP"; systemd-user-sessions among them, which left
+# /run/nologin and a host that refused the deploy user's logins).
 boot() {
   local name=$1 dir=$2
   local root=(--volatile=overlay -D "$dir/rootfs")
   [ -f "$STATE/$name.root" ] && root=(-D "$(cat "$STATE/$name.root")")
-  setsid systemd-nspawn -q -b "${root[@]}" --machine="$name" --register=no --keep-unit \
+  local cgs; mapfile -t cgs < <(cgroups "$name")
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  setsid bash -c 'n=$1; shift
+    for cg in "${@:1:n}"; do mkdir -p "$cg" && echo $$ >"$cg/cgroup.procs" || exit 1; done
+    shift "$n"; exec "$@"' bash "${#cgs[@]}" "${cgs[@]}" \
+    systemd-nspawn -q -b "${root[@]}" --machine="$name" --register=no --keep-unit \
     --network-namespace-path="/run/netns/$name" >>"$STATE/$name.log" 2>&1 </dev/null &
   echo $! >"$STATE/$name.pid"
 }
@@ -219,6 +240,10 @@ cmd_down() {
   local name=${1:?usage: down NAME}
   power_off "$name"
   rm -f "$STATE/$name.pid"
+  local cg
+  for cg in $(cgroups "$name"); do
+    if [ -d "$cg" ]; then find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
+  done
   if [ -f "$STATE/$name.root" ]; then
     umount "$(cat "$STATE/$name.root")" 2>/dev/null || true
     rm -rf "${DISK:?}/$name"
