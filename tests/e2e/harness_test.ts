@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parse } from "smol-toml";
+import { run } from "./harness/run.ts";
 import {
   djaploy,
   e2eTest,
@@ -14,6 +15,20 @@ import {
 
 async function exists(path: string): Promise<boolean> {
   return await Deno.lstat(path).then(() => true, () => false);
+}
+
+/**
+ * The cgroups of the processes in a host's network namespace, in the hierarchies systemd uses
+ * (name=systemd, and the unified one: "N:name=systemd:PATH", "0::PATH" in /proc/PID/cgroup).
+ */
+async function cgroupPaths(nsName: string): Promise<string[]> {
+  // Read with cat: Deno reads another process's /proc files only with --allow-all. A process that
+  // ended since has no file left to read.
+  const r = await run("bash", [
+    "-c",
+    `for p in $(ip netns pids ${nsName}); do cat /proc/$p/cgroup 2>/dev/null; done`,
+  ]);
+  return [...r.stdout.matchAll(/^\d+:(?:name=systemd)?:(.*)$/gm)].map((m) => m[1]);
 }
 
 e2eTest("harness: boots two hosts, reaches them over ssh, makes a clean project", async () => {
@@ -42,6 +57,13 @@ e2eTest("harness: boots two hosts, reaches them over ssh, makes a clean project"
       // Each host is its own machine: the address it answers on is its own.
       const addr = await host.ssh("ip -o -4 addr show dev host0");
       assert.match(addr.stdout, new RegExp(` ${host.ip.replaceAll(".", "\\.")}/30 `));
+      // ... and its processes are in cgroups of its own (scripts/testhosts.sh boot): in shared
+      // ones, one host's systemd removing a unit's empty cgroup failed another's start of it.
+      const paths = await cgroupPaths(host.nsName);
+      assert.ok(paths.length > 0, `${host.nsName}: no cgroup read`);
+      for (const path of paths) {
+        assert.ok(path.startsWith(`/djaploy-testhosts/${host.nsName}/`), `${host.nsName}: ${path}`);
+      }
     }));
     const failing = await hosts[0].ssh("echo out; echo err >&2; exit 3");
     assert.deepEqual(failing, { code: 3, stdout: "out\n", stderr: "err\n" });
@@ -101,10 +123,15 @@ e2eTest("harness: boots two hosts, reaches them over ssh, makes a clean project"
     ]);
   });
 
-  // Torn down: namespaces, veths and the project dir are gone.
+  // Torn down: namespaces, veths, cgroups and the project dir are gone. A cgroup is removed only
+  // once no process is left in it: the container did not outlive its systemd-nspawn.
   for (const host of booted) {
     assert.ok(!(await exists(`/run/netns/${host.nsName}`)), `${host.nsName} is removed`);
     assert.ok(!(await exists(`/sys/class/net/v${host.nsName}`)), `v${host.nsName} is removed`);
+    for (const root of ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"]) {
+      const cgroup = `${root}/djaploy-testhosts/${host.nsName}`;
+      assert.ok(!(await exists(cgroup)), `${cgroup} is removed`);
+    }
   }
   assert.ok(!(await exists(projectRoot)), "the project dir is removed with its hosts");
 });
