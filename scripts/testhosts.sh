@@ -6,7 +6,7 @@
 #   scripts/testhosts.sh up NAME INDEX [--persistent]
 #                                             boot host NAME at 10.231.INDEX.2 (controller side .1)
 #   scripts/testhosts.sh reboot NAME          reboot it (inside) and boot it again; --persistent hosts only
-#   scripts/testhosts.sh down NAME            stop host NAME and remove its namespace
+#   scripts/testhosts.sh down NAME            cut host NAME's power, remove its namespace and cgroups
 #   scripts/testhosts.sh down-all             stop every host this script started
 #
 # Each host boots on a throwaway overlay of the base image (--volatile=overlay:

@@ -207,7 +207,10 @@ export async function openControl(host: TestHost): Promise<number> {
       return waited;
     }
     const first = why === "";
-    why = (await Deno.readTextFile(log).catch(() => "")).trim() || `ssh exited ${r.code}`;
+    // At INFO the log also says each time that the host key was added (UserKnownHostsFile=/dev/null).
+    const said = (await Deno.readTextFile(log).catch(() => "")).split("\n")
+      .filter((l) => l.trim() !== "" && !l.startsWith("Warning: Permanently added"));
+    why = said.join("\n") || `ssh exited ${r.code}`;
     if (first) {
       // deno-lint-ignore no-console
       console.error(`faults: ${host.nsName} did not answer SSH: ${why}; waiting up to 60 s`);
