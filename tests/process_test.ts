@@ -127,3 +127,31 @@ Deno.test("process: a held process stopped by its signal ends its lines and its 
   assert.ok(performance.now() - started < 1200, "did not wait for the grandchild's pipes");
   await new Promise((resolve) => setTimeout(resolve, 1700 - (performance.now() - started)));
 });
+
+Deno.test("process: a live process closed without reading the rest ends at its exit, not at its output's end; a line still waited for ends there too", async () => {
+  // As the deploy lock's ssh given back: all that matters was read, and its exit is what is
+  // waited for (one wake-up per host less than its output's end, a moment before).
+  const dir = await Deno.makeTempDir();
+  try {
+    // Once its stdin closes, a grandchild holds stdout open for 1.5 s after the process exited.
+    const script = `echo first; read x; (sleep 1.5; echo late; touch ${dir}/late) & exit 3`;
+    const p = startProcess("sh", ["-c", script]);
+    assert.equal(await p.readLine(), "first");
+    const waiting = p.readLine();
+    const started = performance.now();
+    const r = await p.close({ readRest: false });
+    assert.ok(performance.now() - started < 1000, "waited for the output's end");
+    assert.deepEqual([r.code, r.stdout], [3, ""]);
+    assert.equal(await waiting, undefined);
+    assert.equal(await p.readLine(), undefined);
+    // The same, read to the end: close waits for the grandchild's output.
+    const q = startProcess("sh", ["-c", script]);
+    assert.equal(await q.readLine(), "first");
+    const t0 = performance.now();
+    const all = await q.close();
+    assert.ok(performance.now() - t0 > 1000, "read to the end");
+    assert.deepEqual([all.code, all.stdout], [3, "late\n"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -130,8 +130,14 @@ export interface HeldCommand {
   readLine(): Promise<string | undefined>;
   /** Writes to its standard input. */
   write(text: string): Promise<void>;
-  /** Closes its stdin and waits for it to end. */
-  end(): Promise<ExecResult>;
+  /**
+   * Closes its stdin and waits for it to end. With `readRest: false`, what it
+   * still prints is not read (nor its stderr): for a command whose output is all read that
+   * matters (the deploy lock's, given back). Its output's end and its exit
+   * come a few milliseconds apart (ssh closes its stdout, then cleans up),
+   * each a wake-up of djaploy; waiting for the exit only saves one per host.
+   */
+  end(opts?: { readRest?: boolean }): Promise<ExecResult>;
 }
 
 export function newStats(): ExecutorStats {

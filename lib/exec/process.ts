@@ -221,8 +221,11 @@ export interface LiveProcess {
   /**
    * Closes stdin and waits for the process to end; throws ProgramNotFoundError
    * when it was started through setsid(1) and its program was not there.
+   * With `readRest: false`, what it prints from now on is not read (the
+   * result's stdout holds only lines not read yet, its stderr is not waited
+   * for and comes back empty): see HeldCommand.end.
    */
-  close(): Promise<ProcessResult>;
+  close(opts?: { readRest?: boolean }): Promise<ProcessResult>;
 }
 
 export interface LiveProcessOptions {
@@ -296,8 +299,13 @@ export function startProcess(
     async write(text) {
       await writer.write(encoder.encode(text)).catch(() => undefined);
     },
-    async close() {
+    async close({ readRest = true } = {}) {
       await writer.close().catch(() => undefined);
+      if (!readRest && !ended) {
+        // Our end of its stdout closed: a read still waiting (readLine) ends as at its end.
+        ended = true;
+        await reader.cancel().catch(() => undefined);
+      }
       while (!ended) {
         const chunk = await readText();
         if (chunk === undefined) {
@@ -310,7 +318,11 @@ export function startProcess(
       const result = {
         code: status.code,
         stdout: unread + rest,
-        stderr: stopped ? await Promise.race([stderr, stopped.then(() => "")]) : await stderr,
+        stderr: !readRest
+          ? ""
+          : stopped
+          ? await Promise.race([stderr, stopped.then(() => "")])
+          : await stderr,
         ms: performance.now() - started,
       };
       if (viaSetsid && programWasMissing(program, result, readStderr)) {

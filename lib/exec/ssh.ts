@@ -178,7 +178,7 @@ export class SshExecutor implements Executor {
       signal: this.#opts.signal,
       detached: true,
     });
-    return { readLine: () => p.readLine(), write: (t) => p.write(t), end: () => p.close() };
+    return { readLine: () => p.readLine(), write: (t) => p.write(t), end: (o) => p.close(o) };
   }
 
   #holdAsMaster(cmd: RemoteCommand): Promise<HeldCommand> {
@@ -227,8 +227,8 @@ export class SshExecutor implements Executor {
           return Promise.resolve(line);
         },
         write: (t) => ended ? Promise.resolve() : p.write(t),
-        end: async () => {
-          const result = ended ?? await p.close();
+        end: async (o) => {
+          const result = ended ?? await p.close(o);
           // The master ended with it (once its other sessions, if any, had ended): the
           // connection is closed, by us, and a later command opens a new one.
           if (this.#connecting === connecting) this.#connecting = undefined;

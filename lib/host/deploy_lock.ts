@@ -183,7 +183,8 @@ export async function acquireLock(
     run: (cmd) => beats.run(cmd),
     async release() {
       beats.stop();
-      await held.end();
+      // Its answers are all in: the shell's exit is what frees the lock, and is waited for.
+      await held.end({ readRest: false });
     },
   };
 }

@@ -33,7 +33,7 @@ export class ShellExecutor implements Executor {
     return Promise.resolve({
       readLine: () => p.readLine(),
       write: (t) => p.write(t),
-      end: () => p.close(),
+      end: (o) => p.close(o),
     });
   }
   close(): Promise<void> {
