@@ -938,3 +938,30 @@ Deno.test("held lock: a process the app user leaves running in a root chain cann
     assert.deepEqual(exec.own, []);
   });
 });
+
+Deno.test("acquireLock: the hosts of a run that take the same lock with the same facts share one command (ssh quotes its 15 kB once)", async () => {
+  class Holding extends ShellExecutor {
+    held: RemoteCommand[] = [];
+    override hold(cmd: RemoteCommand) {
+      this.held.push(cmd);
+      return super.hold(cmd);
+    }
+  }
+  await withApp(async (app) => {
+    const who = owner("deploy");
+    const [a, b] = [new Holding("root"), new Holding("root")];
+    for (const [exec, then] of [[a, "echo facts"], [b, "echo facts"], [b, "echo other"]] as const) {
+      const lock = await acquireLock(exec, app, who, 0, then);
+      assert.equal(lock.then?.stdout, `${then.slice(5)}\n`);
+      await lock.release();
+    }
+    assert.equal(a.held[0], b.held[0], "the same object for the same lock and facts");
+    assert.notEqual(b.held[1], b.held[0], "another script, another command");
+    assert.equal(b.held[1].argv.at(-1), "echo other");
+    // Another owner (another run) makes its own.
+    const lock = await acquireLock(a, app, owner("rollback"), 0, "echo facts");
+    await lock.release();
+    assert.notEqual(a.held[1], a.held[0]);
+    assert.match(a.held[1].argv.join(" "), /rollback/);
+  });
+});

@@ -192,7 +192,7 @@ export class SshExecutor implements Executor {
       // runs with no stderr pipe, one pipe and one stream less per host. Such a command answers
       // in lines that its reader knows (the deploy lock's), and whatever else it says before
       // them (sudo's refusal) ends up in its output.
-      `exec 2>&1; ${toShell(cmd, this.sshUser)}`,
+      holdLine(cmd, this.sshUser),
     ];
     // Set before any await: a connect() right after this call shares the start.
     const started = this.#opts.startLimiter.run(async () => {
@@ -346,6 +346,24 @@ export class SshExecutor implements Executor {
  * points at MaxSessions; a connection that broke (the network, sshd gone)
  * says what ssh said instead.
  */
+/**
+ * The command line of a command that opens its host's connection (the deploy lock's), by the
+ * command and the ssh user. A run's hosts share one such command, the same object
+ * (lib/host/deploy_lock.ts): its 15 kB line is quoted and joined once, not for each host.
+ */
+const holdLines = new WeakMap<RemoteCommand, Map<string, string>>();
+
+function holdLine(cmd: RemoteCommand, sshUser: string): string {
+  let bySshUser = holdLines.get(cmd);
+  if (!bySshUser) holdLines.set(cmd, bySshUser = new Map());
+  let line = bySshUser.get(sshUser);
+  if (line === undefined) {
+    line = `exec 2>&1; ${toShell(cmd, sshUser)}`;
+    bySshUser.set(sshUser, line);
+  }
+  return line;
+}
+
 export function fallbackWarning(host: string, stderr: string): string | undefined {
   if (!/mux_client|ControlSocket .* already exists|disabling multiplexing/.test(stderr)) {
     return undefined;

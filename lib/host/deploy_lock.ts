@@ -12,6 +12,7 @@ import { marker } from "../exec/marker.ts";
 import { type RemoteCommand, toShell } from "../exec/remote_command.ts";
 import { LOCK_BASH } from "./programs.gen.ts";
 import { base64Text } from "./facts.ts";
+import { RunTable } from "../run_table.ts";
 
 /** How often djaploy tells the holding shell it is still there, and how long that shell waits. */
 export interface LockTiming {
@@ -122,20 +123,15 @@ export async function acquireLock(
   opts: AcquireOptions = {},
 ): Promise<HeldLock> {
   const timing = opts.timing ?? LOCK_TIMING;
-  const held: HeldCommand = await exec.hold({
-    argv: [
-      "bash",
-      "-c",
-      LOCK_BASH,
-      "bash",
+  const held: HeldCommand = await exec.hold(
+    lockCommand([
       lockPath(appName),
       JSON.stringify(owner),
       String(waitSeconds),
       String(timing.timeoutSeconds),
-      ...(then ? [then] : []),
-    ],
-    as: "root",
-  }, { answersAtOnce: true });
+    ], then),
+    { answersAtOnce: true },
+  );
   // Lines before lock.bash's own: what sudo or bash said on their way (e.g. "sudo: unable to
   // resolve host"), on stdout when the shell opened the connection (lib/exec/ssh.ts). Kept for
   // the error, if the lock is not taken.
@@ -187,6 +183,21 @@ export async function acquireLock(
       await held.end({ readRest: false });
     },
   };
+}
+
+/**
+ * The lock's commands of this process (one djaploy run), by the `then` script and then the other
+ * arguments: the hosts of a run take the same lock with the same facts, and share one command,
+ * the same object, which ssh turns into its command line once (lib/exec/ssh.ts). That line is
+ * some 15 kB (lock.bash and the facts script, quoted), made again for each host before.
+ */
+const lockCommands = new RunTable<string, RunTable<string, RemoteCommand>>(16);
+
+function lockCommand(args: readonly string[], then: string | undefined): RemoteCommand {
+  return lockCommands.get(then ?? "", () => new RunTable(16)).get(args.join("\n"), () => ({
+    argv: ["bash", "-c", LOCK_BASH, "bash", ...args, ...(then ? [then] : [])],
+    as: "root",
+  }));
 }
 
 /** The wall clock and the monotonic one: a sleeping laptop stops the latter on some systems. */
