@@ -178,7 +178,12 @@ Deno.test("history: a failed deploy appends a failed record naming the step, wit
 });
 
 /** Runs a remote script here, with /bin/sh, `sh -c SCRIPT sh ARGS` and stdin. */
-async function runScript(script: string, args: string[], stdin: string): Promise<string> {
+async function runScript(
+  script: string,
+  args: string[],
+  stdin: string,
+  code: number | "failure" = 0,
+): Promise<string> {
   const child = new Deno.Command("/bin/sh", {
     args: ["-c", script, "sh", ...args],
     stdin: "piped",
@@ -189,7 +194,9 @@ async function runScript(script: string, args: string[], stdin: string): Promise
   await writer.write(new TextEncoder().encode(stdin));
   await writer.close();
   const out = await child.output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const stderr = new TextDecoder().decode(out.stderr);
+  if (code === "failure") assert.notEqual(out.code, 0, stderr);
+  else assert.equal(out.code, code, stderr);
   return new TextDecoder().decode(out.stdout).trim();
 }
 
@@ -231,6 +238,21 @@ Deno.test("history script: appends JSON lines; past 2000 lines it keeps the newe
     const lines = (await Deno.readTextFile(path)).trimEnd().split("\n");
     assert.equal(lines.length, 1000);
     assert.equal(lines.at(-1), '{"n":2001}');
+  });
+});
+
+Deno.test("history script: a record it cannot append fails it (djaploy then warns), where it once exited 0", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "history.jsonl");
+    await Deno.mkdir(path); // not a file: nothing can be appended
+    await runScript(HISTORY_APPEND_SH, [path], '{"n":1}\n', "failure");
+    await Deno.writeTextFile(join(dir, "file"), "");
+    await runScript(
+      HISTORY_APPEND_SH,
+      [join(dir, "file", "history.jsonl")],
+      '{"n":1}\n',
+      "failure",
+    );
   });
 });
 
