@@ -15,6 +15,8 @@ import { LOCK_STATE_SH } from "../lib/commands/programs.gen.ts";
 import { CommandError, UserError } from "../lib/errors.ts";
 import { type RemoteCommand, shScript } from "../lib/exec/remote_command.ts";
 import { runChain } from "../lib/exec/chain.ts";
+import { openHost } from "../lib/engine/runner.ts";
+import type { HostConfig } from "../lib/config/types.ts";
 import { basename, dirname, join } from "node:path";
 import { sh, withTempDir } from "./helpers/fixtures.ts";
 import { LOCK_BASH } from "../lib/host/programs.gen.ts";
@@ -140,11 +142,12 @@ async function lockShellWrites(
   app: string,
   then: string,
   commands: readonly string[],
-): Promise<string[]> {
+  last?: string,
+): Promise<{ writes: string[]; code: number }> {
   const harness = `
 import json, socket, subprocess, sys
 lock_bash, lock, then = sys.argv[1:4]
-commands = json.loads(sys.argv[4])
+commands, last = json.loads(sys.argv[4]), json.loads(sys.argv[5])
 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 p = subprocess.Popen(["bash", "-c", lock_bash, "bash", lock, "{}", "0", "30", then],
                      stdin=subprocess.PIPE, stdout=theirs)
@@ -164,14 +167,26 @@ for i, script in enumerate(commands):
     p.stdin.write(b"run %s %d 0\\n" % (mark.encode(), len(data)) + data)
     p.stdin.flush()
     until("%s " % mark)
+if last is not None:
+    data = last.encode()
+    p.stdin.write(b"end %d 0\\n" % len(data) + data)
+    p.stdin.flush()
 p.stdin.close()
 while record():
     pass
 p.wait()
-print(json.dumps(records[:-1]))
+print(json.dumps({"writes": records[:-1], "code": p.returncode}))
 `;
   const out = await new Deno.Command("python3", {
-    args: ["-c", harness, LOCK_BASH, lockPath(app), then, JSON.stringify(commands)],
+    args: [
+      "-c",
+      harness,
+      LOCK_BASH,
+      lockPath(app),
+      then,
+      JSON.stringify(commands),
+      JSON.stringify(last ?? null),
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -185,7 +200,7 @@ Deno.test("lock's shell: the `then` output and each command's answer go out in o
     // Longer than the 4 kB that printf writes at a time; an answer in pieces, a sleep apart.
     const then = "for i in $(seq 1 200); do echo \"probe $i: $(printf '%040d' 0)\"; done";
     const command = "echo out; sleep 0.2; echo err >&2; sleep 0.2; exit 3";
-    const writes = await lockShellWrites(app, then, [command, "true"]);
+    const { writes } = await lockShellWrites(app, then, [command, "true"]);
     assert.equal(writes[0], "LOCKED\n");
     assert.ok(
       writes[1].length > 8000 && /^THEN 0 [A-Za-z0-9+/=]+\n$/.test(writes[1]),
@@ -194,6 +209,49 @@ Deno.test("lock's shell: the `then` output and each command's answer go out in o
     assert.equal(writes[2], "@@mark-0 start\nout\n\n@@mark-0\nerr\n\n@@mark-0 3\n");
     assert.equal(writes[3], "@@mark-1 start\n\n@@mark-1\n\n@@mark-1 0\n");
     assert.equal(writes.length, 4, JSON.stringify(writes.slice(4)));
+  });
+});
+
+Deno.test("lock's shell: the last command, sent with the end, runs under the lock and writes nothing: its exit code is the shell's", async () => {
+  await withApp(async (app) => {
+    // It finds the lock still held (flock -n fails), and its output goes nowhere.
+    const last = `echo out; echo err >&2; flock -n ${lockPath(app)} true && exit 9; exit 4`;
+    const { writes, code } = await lockShellWrites(app, "true", ["true"], last);
+    assert.equal(writes.length, 3, JSON.stringify(writes));
+    assert.equal(writes[2], "@@mark-0 start\n\n@@mark-0\n\n@@mark-0 0\n");
+    assert.equal(code, 4);
+    // Given back: the owner record is gone, and another run takes the lock.
+    await assert.rejects(() => Deno.stat(`${lockPath(app)}.owner`));
+    const next = await acquireLock(new ShellExecutor("root"), app, owner("deploy"), 0);
+    await next.release();
+  });
+});
+
+Deno.test("held lock: finish runs the last command under the lock with its input, gives the lock back, and says how it ended", async () => {
+  await withApp(async (app) => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const lock = await acquireLock(new ShellExecutor("root"), app, owner("deploy"), 0);
+      await lock.run({ argv: ["true"], as: "root" });
+      const r = await lock.finish({
+        argv: [
+          "sh",
+          "-c",
+          `cat > ${dir}/input; flock -n ${lockPath(app)} true || echo held > ${dir}/lock; exit 6`,
+        ],
+        as: "root",
+        stdin: "the record\n",
+      });
+      assert.deepEqual([r.code, r.stdout, r.stderr], [6, "", ""]);
+      assert.equal(await Deno.readTextFile(`${dir}/input`), "the record\n");
+      assert.equal(await Deno.readTextFile(`${dir}/lock`), "held\n", "ran under the lock");
+      assert.equal(lock.running, false);
+      await assert.rejects(() => lock.run({ argv: ["true"], as: "root" }), lost(/released/));
+      const next = await acquireLock(new ShellExecutor("root"), app, owner("deploy"), 0);
+      await next.release();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   });
 });
 
@@ -963,5 +1021,41 @@ Deno.test("acquireLock: the hosts of a run that take the same lock with the same
     await lock.release();
     assert.notEqual(a.held[1], a.held[0]);
     assert.match(a.held[1].argv.join(" "), /rollback/);
+  });
+});
+
+Deno.test("openHost: a command left for the lock's end (the history's record) runs when the lock is given back, under it, in its shell; its exit code settles its promise", async () => {
+  await withApp(async (app) => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const exec = new CountingExecutor("root");
+      const host = { name: "local", app_name: app } as HostConfig;
+      const plan = { probes: [], files: [] };
+      const unlocked = openHost(new CountingExecutor("root"), host, plan);
+      assert.equal(unlocked.exec.runAtEnd, undefined, "no lock, no end");
+      await unlocked.opened;
+      const opening = openHost(exec, host, plan, { owner: owner("deploy"), waitSeconds: 0 });
+      await opening.opened;
+      let settled = false;
+      const atEnd = opening.exec.runAtEnd!({
+        argv: ["sh", "-c", `flock -n ${lockPath(app)} true || echo held > ${dir}/lock; exit 5`],
+        as: "root",
+      });
+      void atEnd.then(() => settled = true, () => settled = true);
+      await assert.rejects(
+        () => opening.exec.runAtEnd!({ argv: ["true"], as: "root" }),
+        /one command at most/,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(settled, false, "it runs when the lock is given back");
+      await opening.release();
+      await assert.rejects(() => atEnd, (e: unknown) => e instanceof CommandError && e.code === 5);
+      assert.equal(await Deno.readTextFile(`${dir}/lock`), "held\n", "under the lock");
+      assert.deepEqual(exec.own, [], "in the lock's shell, not a process of its own");
+      const next = await acquireLock(new ShellExecutor("root"), app, owner("deploy"), 0);
+      await next.release();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   });
 });

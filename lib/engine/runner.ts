@@ -4,7 +4,8 @@
  * does not stop the others; the summary says which failed and where.
  */
 import type { EnvironmentConfig, HostConfig, ProjectConfig } from "../config/types.ts";
-import type { Executor, ExecutorStats } from "../exec/executor.ts";
+import type { ExecResult, Executor, ExecutorStats } from "../exec/executor.ts";
+import type { RemoteCommand } from "../exec/remote_command.ts";
 import { type FactProbe, type Facts, factsQuery, gatherFacts } from "../host/facts.ts";
 import { layoutFor } from "../host/layout.ts";
 import {
@@ -27,6 +28,7 @@ import type { SecretResolver } from "../secrets/resolve.ts";
 import {
   acquireLock,
   describeOwner,
+  finishLock,
   type HeldLock,
   type LockOwner,
   runningUnderLock,
@@ -490,8 +492,20 @@ export function openHost(
     return { facts: query.read(exec, state.held.then!) };
   })();
   opened.catch(() => undefined); // reported by whoever awaits it
+  // The command a step left for the lock's end (runAtEnd: the history's record), sent by release.
+  let atEnd: { cmd: RemoteCommand; settle: (ran: Promise<ExecResult>) => void } | undefined;
+  let routed = exec;
+  if (lock && exec.lockShellRuns) {
+    routed = runningUnderLock(exec, () => state.held);
+    routed.runAtEnd = (cmd) => {
+      if (atEnd) return Promise.reject(new Error("one command at most runs at the lock's end"));
+      return new Promise((resolve, reject) => {
+        atEnd = { cmd, settle: (ran) => ran.then(resolve, reject) };
+      });
+    };
+  }
   return {
-    exec: lock && exec.lockShellRuns ? runningUnderLock(exec, () => state.held) : exec,
+    exec: routed,
     get phase() {
       return state.phase;
     },
@@ -506,7 +520,13 @@ export function openHost(
       await opened.catch(() => undefined);
       const held = state.held;
       state.held = undefined;
-      await held?.release().catch(() => undefined);
+      const last = atEnd;
+      atEnd = undefined;
+      if (last) {
+        const ran = finishLock(exec, held, last.cmd);
+        last.settle(ran);
+        await ran.catch(() => undefined);
+      } else await held?.release().catch(() => undefined);
     },
   };
 }

@@ -97,6 +97,15 @@ export interface Executor {
    * recording executor records each command as its own line.
    */
   chain?(cmds: readonly RemoteCommand[]): Promise<ChainResult>;
+  /**
+   * Runs a command once the host's steps are done, as the last command of the
+   * shell that holds its deploy lock (lib/host/deploy_lock.ts, HeldLock.finish):
+   * the promise settles when the lock is given back, after the last step, so a
+   * step never awaits it. Its output is not kept: the exit code tells. Only
+   * where the lock's shell runs commands (runningUnderLock); elsewhere there
+   * is none, and `run` it is.
+   */
+  runAtEnd?(cmd: RemoteCommand): Promise<ExecResult>;
   /** Closes the connection. Safe to call more than once. */
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@ import * as remotePath from "../remote_path.ts";
 import type { Step, StepContext } from "../engine/module_api.ts";
 import type { Layout } from "./layout.ts";
 import type { FactProbe } from "./facts.ts";
+import type { ExecResult } from "../exec/executor.ts";
 import { shScript } from "../exec/remote_command.ts";
 import { deployVersion } from "../deploy/version_file.ts";
 import { parseDeployState, stateProbe } from "../deploy/steps.ts";
@@ -100,13 +101,19 @@ export async function deployedFromState(ctx: StepContext): Promise<Deployed> {
 
 export { HISTORY_APPEND_SH };
 
-/** Appends one record to the host's history file (root's record). */
-export async function appendHistory(ctx: StepContext, record: HistoryRecord): Promise<void> {
-  await ctx.exec.run({
+/**
+ * Appends one record to the host's history file (root's record). Where the
+ * deploy lock's shell runs commands, as its last (runAtEnd): no answer to
+ * read, one read and one wake-up per host fewer, and the promise settles
+ * once the lock is given back, after the last step.
+ */
+export function appendHistory(ctx: StepContext, record: HistoryRecord): Promise<ExecResult> {
+  const cmd = {
     argv: shScript(HISTORY_APPEND_SH, historyFile(ctx.layout)),
     as: "root",
     stdin: JSON.stringify(record) + "\n",
-  });
+  };
+  return ctx.exec.runAtEnd?.(cmd) ?? ctx.exec.run(cmd);
 }
 
 async function record(
@@ -114,9 +121,14 @@ async function record(
   opts: HistoryOptions,
   outcome: { step?: string; error?: unknown },
 ): Promise<void> {
+  // The history must never change a command's outcome.
+  const failed = (err: unknown) => {
+    const say = outcome.error === undefined ? ctx.log.warn : ctx.log.debug;
+    say(`could not append to the history: ${errorExcerpt(err, opts.mask)}`);
+  };
   try {
     const deployed = await (opts.deployed ?? ((c) => Promise.resolve(deployedRelease(c))))(ctx);
-    await appendHistory(ctx, {
+    const appended = appendHistory(ctx, {
       time: new Date().toISOString(),
       host: ctx.host.name,
       who: opts.who,
@@ -130,10 +142,11 @@ async function record(
         ? {}
         : { step: outcome.step, error: errorExcerpt(outcome.error, opts.mask) }),
     });
+    // At the lock's end it settles after the last step: never awaited here.
+    if (ctx.exec.runAtEnd) appended.catch(failed);
+    else await appended;
   } catch (err) {
-    // The history must never change a command's outcome.
-    const say = outcome.error === undefined ? ctx.log.warn : ctx.log.debug;
-    say(`could not append to the history: ${errorExcerpt(err, opts.mask)}`);
+    failed(err);
   }
 }
 

@@ -37,7 +37,8 @@ fi
 # only when it sent nothing else for a while, and takes a command's answer as a heartbeat's).
 # Each line is a heartbeat N (answered "beat N"), or "run MARK SCRIPT_BYTES INPUT_BYTES" followed by
 # the script and its input, raw: the script runs as root like this shell, its input on stdin; out
-# come "MARK start", its stdout, a newline and MARK, its stderr, a newline and "MARK CODE".
+# come "MARK start", its stdout, a newline and MARK, its stderr, a newline and "MARK CODE"; or
+# "end ..." (below), the last command, after which the shell ends.
 # A command runs in the background, so this shell goes on answering heartbeats while it runs (a
 # migration may take minutes) and ends at once, freeing the lock, when djaploy goes, whatever still
 # runs. Each answer goes out whole under an flock of $said (each holder opens it anew), so answers
@@ -85,6 +86,25 @@ while read -r -t "$timeout" n_or_run; do
         # made anew: a next holder may be removing this folder (this shell was killed).
         truncate -c -s 0 "$out" "$err"
       } 9>&- </dev/null &
+      ;;
+    end\ *)
+      # The run's last command, "end SCRIPT_BYTES INPUT_BYTES" and its script and input as for
+      # run, sent with the end of djaploy's input: it runs while the lock is still held (the
+      # deploy history's record, which no other run may write beside), and its exit code is this
+      # shell's, and so ssh's. No answer to read: djaploy waits for ssh's exit anyway, and each
+      # answer is a read and a wake-up for it, on every host (docs/benchmarks.md).
+      read -r _ size insize <<<"$n_or_run"
+      LC_ALL=C read -r -N "$size" script || exit 1
+      input=
+      if [ "$insize" != 0 ]; then LC_ALL=C read -r -N "$insize" input || exit 1; fi
+      if [ "$insize" = 0 ]; then
+        bash -c "$script" >/dev/null 2>&1 </dev/null 9>&-
+      else
+        printf '%s' "$input" | bash -c "$script" >/dev/null 2>&1 9>&-
+      fi
+      code=$?
+      rm -f "$lock.owner"
+      exit "$code"
       ;;
     *) { flock 7; echo "beat $n_or_run"; } 7>"$said" ;;
   esac
