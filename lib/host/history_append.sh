@@ -6,6 +6,8 @@ cat >> "$f" || exit
 n=$(wc -l < "$f")
 # Trimming is housekeeping: the record is in, whether it succeeds or not.
 if [ "$n" -gt 2000 ]; then
-  tail -n 1000 "$f" > "$f.djaploy-new" && mv -f "$f.djaploy-new" "$f" || rm -f "$f.djaploy-new"
+  if ! { tail -n 1000 "$f" > "$f.djaploy-new" && mv -f "$f.djaploy-new" "$f"; }; then
+    rm -f "$f.djaploy-new"
+  fi
 fi
 exit 0
