@@ -341,12 +341,6 @@ export class SshExecutor implements Executor {
 }
 
 /**
- * What to tell people when ssh left the shared connection and logged in
- * again (its stderr says so), or undefined. Only sshd refusing the session
- * points at MaxSessions; a connection that broke (the network, sshd gone)
- * says what ssh said instead.
- */
-/**
  * The command line of a command that opens its host's connection (the deploy lock's), by the
  * command and the ssh user. A run's hosts share one such command, the same object
  * (lib/host/deploy_lock.ts): its 15 kB line is quoted and joined once, not for each host.
@@ -364,6 +358,12 @@ function holdLine(cmd: RemoteCommand, sshUser: string): string {
   return line;
 }
 
+/**
+ * What to tell people when ssh left the shared connection and logged in
+ * again (its stderr says so), or undefined. Only sshd refusing the session
+ * points at MaxSessions; a connection that broke (the network, sshd gone)
+ * says what ssh said instead.
+ */
 export function fallbackWarning(host: string, stderr: string): string | undefined {
   if (!/mux_client|ControlSocket .* already exists|disabling multiplexing/.test(stderr)) {
     return undefined;

@@ -202,7 +202,7 @@ export async function acquireLock(
     },
     async release() {
       beats.stop();
-      // Its answers are all in: the shell's exit is what frees the lock, and is waited for.
+      // Nothing it prints from here is read: the shell's exit frees the lock, and is waited for.
       await held.end({ readRest: false });
     },
   };
@@ -314,15 +314,12 @@ class Heartbeats {
   /** Sends `cmd` to the (root) shell; its answer comes once it ended, between heartbeat answers. */
   async run(cmd: RemoteCommand): Promise<ExecResult> {
     this.#check();
-    const script = toShell(cmd, "root");
-    const input = inputOf(cmd);
     const mark = marker("held-run");
     const run = new HeldRun(mark);
     this.#runs.set(mark, run);
-    const bytes = (t: string) => encoder.encode(t).length;
     this.#lastSent = run.sent;
     // One write: a heartbeat can go before or after it, never inside.
-    await this.#held.write(`run ${mark} ${bytes(script)} ${bytes(input)}\n${script}${input}`);
+    await this.#held.write(framed(`run ${mark}`, cmd));
     return await run.result;
   }
 
@@ -330,10 +327,7 @@ class Heartbeats {
   async end(cmd: RemoteCommand): Promise<void> {
     this.#check();
     this.stop();
-    const script = toShell(cmd, "root");
-    const input = inputOf(cmd);
-    const bytes = (t: string) => encoder.encode(t).length;
-    await this.#held.write(`end ${bytes(script)} ${bytes(input)}\n${script}${input}`);
+    await this.#held.write(framed("end", cmd));
   }
 
   #wake(): void {
@@ -432,6 +426,14 @@ export function joinTicks(periodMs: number, beat: () => void): () => void {
 
 const encoder = new TextEncoder();
 
+/** `head`, the sizes of `cmd`'s script and input in bytes, a newline, then both, raw (lock.bash). */
+function framed(head: string, cmd: RemoteCommand): string {
+  const script = toShell(cmd, "root");
+  const input = inputOf(cmd);
+  const bytes = (t: string) => encoder.encode(t).length;
+  return `${head} ${bytes(script)} ${bytes(input)}\n${script}${input}`;
+}
+
 /**
  * A command run by the shell that holds the lock, read from its output:
  * "<mark> start", stdout, "<mark>", stderr, "<mark> <code>" (each mark after
@@ -511,8 +513,8 @@ export function runningUnderLock(exec: Executor, held: () => HeldLock | undefine
     },
     connect: () => exec.connect(),
     async run(cmd) {
-      const lock = held();
-      if (!lock?.running || !runsInHeldShell(cmd, exec.sshUser)) return await exec.run(cmd);
+      const lock = heldShellFor(exec, held(), cmd);
+      if (!lock) return await exec.run(cmd);
       exec.stats.commands++;
       return checkResult(exec.host, exec.sshUser, cmd, await lock.run(cmd));
     },
@@ -536,15 +538,25 @@ export async function finishLock(
   lock: HeldLock | undefined,
   cmd: RemoteCommand,
 ): Promise<ExecResult> {
-  if (lock?.running && runsInHeldShell(cmd, exec.sshUser)) {
+  const shell = heldShellFor(exec, lock, cmd);
+  if (shell) {
     exec.stats.commands++;
-    return checkResult(exec.host, exec.sshUser, cmd, await lock.finish(cmd));
+    return checkResult(exec.host, exec.sshUser, cmd, await shell.finish(cmd));
   }
   try {
     return await exec.run(cmd);
   } finally {
     await lock?.release().catch(() => undefined);
   }
+}
+
+/** `lock`, when it is still held and its shell runs `cmd` (runsInHeldShell); otherwise none. */
+function heldShellFor(
+  exec: Executor,
+  lock: HeldLock | undefined,
+  cmd: RemoteCommand,
+): HeldLock | undefined {
+  return lock?.running && runsInHeldShell(cmd, exec.sshUser) ? lock : undefined;
 }
 
 /**

@@ -7,7 +7,6 @@ import * as remotePath from "../remote_path.ts";
 import type { Step, StepContext } from "../engine/module_api.ts";
 import type { Layout } from "./layout.ts";
 import type { FactProbe } from "./facts.ts";
-import type { ExecResult } from "../exec/executor.ts";
 import { shScript } from "../exec/remote_command.ts";
 import { deployVersion } from "../deploy/version_file.ts";
 import { parseDeployState, stateProbe } from "../deploy/steps.ts";
@@ -104,16 +103,22 @@ export { HISTORY_APPEND_SH };
 /**
  * Appends one record to the host's history file (root's record). Where the
  * deploy lock's shell runs commands, as its last (runAtEnd): no answer to
- * read, one read and one wake-up per host fewer, and the promise settles
- * once the lock is given back, after the last step.
+ * read, one read and one wake-up per host fewer. That settles once the lock
+ * is given back, after the last step, so it is not awaited: `failed` hears
+ * of a failure then. Elsewhere it runs now, and a failure throws.
  */
-export function appendHistory(ctx: StepContext, record: HistoryRecord): Promise<ExecResult> {
+async function appendHistory(
+  ctx: StepContext,
+  record: HistoryRecord,
+  failed: (err: unknown) => void,
+): Promise<void> {
   const cmd = {
     argv: shScript(HISTORY_APPEND_SH, historyFile(ctx.layout)),
     as: "root",
     stdin: JSON.stringify(record) + "\n",
   };
-  return ctx.exec.runAtEnd?.(cmd) ?? ctx.exec.run(cmd);
+  if (ctx.exec.runAtEnd) ctx.exec.runAtEnd(cmd).catch(failed);
+  else await ctx.exec.run(cmd);
 }
 
 async function record(
@@ -128,7 +133,7 @@ async function record(
   };
   try {
     const deployed = await (opts.deployed ?? ((c) => Promise.resolve(deployedRelease(c))))(ctx);
-    const appended = appendHistory(ctx, {
+    await appendHistory(ctx, {
       time: new Date().toISOString(),
       host: ctx.host.name,
       who: opts.who,
@@ -141,10 +146,7 @@ async function record(
       ...(outcome.error === undefined
         ? {}
         : { step: outcome.step, error: errorExcerpt(outcome.error, opts.mask) }),
-    });
-    // At the lock's end it settles after the last step: never awaited here.
-    if (ctx.exec.runAtEnd) appended.catch(failed);
-    else await appended;
+    }, failed);
   } catch (err) {
     failed(err);
   }

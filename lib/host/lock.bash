@@ -54,23 +54,31 @@ held=$(mktemp -d "$lock.held.XXXXXX") || exit 1
 trap 'rm -rf "$held"' EXIT
 said=$held/said
 : >"$said" || exit 1
+# take SCRIPT_BYTES INPUT_BYTES: reads a command's script and its input, raw, into $script, $input.
+take() {
+  LC_ALL=C read -r -N "$1" script || exit 1
+  input=
+  if [ "$2" != 0 ]; then LC_ALL=C read -r -N "$2" input || exit 1; fi
+}
+# perform OUT ERR: runs $script, with $input on its stdin (none: /dev/null), its output into OUT, ERR.
+perform() {
+  if [ -z "$input" ]; then
+    bash -c "$script" >"$1" 2>"$2" </dev/null
+  else
+    printf '%s' "$input" | bash -c "$script" >"$1" 2>"$2"
+  fi
+}
 n=0
 while read -r -t "$timeout" n_or_run; do
   case $n_or_run in
     run\ *)
       read -r _ mark size insize <<<"$n_or_run"
-      LC_ALL=C read -r -N "$size" script || exit 1
-      input=
-      if [ "$insize" != 0 ]; then LC_ALL=C read -r -N "$insize" input || exit 1; fi
+      take "$size" "$insize"
       n=$((n + 1))
       out=$held/$n.out err=$held/$n.err
       # A subshell runs no EXIT trap of this shell's: the folder stays.
       {
-        if [ "$insize" = 0 ]; then
-          bash -c "$script" >"$out" 2>"$err" </dev/null
-        else
-          printf '%s' "$input" | bash -c "$script" >"$out" 2>"$err"
-        fi
+        perform "$out" "$err"
         code=$?
         # The answer is gathered whole by dd (iflag=fullblock: it reads until its block is full or
         # the input ends) and goes out in one write, not one per piece: each piece would be a read
@@ -94,14 +102,8 @@ while read -r -t "$timeout" n_or_run; do
       # shell's, and so ssh's. No answer to read: djaploy waits for ssh's exit anyway, and each
       # answer is a read and a wake-up for it, on every host (docs/benchmarks.md).
       read -r _ size insize <<<"$n_or_run"
-      LC_ALL=C read -r -N "$size" script || exit 1
-      input=
-      if [ "$insize" != 0 ]; then LC_ALL=C read -r -N "$insize" input || exit 1; fi
-      if [ "$insize" = 0 ]; then
-        bash -c "$script" >/dev/null 2>&1 </dev/null 9>&-
-      else
-        printf '%s' "$input" | bash -c "$script" >/dev/null 2>&1 9>&-
-      fi
+      take "$size" "$insize"
+      perform /dev/null /dev/null 9>&-
       code=$?
       rm -f "$lock.owner"
       exit "$code"
