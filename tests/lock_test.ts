@@ -35,7 +35,9 @@ async function withApp(fn: (app: string) => Promise<void>): Promise<void> {
   try {
     await fn(app);
   } finally {
-    await Deno.remove(lockPath(app)).catch(() => undefined);
+    for (const file of [lockPath(app), `${lockPath(app)}.owner`]) {
+      await Deno.remove(file).catch(() => undefined);
+    }
   }
 }
 
@@ -273,6 +275,93 @@ Deno.test("acquireLock: a second run is refused while the first holds the lock, 
     const next = await acquireLock(exec, app, owner("activate"), 0);
     assert.equal(next.then, undefined);
     await next.release();
+  });
+});
+
+/**
+ * Holds `app`'s lock with a shell that writes no owner line, as a run does in the moment between
+ * taking the lock and writing its line, and gives it back when `fn` ended.
+ */
+async function holdingUnnamed(
+  app: string,
+  fn: (holder: { pid: number; started: string; free: () => Promise<void> }) => Promise<void>,
+): Promise<void> {
+  await Deno.mkdir(dirname(lockPath(app)), { recursive: true });
+  const child = new Deno.Command("bash", {
+    args: ["-c", 'exec 9>>"$1"; flock 9; echo held; read -r _', "bash", lockPath(app)],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  assert.equal((await lines.read()).value, "held\n");
+  // Read through a shell: Deno reads no /proc file without --allow-all.
+  const { stdout: stat } = await new ShellExecutor("root").run({
+    argv: ["cat", `/proc/${child.pid}/stat`],
+  });
+  const started = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  const free = async () => {
+    await child.stdin.close().catch(() => undefined);
+    await child.status;
+  };
+  try {
+    await fn({ pid: child.pid, started, free });
+  } finally {
+    await free();
+    await lines.cancel();
+  }
+}
+
+Deno.test("acquireLock: a run that comes just after another took the lock, before its owner line, waits for the line and names the holder", async () => {
+  await withApp(async (app) => {
+    await holdingUnnamed(app, async ({ pid, started }) => {
+      // An earlier holder's line, left by a shell that is gone (killed): not believed.
+      await Deno.writeTextFile(
+        `${lockPath(app)}.owner`,
+        `999999999 1 ${JSON.stringify(owner("gone"))}\n`,
+      );
+      const refused = assert.rejects(
+        () => acquireLock(new ShellExecutor("root"), app, owner("activate"), 0),
+        (e: unknown) =>
+          e instanceof UserError && /held by ops@laptop \(djaploy deploy --env production/.test(
+            e.message,
+          ),
+      );
+      refused.catch(() => undefined); // awaited below, once the line is written
+      await new Promise((r) => setTimeout(r, 300));
+      await Deno.writeTextFile(
+        `${lockPath(app)}.owner`,
+        `${pid} ${started} ${JSON.stringify(owner("deploy --env production"))}\n`,
+      );
+      await refused;
+    });
+  });
+});
+
+Deno.test("acquireLock: a run that comes while the holder gives the lock back, its owner line gone, takes the lock", async () => {
+  await withApp(async (app) => {
+    await holdingUnnamed(app, async ({ free }) => {
+      const taking = acquireLock(new ShellExecutor("root"), app, owner("activate"), 0);
+      taking.catch(() => undefined); // awaited below, once the holder gave the lock back
+      await new Promise((r) => setTimeout(r, 300));
+      await free();
+      const lock = await taking;
+      await lock.release();
+    });
+  });
+});
+
+Deno.test("acquireLock: a holder that never names itself is, after 2 s, an unknown run (not an earlier holder's stale line)", async () => {
+  await withApp(async (app) => {
+    await holdingUnnamed(app, async () => {
+      await Deno.writeTextFile(
+        `${lockPath(app)}.owner`,
+        `999999999 1 ${JSON.stringify(owner("gone"))}\n`,
+      );
+      await assert.rejects(
+        () => acquireLock(new ShellExecutor("root"), app, owner("activate"), 0),
+        (e: unknown) => e instanceof UserError && /is held by an unknown run$/.test(e.message),
+      );
+    });
   });
 });
 

@@ -5,14 +5,33 @@ case $(stat -c '%u:%A' "$dir") in 0:d????-??-?) ;; *)
   echo "refusing $dir: it must be owned by root and writable by root only" >&2; exit 78;;
 esac
 exec 9>>"$lock"
+# take_or_name: takes the lock if it is free, or sets $holder to its holder's owner line. A holder
+# writes that line just after it took the lock and removes it just before it gives the lock back;
+# a run that comes in between finds no line, or the line of an earlier holder that is gone (killed).
+# So a line counts only when its shell still runs (its PID and start time, as unlock checks), and
+# until one does, for up to 2 s, this looks again: the lock may be free by then. After that, the
+# holder is not known (no line: djaploy says "an unknown run").
+take_or_name() {
+  local tries=0 pid started
+  while ! flock -n 9; do
+    holder=$(cat "$lock.owner" 2>/dev/null)
+    read -r pid started _ <<<"$holder"
+    case $pid in '' | *[!0-9]*) ;; *)
+      if [ -n "$started" ] && [ "$(cut -d' ' -f22 "/proc/$pid/stat" 2>/dev/null)" = "$started" ]
+      then return 1; fi
+    esac
+    tries=$((tries + 1))
+    if [ "$tries" -ge 40 ]; then holder=; return 1; fi
+    sleep 0.05
+  done
+}
 # Before it waits for the lock, it says who holds it: djaploy shows that, and the shell may be what
 # opened the connection (lib/exec/ssh.ts), which counts as made at the first line.
-if [ "$wait" = 0 ]; then flock -n 9; else
-  flock -n 9 || { echo "WAITING $(cat "$lock.owner" 2>/dev/null)"; flock -w "$wait" 9; }
-fi || {
-  echo "HELD $(cat "$lock.owner" 2>/dev/null)"
-  exit 75
-}
+if ! take_or_name; then
+  if [ "$wait" = 0 ]; then echo "HELD $holder"; exit 75; fi
+  echo "WAITING $holder"
+  if ! flock -w "$wait" 9 && ! take_or_name; then echo "HELD $holder"; exit 75; fi
+fi
 started=$(cut -d' ' -f22 "/proc/$$/stat")
 printf '%s %s %s\n' "$$" "$started" "$owner" > "$lock.owner"
 echo LOCKED
