@@ -278,6 +278,13 @@ Deno.test("acquireLock: a second run is refused while the first holds the lock, 
   });
 });
 
+/** A process's start time, /proc/PID/stat field 22, as the lock's owner record keeps it. */
+async function startTime(pid: number): Promise<string> {
+  // Read through a shell: Deno reads no /proc file without --allow-all.
+  const { stdout } = await new ShellExecutor("root").run({ argv: ["cat", `/proc/${pid}/stat`] });
+  return stdout.slice(stdout.lastIndexOf(")") + 2).split(" ")[19];
+}
+
 /**
  * Holds `app`'s lock with a shell that writes no owner line, as a run does in the moment between
  * taking the lock and writing its line, and gives it back when `fn` ended.
@@ -294,11 +301,7 @@ async function holdingUnnamed(
   }).spawn();
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   assert.equal((await lines.read()).value, "held\n");
-  // Read through a shell: Deno reads no /proc file without --allow-all.
-  const { stdout: stat } = await new ShellExecutor("root").run({
-    argv: ["cat", `/proc/${child.pid}/stat`],
-  });
-  const started = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  const started = await startTime(child.pid);
   const free = async () => {
     await child.stdin.close().catch(() => undefined);
     await child.status;
@@ -939,8 +942,7 @@ Deno.test("lock: the owner record is '<pid> <start time> <owner>' and parses str
     const lock = await acquireLock(exec, app, owner("deploy"), 0);
     try {
       const { pid, started } = await ownerRecord(app);
-      const stat = await exec.run({ argv: ["cat", `/proc/${pid}/stat`] });
-      assert.equal(started, stat.stdout.slice(stat.stdout.lastIndexOf(")") + 2).split(" ")[19]);
+      assert.equal(started, await startTime(pid));
     } finally {
       await lock.release();
     }
