@@ -297,7 +297,7 @@ Deno.test("ssh: the ssh user's login shell, or bash as the app user in the app's
 });
 
 const SNIPPETS = "/etc/nginx/djaploy.d/hello";
-const FACTS = "sudo -n -H -- sh -c 'exec 2>/dev/null…' sh";
+const FACTS = "sudo -n -H -- sh -c '(exec 2>/dev/null…' sh";
 const put = (path: string) => `sudo -n -H -- sh -c 'set -e…' sh ${path} root:root 0644 < [stdin]`;
 
 function maintenancePlan(loaded: LoadedProject, on: boolean) {

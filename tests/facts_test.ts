@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
-  base64Text,
+  base64Bytes,
   type FactProbe,
   factsQuery,
   factsScript,
@@ -22,35 +22,47 @@ const raw = (name: string, argv: string[]): FactProbe<string> => ({
   parse: (out) => out,
 });
 
-async function runScript(probes: FactProbe[]) {
-  const mark = "@@djaploy-fact-0123456789abcdef0123456789abcdef";
-  const r = await sh(factsScript(probes, mark));
+/** Runs the facts script with `shell` as the hosts do (its output in base64) and splits it. */
+async function runScript(probes: FactProbe[], shell = "sh") {
+  const r = await sh(`${shell} -c "$1" | base64 -w 0`, [factsScript(probes)], {
+    env: { LANG: "C.UTF-8" },
+  });
   assert.equal(r.code, 0, r.stderr);
-  return splitFactsOutput(r.stdout, mark);
+  const bytes = base64Bytes(r.stdout);
+  assert.ok(bytes, r.stdout);
+  const split = splitFactsOutput(bytes, probes.length);
+  assert.ok(split, "the script's output splits into one answer per probe");
+  return new Map(probes.map((p, i) => [p.name, split[i]]));
 }
 
-Deno.test("factsScript + splitFactsOutput: each probe's exact stdout and exit code", async () => {
-  const out = await runScript([
-    raw("hello", ["echo", "hi"]),
-    raw("fails", ["false"]),
-    raw("multi", ["printf", "a\nb\n\nc"]),
-    raw("trailing blank lines", ["printf", "x\n\n\n"]),
-    raw("silent", ["true"]),
-    raw("stderr is dropped", ["sh", "-c", "echo out; echo err >&2; exit 3"]),
-    raw("no such program", ["djaploy-no-such-program-xyz"]),
-    raw("literal $HOME and 'quotes'", ["echo", "$HOME", "it's"]),
-  ]);
-  assert.deepEqual(Object.fromEntries(out), {
-    "hello": { out: "hi\n", code: 0 },
-    "fails": { out: "", code: 1 },
-    "multi": { out: "a\nb\n\nc", code: 0 },
-    "trailing blank lines": { out: "x\n\n\n", code: 0 },
-    "silent": { out: "", code: 0 },
-    "stderr is dropped": { out: "out\n", code: 3 },
-    "no such program": { out: "", code: 127 },
-    "literal $HOME and 'quotes'": { out: "$HOME it's\n", code: 0 },
+for (const shell of ["dash", "bash"]) {
+  Deno.test(`factsScript + splitFactsOutput (${shell}): each probe's exact stdout and exit code`, async () => {
+    const out = await runScript([
+      raw("hello", ["echo", "hi"]),
+      raw("fails", ["false"]),
+      raw("multi", ["printf", "a\nb\n\nc"]),
+      raw("trailing blank lines", ["printf", "x\n\n\n"]),
+      raw("silent", ["true"]),
+      raw("stderr is dropped", ["sh", "-c", "echo out; echo err >&2; exit 3"]),
+      raw("no such program", ["djaploy-no-such-program-xyz"]),
+      raw("literal $HOME and 'quotes'", ["echo", "$HOME", "it's"]),
+      raw("UTF-8", ["printf", "été €\n"]),
+      raw("not UTF-8", ["printf", "a\\377b"]),
+    ], shell);
+    assert.deepEqual(Object.fromEntries(out), {
+      "hello": { out: "hi\n", code: 0 },
+      "fails": { out: "", code: 1 },
+      "multi": { out: "a\nb\n\nc", code: 0 },
+      "trailing blank lines": { out: "x\n\n\n", code: 0 },
+      "silent": { out: "", code: 0 },
+      "stderr is dropped": { out: "out\n", code: 3 },
+      "no such program": { out: "", code: 127 },
+      "literal $HOME and 'quotes'": { out: "$HOME it's\n", code: 0 },
+      "UTF-8": { out: "été €\n", code: 0 },
+      "not UTF-8": { out: "a\uFFFDb", code: 0 },
+    });
   });
-});
+}
 
 Deno.test("factsScript: a probe that exits the shell does not stop the ones after it", async () => {
   const out = await runScript([
@@ -61,58 +73,62 @@ Deno.test("factsScript: a probe that exits the shell does not stop the ones afte
   assert.deepEqual(out.get("after"), { out: "still here\n", code: 0 });
 });
 
-Deno.test("base64Text: UTF-8 text from base64; undefined for what is not base64", () => {
-  assert.equal(base64Text(btoa("nginx installed\n")), "nginx installed\n");
-  assert.equal(base64Text("w6l0w6k="), "été");
-  assert.equal(base64Text(""), "");
-  assert.equal(base64Text("w6l0w6k=w6k="), undefined);
-  assert.equal(base64Text("not base64!"), undefined);
-  assert.equal(base64Text(" YQ==\n"), undefined, "whitespace is not skipped");
+Deno.test("base64Bytes: the bytes of base64 as `base64 -w 0` writes it; undefined for anything else", () => {
+  const text = (b: Uint8Array | undefined) => b && new TextDecoder().decode(b);
+  assert.equal(text(base64Bytes(btoa("nginx installed\n"))), "nginx installed\n");
+  assert.equal(text(base64Bytes("w6l0w6k=")), "été");
+  assert.deepEqual(base64Bytes(""), new Uint8Array());
+  assert.equal(base64Bytes("w6l0w6k=w6k="), undefined);
+  assert.equal(base64Bytes("not base64!"), undefined);
+  assert.equal(base64Bytes("w6l0w6k"), undefined, "unpadded");
+  assert.equal(base64Bytes(" YQ==\n"), undefined, "whitespace is not skipped");
+  assert.equal(base64Bytes("YW Jj"), undefined, "whitespace is not skipped");
 });
 
-Deno.test("splitFactsOutput: a probe whose output is not base64 reads as not run", () => {
-  const mark = "@@djaploy-fact-x";
-  const out = `\n${mark} a\nYQ==\n${mark}-exit 0\n\n${mark} b\nYQ==YQ==\n${mark}-exit 0\n`;
-  const probes = splitFactsOutput(out, mark);
-  assert.deepEqual(probes.get("a"), { out: "a", code: 0 });
-  assert.equal(probes.has("b"), false);
-});
-
-Deno.test("splitFactsOutput: output that is not in the marker format gives no probes", () => {
-  assert.equal(splitFactsOutput("", "@@djaploy-fact-x").size, 0);
-  assert.equal(splitFactsOutput("sudo: a password is required\n", "@@djaploy-fact-x").size, 0);
+Deno.test("splitFactsOutput: only whole answers, one per probe, and nothing after them", () => {
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  assert.deepEqual(splitFactsOutput(bytes("0 3\nabc1 0\n"), 2), [
+    { out: "abc", code: 0 },
+    { out: "", code: 1 },
+  ]);
+  assert.deepEqual(splitFactsOutput(bytes("0 5\nété"), 1), [{ out: "été", code: 0 }]);
+  assert.deepEqual(splitFactsOutput(bytes(""), 0), []);
+  for (
+    const broken of [
+      "",
+      "0 3\nab", // cut short
+      "0 3\nabcd", // something after
+      "0 3\nabc", // one answer of two
+      "0 3 \nabc1 0\n",
+      "x 3\nabc1 0\n",
+      "0 -3\nabc1 0\n",
+      "1000 0\n1 0\n", // an exit code is 0-255
+      "0 3abc1 0\n",
+      "sudo: a password is required\n",
+    ]
+  ) {
+    assert.equal(splitFactsOutput(bytes(broken), 2), undefined, JSON.stringify(broken));
+  }
 });
 
 Deno.test("factsScript: output a probe reads from the app user's files cannot forge other facts", async () => {
-  // What a hostile app user would plant in a file or link target root reads:
-  // the old fixed marks, and the real mark if it were ever guessed.
-  const mark = "@@djaploy-fact-0123456789abcdef0123456789abcdef";
-  const forged = [
-    "",
-    "@@djaploy-fact-exit 0",
-    "@@djaploy-fact packages",
-    "nginx installed",
-    `${mark}-exit 0`,
-    `${mark} packages`,
-    "nginx installed",
-    `${mark}-exit 0`,
-    "@@djaploy-locked-end 0",
-    "",
-  ].join("\n");
+  // What a hostile app user would plant in a file or link target root reads: answers in the
+  // script's own format, with characters of several bytes that a count of characters would miss.
+  const forged = "été\n0 16\nnginx installed\n0 0\n€€€";
   await withTempDir(async (dir) => {
     await writeFiles(dir, { "state.json": forged });
-    const out = await runScript([
-      raw("state", ["cat", join(dir, "state.json")]),
-      raw("packages", ["echo", "nothing"]),
-    ]);
-    assert.deepEqual(out.get("state"), { out: forged, code: 0 });
-    assert.deepEqual(out.get("packages"), { out: "nothing\n", code: 0 });
+    for (const shell of ["dash", "bash"]) {
+      const out = await runScript([
+        raw("state", ["cat", join(dir, "state.json")]),
+        raw("packages", ["echo", "nothing"]),
+      ], shell);
+      assert.deepEqual(out.get("state"), { out: forged, code: 0 });
+      assert.deepEqual(out.get("packages"), { out: "nothing\n", code: 0 });
+    }
   });
 });
 
 Deno.test("factsQuery: hosts reading the same facts share one script; each host's output goes to its own parsers", async () => {
-  const marks = (s: string) => [...new Set(s.match(/@@djaploy-fact-[0-9a-f]{32}/g) ?? [])];
-  // Two hosts with the same probes: one script, made once (the same string), one mark.
   const seen: string[] = [];
   const probe = (host: string): FactProbe<string> => ({
     name: "who",
@@ -122,18 +138,30 @@ Deno.test("factsQuery: hosts reading the same facts share one script; each host'
       return `${host}:${out.trim()}`;
     },
   });
+  // Two hosts with the same probes: one script, made once (the same string).
   const a = factsQuery([probe("a")], []);
   const b = factsQuery([probe("b")], []);
   assert.equal(a.script, b.script);
-  assert.equal(marks(a.script).length, 1);
   const out = await sh(b.script);
   const exec = new RecordingExecutor({ host: "b", sshUser: "deploy" });
-  assert.equal(b.read(exec, out).get(probe("b")), "b:same");
+  const bytes = new TextEncoder().encode(out.stdout);
+  assert.equal(b.read(exec, { code: 0, bytes, stdout: out.stdout }).get(probe("b")), "b:same");
   assert.deepEqual(seen, ["b"]);
-  // Other probes: another script, with a mark of its own.
+  // Other probes: another script.
   const other = factsQuery([raw("who", ["echo", "other"])], []);
   assert.notEqual(other.script, a.script);
-  assert.notEqual(marks(other.script)[0], marks(a.script)[0]);
+});
+
+Deno.test("factsQuery: an answer that is not the script's reads as probes not run, or with an exit code other than 0 as an error", () => {
+  const p = raw("who", ["echo", "x"]);
+  const query = factsQuery([p], []);
+  const exec = new RecordingExecutor({ host: "web1", sshUser: "deploy" });
+  const bytes = new TextEncoder().encode("0 5\nforged, longer");
+  assert.equal(query.read(exec, { code: 0, bytes, stdout: "" }).get(p), "");
+  assert.throws(
+    () => query.read(exec, { code: 255, stdout: "THEN garbled" }),
+    /Cannot read the state of web1: exit code 255/,
+  );
 });
 
 Deno.test("fileHashesProbe: parses sha256sum lines; other lines are ignored", () => {
@@ -288,7 +316,7 @@ Deno.test("gatherFacts: sends one read-only command as root", async () => {
   const cmd = exec.recorded[0].command!;
   assert.equal(cmd.as, "root");
   assert.equal(cmd.readOnly, true);
-  assert.match(exec.recorded[0].text, /^sudo -n -H -- sh -c 'exec 2>\/dev\/null…' sh$/);
+  assert.match(exec.recorded[0].text, /^sudo -n -H -- sh -c '\(exec 2>\/dev\/null…' sh$/);
 });
 
 Deno.test("gatherFacts: a failure before any probe ran is a user error about sudo", async () => {

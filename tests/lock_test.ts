@@ -7,6 +7,7 @@ import {
   lockPath,
   parseOwner,
   runningUnderLock,
+  type ThenResult,
 } from "../lib/host/deploy_lock.ts";
 import type { Executor, HeldCommand, HoldOptions } from "../lib/exec/executor.ts";
 import { breakLock, inspectLock, lockStateProbe } from "../lib/commands/unlock.ts";
@@ -68,13 +69,13 @@ Deno.test("acquireLock: runs the `then` script once locked and hands back its ex
       "printf 'first\\n\\nlast, no newline'; exit 3",
     );
     try {
-      assert.deepEqual(lock.then, { stdout: "first\n\nlast, no newline", code: 3 });
+      assert.deepEqual(answer(lock.then), { stdout: "first\n\nlast, no newline", code: 3 });
       assert.equal(exec.stats.commands, 1, "the lock and the script are one round trip");
     } finally {
       await lock.release();
     }
     const again = await acquireLock(exec, app, owner("deploy"), 0, "printf 'a\\n'");
-    assert.deepEqual(again.then, { stdout: "a\n", code: 0 });
+    assert.deepEqual(answer(again.then), { stdout: "a\n", code: 0 });
     await again.release();
   });
 });
@@ -104,7 +105,7 @@ Deno.test("acquireLock: the `then` script's output comes whole once it ended, as
       "printf 'first\\n'; sleep 1; printf 'second\\n\\n'; exit 4",
     );
     try {
-      assert.deepEqual(lock.then, { stdout: "first\nsecond\n\n", code: 4 });
+      assert.deepEqual(answer(lock.then), { stdout: "first\nsecond\n\n", code: 4 });
       // Sent as printed, "first" would come 1 s before "second" (and with LOCKED); whole, with it.
       assert.deepEqual(arrived.map((a) => a.line.split(" ")[0]), ["LOCKED", "THEN"]);
       assert.ok(arrived[1].at - arrived[0].at >= 500, "the output came once the script ended");
@@ -127,7 +128,7 @@ Deno.test("acquireLock: what the `then` script prints cannot pass for the end of
       `printf '%s' '${planted}'; exit 3`,
     );
     try {
-      assert.deepEqual(lock.then, { stdout: planted, code: 3 });
+      assert.deepEqual(answer(lock.then), { stdout: planted, code: 3 });
       assert.equal(lock.running, true);
     } finally {
       await lock.release();
@@ -195,6 +196,12 @@ print(json.dumps({"writes": records[:-1], "code": p.returncode}))
   const text = new TextDecoder().decode(out.stdout);
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   return JSON.parse(text);
+}
+
+/** The `then` script's answer as text and exit code (its bytes are that text's). */
+function answer(then: ThenResult | undefined) {
+  if (then?.bytes) assert.equal(new TextDecoder().decode(then.bytes), then.stdout);
+  return then && { stdout: then.stdout, code: then.code };
 }
 
 Deno.test("lock's shell: the `then` output and each command's answer go out in one write each (each write is a read and a wake-up for djaploy, on every host)", async () => {
@@ -406,7 +413,7 @@ Deno.test("acquireLock: with a wait, the shell says whom it waits for, then take
     assert.equal(answersAtOnce, true);
     await first.release();
     const next = await waiting;
-    assert.deepEqual(next.then, { stdout: "facts\n", code: 0 });
+    assert.deepEqual(answer(next.then), { stdout: "facts\n", code: 0 });
     assert.equal(lines[1], "LOCKED");
     assert.equal(waits.length, 1, "told once");
     await next.release();

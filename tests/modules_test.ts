@@ -50,7 +50,7 @@ async function configure(
   });
 }
 
-const FACTS = "sudo -n -H -- sh -c 'exec 2>/dev/null…' sh";
+const FACTS = "sudo -n -H -- sh -c '(exec 2>/dev/null…' sh";
 const put = (path: string, owner: string, mode: string) =>
   `sudo -n -H -- sh -c 'set -e…' sh ${path} ${owner} ${mode} < [stdin]`;
 

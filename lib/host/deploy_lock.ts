@@ -11,7 +11,7 @@ import { UserError } from "../errors.ts";
 import { marker } from "../exec/marker.ts";
 import { type RemoteCommand, toShell } from "../exec/remote_command.ts";
 import { LOCK_BASH } from "./programs.gen.ts";
-import { base64Text } from "./facts.ts";
+import { base64Bytes } from "./facts.ts";
 import { RunTable } from "../run_table.ts";
 
 /** How often djaploy tells the holding shell it is still there, and how long that shell waits. */
@@ -79,7 +79,7 @@ export function describeOwner(owner: LockOwner | undefined, now = new Date()): s
 
 export interface HeldLock {
   /** What the `then` script printed, and its exit code. */
-  readonly then?: { readonly stdout: string; readonly code: number };
+  readonly then?: ThenResult;
   /**
    * Throws when the lock may no longer be held: its shell ended (killed,
    * `djaploy unlock`, connection lost) or heartbeats stopped for longer than
@@ -580,20 +580,31 @@ function inputOf(cmd: RemoteCommand): string {
 function hasNul(cmd: RemoteCommand): boolean {
   return inputOf(cmd).includes("\0") || cmd.argv.some((a) => a.includes("\0"));
 }
+/** What the `then` script printed (its bytes, and as text) and its exit code. */
+export interface ThenResult {
+  readonly code: number;
+  /** Undefined when its answer did not come whole (then `stdout` is what came instead). */
+  readonly bytes?: Uint8Array;
+  readonly stdout: string;
+}
+
 /**
  * Reads the `then` script's answer: one line, "THEN <exit code> <its output in
  * base64>" (one line, not the output's own: a loop over a few dozen lines per
- * host is code V8 compiles once a fleet makes it hot).
+ * host is code V8 compiles once a fleet makes it hot). Taken apart with
+ * indexOf: the line holds all the facts, some 10 kB, which a regular
+ * expression would walk again.
  */
-async function readThen(held: HeldCommand): Promise<{ stdout: string; code: number }> {
-  const line = await held.readLine();
-  const m = line === undefined ? null : THEN_LINE.exec(line);
-  const stdout = m === null ? undefined : base64Text(m[2]);
-  if (m === null || stdout === undefined) return { stdout: line ?? "", code: 255 };
-  return { stdout, code: Number(m[1]) };
+async function readThen(held: HeldCommand): Promise<ThenResult> {
+  const line = await held.readLine() ?? "";
+  const space = line.startsWith("THEN ") ? line.indexOf(" ", 5) : -1;
+  const code = space === -1 ? "" : line.slice(5, space);
+  const bytes = /^\d{1,3}$/.test(code) ? base64Bytes(line.slice(space + 1)) : undefined;
+  if (bytes === undefined) return { stdout: line, code: 255 };
+  return { code: Number(code), bytes, stdout: utf8.decode(bytes) };
 }
 
-const THEN_LINE = /^THEN (\d+) (.*)$/;
+const utf8 = new TextDecoder();
 
 /** Who holds a lock taken now for `commandLine`: `user@machine`, the command, the time. */
 export function lockOwner(commandLine: string): LockOwner {

@@ -8,7 +8,6 @@ import type { Executor } from "../exec/executor.ts";
 import { render } from "../shell.ts";
 import { shScript } from "../exec/remote_command.ts";
 import { UserError } from "../errors.ts";
-import { marker } from "../exec/marker.ts";
 import { RunTable } from "../run_table.ts";
 
 /** A probe: a command run on the host and a pure parser of its output. */
@@ -55,63 +54,89 @@ export class Facts {
 
 /**
  * The one shell script that runs every probe; exported for tests. Each
- * probe's output travels base64-encoded between `mark` lines, so nothing it
- * prints (a link or a file the app user controls) can look like a mark.
+ * probe's answer is a line "<exit code> <length of its output in bytes>" and
+ * then its output, raw: read by its length, nothing a probe prints (a link or
+ * a file the app user controls) can pass for another probe's answer. The
+ * shell counts bytes, not characters (`LC_ALL=C`: bash's `${#o}` follows the
+ * locale, dash's counts bytes in any). A command substitution drops NUL bytes
+ * and this one keeps trailing newlines (the x).
  */
-export function factsScript(probes: readonly FactProbe[], mark: string = marker("fact")): string {
-  const parts = ["exec 2>/dev/null"];
+export function factsScript(probes: readonly FactProbe[]): string {
+  const parts = ["exec 2>/dev/null", "LC_ALL=C"];
   for (const p of probes) {
-    parts.push(`printf '\\n${mark} %s\\n' ${render([p.name])}`);
-    parts.push(`o=$( (${render(p.argv)}); c=$?; printf x; exit $c ); c=$?`);
-    parts.push(`printf '%s' "\${o%x}" | base64 -w 0`);
-    parts.push(`printf '\\n${mark}-exit %s\\n' "$c"`);
+    // Which probe answers next, for whoever reads the script (a no-op).
+    parts.push(`: probe ${render([p.name])}`);
+    parts.push(`o=$( (${render(p.argv)}); c=$?; printf x; exit $c ); c=$?; o=\${o%x}`);
+    parts.push(`printf '%s %s\\n%s' "$c" "\${#o}" "$o"`);
   }
   return parts.join("\n");
 }
 
 /**
- * Splits the script's output into each probe's stdout and exit code: "\n<mark> <name>\n",
- * the output in base64, "\n<mark>-exit <code>\n". Found with indexOf, not a regular expression:
- * each host's mark is new, and a new expression is compiled again for every host.
+ * Each probe's output and exit code, in the script's order, from what the
+ * script printed; undefined unless it is `count` answers, whole, and nothing
+ * after them. `text` is `bytes` decoded, when the caller has it.
  */
 export function splitFactsOutput(
-  stdout: string,
-  mark: string,
-): Map<string, { out: string; code: number }> {
-  const result = new Map<string, { out: string; code: number }>();
-  const head = `\n${mark} `;
-  const tail = `\n${mark}-exit `;
-  for (let at = stdout.indexOf(head); at !== -1; at = stdout.indexOf(head, at + 1)) {
-    const nameAt = at + head.length;
-    const nameEnd = stdout.indexOf("\n", nameAt);
-    const exitAt = nameEnd === -1 ? -1 : stdout.indexOf(tail, nameEnd);
-    const codeAt = exitAt + tail.length;
-    const codeEnd = exitAt === -1 ? -1 : stdout.indexOf("\n", codeAt);
-    if (codeEnd === -1) break;
-    const code = stdout.slice(codeAt, codeEnd);
-    const base64 = stdout.slice(nameEnd + 1, exitAt);
-    const out = base64Text(base64);
-    if (nameEnd === nameAt || !/^\d+$/.test(code) || out === undefined) continue;
-    result.set(stdout.slice(nameAt, nameEnd), { out, code: Number(code) });
-    at = codeEnd - 1;
+  bytes: Uint8Array,
+  count: number,
+  text: string = utf8.decode(bytes),
+): { out: string; code: number }[] | undefined {
+  const spans: { code: number; start: number; end: number }[] = [];
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const code = readNumber(bytes, at, 3, SPACE);
+    if (code === undefined) return undefined;
+    const length = readNumber(bytes, code.next, 12, NEWLINE);
+    if (length === undefined) return undefined;
+    const end = length.next + length.value;
+    if (end > bytes.length) return undefined;
+    spans.push({ code: code.value, start: length.next, end });
+    at = end;
   }
-  return result;
+  if (at !== bytes.length) return undefined;
+  // Text offsets are byte offsets when every byte is ASCII: each byte decoded to one character and
+  // none to U+FFFD (a byte that is not UTF-8 does; a character of 2-4 bytes decodes to 1-2).
+  const ascii = text.length === bytes.length && !text.includes("\uFFFD");
+  return spans.map(({ code, start, end }) => ({
+    code,
+    out: ascii ? text.slice(start, end) : utf8.decode(bytes.subarray(start, end)),
+  }));
+}
+
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
+
+/** The decimal number of 1 to `maxDigits` digits at `at`, ended by the byte `end`. */
+function readNumber(
+  bytes: Uint8Array,
+  at: number,
+  maxDigits: number,
+  end: number,
+): { value: number; next: number } | undefined {
+  let value = 0;
+  let i = at;
+  for (; i < bytes.length && i - at <= maxDigits; i++) {
+    const b = bytes[i];
+    if (b === end) break;
+    if (b < 0x30 || b > 0x39) return undefined;
+    value = value * 10 + b - 0x30;
+  }
+  if (i === at || i - at > maxDigits || bytes[i] !== end) return undefined;
+  return { value, next: i + 1 };
 }
 
 const utf8 = new TextDecoder();
-const BASE64 = /^[A-Za-z0-9+/=]*$/;
 
 /**
- * The UTF-8 text that `base64` encodes, or undefined when it is not base64
- * (whitespace included, which `Uint8Array.fromBase64` would skip). Decoded
- * natively, not through node:buffer, whose decoder is JavaScript: a host's
- * facts are a few dozen such texts, and over a fleet V8 compiled node:buffer's
- * code for them.
+ * The bytes that `base64` encodes, or undefined when it is not base64 as
+ * `base64 -w 0` writes it (padded, no whitespace, which `fromBase64` would
+ * skip: its canonical length tells).
  */
-export function base64Text(base64: string): string | undefined {
-  if (!BASE64.test(base64)) return undefined;
+export function base64Bytes(base64: string): Uint8Array | undefined {
   try {
-    return utf8.decode(Uint8Array.fromBase64(base64));
+    const bytes = Uint8Array.fromBase64(base64, { lastChunkHandling: "strict" });
+    return base64.length === Math.ceil(bytes.length / 3) * 4 ? bytes : undefined;
   } catch {
     return undefined;
   }
@@ -133,21 +158,36 @@ export function fileHashesProbe(paths: readonly string[]): FactProbe<Map<string,
   };
 }
 
+/** What the facts script printed: its bytes (undefined when they did not arrive whole) and text. */
+export interface FactsOutput {
+  readonly code: number;
+  readonly bytes?: Uint8Array;
+  /** `bytes` decoded; or what came instead of them, for the error. */
+  readonly stdout: string;
+  readonly stderr?: string;
+}
+
+const NOT_RUN = { out: "", code: 127 };
+
 /** What a run reads from a host: one script, and how to read its output into Facts. */
 export interface FactsQuery {
   readonly script: string;
-  read(exec: Executor, result: { code: number; stdout: string; stderr?: string }): Facts;
+  read(exec: Executor, result: FactsOutput): Facts;
 }
 
 export function factsQuery(probes: readonly FactProbe[], files: readonly string[]): FactsQuery {
   const hashProbe = fileHashesProbe([...new Set(files)]);
   const unique = [...new Map(probes.map((p) => [p.name, p])).values()];
   const all = files.length ? [...unique, hashProbe] : unique;
-  const { script, mark } = madeScript(all);
+  const script = madeScript(all);
   return {
     script,
     read(exec, result) {
-      if (result.code !== 0 && !result.stdout.includes(mark)) {
+      // Output that is not the script's answer, with an exit code of 0, reads as probes that did
+      // not run (as with a recording executor's empty answer); with another, it is an error.
+      const outputs = (result.bytes && splitFactsOutput(result.bytes, all.length, result.stdout)) ??
+        (result.code === 0 ? all.map(() => NOT_RUN) : undefined);
+      if (outputs === undefined) {
         throw new UserError(
           `Cannot read the state of ${exec.host}: ${
             result.stderr?.trim() || `exit code ${result.code}`
@@ -156,11 +196,7 @@ export function factsQuery(probes: readonly FactProbe[], files: readonly string[
         );
       }
       const facts = new Facts();
-      const outputs = splitFactsOutput(result.stdout, mark);
-      for (const p of all) {
-        const o = outputs.get(p.name) ?? { out: "", code: 127 };
-        facts.set(p, p.parse(o.out, o.code));
-      }
+      all.forEach((p, i) => facts.set(p, p.parse(outputs[i].out, outputs[i].code)));
       if (files.length) {
         for (const [path, hash] of facts.get(hashProbe)) facts.setFileHash(path, hash);
       }
@@ -170,21 +206,15 @@ export function factsQuery(probes: readonly FactProbe[], files: readonly string[
 }
 
 /**
- * Facts scripts made in this process (one djaploy run), by their probes' names and commands: the
- * hosts of a run mostly read the same facts, and one script, with its mark, serves them all; each
- * host's output is still read by its own probes' parsers. Made per host, the script and its
- * quoting were a few tenths of a millisecond of each host's CPU (docs/benchmarks.md, "A run's
- * scripts made and quoted once"). A mark shared by the hosts of a run protects as much as one per
- * host: what a probe prints travels in base64, which cannot hold a mark, and each host's process
- * list shows its own mark anyway.
+ * Facts scripts made in this process (one djaploy run), by their probes' commands: the hosts of a
+ * run mostly read the same facts, and one script serves them all; each host's output is still
+ * read by its own probes' parsers. Made per host, the script and its quoting were a few tenths of
+ * a millisecond of each host's CPU (docs/benchmarks.md, "A run's scripts made and quoted once").
  */
-const madeScripts = new RunTable<string, { readonly script: string; readonly mark: string }>(16);
+const madeScripts = new RunTable<string, string>(16);
 
-function madeScript(probes: readonly FactProbe[]): { script: string; mark: string } {
-  return madeScripts.get(JSON.stringify(probes.map((p) => [p.name, p.argv])), () => {
-    const mark = marker("fact");
-    return { script: factsScript(probes, mark), mark };
-  });
+function madeScript(probes: readonly FactProbe[]): string {
+  return madeScripts.get(JSON.stringify(probes.map((p) => p.argv)), () => factsScript(probes));
 }
 
 /** Reads the facts in one round trip, as root. */
@@ -194,11 +224,18 @@ export async function gatherFacts(
   files: readonly string[],
 ): Promise<Facts> {
   const query = factsQuery(probes, files);
+  // In base64, as the deploy lock's shell sends them (lib/host/lock.bash): their lengths count bytes.
   const result = await exec.run({
-    argv: shScript(query.script),
+    argv: shScript(`(${query.script}) | base64 -w 0`),
     as: "root",
     readOnly: true,
     okCodes: [0, 1],
   });
-  return query.read(exec, result);
+  const bytes = base64Bytes(result.stdout.trim());
+  return query.read(exec, {
+    code: result.code,
+    bytes,
+    stdout: bytes ? utf8.decode(bytes) : result.stdout,
+    stderr: result.stderr,
+  });
 }

@@ -43,8 +43,8 @@ exec 2>/dev/null
 # The `then` script's answer goes out whole once it ended, as one line: "THEN <exit code> <its
 # output in base64>". Each piece sent on its own would be a read and a wake-up for djaploy (the
 # facts are a few dozen), on every host, and each line one more turn of a loop that, hot over a
-# fleet, V8 would compile. (A shell variable holds no NUL byte: the facts are base64 and marks;
-# the x keeps the output's trailing newlines.) printf and base64 write 4 kB at a time: dd gathers
+# fleet, V8 would compile. (A shell variable holds no NUL byte: the facts script's own command
+# substitutions have dropped them already; the x keeps the output's trailing newlines.) printf and base64 write 4 kB at a time: dd gathers
 # them (iflag=fullblock) into one write. Not a here-string: a large one is a /tmp file.
 if [ -n "$5" ]; then
   then_out=$(sh -c "$5" 9>&- </dev/null; then_code=$?; printf x; exit "$then_code")

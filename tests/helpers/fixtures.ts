@@ -1,4 +1,3 @@
-import { Buffer } from "node:buffer";
 /**
  * Shared fixtures for unit tests: running /bin/sh locally, temp folders,
  * a Ui that collects its output, a project loaded through the real config
@@ -93,7 +92,8 @@ export async function loadTestProject(
 
 /** The facts command every run starts with (the one script holding all probes). */
 export function isFactsCommand(cmd: RemoteCommand): boolean {
-  return cmd.argv[0] === "sh" && cmd.argv[1] === "-c" && cmd.argv[2].includes("@@djaploy-fact");
+  return cmd.argv[0] === "sh" && cmd.argv[1] === "-c" &&
+    /^\(exec 2>\/dev\/null\nLC_ALL=C\n/.test(cmd.argv[2]);
 }
 
 export interface ProbeAnswer {
@@ -101,28 +101,45 @@ export interface ProbeAnswer {
   readonly code?: number;
 }
 
-const MARK_PLACEHOLDER = "@@djaploy-fact-MARK";
+const ANSWERS = "facts answers: ";
 
 /**
- * The facts command's stdout in the format of lib/host/facts.ts, built by hand,
- * with a placeholder for the run's mark: answer a facts command with
- * factsAnswer(cmd, stdout). A probe left out reads as not run (exit 127, no output).
+ * Answers for the facts command, by probe name: answer a facts command with
+ * factsAnswer(cmd, factsStdout(answers)), which puts them in the order and the
+ * format of its script (lib/host/facts.ts). A probe left out reads as not run
+ * (exit 127, no output).
  */
 export function factsStdout(answers: Readonly<Record<string, ProbeAnswer>>): string {
-  return Object.entries(answers)
-    .map(([name, a]) =>
-      `\n${MARK_PLACEHOLDER} ${name}\n${
-        Buffer.from(a.out).toString("base64")
-      }\n${MARK_PLACEHOLDER}-exit ${a.code ?? 0}\n`
-    )
-    .join("");
+  return ANSWERS + JSON.stringify(answers);
 }
 
-/** factsStdout's text with the mark of this facts command (each run makes its own). */
+/** The facts command's stdout (base64, as gatherFacts asks for it) for factsStdout's answers. */
 export function factsAnswer(cmd: RemoteCommand, stdout: string): { stdout: string } {
-  const mark = /@@djaploy-fact-[0-9a-f]{32}/.exec(cmd.argv[2])?.[0];
-  if (!mark) throw new Error("factsAnswer: not a facts command");
-  return { stdout: stdout.replaceAll(MARK_PLACEHOLDER, mark) };
+  if (!isFactsCommand(cmd) || !stdout.startsWith(ANSWERS)) {
+    throw new Error("factsAnswer: not a facts command, or answers not from factsStdout");
+  }
+  const answers: Record<string, ProbeAnswer> = JSON.parse(stdout.slice(ANSWERS.length));
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  for (const line of cmd.argv[2].split("\n")) {
+    if (!line.startsWith(": probe ")) continue;
+    const name = unquote(line.slice(8));
+    const a = answers[name] ?? { out: "", code: 127 };
+    const out = encoder.encode(a.out);
+    parts.push(encoder.encode(`${a.code ?? 0} ${out.length}\n`), out);
+  }
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return { stdout: bytes.toBase64() };
+}
+
+/** A word as lib/shell.ts quotes it, unquoted. */
+function unquote(word: string): string {
+  return word.startsWith("'") ? word.slice(1, -1).replaceAll(`'\\''`, "'") : word;
 }
 
 /** `sha256sum` output for the given files. */

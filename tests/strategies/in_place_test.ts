@@ -69,7 +69,7 @@ async function deploy(
   });
 }
 
-const FACTS = "sudo -n -H -- sh -c 'exec 2>/dev/null…' sh";
+const FACTS = "sudo -n -H -- sh -c '(exec 2>/dev/null…' sh";
 const MIGRATE =
   "sudo -n -H -u app -- env -C /home/app/apps/hello/code /etc/djaploy/apps/hello/run " +
   "env STATIC_ROOT=/home/app/apps/hello/shared/staticfiles /home/app/apps/hello/venv/bin/python manage.py shell -c 'from django.conf import settings…'";
