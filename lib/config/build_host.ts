@@ -31,15 +31,20 @@ const HOST_SECTIONS = SECTIONS.filter((s) => s.scopes.includes("host")).map((s) 
  */
 export function mergeLayers(layers: readonly Layer[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const layer of layers) {
-    for (const [key, value] of Object.entries(layer)) {
-      if (SECTION_NAMES.has(key)) {
-        out[key] = { ...(out[key] as Record<string, unknown> | undefined), ...(value as object) };
-      } else if (Object.hasOwn(TOP_LEVEL_KEYS, key)) {
-        out[key] = value;
-      } else {
-        out[key] = deepMerge(out[key], value);
-      }
+  for (const layer of layers) mergeInto(out, layer);
+  return out;
+}
+
+/** Merges `layer` into `out`, which keeps what the layer does not set (its tables unchanged). */
+function mergeInto(out: Record<string, unknown>, layer: Layer): Record<string, unknown> {
+  for (const key of Object.keys(layer)) {
+    const value = layer[key];
+    if (SECTION_NAMES.has(key)) {
+      out[key] = { ...(out[key] as Record<string, unknown> | undefined), ...(value as object) };
+    } else if (Object.hasOwn(TOP_LEVEL_KEYS, key)) {
+      out[key] = value;
+    } else {
+      out[key] = deepMerge(out[key], value);
     }
   }
   return out;
@@ -129,7 +134,8 @@ export function hostResolver(
   const base = mergeLayers(shared);
   const baseResolved = resolveDefaults(base);
   return (host) => {
-    const merged = mergeLayers([base, host]);
+    // The shared layers' tables are copied only where the host's layer changes them.
+    const merged = mergeInto({ ...base }, host);
     const resolved: Record<string, unknown> = { ...baseResolved };
     for (const key of Object.keys(host)) {
       if (!SECTION_NAMES.has(key)) resolved[key] = merged[key];
