@@ -164,11 +164,14 @@ export function buildHost(
   merged: Readonly<Record<string, unknown>>,
   resolved: Readonly<Record<string, unknown>> = resolveDefaults(merged),
 ): HostConfig {
-  const host: Record<string, unknown> = {};
+  // Made from entries, not key by key: V8 keeps an object that grew by more than a dozen computed
+  // keys as a dictionary, and a host's settings are read throughout its run.
+  const entries: [string, unknown][] = [];
   for (const key of HOST_KEYS) {
-    if (resolved[key] !== undefined) host[key] = resolved[key];
+    if (resolved[key] !== undefined) entries.push([key, resolved[key]]);
   }
-  for (const name of HOST_SECTIONS) host[name] = resolved[name];
+  for (const name of HOST_SECTIONS) entries.push([name, resolved[name]]);
+  const host: Record<string, unknown> = Object.fromEntries(entries);
   const modules = resolved.modules as HostConfig["modules"];
   const extra: Record<string, unknown> = {};
   for (const name of modules.map(moduleTableName)) {
