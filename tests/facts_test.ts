@@ -147,9 +147,12 @@ Deno.test("factsQuery: hosts reading the same facts share one script; each host'
   const bytes = new TextEncoder().encode(out.stdout);
   assert.equal(b.read(exec, { code: 0, bytes, stdout: out.stdout }).get(probe("b")), "b:same");
   assert.deepEqual(seen, ["b"]);
-  // Other probes: another script.
+  // Other probes: another script; so is the same command under another name (the script names it).
   const other = factsQuery([raw("who", ["echo", "other"])], []);
   assert.notEqual(other.script, a.script);
+  const renamed = factsQuery([raw("whom", ["echo", "same"])], []);
+  assert.notEqual(renamed.script, a.script);
+  assert.match(renamed.script, /^: probe whom$/m);
 });
 
 Deno.test("factsQuery: an answer that is not the script's reads as probes not run, or with an exit code other than 0 as an error", () => {

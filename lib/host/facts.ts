@@ -162,7 +162,7 @@ export function fileHashesProbe(paths: readonly string[]): FactProbe<Map<string,
 export interface FactsOutput {
   readonly code: number;
   readonly bytes?: Uint8Array;
-  /** `bytes` decoded; or what came instead of them, for the error. */
+  /** `bytes` decoded (decoded once per host, for the outputs that are slices of it). */
   readonly stdout: string;
   readonly stderr?: string;
 }
@@ -206,7 +206,7 @@ export function factsQuery(probes: readonly FactProbe[], files: readonly string[
 }
 
 /**
- * Facts scripts made in this process (one djaploy run), by their probes' commands: the hosts of a
+ * Facts scripts made in this process (one djaploy run), by their probes: the hosts of a
  * run mostly read the same facts, and one script serves them all; each host's output is still
  * read by its own probes' parsers. Made per host, the script and its quoting were a few tenths of
  * a millisecond of each host's CPU (docs/benchmarks.md, "A run's scripts made and quoted once").
@@ -214,7 +214,11 @@ export function factsQuery(probes: readonly FactProbe[], files: readonly string[
 const madeScripts = new RunTable<string, string>(16);
 
 function madeScript(probes: readonly FactProbe[]): string {
-  return madeScripts.get(JSON.stringify(probes.map((p) => p.argv)), () => factsScript(probes));
+  // Names as well as commands: the script names each probe.
+  return madeScripts.get(
+    JSON.stringify(probes.map((p) => [p.name, p.argv])),
+    () => factsScript(probes),
+  );
 }
 
 /** Reads the facts in one round trip, as root. */
@@ -235,7 +239,7 @@ export async function gatherFacts(
   return query.read(exec, {
     code: result.code,
     bytes,
-    stdout: bytes ? utf8.decode(bytes) : result.stdout,
+    stdout: bytes ? utf8.decode(bytes) : "",
     stderr: result.stderr,
   });
 }
