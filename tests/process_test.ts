@@ -155,3 +155,51 @@ Deno.test("process: a live process closed without reading the rest ends at its e
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("process: output in files (outputFile): text, errors, exit code and input as through pipes; the files removed; a missing program told apart", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/run1`;
+    const r = await runProcess("sh", [
+      "-c",
+      'cat; printf "%s" "$1"; echo err >&2; exit 3',
+      "sh",
+      "été",
+    ], {
+      detached: true,
+      stdin: "in\n",
+      outputFile: path,
+    });
+    assert.deepEqual([r.code, r.stdout, r.stderr], [3, "in\nété", "err\n"]);
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "the output files are removed");
+    // Not through a pipe: a grandchild left running with its stdout does not hold the result back.
+    const started = performance.now();
+    const held = await runProcess("sh", ["-c", "sleep 2 & echo started"], {
+      outputFile: `${dir}/run2`,
+    });
+    assert.equal(held.stdout, "started\n");
+    assert.ok(performance.now() - started < 1500, "waited for the grandchild");
+    await assert.rejects(
+      runProcess("djaploy-no-such-program", [], { detached: true, outputFile: `${dir}/run3` }),
+      (e) => e instanceof ProgramNotFoundError && e.program === "djaploy-no-such-program",
+    );
+    const gone = await runProcess("sh", ["-c", "echo bye >&2; exit 127"], {
+      outputFile: `${dir}/run4`,
+    });
+    assert.deepEqual([gone.code, gone.stderr], [127, "bye\n"], "there, and exits 127: not missing");
+    // Stopped by its signal: its result comes back, the files removed.
+    const ac = new AbortController();
+    const run = runProcess("sh", ["-c", "echo partial; sleep 5"], {
+      signal: ac.signal,
+      detached: true,
+      outputFile: `${dir}/run5`,
+    });
+    setTimeout(() => ac.abort(), 300);
+    const stopped = await run;
+    assert.notEqual(stopped.code, 0);
+    assert.equal(stopped.stdout, "partial\n");
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -21,6 +21,15 @@ export interface ProcessOptions {
    * which lets a running remote step finish (lib/cli/interrupt.ts).
    */
   readonly detached?: boolean;
+  /**
+   * Where stdout and stderr go instead of pipes: the files `<path>.out` and
+   * `<path>.err` (in a folder only djaploy can enter), read and removed once
+   * the process has ended. Each pipe a child gets costs djaploy about as
+   * much as starting it; for a process whose output is read only at its end
+   * (rsync, once per host), files cost a small part of that. Without
+   * permission to run sh: pipes.
+   */
+  readonly outputFile?: string;
 }
 
 export interface ProcessResult {
@@ -61,6 +70,26 @@ function useSetsid(): boolean {
   }
   return setsidState === "use";
 }
+
+/** Whether djaploy may run sh (outputFile), asked once. */
+let shState: "unknown" | "use" | "avoid" = "unknown";
+
+function mayRunSh(): boolean {
+  if (shState === "unknown") {
+    shState = "avoid";
+    try {
+      if (Deno.permissions.querySync({ name: "run", command: "sh" }).state === "granted") {
+        shState = "use";
+      }
+    } catch {
+      // Permissions that cannot be queried: pipes.
+    }
+  }
+  return shState === "use";
+}
+
+/** sh's arguments that run `program` with stdout and stderr sent to the files `out` and `err`. */
+const TO_FILES = 'o=$1 e=$2; shift 2; exec "$@" >"$o" 2>"$e"';
 
 /** util-linux setsid(1) exits 127 with this when it cannot find the program. */
 const SETSID_NOT_FOUND = /^setsid: failed to execute /;
@@ -117,6 +146,9 @@ export async function runProcess(
   opts: ProcessOptions = {},
 ): Promise<ProcessResult> {
   const started = performance.now();
+  if (opts.outputFile && !opts.inherit && !opts.quiet && !opts.onStdout && mayRunSh()) {
+    return await runToFiles(program, args, opts.outputFile, opts, started);
+  }
   // What djaploy printed comes before what the process prints on the same terminal.
   if (opts.inherit) flushStdout();
   const stdio = opts.inherit ? "inherit" : opts.quiet ? "null" : "piped";
@@ -134,6 +166,60 @@ export async function runProcess(
     throw new ProgramNotFoundError(program);
   }
   return result;
+}
+
+/** runProcess with stdout and stderr in files (ProcessOptions.outputFile). */
+async function runToFiles(
+  program: string,
+  args: readonly string[],
+  path: string,
+  opts: ProcessOptions,
+  started: number,
+): Promise<ProcessResult> {
+  const out = `${path}.out`;
+  const err = `${path}.err`;
+  const { child } = spawn("sh", ["-c", TO_FILES, "sh", out, err, program, ...args], {
+    cwd: opts.cwd,
+    env: opts.env ? { ...opts.env } : undefined,
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "null",
+    stderr: "null",
+    signal: opts.signal,
+    detached: opts.detached,
+  });
+  if (opts.stdin !== undefined) await writeStdin(child, opts.stdin);
+  const status = await child.status;
+  const result = {
+    code: status.code,
+    stdout: takeFile(out),
+    stderr: takeFile(err),
+    ms: performance.now() - started,
+  };
+  // sh says "not found" in its own words, and exits 127 as the program may.
+  if (result.code === 127 && !onPath(program)) throw new ProgramNotFoundError(program);
+  return result;
+}
+
+/** A file's text, removed; "" when it was never written. */
+function takeFile(path: string): string {
+  try {
+    const text = Deno.readTextFileSync(path);
+    Deno.removeSync(path);
+    return text;
+  } catch {
+    return "";
+  }
+}
+
+async function writeStdin(child: Deno.ChildProcess, input: string | Uint8Array): Promise<void> {
+  const writer = child.stdin.getWriter();
+  const data = typeof input === "string" ? new TextEncoder().encode(input) : input;
+  try {
+    await writer.write(data);
+    await writer.close();
+  } catch {
+    // The process exited without reading all of its input; its exit code tells the rest.
+  }
 }
 
 /**
@@ -156,16 +242,7 @@ async function finishProcess(
   started: number,
   opts: ProcessOptions,
 ): Promise<ProcessResult> {
-  if (opts.stdin !== undefined && !opts.inherit) {
-    const writer = child.stdin.getWriter();
-    const data = typeof opts.stdin === "string" ? new TextEncoder().encode(opts.stdin) : opts.stdin;
-    try {
-      await writer.write(data);
-      await writer.close();
-    } catch {
-      // The process exited without reading all of its input; its exit code tells the rest.
-    }
-  }
+  if (opts.stdin !== undefined && !opts.inherit) await writeStdin(child, opts.stdin);
   if (opts.inherit || opts.quiet) {
     const status = await child.status;
     return { code: status.code, stdout: "", stderr: "", ms: performance.now() - started };

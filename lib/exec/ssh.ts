@@ -72,6 +72,8 @@ export class SshExecutor implements Executor {
   #connecting?: Promise<void>;
   #sessions = 0;
   #waiting: (() => void)[] = [];
+  /** rsync runs so far: each one's output files have their own name. */
+  #syncs = 0;
 
   constructor(config: HostConfig, opts: SshOptions) {
     this.host = config.name;
@@ -264,7 +266,12 @@ export class SshExecutor implements Executor {
       );
       let result;
       try {
-        result = await runProcess("rsync", args, { signal: this.#opts.signal, detached: true });
+        result = await runProcess("rsync", args, {
+          signal: this.#opts.signal,
+          detached: true,
+          // Its output in this run's private folder, next to the host's socket: read at its end.
+          outputFile: `${this.#controlPath}.rsync${++this.#syncs}`,
+        });
       } catch (err) {
         if (err instanceof ProgramNotFoundError) {
           throw new UserError("Install rsync on this machine: the rsync program is not on PATH");
