@@ -663,6 +663,9 @@ Deno.test("held lock: runs root commands in the shell that holds it, with their 
         env: { A: "b c" },
       });
       assert.equal(env.stdout, "b c /tmp\n");
+      // A script of characters of several bytes: its size is counted in bytes, not characters.
+      const wide = await lock.run({ argv: ["printf", "%s|", "zweite Zeile: é ✓"], as: "root" });
+      assert.equal(wide.stdout, "zweite Zeile: é ✓|");
     } finally {
       await lock.release();
     }
