@@ -23,11 +23,11 @@ export interface ProcessOptions {
   readonly detached?: boolean;
   /**
    * Where stdout and stderr go instead of pipes: the files `<path>.out` and
-   * `<path>.err` (in a folder only djaploy can enter), read and removed once
-   * the process has ended. Each pipe a child gets costs djaploy about as
-   * much as starting it; for a process whose output is read only at its end
-   * (rsync, once per host), files cost a small part of that. Without
-   * permission to run sh: pipes.
+   * `<path>.err` (the caller gives a path in a folder only djaploy can
+   * enter), read and removed once the process has ended. A pipe djaploy reads
+   * costs it about three times what starting the process does; for a process
+   * whose output is read only at its end (rsync, once per host), files cost
+   * a small part of that. Without permission to run sh: pipes.
    */
   readonly outputFile?: string;
 }
@@ -200,15 +200,20 @@ async function runToFiles(
   return result;
 }
 
-/** A file's text, removed; "" when it was never written. */
+/** A file's text, and the file removed; "" when it was never written. */
 function takeFile(path: string): string {
+  let text = "";
   try {
-    const text = Deno.readTextFileSync(path);
-    Deno.removeSync(path);
-    return text;
+    text = Deno.readTextFileSync(path);
   } catch {
     return "";
   }
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // Gone already: the run's folder is removed at its end anyway.
+  }
+  return text;
 }
 
 async function writeStdin(child: Deno.ChildProcess, input: string | Uint8Array): Promise<void> {
