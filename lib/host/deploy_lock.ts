@@ -425,7 +425,7 @@ export function joinTicks(periodMs: number, beat: () => void): () => void {
 }
 
 const encoder = new TextEncoder();
-const ASCII = /^[\x00-\x7f]*$/;
+const ASCII = /^\p{ASCII}*$/u;
 
 /** A text's length in UTF-8 bytes; for ASCII (every script djaploy sends), without a copy. */
 function utf8Length(text: string): number {
