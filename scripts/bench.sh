@@ -101,6 +101,9 @@ median() { grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 CALIBRATE='TIMEFORMAT="%R %U %S"; for i in 1 2 3 4 5; do { time $0 -c "import django.db.models"; } 2>&1; done'
 calibration_medians() { awk '{print $1}' <<<"$1" | median | tr '\n' ' '; awk '{print $2 + $3}' <<<"$1" | median; }
 # calibration_line HOST_TIMES: the line, from a test host's timings and the controller's own.
+# bench_wake.ts runs with --no-code-cache: Deno keeps one code-cache entry per module, and a run
+# under other V8 flags than the task's would replace the entries of Deno's Node modules, which the
+# next timed djaploy run would then compile again (docs/benchmarks.md, "Deno's code cache").
 calibration_line() {
   local here hw hc cw cc
   here=$(bash -c "$CALIBRATE" /usr/bin/python3)
@@ -109,7 +112,7 @@ calibration_line() {
   echo "calibration: python3 -c 'import django.db.models', median of 5: on a test host ${hw} s" \
     "(CPU ${hc} s), on the controller ${cw} s (CPU ${cc} s); $(nproc) cores;" \
     "load average$(uptime | sed 's/.*load average//');" \
-    "$("$deno" run "$root/scripts/bench_wake.ts" --line)"
+    "$("$deno" run --no-code-cache "$root/scripts/bench_wake.ts" --line)"
 }
 calibration=""
 
