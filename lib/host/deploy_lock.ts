@@ -427,7 +427,10 @@ export function joinTicks(periodMs: number, beat: () => void): () => void {
 const encoder = new TextEncoder();
 const ASCII = /^\p{ASCII}*$/u;
 
-/** A text's length in UTF-8 bytes; for ASCII (every script djaploy sends), without a copy. */
+/**
+ * A text's length in UTF-8 bytes; for ASCII, whose length is its size, without a copy. Nearly
+ * every script is ASCII: only values from the config (a path, an environment value) bring others.
+ */
 function utf8Length(text: string): number {
   return ASCII.test(text) ? text.length : encoder.encode(text).length;
 }
