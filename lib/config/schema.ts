@@ -4,7 +4,7 @@
  * validates against it and docs/configuration.md is generated from it, so a
  * key is added here and nowhere else.
  */
-import { isIP } from "node:net";
+import { ipVersion } from "./ip.ts";
 import { parseSecretRef, type SecretRef } from "../secrets/secret.ts";
 import { DEPENDENCY_MANAGERS, ISSUE_ON, STRATEGIES } from "./types.ts";
 import { DOMAIN_KEYS_DOC, parseCertDomains } from "./cert_domains.ts";
@@ -210,8 +210,8 @@ function healthHost(value: unknown): string {
   const m = s.match(/^(.*?)(?::(\d{1,5}))?$/)!;
   const name = m[1];
   const ok = (name.length <= 253 && new RegExp(`^${LABEL}(?:\\.${LABEL})*\\.?$`).test(name)) ||
-    isIP(name) === 4 ||
-    (name.startsWith("[") && name.endsWith("]") && isIP(name.slice(1, -1)) === 6);
+    ipVersion(name) === 4 ||
+    (name.startsWith("[") && name.endsWith("]") && ipVersion(name.slice(1, -1)) === 6);
   if (!ok || (m[2] !== undefined && Number(m[2]) > 65535)) {
     throw new Invalid(
       "must be a Host header: a DNS name (www.example.com), an IPv4 address or an IPv6 address " +
@@ -227,8 +227,8 @@ function sshHostname(value: unknown): string {
   // Names from ~/.ssh/config (Host my_server) may hold "_".
   const dns = s.length <= 253 && SSH_NAME.test(s);
   const [address, zone] = s.split("%", 2);
-  const ip = isIP(address) === 4 && zone === undefined ||
-    isIP(address) === 6 && (zone === undefined || /^[A-Za-z0-9_.-]+$/.test(zone));
+  const ip = ipVersion(address) === 4 && zone === undefined ||
+    ipVersion(address) === 6 && (zone === undefined || /^[A-Za-z0-9_.-]+$/.test(zone));
   if (!dns && !ip) {
     throw new Invalid(
       "must be a DNS name (web1.example.com), an IPv4 address or an IPv6 address without " +
@@ -258,7 +258,7 @@ export function defaultHealthHost(serverName: string, sshHostname = ""): string 
   );
   if (names[0]) return names[0];
   const address = sshHostname.split("%")[0];
-  if (isIP(address) === 6) return `[${address}]`;
+  if (ipVersion(address) === 6) return `[${address}]`;
   // A name from ~/.ssh/config may hold "_", which no Host header may.
   if (address && new RegExp(`^${LABEL}(?:\\.${LABEL})*\\.?$`).test(address)) return address;
   return "localhost";
