@@ -14,7 +14,6 @@ import { colorWanted, Ui, type Verbosity } from "./lib/output/ui.ts";
 import { LiveStatus } from "./lib/output/live_status.ts";
 import { writeStdoutNow } from "./lib/output/stdout.ts";
 import { VERSION } from "./lib/version.ts";
-import { cpuUsage, resourceUsage } from "node:process";
 import { configure, configureCommand } from "./lib/commands/configure.ts";
 import { deploy, deployCommand } from "./lib/commands/deploy.ts";
 import { verify, verifyCommand } from "./lib/commands/verify.ts";
@@ -49,6 +48,7 @@ import { completions, completionsCommand } from "./lib/commands/completions.ts";
 import { exitCodeFor, type Interrupt, listenForStop, NO_INTERRUPT } from "./lib/cli/interrupt.ts";
 import { provideBuiltinModules } from "./lib/engine/module_loader.ts";
 import { BUILTIN } from "./modules/builtin.ts";
+import { nodeProcess } from "./lib/node_builtins.ts";
 
 // The engine knows the built-in modules only through this table, as it knows
 // a user's module through its path or URL.
@@ -173,12 +173,17 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     }
     const received = stop?.interrupt.received;
     if (received) code = exitCodeFor(received);
-    const cpu = cpuUsage();
-    ui.debug(
-      `djaploy used ${((cpu.user + cpu.system) / 1e6).toFixed(3)} s of CPU and ` +
-        `${Math.round(resourceUsage().maxRSS / 1024)} MB of memory at most ` +
-        "(this process; ssh, rsync and git not counted)",
-    );
+    if (ui.verbosity === "verbose") {
+      // node:process only for -v: loading it would cost every run (lib/node_builtins.ts). The
+      // figure includes that loading, a few tens of milliseconds of CPU once.
+      const { cpuUsage, resourceUsage } = nodeProcess();
+      const cpu = cpuUsage();
+      ui.debug(
+        `djaploy used ${((cpu.user + cpu.system) / 1e6).toFixed(3)} s of CPU and ` +
+          `${Math.round(resourceUsage().maxRSS / 1024)} MB of memory at most ` +
+          "(this process; ssh, rsync and git not counted)",
+      );
+    }
     return code;
   } catch (err) {
     if (err instanceof UserError) {

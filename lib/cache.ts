@@ -1,6 +1,6 @@
 /** The local cache folders (artifacts, downloads): outside the project, so git never sees them. */
 import { join } from "./paths.ts";
-import { sha256 } from "./hash.ts";
+import { sha256Hex } from "./hash.ts";
 import type { ProjectConfig } from "./config/types.ts";
 
 /** djaploy's cache: $DJAPLOY_CACHE_DIR, else $XDG_CACHE_HOME/djaploy, else ~/.cache/djaploy. */
@@ -12,6 +12,7 @@ export function djaployCacheDir(): string {
 }
 
 /** A project's own folder in the cache (artifacts, changelogs). */
-export function cacheDir(project: ProjectConfig): string {
-  return join(djaployCacheDir(), `${project.project_name}-${sha256(project.repo_dir).slice(0, 8)}`);
+export async function cacheDir(project: ProjectConfig): Promise<string> {
+  const id = (await sha256Hex(project.repo_dir)).slice(0, 8);
+  return join(djaployCacheDir(), `${project.project_name}-${id}`);
 }

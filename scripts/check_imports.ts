@@ -153,6 +153,7 @@ export const LAYERS: readonly Layer[] = [
       "lib/output/live_status.ts",
       "lib/release/report.ts",
       "lib/hash.ts",
+      "lib/node_builtins.ts",
       "lib/run_table.ts",
       "lib/order.ts",
       "lib/config/did_you_mean.ts",
@@ -329,6 +330,40 @@ export function edgesFromDenoInfo(info: unknown, root: string): Edge[] {
   return edges;
 }
 
+/**
+ * Deno's Node modules that a repository file may import at the top: each loads at every start,
+ * and the first one loads Deno's Node layer as well. The others (node:crypto: a third of a
+ * compiled djaploy's start) come through lib/node_builtins.ts, on first use; a type import
+ * (`import type`, `typeof import(...)`) loads nothing.
+ */
+export const NODE_AT_START: readonly string[] = [
+  "node:path",
+  "node:path/posix",
+  "node:url",
+  "node:timers",
+];
+
+/** Each import of a Node module outside NODE_AT_START that loads at start, as a message. */
+export function nodeAtStart(info: unknown, root: string): string[] {
+  const prefix = new URL(root.endsWith("/") ? root : `${root}/`, "file:///").href;
+  const problems: string[] = [];
+  const modules = (info as { modules?: unknown[] }).modules ?? [];
+  for (const m of modules as { specifier: string; dependencies?: unknown[] }[]) {
+    if (!m.specifier.startsWith(prefix)) continue;
+    const from = decodeURIComponent(m.specifier.slice(prefix.length));
+    for (const d of (m.dependencies ?? []) as { specifier: string; code?: unknown }[]) {
+      if (!d.specifier.startsWith("node:") || !d.code || NODE_AT_START.includes(d.specifier)) {
+        continue;
+      }
+      problems.push(
+        `${from} imports ${d.specifier}: it would load at every start; load it on first use ` +
+          "(lib/node_builtins.ts), or use Web Crypto for hashing (lib/hash.ts)",
+      );
+    }
+  }
+  return problems;
+}
+
 async function denoInfo(entry: string, root: string): Promise<unknown> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", entry],
@@ -375,8 +410,11 @@ export function strategyNameTests(files: ReadonlyMap<string, string>): string[] 
 export async function checkRepository(root: string): Promise<string[]> {
   const seen = new Set<string>();
   const edges: Edge[] = [];
+  const nodeImports = new Set<string>();
   for (const entry of ENTRIES) {
-    for (const e of edgesFromDenoInfo(await denoInfo(entry, root), root)) {
+    const info = await denoInfo(entry, root);
+    for (const p of nodeAtStart(info, root)) nodeImports.add(p);
+    for (const e of edgesFromDenoInfo(info, root)) {
       const key = `${e.from}\0${e.to}`;
       if (!seen.has(key)) {
         seen.add(key);
@@ -394,6 +432,7 @@ export async function checkRepository(root: string): Promise<string[]> {
     ...wrongWay(edges),
     ...cycles(edges).map((c) => `import cycle: ${c}`),
     ...strategyNameTests(sources),
+    ...nodeImports,
   ];
 }
 

@@ -12,6 +12,7 @@ import {
   edgesFromDenoInfo,
   type Layer,
   layerOf,
+  nodeAtStart,
   strategyNameTests,
   wrongWay,
 } from "../scripts/check_imports.ts";
@@ -115,6 +116,31 @@ Deno.test("check_imports: deno info output gives the repository's own edges only
     e("cli.ts", "lib/a.ts"),
     e("cli.ts", "lib/t.ts"),
   ]);
+});
+
+Deno.test("check_imports: a Node module that loads at start is reported, unless allowed or a type", () => {
+  const info = {
+    modules: [
+      {
+        specifier: "file:///repo/lib/hash.ts",
+        dependencies: [
+          { specifier: "node:crypto", code: { specifier: "node:crypto" } },
+          { specifier: "node:path", code: { specifier: "node:path" } },
+        ],
+      },
+      {
+        specifier: "file:///repo/lib/node_builtins.ts",
+        dependencies: [{ specifier: "node:sqlite", type: { specifier: "node:sqlite" } }],
+      },
+      {
+        specifier: "npm:some-package@1",
+        dependencies: [{ specifier: "node:net", code: { specifier: "node:net" } }],
+      },
+    ],
+  };
+  const problems = nodeAtStart(info, "/repo");
+  assert.equal(problems.length, 1, problems.join("\n"));
+  assert.match(problems[0], /^lib\/hash\.ts imports node:crypto: it would load at every start/);
 });
 
 Deno.test("check_imports: a strategy's name compared outside lib/strategies/ is reported", () => {

@@ -294,7 +294,7 @@ Deno.test("cli: deploy --dry-run lists [prepare] commands and runs none", async 
       const saved = Deno.env.get("DJAPLOY_CACHE_DIR");
       Deno.env.set("DJAPLOY_CACHE_DIR", join(dir, "cache"));
       const artifacts = join(
-        cacheDir({ project_name: "hello", repo_dir: dir } as ProjectConfig),
+        await cacheDir({ project_name: "hello", repo_dir: dir } as ProjectConfig),
         "artifacts",
       );
       const old = Array.from({ length: 7 }, (_, i) => `hello-old-${i}`);

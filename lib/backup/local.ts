@@ -4,7 +4,7 @@
  * 0600 files of a private temp folder removed afterwards, so a backup can be
  * listed and fetched even when the source server is gone.
  */
-import { DatabaseSync } from "node:sqlite";
+import { nodeSqlite } from "../node_builtins.ts";
 import { expandHome, join } from "../paths.ts";
 import { type ProcessResult, ProgramNotFoundError, runProcess } from "../exec/process.ts";
 import { quote } from "../shell.ts";
@@ -163,7 +163,7 @@ export async function listLocal(source: BackupSource): Promise<BackupEntry[]> {
 
 /** PRAGMA integrity_check of a database file: "ok" or what it found. */
 export function integrityCheck(path: string): string {
-  const db = new DatabaseSync(path, { readOnly: true });
+  const db = new (nodeSqlite().DatabaseSync)(path, { readOnly: true });
   try {
     const rows = db.prepare("PRAGMA integrity_check").all() as { integrity_check: string }[];
     return rows.map((r) => r.integrity_check).join("; ");

@@ -4,7 +4,7 @@
  * Password fields are stored "obscured" as rclone requires; the obscured form
  * is a reversible encoding, not encryption, so the file stays a Secret.
  */
-import { createCipheriv, createHmac } from "node:crypto";
+import { nodeCrypto } from "../node_builtins.ts";
 import { Secret } from "../secrets/secret.ts";
 
 /** The remote's name in rclone.conf: paths are `djaploy:<path>`. */
@@ -61,6 +61,7 @@ export const OBSCURED_OPTIONS: readonly string[] = [
  * same from run to run and configure rewrites nothing.
  */
 export function obscure(value: string): string {
+  const { createCipheriv, createHmac } = nodeCrypto();
   const iv = createHmac("sha256", "djaploy-rclone-obscure").update(value).digest().subarray(0, 16);
   const cipher = createCipheriv("aes-256-ctr", OBSCURE_KEY, iv);
   const body = Buffer.concat([cipher.update(value, "utf8"), cipher.final()]);

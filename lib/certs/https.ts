@@ -9,7 +9,7 @@
 import { type ModuleDefinition, note, type Step, type StepContext } from "../engine/module_api.ts";
 import type { FactProbe } from "../host/facts.ts";
 import type { HostConfig } from "../config/types.ts";
-import { sha256 } from "../host/remote_ops.ts";
+import { sha256Hex } from "../hash.ts";
 import { shScript } from "../exec/remote_command.ts";
 import type { Secret } from "../secrets/secret.ts";
 import { UserError } from "../errors.ts";
@@ -169,8 +169,8 @@ async function stageCertificate(
   const both = [paths.fullchain, paths.privkey];
   const incoming = ctx.shared.get(INCOMING_CERTS)?.get(name);
   if (incoming) {
-    const same = state.hashes.get(paths.fullchain) === sha256(incoming.fullchain) &&
-      state.hashes.get(paths.privkey) === sha256(incoming.privkey.reveal());
+    const same = state.hashes.get(paths.fullchain) === await sha256Hex(incoming.fullchain) &&
+      state.hashes.get(paths.privkey) === await sha256Hex(incoming.privkey.reveal());
     if (same) return { staged: [], present: true };
     await stage(ctx, paths.fullchain, incoming.fullchain, "0644");
     await stage(ctx, paths.privkey, incoming.privkey, "0600");
@@ -283,7 +283,7 @@ export const httpsStep: Step = {
     });
     const redirect = nginxHttpsRedirect(present.flatMap((p) => p.names));
     for (const [path, text] of [[tls.site, site], [tls.redirect, redirect]]) {
-      if (state.hashes.get(path) === sha256(text)) continue;
+      if (state.hashes.get(path) === await sha256Hex(text)) continue;
       await stage(ctx, path, text, "0644");
       staged.push(path);
       ctx.changed(`wrote ${path}`);

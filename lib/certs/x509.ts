@@ -1,8 +1,10 @@
 /**
  * What a certificate says: serial, validity, names, issuer. Read with
- * node:crypto's X509Certificate (no process, no key material involved).
+ * node:crypto's X509Certificate (no process, no key material involved),
+ * loaded on first use (lib/node_builtins.ts).
  */
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
+import { nodeCrypto } from "../node_builtins.ts";
 
 export interface CertInfo {
   /** Hex, upper case, as `openssl x509 -serial` prints it. */
@@ -30,7 +32,7 @@ export function parseCertificate(pem: string): CertInfo | undefined {
   if (!first) return undefined;
   let cert: X509Certificate;
   try {
-    cert = new X509Certificate(first);
+    cert = new (nodeCrypto().X509Certificate)(first);
   } catch {
     return undefined;
   }

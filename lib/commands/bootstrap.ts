@@ -15,7 +15,7 @@ import type { FactProbe } from "../host/facts.ts";
 import type { HostConfig } from "../config/types.ts";
 import type { Executor } from "../exec/executor.ts";
 import { userProbe } from "../host/probes.ts";
-import { sha256 } from "../hash.ts";
+import { sha256Hex } from "../hash.ts";
 import { shScript } from "../exec/remote_command.ts";
 import { UsageError, UserError } from "../errors.ts";
 import { expandHome, resolve } from "../paths.ts";
@@ -122,7 +122,7 @@ export function bootstrapSteps(o: BootstrapOptions): Step[] {
     async run(ctx) {
       const u = ctx.host.ssh_user;
       const rule = sudoersRule(u, o.appUsers);
-      if (ctx.facts.fileHash(sudoersPath(u)) === sha256(rule)) return;
+      if (ctx.facts.fileHash(sudoersPath(u)) === await sha256Hex(rule)) return;
       await ctx.exec.run({
         argv: shScript(PUT_SUDOERS_SH, sudoersPath(u)),
         as: "root",
@@ -156,7 +156,7 @@ export function bootstrapSteps(o: BootstrapOptions): Step[] {
     async run(ctx: StepContext) {
       if (!o.disableRoot && !o.disablePassword) return;
       const text = sshdHardening({ rootLogin: !o.disableRoot, passwordLogin: !o.disablePassword });
-      if (ctx.facts.fileHash(SSHD_DROP_IN) === sha256(text)) return;
+      if (ctx.facts.fileHash(SSHD_DROP_IN) === await sha256Hex(text)) return;
       await ctx.exec.run({ argv: shScript(PUT_SSHD_SH, SSHD_DROP_IN), as: "root", stdin: text });
       ctx.changed(
         [o.disableRoot && "root login", o.disablePassword && "password login"].filter(Boolean)

@@ -181,12 +181,13 @@ export async function deploy(
       if (mode === "release" && include.length) {
         await warnReleaseOutputs(ui, s.project.repo_dir, tag!);
       }
+      const artifactCache = await cacheDir(s.project);
       const release = await pipeline.stage("build artifact", () =>
         buildArtifact({
           mode,
           tag,
           projectDir: s.project.repo_dir,
-          cacheDir: cacheDir(s.project),
+          cacheDir: artifactCache,
           appName: s.project.project_name,
           prune: !s.dryRun,
           include,

@@ -7,7 +7,7 @@
  * files themselves are copied from disk into the unpacked artifact; the
  * user's repository gains nothing.
  */
-import { createHash } from "node:crypto";
+import { digestHex } from "../hash.ts";
 import { dirname, join, resolve } from "node:path";
 import { join as posixJoin, normalize as posixNormalize } from "node:path/posix";
 import { runProcess } from "../exec/process.ts";
@@ -204,15 +204,19 @@ export async function treeWithIncluded(
     const bytes = f.source !== undefined
       ? await Deno.readFile(f.source)
       : new TextEncoder().encode(f.target!);
-    return `${f.mode} ${blobId(bytes)}\t${f.path}`;
+    return `${f.mode} ${await blobId(bytes)}\t${f.path}`;
   });
   await gitOut(g, ["update-index", "-z", "--index-info"], [...kept, ...added].join("\0") + "\0");
   return (await gitOut(g, ["write-tree", "--missing-ok"])).trim();
 }
 
 /** git's id of a blob holding `bytes` (`git hash-object --no-filters`). */
-export function blobId(bytes: Uint8Array): string {
-  return createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
+export async function blobId(bytes: Uint8Array): Promise<string> {
+  const head = new TextEncoder().encode(`blob ${bytes.length}\0`);
+  const object = new Uint8Array(head.length + bytes.length);
+  object.set(head);
+  object.set(bytes, head.length);
+  return await digestHex("SHA-1", object);
 }
 
 async function mapLimit<T, R>(

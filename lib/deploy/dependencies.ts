@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import * as remotePath from "../remote_path.ts";
-import { sha256 } from "../hash.ts";
+import { sha256Hex } from "../hash.ts";
 import { RunTable } from "../run_table.ts";
 import type { DependencyManager, HostConfig } from "../config/types.ts";
 import { UserError } from "../errors.ts";
@@ -153,7 +153,7 @@ async function makeDependencyPlan(
     command: installerCommand(host, manager),
     tool: managerTool(host, manager),
     lockFile,
-    hash: sha256(key).slice(0, 16),
+    hash: (await sha256Hex(key)).slice(0, 16),
   };
 }
 

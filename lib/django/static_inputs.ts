@@ -16,7 +16,7 @@
  * which is exact whatever moved, the database included.
  */
 import { join, relative } from "../paths.ts";
-import { sha256 } from "../hash.ts";
+import { sha256Hex } from "../hash.ts";
 import { RunTable } from "../run_table.ts";
 
 export interface DjangoInputs {
@@ -39,10 +39,10 @@ async function hashFiles(root: string, paths: string[]): Promise<string> {
   const lines = await Promise.all(
     paths.sort().map(async (p) => {
       const bytes = await Deno.readFile(join(root, p)).catch(() => new Uint8Array());
-      return `${p}\0${sha256(bytes)}`;
+      return `${p}\0${await sha256Hex(bytes)}`;
     }),
   );
-  return sha256(lines.join("\n"));
+  return await sha256Hex(lines.join("\n"));
 }
 
 /** Whether collectstatic may read the file (see the module's comment). */
@@ -72,6 +72,8 @@ export async function djangoInputs(
     .map(([k, v]) => `${k}=${v}`).join("\0");
   const files = await staticFilesHash(artifactDir);
   return {
-    static: sha256(`${files}:${opts.dependencyHash}:${opts.python}:${sha256(env)}`).slice(0, 16),
+    static:
+      (await sha256Hex(`${files}:${opts.dependencyHash}:${opts.python}:${await sha256Hex(env)}`))
+        .slice(0, 16),
   };
 }

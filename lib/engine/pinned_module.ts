@@ -17,7 +17,7 @@ import { init, parse } from "npm:es-module-lexer@1.7.0";
 import { ConfigError } from "../errors.ts";
 import { moduleUrlProblem } from "../config/module_ref.ts";
 import { fetchLimited } from "../host/verified_download.ts";
-import { sha256 as sha256Of } from "../hash.ts";
+import { sha256Hex } from "../hash.ts";
 
 /** The largest pinned module djaploy fetches: 8 MiB (a bundle with its npm packages fits). */
 export const MODULE_MAX_BYTES = 8 * 1024 * 1024;
@@ -34,7 +34,7 @@ export async function verifiedModuleUrl(url: string, sha256: string): Promise<st
       `Fix module "${url}": it could not be fetched: ${err instanceof Error ? err.message : err}`,
     );
   }
-  const got = sha256Of(bytes);
+  const got = await sha256Hex(bytes);
   if (got !== sha256.toLowerCase()) {
     throw new ConfigError(
       `Refused module "${url}": its content does not match its pin: sha256 is ${got}, the ` +

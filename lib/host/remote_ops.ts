@@ -8,7 +8,7 @@ import { shScript } from "../exec/remote_command.ts";
 import { Secret } from "../secrets/secret.ts";
 import { isAppWritable } from "./layout.ts";
 import { PUT_FILE_SH } from "./programs.gen.ts";
-import { sha256, sharedTextSha256 } from "../hash.ts";
+import { sha256, sha256Hex, sharedTextSha256 } from "../hash.ts";
 
 /** A file to put on a host. */
 export interface FileSpec {
@@ -46,7 +46,9 @@ export async function putFile(ctx: StepContext, spec: FileSpec): Promise<boolean
     );
   }
   const text = spec.content instanceof Secret ? spec.content.reveal() : spec.content;
-  const hash = spec.content instanceof Secret ? sha256(text) : sharedTextSha256(text);
+  const hash = spec.content instanceof Secret
+    ? await sha256Hex(text)
+    : await sharedTextSha256(text);
   if (ctx.facts.fileHash(spec.path) === hash) return false;
   await ctx.exec.run({
     argv: shScript(PUT_FILE_SH, spec.path, spec.owner ?? "root:root", spec.mode ?? "0644"),

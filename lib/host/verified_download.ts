@@ -11,7 +11,7 @@ import { join } from "../paths.ts";
 import { UserError } from "../errors.ts";
 import type { StepContext } from "../engine/module_api.ts";
 import { CHECK_SHA256_SH } from "./programs.gen.ts";
-import { sha256 as sha256Of } from "../hash.ts";
+import { sha256Hex } from "../hash.ts";
 import { djaployCacheDir } from "../cache.ts";
 
 /**
@@ -71,7 +71,7 @@ export async function downloadVerified(
     const dir = join(cacheDir, want);
     const path = join(dir, name);
     const cached = await Deno.readFile(path).catch(() => undefined);
-    if (cached && sha256Of(cached) === want) return { dir, path, name, sha256: want };
+    if (cached && await sha256Hex(cached) === want) return { dir, path, name, sha256: want };
   }
   const what = opts.what ?? name;
   let bytes: Uint8Array;
@@ -83,7 +83,7 @@ export async function downloadVerified(
       { hint: "Check the URL setting, and that this machine reaches it." },
     );
   }
-  const got = sha256Of(bytes);
+  const got = await sha256Hex(bytes);
   // Unpinned (sha256 undefined): accepted as it is, and cached under its own hash.
   const want = sha256?.toLowerCase() ?? got;
   if (got !== want) {

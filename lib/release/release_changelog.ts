@@ -46,8 +46,9 @@ export async function releaseChangelog(
   const generator = s.dryRun ? "simple" : notifications?.changelog_generator ?? "simple";
   const uncommitted = r.ref === "local" && decision?.version.endsWith("-dirty") === true;
   // The same commit and range give the same text, whichever environment it goes to first.
+  const folder = await cacheDir(project);
   const cacheFile = join(
-    cacheDir(project),
+    folder,
     "changelogs",
     `${r.commit}-${previous ?? "root"}-${generator}${uncommitted ? "-dirty" : ""}.json`,
   );
@@ -78,7 +79,7 @@ export async function releaseChangelog(
   if ("warning" in changelog && changelog.warning) ui.warn(changelog.warning);
   ui.debug(`changelog (${changelog.source}, ${commits.length} commits):\n${changelog.text}`);
   if (!s.dryRun && !("warning" in changelog && changelog.warning)) {
-    await Deno.mkdir(join(cacheDir(project), "changelogs"), { recursive: true });
+    await Deno.mkdir(join(folder, "changelogs"), { recursive: true });
     await Deno.writeTextFile(cacheFile, JSON.stringify(changelog));
   }
   return changelog;
