@@ -2,7 +2,7 @@
  * Deno's Node modules that only some runs need, loaded on first use. A
  * module imported at the top of a file loads at every start, for every
  * command: `node:crypto` alone costs a run about 90 million instructions
- * (a third of a compiled djaploy's start), before the first line of
+ * (a third of the bundled djaploy's start), before the first line of
  * output. djaploy's own hashing uses Web Crypto (lib/hash.ts), and these
  * serve what only Node has: a certificate's fields (certs), rclone's
  * obscured passwords, reading a SQLite backup (restore), the public

@@ -332,8 +332,8 @@ export function edgesFromDenoInfo(info: unknown, root: string): Edge[] {
 
 /**
  * Deno's Node modules that a repository file may import at the top: each loads at every start,
- * and the first one loads Deno's Node layer as well. The others (node:crypto: a third of a
- * compiled djaploy's start) come through lib/node_builtins.ts, on first use; a type import
+ * and the first one loads Deno's Node layer as well. The others (node:crypto: a third of the
+ * bundled djaploy's start) come through lib/node_builtins.ts, on first use; a type import
  * (`import type`, `typeof import(...)`) loads nothing.
  */
 export const NODE_AT_START: readonly string[] = [

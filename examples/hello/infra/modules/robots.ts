@@ -9,14 +9,15 @@
  * the module compares: djaploy reads their hashes with everything else it
  * reads at the start of a run, so an unchanged snippet costs no command at all.
  */
-import { createHash } from "node:crypto";
-
 // deno-lint-ignore no-explicit-any
 const snippetPath = (host: any) => `/etc/nginx/djaploy.d/${host.app_name}/robots.conf`;
 
-// Synchronous: crypto.subtle.digest hands its work to another thread and waits
-// for it, which costs every host of a fleet a wake-up (docs/modules.md).
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+// Web Crypto, not node:crypto, whose loading would cost every run that loads
+// this module more than its steps (docs/modules.md).
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 export default {
   name: "robots",
@@ -33,7 +34,7 @@ export default {
         const snippet =
           `location = /robots.txt {\n    default_type text/plain;\n    return 200 "${body}\\n";\n}\n`;
         const path = snippetPath(ctx.host);
-        if (ctx.facts.fileHash(path) === sha256(snippet)) return;
+        if (ctx.facts.fileHash(path) === await sha256(snippet)) return;
         await ctx.exec.run({
           argv: ["sh", "-c", 'mkdir -p "${1%/*}" && cat > "$1"', "sh", path],
           as: "root",
