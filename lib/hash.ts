@@ -19,7 +19,8 @@ export async function sha256Hex(data: string | Uint8Array): Promise<string> {
  * The SHA-256 of `data` (text as UTF-8), lowercase hex, at once: for a
  * module's step that compares a file's hash from the facts with what it
  * would write. The first call in a run loads node:crypto (a few tens of
- * milliseconds); `sha256Hex` does not.
+ * milliseconds of CPU); Web Crypto's `crypto.subtle.digest` loads nothing
+ * (docs/modules.md).
  */
 export function sha256(data: string | Uint8Array): string {
   return nodeCrypto().createHash("sha256").update(data).digest("hex");
