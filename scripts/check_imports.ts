@@ -311,19 +311,40 @@ function cyclePath(component: Set<string>, next: Map<string, string[]>): string 
   return [...component].join(" -> ");
 }
 
+/** One module of `deno info --json`'s output, with what it imports. */
+interface InfoModule {
+  readonly specifier: string;
+  readonly dependencies?: readonly {
+    readonly specifier: string;
+    readonly code?: { readonly specifier?: string };
+    readonly type?: { readonly specifier?: string };
+  }[];
+}
+
+/**
+ * The modules of `deno info --json`'s output, and a function that gives a specifier's path in the
+ * repository at `root` (undefined for anything outside it: npm packages, Node modules).
+ */
+function infoModules(
+  info: unknown,
+  root: string,
+): { modules: InfoModule[]; local: (s: string | undefined) => string | undefined } {
+  const prefix = new URL(root.endsWith("/") ? root : `${root}/`, "file:///").href;
+  return {
+    modules: (info as { modules?: InfoModule[] }).modules ?? [],
+    local: (s) => s?.startsWith(prefix) ? decodeURIComponent(s.slice(prefix.length)) : undefined,
+  };
+}
+
 /** The repository's own imports, from the output of `deno info --json`. */
 export function edgesFromDenoInfo(info: unknown, root: string): Edge[] {
-  const prefix = new URL(root.endsWith("/") ? root : `${root}/`, "file:///").href;
-  const local = (s: string | undefined) =>
-    s?.startsWith(prefix) ? decodeURIComponent(s.slice(prefix.length)) : undefined;
+  const { modules, local } = infoModules(info, root);
   const edges: Edge[] = [];
-  const modules = (info as { modules?: unknown[] }).modules ?? [];
-  for (const m of modules as { specifier: string; dependencies?: unknown[] }[]) {
+  for (const m of modules) {
     const from = local(m.specifier);
     if (!from) continue;
-    for (const d of (m.dependencies ?? []) as { code?: { specifier?: string } }[]) {
-      const to = local(d.code?.specifier) ??
-        local((d as { type?: { specifier?: string } }).type?.specifier);
+    for (const d of m.dependencies ?? []) {
+      const to = local(d.code?.specifier) ?? local(d.type?.specifier);
       if (to) edges.push({ from, to });
     }
   }
@@ -345,13 +366,12 @@ export const NODE_AT_START: readonly string[] = [
 
 /** Each import of a Node module outside NODE_AT_START that loads at start, as a message. */
 export function nodeAtStart(info: unknown, root: string): string[] {
-  const prefix = new URL(root.endsWith("/") ? root : `${root}/`, "file:///").href;
+  const { modules, local } = infoModules(info, root);
   const problems: string[] = [];
-  const modules = (info as { modules?: unknown[] }).modules ?? [];
-  for (const m of modules as { specifier: string; dependencies?: unknown[] }[]) {
-    if (!m.specifier.startsWith(prefix)) continue;
-    const from = decodeURIComponent(m.specifier.slice(prefix.length));
-    for (const d of (m.dependencies ?? []) as { specifier: string; code?: unknown }[]) {
+  for (const m of modules) {
+    const from = local(m.specifier);
+    if (!from) continue;
+    for (const d of m.dependencies ?? []) {
       if (!d.specifier.startsWith("node:") || !d.code || NODE_AT_START.includes(d.specifier)) {
         continue;
       }

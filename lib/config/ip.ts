@@ -1,9 +1,9 @@
 /**
  * Whether a text is an IP address, as Node's `net.isIP` tells it (its
- * expressions, from Node's lib/internal/net.js): without loading Deno's
- * `node:net`, which every run validates a host with and whose Node layer
- * costs each run more than the rest of the configuration's checks
- * (docs/benchmarks.md, "Node's modules off the start").
+ * expressions, from Node's lib/internal/net.js), without `node:net`: every
+ * run checks its hosts' addresses, and importing a Node module loads
+ * Deno's Node layer at every start (docs/benchmarks.md, "Node's modules
+ * off the start").
  */
 
 const V4_SEG = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])";
